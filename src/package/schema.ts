@@ -1,0 +1,126 @@
+/**
+ * The stitch-package manifest (`stitchnet.json`), format `stitchnet/1`.
+ *
+ * The zod schema is the single source: the TypeScript types are inferred from it and
+ * `readPackage` validates with it. Structural checks that need more than one field at a time
+ * (routes reference real pieces, dimensions chain, hashes match) live in `read.ts`.
+ */
+import { z } from 'zod';
+
+export const PACKAGE_FORMAT = 'stitchnet/1';
+export const MANIFEST_FILE = 'stitchnet.json';
+
+/** A tensor dimension: a fixed size, or a symbolic name (`"batch"`) that is free at run time. */
+export const DimSchema = z.union([z.number().int().nonnegative(), z.string().min(1)]);
+
+export const TensorSpecSchema = z.strictObject({
+  name: z.string().min(1),
+  /** Shape with symbolic dims, e.g. `["batch", 17, 48]`. */
+  shape: z.array(DimSchema).min(1),
+  dtype: z.literal('float32').default('float32'),
+});
+
+export const PieceKindSchema = z.enum(['embed', 'block', 'head', 'stitch']);
+
+export const PieceSchema = z.strictObject({
+  kind: PieceKindSchema,
+  /** Path of the ONNX file, relative to the package folder, forward slashes. */
+  file: z.string().min(1),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/, 'a lowercase hex sha256'),
+  bytes: z.number().int().nonnegative(),
+  input: TensorSpecSchema,
+  output: TensorSpecSchema,
+  /** Multiply-accumulates for one sample (fvcore convention). */
+  macs: z.number().nonnegative().optional(),
+  params: z.number().int().nonnegative().optional(),
+});
+
+export const AnchorSchema = z.strictObject({
+  id: z.string().min(1),
+  /** Width of the residual stream between blocks. */
+  dim: z.number().int().positive(),
+  depth: z.number().int().positive(),
+  embed: z.string().min(1),
+  blocks: z.array(z.string().min(1)).min(1),
+  head: z.string().min(1),
+});
+
+export const StitchLayerSchema = z.strictObject({
+  id: z.string().min(1),
+  piece: z.string().min(1),
+  from: z.string().min(1),
+  to: z.string().min(1),
+  /** How the layer was obtained. */
+  origin: z.enum(['least-squares', 'trained', 'random']).optional(),
+});
+
+export const RouteStepSchema = z.union([
+  z.strictObject({
+    anchor: z.string().min(1),
+    /** Inclusive block range `[from, to]` of that anchor. */
+    blocks: z.tuple([z.number().int().nonnegative(), z.number().int().nonnegative()]),
+  }),
+  z.strictObject({ stitchLayer: z.string().min(1) }),
+]);
+
+export const LatencySchema = z.strictObject({
+  p50Ms: z.number().nonnegative(),
+  p95Ms: z.number().nonnegative(),
+  device: z.string(),
+  at: z.string(),
+});
+
+export const StitchSchema = z.strictObject({
+  id: z.number().int().nonnegative(),
+  route: z.array(RouteStepSchema).min(1),
+  /** SN-Net stitch position(s) `[j, k]`, for display and for matching the paper's tables. */
+  positions: z.array(z.tuple([z.number().int(), z.number().int()])).optional(),
+  macs: z.number().nonnegative().optional(),
+  params: z.number().int().nonnegative().optional(),
+  accuracy: z.number().min(0).max(1).optional(),
+  /** `latency[provider][batch]`, e.g. `latency.cpu["1"]`. */
+  latency: z.record(z.string(), z.record(z.string(), LatencySchema)).optional(),
+});
+
+export const PreprocessSchema = z.strictObject({
+  /** Layout of the model input. */
+  layout: z.enum(['NCHW', 'NHWC']).default('NCHW'),
+  /** Raw values are multiplied by `scale` (e.g. 1/255) before `(x - mean) / std`. */
+  scale: z.number().positive().default(1),
+  mean: z.array(z.number()).min(1),
+  std: z.array(z.number().positive()).min(1),
+});
+
+export const ManifestSchema = z.strictObject({
+  format: z.string(),
+  name: z.string().min(1),
+  description: z.string().optional(),
+  createdAt: z.string().optional(),
+  input: TensorSpecSchema,
+  output: TensorSpecSchema.extend({ labels: z.array(z.string()).optional() }),
+  preprocess: PreprocessSchema.optional(),
+  anchors: z.array(AnchorSchema).min(1),
+  pieces: z.record(z.string(), PieceSchema),
+  stitchLayers: z.array(StitchLayerSchema).default([]),
+  stitches: z.array(StitchSchema).min(1),
+  /** Stitch ids on the cost/accuracy Pareto frontier, cheapest first. */
+  frontier: z.array(z.number().int().nonnegative()).default([]),
+  /** Which evaluation set `accuracy` refers to. */
+  evaluation: z.strictObject({ dataset: z.string(), samples: z.number().int().positive() }).optional(),
+  /** Free-form provenance from the builder (tool version, routes mode, calibration size, …). */
+  build: z.record(z.string(), z.unknown()).optional(),
+});
+
+export type Dim = z.infer<typeof DimSchema>;
+export type TensorSpec = z.infer<typeof TensorSpecSchema>;
+export type PieceKind = z.infer<typeof PieceKindSchema>;
+export type Piece = z.infer<typeof PieceSchema>;
+export type Anchor = z.infer<typeof AnchorSchema>;
+export type StitchLayer = z.infer<typeof StitchLayerSchema>;
+export type RouteStep = z.infer<typeof RouteStepSchema>;
+export type Latency = z.infer<typeof LatencySchema>;
+export type Stitch = z.infer<typeof StitchSchema>;
+export type Preprocess = z.infer<typeof PreprocessSchema>;
+export type Manifest = z.infer<typeof ManifestSchema>;
+/** What a writer passes in: defaults may be left out. */
+export type ManifestInput = z.input<typeof ManifestSchema>;

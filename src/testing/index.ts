@@ -1,0 +1,2 @@
+/** Test helpers published as `stitchnet/testing`. */
+export {};
