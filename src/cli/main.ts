@@ -1,0 +1,47 @@
+/**
+ * The `stitchnet` command. Each subcommand lives in `commands/` and registers itself on the
+ * program; this file only parses argv and turns errors into a clear message and an exit code.
+ */
+import { Command, CommanderError } from 'commander';
+import { isStitchnetError } from '../errors.js';
+import { registerCommands } from './commands/index.js';
+import { VERSION } from './version.js';
+
+export async function main(argv: string[]): Promise<number> {
+  const program = new Command('stitchnet')
+    .description('Build, inspect and run stitched (SN-Net) model families.')
+    .version(VERSION)
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  registerCommands(program);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return process.exitCode === undefined ? 0 : Number(process.exitCode);
+  } catch (err) {
+    return reportError(err);
+  }
+}
+
+function reportError(err: unknown): number {
+  if (err instanceof CommanderError) {
+    // Commander already printed its message (unknown option, missing argument, --help, --version).
+    return err.exitCode;
+  }
+  if (isStitchnetError(err)) {
+    process.stderr.write(`stitchnet: ${err.message} [${err.code}]\n`);
+    return err.code === 'OPTION_INVALID' ? 2 : 1;
+  }
+  const message = err instanceof Error ? (err.stack ?? err.message) : String(err);
+  process.stderr.write(`stitchnet: unexpected error: ${message}\n`);
+  return 1;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`stitchnet: ${String(err)}\n`);
+    process.exitCode = 1;
+  },
+);
