@@ -23,6 +23,7 @@ export type StitchnetErrorCode =
   | 'ONNX_DECODE_FAILED'
   | 'ONNX_GRAPH_INVALID'
   | 'ONNX_TENSOR_NOT_FOUND'
+  | 'ONNX_IO_FAILED'
   // runtime
   | 'PROVIDER_UNKNOWN'
   | 'PROVIDER_UNAVAILABLE'
