@@ -1,0 +1,139 @@
+/**
+ * The one place that touches onnxruntime-node.
+ *
+ * ORT is loaded lazily (`import()` on first use), so that a process whose sessions live in the
+ * inference worker never loads the native addon on its main thread. Every session is created
+ * from in-memory bytes with full graph optimisation and thread spinning turned off: with
+ * spinning on, each piece session's intra-op pool keeps a core busy after its call returns, which
+ * makes a chain of sessions up to 2.5× slower and burns CPU between runs.
+ */
+import type * as OrtModule from 'onnxruntime-node';
+import { RuntimeError } from '../errors.js';
+import type { ProviderName } from './providers.js';
+
+type Ort = typeof OrtModule;
+/** A tensor as ORT hands it out (CPU memory, float32 here). */
+export type OrtTensor = OrtModule.Tensor;
+
+/** Thread counts of one session's pools. */
+export interface ThreadSettings {
+  /** Threads of the intra-op pool (the calling thread included). */
+  intraOp: number;
+  /** Threads of the inter-op pool (used only by parallel execution mode, kept small). */
+  interOp: number;
+}
+
+/** How every session of a runtime is created. */
+export interface SessionSettings {
+  provider: ProviderName;
+  threads: ThreadSettings;
+}
+
+let loading: Promise<Ort> | undefined;
+
+/**
+ * Loads onnxruntime-node once per thread. Its native logger is silenced by default: errors reach
+ * the caller as exceptions, and ORT's own log lines would otherwise go straight to stderr. The
+ * level of the first call wins.
+ */
+export function loadOrt(logLevel: 'error' | 'fatal' = 'fatal'): Promise<Ort> {
+  loading ??= import('onnxruntime-node').then((m) => {
+    // onnxruntime-node is CommonJS: depending on the loader its API is the namespace or its default.
+    const ort = ((m as unknown as { default?: Ort }).default ?? m) as Ort;
+    ort.env.logLevel = logLevel;
+    return ort;
+  });
+  return loading;
+}
+
+/** Names of the execution providers this platform's onnxruntime-node binary registers. */
+export async function backendNames(): Promise<string[]> {
+  const ort = await loadOrt();
+  return ort.listSupportedBackends().map((b) => b.name);
+}
+
+/** The session options every stitchnet session uses. */
+export function sessionOptions(settings: SessionSettings): OrtModule.InferenceSession.SessionOptions {
+  return {
+    executionProviders: [settings.provider],
+    graphOptimizationLevel: 'all',
+    executionMode: 'sequential',
+    intraOpNumThreads: settings.threads.intraOp,
+    interOpNumThreads: settings.threads.interOp,
+    logSeverityLevel: 4,
+    // Flattened by the binding to the config keys `session.intra_op.allow_spinning` and
+    // `session.inter_op.allow_spinning`.
+    extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
+  };
+}
+
+/** One ORT session with a single float32 input and a single output. */
+export class OrtSession {
+  private constructor(
+    private readonly ort: Ort,
+    private readonly session: OrtModule.InferenceSession,
+    /** Name of the graph input. */
+    readonly inputName: string,
+    /** Name of the graph output. */
+    readonly outputName: string,
+  ) {}
+
+  /**
+   * Creates a session from ONNX bytes. `label` names the model in errors (a piece id or a route).
+   * Throws RuntimeError SESSION_CREATE_FAILED.
+   */
+  static async create(bytes: Uint8Array, settings: SessionSettings, label: string): Promise<OrtSession> {
+    const ort = await loadOrt();
+    let session: OrtModule.InferenceSession;
+    try {
+      session = await ort.InferenceSession.create(bytes, sessionOptions(settings));
+    } catch (e) {
+      throw new RuntimeError('SESSION_CREATE_FAILED', `onnxruntime could not create a session for ${label} on provider "${settings.provider}": ${messageOf(e)}`, {
+        hint: settings.provider === 'cpu' ? 'Check that the model is a valid ONNX file (opset ≤ 21).' : "Try providers: ['cpu'].",
+        cause: e,
+      });
+    }
+    const [input, ...moreInputs] = session.inputNames;
+    const [output, ...moreOutputs] = session.outputNames;
+    if (input === undefined || output === undefined || moreInputs.length > 0 || moreOutputs.length > 0) {
+      await session.release();
+      throw new RuntimeError('SESSION_CREATE_FAILED', `${label} must have exactly one input and one output, it has inputs [${session.inputNames.join(', ')}] and outputs [${session.outputNames.join(', ')}]`, {
+        hint: 'Pieces are single-input, single-output graphs; rebuild the package.',
+      });
+    }
+    return new OrtSession(ort, session, input, output);
+  }
+
+  /** Wraps a float32 array as a tensor (no copy). */
+  tensor(data: Float32Array, dims: readonly number[]): OrtTensor {
+    return new this.ort.Tensor('float32', data, dims);
+  }
+
+  /** Runs the graph on one tensor and returns its output tensor. Throws RuntimeError INFERENCE_FAILED. */
+  async run(input: OrtTensor, label: string): Promise<OrtTensor> {
+    let out: OrtModule.InferenceSession.ReturnType;
+    try {
+      out = await this.session.run({ [this.inputName]: input });
+    } catch (e) {
+      throw new RuntimeError('INFERENCE_FAILED', `inference failed in ${label} on input [${input.dims.join(', ')}]: ${messageOf(e)}`, {
+        hint: 'Check the input shape against the package input.',
+        cause: e,
+      });
+    }
+    const y = out[this.outputName];
+    if (y === undefined || y.type !== 'float32') {
+      throw new RuntimeError('INFERENCE_FAILED', `${label} returned no float32 output "${this.outputName}"`, {});
+    }
+    return y;
+  }
+
+  /** Frees the native session. */
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+/** The message of an unknown thrown value. */
+export function messageOf(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

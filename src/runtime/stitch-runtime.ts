@@ -1,0 +1,306 @@
+/**
+ * `StitchRuntime`: load a stitch package once, run any of its stitches, switch between them
+ * instantly.
+ */
+import { performance } from 'node:perf_hooks';
+import { BehaviorSubject, Subject, type Observable } from 'rxjs';
+import { OptionError, type StitchnetError } from '../errors.js';
+import { readPackage, type StitchPackage } from '../package/index.js';
+import type { Manifest } from '../package/schema.js';
+import { inProcessClient, workerClient, type EngineClient } from './client.js';
+import { closedError, fusedKey, type EngineOptions, type PieceBytes } from './engine.js';
+import { checkInput, type RunInput } from './input.js';
+import { checkStitchId, defaultStitch, resolveFastPath, resolveThreads, type FastPath, type FastPathOptions, type ThreadOptions } from './options.js';
+import { probeProviders } from './probe.js';
+import { validateProviders, type ProviderAttempt, type ProviderName, type ProviderSelection } from './providers.js';
+import { workerFile } from './worker-file.js';
+
+/** Options of {@link StitchRuntime.create}. */
+export interface StitchRuntimeOptions {
+  /** A stitch package folder, or a package already read with `readPackage`. */
+  model: string | StitchPackage;
+  /** Execution providers in order of preference. Default `['cuda', 'dml', 'webgpu', 'coreml', 'cpu']`. */
+  providers?: readonly ProviderName[];
+  /** Threads of every ORT session. */
+  threads?: ThreadOptions;
+  /** Run inference in a worker thread (default `true`) or in this thread (`false`). */
+  worker?: boolean;
+  /** Fuse a stitch that stays active into one session; `false` turns this off. */
+  fastPath?: false | FastPathOptions;
+  /** The stitch to start on. Default: the most accurate frontier stitch, else the largest anchor. */
+  stitch?: number;
+  /** The clock (ms) used for `ms` and the fast-path timing. Default `performance.now`. */
+  now?: () => number;
+}
+
+/** The result of one {@link StitchRuntime.run}. */
+export interface RunResult {
+  /** The model output (e.g. `[batch, classes]` logits), row-major. */
+  logits: Float32Array;
+  dims: number[];
+  /** The stitch that ran. */
+  stitch: number;
+  /** `'fused'` when the stitch's fused session ran, `'route'` when its pieces ran one by one. */
+  path: 'route' | 'fused';
+  /** The execution provider that ran it. */
+  provider: string;
+  /** Time from the call to the result, by the runtime's clock. */
+  ms: number;
+}
+
+/** Options of {@link StitchRuntime.run}. */
+export interface RunOptions {
+  /** Run this stitch for this call only (the active stitch stays as it is). */
+  stitch?: number;
+}
+
+/** The provider in use and why the ones before it were not used. */
+export type ProviderState = ProviderSelection;
+
+/** Tracks how long one stitch has been running, for the fast path. */
+interface Streak {
+  stitch: number;
+  runs: number;
+  since: number;
+}
+
+/**
+ * A loaded stitch package, ready to run any of its stitches.
+ *
+ * Every piece gets one ORT session at `create()`, so switching stitches is a pointer change: no
+ * session creation, no I/O. By default the sessions live in one worker thread and the main event
+ * loop never blocks on inference.
+ *
+ * ## Example
+ * ```ts
+ * await using rt = await StitchRuntime.create({ model: 'models/fmnist-vit', providers: ['cpu'] });
+ * const { logits, stitch } = await rt.run(image);   // a Float32Array of one or more samples
+ * rt.setStitch(3);
+ * ```
+ */
+export class StitchRuntime {
+  /** The provider in use (`provider`) and every attempt (`attempts`); replays the current value. */
+  readonly providerChanges$: Observable<ProviderState>;
+  /** Background failures that do not fail a run (e.g. a fused session that could not be built). */
+  readonly errors$: Observable<StitchnetError>;
+
+  private readonly providerSubject: BehaviorSubject<ProviderState>;
+  private readonly errorSubject = new Subject<StitchnetError>();
+  private readonly routes = new Map<number, readonly string[]>();
+  private readonly running = new Set<Promise<unknown>>();
+  /** Fused routes by key: ready, or being built. */
+  private readonly fused = new Set<string>();
+  private readonly fusing = new Map<string, Promise<void>>();
+  private readonly fuseFailed = new Set<string>();
+  private current: number;
+  private streak: Streak | undefined;
+  private closing: Promise<void> | undefined;
+
+  private constructor(
+    /** The package this runtime runs. */
+    readonly pkg: StitchPackage,
+    private readonly client: EngineClient,
+    selection: ProviderSelection,
+    initial: number,
+    private readonly fastPath: FastPath | false,
+    private readonly now: () => number,
+  ) {
+    this.providerSubject = new BehaviorSubject(selection);
+    this.providerChanges$ = this.providerSubject.asObservable();
+    this.errors$ = this.errorSubject.asObservable();
+    this.current = initial;
+    for (const s of pkg.manifest.stitches) this.routes.set(s.id, pkg.routePieces(s.id));
+  }
+
+  /**
+   * Reads the package (when given a folder), picks an execution provider, starts the inference
+   * worker and creates one session per piece.
+   *
+   * @throws PackageError for a bad package; RuntimeError PROVIDER_UNKNOWN, PROVIDER_UNAVAILABLE,
+   *   SESSION_CREATE_FAILED, STITCH_UNKNOWN, WORKER_FAILED; OptionError OPTION_INVALID
+   */
+  static async create(opts: StitchRuntimeOptions): Promise<StitchRuntime> {
+    if (opts === null || typeof opts !== 'object' || opts.model === undefined) {
+      throw new OptionError('OPTION_INVALID', 'StitchRuntime.create needs { model }', {
+        option: 'model',
+        hint: 'Pass the path of a stitch package folder, or a package from readPackage().',
+      });
+    }
+    const preference = validateProviders(opts.providers);
+    const threads = resolveThreads(opts.threads);
+    const fastPath = resolveFastPath(opts.fastPath);
+    const useWorker = opts.worker ?? true;
+    const now = opts.now ?? (() => performance.now());
+    const pkg = typeof opts.model === 'string' ? await readPackage(opts.model) : opts.model;
+    const initial = opts.stitch === undefined ? defaultStitch(pkg.manifest) : checkStitchId(pkg.manifest, opts.stitch, 'stitch');
+
+    const selection = await probeProviders(preference, workerFile);
+    const engine: EngineOptions = {
+      session: { provider: selection.provider, threads },
+      fusedCacheSize: fastPath === false ? 0 : fastPath.cacheSize,
+    };
+    const client = useWorker ? workerClient(engine, await workerFile()) : inProcessClient(engine);
+    try {
+      await loadPieces(pkg, client);
+    } catch (e) {
+      await client.close();
+      throw e;
+    }
+    return new StitchRuntime(pkg, client, selection, initial, fastPath, now);
+  }
+
+  /** The package manifest. */
+  get manifest(): Manifest {
+    return this.pkg.manifest;
+  }
+
+  /** The active stitch: what `run()` uses unless told otherwise. */
+  get stitch(): number {
+    return this.current;
+  }
+
+  /** The execution provider in use. */
+  get provider(): ProviderName {
+    return this.providerSubject.value.provider;
+  }
+
+  /** Every provider considered, in preference order, with the reason each unused one failed. */
+  get providerAttempts(): readonly ProviderAttempt[] {
+    return this.providerSubject.value.attempts;
+  }
+
+  /** Whether the worker thread runs inference (`'worker'`) or this thread does (`'in-process'`). */
+  get mode(): EngineClient['mode'] {
+    return this.client.mode;
+  }
+
+  /**
+   * Makes `id` the active stitch. Synchronous and free: no I/O, no session creation. Runs already
+   * in flight finish on the stitch they started with.
+   *
+   * @throws RuntimeError STITCH_UNKNOWN (with the valid ids), RUNTIME_CLOSED
+   */
+  setStitch(id: number): void {
+    if (this.closing) throw closedError();
+    this.current = checkStitchId(this.pkg.manifest, id, 'stitch');
+  }
+
+  /**
+   * Runs the active stitch (or `opts.stitch`) on one input. The route is fixed when `run` is
+   * called: a `setStitch` while it runs does not affect it. The input array is not modified or
+   * detached.
+   *
+   * @param input - a Float32Array of one or more samples (the batch is inferred), or `{ data, dims }`
+   * @throws RuntimeError INPUT_INVALID (with the expected shape), STITCH_UNKNOWN, RUNTIME_CLOSED,
+   *   INFERENCE_FAILED, WORKER_FAILED
+   */
+  async run(input: RunInput, opts: RunOptions = {}): Promise<RunResult> {
+    if (this.closing) throw closedError();
+    const started = this.now();
+    const stitch = opts.stitch === undefined ? this.current : checkStitchId(this.pkg.manifest, opts.stitch, 'stitch');
+    const { data, dims } = checkInput(input, this.pkg.manifest.input);
+    const pieces = this.routes.get(stitch) as readonly string[];
+    const provider = this.provider;
+    const job = this.client.run({ pieces, data, dims });
+    this.running.add(job);
+    try {
+      const out = await job;
+      const ms = this.now() - started;
+      this.noteRun(stitch, pieces);
+      return { logits: out.data, dims: out.dims, stitch, path: out.path, provider, ms };
+    } finally {
+      this.running.delete(job);
+    }
+  }
+
+  /**
+   * Builds the fused session of a stitch now (it is otherwise built in the background once the
+   * stitch has stayed active long enough). Resolves when later runs of that stitch will use it.
+   *
+   * @throws RuntimeError STITCH_UNKNOWN, RUNTIME_CLOSED, SESSION_CREATE_FAILED; OnnxError
+   */
+  async fuse(id: number): Promise<void> {
+    if (this.closing) throw closedError();
+    const pieces = this.routes.get(checkStitchId(this.pkg.manifest, id, 'stitch')) as readonly string[];
+    if (this.fastPath === false) {
+      throw new OptionError('OPTION_INVALID', 'the fast path is off, so no fused session can be kept', {
+        option: 'fastPath',
+        hint: 'Create the runtime without fastPath: false.',
+      });
+    }
+    return this.startFuse(pieces);
+  }
+
+  /**
+   * Releases every session and the worker. Runs in flight finish first; later calls reject with
+   * RuntimeError RUNTIME_CLOSED. Calling it again returns the same promise.
+   */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await Promise.allSettled([...this.running, ...this.fusing.values()]);
+      await this.client.close();
+      this.providerSubject.complete();
+      this.errorSubject.complete();
+    })();
+    return this.closing;
+  }
+
+  /** `await using rt = await StitchRuntime.create(…)` closes it at the end of the scope. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  /** Counts a finished run towards its stitch's streak and starts fusing when the streak is long enough. */
+  private noteRun(stitch: number, pieces: readonly string[]): void {
+    if (this.fastPath === false) return;
+    const t = this.now();
+    if (this.streak?.stitch !== stitch) this.streak = { stitch, runs: 0, since: t };
+    this.streak.runs++;
+    const key = fusedKey(pieces);
+    if (this.fused.has(key) || this.fuseFailed.has(key) || this.closing) return;
+    if (this.streak.runs >= this.fastPath.afterRuns && t - this.streak.since >= this.fastPath.afterMs) {
+      this.startFuse(pieces).catch((e: StitchnetError) => this.errorSubject.next(e));
+    }
+  }
+
+  private startFuse(pieces: readonly string[]): Promise<void> {
+    const key = fusedKey(pieces);
+    const inProgress = this.fusing.get(key);
+    if (inProgress) return inProgress;
+    this.fused.add(key);
+    const job = (async () => {
+      try {
+        const bytes: PieceBytes[] = [];
+        for (const id of pieces) bytes.push({ id, bytes: await this.pkg.pieceBytes(id) });
+        if (this.closing) return;
+        const { evicted } = await this.client.fuse(bytes);
+        for (const k of evicted) this.fused.delete(k);
+      } catch (e) {
+        this.fused.delete(key);
+        this.fuseFailed.add(key);
+        throw e;
+      } finally {
+        this.fusing.delete(key);
+      }
+    })();
+    this.fusing.set(key, job);
+    return job;
+  }
+}
+
+/**
+ * Creates the session of every piece some stitch uses, each once, reading the next piece's bytes
+ * while the current one is being created.
+ */
+async function loadPieces(pkg: StitchPackage, client: EngineClient): Promise<void> {
+  const ids = [...new Set(pkg.manifest.stitches.flatMap((s) => pkg.routePieces(s.id)))];
+  const read = (id: string | undefined) => (id === undefined ? undefined : pkg.pieceBytes(id));
+  let next = read(ids[0]);
+  for (let i = 0; i < ids.length; i++) {
+    const bytes = await (next as Promise<Uint8Array>);
+    next = read(ids[i + 1]);
+    // A read that fails while an earlier piece loads is reported when its turn comes.
+    next?.catch(() => undefined);
+    await client.loadPiece({ id: ids[i] as string, bytes });
+  }
+}

@@ -1,0 +1,106 @@
+import { describe, expect, it } from 'vitest';
+import { RuntimeError, OptionError } from '../../src/errors.js';
+import { backendNames } from '../../src/runtime/ort.js';
+import { cleanNativeText, probeProviders } from '../../src/runtime/probe.js';
+import { DEFAULT_PROVIDERS, PROVIDER_NAMES, selectProvider, validateProviders, type ProviderName } from '../../src/runtime/providers.js';
+import { workerFile } from '../../src/runtime/worker-file.js';
+
+describe('validateProviders', () => {
+  it('defaults to the documented order', () => {
+    expect(validateProviders(undefined)).toEqual(['cuda', 'dml', 'webgpu', 'coreml', 'cpu']);
+    expect(DEFAULT_PROVIDERS).toEqual(['cuda', 'dml', 'webgpu', 'coreml', 'cpu']);
+  });
+
+  it('rejects an unknown name with the valid names and the option index', () => {
+    const err = (() => {
+      try {
+        validateProviders(['cpu', 'nope']);
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(err).toBeInstanceOf(RuntimeError);
+    expect(err).toMatchObject({ code: 'PROVIDER_UNKNOWN', option: 'providers[1]', validValues: [...PROVIDER_NAMES] });
+    expect((err as Error).message).toContain('"nope"');
+  });
+
+  it('rejects an empty list and drops duplicates', () => {
+    expect(() => validateProviders([])).toThrow(OptionError);
+    expect(validateProviders(['cpu', 'cuda', 'cpu'])).toEqual(['cpu', 'cuda']);
+  });
+});
+
+describe('selectProvider', () => {
+  const fake = (inBinary: string[], working: ProviderName[]) => {
+    const probed: string[] = [];
+    return {
+      probed,
+      probes: {
+        backends: async () => inBinary,
+        probe: async (name: ProviderName) => {
+          probed.push(name);
+          return working.includes(name) ? ({ ok: true } as const) : ({ ok: false, reason: `${name} broke` } as const);
+        },
+      },
+    };
+  };
+
+  it('skips names the binary lacks without probing them, and stops at the first that works', async () => {
+    const f = fake(['cpu', 'cuda', 'webgpu'], ['webgpu', 'cpu']);
+    const sel = await selectProvider(['dml', 'cuda', 'webgpu', 'cpu'], f.probes);
+    expect(sel.provider).toBe('webgpu');
+    expect(f.probed).toEqual(['cuda', 'webgpu']);
+    expect(sel.attempts.map((a) => [a.provider, a.ok])).toEqual([
+      ['dml', false],
+      ['cuda', false],
+      ['webgpu', true],
+    ]);
+    expect(sel.attempts[0]?.reason).toMatch(/not in this platform's onnxruntime-node binary/);
+    expect(sel.attempts[1]?.reason).toBe('cuda broke');
+    expect(sel.attempts[1]?.hint).toMatch(/ONNXRUNTIME_NODE_INSTALL=cuda12/);
+  });
+
+  it('throws PROVIDER_UNAVAILABLE naming every attempt when none works', async () => {
+    const f = fake(['cpu', 'cuda'], []);
+    await expect(selectProvider(['coreml', 'cuda'], f.probes)).rejects.toMatchObject({
+      code: 'PROVIDER_UNAVAILABLE',
+      message: expect.stringMatching(/coreml: not in this platform.*cuda: cuda broke/),
+    });
+  });
+});
+
+describe('probing real providers', () => {
+  it("falls back from 'cuda' to 'cpu' where the CUDA libraries are missing, saying why", async () => {
+    const sel = await probeProviders(['cuda', 'cpu'], workerFile);
+    if (sel.provider === 'cuda') return; // a machine with CUDA installed: nothing to fall back from
+    expect(sel.provider).toBe('cpu');
+    expect(sel.attempts).toHaveLength(2);
+    expect(sel.attempts[0]).toMatchObject({ provider: 'cuda', ok: false });
+    expect(sel.attempts[0]?.reason).toMatch(/cuda/i);
+    expect(sel.attempts[1]).toEqual({ provider: 'cpu', ok: true });
+  });
+
+  it('throws PROVIDER_UNAVAILABLE when only providers missing from this binary are asked for', async () => {
+    const inBinary = await backendNames();
+    const missing = PROVIDER_NAMES.filter((n) => !inBinary.includes(n));
+    expect(missing.length).toBeGreaterThan(0);
+    await expect(probeProviders(missing, workerFile)).rejects.toMatchObject({
+      code: 'PROVIDER_UNAVAILABLE',
+      message: expect.stringContaining(`${missing[0]}: not in this platform's onnxruntime-node binary`),
+    });
+  });
+
+  it('needs no probe when cpu comes first', async () => {
+    const sel = await probeProviders(['cpu', 'cuda'], () => Promise.reject(new Error('must not be called')));
+    expect(sel).toEqual({ provider: 'cpu', attempts: [{ provider: 'cpu', ok: true }] });
+  });
+});
+
+describe('cleanNativeText', () => {
+  it('strips colour codes, log prefixes and source locations', () => {
+    const raw =
+      '\u001b[1;31m2026-01-01 10:00:00.1 [E:onnxruntime:onnxruntime-node, provider_bridge_ort.cc:2146 Create] /src/x.cc:1988 Get() [ONNXRuntimeError] : 1 : FAIL : Failed to load library libx.so\u001b[m\n' +
+      'Warning: Couldn\'t load Vulkan: libvulkan.so.1: cannot open shared object file\n    at operator() (/build/BackendVk.cpp:368)\n';
+    expect(cleanNativeText(raw)).toBe("Failed to load library libx.so | Warning: Couldn't load Vulkan: libvulkan.so.1: cannot open shared object file");
+  });
+});
