@@ -5,3 +5,18 @@ export { graphInputs, graphOutputs } from './graph.js';
 export { extractSubgraph, type ExtractOptions } from './extract.js';
 export { composeModels, type ComposeOptions } from './compose.js';
 export { linearModel, type LinearModelOptions } from './linear.js';
+export {
+  type VitConfig,
+  type VitWeights,
+  type WeightTensor,
+  type StitchSpec,
+  type RouteSegment,
+  DEIT_TI,
+  DEIT_S,
+  DEIT_B,
+  VIT_OPSET,
+  randomVitWeights,
+  buildVitModel,
+  buildRouteModel,
+  vitBoundaries,
+} from './vit.js';
