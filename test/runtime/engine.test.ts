@@ -1,0 +1,163 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeModel, linearModel } from '../../src/onnx/index.js';
+import { inProcessClient, workerClient, type EngineClient } from '../../src/runtime/client.js';
+import type { EngineOptions, PieceBytes } from '../../src/runtime/engine.js';
+import { workerFile } from '../../src/runtime/worker-file.js';
+
+/** A deterministic pseudo-random generator (mulberry32). */
+function rng(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296 - 0.5;
+  };
+}
+
+interface Lin {
+  id: string;
+  dimIn: number;
+  dimOut: number;
+  weight: Float32Array;
+  bias: Float32Array;
+}
+
+function lin(id: string, dimIn: number, dimOut: number, seed: number): Lin {
+  const r = rng(seed);
+  return { id, dimIn, dimOut, weight: Float32Array.from({ length: dimIn * dimOut }, r), bias: Float32Array.from({ length: dimOut }, r) };
+}
+
+const layers = [lin('a', 4, 8, 1), lin('b', 8, 8, 2), lin('c', 8, 3, 3)];
+const byId = new Map(layers.map((l) => [l.id, l]));
+const pieces: PieceBytes[] = layers.map((l) => ({
+  id: l.id,
+  bytes: encodeModel(linearModel({ ...l, inputShape: ['batch', 2, l.dimIn] })),
+}));
+
+/** The route computed in plain JS, in float64. */
+function expected(route: string[], x: Float32Array, rows: number): number[] {
+  let cur = Array.from(x);
+  for (const id of route) {
+    const l = byId.get(id) as Lin;
+    const next: number[] = [];
+    for (let r = 0; r < rows; r++) {
+      for (let o = 0; o < l.dimOut; o++) {
+        let s = l.bias[o] as number;
+        for (let i = 0; i < l.dimIn; i++) s += (cur[r * l.dimIn + i] as number) * (l.weight[i * l.dimOut + o] as number);
+        next.push(s);
+      }
+    }
+    cur = next;
+  }
+  return cur;
+}
+
+function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  expect(a.length).toBe(b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs((a[i] as number) - (b[i] as number)));
+  return m;
+}
+
+const options: EngineOptions = { session: { provider: 'cpu', threads: { intraOp: 1, interOp: 1 } }, fusedCacheSize: 1 };
+
+for (const mode of ['in-process', 'worker'] as const) {
+  describe(`engine (${mode})`, () => {
+    let client: EngineClient;
+    const clients: EngineClient[] = [];
+    const start = async () => {
+      const c = mode === 'worker' ? workerClient(options, await workerFile()) : inProcessClient(options);
+      clients.push(c);
+      for (const p of pieces) await c.loadPiece(p);
+      return c;
+    };
+    afterAll(async () => {
+      await Promise.all(clients.map((c) => c.close()));
+    });
+
+    it('chains piece sessions, at batch 1 and 3', async () => {
+      client = await start();
+      for (const batch of [1, 3]) {
+        const x = Float32Array.from({ length: batch * 2 * 4 }, rng(batch));
+        for (const route of [['a', 'b', 'c'], ['a', 'c'], ['a', 'b', 'b', 'c']]) {
+          const out = await client.run({ pieces: route, data: x, dims: [batch, 2, 4] });
+          expect(out.path).toBe('route');
+          expect(out.dims).toEqual([batch, 2, 3]);
+          expect(maxDiff(out.data, expected(route, x, batch * 2))).toBeLessThan(1e-5);
+        }
+        expect(x.length).toBe(batch * 8); // the caller's input is neither detached nor changed
+      }
+    });
+
+    it('runs a fused route with the same result, and evicts the least recently used', async () => {
+      const x = Float32Array.from({ length: 2 * 2 * 4 }, rng(7));
+      const dims = [2, 2, 4];
+      const route = await client.run({ pieces: ['a', 'b', 'c'], data: x, dims });
+      expect(await client.fuse(pieces)).toEqual({ evicted: [] });
+      const fused = await client.run({ pieces: ['a', 'b', 'c'], data: x, dims });
+      expect(fused.path).toBe('fused');
+      expect(maxDiff(fused.data, route.data)).toBeLessThanOrEqual(1e-5);
+      // Another route pushes it out of the one-entry cache; both still run correctly.
+      const ac = [pieces[0] as PieceBytes, pieces[2] as PieceBytes];
+      expect(await client.fuse(ac)).toEqual({ evicted: ['a\nb\nc'] });
+      expect((await client.run({ pieces: ['a', 'b', 'c'], data: x, dims })).path).toBe('route');
+      const acOut = await client.run({ pieces: ['a', 'c'], data: x, dims });
+      expect(acOut.path).toBe('fused');
+      expect(maxDiff(acOut.data, expected(['a', 'c'], x, 4))).toBeLessThan(1e-5);
+    });
+
+    it('reports a piece that is not loaded', async () => {
+      await expect(client.run({ pieces: ['a', 'zz'], data: new Float32Array(8), dims: [1, 2, 4] })).rejects.toMatchObject({
+        code: 'INFERENCE_FAILED',
+        message: expect.stringContaining('"zz"'),
+      });
+    });
+
+    it('reports an ORT failure as INFERENCE_FAILED', async () => {
+      await expect(client.run({ pieces: ['a'], data: new Float32Array(10), dims: [1, 2, 5] })).rejects.toMatchObject({
+        code: 'INFERENCE_FAILED',
+      });
+    });
+
+    it('lets runs in flight finish on close, then rejects with RUNTIME_CLOSED', async () => {
+      const c = await start();
+      const x = Float32Array.from({ length: 8 }, rng(3));
+      const inFlight = Array.from({ length: 5 }, () => c.run({ pieces: ['a', 'b', 'c'], data: x, dims: [1, 2, 4] }));
+      const closing = c.close();
+      const results = await Promise.all(inFlight);
+      for (const r of results) expect(maxDiff(r.data, expected(['a', 'b', 'c'], x, 2))).toBeLessThan(1e-5);
+      await closing;
+      await c.close();
+      await expect(c.run({ pieces: ['a'], data: x, dims: [1, 2, 4] })).rejects.toMatchObject({ code: 'RUNTIME_CLOSED' });
+    });
+  });
+}
+
+describe('worker failure', () => {
+  let tmp: string;
+  beforeAll(async () => {
+    tmp = await mkdtemp(path.join(os.tmpdir(), 'stitchnet-worker-'));
+  });
+  afterAll(async () => {
+    await rm(tmp, { recursive: true, force: true });
+  });
+
+  for (const [what, code] of [
+    ['throws', "setTimeout(() => { throw new Error('boom'); }, 50);"],
+    ['exits', 'setTimeout(() => process.exit(3), 50);'],
+  ] as const) {
+    it(`rejects pending and later requests with WORKER_FAILED when the worker ${what}`, async () => {
+      const file = path.join(tmp, `${what}.mjs`);
+      await writeFile(file, `import { parentPort } from 'node:worker_threads';\nparentPort.on('message', () => {});\n${code}\n`);
+      const client = workerClient(options, file);
+      const pending = client.run({ pieces: ['a'], data: new Float32Array(8), dims: [1, 2, 4] });
+      await expect(pending).rejects.toMatchObject({ name: 'RuntimeError', code: 'WORKER_FAILED' });
+      await expect(client.loadPiece(pieces[0] as PieceBytes)).rejects.toMatchObject({ code: 'WORKER_FAILED' });
+      await client.close();
+    });
+  }
+});

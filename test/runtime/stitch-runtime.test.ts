@@ -1,0 +1,165 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RuntimeError } from '../../src/errors.js';
+import { readPackage, type StitchPackage } from '../../src/package/index.js';
+import { StitchRuntime } from '../../src/runtime/stitch-runtime.js';
+import { makeTinyPackage, type TinyPackage } from '../helpers/tiny-package.js';
+
+let dir: string;
+let tiny: TinyPackage;
+let pkg: StitchPackage;
+let sample: number;
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'stitchnet-runtime-'));
+  tiny = await makeTinyPackage(path.join(dir, 'tiny'));
+  pkg = await readPackage(tiny.dir);
+  sample = pkg.manifest.input.shape.reduce<number>((a, d) => (typeof d === 'number' ? a * d : a), 1);
+});
+
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+function input(batch: number, seed = 1): Float32Array {
+  return Float32Array.from({ length: batch * sample }, (_, i) => Math.sin(i * 0.37 + seed));
+}
+
+describe('StitchRuntime options and errors', () => {
+  it('starts on the most accurate frontier stitch and reports the provider', async () => {
+    await using rt = await StitchRuntime.create({ model: pkg, providers: ['cpu'], worker: false });
+    const frontier = pkg.manifest.frontier;
+    expect(rt.stitch).toBe(frontier[frontier.length - 1]);
+    expect(rt.provider).toBe('cpu');
+    expect(rt.providerAttempts).toEqual([{ provider: 'cpu', ok: true }]);
+    const seen: string[] = [];
+    const sub = rt.providerChanges$.subscribe((s) => seen.push(s.provider));
+    sub.unsubscribe();
+    expect(seen).toEqual(['cpu']);
+  });
+
+  it("falls back from 'cuda' to 'cpu', says why, and runs", async () => {
+    await using rt = await StitchRuntime.create({ model: tiny.dir, providers: ['cuda', 'cpu'], fastPath: false });
+    if (rt.provider === 'cuda') return; // CUDA installed here: nothing to fall back from
+    expect(rt.provider).toBe('cpu');
+    expect(rt.providerAttempts[0]).toMatchObject({ provider: 'cuda', ok: false, reason: expect.stringMatching(/cuda/i) });
+    const out = await rt.run(input(1));
+    expect(out.provider).toBe('cpu');
+    expect(out.dims).toEqual([1, ...pkg.manifest.output.shape.slice(1)]);
+  });
+
+  it('rejects an unknown provider name with the valid names', async () => {
+    await expect(StitchRuntime.create({ model: pkg, providers: ['nope' as 'cpu'] })).rejects.toMatchObject({
+      code: 'PROVIDER_UNKNOWN',
+      option: 'providers[0]',
+      validValues: expect.arrayContaining(['cpu', 'cuda', 'dml', 'webgpu', 'coreml']),
+    });
+  });
+
+  it('rejects bad options and an unknown initial stitch', async () => {
+    await expect(StitchRuntime.create({ model: pkg, threads: { intraOp: 0 } })).rejects.toMatchObject({ code: 'OPTION_INVALID', option: 'threads.intraOp' });
+    await expect(StitchRuntime.create({ model: pkg, fastPath: { cacheSize: 0 } })).rejects.toMatchObject({ code: 'OPTION_INVALID', option: 'fastPath.cacheSize' });
+    await expect(StitchRuntime.create({ model: pkg, providers: ['cpu'], stitch: 999 })).rejects.toMatchObject({
+      code: 'STITCH_UNKNOWN',
+      validValues: pkg.manifest.stitches.map((s) => s.id),
+    });
+  });
+
+  it('validates setStitch and per-run stitches', async () => {
+    await using rt = await StitchRuntime.create({ model: pkg, providers: ['cpu'], worker: false, fastPath: false });
+    expect(() => rt.setStitch(999)).toThrow(RuntimeError);
+    expect(() => rt.setStitch(-1)).toThrow(expect.objectContaining({ code: 'STITCH_UNKNOWN', validValues: pkg.manifest.stitches.map((s) => s.id) }));
+    rt.setStitch(1);
+    expect(rt.stitch).toBe(1);
+    await expect(rt.run(input(1), { stitch: 42 })).rejects.toMatchObject({ code: 'STITCH_UNKNOWN' });
+    expect((await rt.run(input(1), { stitch: 2 })).stitch).toBe(2);
+    expect(rt.stitch).toBe(1);
+  });
+
+  it('rejects inputs that do not match the package input, naming the expected shape', async () => {
+    await using rt = await StitchRuntime.create({ model: pkg, providers: ['cpu'], worker: false, fastPath: false });
+    const shape = `[${pkg.manifest.input.shape.join(', ')}]`;
+    const fixed = pkg.manifest.input.shape.slice(1) as number[];
+    const bad = [
+      new Float32Array(sample + 1),
+      new Float32Array(0),
+      { data: input(2), dims: [2, ...fixed.slice(0, -1), (fixed[fixed.length - 1] as number) + 1] },
+      { data: input(2), dims: [2, sample] },
+      { data: input(2), dims: [3, ...fixed] },
+      { data: input(1), dims: [0, ...fixed] },
+      { data: [1, 2, 3] as unknown as Float32Array, dims: [1, ...fixed] },
+    ];
+    for (const x of bad) {
+      await expect(rt.run(x)).rejects.toMatchObject({ name: 'RuntimeError', code: 'INPUT_INVALID', message: expect.stringContaining(shape) });
+    }
+    const ok = await rt.run({ data: input(2), dims: [2, ...fixed] });
+    expect(ok.dims[0]).toBe(2);
+  });
+});
+
+describe('StitchRuntime close', () => {
+  for (const worker of [true, false]) {
+    it(`settles runs in flight, then rejects with RUNTIME_CLOSED (worker: ${worker})`, async () => {
+      const rt = await StitchRuntime.create({ model: pkg, providers: ['cpu'], worker, fastPath: false });
+      const x = input(2);
+      const reference = await rt.run(x);
+      const inFlight = Array.from({ length: 8 }, () => rt.run(x));
+      const closed = rt.close();
+      const results = await Promise.allSettled(inFlight);
+      for (const r of results) {
+        expect(r.status).toBe('fulfilled');
+        if (r.status === 'fulfilled') expect(Array.from(r.value.logits)).toEqual(Array.from(reference.logits));
+      }
+      await closed;
+      await rt.close();
+      await expect(rt.run(x)).rejects.toMatchObject({ code: 'RUNTIME_CLOSED' });
+      expect(() => rt.setStitch(0)).toThrow(expect.objectContaining({ code: 'RUNTIME_CLOSED' }));
+    });
+  }
+});
+
+describe('StitchRuntime fast path', () => {
+  for (const worker of [true, false]) {
+    it(`fuses a stitch after afterRuns runs and afterMs, with the same results (worker: ${worker})`, async () => {
+      let t = 0;
+      await using rt = await StitchRuntime.create({
+        model: pkg,
+        providers: ['cpu'],
+        worker,
+        fastPath: { afterRuns: 3, afterMs: 100, cacheSize: 1 },
+        stitch: 4,
+        now: () => t,
+      });
+      const x = input(4, 3);
+      const first = await rt.run(x);
+      expect(first.path).toBe('route');
+      // Enough runs, not enough time: nothing is fused.
+      for (let i = 0; i < 5; i++) expect((await rt.run(x)).path).toBe('route');
+      t = 150;
+      let fused = await rt.run(x);
+      for (let i = 0; i < 2000 && fused.path !== 'fused'; i++) fused = await rt.run(x);
+      expect(fused.path).toBe('fused');
+      expect(fused.stitch).toBe(4);
+      let diff = 0;
+      fused.logits.forEach((v, i) => (diff = Math.max(diff, Math.abs(v - (first.logits[i] as number)))));
+      expect(diff).toBeLessThanOrEqual(1e-5);
+      // Another stitch runs on its route; the fused one is still used when it comes back.
+      rt.setStitch(3);
+      expect((await rt.run(x)).path).toBe('route');
+      rt.setStitch(4);
+      expect((await rt.run(x)).path).toBe('fused');
+    });
+  }
+
+  it('never fuses with fastPath: false', async () => {
+    let t = 0;
+    await using rt = await StitchRuntime.create({ model: pkg, providers: ['cpu'], worker: false, fastPath: false, now: () => t });
+    for (let i = 0; i < 30; i++) {
+      t += 100;
+      expect((await rt.run(input(1))).path).toBe('route');
+    }
+    await expect(rt.fuse(0)).rejects.toMatchObject({ code: 'OPTION_INVALID', option: 'fastPath' });
+  });
+});
