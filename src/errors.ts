@@ -45,6 +45,7 @@ export type StitchnetErrorCode =
   | 'BUILD_PARITY_FAILED'
   | 'BUILD_DATA_INVALID'
   | 'BUILD_STITCH_WEIGHTS_INVALID'
+  | 'BUILD_COST_UNSUPPORTED'
   | 'OPTION_INVALID';
 
 export interface StitchnetErrorOptions {
