@@ -92,7 +92,8 @@ export const PreprocessSchema = z.strictObject({
 });
 
 export const ManifestSchema = z.strictObject({
-  format: z.string(),
+  /** Readers check this before anything else and refuse a format they do not know. */
+  format: z.literal(PACKAGE_FORMAT),
   name: z.string().min(1),
   description: z.string().optional(),
   createdAt: z.string().optional(),

@@ -1,0 +1,11 @@
+/**
+ * The stitch-package format: a folder with `stitchnet.json` and `pieces/*.onnx`.
+ */
+export * from './schema.js';
+export { readPackage, DEFAULT_MAX_FILE_BYTES } from './read.js';
+export type { ReadPackageOptions, StitchPackage } from './read.js';
+export { writePackage } from './write.js';
+export type { ManifestDraft, PieceDraft, WritePackageInput } from './write.js';
+export { expandRoute } from './route.js';
+export { hashFile, sha256 } from './hash.js';
+export { parseManifest, checkManifest, shapesEqual } from './validate.js';
