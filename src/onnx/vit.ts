@@ -9,14 +9,23 @@ import { OptionError } from '../errors.js';
 import { GraphBuilder, attr } from './graph-builder.js';
 import { type Model, float32Tensor, int64Tensor } from './proto.js';
 
+/** The shape of a ViT. */
 export interface VitConfig {
+  /** Square input side in pixels; a multiple of `patchSize`. */
   imageSize: number;
+  /** Patch side in pixels (the patch-embedding convolution's kernel and stride). */
   patchSize: number;
+  /** Input channels. */
   channels: number;
+  /** Token width; a multiple of `heads`. */
   dim: number;
+  /** Attention heads. */
   heads: number;
+  /** Number of blocks. */
   depth: number;
+  /** MLP hidden width as a multiple of `dim`. */
   mlpRatio: number;
+  /** Classifier outputs. */
   classes: number;
 }
 
@@ -94,7 +103,7 @@ function vitTensorSpecs(c: VitConfig): [string, number[], Init][] {
 }
 
 function checkConfig(c: VitConfig, option: string): void {
-  for (const key of ['imageSize', 'patchSize', 'channels', 'dim', 'heads', 'depth', 'mlpRatio', 'classes'] as const) {
+  for (const key of ['imageSize', 'patchSize', 'channels', 'dim', 'heads', 'depth', 'classes'] as const) {
     const v = c[key];
     if (!Number.isInteger(v) || v <= 0) {
       throw new OptionError('OPTION_INVALID', `${key} must be a positive integer, got ${v}`, { option: `${option}.${key}` });
@@ -103,14 +112,17 @@ function checkConfig(c: VitConfig, option: string): void {
   if (c.imageSize % c.patchSize !== 0) {
     throw new OptionError('OPTION_INVALID', `imageSize ${c.imageSize} is not a multiple of patchSize ${c.patchSize}`, { option: `${option}.patchSize` });
   }
+  if (!(c.mlpRatio > 0) || !Number.isInteger(c.dim * c.mlpRatio)) {
+    throw new OptionError('OPTION_INVALID', `mlpRatio ${c.mlpRatio} must be positive and make dim × mlpRatio a whole number`, { option: `${option}.mlpRatio` });
+  }
   if (c.dim % c.heads !== 0) {
     throw new OptionError('OPTION_INVALID', `dim ${c.dim} is not a multiple of heads ${c.heads}`, { option: `${option}.heads` });
   }
 }
 
 /**
- * Random weights for a ViT, reproducible from `seed`: weights and biases drawn from a bounded
- * bell-shaped distribution with std 0.02 (a sum of four uniforms, cut at ±3.5σ), LayerNorm
+ * Random weights for a ViT, reproducible from `seed`: weights, biases and embeddings drawn from a
+ * normal distribution cut at ±2σ and scaled to std 0.02 (timm's `trunc_normal_` spirit), LayerNorm
  * weights 1 and biases 0 — small enough that activations stay finite at any depth, and different
  * per seed so that anchors give different logits.
  */
@@ -121,28 +133,60 @@ export function randomVitWeights(config: VitConfig, seed: number): VitWeights {
   for (const [name, dims, init] of vitTensorSpecs(config)) {
     const data = new Float32Array(dims.reduce((a, b) => a * b, 1));
     if (init === 'ones') data.fill(1);
-    else if (init === 'normal') fillBell(data, INIT_STD, rng);
+    else if (init === 'normal') fillTruncNormal(data, INIT_STD, rng);
     tensors.set(name, { dims, data });
   }
   return { config, tensors };
 }
 
-/** Fills `out` with `std`·(sum of four 16-bit uniforms, standardised), from a mulberry32 stream. */
-function fillBell(out: Float32Array, std: number, rng: { state: number }): void {
-  const scale = (std * Math.sqrt(3)) / 65536;
+/** Fills `out` with truncated-normal values of std `std`: two 16-bit quantile lookups per mulberry32 draw. */
+function fillTruncNormal(out: Float32Array, std: number, rng: { state: number }): void {
+  const table = quantiles();
   let s = rng.state;
-  for (let i = 0; i < out.length; i++) {
+  for (let i = 0; i < out.length; i += 2) {
     s = (s + 0x6d2b79f5) | 0;
     let t = Math.imul(s ^ (s >>> 15), 1 | s);
     t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    const a = (t ^ (t >>> 14)) >>> 0;
-    s = (s + 0x6d2b79f5) | 0;
-    t = Math.imul(s ^ (s >>> 15), 1 | s);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    const b = (t ^ (t >>> 14)) >>> 0;
-    out[i] = ((a & 0xffff) + (a >>> 16) + (b & 0xffff) + (b >>> 16) - 131072) * scale;
+    const r = (t ^ (t >>> 14)) >>> 0;
+    out[i] = (table[r & 0xffff] as number) * std;
+    if (i + 1 < out.length) out[i + 1] = (table[r >>> 16] as number) * std;
   }
   rng.state = s;
+}
+
+let quantileTable: Float64Array | undefined;
+
+/** 65,536 equally likely values of a standard normal cut at ±2σ, rescaled to unit variance. */
+function quantiles(): Float64Array {
+  if (quantileTable) return quantileTable;
+  const n = 65536;
+  const lo = 0.022750131948179195; // Φ(-2)
+  const table = new Float64Array(n);
+  let sq = 0;
+  for (let i = 0; i < n; i++) {
+    const z = inverseNormalCdf(lo + ((i + 0.5) / n) * (1 - 2 * lo));
+    table[i] = z;
+    sq += z * z;
+  }
+  const scale = 1 / Math.sqrt(sq / n);
+  for (let i = 0; i < n; i++) table[i] = (table[i] as number) * scale;
+  quantileTable = table;
+  return table;
+}
+
+/** Acklam's rational approximation of the standard normal quantile (relative error < 1.2e-9). */
+function inverseNormalCdf(p: number): number {
+  const a = [-39.69683028665376, 220.9460984245205, -275.9285104469687, 138.357751867269, -30.66479806614716, 2.506628277459239];
+  const b = [-54.47609879822406, 161.5858368580409, -155.6989798598866, 66.80131188771972, -13.28068155288572];
+  const c = [-0.007784894002430293, -0.3223964580411365, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783];
+  const d = [0.007784695709041462, 0.3224671290700398, 2.445134137142996, 3.754408661907416];
+  const poly = (k: number[], x: number) => k.reduce((acc, v) => acc * x + v, 0);
+  const tail = (q: number) => poly(c, q) / (poly(d, q) * q + 1);
+  if (p < 0.02425) return tail(Math.sqrt(-2 * Math.log(p)));
+  if (p > 1 - 0.02425) return -tail(Math.sqrt(-2 * Math.log(1 - p)));
+  const q = p - 0.5;
+  const r = q * q;
+  return (poly(a, r) * q) / (poly(b, r) * r + 1);
 }
 
 /**
@@ -216,6 +260,7 @@ function checkRoute(anchors: VitWeights[], segments: RouteSegment[], stitches: S
   }
   anchors.forEach((w, a) => checkConfig(w.config, `anchors[${a}].config`));
   const valid = anchors.map((_, a) => a);
+  const embedding = anchors[segments[0]?.anchor ?? -1]?.config;
   segments.forEach((seg, s) => {
     const w = anchors[seg.anchor];
     if (!w) throw new OptionError('OPTION_INVALID', `Segment ${s} names anchor ${seg.anchor}`, { option: `segments[${s}].anchor`, validValues: valid });
@@ -223,9 +268,8 @@ function checkRoute(anchors: VitWeights[], segments: RouteSegment[], stitches: S
     if (!Number.isInteger(seg.from) || !Number.isInteger(seg.to) || seg.from < 0 || seg.to >= depth || seg.from > seg.to) {
       throw new OptionError('OPTION_INVALID', `Segment ${s} blocks [${seg.from}, ${seg.to}] are not a range within 0..${depth - 1}`, { option: `segments[${s}]` });
     }
-    const c0 = (anchors[segments[0]?.anchor ?? 0] as VitWeights).config;
-    if (tokenCount(w.config) !== tokenCount(c0)) {
-      throw new OptionError('OPTION_INVALID', `Anchor ${seg.anchor} makes ${tokenCount(w.config)} tokens but the route's embedding makes ${tokenCount(c0)}`, {
+    if (embedding && tokenCount(w.config) !== tokenCount(embedding)) {
+      throw new OptionError('OPTION_INVALID', `Anchor ${seg.anchor} works on ${tokenCount(w.config)} tokens but the route's embedding makes ${tokenCount(embedding)}`, {
         option: `segments[${s}].anchor`,
       });
     }
