@@ -1,49 +1,79 @@
 /**
- * A small, valid stitch package written to disk for tests (provisional: Linear pieces).
+ * A tiny, valid stitch package written to disk for tests: a family of random-weight ViTs
+ * (28×28×1 input, patch 7 → 16+1 tokens, 10 classes; widths 32/48/64, depth 4 by default) cut
+ * into embed / block / head pieces at the residual stream, plus random stitching layers between
+ * each pair of neighbouring anchors.
+ *
+ * Piece interfaces: embed `input` `[batch, 1, 28, 28]` → `tokens` `[batch, 17, dim]`; blocks and
+ * stitching layers `tokens` → `tokens_out`; head `tokens` → `logits` `[batch, 10]`.
+ *
+ * Stitch ids follow SN-Net's order: the anchors first (0, 1, 2), then for each neighbouring pair
+ * (a0→a1, a1→a2) one stitch per entry of `positions`, in that order. A position `[j, k]` runs the
+ * front anchor's blocks `0..j`, the stitching layer, then the end anchor's blocks `k..depth-1`.
+ *
+ * Every stitch comes with its `segments` and `layers`, so a test can build the same route as one
+ * graph independently: `buildRouteModel(tiny.anchors.map((a) => a.weights), s.segments, s.layers)`.
  */
-import { encodeModel, linearModel } from '../../src/onnx/index.js';
+import {
+  type RouteSegment,
+  type StitchSpec,
+  type VitConfig,
+  type VitWeights,
+  buildVitModel,
+  encodeModel,
+  extractSubgraph,
+  linearModel,
+  randomVitWeights,
+  vitBoundaries,
+} from '../../src/onnx/index.js';
 import { type Manifest, type ManifestDraft, type PieceDraft, writePackage } from '../../src/package/index.js';
 
 export interface TinyPackageOptions {
-  /** Anchor widths, smallest first. @defaultValue [32, 48, 64] */
+  /** Anchor widths, smallest first; each gets `dim / 16` heads. @defaultValue [32, 48, 64] */
   dims?: readonly number[];
   /** Blocks per anchor. @defaultValue 4 */
   depth?: number;
-  /** SN-Net positions `[j, k]` stitched between every neighbouring pair. @defaultValue [[0, 0], [1, 2], [2, 2]] */
+  /** SN-Net positions `[j, k]` stitched for every neighbouring pair. @defaultValue [[0, 1], [1, 1], [2, 3]] */
   positions?: readonly (readonly [number, number])[];
-  /** Seed of the random weights. @defaultValue 1 */
+  /** Seed of all random weights (the same seed writes the same bytes). @defaultValue 1 */
   seed?: number;
 }
 
-export interface TinyStitchLayerSpec {
-  weight: Float32Array;
-  bias: Float32Array;
-  dimIn: number;
-  dimOut: number;
+export interface TinyAnchor {
+  /** Anchor id in the manifest: `a0`, `a1`, … (smallest first). */
+  id: string;
+  dim: number;
+  /** The anchor's weights, as given to `buildVitModel` / `buildRouteModel`. */
+  weights: VitWeights;
 }
 
-export interface TinyStitchSpec {
+export interface TinyStitch {
   /** Stitch id in the manifest. */
   id: number;
-  /** Indices into `anchors` of the front and end anchor. */
-  from: number;
-  to: number;
-  position: [number, number];
-  stitchLayer: string;
-  layer: TinyStitchLayerSpec;
+  /** The route as `buildRouteModel` segments (anchor indices into `anchors`). */
+  segments: RouteSegment[];
+  /** The stitching layers between consecutive segments (empty for an anchor). */
+  layers: StitchSpec[];
+  /** The manifest's stitching-layer id; absent for an anchor. */
+  stitchLayer?: string;
+  /** The SN-Net position `[j, k]`; absent for an anchor. */
+  position?: [number, number];
 }
 
 export interface TinyPackage {
+  /** The folder it was written to. */
   dir: string;
+  /** The manifest as written. */
   manifest: Manifest;
-  anchors: { id: string; dim: number }[];
-  stitches: TinyStitchSpec[];
+  anchors: TinyAnchor[];
+  /** Every stitch of the manifest, anchors first, in id order. */
+  stitches: TinyStitch[];
 }
 
-const TOKENS = 17;
-const FEATURES = 16;
-const CLASSES = 10;
+const IMAGE = { imageSize: 28, patchSize: 7, channels: 1, mlpRatio: 4, classes: 10 };
+const TOKENS = (IMAGE.imageSize / IMAGE.patchSize) ** 2 + 1;
 
+/** A deterministic pseudo-random Float32Array in [-scale, scale). */
 function random(n: number, seed: number, scale: number): Float32Array {
   let s = seed | 0;
   const out = new Float32Array(n);
@@ -56,70 +86,109 @@ function random(n: number, seed: number, scale: number): Float32Array {
   return out;
 }
 
-/** Writes the tiny package to `dir` and returns what it holds. */
+const stream = (name: string, dim: number) => ({ name, shape: ['batch', TOKENS, dim] });
+
+/** Writes the tiny package to `dir` (created if needed) and returns what it holds. */
 export async function makeTinyPackage(dir: string, opts: TinyPackageOptions = {}): Promise<TinyPackage> {
   const dims = opts.dims ?? [32, 48, 64];
   const depth = opts.depth ?? 4;
   const positions = opts.positions ?? [
-    [0, 0],
-    [1, 2],
-    [2, 2],
+    [0, 1],
+    [1, 1],
+    [2, 3],
   ];
-  let seed = opts.seed ?? 1;
+  const seed = opts.seed ?? 1;
   const files = new Map<string, Uint8Array>();
   const pieces: Record<string, PieceDraft> = {};
-  const spec = (d: number | string) => ({ name: 'x', shape: ['batch', TOKENS, d] });
-  const linear = (id: string, kind: PieceDraft['kind'], dimIn: number, dimOut: number): TinyStitchLayerSpec => {
-    const layer = { weight: random(dimIn * dimOut, seed++, 1 / Math.sqrt(dimIn)), bias: random(dimOut, seed++, 0.1), dimIn, dimOut };
+  const addPiece = (id: string, kind: PieceDraft['kind'], bytes: Uint8Array, input: PieceDraft['input'], output: PieceDraft['output']) => {
     const file = `pieces/${id}.onnx`;
-    files.set(file, encodeModel(linearModel({ ...layer, inputName: 'x', outputName: 'y', inputShape: ['batch', TOKENS, dimIn] })));
-    pieces[id] = { kind, file, input: spec(dimIn), output: { name: 'y', shape: ['batch', TOKENS, dimOut] } };
-    return layer;
+    files.set(file, bytes);
+    pieces[id] = { kind, file, input, output };
   };
 
-  const anchors = dims.map((dim, a) => {
+  const bounds = vitBoundaries(depth);
+  const anchors: TinyAnchor[] = [];
+  const manifestAnchors: ManifestDraft['anchors'] = [];
+  dims.forEach((dim, a) => {
     const id = `a${a}`;
-    linear(`${id}.embed`, 'embed', FEATURES, dim);
-    const blocks = Array.from({ length: depth }, (_, b) => {
-      linear(`${id}.block.${b}`, 'block', dim, dim);
+    const config: VitConfig = { ...IMAGE, dim, heads: dim / 16, depth };
+    const weights = randomVitWeights(config, seed * 1000 + a);
+    const whole = buildVitModel(weights);
+    const cut = (inputs: string[], outputs: string[], rename: Record<string, string>) =>
+      encodeModel(extractSubgraph(whole, { inputs, outputs, rename }));
+
+    addPiece(`${id}.embed`, 'embed', cut(['input'], [bounds.embedOut], { [bounds.embedOut]: 'tokens' }), {
+      name: 'input',
+      shape: ['batch', IMAGE.channels, IMAGE.imageSize, IMAGE.imageSize],
+    }, stream('tokens', dim));
+    const blocks = bounds.blockOut.map((out, b) => {
+      const input = b === 0 ? bounds.embedOut : (bounds.blockOut[b - 1] as string);
+      addPiece(`${id}.block.${b}`, 'block', cut([input], [out], { [input]: 'tokens', [out]: 'tokens_out' }), stream('tokens', dim), stream('tokens_out', dim));
       return `${id}.block.${b}`;
     });
-    linear(`${id}.head`, 'head', dim, CLASSES);
-    return { id, dim, depth, embed: `${id}.embed`, blocks, head: `${id}.head` };
+    addPiece(`${id}.head`, 'head', cut([bounds.headIn], ['logits'], { [bounds.headIn]: 'tokens' }), stream('tokens', dim), {
+      name: 'logits',
+      shape: ['batch', IMAGE.classes],
+    });
+    anchors.push({ id, dim, weights });
+    manifestAnchors.push({ id, dim, depth, embed: `${id}.embed`, blocks, head: `${id}.head` });
   });
 
+  const stitches: TinyStitch[] = anchors.map((_, a) => ({ id: a, segments: [{ anchor: a, from: 0, to: depth - 1 }], layers: [] }));
   const stitchLayers: ManifestDraft['stitchLayers'] = [];
-  const stitches: ManifestDraft['stitches'] = anchors.map((a, i) => ({ id: i, route: [{ anchor: a.id, blocks: [0, depth - 1] }] }));
-  const specs: TinyStitchSpec[] = [];
   for (let a = 0; a + 1 < anchors.length; a++) {
-    const front = anchors[a]!;
-    const end = anchors[a + 1]!;
+    const front = anchors[a] as TinyAnchor;
+    const end = anchors[a + 1] as TinyAnchor;
     for (const [j, k] of positions) {
       const layerId = `${front.id}-${end.id}.${j}.${k}`;
-      const layer = linear(layerId, 'stitch', front.dim, end.dim);
-      stitchLayers.push({ id: layerId, piece: layerId, from: front.id, to: end.id, origin: 'random' });
       const id = stitches.length;
+      const layer: StitchSpec = {
+        weight: random(front.dim * end.dim, seed * 1000 + 100 + id, 1 / Math.sqrt(front.dim)),
+        bias: random(end.dim, seed * 1000 + 500 + id, 0.02),
+      };
+      const model = linearModel({
+        ...layer,
+        dimIn: front.dim,
+        dimOut: end.dim,
+        inputName: 'tokens',
+        outputName: 'tokens_out',
+        inputShape: ['batch', TOKENS, front.dim],
+      });
+      addPiece(layerId, 'stitch', encodeModel(model), stream('tokens', front.dim), stream('tokens_out', end.dim));
+      stitchLayers.push({ id: layerId, piece: layerId, from: front.id, to: end.id, origin: 'random' });
       stitches.push({
         id,
-        route: [{ anchor: front.id, blocks: [0, j] }, { stitchLayer: layerId }, { anchor: end.id, blocks: [k, depth - 1] }],
-        positions: [[j, k]],
+        segments: [
+          { anchor: a, from: 0, to: j },
+          { anchor: a + 1, from: k, to: depth - 1 },
+        ],
+        layers: [layer],
+        stitchLayer: layerId,
+        position: [j, k],
       });
-      specs.push({ id, from: a, to: a + 1, position: [j, k], stitchLayer: layerId, layer });
     }
   }
 
   const manifest = await writePackage(dir, {
     manifest: {
-      name: 'tiny',
-      input: { name: 'x', shape: ['batch', TOKENS, FEATURES] },
-      output: { name: 'y', shape: ['batch', TOKENS, CLASSES] },
-      anchors,
+      name: 'tiny-vit',
+      description: 'Random-weight ViT family for tests',
+      input: { name: 'input', shape: ['batch', IMAGE.channels, IMAGE.imageSize, IMAGE.imageSize] },
+      output: { name: 'logits', shape: ['batch', IMAGE.classes] },
+      anchors: manifestAnchors,
       pieces,
       stitchLayers,
-      stitches,
-      frontier: anchors.map((_, i) => i),
+      stitches: stitches.map((s) => ({
+        id: s.id,
+        route: s.segments.flatMap((seg, i) => {
+          const step = { anchor: (anchors[seg.anchor] as TinyAnchor).id, blocks: [seg.from, seg.to] as [number, number] };
+          return i === 0 ? [step] : [{ stitchLayer: s.stitchLayer as string }, step];
+        }),
+        ...(s.position ? { positions: [s.position] } : {}),
+      })),
+      frontier: anchors.map((_, a) => a),
     },
     files,
   });
-  return { dir, manifest, anchors: anchors.map(({ id, dim }) => ({ id, dim })), stitches: specs };
+  return { dir, manifest, anchors, stitches };
 }

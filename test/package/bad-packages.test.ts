@@ -64,7 +64,7 @@ function expectError(
   expect(e.hint).toBeTruthy();
 }
 
-const stitchWithLayer = () => tiny.stitches[0]!;
+const stitchWithLayer = () => tiny.stitches.find((s) => s.stitchLayer !== undefined)!;
 const BLOCK = 'a1.block.1';
 
 describe('readPackage rejects a bad package with the file and field at fault', () => {
@@ -160,7 +160,7 @@ describe('readPackage rejects a bad package with the file and field at fault', (
     });
     const err = await failure(dir);
     expectError(err, PackageError, 'PACKAGE_ROUTE_INVALID', { file: MANIFEST_FILE, field: `stitches[${s}].route[1].stitchLayer` });
-    expect(err.validValues).toContain(stitchWithLayer().stitchLayer);
+    expect(err.validValues).toContain(stitchWithLayer().stitchLayer!);
   });
 
   it('a block range beyond the anchor depth', async () => {
@@ -175,9 +175,9 @@ describe('readPackage rejects a bad package with the file and field at fault', (
 
   it('a stitching layer placed between the wrong anchors', async () => {
     const dir = await copy();
-    const spec = tiny.stitches.find((s) => s.from === 1)!;
+    const spec = tiny.stitches.find((s) => s.stitchLayer && s.segments[0]!.anchor === 1)!;
     await editManifest(dir, (m) => {
-      m.stitches[stitchWithLayer().id]!.route[1] = { stitchLayer: spec.stitchLayer };
+      m.stitches[stitchWithLayer().id]!.route[1] = { stitchLayer: spec.stitchLayer! };
     });
     const err = await failure(dir);
     expectError(err, PackageError, 'PACKAGE_ROUTE_INVALID', { file: MANIFEST_FILE, field: `stitches[${stitchWithLayer().id}].route[1].stitchLayer` });
@@ -207,7 +207,7 @@ describe('readPackage rejects a bad package with the file and field at fault', (
   it('a piece whose ONNX interface differs from the manifest', async () => {
     const dir = await copy();
     await editManifest(dir, (m) => {
-      m.pieces[BLOCK]!.input.name = 'tokens';
+      m.pieces[BLOCK]!.input.name = 'x';
     });
     const err = await failure(dir);
     expectError(err, PackageError, 'PACKAGE_DIMENSION_MISMATCH', { file: 'pieces/a1.block.1.onnx', field: 'pieces["a1.block.1"].input.name' });

@@ -35,7 +35,7 @@ describe('writePackage → readPackage', () => {
 
   it('writes pretty JSON with the format first and leaves no temporary files', async () => {
     const text = await readFile(path.join(tiny.dir, MANIFEST_FILE), 'utf8');
-    expect(text.startsWith('{\n  "format": "stitchnet/1",\n  "name": "tiny"')).toBe(true);
+    expect(text.startsWith('{\n  "format": "stitchnet/1",\n  "name": "tiny-vit"')).toBe(true);
     expect(JSON.parse(text)).toEqual(tiny.manifest);
     const names = [...(await readdir(tiny.dir)), ...(await readdir(path.join(tiny.dir, 'pieces')))];
     expect(names.filter((f) => f.endsWith('.tmp'))).toEqual([]);
@@ -61,16 +61,11 @@ describe('writePackage → readPackage', () => {
 
   it('resolves stitches and their routes', async () => {
     const pkg = await readPackage(tiny.dir);
-    const spec = tiny.stitches.find((s) => s.from === 1 && s.position[0] === 1)!;
+    const spec = tiny.stitches.find((s) => s.segments[0]!.anchor === 1 && s.position?.[0] === 1)!;
+    expect(spec.position).toEqual([1, 1]);
     expect(pkg.stitch(spec.id).positions).toEqual([spec.position]);
-    expect(pkg.routePieces(spec.id)).toEqual([
-      'a1.embed',
-      'a1.block.0',
-      'a1.block.1',
-      spec.stitchLayer,
-      ...Array.from({ length: 4 - spec.position[1] }, (_, b) => `a2.block.${spec.position[1] + b}`),
-      'a2.head',
-    ]);
+    expect(pkg.routePieces(spec.id)).toEqual(['a1.embed', 'a1.block.0', 'a1.block.1', spec.stitchLayer, 'a2.block.1', 'a2.block.2', 'a2.block.3', 'a2.head']);
+    expect(pkg.routePieces(2)).toEqual(['a2.embed', 'a2.block.0', 'a2.block.1', 'a2.block.2', 'a2.block.3', 'a2.head']);
     expect(() => pkg.stitch(999)).toThrow(expect.objectContaining({ code: 'STITCH_UNKNOWN', validValues: tiny.manifest.stitches.map((s) => s.id) }));
     await expect(pkg.pieceBytes('nope')).rejects.toMatchObject({ code: 'PACKAGE_ROUTE_INVALID', option: 'pieceId' });
   });
