@@ -72,7 +72,8 @@ export interface StitchPackage {
  * @throws PackageError with `file` and `field` naming the culprit (`PACKAGE_NOT_FOUND`,
  *   `PACKAGE_MANIFEST_INVALID`, `PACKAGE_FORMAT_UNKNOWN`, `PACKAGE_PATH_OUTSIDE`,
  *   `PACKAGE_FILE_MISSING`, `PACKAGE_FILE_TOO_LARGE`, `PACKAGE_HASH_MISMATCH`,
- *   `PACKAGE_ROUTE_INVALID`, `PACKAGE_DIMENSION_MISMATCH`), or OnnxError `ONNX_DECODE_FAILED`
+ *   `PACKAGE_ROUTE_INVALID`, `PACKAGE_DIMENSION_MISMATCH`), or OnnxError `ONNX_DECODE_FAILED` /
+ *   `ONNX_GRAPH_INVALID` for a piece that is not a usable ONNX model
  */
 export async function readPackage(dir: string, opts: ReadPackageOptions = {}): Promise<StitchPackage> {
   const maxFileBytes = opts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, realpath, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -21,7 +21,7 @@ afterAll(async () => {
 describe('writePackage → readPackage', () => {
   it('round-trips the manifest and every piece', async () => {
     const pkg = await readPackage(tiny.dir);
-    expect(pkg.dir).toBe(path.resolve(tiny.dir));
+    expect(pkg.dir).toBe(await realpath(tiny.dir));
     expect(pkg.manifest).toEqual(tiny.manifest);
     expect(pkg.manifest.format).toBe(PACKAGE_FORMAT);
     for (const [id, piece] of Object.entries(pkg.manifest.pieces)) {
@@ -49,7 +49,7 @@ describe('writePackage → readPackage', () => {
 
   it('accepts the path of the manifest itself', async () => {
     const pkg = await readPackage(path.join(tiny.dir, MANIFEST_FILE));
-    expect(pkg.dir).toBe(path.resolve(tiny.dir));
+    expect(pkg.dir).toBe(await realpath(tiny.dir));
   });
 
   it('reads without decoding or hashing when asked to', async () => {
