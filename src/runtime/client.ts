@@ -46,7 +46,9 @@ type RequestBody = WorkerRequest extends infer R ? (R extends { id: number } ? O
  */
 export function workerClient(options: EngineOptions, file: string): EngineClient {
   const init: WorkerInit = { engine: options };
-  const worker = new Worker(file, { workerData: init });
+  // The worker must not inherit flags meant for the main entry (e.g. `--input-type`, `--eval`).
+  const execArgv = process.execArgv.filter((a) => !/^--(input-type|eval|print|test)\b/.test(a));
+  const worker = new Worker(file, { workerData: init, execArgv });
   worker.unref();
   const pending = new Map<number, Pending>();
   let nextId = 1;
