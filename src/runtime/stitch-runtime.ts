@@ -62,6 +62,8 @@ interface Streak {
   stitch: number;
   runs: number;
   since: number;
+  /** Total duration of those runs (ms). */
+  ms: number;
 }
 
 /**
@@ -206,7 +208,7 @@ export class StitchRuntime {
     try {
       const out = await job;
       const ms = this.now() - started;
-      this.noteRun(stitch, pieces);
+      this.noteRun(stitch, pieces, ms);
       return { logits: out.data, dims: out.dims, stitch, path: out.path, provider, ms };
     } finally {
       this.running.delete(job);
@@ -250,15 +252,20 @@ export class StitchRuntime {
     return this.close();
   }
 
-  /** Counts a finished run towards its stitch's streak and starts fusing when the streak is long enough. */
-  private noteRun(stitch: number, pieces: readonly string[]): void {
+  /**
+   * Counts a finished run towards its stitch's streak and starts fusing when the streak is long
+   * enough and its runs are short enough for the per-call overhead to matter.
+   */
+  private noteRun(stitch: number, pieces: readonly string[], ms: number): void {
     if (this.fastPath === false) return;
     const t = this.now();
-    if (this.streak?.stitch !== stitch) this.streak = { stitch, runs: 0, since: t };
+    if (this.streak?.stitch !== stitch) this.streak = { stitch, runs: 0, since: t, ms: 0 };
     this.streak.runs++;
+    this.streak.ms += ms;
     const key = fusedKey(pieces);
     if (this.fused.has(key) || this.fuseFailed.has(key) || this.closing) return;
-    if (this.streak.runs >= this.fastPath.afterRuns && t - this.streak.since >= this.fastPath.afterMs) {
+    const { afterRuns, afterMs, maxRunMs } = this.fastPath;
+    if (this.streak.runs >= afterRuns && t - this.streak.since >= afterMs && this.streak.ms / this.streak.runs <= maxRunMs) {
       this.startFuse(pieces).catch((e: StitchnetError) => this.errorSubject.next(e));
     }
   }

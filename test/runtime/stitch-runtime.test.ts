@@ -153,6 +153,23 @@ describe('StitchRuntime fast path', () => {
     });
   }
 
+  it('does not fuse a stitch whose runs take longer than maxRunMs on average', async () => {
+    // Every clock reading advances 50 ms, so each run "takes" 50 ms. A fuse would start by
+    // reading the route's piece bytes, so counting those reads tells whether one started.
+    for (const [maxRunMs, fuses] of [
+      [20, false],
+      [100, true],
+    ] as const) {
+      let t = 0;
+      let reads = 0;
+      const spy: StitchPackage = { ...pkg, pieceBytes: (id) => (reads++, pkg.pieceBytes(id)) };
+      await using rt = await StitchRuntime.create({ model: spy, providers: ['cpu'], worker: false, fastPath: { afterRuns: 2, afterMs: 0, maxRunMs }, now: () => (t += 50) });
+      reads = 0;
+      for (let i = 0; i < 5; i++) await rt.run(input(1));
+      expect(reads > 0).toBe(fuses);
+    }
+  });
+
   it('never fuses with fastPath: false', async () => {
     let t = 0;
     await using rt = await StitchRuntime.create({ model: pkg, providers: ['cpu'], worker: false, fastPath: false, now: () => t });
