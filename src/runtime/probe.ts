@@ -20,7 +20,7 @@ export const PROBE_FLAG = '--stitchnet-probe';
 const STDERR_MARK = '@@stitchnet-probe ';
 /** Prefix of a result line on stdout. */
 const RESULT_MARK = '@@stitchnet-result ';
-const PROBE_TIMEOUT_MS = 120_000;
+const PROBE_TIMEOUT_MS = 60_000;
 
 /** A 1×4 → 1×4 Linear (MatMul + Add) model: small, but made of the ops every piece uses. */
 export function probeModelBytes(): Uint8Array {
