@@ -1,0 +1,304 @@
+/**
+ * The profile format: how an application trades accuracy for battery, heat and latency.
+ *
+ * The zod schema here is the single source of the format: the TypeScript types are inferred from
+ * it, `parseProfile` validates with it, and the published JSON Schema is generated from it
+ * (`profileJsonSchema`). Checks that need more than one field (signal names, conditions that can
+ * never hold, duplicate rule names) are part of the schema too, in {@link checkProfileSemantics}.
+ */
+import { z } from 'zod';
+import { isAppSignal, isBuiltinSignal, SIGNALS, SIGNAL_NAMES, signalInfo, signalNameHint, type BuiltinSignalName } from '../signals/names.js';
+import { DEFAULT_SAMPLING } from '../signals/options.js';
+
+/** Execution providers a profile may name (onnxruntime-node's names). */
+export const PROVIDERS = ['cuda', 'tensorrt', 'dml', 'webgpu', 'coreml', 'cpu'] as const;
+export const ProviderSchema = z.enum(PROVIDERS).describe('An onnxruntime execution provider.');
+export type Provider = z.infer<typeof ProviderSchema>;
+
+export const OBJECTIVES = ['max-accuracy', 'min-cost'] as const;
+
+/** A condition on a numeric signal. All bounds given must hold together. */
+export const NumberConditionSchema = z
+  .strictObject({
+    below: z.number().optional().describe('Holds while the reading is < below.'),
+    above: z.number().optional().describe('Holds while the reading is > above.'),
+    between: z.tuple([z.number(), z.number()]).optional().describe('Holds while low ≤ reading ≤ high: [low, high].'),
+    equals: z.number().optional().describe('Holds while the reading equals this value.'),
+    margin: z
+      .number()
+      .nonnegative()
+      .optional()
+      .describe('Hysteresis margin for this condition (overrides switching.hysteresis for the signal): once the rule matched, it keeps matching until the reading is past the threshold by this much.'),
+  })
+  .describe('A condition on a numeric signal: below / above / between / equals (all given must hold).');
+export type NumberCondition = z.infer<typeof NumberConditionSchema>;
+
+/** A condition on a boolean signal: the value it must have. */
+export const BooleanConditionSchema = z.boolean().describe('Holds while the reading equals this value.');
+
+/** A condition on one signal. */
+export type Condition = boolean | NumberCondition;
+
+/**
+ * A set of conditions that must all hold: signal names map to conditions, and `all` / `any`
+ * nest further sets (every one / at least one of them must hold).
+ */
+export interface When {
+  all?: When[] | undefined;
+  any?: When[] | undefined;
+  [signal: string]: Condition | When[] | undefined;
+}
+
+const signalConditions = Object.fromEntries(
+  SIGNAL_NAMES.map((name) => {
+    const info = SIGNALS[name];
+    const unit = 'unit' in info ? ` (${info.unit})` : '';
+    const schema = info.kind === 'boolean' ? BooleanConditionSchema : NumberConditionSchema;
+    return [name, schema.optional().describe(`${info.description}${unit}`)];
+  }),
+) as Record<BuiltinSignalName, z.ZodOptional<typeof NumberConditionSchema | typeof BooleanConditionSchema>>;
+
+/** JSON Schema id of {@link WhenSchema}, used to tighten its generated form. */
+export const WHEN_SCHEMA_ID = 'When';
+
+export const WhenSchema: z.ZodType<When> = z
+  .object({
+    ...signalConditions,
+    get all() {
+      return z.array(WhenSchema).min(1).optional().describe('Every one of these condition sets must hold.');
+    },
+    get any() {
+      return z.array(WhenSchema).min(1).optional().describe('At least one of these condition sets must hold.');
+    },
+  })
+  .catchall(z.union([BooleanConditionSchema, NumberConditionSchema]))
+  .meta({
+    id: WHEN_SCHEMA_ID,
+    description: 'Conditions on named signals, all of which must hold; application signals are named "app.<name>".',
+  });
+
+export const LimitsSchema = z
+  .strictObject({
+    maxCostFraction: z
+      .number()
+      .gt(0)
+      .max(1)
+      .optional()
+      .describe('Largest cost (MACs) allowed, as a fraction of the most expensive stitch of the package: 0 < f ≤ 1.'),
+    maxMacs: z.number().positive().optional().describe('Largest cost allowed, in multiply-accumulates per sample.'),
+    maxLatencyMs: z
+      .number()
+      .positive()
+      .optional()
+      .describe("Largest latency allowed, ms: the stitch's profiled latency × the observed slowdown."),
+    minAccuracy: z.number().min(0).max(1).optional().describe('Smallest accuracy allowed, 0..1, on the package evaluation set.'),
+    provider: z
+      .union([ProviderSchema, z.array(ProviderSchema).min(1)])
+      .optional()
+      .describe('Execution provider(s) allowed, in order of preference; the runtime moves to the first that works.'),
+    stitches: z
+      .array(z.number().int().nonnegative())
+      .min(1)
+      .optional()
+      .describe('Stitch ids allowed (default: the Pareto frontier of the package).'),
+  })
+  .describe('Limits on the stitch. Where several apply, the strictest wins.');
+export type Limits = z.infer<typeof LimitsSchema>;
+/** The names of the limits. */
+export type LimitName = keyof Limits;
+export const LIMIT_NAMES = Object.keys(LimitsSchema.shape) as readonly LimitName[];
+
+export const RuleSchema = z.strictObject({
+  name: z.string().min(1).describe('Unique name; decisions and events cite it.'),
+  description: z.string().optional(),
+  when: WhenSchema,
+  limit: LimitsSchema,
+  unavailable: z
+    .enum(['skip', 'match'])
+    .default('skip')
+    .describe('A condition on a signal that has no reading: skip (does not hold) or match (holds: the cautious choice for a sensor that may fail).'),
+});
+export type Rule = z.infer<typeof RuleSchema>;
+
+export const SwitchingSchema = z
+  .strictObject({
+    minDwellMs: z.number().int().nonnegative().default(5000).describe('At most one switch per this many ms.'),
+    degradeAfterMs: z
+      .number()
+      .int()
+      .nonnegative()
+      .default(0)
+      .describe('A cheaper stitch is taken once it has been wanted this long (0: at once).'),
+    upgradeAfterMs: z
+      .number()
+      .int()
+      .nonnegative()
+      .default(15_000)
+      .describe('A costlier stitch is taken only once it has been wanted this long.'),
+    hysteresis: z
+      .record(z.string(), z.number().nonnegative())
+      .default({})
+      .describe('Per signal: once a rule matched, its thresholds on that signal are relaxed by this margin until the reading is past them by it.'),
+  })
+  .describe('How eagerly the runtime follows the decisions.');
+export type Switching = z.infer<typeof SwitchingSchema>;
+
+export const SamplingSchema = z
+  .strictObject({
+    fastMs: z.number().int().min(100).default(DEFAULT_SAMPLING.fastMs).describe('Period of the fast lane (CPU load, memory, Linux battery), ms.'),
+    slowMs: z.number().int().min(500).default(DEFAULT_SAMPLING.slowMs).describe('Period of the slow lane (temperatures; battery elsewhere), ms.'),
+    gpuMs: z.number().int().min(100).default(DEFAULT_SAMPLING.gpuMs).describe('Period of the nvidia-smi stream, ms.'),
+    probeTimeoutMs: z.number().int().positive().optional().describe('A probe slower than this is reported as timed out (default: 2 × its period).'),
+    smoothing: z
+      .record(z.string(), z.number().gt(0).max(1))
+      .default({ ...DEFAULT_SAMPLING.smoothing })
+      .describe('EMA weight of the newest sample per signal, 0 < α ≤ 1 (1: no smoothing). Replaces the default table.'),
+    trendWindowMs: z.number().int().positive().default(DEFAULT_SAMPLING.trendWindowMs).describe('Window of the temperature trend, ms.'),
+    slowdownWindow: z
+      .number()
+      .int()
+      .min(1)
+      .max(1000)
+      .default(DEFAULT_SAMPLING.slowdownWindow)
+      .describe('Runs over which the inference slowdown (a median) is taken.'),
+  })
+  .describe('How the device is sampled.');
+export type Sampling = z.infer<typeof SamplingSchema>;
+
+export const OrtSchema = z
+  .strictObject({
+    intraOpNumThreads: z.number().int().nonnegative().optional().describe('Threads inside one operator (0 or absent: onnxruntime chooses).'),
+    interOpNumThreads: z.number().int().nonnegative().optional().describe('Threads across operators (0 or absent: onnxruntime chooses).'),
+    allowSpinning: z.boolean().default(false).describe('Let idle ORT threads spin: slightly lower latency, much more CPU and energy.'),
+  })
+  .describe('onnxruntime session settings.');
+export type OrtSettings = z.infer<typeof OrtSchema>;
+
+/**
+ * Cross-field checks, run even when other parts of the profile are invalid so that one pass
+ * reports every problem. Written defensively: `value` may be malformed.
+ */
+export function checkProfileSemantics(value: unknown, ctx: Pick<z.RefinementCtx<unknown>, 'addIssue'>): void {
+  const issue = (path: PropertyKey[], message: string, params: Record<string, unknown> = {}) =>
+    ctx.addIssue({ code: 'custom', message, path, params });
+  if (!isRecord(value)) return;
+  const rules = Array.isArray(value.rules) ? value.rules : [];
+  const seen = new Map<string, number>();
+  rules.forEach((rule: unknown, i) => {
+    if (!isRecord(rule)) return;
+    if (typeof rule.name === 'string') {
+      const first = seen.get(rule.name);
+      if (first !== undefined) issue(['rules', i, 'name'], `Rule name "${rule.name}" is already used by rules[${first}]`, { hint: 'Give every rule its own name' });
+      else seen.set(rule.name, i);
+    }
+    if (isRecord(rule.when)) checkWhen(rule.when, ['rules', i, 'when'], issue);
+    if (isRecord(rule.limit) && Object.keys(rule.limit).length === 0) {
+      issue(['rules', i, 'limit'], 'A rule needs at least one limit', { validValues: [...LIMIT_NAMES] });
+    }
+  });
+  const switching = isRecord(value.switching) ? value.switching : {};
+  const sampling = isRecord(value.sampling) ? value.sampling : {};
+  for (const [block, key] of [
+    [switching, 'hysteresis'],
+    [sampling, 'smoothing'],
+  ] as const) {
+    const table = block[key];
+    if (!isRecord(table)) continue;
+    for (const name of Object.keys(table)) {
+      if (!isBuiltinSignal(name) && !isAppSignal(name)) issue([block === switching ? 'switching' : 'sampling', key, name], `Unknown signal "${name}"`, unknownSignal());
+    }
+  }
+}
+
+type IssueFn = (path: PropertyKey[], message: string, params?: Record<string, unknown>) => void;
+
+function unknownSignal(): Record<string, unknown> {
+  return { kind: 'unknown-signal', validValues: [...SIGNAL_NAMES], hint: signalNameHint() };
+}
+
+function checkWhen(when: Record<string, unknown>, path: PropertyKey[], issue: IssueFn): void {
+  const keys = Object.keys(when);
+  if (keys.length === 0) {
+    issue(path, 'A condition set needs at least one condition', { hint: 'To apply a limit always, put it in the top-level "limits" instead of a rule' });
+  }
+  for (const key of keys) {
+    const v = when[key];
+    if (key === 'all' || key === 'any') {
+      if (Array.isArray(v)) v.forEach((w: unknown, j) => isRecord(w) && checkWhen(w, [...path, key, j], issue));
+      continue;
+    }
+    if (!isBuiltinSignal(key) && !isAppSignal(key)) {
+      issue([...path, key], `Unknown signal "${key}"`, unknownSignal());
+      continue;
+    }
+    // Type errors (a range on a boolean signal, a string threshold) are the schema's; here only
+    // conditions that parse but can never hold.
+    if (isRecord(v)) checkNumberCondition(key, v, [...path, key], issue);
+  }
+}
+
+function checkNumberCondition(signal: string, c: Record<string, unknown>, path: PropertyKey[], issue: IssueFn): void {
+  if (!['below', 'above', 'between', 'equals'].some((k) => k in c)) {
+    issue(path, `The condition on "${signal}" has no test`, { hint: 'Give below, above, between or equals, e.g. { below: 20 }' });
+    return;
+  }
+  const n = (x: unknown): number | undefined => (typeof x === 'number' ? x : undefined);
+  const below = n(c.below);
+  const above = n(c.above);
+  const equals = n(c.equals);
+  const between = Array.isArray(c.between) ? c.between.map(n) : undefined;
+  const [lo, hi] = between ?? [];
+  if (lo !== undefined && hi !== undefined && lo > hi) {
+    issue([...path, 'between'], `between [${lo}, ${hi}] is empty: the low bound comes first`, { hint: 'Check the direction of below and above' });
+    return;
+  }
+  // The set of readings that satisfy every bound: (low, high), closed where `between` sets the bound.
+  let low = -Infinity;
+  let lowOpen = false;
+  let high = Infinity;
+  let highOpen = false;
+  if (above !== undefined) [low, lowOpen] = [above, true];
+  if (lo !== undefined && lo > low) [low, lowOpen] = [lo, false];
+  if (below !== undefined) [high, highOpen] = [below, true];
+  if (hi !== undefined && hi < high) [high, highOpen] = [hi, false];
+  const info = signalInfo(signal);
+  const min = info?.min ?? -Infinity;
+  const max = info?.max ?? Infinity;
+  const describe = JSON.stringify(Object.fromEntries(Object.entries(c).filter(([k]) => k !== 'margin')));
+  const inside = (x: number) => (lowOpen ? x > low : x >= low) && (highOpen ? x < high : x <= high);
+  const empty = low > high || (low === high && (lowOpen || highOpen)) || (equals !== undefined && !inside(equals));
+  if (empty) {
+    issue(path, `The condition ${describe} on "${signal}" can never hold`, {
+      hint: 'All bounds of one condition must hold together; to express "either", use any: [ … ]',
+    });
+  } else if (high < min || (high === min && highOpen) || low > max || (low === max && lowOpen) || (equals !== undefined && (equals < min || equals > max))) {
+    issue(path, `The condition ${describe} on "${signal}" can never hold: readings are between ${min} and ${max}`, { hint: 'Check the direction of below and above' });
+  }
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+export const ProfileSchema = z
+  .strictObject({
+    $schema: z.string().optional().describe('JSON Schema of this format, for editors.'),
+    name: z.string().min(1).optional().describe('Name shown in decisions and events.'),
+    description: z.string().optional(),
+    objective: z
+      .enum(OBJECTIVES)
+      .default('max-accuracy')
+      .describe('max-accuracy: the most accurate stitch within the limits. min-cost: the cheapest stitch within the limits (set an accuracy floor with minAccuracy).'),
+    limits: LimitsSchema.prefault({}).describe('Limits always in force.'),
+    rules: z.array(RuleSchema).default([]).describe('Rules: when their conditions hold, their limits apply too. All matching rules apply; the strictest limit wins.'),
+    switching: SwitchingSchema.prefault({}),
+    sampling: SamplingSchema.prefault({}),
+    ort: OrtSchema.prefault({}),
+  })
+  .superRefine((value, ctx) => checkProfileSemantics(value, ctx), { when: () => true })
+  .describe('A stitchnet profile.');
+
+/** A validated profile, defaults filled in. */
+export type Profile = z.infer<typeof ProfileSchema>;
+/** A profile as written: defaults may be left out. */
+export type ProfileInput = z.input<typeof ProfileSchema>;

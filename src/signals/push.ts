@@ -1,0 +1,83 @@
+/**
+ * Push-driven sources: the manual source (an app pushes its own readings) and the base they share.
+ */
+import { concat, defer, of, Subject, type Observable } from 'rxjs';
+import { OptionError } from '../errors.js';
+import { isSignalName, signalInfo, signalNameHint, SIGNAL_NAMES } from './names.js';
+import type { SignalSource } from './source.js';
+import { missingReading, okReading, type Quality, type Reading, type SignalPatch, type SignalValue } from './state.js';
+
+/**
+ * A source fed by method calls. It remembers the latest reading of every signal it was given, so a
+ * subscriber that arrives late starts from the current values.
+ */
+export abstract class PushSource implements SignalSource {
+  private readonly latest: Record<string, Reading> = {};
+  private readonly patches = new Subject<SignalPatch>();
+
+  constructor(readonly name: string) {}
+
+  /** Current readings, then every new patch. */
+  readings(): Observable<SignalPatch> {
+    return defer(() => (Object.keys(this.latest).length > 0 ? concat(of({ ...this.latest }), this.patches) : this.patches));
+  }
+
+  /** Ends the stream for every subscriber. */
+  complete(): void {
+    this.patches.complete();
+  }
+
+  protected emit(patch: SignalPatch): void {
+    Object.assign(this.latest, patch);
+    this.patches.next(patch);
+  }
+}
+
+/** Values as an app passes them: `null` or `undefined` means "no reading now". */
+export type SignalValues = Readonly<Record<string, SignalValue | null | undefined>>;
+
+/** Checks names and kinds and converts values into a patch; throws an {@link OptionError} on a bad entry. */
+export function patchFromValues(values: SignalValues): SignalPatch {
+  const patch: Record<string, Reading> = {};
+  for (const [name, value] of Object.entries(values)) {
+    if (!isSignalName(name)) {
+      throw new OptionError('OPTION_INVALID', `Unknown signal "${name}"`, { option: name, validValues: SIGNAL_NAMES, hint: signalNameHint() });
+    }
+    const kind = signalInfo(name)?.kind;
+    if (value !== null && value !== undefined && kind !== undefined && typeof value !== kind) {
+      throw new OptionError('OPTION_INVALID', `Signal "${name}" takes a ${kind}, got ${JSON.stringify(value)}`, {
+        option: name,
+        hint: kind === 'boolean' ? 'Pass true or false' : 'Pass a finite number',
+      });
+    }
+    patch[name] = value === null || value === undefined ? missingReading('unavailable') : okReading(value);
+  }
+  return patch;
+}
+
+/**
+ * Readings an application pushes itself: its own signals such as `app.frameDeadlineMs`, or
+ * built-in ones it knows better than the OS (a mobile host's battery level). Pass it to
+ * `deviceState$` (or the runtime's `signals`) next to the other sources.
+ *
+ * ```ts
+ * const app = new ManualSource();
+ * app.set({ 'app.frameDeadlineMs': 16 });
+ * ```
+ */
+export class ManualSource extends PushSource {
+  constructor(name = 'manual') {
+    super(name);
+  }
+
+  /** Sets readings; `null`/`undefined` marks a signal unavailable. Throws on an unknown name or wrong kind. */
+  set(values: SignalValues): void {
+    this.emit(patchFromValues(values));
+  }
+
+  /** Marks signals as missing with the given quality (e.g. `'error'` when the app's own sensor failed). */
+  mark(names: readonly string[], quality: Exclude<Quality, 'ok'>): void {
+    const checked = patchFromValues(Object.fromEntries(names.map((n) => [n, null])));
+    this.emit(Object.fromEntries(Object.keys(checked).map((n) => [n, missingReading(quality)])));
+  }
+}
