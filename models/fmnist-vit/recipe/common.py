@@ -1,0 +1,178 @@
+"""Shared pieces of the recipe: the plans (anchor sizes, schedules), data, augmentation, evaluation."""
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from vit import ViTConfig
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_DATA = Path(os.environ.get("FMNIST_DIR", "/usr/share/datasets/fashion-mnist"))
+# Fashion-MNIST pixel statistics of the 60k training images, after scaling to [0, 1].
+MEAN = 0.2860
+STD = 0.3530
+LABELS = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+
+
+@dataclass(frozen=True)
+class AnchorPlan:
+    id: str
+    cfg: ViTConfig
+    epochs: int
+    lr: float
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything that differs between the full recipe and its smoke test."""
+
+    name: str
+    anchors: tuple[AnchorPlan, ...]
+    batch: int = 128
+    warmup_epochs: float = 1.0
+    weight_decay: float = 0.05
+    label_smoothing: float = 0.1
+    crop_pad: int = 2
+    train_limit: int | None = None  # use only the first N training images
+    test_limit: int | None = None
+    steps_limit: int | None = None  # cap on optimiser steps per epoch
+    # SN-Net joint fine-tuning
+    ft_epochs: float = 4.0
+    ft_lr: float = 1e-4
+    ft_warmup_steps: int = 100
+    ft_init_images: int = 2048
+    ft_sampling: str = "flops-groups"
+    ft_group_ratio: float = 1.15
+    train_order: tuple[str, ...] = field(default=())
+
+
+def _full() -> Plan:
+    depth, patch = 6, 4
+    return Plan(
+        name="full",
+        anchors=(
+            AnchorPlan("tiny", ViTConfig(dim=32, depth=depth, heads=2, patch=patch), epochs=6, lr=2e-3),
+            AnchorPlan("small", ViTConfig(dim=64, depth=depth, heads=2, patch=patch), epochs=9, lr=1.5e-3),
+            AnchorPlan("base", ViTConfig(dim=128, depth=depth, heads=4, patch=patch), epochs=12, lr=1e-3),
+        ),
+        train_order=("base", "small", "tiny"),
+    )
+
+
+def _smoke() -> Plan:
+    depth, patch = 3, 7
+    return Plan(
+        name="smoke",
+        anchors=(
+            AnchorPlan("tiny", ViTConfig(dim=8, depth=depth, heads=1, patch=patch), epochs=1, lr=2e-3),
+            AnchorPlan("small", ViTConfig(dim=16, depth=depth, heads=2, patch=patch), epochs=1, lr=2e-3),
+            AnchorPlan("base", ViTConfig(dim=24, depth=depth, heads=2, patch=patch), epochs=1, lr=2e-3),
+        ),
+        batch=64,
+        train_limit=512,
+        test_limit=256,
+        steps_limit=4,
+        ft_epochs=1.0,
+        ft_warmup_steps=2,
+        ft_init_images=128,
+    )
+
+
+PLANS = {"full": _full, "smoke": _smoke}
+
+
+def get_plan(smoke: bool) -> Plan:
+    return PLANS["smoke" if smoke else "full"]()
+
+
+def default_out(plan: Plan) -> Path:
+    return HERE / "out" / plan.name
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def _read_idx(path: Path) -> np.ndarray:
+    with gzip.open(path, "rb") as f:
+        data = f.read()
+    ndim = data[3]
+    dims = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
+    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+
+
+def load_split(split: str, data_dir: Path = DEFAULT_DATA, limit: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Images as normalised float [N,1,28,28] and labels as int64 [N]."""
+    prefix = "train" if split == "train" else "t10k"
+    x = _read_idx(data_dir / f"{prefix}-images-idx3-ubyte.gz")
+    y = _read_idx(data_dir / f"{prefix}-labels-idx1-ubyte.gz")
+    if limit is not None:
+        x, y = x[:limit], y[:limit]
+    xt = (torch.from_numpy(x.astype(np.float32)) / 255.0 - MEAN) / STD
+    return xt.unsqueeze(1).contiguous(), torch.from_numpy(y.astype(np.int64))
+
+
+def augment(x: torch.Tensor, pad: int, gen: torch.Generator) -> torch.Tensor:
+    """Random crop with background padding and random horizontal flip, per image."""
+    b, c, h, w = x.shape
+    xp = F.pad(x, (pad, pad, pad, pad), value=-MEAN / STD)
+    dy = torch.randint(0, 2 * pad + 1, (b,), generator=gen)
+    dx = torch.randint(0, 2 * pad + 1, (b,), generator=gen)
+    flip = torch.rand(b, generator=gen) < 0.5
+    rows = dy[:, None] + torch.arange(h)[None, :]
+    cols = dx[:, None] + torch.arange(w)[None, :]
+    cols = torch.where(flip[:, None], cols.flip(1), cols)
+    out = torch.gather(xp, 2, rows[:, None, :, None].expand(b, c, h, w + 2 * pad))
+    return torch.gather(out, 3, cols[:, None, None, :].expand(b, c, h, w))
+
+
+@torch.no_grad()
+def evaluate(fn, x: torch.Tensor, y: torch.Tensor, batch: int = 256) -> float:
+    """Top-1 accuracy in [0, 1] of ``fn`` (images -> logits) on (x, y)."""
+    correct = 0
+    for i in range(0, x.shape[0], batch):
+        correct += (fn(x[i : i + batch]).argmax(1) == y[i : i + batch]).sum().item()
+    return correct / x.shape[0]
+
+
+class Logger:
+    """Appends timestamped lines to a log file and echoes them to stdout."""
+
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+
+    def __call__(self, msg: str) -> None:
+        line = f"{time.strftime('%Y-%m-%d %H:%M:%S')} {msg}"
+        print(line, flush=True)
+        with open(self.path, "a") as f:
+            f.write(line + "\n")
+
+
+def write_json(path: Path, obj) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2) + "\n")
+    tmp.replace(path)
+
+
+def atomic_save(obj, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(obj, tmp)
+    tmp.replace(path)
+
+
+def set_threads() -> None:
+    torch.set_num_threads(int(os.environ.get("RECIPE_THREADS", "2")))
