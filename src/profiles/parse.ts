@@ -231,15 +231,27 @@ function describeValue(v: unknown): string {
   return `${typeof v} ${JSON.stringify(v)}`;
 }
 
-/** The closest candidate by edit distance, if close enough to be a likely typo. */
+/**
+ * The likely intended candidate: the closest by edit distance if close enough to be a typo, else
+ * the shortest one that the word abbreviates (`battery.pct` → `battery.percent`).
+ */
 function closest(word: string, candidates: readonly string[]): string | undefined {
+  const w = word.toLowerCase();
   let best: string | undefined;
   let bestD = Math.max(2, Math.floor(word.length / 3)) + 1;
   for (const c of candidates) {
-    const d = editDistance(word.toLowerCase(), c.toLowerCase());
+    const d = editDistance(w, c.toLowerCase());
     if (d < bestD) [best, bestD] = [c, d];
   }
-  return best;
+  if (best) return best;
+  const abbreviated = candidates.filter((c) => c[0]?.toLowerCase() === w[0] && isSubsequence(w, c.toLowerCase()));
+  return abbreviated.sort((a, b) => a.length - b.length)[0];
+}
+
+function isSubsequence(short: string, long: string): boolean {
+  let i = 0;
+  for (const ch of long) if (ch === short[i]) i++;
+  return i === short.length;
 }
 
 function editDistance(a: string, b: string): number {
