@@ -163,7 +163,10 @@ describe('buildPackage refuses bad input before any long work', () => {
     const run = buildPackage({ anchors: files, out: path.join(dir, 'never'), calib, ...opts }, (s) => seen.push(s));
     await expect(run).rejects.toThrow();
     expect(seen.every((s) => s === 'prepare')).toBe(true);
-    return run.catch((e: unknown) => e as Error & { code: string });
+    return run.then(
+      () => new Error('resolved') as Error & { code: string },
+      (e: unknown) => e as Error & { code: string },
+    );
   };
 
   it('anchors not listed smallest first', async () => {
