@@ -6,7 +6,7 @@
  */
 import type { TopLevelSpec } from 'vega-lite';
 import { BuilderError } from '../errors.js';
-import type { Manifest } from '../package/schema.js';
+import type { Manifest, RouteStep } from '../package/schema.js';
 import { frontierByLatency, frontierByMacs } from './frontier.js';
 
 export interface PlotOptions {
@@ -49,8 +49,9 @@ export function latencyView(manifest: Manifest, options: PlotOptions = {}): { pr
   return { provider, batch };
 }
 
-function describeRoute(route: Manifest['stitches'][number]['route']): string {
-  return route.map((s) => ('anchor' in s ? `${s.anchor}[${s.blocks[0]}-${s.blocks[1]}]` : '→')).join(' ');
+/** A route in words, e.g. `ti[0-7] → ti-s.6 → s[7-11]`. */
+export function describeRoute(route: readonly RouteStep[]): string {
+  return route.map((s) => ('anchor' in s ? `${s.anchor}[${s.blocks[0]}-${s.blocks[1]}]` : s.stitchLayer)).join(' → ');
 }
 
 /**
