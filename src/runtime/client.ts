@@ -47,8 +47,10 @@ type RequestBody = WorkerRequest extends infer R ? (R extends { id: number } ? O
 export function workerClient(options: EngineOptions, file: string): EngineClient {
   const init: WorkerInit = { engine: options };
   // The worker must not inherit flags meant for the main entry (e.g. `--input-type`, `--eval`).
+  // An explicit execArgv is only passed when one was dropped: Node rejects V8 and per-process
+  // flags in it (e.g. `--expose-gc`), which it accepts when the worker simply inherits them.
   const execArgv = process.execArgv.filter((a) => !/^--(input-type|eval|print|test)\b/.test(a));
-  const worker = new Worker(file, { workerData: init, execArgv });
+  const worker = new Worker(file, { workerData: init, ...(execArgv.length < process.execArgv.length ? { execArgv } : {}) });
   worker.unref();
   const pending = new Map<number, Pending>();
   let nextId = 1;
