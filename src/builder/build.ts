@@ -246,6 +246,13 @@ export async function buildPackage(options: BuildOptions, progress: BuildProgres
   checkFamily(anchors, paramsOf);
   const plan: Enumeration = enumerateStitches(anchors.map((a) => ({ id: a.id, depth: a.split.depth })), routes);
   const first = (anchors[0] as PreparedAnchor).split;
+  const symbolic = first.input.shape.slice(1).find((d) => typeof d !== 'number');
+  if (symbolic !== undefined) {
+    throw new BuilderError('BUILD_ANCHORS_INVALID', `The anchors take [${first.input.shape.join(', ')}]: only the batch dimension may be symbolic`, {
+      file: (anchors[0] as PreparedAnchor).file,
+      hint: 'Export the models with a fixed sample shape (dynamic_axes only for the batch)',
+    });
+  }
   const layout = options.preprocess?.layout ?? 'NCHW';
   const inputSpec = { shape: first.input.shape, layout, ...(options.preprocess ? { preprocess: options.preprocess } : {}) };
   const calib = options.calib === undefined
