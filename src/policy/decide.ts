@@ -108,9 +108,16 @@ function combine(limits: Mutable<EffectiveLimits>, sources: Partial<Record<Limit
   }
 }
 
-/** The provider whose latency profile applies under `limits`. */
+/**
+ * The provider whose latency profile applies: the one in use if the limits allow it; else the
+ * first allowed one the package has latencies for (else the first allowed); with no provider
+ * limit and none in use, `cpu` if profiled, else the first profiled.
+ */
 export function latencyProvider(catalog: StitchCatalog, limits: EffectiveLimits, provider: string | undefined): string | undefined {
-  if (limits.provider) return provider !== undefined && limits.provider.includes(provider) ? provider : limits.provider[0];
+  if (limits.provider) {
+    if (provider !== undefined && limits.provider.includes(provider)) return provider;
+    return limits.provider.find((p) => catalog.providers.includes(p)) ?? limits.provider[0];
+  }
   return provider ?? (catalog.providers.includes('cpu') ? 'cpu' : catalog.providers[0]);
 }
 
@@ -121,6 +128,8 @@ export interface LimitCheck {
   readonly provider: string | undefined;
   readonly batch: number;
   readonly slowdown: number;
+  /** The latency limit is multiplied by this (below 1 demands headroom). Default 1. */
+  readonly latencyScale?: number;
 }
 
 /**
@@ -135,7 +144,7 @@ export function unmetLimits(stitch: CatalogStitch, c: LimitCheck): LimitName[] {
   if (l.minAccuracy !== undefined && !(stitch.accuracy !== undefined && stitch.accuracy >= l.minAccuracy)) out.push('minAccuracy');
   if (l.maxLatencyMs !== undefined) {
     const p = c.provider === undefined ? undefined : profiledLatencyMs(c.catalog, stitch.id, c.provider, c.batch);
-    if (!(p !== undefined && p * c.slowdown <= l.maxLatencyMs)) out.push('maxLatencyMs');
+    if (!(p !== undefined && p * c.slowdown <= l.maxLatencyMs * (c.latencyScale ?? 1))) out.push('maxLatencyMs');
   }
   return out;
 }
@@ -158,12 +167,12 @@ function best(candidates: readonly CatalogStitch[], objective: Profile['objectiv
 
 const fmt = (v: unknown) => (typeof v === 'number' ? String(Math.round(v * 1000) / 1000) : String(v));
 
-function describeLimits(limits: EffectiveLimits, sources: Partial<Record<LimitName, string>>): string {
+function describeLimits(limits: EffectiveLimits, sources: Partial<Record<LimitName, string>>, slowdown: number): string {
   const parts: string[] = [];
   const add = (k: LimitName, text: string) => parts.push(`${text} (${sources[k] ?? '?'})`);
   if (limits.maxCostFraction !== undefined) add('maxCostFraction', `cost ≤ ${fmt(limits.maxCostFraction)} of max`);
   if (limits.maxMacs !== undefined) add('maxMacs', `MACs ≤ ${fmt(limits.maxMacs)}`);
-  if (limits.maxLatencyMs !== undefined) add('maxLatencyMs', `latency ≤ ${fmt(limits.maxLatencyMs)} ms`);
+  if (limits.maxLatencyMs !== undefined) add('maxLatencyMs', `latency ≤ ${fmt(limits.maxLatencyMs)} ms at slowdown ${fmt(slowdown)}×`);
   if (limits.minAccuracy !== undefined) add('minAccuracy', `accuracy ≥ ${fmt(limits.minAccuracy)}`);
   if (limits.provider !== undefined) add('provider', `provider ${limits.provider.join('|')}`);
   if (limits.stitches !== undefined) add('stitches', `stitches ${limits.stitches.join(',')}`);
@@ -208,17 +217,25 @@ export function decide(state: DeviceState, profile: Profile, catalog: StitchCata
   const allowed = limits.stitches ? catalog.byCost.filter((id) => limits.stitches?.includes(id)) : [];
   const poolIds = allowed.length > 0 ? allowed : catalog.frontier;
   const pool = poolIds.map((id) => catalog.stitches.get(id)).filter((s): s is CatalogStitch => s !== undefined);
-  const feasible = pool.filter((s) => unmetLimits(s, check).length === 0);
+  // Hysteresis on the latency limit: a stitch costlier than the active one must meet it with
+  // `latencyMargin` to spare, so that slowdown jitter near the limit does not flap. (If that
+  // leaves nothing, the plain limit applies.)
+  const currentRank = context.current === undefined ? undefined : catalog.rank.get(context.current);
+  const headroom: LimitCheck = { ...check, latencyScale: 1 - profile.switching.latencyMargin };
+  const meets = (s: CatalogStitch, c: LimitCheck) => unmetLimits(s, c).length === 0;
+  const withHeadroom = pool.filter((s) => meets(s, currentRank !== undefined && (catalog.rank.get(s.id) ?? 0) > currentRank ? headroom : check));
+  const feasible = withHeadroom.length > 0 ? withHeadroom : pool.filter((s) => meets(s, check));
   const overBudget = feasible.length === 0;
   // Over budget: the cheapest candidate (the pool is in cost order).
   const chosen = overBudget ? (pool[0] as CatalogStitch) : best(feasible, profile.objective, context.current);
   const unmet = overBudget ? unmetLimits(chosen, check) : [];
 
-  const ruleText = rules.map((r) => `${r.name} (${r.readings.map((x) => `${x.signal}=${fmt(x.value)} ${x.test}${x.relaxed ? ' ±margin' : ''}`).join(', ')})`);
+  const reading = (x: MatchedReading) => `${x.signal}=${fmt(x.value)}${x.test.startsWith('equals') ? '' : ` ${x.test}`}${x.relaxed ? ' ±margin' : ''}`;
+  const ruleText = rules.map((r) => `${r.name} (${r.readings.map(reading).join(', ')})`);
   const choice = overBudget
     ? `over budget: no candidate meets ${unmet.join(', ')}${slowdown !== 1 ? ` (slowdown ${fmt(slowdown)}×)` : ''}; cheapest stitch ${chosen.id}`
     : `stitch ${chosen.id}: ${profile.objective === 'min-cost' ? 'cheapest' : 'most accurate'} of ${feasible.length} within limits`;
-  const summary = `${ruleText.length > 0 ? `rules ${ruleText.join('; ')}` : 'no rule matched'}; limits ${describeLimits(limits, sources)}; ${choice}`;
+  const summary = `${ruleText.length > 0 ? `rules ${ruleText.join('; ')}` : 'no rule matched'}; limits ${describeLimits(limits, sources, slowdown)}; ${choice}`;
 
   return {
     at: state.at,

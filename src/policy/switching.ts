@@ -43,7 +43,8 @@ export interface SwitchingOptions {
  * - an **upgrade** happens only once an upgrade has been wanted continuously for `upgradeAfterMs`
  *   (any decision for the active stitch or a cheaper one resets that wait);
  * - at most one switch per `minDwellMs`: a switch that comes due earlier waits for the dwell to
- *   end, and then goes to the latest decision's stitch.
+ *   end, and then goes to the latest decision's stitch. (The initial choice starts no dwell: the
+ *   first states are often partial, and the first correction should not wait.)
  *
  * Hysteresis on thresholds is the engine's (`PolicyContext.held`); this operator adds time.
  * Completion waits for a pending switch; errors pass through.
@@ -84,7 +85,8 @@ export function switchingDiscipline(catalog: StitchCatalog, options: SwitchingOp
       const emit = (direction: StitchSwitch['direction'], d: Decision, now: number, wantedForMs: number): void => {
         const from = active;
         active = d.stitch;
-        lastSwitchAt = now;
+        // The first choice is not a move away from anything: it starts no dwell.
+        if (direction !== 'initial') lastSwitchAt = now;
         wanted = undefined;
         subscriber.next({ from, to: d.stitch, at: now, direction, wantedForMs, decision: d });
       };

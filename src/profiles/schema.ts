@@ -135,6 +135,12 @@ export const SwitchingSchema = z
       .nonnegative()
       .default(15_000)
       .describe('A costlier stitch is taken only once it has been wanted this long.'),
+    latencyMargin: z
+      .number()
+      .min(0)
+      .lt(1)
+      .default(0.1)
+      .describe('Hysteresis of maxLatencyMs: a stitch costlier than the active one must meet it with this fraction to spare (0.1: within 90 % of the limit).'),
     hysteresis: z
       .record(z.string(), z.number().nonnegative())
       .default({})

@@ -58,8 +58,19 @@ export function slopePerMinute(points: readonly TimedSample[]): number | undefin
 }
 
 /**
+ * The trend of the samples in the last `windowMs` before `now`, or `undefined` while they span less
+ * than half the window (a slope over a second or two of a noisy sensor means nothing).
+ */
+export function windowTrend(samples: readonly TimedSample[], now: number, windowMs: number): number | undefined {
+  const first = samples[0];
+  const last = samples.at(-1);
+  if (!first || !last || last.t - first.t < windowMs / 2) return undefined;
+  return slopePerMinute(samples.filter((p) => p.t > now - windowMs));
+}
+
+/**
  * Trend of a number stream in units per minute over the last `windowMs` of samples (by the
- * scheduler's clock); `undefined` until two samples are in the window.
+ * scheduler's clock); `undefined` until the samples span half the window.
  */
 export function trend(windowMs: number, scheduler: SchedulerLike = asyncScheduler): OperatorFunction<number, number | undefined> {
   return (source) =>
@@ -69,7 +80,7 @@ export function trend(windowMs: number, scheduler: SchedulerLike = asyncSchedule
         map((v) => {
           const t = scheduler.now();
           window = [...window.filter((p) => p.t > t - windowMs), { t, v }];
-          return slopePerMinute(window);
+          return windowTrend(window, t, windowMs);
         }),
       );
     });
@@ -134,7 +145,7 @@ export class ReadingsFolder {
     for (const name of TEMPERATURES) {
       const kept = this.windows[name].filter((p) => p.t > at - this.trendWindowMs);
       this.windows[name] = kept;
-      slope ??= slopePerMinute(kept);
+      slope ??= windowTrend(kept, at, this.trendWindowMs);
     }
     return slope === undefined ? missingReading('unavailable') : okReading(slope);
   }

@@ -2,20 +2,20 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ProfileError } from '../../src/errors.js';
-import { parseProfile, profileFromObject, validateProfileText, type ProfileIssue } from '../../src/profiles/parse.js';
+import { parseProfile, profileFromObject, validateProfileText, type ParseProfileOptions, type ProfileIssue } from '../../src/profiles/parse.js';
 import { checkProfileForCatalog } from '../../src/policy/check.js';
 import { catalogOf } from '../../src/testing/index.js';
 
 const dir = join(import.meta.dirname, '../../profiles');
 const shipped = readdirSync(dir).filter((f) => f.endsWith('.yaml'));
 
-function issues(text: string, check?: Parameters<typeof validateProfileText>[1]['check']): ProfileIssue[] {
+function issues(text: string, check?: ParseProfileOptions['check']): ProfileIssue[] {
   const v = validateProfileText(text, { file: 'p.yaml', check });
   if (v.ok) throw new Error('expected the profile to be rejected');
   return v.issues;
 }
 
-function only(text: string, check?: Parameters<typeof validateProfileText>[1]['check']): ProfileIssue {
+function only(text: string, check?: ParseProfileOptions['check']): ProfileIssue {
   const list = issues(text, check);
   expect(list, JSON.stringify(list)).toHaveLength(1);
   return list[0] as ProfileIssue;
@@ -43,7 +43,7 @@ describe('profile defaults', () => {
     expect(p.objective).toBe('max-accuracy');
     expect(p.limits).toEqual({});
     expect(p.rules).toEqual([]);
-    expect(p.switching).toEqual({ minDwellMs: 5000, degradeAfterMs: 0, upgradeAfterMs: 15000, hysteresis: {} });
+    expect(p.switching).toEqual({ minDwellMs: 5000, degradeAfterMs: 0, upgradeAfterMs: 15000, latencyMargin: 0.1, hysteresis: {} });
     expect(p.sampling.fastMs).toBe(1000);
     expect(p.ort.allowSpinning).toBe(false);
   });

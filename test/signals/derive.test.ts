@@ -1,7 +1,7 @@
 import { map } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
-import { deviceState$, ema, slopePerMinute, trend } from '../../src/signals/derive.js';
+import { deviceState$, ema, slopePerMinute, trend, windowTrend } from '../../src/signals/derive.js';
 import type { SignalSource } from '../../src/signals/source.js';
 import { missingReading, okReading, type SignalPatch } from '../../src/signals/state.js';
 
@@ -20,10 +20,16 @@ describe('trend', () => {
   it('is the slope per minute over the window, by the scheduler clock', () => {
     const ts = scheduler();
     ts.run(({ cold, expectObservable }) => {
-      // +1 °C every second → 60 °C/min; the window keeps the last 3 s.
+      // +1 °C every second → 60 °C/min; the window keeps the last 3 s, and the trend needs 1.5 s of it.
       const temps = cold('a 999ms b 999ms c 999ms d 999ms e', { a: 50, b: 51, c: 52, d: 53, e: 50 });
-      expectObservable(temps.pipe(trend(3000, ts))).toBe('u 999ms x 999ms x 999ms x 999ms y', { u: undefined, x: 60, y: -60 });
+      expectObservable(temps.pipe(trend(3000, ts))).toBe('u 999ms u 999ms x 999ms x 999ms y', { u: undefined, x: 60, y: -60 });
     });
+  });
+
+  it('windowTrend waits until the samples span half the window', () => {
+    const pts = [{ t: 0, v: 40 }, { t: 10_000, v: 41 }];
+    expect(windowTrend(pts, 10_000, 30_000)).toBeUndefined();
+    expect(windowTrend([...pts, { t: 15_000, v: 41.5 }], 15_000, 30_000)).toBeCloseTo(6);
   });
 
   it('slopePerMinute needs two distinct times', () => {
@@ -39,24 +45,24 @@ describe('deviceState$', () => {
     const ts = scheduler();
     ts.run(({ cold, expectObservable }) => {
       const temps = source(() =>
-        cold<SignalPatch>('a 9999ms b 9999ms c', {
+        cold<SignalPatch>('a 9999ms b 4999ms c', {
           a: { 'thermal.cpuC': okReading(60) },
           b: { 'thermal.cpuC': okReading(70) },
           c: { 'thermal.cpuC': missingReading('timeout') },
         }),
       );
       const battery = source(() => cold<SignalPatch>('(p|)', { p: { 'battery.percent': missingReading('unavailable') } }));
-      const state$ = deviceState$([temps, battery], { scheduler: ts, smoothing: { 'thermal.cpuC': 0.5 }, trendWindowMs: 60_000 });
+      const state$ = deviceState$([temps, battery], { scheduler: ts, smoothing: { 'thermal.cpuC': 0.5 }, trendWindowMs: 20_000 });
       const view = state$.pipe(
         map((s) => [s.at, s.thermal.cpuC, s.thermal.trendCPerMin, s.quality['thermal.cpuC'], s.battery.percent, s.quality['battery.percent']]),
       );
-      expectObservable(view).toBe('(ab) 9996ms c 9999ms d', {
+      expectObservable(view).toBe('(ab) 9996ms c 4999ms d', {
         a: [0, 60, undefined, 'ok', undefined, 'unavailable'],
         b: [0, 60, undefined, 'ok', undefined, 'unavailable'],
         // EMA: 0.5 × 70 + 0.5 × 60 = 65; trend: +5 °C in 10 s = 30 °C/min.
         c: [10_000, 65, 30, 'ok', undefined, 'unavailable'],
         // A timed-out reading is undefined with its quality; the trend keeps its window.
-        d: [20_000, undefined, 30, 'timeout', undefined, 'unavailable'],
+        d: [15_000, undefined, 30, 'timeout', undefined, 'unavailable'],
       });
     });
   });
