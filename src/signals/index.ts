@@ -9,6 +9,7 @@ export * from './options.js';
 export { pollProbe, exclusive, markStale, type ProbeOptions } from './sample.js';
 export { ema, emaStep, trend, slopePerMinute, windowTrend, deviceState$, ReadingsFolder, type TimedSample, type DeviceStateOptions } from './derive.js';
 export * from './system.js';
+export { osCpuLoad, linuxCpuTemperature, findLinuxCpuSensor } from './cheap-probes.js';
 export * from './nvidia-smi.js';
 export * from './trace.js';
 export { ManualSource, PushSource, patchFromValues, type SignalValues } from './push.js';

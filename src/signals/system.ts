@@ -8,6 +8,7 @@
 import si from 'systeminformation';
 import { catchError, defer, map, merge, of, switchMap, timeout, type Observable, type SchedulerLike } from 'rxjs';
 import { NVIDIA_SMI_SIGNALS, nvidiaSmiSource, spawnLines, type LineSpawner } from './nvidia-smi.js';
+import { linuxCpuTemperature, osCpuLoad } from './cheap-probes.js';
 import { DEFAULT_SAMPLING, type SamplingOptions } from './options.js';
 import { exclusive, pollProbe } from './sample.js';
 import type { SignalSource } from './source.js';
@@ -31,7 +32,10 @@ export interface GraphicsInfo {
   controllers: readonly { vendor: string; model: string }[];
 }
 
-/** The systeminformation calls the adapter makes; tests pass fakes. */
+/**
+ * The calls the adapter makes, named after systeminformation's; tests pass fakes. See
+ * {@link defaultSystemInformation} for what runs by default.
+ */
 export interface SystemInformation {
   currentLoad(): Promise<{ currentLoad: number }>;
   mem(): Promise<{ available: number }>;
@@ -76,11 +80,26 @@ export function hasNvidiaGpu(g: GraphicsInfo): boolean {
   return g.controllers.some((c) => /nvidia/i.test(c.vendor) || /nvidia/i.test(c.model));
 }
 
+/**
+ * The default probes: systeminformation for memory, battery and the GPU inventory; CPU load from
+ * `os.cpus()` counters everywhere, and CPU temperature from sysfs on Linux, where the
+ * systeminformation calls spawn processes on every poll (see `cheap-probes.ts`).
+ */
+export function defaultSystemInformation(platform: NodeJS.Platform = process.platform): SystemInformation {
+  return {
+    currentLoad: osCpuLoad(),
+    mem: () => si.mem(),
+    battery: () => si.battery(),
+    cpuTemperature: platform === 'linux' ? linuxCpuTemperature() : () => si.cpuTemperature(),
+    graphics: () => si.graphics(),
+  };
+}
+
 /** Options of {@link systemSource}. Sampling fields as in a profile's `sampling` block. */
 export interface SystemSourceOptions extends Partial<Pick<SamplingOptions, 'fastMs' | 'slowMs' | 'gpuMs' | 'probeTimeoutMs'>> {
   /** The platform, which decides the lane of the battery probe. Default `process.platform`. */
   platform?: NodeJS.Platform;
-  /** systeminformation itself, or a fake. */
+  /** The probes. Default {@link defaultSystemInformation}. */
   si?: SystemInformation;
   /**
    * How to run `nvidia-smi`: a {@link LineSpawner}, or `false` to never start it (GPU signals are
@@ -94,8 +113,8 @@ export interface SystemSourceOptions extends Partial<Pick<SamplingOptions, 'fast
 /**
  * Real device readings through systeminformation.
  *
- * - fast lane (`fastMs`): `currentLoad`, `mem`, and `battery` on Linux (a cheap `/sys` read);
- * - slow lane (`slowMs`): `cpuTemperature`, and `battery` on Windows and macOS (PowerShell, ioreg);
+ * - fast lane (`fastMs`): CPU load, `mem`, and `battery` on Linux (a cheap `/sys` read);
+ * - slow lane (`slowMs`): CPU temperature, and `battery` on Windows and macOS (PowerShell, ioreg);
  * - GPU: `graphics()` once for the inventory; if it lists an NVIDIA GPU, one long-lived
  *   `nvidia-smi -lms` stream (see {@link nvidiaSmiSource}); otherwise the GPU signals are
  *   `unavailable`.
@@ -104,11 +123,11 @@ export interface SystemSourceOptions extends Partial<Pick<SamplingOptions, 'fast
  * (default 2 × its period); a failing probe marks only its own fields.
  */
 export function systemSource(options: SystemSourceOptions = {}): SignalSource {
-  const api: SystemInformation = options.si ?? (si as unknown as SystemInformation);
+  const platform = options.platform ?? process.platform;
+  const api: SystemInformation = options.si ?? defaultSystemInformation(platform);
   const fastMs = options.fastMs ?? DEFAULT_SAMPLING.fastMs;
   const slowMs = options.slowMs ?? DEFAULT_SAMPLING.slowMs;
   const gpuMs = options.gpuMs ?? DEFAULT_SAMPLING.gpuMs;
-  const platform = options.platform ?? process.platform;
   const spawn = options.nvidiaSmi === undefined ? spawnLines : options.nvidiaSmi;
   // One guard per call, shared by every subscription, so probes never overlap even across them.
   const calls = {
