@@ -1,0 +1,141 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readPackage } from '../../src/package/index.js';
+import type { Manifest } from '../../src/package/schema.js';
+import { makeFixture, V1_STITCHES } from './fixture.js';
+import { cli } from './helpers.js';
+
+let dir: string;
+let pkgDir: string;
+let manifest: Manifest;
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'stitchnet-inspect-'));
+  const fx = await makeFixture(dir);
+  pkgDir = path.join(dir, 'tiny');
+  const r = await cli([
+    'build',
+    '--anchors',
+    ...fx.anchors,
+    '--calib',
+    fx.calib,
+    '--calib-samples',
+    '100',
+    '--eval',
+    fx.eval,
+    '--eval-samples',
+    '100',
+    '--profile',
+    'cpu',
+    '--batch',
+    '1',
+    '--warmup',
+    '1',
+    '--rounds',
+    '3',
+    '--threads',
+    '1',
+    '--out',
+    pkgDir,
+    '--json',
+  ]);
+  if (r.code !== 0) throw new Error(`build failed: ${r.stderr}`);
+  manifest = (await readPackage(pkgDir)).manifest;
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+interface InspectJson {
+  dir: string;
+  name: string;
+  stitches: { id: number; route: string; macs: number; params: number; accuracy: number; p50Ms: number; p95Ms: number; frontier: boolean; latencyFrontier: boolean }[];
+  frontier: number[];
+  latency: { provider: string; batch: string; device?: string } | null;
+  plot: { svg: string; png: string } | null;
+  notes: string[];
+}
+
+describe('stitchnet inspect', () => {
+  it('lists every stitch with MACs, params, accuracy, latency and frontier as JSON', async () => {
+    const r = await cli(['inspect', pkgDir, '--json']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.stdout) as InspectJson;
+    expect(j.stitches).toHaveLength(V1_STITCHES);
+    expect(j.latency).toMatchObject({ provider: 'cpu', batch: '1' });
+    expect(j.plot).toBeNull();
+    for (const [i, row] of j.stitches.entries()) {
+      const s = manifest.stitches[i] as Manifest['stitches'][number];
+      expect(row.id).toBe(s.id);
+      expect(row.macs).toBe(s.macs);
+      expect(row.params).toBe(s.params);
+      expect(row.macs).toBeGreaterThan(0);
+      expect(row.params).toBeGreaterThan(0);
+      expect(row.accuracy).toBe(s.accuracy);
+      expect(row.p50Ms).toBeGreaterThan(0);
+      expect(row.frontier).toBe(manifest.frontier.includes(s.id));
+    }
+    expect(j.stitches[3]?.route).toMatch(/^vit-d16\[0-0\] → vit-d16-vit-d24\.0 → vit-d24\[0-2\]$/);
+  });
+
+  it('prints the stitch table', async () => {
+    const r = await cli(['inspect', pkgDir]);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trimEnd().split('\n');
+    expect(lines[0]).toMatch(new RegExp(`^tiny: ${V1_STITCHES} stitches, latency on cpu batch 1`));
+    expect(lines[1]).toMatch(/^id\s+route\s+GMACs\s+params \(M\)\s+top-1 %\s+p50 ms\s+p95 ms\s+frontier$/);
+    expect(lines).toHaveLength(2 + V1_STITCHES);
+    expect(lines.filter((l) => /MACs/.test(l.slice(-15)))).toHaveLength(manifest.frontier.length);
+  });
+
+  it('writes the Pareto plot as SVG and PNG with --plot <prefix>', async () => {
+    const prefix = path.join(dir, 'plots', 'pareto');
+    const r = await cli(['inspect', pkgDir, '--plot', prefix, '--json']);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.stdout) as InspectJson;
+    expect(j.plot).toEqual({ svg: `${prefix}.svg`, png: `${prefix}.png` });
+    const svg = await readFile(`${prefix}.svg`, 'utf8');
+    expect(svg.length).toBeGreaterThan(1000);
+    expect(svg).toMatch(/^<svg[\s\S]*<\/svg>\s*$/);
+    const png = await readFile(`${prefix}.png`);
+    expect(png.length).toBeGreaterThan(1000);
+    expect([...png.subarray(0, 8)]).toEqual([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  });
+
+  it('writes <name>-pareto.svg/.png in the current folder for a bare --plot', async () => {
+    const cwd = await mkdtemp(path.join(dir, 'cwd-'));
+    const r = await cli(['inspect', pkgDir, '--plot'], { cwd });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('Wrote the Pareto plot to tiny-pareto.svg and tiny-pareto.png');
+    expect((await readFile(path.join(cwd, 'tiny-pareto.svg'), 'utf8')).startsWith('<svg')).toBe(true);
+    expect((await readFile(path.join(cwd, 'tiny-pareto.png'))).length).toBeGreaterThan(1000);
+  });
+
+  it('says why there is no plot for a package without accuracies', async () => {
+    const single = path.join(dir, 'single');
+    const b = await cli(['build', '--anchors', path.join(dir, 'family', 'vit-d16.onnx'), '--out', single, '--threads', '1']);
+    expect(b.code).toBe(0);
+    const r = await cli(['inspect', single, '--plot', path.join(dir, 'none')]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/^note: .*no accuracies/);
+    expect(r.stdout).toMatch(/^single: 1 stitches/);
+  });
+
+  it('refuses a latency provider the package was not profiled on, listing the measured ones', async () => {
+    const r = await cli(['inspect', pkgDir, '--provider', 'cuda']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--provider');
+    expect(r.stderr).toContain('"cpu"');
+    const b = await cli(['inspect', pkgDir, '--batch', '8']);
+    expect(b.code).toBe(2);
+    expect(b.stderr).toMatch(/--batch[\s\S]*Valid values: 1/);
+  });
+
+  it('exits 1 with the package error for a folder that is not a package', async () => {
+    const r = await cli(['inspect', path.join(dir, 'nothing-here')]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('PACKAGE_NOT_FOUND');
+  });
+});
