@@ -12,9 +12,12 @@ import { DEFAULT_SAMPLING } from '../signals/options.js';
 
 /** Execution providers a profile may name (onnxruntime-node's names). */
 export const PROVIDERS = ['cuda', 'tensorrt', 'dml', 'webgpu', 'coreml', 'cpu'] as const;
+/** An execution provider name. */
 export const ProviderSchema = z.enum(PROVIDERS).describe('An onnxruntime execution provider.');
+/** An execution provider name. */
 export type Provider = z.infer<typeof ProviderSchema>;
 
+/** What a profile optimises among the stitches that meet every limit. */
 export const OBJECTIVES = ['max-accuracy', 'min-cost'] as const;
 
 /** A condition on a numeric signal. All bounds given must hold together. */
@@ -31,6 +34,7 @@ export const NumberConditionSchema = z
       .describe('Hysteresis margin for this condition (overrides switching.hysteresis for the signal): once the rule matched, it keeps matching until the reading is past the threshold by this much.'),
   })
   .describe('A condition on a numeric signal: below / above / between / equals (all given must hold).');
+/** A condition on a numeric signal. */
 export type NumberCondition = z.infer<typeof NumberConditionSchema>;
 
 /** A condition on a boolean signal: the value it must have. */
@@ -61,6 +65,7 @@ const signalConditions = Object.fromEntries(
 /** JSON Schema id of {@link WhenSchema}, used to tighten its generated form. */
 export const WHEN_SCHEMA_ID = 'When';
 
+/** A condition set (see {@link When}); built-in signals are listed so editors can complete them. */
 export const WhenSchema: z.ZodType<When> = z
   .object({
     ...signalConditions,
@@ -77,6 +82,7 @@ export const WhenSchema: z.ZodType<When> = z
     description: 'Conditions on named signals, all of which must hold; application signals are named "app.<name>".',
   });
 
+/** Limits on the stitch: in the profile's `limits` (always in force) or a rule's `limit`. */
 export const LimitsSchema = z
   .strictObject({
     maxCostFraction: z
@@ -103,11 +109,14 @@ export const LimitsSchema = z
       .describe('Stitch ids allowed (default: the Pareto frontier of the package).'),
   })
   .describe('Limits on the stitch. Where several apply, the strictest wins.');
+/** Limits on the stitch. */
 export type Limits = z.infer<typeof LimitsSchema>;
 /** The names of the limits. */
 export type LimitName = keyof Limits;
+/** Every limit name, in schema order. */
 export const LIMIT_NAMES = Object.keys(LimitsSchema.shape) as readonly LimitName[];
 
+/** A rule: when its conditions hold, its limits apply. */
 export const RuleSchema = z.strictObject({
   name: z.string().min(1).describe('Unique name; decisions and events cite it.'),
   description: z.string().optional(),
@@ -118,8 +127,10 @@ export const RuleSchema = z.strictObject({
     .default('skip')
     .describe('A condition on a signal that has no reading: skip (does not hold) or match (holds: the cautious choice for a sensor that may fail).'),
 });
+/** A validated rule. */
 export type Rule = z.infer<typeof RuleSchema>;
 
+/** The switching discipline: dwell, delays and hysteresis. */
 export const SwitchingSchema = z
   .strictObject({
     minDwellMs: z.number().int().nonnegative().default(5000).describe('At most one switch per this many ms.'),
@@ -147,8 +158,10 @@ export const SwitchingSchema = z
       .describe('Per signal: once a rule matched, its thresholds on that signal are relaxed by this margin until the reading is past them by it.'),
   })
   .describe('How eagerly the runtime follows the decisions.');
+/** A validated switching block. */
 export type Switching = z.infer<typeof SwitchingSchema>;
 
+/** Sampling settings; the same fields as the signal sources' `SamplingOptions`. */
 export const SamplingSchema = z
   .strictObject({
     fastMs: z.number().int().min(100).default(DEFAULT_SAMPLING.fastMs).describe('Period of the fast lane (CPU load, memory, Linux battery), ms.'),
@@ -169,8 +182,10 @@ export const SamplingSchema = z
       .describe('Runs over which the inference slowdown (a median) is taken.'),
   })
   .describe('How the device is sampled.');
+/** A validated sampling block. */
 export type Sampling = z.infer<typeof SamplingSchema>;
 
+/** onnxruntime session settings a profile may set. */
 export const OrtSchema = z
   .strictObject({
     intraOpNumThreads: z.number().int().nonnegative().optional().describe('Threads inside one operator (0 or absent: onnxruntime chooses).'),
@@ -178,6 +193,7 @@ export const OrtSchema = z
     allowSpinning: z.boolean().default(false).describe('Let idle ORT threads spin: slightly lower latency, much more CPU and energy.'),
   })
   .describe('onnxruntime session settings.');
+/** Validated onnxruntime settings. */
 export type OrtSettings = z.infer<typeof OrtSchema>;
 
 /**
@@ -286,6 +302,7 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** The whole profile. */
 export const ProfileSchema = z
   .strictObject({
     $schema: z.string().optional().describe('JSON Schema of this format, for editors.'),

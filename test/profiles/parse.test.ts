@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { ProfileError } from '../../src/errors.js';
 import { parseProfile, profileFromObject, validateProfileText, type ParseProfileOptions, type ProfileIssue } from '../../src/profiles/parse.js';
 import { checkProfileForCatalog } from '../../src/policy/check.js';
+import { DEFAULT_SAMPLING, type SamplingOptions } from '../../src/signals/options.js';
 import { catalogOf } from '../../src/testing/index.js';
 
 const dir = join(import.meta.dirname, '../../profiles');
@@ -46,6 +47,11 @@ describe('profile defaults', () => {
     expect(p.switching).toEqual({ minDwellMs: 5000, degradeAfterMs: 0, upgradeAfterMs: 15000, latencyMargin: 0.1, hysteresis: {} });
     expect(p.sampling.fastMs).toBe(1000);
     expect(p.ort.allowSpinning).toBe(false);
+  });
+
+  it('has a sampling block that the signal sources take as is', () => {
+    const sampling: SamplingOptions = parseProfile('{}').sampling;
+    expect(sampling).toEqual(DEFAULT_SAMPLING);
   });
 
   it('reads JSON as well as YAML', () => {
