@@ -218,7 +218,6 @@ export async function buildPackage(options: BuildOptions, progress: BuildProgres
   // 1. prepare
   checkOptions(options);
   const routes = options.routes ?? 'v1';
-  await checkWritable(options.out);
   const inputs = options.anchors.map((a) => (typeof a === 'string' ? { file: a } : a));
   const anchors: PreparedAnchor[] = [];
   const pieces = new Map<string, PieceEntry>();
@@ -281,6 +280,8 @@ export async function buildPackage(options: BuildOptions, progress: BuildProgres
       throw optionError('--profile', `Provider "${options.profile.provider}" is not available here`, 'Profile on cpu, or on a provider this machine has', selection.attempts.filter((x) => x.ok).map((x) => x.provider));
     }
   }
+  // Checked last, so that bad anchors, data or options leave no empty output folder behind.
+  await checkWritable(options.out);
   progress('prepare', inputs.length, inputs.length);
   finish('prepare');
 
