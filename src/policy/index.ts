@@ -18,3 +18,4 @@ export {
 export { switchingDiscipline, type StitchSwitch, type SwitchingOptions } from './switching.js';
 export { decide$, policyLoop, type DecideStreamOptions, type PolicyLoop, type PolicyLoopInputs } from './pipeline.js';
 export { checkProfileForCatalog, type CatalogCheckOptions } from './check.js';
+export { replayPolicy, type PolicyReplay, type PolicyReplayInputs } from './replay.js';

@@ -3,16 +3,15 @@
  * trace builders, a small catalog builder, and a replay of a trace through the real policy.
  * Free of onnxruntime.
  */
-import { merge, of, VirtualAction, VirtualTimeScheduler, type Observable, type SchedulerLike } from 'rxjs';
+import { merge, of, type Observable, type SchedulerLike } from 'rxjs';
 import { catalogFromManifest, type StitchCatalog } from '../policy/catalog.js';
-import type { Decision, PolicyContext } from '../policy/decide.js';
-import { policyLoop } from '../policy/pipeline.js';
-import type { StitchSwitch } from '../policy/switching.js';
+import type { PolicyContext } from '../policy/decide.js';
+import { replayPolicy, type PolicyReplay } from '../policy/replay.js';
 import type { Profile } from '../profiles/schema.js';
 import { deviceState$ } from '../signals/derive.js';
 import { PushSource, patchFromValues, type SignalValues } from '../signals/push.js';
 import type { SignalSource } from '../signals/source.js';
-import type { DeviceState, Quality, SignalPatch } from '../signals/state.js';
+import type { Quality, SignalPatch } from '../signals/state.js';
 import { missingReading } from '../signals/state.js';
 import { parseTraceJson, traceSource, type Trace, type TraceRow } from '../signals/trace.js';
 
@@ -105,11 +104,7 @@ export interface ReplayInputs {
 }
 
 /** What {@link replayTrace} observed. */
-export interface Replay {
-  states: DeviceState[];
-  decisions: Decision[];
-  switches: StitchSwitch[];
-}
+export type Replay = PolicyReplay;
 
 /**
  * Replays a trace through the signal pipeline (smoothing and trend as set in the profile's
@@ -117,13 +112,12 @@ export interface Replay {
  * milliseconds. Pending switches after the last row are played out.
  */
 export function replayTrace(inputs: ReplayInputs): Replay {
-  const scheduler = new VirtualTimeScheduler(VirtualAction, Infinity);
   const sources = 'rows' in inputs.trace ? [traceSource(inputs.trace)] : inputs.trace;
-  const state$ = deviceState$(sources, { scheduler, smoothing: inputs.profile.sampling.smoothing, trendWindowMs: inputs.profile.sampling.trendWindowMs });
-  const out: Replay = { states: [], decisions: [], switches: [] };
-  const loop = policyLoop({ state$, profile$: of(inputs.profile), catalog: inputs.catalog, scheduler, context: inputs.context });
-  const subs = [state$.subscribe((s) => out.states.push(s)), loop.decisions$.subscribe((d) => out.decisions.push(d)), loop.switches$.subscribe((s) => out.switches.push(s))];
-  scheduler.flush();
-  for (const s of subs) s.unsubscribe();
-  return out;
+  const { smoothing, trendWindowMs } = inputs.profile.sampling;
+  return replayPolicy({
+    state$: (scheduler) => deviceState$(sources, { scheduler, smoothing, trendWindowMs }),
+    profile: inputs.profile,
+    catalog: inputs.catalog,
+    context: inputs.context,
+  });
 }
