@@ -36,6 +36,8 @@ export type StitchnetErrorCode =
   // profiles, signals, policy
   | 'PROFILE_INVALID'
   | 'PROFILE_NOT_FOUND'
+  | 'PROFILE_NEEDS_RESTART'
+  | 'PROVIDER_NOT_IN_USE'
   | 'SIGNAL_UNAVAILABLE'
   | 'SIGNAL_SOURCE_FAILED'
   | 'TRACE_INVALID'

@@ -21,3 +21,20 @@ export type { RunInput } from './runtime/input.js';
 export type { FastPathOptions, ThreadOptions } from './runtime/options.js';
 export type { ProviderName, ProviderAttempt } from './runtime/providers.js';
 export type { Manifest, Stitch, RouteStep, Anchor, Piece, StitchLayer, TensorSpec } from './package/schema.js';
+export { readPackage } from './package/index.js';
+export type { StitchPackage } from './package/index.js';
+
+// The adaptive loop: what `create({ profile, signals })` takes and what its observables emit.
+export type { AdaptiveOptions, ProfileSource, ProfileWatchOptions, StitchChange, StitchChangeReason } from './runtime/adaptive.js';
+export type { DeviceState, Quality, Reading, SignalPatch, SignalValue } from './signals/state.js';
+export type { SignalSource } from './signals/source.js';
+export { ManualSource } from './signals/push.js';
+export type { SignalValues } from './signals/push.js';
+export { systemSource } from './signals/system.js';
+export type { SystemSourceOptions } from './signals/system.js';
+export { loadTrace, traceSource } from './signals/trace.js';
+export type { Trace, TraceSourceOptions } from './signals/trace.js';
+export type { Decision, DecisionReason, EffectiveLimits, MatchedRule } from './policy/decide.js';
+export type { MatchedReading } from './policy/conditions.js';
+export { loadProfile, parseProfile } from './profiles/index.js';
+export type { Profile, ProfileInput } from './profiles/index.js';

@@ -21,6 +21,8 @@ export interface ThreadSettings {
   intraOp: number;
   /** Threads of the inter-op pool (used only by parallel execution mode, kept small). */
   interOp: number;
+  /** Let idle pool threads spin (default off: see the module comment). */
+  spinning?: boolean | undefined;
 }
 
 /** How every session of a runtime is created. */
@@ -54,6 +56,7 @@ export async function backendNames(): Promise<string[]> {
 
 /** The session options every stitchnet session uses. */
 export function sessionOptions(settings: SessionSettings): OrtModule.InferenceSession.SessionOptions {
+  const spin = settings.threads.spinning === true ? '1' : '0';
   return {
     executionProviders: [settings.provider],
     graphOptimizationLevel: 'all',
@@ -63,7 +66,7 @@ export function sessionOptions(settings: SessionSettings): OrtModule.InferenceSe
     logSeverityLevel: 4,
     // Flattened by the binding to the config keys `session.intra_op.allow_spinning` and
     // `session.inter_op.allow_spinning`.
-    extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
+    extra: { session: { intra_op: { allow_spinning: spin }, inter_op: { allow_spinning: spin } } },
   };
 }
 

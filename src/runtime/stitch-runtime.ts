@@ -1,12 +1,27 @@
 /**
  * `StitchRuntime`: load a stitch package once, run any of its stitches, switch between them
- * instantly.
+ * instantly — by hand, or driven by a profile from the device's signals.
  */
 import { performance } from 'node:perf_hooks';
-import { BehaviorSubject, Subject, type Observable } from 'rxjs';
+import { asyncScheduler, BehaviorSubject, Subject, type Observable } from 'rxjs';
 import { OptionError, type StitchnetError } from '../errors.js';
 import { readPackage, type StitchPackage } from '../package/index.js';
 import type { Manifest } from '../package/schema.js';
+import type { Decision } from '../policy/decide.js';
+import { OrtSchema, type Profile } from '../profiles/schema.js';
+import type { DeviceState } from '../signals/state.js';
+import {
+  AdaptiveLoop,
+  initialStitch,
+  loadRuntimeProfile,
+  policyCatalog,
+  requireCatalog,
+  threadsFromOrt,
+  type AdaptiveLoopOptions,
+  type AdaptiveOptions,
+  type ProfileSource,
+  type StitchChange,
+} from './adaptive.js';
 import { inProcessClient, workerClient, type EngineClient } from './client.js';
 import { closedError, fusedKey, type EngineOptions, type PieceBytes } from './engine.js';
 import { checkInput, type RunInput } from './input.js';
@@ -15,19 +30,23 @@ import { probeProviders } from './probe.js';
 import { validateProviders, type ProviderAttempt, type ProviderName, type ProviderSelection } from './providers.js';
 import { workerFile } from './worker-file.js';
 
-/** Options of {@link StitchRuntime.create}. */
-export interface StitchRuntimeOptions {
+/** Options of {@link StitchRuntime.create}; the adaptive ones (`profile`, `signals`, …) are in {@link AdaptiveOptions}. */
+export interface StitchRuntimeOptions extends AdaptiveOptions {
   /** A stitch package folder, or a package already read with `readPackage`. */
   model: string | StitchPackage;
   /** Execution providers in order of preference. Default `['cuda', 'dml', 'webgpu', 'coreml', 'cpu']`. */
   providers?: readonly ProviderName[];
-  /** Threads of every ORT session. */
+  /** Threads of every ORT session. Default: the profile's `ort` block, else the runtime's defaults. */
   threads?: ThreadOptions;
   /** Run inference in a worker thread (default `true`) or in this thread (`false`). */
   worker?: boolean;
   /** Fuse a stitch that stays active into one session; `false` turns this off. */
   fastPath?: false | FastPathOptions;
-  /** The stitch to start on. Default: the most accurate frontier stitch, else the largest anchor. */
+  /**
+   * The stitch to start on. Default: with a profile, its choice before any reading arrived (its
+   * default limits); without one, the most accurate frontier stitch, else the largest anchor. With
+   * a profile, the policy's first decision applies at once.
+   */
   stitch?: number;
   /** The clock (ms) used for `ms` and the fast-path timing. Default `performance.now`. */
   now?: () => number;
@@ -73,18 +92,47 @@ interface Streak {
  * session creation, no I/O. By default the sessions live in one worker thread and the main event
  * loop never blocks on inference.
  *
+ * ## The adaptive loop
+ * Given a `profile`, the runtime samples the device (`state$`), lets the policy decide on every
+ * new snapshot (`decisions$`) and switches stitches under the profile's switching discipline
+ * (`stitchChanges$`, each with the rules and readings behind it). Every `run()` feeds its timing
+ * back as `inference.slowdown` (observed ÷ profiled latency), so latency limits notice a throttled
+ * CPU or a busy GPU without any sensor. The app keeps control where it needs it:
+ * - `setStitch(id)` is a one-off manual switch: it counts as a switch for the dwell, and the policy
+ *   may move away again on a later decision;
+ * - `pin(id)` holds a stitch (decisions go on, switches stop) until `unpin()`, after which the
+ *   latest decision applies at once;
+ * - `setProfile()` replaces the profile (validated first).
+ *
+ * The execution provider is chosen at `create()`: a decision whose `provider` limit excludes the
+ * one in use is reported on `errors$` (`PROVIDER_NOT_IN_USE`), since changing it would mean new
+ * sessions. Likewise the profile's `ort` settings apply at `create()` only.
+ *
  * ## Example
  * ```ts
- * await using rt = await StitchRuntime.create({ model: 'models/fmnist-vit', providers: ['cpu'] });
+ * await using rt = await StitchRuntime.create({ model: 'models/fmnist-vit', profile: 'profiles/balanced.yaml' });
+ * rt.stitchChanges$.subscribe((e) => console.log(e.from, '->', e.to, e.reason.summary));
  * const { logits, stitch } = await rt.run(image);   // a Float32Array of one or more samples
- * rt.setStitch(3);
  * ```
  */
 export class StitchRuntime {
   /** The provider in use (`provider`) and every attempt (`attempts`); replays the current value. */
   readonly providerChanges$: Observable<ProviderState>;
-  /** Background failures that do not fail a run (e.g. a fused session that could not be built). */
+  /**
+   * Background failures that do not fail a run: a fused session that could not be built, a profile
+   * file that changed into an invalid one (the previous profile stays), a signal source that
+   * failed, a provider the policy asks for but that is not in use. No replay.
+   */
   readonly errors$: Observable<StitchnetError>;
+  /** Every change of the active stitch (policy, `setStitch`, `pin`) with its reason. No replay: an event stream. */
+  readonly stitchChanges$: Observable<StitchChange>;
+  /** Every decision of the policy (empty without a profile); replays the latest. */
+  readonly decisions$: Observable<Decision>;
+  /**
+   * Device snapshots. With a profile they are sampled for the policy all along; without one,
+   * sampling runs while this is subscribed. Replays the latest.
+   */
+  readonly state$: Observable<DeviceState>;
 
   private readonly providerSubject: BehaviorSubject<ProviderState>;
   private readonly errorSubject = new Subject<StitchnetError>();
@@ -97,6 +145,7 @@ export class StitchRuntime {
   private current: number;
   private streak: Streak | undefined;
   private closing: Promise<void> | undefined;
+  private readonly adaptive: AdaptiveLoop;
 
   private constructor(
     /** The package this runtime runs. */
@@ -106,20 +155,39 @@ export class StitchRuntime {
     initial: number,
     private readonly fastPath: FastPath | false,
     private readonly now: () => number,
+    adaptive: AdaptiveLoopOptions,
   ) {
     this.providerSubject = new BehaviorSubject(selection);
     this.providerChanges$ = this.providerSubject.asObservable();
     this.errors$ = this.errorSubject.asObservable();
     this.current = initial;
     for (const s of pkg.manifest.stitches) this.routes.set(s.id, pkg.routePieces(s.id));
+    this.adaptive = new AdaptiveLoop(
+      {
+        manifest: pkg.manifest,
+        stitch: () => this.current,
+        provider: () => this.provider,
+        activate: (id) => {
+          this.current = id;
+        },
+        report: (e) => this.errorSubject.next(e),
+      },
+      adaptive,
+    );
+    this.stitchChanges$ = this.adaptive.stitchChanges$;
+    this.decisions$ = this.adaptive.decisions$;
+    this.state$ = this.adaptive.state$;
   }
 
   /**
-   * Reads the package (when given a folder), picks an execution provider, starts the inference
-   * worker and creates one session per piece.
+   * Reads the package (when given a folder) and the profile (if any), picks an execution
+   * provider, starts the inference worker, creates one session per piece, and starts the adaptive
+   * loop.
    *
-   * @throws PackageError for a bad package; RuntimeError PROVIDER_UNKNOWN, PROVIDER_UNAVAILABLE,
-   *   SESSION_CREATE_FAILED, STITCH_UNKNOWN, WORKER_FAILED; OptionError OPTION_INVALID
+   * @throws PackageError for a bad package (or one without cost figures, given a profile);
+   *   ProfileError PROFILE_NOT_FOUND, PROFILE_INVALID; RuntimeError PROVIDER_UNKNOWN,
+   *   PROVIDER_UNAVAILABLE, SESSION_CREATE_FAILED, STITCH_UNKNOWN, WORKER_FAILED; OptionError
+   *   OPTION_INVALID
    */
   static async create(opts: StitchRuntimeOptions): Promise<StitchRuntime> {
     if (opts === null || typeof opts !== 'object' || opts.model === undefined) {
@@ -129,12 +197,22 @@ export class StitchRuntime {
       });
     }
     const preference = validateProviders(opts.providers);
-    const threads = resolveThreads(opts.threads);
+    if (opts.threads !== undefined) resolveThreads(opts.threads);
     const fastPath = resolveFastPath(opts.fastPath);
     const useWorker = opts.worker ?? true;
     const now = opts.now ?? (() => performance.now());
+    const scheduler = opts.scheduler ?? asyncScheduler;
     const pkg = typeof opts.model === 'string' ? await readPackage(opts.model) : opts.model;
-    const initial = opts.stitch === undefined ? defaultStitch(pkg.manifest) : checkStitchId(pkg.manifest, opts.stitch, 'stitch');
+    const catalog = policyCatalog(pkg.manifest);
+    const profile = opts.profile === undefined ? undefined : loadRuntimeProfile(opts.profile, requireCatalog(catalog, pkg.manifest));
+    const ort = profile?.profile.ort ?? OrtSchema.parse({});
+    const threads = resolveThreads(opts.threads ?? threadsFromOrt(ort));
+    const initial =
+      opts.stitch !== undefined
+        ? checkStitchId(pkg.manifest, opts.stitch, 'stitch')
+        : profile && catalog
+          ? initialStitch(profile.profile, catalog, scheduler.now())
+          : defaultStitch(pkg.manifest);
 
     const selection = await probeProviders(preference, workerFile);
     const engine: EngineOptions = {
@@ -148,7 +226,17 @@ export class StitchRuntime {
       await client.close();
       throw e;
     }
-    return new StitchRuntime(pkg, client, selection, initial, fastPath, now);
+    const rt = new StitchRuntime(pkg, client, selection, initial, fastPath, now, {
+      catalog,
+      profile,
+      watchProfile: opts.watchProfile ?? true,
+      signals: opts.signals ?? [],
+      systemSource: opts.systemSource,
+      scheduler,
+      ort: opts.threads === undefined ? ort : undefined,
+    });
+    rt.adaptive.start();
+    return rt;
   }
 
   /** The package manifest. */
@@ -171,6 +259,16 @@ export class StitchRuntime {
     return this.providerSubject.value.attempts;
   }
 
+  /** The profile in force, if any. */
+  get profile(): Profile | undefined {
+    return this.adaptive.profile;
+  }
+
+  /** The stitch held by {@link StitchRuntime.pin}, if any. */
+  get pinned(): number | undefined {
+    return this.adaptive.pinned;
+  }
+
   /** Whether the worker thread runs inference (`'worker'`) or this thread does (`'in-process'`). */
   get mode(): EngineClient['mode'] {
     return this.client.mode;
@@ -180,11 +278,46 @@ export class StitchRuntime {
    * Makes `id` the active stitch. Synchronous and free: no I/O, no session creation. Runs already
    * in flight finish on the stitch they started with.
    *
+   * With a profile this is a one-off switch: it counts as a switch for the profile's dwell, and
+   * the policy may move away from it on a later decision. Use {@link StitchRuntime.pin} to hold a
+   * stitch. While pinned, `setStitch` moves the pin.
+   *
    * @throws RuntimeError STITCH_UNKNOWN (with the valid ids), RUNTIME_CLOSED
    */
   setStitch(id: number): void {
     if (this.closing) throw closedError();
-    this.current = checkStitchId(this.pkg.manifest, id, 'stitch');
+    this.adaptive.manual(checkStitchId(this.pkg.manifest, id, 'stitch'));
+  }
+
+  /**
+   * Holds stitch `id` against the policy until {@link StitchRuntime.unpin}: decisions are still
+   * made and emitted, but nothing switches.
+   *
+   * @throws RuntimeError STITCH_UNKNOWN, RUNTIME_CLOSED
+   */
+  pin(id: number): void {
+    if (this.closing) throw closedError();
+    this.adaptive.pin(checkStitchId(this.pkg.manifest, id, 'stitch'));
+  }
+
+  /** Releases a {@link StitchRuntime.pin}: the policy's latest decision applies at once. No-op when not pinned. */
+  unpin(): void {
+    if (this.closing) throw closedError();
+    this.adaptive.unpin();
+  }
+
+  /**
+   * Puts a profile in force (a file path, watched for changes unless `watchProfile: false`, or an
+   * object), starting the policy if there was none. Validated against the package first: on error
+   * nothing changes. Its `ort` block applies only at `create()`.
+   *
+   * @returns the validated profile, defaults filled in
+   * @throws ProfileError PROFILE_NOT_FOUND, PROFILE_INVALID (with file, line, field and hint);
+   *   PackageError when the package has no cost figures; RuntimeError RUNTIME_CLOSED
+   */
+  setProfile(profile: ProfileSource): Profile {
+    if (this.closing) throw closedError();
+    return this.adaptive.setProfile(profile);
   }
 
   /**
@@ -209,6 +342,7 @@ export class StitchRuntime {
       const out = await job;
       const ms = this.now() - started;
       this.noteRun(stitch, pieces, ms);
+      this.adaptive.recordRun(stitch, ms, dims[0] ?? 1);
       return { logits: out.data, dims: out.dims, stitch, path: out.path, provider, ms };
     } finally {
       this.running.delete(job);
@@ -234,11 +368,14 @@ export class StitchRuntime {
   }
 
   /**
-   * Releases every session and the worker. Runs in flight finish first; later calls reject with
-   * RuntimeError RUNTIME_CLOSED. Calling it again returns the same promise.
+   * Stops the adaptive loop at once (signal sources, their timers and child processes, the profile
+   * watch; every observable completes), then releases every session and the worker. Runs in flight
+   * finish first; later calls reject with RuntimeError RUNTIME_CLOSED. Calling it again returns the
+   * same promise.
    */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      this.adaptive.close();
       await Promise.allSettled([...this.running, ...this.fusing.values()]);
       await this.client.close();
       this.providerSubject.complete();

@@ -121,3 +121,4 @@ export function replayTrace(inputs: ReplayInputs): Replay {
     context: inputs.context,
   });
 }
+export { VirtualClock } from './virtual-clock.js';

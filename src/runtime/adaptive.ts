@@ -1,0 +1,433 @@
+/**
+ * The adaptive loop of a runtime: device signals → profile → policy → stitch switches, and the
+ * events that say what changed and why.
+ *
+ * The loop is reactive and pure apart from three side doors into the runtime (the
+ * {@link AdaptiveHost}): it reads the active stitch and provider, activates the stitch a switch
+ * asks for, and reports background errors.
+ */
+import { isDeepStrictEqual } from 'node:util';
+import {
+  asyncScheduler,
+  BehaviorSubject,
+  catchError,
+  distinctUntilChanged,
+  EMPTY,
+  filter,
+  map,
+  ReplaySubject,
+  shareReplay,
+  Subject,
+  Subscription,
+  switchMap,
+  takeUntil,
+  type Observable,
+  type SchedulerLike,
+} from 'rxjs';
+import { isStitchnetError, ProfileError, RuntimeError, SignalError, type StitchnetError } from '../errors.js';
+import type { Manifest } from '../package/schema.js';
+import { catalogFromManifest, profiledLatencyMs, type StitchCatalog } from '../policy/catalog.js';
+import { checkProfileForCatalog } from '../policy/check.js';
+import { decide, type Decision, type MatchedRule } from '../policy/decide.js';
+import { decide$ } from '../policy/pipeline.js';
+import { switchingDiscipline, type StitchSwitch } from '../policy/switching.js';
+import { loadProfileSync, watchProfile, type WatchProfileOptions } from '../profiles/load.js';
+import { profileFromObject } from '../profiles/parse.js';
+import type { OrtSettings, Profile, ProfileInput } from '../profiles/schema.js';
+import { deviceState$ } from '../signals/derive.js';
+import { InferenceMonitor } from '../signals/inference.js';
+import { DEFAULT_SAMPLING, type SamplingOptions } from '../signals/options.js';
+import type { SignalSource } from '../signals/source.js';
+import { deviceState, type DeviceState } from '../signals/state.js';
+import { systemSource } from '../signals/system.js';
+import type { ThreadOptions } from './options.js';
+
+/** A profile as the runtime takes it: the path of a YAML or JSON file, or the profile itself. */
+export type ProfileSource = string | ProfileInput;
+
+/** How a profile file is watched for changes; see `watchProfile` in the profiles module. */
+export type ProfileWatchOptions = Pick<WatchProfileOptions, 'changes' | 'debounceMs' | 'read'>;
+
+/** The adaptive options of `StitchRuntime.create`. */
+export interface AdaptiveOptions {
+  /**
+   * The profile that drives the stitch: a file path (YAML or JSON), a profile object, or absent —
+   * then there is no policy and the app chooses stitches with `setStitch`. Validated against the
+   * package (stitch ids it names, figures its limits need) before anything else is loaded.
+   */
+  profile?: ProfileSource | undefined;
+  /**
+   * Reload a profile given as a path when the file changes (default `true`). A new version that is
+   * invalid is reported on `errors$` and the previous one stays in force. Pass options to inject
+   * the change notifications or the reader (tests).
+   */
+  watchProfile?: boolean | ProfileWatchOptions | undefined;
+  /** More signal sources next to the system one, e.g. a `ManualSource` for the app's own readings. */
+  signals?: readonly SignalSource[] | undefined;
+  /**
+   * The device source: by default systeminformation (and `nvidia-smi` where present) with the
+   * profile's sampling periods; a source of your own replaces it (a trace, a fake in tests), and
+   * `false` leaves only `signals`.
+   */
+  systemSource?: SignalSource | false | undefined;
+  /**
+   * The scheduler of every time-based part of the loop: sampling, smoothing, switching delays,
+   * the profile-reload debounce, and the `at` of events. Default `asyncScheduler`; tests pass a
+   * virtual-time scheduler.
+   */
+  scheduler?: SchedulerLike | undefined;
+}
+
+/** Why the active stitch changed. */
+export interface StitchChangeReason {
+  /**
+   * One line for logs: for a policy switch, the rules that matched with the readings that matched
+   * them, the limits in force and the choice; otherwise what the app called.
+   */
+  readonly summary: string;
+  /** The rules that matched, each with its readings (empty unless `cause` is `policy`). */
+  readonly rules: readonly MatchedRule[];
+  /** The decision that was applied (`policy` only). */
+  readonly decision: Decision | undefined;
+  /** How long the policy had wanted a switch in this direction (`policy` only), ms. */
+  readonly wantedForMs: number | undefined;
+}
+
+/** An event of `stitchChanges$`: the active stitch changed. */
+export interface StitchChange {
+  readonly from: number;
+  readonly to: number;
+  /** Scheduler time of the change, ms. */
+  readonly at: number;
+  /**
+   * `degrade`: to a cheaper stitch (by MACs); `upgrade`: to a costlier one; `undefined` when the
+   * package has no cost figures to compare.
+   */
+  readonly direction: 'degrade' | 'upgrade' | undefined;
+  /** `policy`: the profile's policy switched; `manual`: `setStitch`; `pin`: `pin`. */
+  readonly cause: 'policy' | 'manual' | 'pin';
+  readonly reason: StitchChangeReason;
+}
+
+/** What the loop needs of the runtime it drives. */
+export interface AdaptiveHost {
+  readonly manifest: Manifest;
+  /** The active stitch. */
+  stitch(): number;
+  /** The execution provider in use. */
+  provider(): string;
+  /** Makes a (valid) stitch active. */
+  activate(id: number): void;
+  /** Reports a failure that does not fail a call. */
+  report(error: StitchnetError): void;
+}
+
+/** The discipline follows the decisions from `active` (undefined: apply the next one at once), or holds. */
+type Control = { readonly hold: true } | { readonly hold: false; readonly active: number | undefined; readonly lastSwitchAt: number | undefined };
+
+/**
+ * The catalog the policy works on, or `undefined` when the package has no cost figures (then no
+ * profile can drive it; {@link requireCatalog} says why).
+ */
+export function policyCatalog(manifest: Manifest): StitchCatalog | undefined {
+  return manifest.stitches.every((s) => s.macs !== undefined && s.macs > 0) ? catalogFromManifest(manifest) : undefined;
+}
+
+/** The catalog, or the PackageError that explains why a profile cannot drive this package. */
+export function requireCatalog(catalog: StitchCatalog | undefined, manifest: Manifest): StitchCatalog {
+  return catalog ?? catalogFromManifest(manifest);
+}
+
+/**
+ * Validates a profile given as a path or an object, against the package (stitch ids and providers
+ * it names, figures its limits need). Reads a file synchronously (profiles are small).
+ *
+ * @throws ProfileError PROFILE_NOT_FOUND or PROFILE_INVALID (with file, line and field)
+ */
+export function loadRuntimeProfile(input: ProfileSource, catalog: StitchCatalog): { profile: Profile; file: string | undefined } {
+  const check = (p: Profile) => checkProfileForCatalog(p, catalog);
+  if (typeof input === 'string') return { profile: loadProfileSync(input, { check }), file: input };
+  return { profile: profileFromObject(input, { check }), file: undefined };
+}
+
+/** The runtime's thread options from a profile's `ort` block (0 or absent: the runtime's default). */
+export function threadsFromOrt(ort: OrtSettings): ThreadOptions {
+  const out: ThreadOptions = {};
+  if (ort.intraOpNumThreads) out.intraOp = ort.intraOpNumThreads;
+  if (ort.interOpNumThreads) out.interOp = ort.interOpNumThreads;
+  if (ort.allowSpinning) out.spinning = true;
+  return out;
+}
+
+/**
+ * The stitch a profile starts on before any reading arrived: the decision on a state where every
+ * signal is unavailable (the profile's default limits, and the rules that match on missing readings).
+ */
+export function initialStitch(profile: Profile, catalog: StitchCatalog, at: number): number {
+  return decide(deviceState({}, at), profile, catalog).stitch;
+}
+
+/** The options of {@link AdaptiveLoop}, resolved by the runtime. */
+export interface AdaptiveLoopOptions {
+  catalog: StitchCatalog | undefined;
+  /** The profile in force at start, and its file (watched unless `watchProfile` is false). */
+  profile: { profile: Profile; file: string | undefined } | undefined;
+  watchProfile: boolean | ProfileWatchOptions;
+  signals: readonly SignalSource[];
+  systemSource: SignalSource | false | undefined;
+  scheduler: SchedulerLike;
+  /** The `ort` block the sessions were created with; `undefined` when the app gave `threads` itself. */
+  ort: OrtSettings | undefined;
+}
+
+/**
+ * Signals → policy → switches for one runtime. See `StitchRuntime` for the behaviour an app sees.
+ */
+export class AdaptiveLoop {
+  /** Device snapshots; sampling runs while someone (the policy, or an app) listens. Replays the latest. */
+  readonly state$: Observable<DeviceState>;
+  /** Every decision of the policy; replays the latest. */
+  readonly decisions$: Observable<Decision>;
+  /** Changes of the active stitch, whatever their cause. No replay. */
+  readonly stitchChanges$: Observable<StitchChange>;
+
+  private readonly scheduler: SchedulerLike;
+  private readonly catalog: StitchCatalog | undefined;
+  private readonly closed = new Subject<void>();
+  private readonly changes = new Subject<StitchChange>();
+  private readonly decisions = new ReplaySubject<Decision>(1);
+  private readonly profiles: BehaviorSubject<Profile | undefined>;
+  private readonly control = new BehaviorSubject<Control>({ hold: false, active: undefined, lastSwitchAt: undefined });
+  private readonly sharedState$: Observable<DeviceState>;
+  private readonly subscriptions = new Subscription();
+  private watcher: Subscription | undefined;
+  private monitor: InferenceMonitor;
+  private monitorWindow: number;
+  private pinnedTo: number | undefined;
+  private batch = 1;
+  /** Provider list last reported as not in use, so that a complaint is made once per change. */
+  private providerComplaint: string | undefined;
+  private ortComplaint: OrtSettings | undefined;
+
+  constructor(
+    private readonly host: AdaptiveHost,
+    private readonly options: AdaptiveLoopOptions,
+  ) {
+    this.scheduler = options.scheduler;
+    this.catalog = options.catalog;
+    this.profiles = new BehaviorSubject(options.profile?.profile);
+    const sampling = options.profile?.profile.sampling ?? DEFAULT_SAMPLING;
+    this.monitorWindow = sampling.slowdownWindow;
+    this.monitor = new InferenceMonitor({ window: this.monitorWindow });
+
+    // The signal pipeline, rebuilt when the profile's sampling block changes.
+    this.sharedState$ = this.profiles.pipe(
+      map((p): SamplingOptions => p?.sampling ?? DEFAULT_SAMPLING),
+      distinctUntilChanged<SamplingOptions>(isDeepStrictEqual),
+      switchMap((s) => deviceState$(this.sources(s), { scheduler: this.scheduler, smoothing: s.smoothing, trendWindowMs: s.trendWindowMs })),
+      shareReplay({ bufferSize: 1, refCount: true }),
+    );
+    this.state$ = this.sharedState$.pipe(takeUntil(this.closed));
+    this.decisions$ = this.decisions.asObservable();
+    this.stitchChanges$ = this.changes.asObservable();
+  }
+
+  /** The profile in force, if any. */
+  get profile(): Profile | undefined {
+    return this.profiles.value;
+  }
+
+  /** The stitch held by {@link pin}, if any. */
+  get pinned(): number | undefined {
+    return this.pinnedTo;
+  }
+
+  /** Starts the policy (if there is a profile) and the profile watch. */
+  start(): void {
+    const catalog = this.catalog;
+    if (catalog) {
+      const profile$ = this.profiles.pipe(filter((p): p is Profile => p !== undefined));
+      const context = () => ({ provider: this.host.provider(), batch: this.batch, current: this.host.stitch() });
+      // Decisions run from the first profile on (without one, no signal is sampled for the policy).
+      const decisions$ = this.profiles.pipe(
+        map((p) => p !== undefined),
+        distinctUntilChanged(),
+        switchMap((on) => (on ? decide$(this.sharedState$, profile$, catalog, { context }) : EMPTY)),
+      );
+      this.subscriptions.add(
+        decisions$.subscribe({
+          next: (d) => {
+            this.decisions.next(d);
+            this.checkProvider(d);
+          },
+          error: (e: unknown) => this.host.report(asError(e, () => new SignalError('SIGNAL_SOURCE_FAILED', 'The signal pipeline failed; the policy stopped', { cause: e }))),
+        }),
+      );
+      const switches$ = this.control.pipe(
+        switchMap((c) =>
+          c.hold ? EMPTY : this.decisions.pipe(switchingDiscipline(catalog, { scheduler: this.scheduler, active: c.active, lastSwitchAt: c.lastSwitchAt })),
+        ),
+      );
+      this.subscriptions.add(switches$.subscribe((s) => this.applySwitch(s)));
+    }
+    const file = this.options.profile?.file;
+    if (file !== undefined) this.watch(file);
+  }
+
+  /**
+   * Replaces the profile (validated first; on error the old one stays). A path is watched like the
+   * one given at start; an object stops any watch.
+   *
+   * @throws ProfileError; PackageError when the package has no cost figures for a policy
+   */
+  setProfile(input: ProfileSource): Profile {
+    const spec = loadRuntimeProfile(input, requireCatalog(this.catalog, this.host.manifest));
+    this.watcher?.unsubscribe();
+    this.watcher = undefined;
+    this.apply(spec.profile);
+    if (spec.file !== undefined) this.watch(spec.file);
+    return spec.profile;
+  }
+
+  /** `setStitch`: activates `id`; the policy (if any) follows from there after its dwell. */
+  manual(id: number): void {
+    const from = this.host.stitch();
+    if (id === from) return;
+    this.host.activate(id);
+    if (this.pinnedTo !== undefined) this.pinnedTo = id;
+    const at = this.scheduler.now();
+    this.emitChange(from, id, at, 'manual', { summary: `setStitch(${id})`, rules: [], decision: undefined, wantedForMs: undefined });
+    if (this.pinnedTo === undefined) this.control.next({ hold: false, active: id, lastSwitchAt: at });
+  }
+
+  /** Holds `id` until {@link unpin}: decisions go on, switches stop. */
+  pin(id: number): void {
+    this.pinnedTo = id;
+    this.control.next({ hold: true });
+    const from = this.host.stitch();
+    if (id === from) return;
+    this.host.activate(id);
+    this.emitChange(from, id, this.scheduler.now(), 'pin', { summary: `pin(${id})`, rules: [], decision: undefined, wantedForMs: undefined });
+  }
+
+  /** Hands the stitch back to the policy, whose latest decision applies at once. */
+  unpin(): void {
+    if (this.pinnedTo === undefined) return;
+    this.pinnedTo = undefined;
+    this.control.next({ hold: false, active: undefined, lastSwitchAt: undefined });
+  }
+
+  /** Feeds the inference monitor with a finished run. */
+  recordRun(stitch: number, observedMs: number, batch: number): void {
+    this.batch = batch;
+    const expectedMs = this.catalog ? profiledLatencyMs(this.catalog, stitch, this.host.provider(), batch) : undefined;
+    this.monitor.record({ observedMs, expectedMs });
+  }
+
+  /** Stops everything: policy, watch, signal sources (their timers and child processes); completes every stream. */
+  close(): void {
+    this.subscriptions.unsubscribe();
+    this.watcher?.unsubscribe();
+    this.closed.next();
+    this.closed.complete();
+    this.monitor.complete();
+    for (const s of [this.changes, this.decisions, this.profiles, this.control]) s.complete();
+  }
+
+  private watch(file: string): void {
+    const opts = this.options.watchProfile;
+    if (opts === false) return;
+    const catalog = requireCatalog(this.catalog, this.host.manifest);
+    this.watcher = watchProfile(file, {
+      ...(opts === true ? {} : opts),
+      scheduler: this.scheduler,
+      check: (p) => checkProfileForCatalog(p, catalog),
+    }).subscribe({
+      next: (e) => (e.kind === 'loaded' ? this.apply(e.profile) : this.host.report(e.error)),
+      error: (e: unknown) =>
+        this.host.report(asError(e, () => new ProfileError('PROFILE_NOT_FOUND', 'Stopped watching the profile', { file, cause: e, hint: 'Set the profile again with setProfile' }))),
+    });
+  }
+
+  private apply(profile: Profile): void {
+    const ort = this.options.ort;
+    if (ort !== undefined && !isDeepStrictEqual(profile.ort, ort) && !isDeepStrictEqual(profile.ort, this.ortComplaint)) {
+      this.ortComplaint = profile.ort;
+      this.host.report(
+        new ProfileError('PROFILE_NEEDS_RESTART', 'The new profile changes the onnxruntime settings (ort), which apply only when the runtime is created', {
+          field: 'ort',
+          hint: 'Create the runtime again to use them; everything else in the profile is in force now',
+        }),
+      );
+    }
+    if (!isDeepStrictEqual(profile, this.profiles.value)) this.profiles.next(profile);
+  }
+
+  private sources(s: SamplingOptions): SignalSource[] {
+    if (s.slowdownWindow !== this.monitorWindow) {
+      this.monitor.complete();
+      this.monitorWindow = s.slowdownWindow;
+      this.monitor = new InferenceMonitor({ window: s.slowdownWindow });
+    }
+    const system =
+      this.options.systemSource === undefined
+        ? systemSource({ fastMs: s.fastMs, slowMs: s.slowMs, gpuMs: s.gpuMs, probeTimeoutMs: s.probeTimeoutMs })
+        : this.options.systemSource;
+    const all = [...(system === false ? [] : [system]), this.monitor, ...this.options.signals];
+    return all.map((source) => this.guarded(source));
+  }
+
+  /** A source whose failure is reported and ends only its own readings. */
+  private guarded(source: SignalSource): SignalSource {
+    return {
+      name: source.name,
+      readings: (scheduler) =>
+        source.readings(scheduler).pipe(
+          catchError((e: unknown) => {
+            this.host.report(
+              new SignalError('SIGNAL_SOURCE_FAILED', `The signal source "${source.name}" failed; its readings keep their last values`, {
+                cause: e,
+                hint: 'A source should report a failing sensor as a missing reading instead of erroring',
+              }),
+            );
+            return EMPTY;
+          }),
+        ),
+    };
+  }
+
+  private applySwitch(s: StitchSwitch): void {
+    const from = this.host.stitch();
+    if (s.to === from) return;
+    this.host.activate(s.to);
+    const { summary, rules } = s.decision.reason;
+    this.emitChange(from, s.to, s.at, 'policy', { summary, rules, decision: s.decision, wantedForMs: s.wantedForMs });
+  }
+
+  private emitChange(from: number, to: number, at: number, cause: StitchChange['cause'], reason: StitchChangeReason): void {
+    const rank = this.catalog?.rank;
+    const direction = rank ? ((rank.get(to) ?? 0) < (rank.get(from) ?? 0) ? 'degrade' : 'upgrade') : undefined;
+    this.changes.next({ from, to, at, direction, cause, reason });
+  }
+
+  /** Providers are chosen at create(): a decision that asks for another one is reported, once per change. */
+  private checkProvider(d: Decision): void {
+    const wanted = d.limits.provider;
+    const current = this.host.provider();
+    const key = wanted && !wanted.includes(current) ? wanted.join('|') : undefined;
+    if (key !== undefined && key !== this.providerComplaint && wanted) {
+      this.host.report(
+        new RuntimeError('PROVIDER_NOT_IN_USE', `The profile asks for provider ${wanted.join(' or ')} (${d.reason.limitSources.provider ?? 'limits'}), but this runtime runs on ${current}`, {
+          option: 'providers',
+          validValues: wanted,
+          hint: 'The provider is chosen when the runtime is created (switching it needs new sessions): create it with that provider first in providers, or drop the provider limit',
+        }),
+      );
+    }
+    this.providerComplaint = key;
+  }
+}
+
+function asError(e: unknown, otherwise: () => StitchnetError): StitchnetError {
+  return isStitchnetError(e) ? e : otherwise();
+}
