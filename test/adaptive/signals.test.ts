@@ -1,0 +1,103 @@
+/**
+ * The signals a runtime feeds its policy: its own run timings (the inference slowdown), an app's
+ * manual source, and the real system source of this machine.
+ */
+import { filter, firstValueFrom } from 'rxjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { StitchPackage } from '../../src/package/index.js';
+import type { StitchChange } from '../../src/runtime/adaptive.js';
+import { StitchRuntime } from '../../src/runtime/stitch-runtime.js';
+import { ManualSource } from '../../src/signals/push.js';
+import { FakeSignalSource, VirtualClock } from '../../src/testing/index.js';
+import { sample, tinyPackage, withFigures } from './helpers.js';
+
+let pkg: StitchPackage;
+let fast: StitchPackage;
+let cleanup: () => Promise<void>;
+
+/** Profiled latencies of 0.1–0.3 µs: any real run is many times slower than that. */
+const UNIT_MS = 1e-4;
+
+beforeAll(async () => {
+  const tiny = await tinyPackage();
+  pkg = withFigures(tiny.pkg);
+  fast = withFigures(tiny.pkg, UNIT_MS);
+  cleanup = tiny.cleanup;
+});
+
+afterAll(async () => {
+  await cleanup();
+});
+
+describe('the inference slowdown', () => {
+  it('runs observed slower than profiled make a maxLatencyMs rule degrade, with the slowdown in the reason', async () => {
+    const clock = new VirtualClock();
+    const app = new ManualSource('app');
+    app.set({ 'app.realtime': true });
+    const rt = await StitchRuntime.create({
+      model: fast,
+      providers: ['cpu'],
+      worker: false,
+      fastPath: false,
+      scheduler: clock.scheduler,
+      systemSource: new FakeSignalSource().at(0, { 'cpu.load': 10 }),
+      signals: [app],
+      // Every stitch meets the deadline as profiled (≤ 0.3 µs against 0.35 µs).
+      profile: { rules: [{ name: 'deadline', when: { 'app.realtime': true }, limit: { maxLatencyMs: 3.5 * UNIT_MS } }] },
+    });
+    const changes: StitchChange[] = [];
+    rt.stitchChanges$.subscribe((c) => changes.push(c));
+    clock.advanceTo(0);
+    expect(rt.stitch).toBe(2);
+    const first = await firstValueFrom(rt.decisions$);
+    expect(first.reason).toMatchObject({ overBudget: false, slowdown: 1 });
+    expect(first.reason.rules.map((r) => r.name)).toEqual(['deadline']);
+
+    const out = await rt.run(sample(fast));
+    expect(out.stitch).toBe(2);
+    // The run's timing went through the monitor into the state, the policy and a switch, at once.
+    const state = await firstValueFrom(rt.state$);
+    expect(state.inference.slowdown).toBeCloseTo(out.ms / (3 * UNIT_MS), 3);
+    expect(state.inference.p50Ms).toBeCloseTo(out.ms, 6);
+    expect(changes).toHaveLength(1);
+    const change = changes[0] as StitchChange;
+    expect(change).toMatchObject({ from: 2, to: 0, cause: 'policy', direction: 'degrade' });
+    expect(change.reason.decision?.reason).toMatchObject({ overBudget: true, unmet: ['maxLatencyMs'], latencyProvider: 'cpu' });
+    expect(change.reason.decision?.reason.slowdown).toBeGreaterThan(3.5);
+    expect(change.reason.summary).toMatch(/latency ≤ [\d.]+ ms at slowdown [\d.]+× \(deadline\)/);
+    expect((await rt.run(sample(fast))).stitch).toBe(0);
+
+    // The app's own signal lifts the rule; the upgrade waits for upgradeAfterMs (default 15 s).
+    app.set({ 'app.realtime': false });
+    clock.advanceBy(15_000);
+    expect(rt.stitch).toBe(2);
+    expect(changes[1]).toMatchObject({ from: 0, to: 2, direction: 'upgrade', reason: { rules: [] } });
+    await rt.close();
+  });
+
+  it('stays at 1× where the package has no latency figure for the provider', async () => {
+    const clock = new VirtualClock();
+    const bare = { ...pkg, manifest: { ...pkg.manifest, stitches: pkg.manifest.stitches.map(({ latency: _, ...s }) => s) } };
+    const rt = await StitchRuntime.create({ model: bare, providers: ['cpu'], worker: false, fastPath: false, scheduler: clock.scheduler, systemSource: false, profile: {} });
+    const { ms } = await rt.run(sample(pkg));
+    const state = await firstValueFrom(rt.state$);
+    expect(state.inference).toEqual({ p50Ms: ms, slowdown: undefined });
+    expect(state.quality['inference.slowdown']).toBe('unavailable');
+    await rt.close();
+  });
+});
+
+describe('the real system source', () => {
+  it('samples this machine by default and stops on close', async () => {
+    const rt = await StitchRuntime.create({ model: pkg, providers: ['cpu'], worker: false, fastPath: false, profile: {} });
+    const state = await firstValueFrom(rt.state$.pipe(filter((s) => s.memory.availableMB !== undefined)));
+    expect(state.memory.availableMB).toBeGreaterThan(0);
+    // Whatever this machine lacks is reported missing, never as a 0.
+    for (const name of ['battery.percent', 'thermal.cpuC', 'gpu.utilization'] as const) {
+      expect(['ok', 'unavailable', 'timeout', 'error', 'stale']).toContain(state.quality[name]);
+    }
+    const sub = rt.state$.subscribe();
+    await rt.close();
+    expect(sub.closed).toBe(true);
+  });
+});
