@@ -193,7 +193,8 @@ export class AdaptiveLoop {
 
   private readonly scheduler: SchedulerLike;
   private readonly catalog: StitchCatalog | undefined;
-  private readonly closed = new Subject<void>();
+  /** Emits once on close; replays, so that a subscription made after close completes at once. */
+  private readonly closed = new ReplaySubject<void>(1);
   private readonly changes = new Subject<StitchChange>();
   private readonly decisions = new ReplaySubject<Decision>(1);
   private readonly profiles: BehaviorSubject<Profile | undefined>;
@@ -284,6 +285,8 @@ export class AdaptiveLoop {
     const spec = loadRuntimeProfile(input, requireCatalog(this.catalog, this.host.manifest));
     this.watcher?.unsubscribe();
     this.watcher = undefined;
+    // The first profile takes over like an unpin: its first decision applies at once.
+    if (this.profiles.value === undefined && this.pinnedTo === undefined) this.control.next({ hold: false, active: undefined, lastSwitchAt: undefined });
     this.apply(spec.profile);
     if (spec.file !== undefined) this.watch(spec.file);
     return spec.profile;

@@ -119,9 +119,13 @@ describe('close', () => {
     expect(changed.observed).toBe(false);
     expect(subs.every((s) => s.closed)).toBe(true);
     expect(completed.sort()).toEqual(['decisions$', 'errors$', 'providerChanges$', 'stitchChanges$', 'state$'].sort());
-    // Nothing moves after close.
+    // Nothing moves after close, and a late subscriber does not restart the sources.
     clock.advanceBy(3_600_000);
     expect(rt.stitch).toBe(3);
+    const late = rt.state$.subscribe();
+    expect(late.closed).toBe(true);
+    expect(child.started).toBe(1);
+    expect(clock.pending).toBe(0);
 
     await expect(rt.run(sample(pkg))).rejects.toMatchObject({ code: 'RUNTIME_CLOSED' });
     for (const call of [() => rt.pin(0), () => rt.unpin(), () => rt.setStitch(0), () => rt.setProfile({})]) {

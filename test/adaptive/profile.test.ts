@@ -5,13 +5,14 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Subject } from 'rxjs';
+import { defer, finalize, Subject } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProfileError, type StitchnetError } from '../../src/errors.js';
 import type { StitchPackage } from '../../src/package/index.js';
 import { OrtSchema } from '../../src/profiles/schema.js';
 import { threadsFromOrt, type StitchChange } from '../../src/runtime/adaptive.js';
 import { StitchRuntime, type StitchRuntimeOptions } from '../../src/runtime/stitch-runtime.js';
+import type { SignalSource } from '../../src/signals/source.js';
 import { FakeSignalSource, VirtualClock } from '../../src/testing/index.js';
 import { tinyPackage, withFigures } from './helpers.js';
 
@@ -67,16 +68,17 @@ describe('setProfile', () => {
     await rt.close();
   });
 
-  it('starts the policy on a runtime created without a profile', async () => {
+  it('starts the policy on a runtime created without a profile; its first decision applies at once', async () => {
     const { rt, clock, changes } = await start({});
     clock.advanceTo(1000);
     expect(rt.profile).toBeUndefined();
-    rt.setProfile({ limits: { maxCostFraction: 0.4 } });
+    rt.setStitch(1);
+    rt.setProfile({ limits: { maxCostFraction: 0.4 }, switching: { minDwellMs: 60_000 } });
     // The policy decides on the first snapshot, which the (virtual-time) source delivers now.
-    expect(rt.stitch).toBe(2);
+    expect(rt.stitch).toBe(1);
     clock.advanceBy(0);
     expect(rt.stitch).toBe(0);
-    expect(changes).toEqual([expect.objectContaining({ from: 2, to: 0, at: 1000, cause: 'policy' })]);
+    expect(changes).toEqual([expect.objectContaining({ from: 2, to: 1, cause: 'manual' }), expect.objectContaining({ from: 1, to: 0, at: 1000, cause: 'policy' })]);
     await rt.close();
   });
 
@@ -133,6 +135,40 @@ describe('a profile file', () => {
     const { rt } = await start({ profile: file, watchProfile: false });
     expect(rt.profile?.name).toBe('fixed');
     expect(rt.stitch).toBe(0);
+    await rt.close();
+  });
+
+  it('a reload that changes the sampling block restarts the signal sources with it; other changes do not', async () => {
+    const file = path.join(dir, 'sampling.yaml');
+    await writeFile(file, 'name: s1\n');
+    const changed = new Subject<void>();
+    let started = 0;
+    let stopped = 0;
+    const recording: SignalSource = {
+      name: 'recording',
+      readings: (scheduler) =>
+        defer(() => {
+          started++;
+          return new FakeSignalSource().at(0, { 'battery.percent': 80 }).readings(scheduler);
+        }).pipe(finalize(() => stopped++)),
+    };
+    const { rt, clock } = await start({ profile: file, watchProfile: { changes: changed, debounceMs: 0 }, systemSource: recording });
+    clock.advanceTo(0);
+    const reload = async (text: string) => {
+      await writeFile(file, text);
+      changed.next();
+      clock.advanceBy(0);
+    };
+    await reload('name: s2\nlimits: { maxCostFraction: 0.4 }\n');
+    expect(rt.profile?.name).toBe('s2');
+    expect([started, stopped]).toEqual([1, 0]);
+    await reload('name: s3\nsampling: { fastMs: 250 }\n');
+    expect(rt.profile?.sampling.fastMs).toBe(250);
+    expect([started, stopped]).toEqual([2, 1]);
+    // The new pipeline's snapshots drive the policy: s3 lifts the cost limit, an upgrade after 15 s.
+    expect(rt.stitch).toBe(0);
+    clock.advanceBy(15_000);
+    expect(rt.stitch).toBe(2);
     await rt.close();
   });
 
