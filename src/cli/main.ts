@@ -24,8 +24,9 @@ export async function main(argv: string[]): Promise<number> {
 
 function reportError(err: unknown): number {
   if (err instanceof CommanderError) {
-    // Commander already printed its message (unknown option, missing argument, --help, --version).
-    return err.exitCode;
+    // Commander already printed its message. --help and --version exit 0; a usage error
+    // (unknown option, missing argument or option) is a bad option: 2.
+    return err.exitCode === 0 ? 0 : 2;
   }
   if (isStitchnetError(err)) {
     process.stderr.write(`stitchnet: ${err.message} [${err.code}]\n`);

@@ -1,11 +1,19 @@
 import type { Command } from 'commander';
 import { registerBuild } from './build.js';
+import { registerDemo } from './demo.js';
 import { registerInspect } from './inspect.js';
+import { registerSchema } from './schema.js';
+import { registerSimulate } from './simulate.js';
 import { registerSynth } from './synth.js';
+import { registerValidate } from './validate.js';
 
 /** Registers every subcommand on the program. */
 export function registerCommands(program: Command): void {
   registerSynth(program);
   registerBuild(program);
   registerInspect(program);
+  registerSchema(program);
+  registerValidate(program);
+  registerSimulate(program);
+  registerDemo(program);
 }

@@ -10,7 +10,8 @@ import { OptionError } from '../../errors.js';
 import { DEIT_B, DEIT_S, DEIT_TI, buildVitModel, randomVitWeights, writeModel, type VitConfig } from '../../onnx/index.js';
 import { intList, oneOf, positiveInt } from '../options.js';
 
-const PRESETS = {
+/** The families `--preset` names: DeiT-Ti/S/B, and a tiny 28×28 greyscale family. */
+export const PRESETS = {
   deit: [
     ['deit-ti', DEIT_TI],
     ['deit-s', DEIT_S],

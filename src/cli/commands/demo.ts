@@ -1,0 +1,232 @@
+/**
+ * `stitchnet demo`: the first five minutes. Runs a stitch package on sample images under a profile
+ * with this machine's real signals (or a recorded trace), and shows live the active stitch, its
+ * MACs, the latency, the running accuracy, the device readings and every stitch change with its
+ * reason; then a summary.
+ *
+ * The model is `--model`, else the shipped Fashion-MNIST family (`models/fmnist-vit`) when it is
+ * there, else a random-weight package built on the fly into a cache folder — and then the demo
+ * says plainly that its accuracy means nothing.
+ *
+ * On a terminal the status line is redrawn in place; otherwise one status line per second.
+ */
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Command } from 'commander';
+import type { SchedulerLike } from 'rxjs';
+import { openDataset, type Dataset } from '../../builder/index.js';
+import { OptionError } from '../../errors.js';
+import { readPackage, type StitchPackage } from '../../package/index.js';
+import { catalogFromManifest, type StitchCatalog } from '../../policy/index.js';
+import { PROVIDER_NAMES, type ProviderName } from '../../runtime/providers.js';
+import { StitchRuntime } from '../../runtime/stitch-runtime.js';
+import { loadTrace, traceDurationMs, traceSource, type Trace } from '../../signals/index.js';
+import { defaultCacheDir, randomDemoPackage } from '../demo-package.js';
+import { changeLine, DemoStats, statusLine, summaryText } from '../demo-view.js';
+import { formatClock } from '../format.js';
+import { oneOf, positiveNumber } from '../options.js';
+import { scaledScheduler } from '../scaled-scheduler.js';
+import { stepReporter } from './build.js';
+
+interface DemoCliOptions {
+  model?: string;
+  profile?: string;
+  duration: number;
+  samples?: string;
+  trace?: string;
+  speed?: number;
+  cache?: string;
+  provider?: ProviderName[];
+}
+
+/** The folder holding this installation's package.json (where `profiles/` and, in a checkout, `models/` are). */
+export function installRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (existsSync(path.join(dir, 'package.json')) && existsSync(path.join(dir, 'profiles'))) return dir;
+    const up = path.dirname(dir);
+    if (up === dir) return process.cwd();
+    dir = up;
+  }
+}
+
+/** The images file of `--samples`: an IDX images file, or a folder holding one (`*images-idx3-ubyte`, gzipped or not). */
+export function findSamples(source: string): string | undefined {
+  if (!existsSync(source)) return undefined;
+  if (!statSync(source).isDirectory()) return source;
+  const file = readdirSync(source)
+    .sort()
+    .find((f) => /images-idx3-ubyte(\.gz)?$/.test(f));
+  return file === undefined ? undefined : path.join(source, file);
+}
+
+/** Random inputs of the package's input shape (batch 1), for a package that ships no samples. */
+function randomInputs(pkg: StitchPackage, count: number): Dataset {
+  const shape = pkg.manifest.input.shape.slice(1).map((d) => (typeof d === 'number' ? d : 1));
+  const size = shape.reduce((a, b) => a * b, 1);
+  let seed = 7;
+  const next = () => {
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    return seed / 4294967296;
+  };
+  const data = Float32Array.from({ length: size * count }, () => next() * 2 - 1);
+  return { name: 'random inputs', size: count, sampleShape: shape, batch: (start, n) => data.slice(start * size, (start + n) * size) };
+}
+
+/** What the demo runs on. */
+interface DemoSetup {
+  pkg: StitchPackage;
+  catalog: StitchCatalog | undefined;
+  data: Dataset;
+  /** True for the random-weight stand-in. */
+  random: boolean;
+}
+
+async function setUp(o: DemoCliOptions, root: string): Promise<DemoSetup> {
+  const shipped = path.join(root, 'models', 'fmnist-vit');
+  let dir: string;
+  let samples: string | undefined;
+  let random = false;
+  if (o.model !== undefined) {
+    dir = o.model;
+    samples = o.samples ?? path.join(o.model, 'samples');
+  } else if (existsSync(path.join(shipped, 'stitchnet.json'))) {
+    dir = shipped;
+    samples = o.samples ?? path.join(shipped, 'samples');
+  } else {
+    const cache = o.cache ?? defaultCacheDir();
+    process.stdout.write(`The trained Fashion-MNIST family (models/fmnist-vit) is not here; using a random-weight stand-in from ${cache}.\n`);
+    const reporter = stepReporter(process.stderr);
+    try {
+      const demo = await randomDemoPackage(cache, reporter.progress);
+      reporter.close();
+      if (demo.built) process.stdout.write(`Built it (first run only): ${demo.dir}\n`);
+      dir = demo.dir;
+      samples = o.samples ?? demo.samples;
+      random = true;
+    } catch (e) {
+      reporter.close(true);
+      throw e;
+    }
+  }
+  const pkg = await readPackage(dir);
+  const m = pkg.manifest;
+  const images = samples === undefined ? undefined : findSamples(samples);
+  if (o.samples !== undefined && images === undefined) {
+    throw new OptionError('OPTION_INVALID', `No IDX images at ${o.samples}`, { option: '--samples', hint: 'Give an IDX images file (…-images-idx3-ubyte, labels next to it) or a folder holding one' });
+  }
+  const data = images === undefined ? randomInputs(pkg, 64) : await openDataset(images, { shape: m.input.shape, layout: m.preprocess?.layout ?? 'NCHW', ...(m.preprocess ? { preprocess: m.preprocess } : {}) }, { option: '--samples' });
+  const catalog = m.stitches.every((s) => s.macs !== undefined && s.macs > 0) ? catalogFromManifest(m) : undefined;
+  return { pkg, catalog, data, random };
+}
+
+const RANDOM_NOTICE = [
+  '┌──────────────────────────────────────────────────────────────────────────────────────┐',
+  '│ RANDOM WEIGHTS. This stand-in family has untrained, random weights: its accuracy is   │',
+  '│ chance (about 10 %) and means nothing until the trained Fashion-MNIST family ships.   │',
+  '│ Its costs and measured latencies are real, and so is every stitch switch you see.     │',
+  '└──────────────────────────────────────────────────────────────────────────────────────┘',
+].join('\n');
+
+/** Index of the largest value of row `i` of `[batch, classes]` logits. */
+function argmax(logits: Float32Array, classes: number, i = 0): number {
+  let best = 0;
+  for (let c = 1; c < classes; c++) if ((logits[i * classes + c] as number) > (logits[i * classes + best] as number)) best = c;
+  return best;
+}
+
+async function runDemo(o: DemoCliOptions): Promise<void> {
+  const root = installRoot();
+  const profile = o.profile ?? path.join(root, 'profiles', 'balanced.yaml');
+  const trace: Trace | undefined = o.trace === undefined ? undefined : loadTrace(o.trace);
+  const durationMs = o.duration * 1000;
+  const { pkg, catalog, data, random } = await setUp(o, root);
+  if (random) process.stdout.write(`${RANDOM_NOTICE}\n`);
+
+  // A trace is played `speed` times faster than real time (by default, all of it within the
+  // duration), and with it the profile's smoothing, dwell and delays.
+  const speed = trace ? (o.speed ?? Math.max(1, traceDurationMs(trace) / durationMs)) : 1;
+  const scheduler: SchedulerLike | undefined = trace && speed !== 1 ? scaledScheduler(speed) : undefined;
+  const rt = await StitchRuntime.create({
+    model: pkg,
+    profile,
+    watchProfile: false,
+    ...(o.provider ? { providers: o.provider } : {}),
+    ...(trace ? { systemSource: traceSource(trace) } : {}),
+    ...(scheduler ? { scheduler } : {}),
+  });
+  const t0 = scheduler?.now() ?? 0;
+  const started = performance.now();
+  const stats = new DemoStats(rt.stitch, started);
+  const clock = () => formatClock(scheduler ? scheduler.now() - t0 : performance.now() - started).padStart(7);
+  const m = pkg.manifest;
+  const signals = trace ? `trace ${o.trace} (${formatClock(traceDurationMs(trace))}${speed !== 1 ? ` played ${speed.toFixed(speed < 10 ? 1 : 0)}× faster` : ''})` : "this machine's sensors";
+  process.stdout.write(
+    [
+      `Model ${m.name}: ${m.stitches.length} stitches; profile ${rt.profile?.name ?? profile}; provider ${rt.provider}; signals: ${signals}`,
+      `Samples: ${data.name} (${data.size}${data.labels ? ', labelled' : ', no labels: accuracy n/a'}); running for ${o.duration} s, starting on stitch ${rt.stitch}`,
+      '',
+    ].join('\n'),
+  );
+
+  const tty = process.stdout.isTTY === true;
+  const write = (line: string) => process.stdout.write(tty ? `\r\x1b[2K${line}\n` : `${line}\n`);
+  const subs = [
+    rt.state$.subscribe((s) => {
+      stats.state = s;
+    }),
+    rt.stitchChanges$.subscribe((c) => {
+      stats.recordChange(c, performance.now());
+      write(changeLine(c, catalog, clock()));
+    }),
+    rt.errors$.subscribe((e) => write(`warning: ${e.message}`)),
+  ];
+  const draw = () => {
+    const line = statusLine(stats, catalog, clock());
+    if (tty) process.stdout.write(`\r\x1b[2K${line.slice(0, Math.max(20, (process.stdout.columns ?? 120) - 1))}`);
+    else process.stdout.write(`${line}\n`);
+  };
+  const ticker = setInterval(draw, tty ? 200 : 1000);
+  let stop = false;
+  const interrupt = () => {
+    stop = true;
+  };
+  process.once('SIGINT', interrupt);
+  const classes = Number(m.output.shape.at(-1));
+  try {
+    for (let i = 0; !stop && performance.now() - started < durationMs; i = (i + 1) % data.size) {
+      const r = await rt.run(data.batch(i, 1));
+      const label = data.labels?.[i];
+      stats.recordRun(r.stitch, r.ms, label === undefined ? undefined : argmax(r.logits, classes) === label);
+    }
+  } finally {
+    clearInterval(ticker);
+    process.removeListener('SIGINT', interrupt);
+    for (const s of subs) s.unsubscribe();
+    if (tty) process.stdout.write('\r\x1b[2K');
+    draw();
+    if (tty) process.stdout.write('\n');
+    await rt.close();
+  }
+  process.stdout.write(`\n${summaryText(stats, catalog, performance.now(), random)}`);
+  if (random) process.stdout.write('Reminder: random weights; the accuracy above means nothing until the trained family ships.\n');
+}
+
+export function registerDemo(program: Command): void {
+  program
+    .command('demo')
+    .description('Run a stitch package live under a profile with this machine’s signals (or a trace): active stitch, MACs, latency, accuracy, device readings and every switch with its reason.')
+    .option('--model <dir>', 'stitch package (default: models/fmnist-vit if present, else a random-weight stand-in built into the cache)')
+    .option('--profile <file>', 'profile (default: profiles/balanced.yaml)')
+    .option('--duration <s>', 'seconds to run (default 20)', positiveNumber('--duration'), 20)
+    .option('--samples <path>', 'IDX images (labels next to them) or a folder holding them (default: <model>/samples)')
+    .option('--trace <file>', 'drive the signals from a recorded trace instead of the sensors (see examples/traces)')
+    .option('--speed <x>', 'with --trace: replay speed (default: the whole trace within --duration)', positiveNumber('--speed'))
+    .option('--cache <dir>', 'where the random-weight stand-in is built (default: $XDG_CACHE_HOME/stitchnet or ~/.cache/stitchnet)')
+    .option('--provider <list>', `execution providers in order of preference, comma-separated (${PROVIDER_NAMES.join(', ')})`, (v: string) => v.split(',').map((p) => oneOf('--provider', PROVIDER_NAMES)(p.trim())))
+    .action(async (o: DemoCliOptions) => {
+      if (o.speed !== undefined && o.trace === undefined) throw new OptionError('OPTION_INVALID', '--speed only applies to --trace', { option: '--speed', hint: 'Add --trace <file>, or drop --speed' });
+      await runDemo(o);
+    });
+}

@@ -1,0 +1,64 @@
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { interval, take, VirtualAction, VirtualTimeScheduler } from 'rxjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { scaledScheduler } from '../../src/cli/scaled-scheduler.js';
+import { cli, root } from './helpers.js';
+
+let cache: string;
+beforeAll(async () => {
+  cache = await mkdtemp(path.join(os.tmpdir(), 'stitchnet-demo-'));
+});
+afterAll(async () => {
+  await rm(cache, { recursive: true, force: true });
+});
+
+describe('stitchnet demo', () => {
+  it('runs live on a trace for 2 s: status lines, stitch changes with reasons, a summary; says when the weights are random', async () => {
+    const shipped = existsSync(path.join(root, 'models', 'fmnist-vit', 'stitchnet.json'));
+    // The whole 40-minute trace in one second, so that its battery rules fire well within the run.
+    const r = await cli(['demo', '--duration', '2', '--trace', 'examples/traces/laptop-unplugged.csv', '--speed', '2400', '--cache', cache, '--provider', 'cpu']);
+    expect(r.code).toBe(0);
+    if (shipped) {
+      expect(r.stdout).not.toContain('RANDOM WEIGHTS');
+    } else {
+      expect(r.stdout).toContain('RANDOM WEIGHTS. This stand-in family has untrained, random weights');
+      expect(r.stdout).toContain('Reminder: random weights; the accuracy above means nothing until the trained family ships.');
+      expect(existsSync(path.join(cache, 'demo-random-vit-v1', 'stitchnet.json'))).toBe(true);
+    }
+    expect(r.stdout).toMatch(/signals: trace examples\/traces\/laptop-unplugged\.csv \(40:00 played 2400× faster\)/);
+    // A degrade driven by the trace's battery, with the rule and the reading that matched.
+    expect(r.stdout).toMatch(/^ *\d+:\d\d(\.\d)?  down  stitch \d+ → \d+ \([\d.]+ [kMG]MACs → [\d.]+ [kMG]MACs\): rules .*critical-battery \(battery\.percent=1\d(\.5)? below 15, battery\.charging=false\)/m);
+    // Not a terminal: plain status lines (one a second), no cursor movement.
+    expect(r.stdout).toMatch(/^ *\d+:\d\d(\.\d)?  stitch \d+  [\d.]+ [kMG]MACs  p50 [\d.]+ ms  acc [\d.]+ % of \d+  battery \d+ % on battery  cpu \d+ °C/m);
+    expect(r.stdout).not.toContain('\x1b[');
+    expect(r.stdout).toMatch(/\nRan \d+ inferences in [\d.]+ s/);
+    expect(r.stdout).toMatch(/\n {2}stitch +MACs +active +share +runs +p50 ms +accuracy\n/);
+  });
+
+  it('refuses --speed without --trace', async () => {
+    const r = await cli(['demo', '--speed', '10']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--speed only applies to --trace');
+  });
+});
+
+describe('scaledScheduler', () => {
+  it('runs the clock and every delay, rescheduled ones included, `speed` times faster', () => {
+    const base = new VirtualTimeScheduler(VirtualAction, Infinity);
+    const fast = scaledScheduler(100, base);
+    const seen: [number, number][] = [];
+    // interval() reschedules its own action: each period must be scaled too.
+    interval(1000, fast)
+      .pipe(take(3))
+      .subscribe(() => seen.push([base.now(), fast.now()]));
+    base.flush();
+    expect(seen).toEqual([
+      [10, 1000],
+      [20, 2000],
+      [30, 3000],
+    ]);
+  });
+});
