@@ -8,7 +8,6 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import {
-  asyncScheduler,
   BehaviorSubject,
   catchError,
   distinctUntilChanged,

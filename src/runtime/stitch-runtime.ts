@@ -124,7 +124,11 @@ export class StitchRuntime {
    * failed, a provider the policy asks for but that is not in use. No replay.
    */
   readonly errors$: Observable<StitchnetError>;
-  /** Every change of the active stitch (policy, `setStitch`, `pin`) with its reason. No replay: an event stream. */
+  /**
+   * Every change of the active stitch (policy, `setStitch`, `pin`) with its reason. No replay: an
+   * event stream. (A first decision made inside `create()`, when a source already had readings,
+   * has no subscriber yet: `stitch` and `decisions$` show its result.)
+   */
   readonly stitchChanges$: Observable<StitchChange>;
   /** Every decision of the policy (empty without a profile); replays the latest. */
   readonly decisions$: Observable<Decision>;
