@@ -2,6 +2,7 @@
  * What `stitchnet demo` shows: the running statistics of each stitch, the status line (active
  * stitch, MACs, latency, accuracy, device readings) and the closing summary.
  */
+import type { Writable } from 'node:stream';
 import type { Decision, StitchCatalog } from '../policy/index.js';
 import type { StitchChange } from '../runtime/adaptive.js';
 import type { DeviceState } from '../signals/index.js';
@@ -115,17 +116,59 @@ export function formatAccuracy(correct: number, labelled: number): string {
   return labelled === 0 ? na : `${((100 * correct) / labelled).toFixed(1)} % of ${labelled}`;
 }
 
-/** One status line: clock, active stitch, its MACs and latency, running accuracy, device readings. */
-export function statusLine(stats: DemoStats, catalog: StitchCatalog | undefined, clock: string): string {
+/** The status: clock, active stitch, its MACs and latency, running accuracy; then the device readings. */
+export function statusLines(stats: DemoStats, catalog: StitchCatalog | undefined, clock: string): [string, string] {
   const macs = catalog?.stitches.get(stats.stitch)?.macs;
-  return [
-    clock,
-    `stitch ${stats.stitch}`,
-    macs === undefined ? 'MACs n/a' : formatMacs(macs),
-    `p50 ${fixed(stats.p50(stats.stitch), 2, ' ms')}`,
-    `acc ${formatAccuracy(stats.correct, stats.labelled)}`,
-    formatDevice(stats.state),
-  ].join('  ');
+  const run = [clock, `stitch ${stats.stitch}`, macs === undefined ? 'MACs n/a' : formatMacs(macs), `p50 ${fixed(stats.p50(stats.stitch), 2, ' ms')}`, `acc ${formatAccuracy(stats.correct, stats.labelled)}`];
+  return [run.join('  '), `${' '.repeat(clock.length)}  ${formatDevice(stats.state)}`];
+}
+
+/** A stream the live output writes to; `isTTY` and `columns` as on `process.stdout`. */
+export type LiveStream = Writable & { isTTY?: boolean; columns?: number };
+
+/**
+ * Live output. On a terminal, a status block is redrawn in place and event lines scroll above it;
+ * elsewhere (a pipe, a log file, CI) every status is one plain line and nothing moves the cursor.
+ */
+export class LiveOutput {
+  private shown = 0;
+
+  constructor(private readonly out: LiveStream) {}
+
+  /** Whether the status is redrawn in place. */
+  get tty(): boolean {
+    return this.out.isTTY === true;
+  }
+
+  /** An event line, kept on screen above the status block (which is erased until the next {@link status}). */
+  line(text: string): void {
+    this.out.write(`${this.erase()}${text}\n`);
+    this.shown = 0;
+  }
+
+  /** The status: redrawn in place on a terminal (cut to its width), one line otherwise. */
+  status(lines: readonly string[]): void {
+    if (!this.tty) {
+      this.out.write(`${lines.map((l, i) => (i === 0 ? l : l.trim())).join('  ')}\n`);
+      return;
+    }
+    const columns = this.out.columns ?? 0;
+    const width = columns > 1 ? columns - 1 : Infinity;
+    this.out.write(`${this.erase()}${lines.map((l) => l.slice(0, width)).join('\n')}`);
+    this.shown = lines.length;
+  }
+
+  /** Leaves the last status block on screen and moves below it. */
+  end(): void {
+    if (this.tty && this.shown > 0) this.out.write('\n');
+    this.shown = 0;
+  }
+
+  /** Cursor movements that erase the status block on screen, leaving the cursor where it began. */
+  private erase(): string {
+    if (!this.tty || this.shown === 0) return '';
+    return `\r\x1b[2K${'\x1b[1A\x1b[2K'.repeat(this.shown - 1)}`;
+  }
 }
 
 /** One stitch change: clock, direction, from → to with MACs, and the reason. */

@@ -2,8 +2,10 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { Writable } from 'node:stream';
 import { interval, take, VirtualAction, VirtualTimeScheduler } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LiveOutput, type LiveStream } from '../../src/cli/demo-view.js';
 import { scaledScheduler } from '../../src/cli/scaled-scheduler.js';
 import { cli, root } from './helpers.js';
 
@@ -60,5 +62,43 @@ describe('scaledScheduler', () => {
       [20, 2000],
       [30, 3000],
     ]);
+  });
+});
+
+describe('LiveOutput', () => {
+  const stream = (tty: boolean, columns?: number) => {
+    const chunks: string[] = [];
+    const out = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        chunks.push(chunk.toString());
+        done();
+      },
+    }) as LiveStream;
+    out.isTTY = tty;
+    if (columns !== undefined) out.columns = columns;
+    return { out, text: () => chunks.join('') };
+  };
+
+  it('on a terminal, redraws the status block in place, keeps event lines above it and cuts lines to the width', () => {
+    const s = stream(true, 11);
+    const live = new LiveOutput(s.out);
+    live.status(['0:01  stitch 3', '      cpu 40 °C']);
+    live.status(['0:02  stitch 3', '      cpu 41 °C']);
+    live.line('0:02  down  stitch 3 → 1');
+    live.status(['0:03  stitch 1', '      cpu 42 °C']);
+    live.end();
+    const erase = '\r\x1b[2K\x1b[1A\x1b[2K';
+    expect(s.text()).toBe(
+      `0:01  stit\n      cpu ${erase}0:02  stit\n      cpu ${erase}0:02  down  stitch 3 → 1\n0:03  stit\n      cpu \n`,
+    );
+  });
+
+  it('elsewhere, prints every status as one plain line', () => {
+    const s = stream(false);
+    const live = new LiveOutput(s.out);
+    live.status(['0:01  stitch 3', '      cpu 40 °C']);
+    live.line('0:01  down  stitch 3 → 1');
+    live.end();
+    expect(s.text()).toBe('0:01  stitch 3  cpu 40 °C\n0:01  down  stitch 3 → 1\n');
   });
 });

@@ -8,7 +8,7 @@
  * there, else a random-weight package built on the fly into a cache folder — and then the demo
  * says plainly that its accuracy means nothing.
  *
- * On a terminal the status line is redrawn in place; otherwise one status line per second.
+ * On a terminal the status is redrawn in place; otherwise one status line per second.
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -23,7 +23,7 @@ import { PROVIDER_NAMES, type ProviderName } from '../../runtime/providers.js';
 import { StitchRuntime } from '../../runtime/stitch-runtime.js';
 import { loadTrace, traceDurationMs, traceSource, type Trace } from '../../signals/index.js';
 import { defaultCacheDir, randomDemoPackage } from '../demo-package.js';
-import { changeLine, DemoStats, statusLine, summaryText } from '../demo-view.js';
+import { changeLine, DemoStats, LiveOutput, statusLines, summaryText } from '../demo-view.js';
 import { formatClock } from '../format.js';
 import { oneOf, positiveNumber } from '../options.js';
 import { scaledScheduler } from '../scaled-scheduler.js';
@@ -136,6 +136,23 @@ function argmax(logits: Float32Array, classes: number, i = 0): number {
   return best;
 }
 
+/**
+ * The first run of an ORT session is slow (allocations, kernel selection); read as a slowdown it
+ * would make the policy step down at once. So every stitch runs once, then the active one enough
+ * times to fill the slowdown window, while the policy is held; then it takes over.
+ */
+async function warmUp(rt: StitchRuntime, data: Dataset): Promise<void> {
+  const active = rt.stitch;
+  rt.pin(active);
+  try {
+    for (const s of rt.manifest.stitches) await rt.run(data.batch(0, 1), { stitch: s.id });
+    const window = rt.profile?.sampling.slowdownWindow ?? 8;
+    for (let i = 0; i < window; i++) await rt.run(data.batch(i % data.size, 1), { stitch: active });
+  } finally {
+    rt.unpin();
+  }
+}
+
 async function runDemo(o: DemoCliOptions): Promise<void> {
   const root = installRoot();
   const profile = o.profile ?? path.join(root, 'profiles', 'balanced.yaml');
@@ -157,6 +174,7 @@ async function runDemo(o: DemoCliOptions): Promise<void> {
     ...(scheduler ? { scheduler } : {}),
   });
   const t0 = scheduler?.now() ?? 0;
+  await warmUp(rt, data);
   const started = performance.now();
   const stats = new DemoStats(rt.stitch, started);
   const clock = () => formatClock(scheduler ? scheduler.now() - t0 : performance.now() - started).padStart(7);
@@ -170,24 +188,20 @@ async function runDemo(o: DemoCliOptions): Promise<void> {
     ].join('\n'),
   );
 
-  const tty = process.stdout.isTTY === true;
-  const write = (line: string) => process.stdout.write(tty ? `\r\x1b[2K${line}\n` : `${line}\n`);
+  const live = new LiveOutput(process.stdout);
+  const draw = () => live.status(statusLines(stats, catalog, clock()));
   const subs = [
     rt.state$.subscribe((s) => {
       stats.state = s;
     }),
     rt.stitchChanges$.subscribe((c) => {
       stats.recordChange(c, performance.now());
-      write(changeLine(c, catalog, clock()));
+      live.line(changeLine(c, catalog, clock()));
+      if (live.tty) draw();
     }),
-    rt.errors$.subscribe((e) => write(`warning: ${e.message}`)),
+    rt.errors$.subscribe((e) => live.line(`warning: ${e.message}`)),
   ];
-  const draw = () => {
-    const line = statusLine(stats, catalog, clock());
-    if (tty) process.stdout.write(`\r\x1b[2K${line.slice(0, Math.max(20, (process.stdout.columns ?? 120) - 1))}`);
-    else process.stdout.write(`${line}\n`);
-  };
-  const ticker = setInterval(draw, tty ? 200 : 1000);
+  const ticker = setInterval(draw, live.tty ? 200 : 1000);
   let stop = false;
   const interrupt = () => {
     stop = true;
@@ -204,9 +218,8 @@ async function runDemo(o: DemoCliOptions): Promise<void> {
     clearInterval(ticker);
     process.removeListener('SIGINT', interrupt);
     for (const s of subs) s.unsubscribe();
-    if (tty) process.stdout.write('\r\x1b[2K');
     draw();
-    if (tty) process.stdout.write('\n');
+    live.end();
     await rt.close();
   }
   process.stdout.write(`\n${summaryText(stats, catalog, performance.now(), random)}`);
