@@ -232,7 +232,7 @@ export function registerDemo(program: Command): void {
     .description('Run a stitch package live under a profile with this machine’s signals (or a trace): active stitch, MACs, latency, accuracy, device readings and every switch with its reason.')
     .option('--model <dir>', 'stitch package (default: models/fmnist-vit if present, else a random-weight stand-in built into the cache)')
     .option('--profile <file>', 'profile (default: profiles/balanced.yaml)')
-    .option('--duration <s>', 'seconds to run (default 20)', positiveNumber('--duration'), 20)
+    .option('--duration <s>', 'seconds to run', positiveNumber('--duration'), 20)
     .option('--samples <path>', 'IDX images (labels next to them) or a folder holding them (default: <model>/samples)')
     .option('--trace <file>', 'drive the signals from a recorded trace instead of the sensors (see examples/traces)')
     .option('--speed <x>', 'with --trace: replay speed (default: the whole trace within --duration)', positiveNumber('--speed'))
