@@ -451,4 +451,21 @@ async function loadPieces(pkg: StitchPackage, client: EngineClient): Promise<voi
     next?.catch(() => undefined);
     await client.loadPiece({ id: ids[i] as string, bytes });
   }
+  await warmUp(pkg, ids, client);
+}
+
+/**
+ * Runs every piece once on zeros (batch 1). onnxruntime's first run of a session plans and
+ * allocates its memory and takes many times a warm run; doing it here keeps that cost out of the
+ * first `run()` of each stitch, and out of the observed-latency signal the policy reads.
+ */
+async function warmUp(pkg: StitchPackage, ids: readonly string[], client: EngineClient): Promise<void> {
+  for (const id of ids) {
+    const shape = pkg.manifest.pieces[id]?.input.shape;
+    // Only the batch (first) dimension may be symbolic for a warm-up input to be well defined.
+    if (!shape || shape.slice(1).some((d) => typeof d !== 'number')) continue;
+    const dims = shape.map((d) => (typeof d === 'number' ? d : 1));
+    const data = new Float32Array(dims.reduce((a, b) => a * b, 1));
+    await client.run({ pieces: [id], data, dims });
+  }
 }

@@ -137,15 +137,14 @@ function argmax(logits: Float32Array, classes: number, i = 0): number {
 }
 
 /**
- * The first run of an ORT session is slow (allocations, kernel selection); read as a slowdown it
- * would make the policy step down at once. So every stitch runs once, then the active one enough
- * times to fill the slowdown window, while the policy is held; then it takes over.
+ * Fills the slowdown window with runs of the active stitch while the policy is held, so that the
+ * policy's first latency reading is a steady-state one (the runtime already ran every piece once
+ * at create).
  */
 async function warmUp(rt: StitchRuntime, data: Dataset): Promise<void> {
   const active = rt.stitch;
   rt.pin(active);
   try {
-    for (const s of rt.manifest.stitches) await rt.run(data.batch(0, 1), { stitch: s.id });
     const window = rt.profile?.sampling.slowdownWindow ?? 8;
     for (let i = 0; i < window; i++) await rt.run(data.batch(i % data.size, 1), { stitch: active });
   } finally {
