@@ -5,7 +5,7 @@
  * systeminformation reports "no battery" as `percent: 0` and a missing sensor as `null`; here
  * both become `undefined` with quality `unavailable`, never a 0 the policy could act on.
  */
-import si from 'systeminformation';
+import type Si from 'systeminformation';
 import { catchError, defer, map, merge, of, switchMap, timeout, type Observable, type SchedulerLike } from 'rxjs';
 import { NVIDIA_SMI_SIGNALS, nvidiaSmiSource, spawnLines, type LineSpawner } from './nvidia-smi.js';
 import { linuxCpuTemperature, osCpuLoad } from './cheap-probes.js';
@@ -88,11 +88,19 @@ export function hasNvidiaGpu(g: GraphicsInfo): boolean {
 export function defaultSystemInformation(platform: NodeJS.Platform = process.platform): SystemInformation {
   return {
     currentLoad: osCpuLoad(),
-    mem: () => si.mem(),
-    battery: () => si.battery(),
-    cpuTemperature: platform === 'linux' ? linuxCpuTemperature() : () => si.cpuTemperature(),
-    graphics: () => si.graphics(),
+    mem: async () => (await systeminformation()).mem(),
+    battery: async () => (await systeminformation()).battery(),
+    cpuTemperature: platform === 'linux' ? linuxCpuTemperature() : async () => (await systeminformation()).cpuTemperature(),
+    graphics: async () => (await systeminformation()).graphics(),
   };
+}
+
+let siModule: Promise<typeof Si> | undefined;
+
+/** systeminformation, loaded on first use: importing stitchnet should not pay for it. */
+function systeminformation(): Promise<typeof Si> {
+  siModule ??= import('systeminformation').then((m) => ((m as { default?: typeof Si }).default ?? m) as typeof Si);
+  return siModule;
 }
 
 /** Options of {@link systemSource}. Sampling fields as in a profile's `sampling` block. */
