@@ -35,7 +35,7 @@ import {
   writeFamilyPackage,
 } from './families.js';
 import { type Cell, type Lag, type SwitchSample, echoWorker, eventLoopLag, freshSessionTrials, interleaved, switchTrials } from './measure.js';
-import { PROBE_FLAG, RAW_VARIANTS, type RssResult, type RssVariant, probeInChild, runProbe } from './rss.js';
+import { MORE_VARIANTS, PROBE_FLAG, RUNTIME_VARIANT, type RssResult, probeInChild, runProbe } from './rss.js';
 import { type Summary, median, quantile, round, summarize } from './stats.js';
 
 const TARGETS = { deitS: 1.02, tinyFast: 1.05, switchP99Ms: 1, rssOverWeights: 1.15, lagP99Ms: 10 };
@@ -278,17 +278,16 @@ interface RssFamily {
   latencyStitch: number;
 }
 
-/** (c): the runtime in a child process, then (when over target) the raw-session variants. */
+/** (c): the runtime in a child process, then (when over target) the other variants. */
 async function memory(family: RssFamily, microDir: string, withVariants: boolean): Promise<{ runtime: RssResult; variants: RssResult[] }> {
   const script = fileURLToPath(import.meta.url);
   const base = { dir: family.dir, microDir, latencyStitch: family.latencyStitch, latencyRuns: 5 };
-  const runtimeVariant: RssVariant = { name: 'runtime', kind: 'runtime', batch8: true, description: 'StitchRuntime, worker mode, fast path off' };
   log(`RSS: ${family.name} (${(family.pieceBytes / 1024 ** 2).toFixed(0)} MB of pieces) in StitchRuntime, worker mode`);
-  const runtime = await probeInChild(script, { ...base, variant: runtimeVariant });
+  const runtime = await probeInChild(script, { ...base, variant: RUNTIME_VARIANT });
   const variants: RssResult[] = [];
   const over = Math.max(runtime.overWeights.loaded, runtime.overWeights.afterRunB1) > TARGETS.rssOverWeights;
   if (withVariants && over) {
-    for (const variant of RAW_VARIANTS) {
+    for (const variant of MORE_VARIANTS) {
       log(`RSS: variant ${variant.name} (${variant.description})`);
       variants.push(await probeInChild(script, { ...base, variant }));
     }
@@ -387,14 +386,12 @@ async function main(): Promise<void> {
       log('writing the DeiT-Ti/S package');
       let family: FamilyPackage | undefined = await writeFamilyPackage(path.join(tmp, 'deit-ts'), DEIT_TS_FAMILY);
       const rts = new Map<RuntimeKind, StitchRuntime>();
-      deitLatency = await latency(deitS, family, ['route.worker', 'fast.worker'], rts);
+      deitLatency = await latency(deitS, family, ['route.worker', 'fast.worker', 'route.inProcess'], rts);
       await (rts.get('fast.worker') as StitchRuntime).close();
       deitSwitch = await switching(deitS, family, rts.get('route.worker') as StitchRuntime, true);
       family = undefined;
-      const inProcess = await StitchRuntime.create({ model: path.join(tmp, 'deit-ts'), providers: ['cpu'], worker: false, fastPath: false });
-      deitLag = await lag(deitS, rts.get('route.worker') as StitchRuntime, inProcess, opts.lagSeconds);
-      await inProcess.close();
-      await (rts.get('route.worker') as StitchRuntime).close();
+      deitLag = await lag(deitS, rts.get('route.worker') as StitchRuntime, rts.get('route.inProcess') as StitchRuntime, opts.lagSeconds);
+      for (const rt of rts.values()) await rt.close();
       await rm(path.join(tmp, 'deit-ts'), { recursive: true, force: true });
     }
 
@@ -577,9 +574,10 @@ function printTables(rep: Report): string {
     v.sessions,
     v.loadSeconds,
     v.latencyB1Ms,
+    v.latencyB8Ms ?? '–',
     v.description,
   ]);
-  out.push(table(['variant', 'pieces', 'baseline', 'loaded', '×', 'after b1', '×', 'after b8', '×', 'sessions', 'load s', 'b1 ms', 'what'], rowsC));
+  out.push(table(['variant', 'pieces', 'baseline', 'loaded', '×', 'after b1', '×', 'after b8', '×', 'sessions', 'load s', 'b1 ms', 'b8 ms', 'what'], rowsC));
   if (rep.rss.runtime.extraWorkerMB !== undefined) {
     out.push(`a second worker runtime (micro package) adds ${fmt(rep.rss.runtime.extraWorkerMB)} MB; the runtime rows include one such worker`);
   }

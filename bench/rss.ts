@@ -2,12 +2,14 @@
  * Resident memory of a loaded family, each configuration measured in a fresh child process (RSS
  * never shrinks reliably once a process has grown, so sharing one process would measure history).
  *
- * The child loads a micro package first, so the baseline already holds onnxruntime and (for the
- * runtime) an inference worker; then every piece of the family, then runs every stitch once.
- * Variant `runtime` is `StitchRuntime` in worker mode (the default): its sessions live in a worker
- * thread of the child, so the child's RSS counts them. The `raw:*` variants create one ORT
- * session per piece directly, with stitchnet's session options plus an override, to show what
- * each option does to memory and latency.
+ * The child first loads a micro package, so that the baseline already holds onnxruntime and (for
+ * the runtime in worker mode) an inference worker. Only then does it read the family, load every
+ * piece, and run every stitch once. Variants `runtime*` are `StitchRuntime`: in worker mode (the
+ * default) its sessions live in a worker thread of the child, so the child's RSS counts them.
+ * The `raw:*` variants create one ORT session per piece directly on the main thread, with
+ * stitchnet's session options plus an override, to show what each option does to memory and
+ * latency. Between measurements the child forces a garbage collection of its main thread (a
+ * worker's heap cannot be collected from outside).
  */
 import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -28,11 +30,15 @@ export interface RssVariant {
   /** What it changes, in words. */
   description: string;
   kind: 'runtime' | 'raw';
+  /** Runtime: run inference in the worker (default) or in-process. */
+  worker?: boolean;
   /** Raw: options merged over stitchnet's session options (`extra.session` is merged key by key). */
   overrides?: Partial<SessionOptions>;
   /** Raw: keep every piece's model bytes referenced after its session is created. */
   keepBytes?: boolean;
-  /** Also run every stitch once at batch 8 and measure again. */
+  /** Environment variables of the child (e.g. glibc malloc tuning). */
+  env?: Record<string, string>;
+  /** Also run every stitch once at batch 8, measure again, and time a few b8 runs. */
   batch8?: boolean;
 }
 
@@ -42,7 +48,7 @@ export interface RssResult {
   description: string;
   weightMB: number;
   baselineMB: number;
-  /** Runtime only: the RSS a second micro runtime (worker thread + its ORT state) adds. */
+  /** Runtime in worker mode only: the RSS a second micro runtime (a worker thread and its ORT state) adds. */
   extraWorkerMB?: number;
   loadedMB: number;
   afterRunB1MB: number;
@@ -51,8 +57,9 @@ export interface RssResult {
   overWeights: { loaded: number; afterRunB1: number; afterRunB8?: number };
   sessions: number;
   loadSeconds: number;
-  /** Median b1 latency of one stitch over a few runs (ms; indicative only, the machine is shared). */
+  /** Median latency of one stitch over a few runs (ms; indicative only, the machine is shared). */
   latencyB1Ms: number;
+  latencyB8Ms?: number;
 }
 
 /** Arguments of one child. */
@@ -76,7 +83,9 @@ async function settle(): Promise<void> {
   }
 }
 
-function input(pkg: StitchPackage, batch: number): { data: Float32Array; dims: number[] } {
+type Sample = { data: Float32Array; dims: number[] };
+
+function input(pkg: StitchPackage, batch: number): Sample {
   const dims = pkg.manifest.input.shape.map((d) => (typeof d === 'number' ? d : batch));
   return { data: uniform(dims.reduce((a, b) => a * b, 1), 99, 1), dims };
 }
@@ -86,72 +95,116 @@ function usedPieces(pkg: StitchPackage): string[] {
   return [...new Set(pkg.manifest.stitches.flatMap((s) => pkg.routePieces(s.id)))];
 }
 
+/** How one variant loads and runs the family. */
+interface Loaded {
+  sessions: number;
+  run(stitch: number, x: Sample): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** How one variant sets up its baseline and then loads the family. */
+interface Harness {
+  baseline(): Promise<{ extraWorkerMB?: number }>;
+  load(): Promise<{ pkg: StitchPackage; loaded: Loaded }>;
+  close(): Promise<void>;
+}
+
 /** Runs in the child: measures one variant and prints its result as one JSON line. */
 export async function runProbe(args: ProbeArgs): Promise<void> {
   const { variant } = args;
-  const micro = await readPackage(args.microDir);
-  const pkg = await readPackage(args.dir);
-  const weightMB = Object.values(pkg.manifest.pieces).reduce((n, p) => n + p.bytes, 0) / MB;
+  const harness = variant.kind === 'runtime' ? runtimeHarness(args) : await rawHarness(args);
+  const { extraWorkerMB } = await harness.baseline();
+  await settle();
+  const baselineMB = rss();
+
+  const t0 = performance.now();
+  const { pkg, loaded } = await harness.load();
+  const loadSeconds = (performance.now() - t0) / 1000;
+  await settle();
+  const loadedMB = rss();
   const stitches = pkg.manifest.stitches.map((s) => s.id);
   const x1 = input(pkg, 1);
-  const x8 = input(pkg, 8);
-  const result = variant.kind === 'runtime' ? await probeRuntime(args, micro, pkg, stitches, x1, x8) : await probeRaw(args, micro, pkg, stitches, x1, x8);
-  const over = (mb: number) => (mb - result.baselineMB) / weightMB;
+  for (const stitch of stitches) await loaded.run(stitch, x1);
+  await settle();
+  const afterRunB1MB = rss();
+  const time = async (x: Sample, runs: number) => {
+    const times: number[] = [];
+    for (let i = 0; i <= runs; i++) {
+      const t = performance.now();
+      await loaded.run(args.latencyStitch, x);
+      if (i > 0) times.push(performance.now() - t);
+    }
+    return median(times);
+  };
+  const latencyB1Ms = await time(x1, args.latencyRuns);
+  let b8: { afterRunB8MB: number; latencyB8Ms: number } | undefined;
+  if (variant.batch8) {
+    const x8 = input(pkg, 8);
+    for (const stitch of stitches) await loaded.run(stitch, x8);
+    await settle();
+    const afterRunB8MB = rss();
+    b8 = { afterRunB8MB, latencyB8Ms: await time(x8, Math.max(2, Math.floor(args.latencyRuns / 2))) };
+  }
+  await loaded.close();
+  await harness.close();
+
+  const weightMB = Object.values(pkg.manifest.pieces).reduce((n, p) => n + p.bytes, 0) / MB;
+  const over = (mb: number) => (mb - baselineMB) / weightMB;
   const out: RssResult = {
     variant: variant.name,
     description: variant.description,
     weightMB,
-    ...result,
-    overWeights: {
-      loaded: over(result.loadedMB),
-      afterRunB1: over(result.afterRunB1MB),
-      ...(result.afterRunB8MB === undefined ? {} : { afterRunB8: over(result.afterRunB8MB) }),
-    },
+    baselineMB,
+    ...(extraWorkerMB === undefined ? {} : { extraWorkerMB }),
+    loadedMB,
+    afterRunB1MB,
+    ...(b8 ? { afterRunB8MB: b8.afterRunB8MB } : {}),
+    overWeights: { loaded: over(loadedMB), afterRunB1: over(afterRunB1MB), ...(b8 ? { afterRunB8: over(b8.afterRunB8MB) } : {}) },
+    sessions: loaded.sessions,
+    loadSeconds,
+    latencyB1Ms,
+    ...(b8 ? { latencyB8Ms: b8.latencyB8Ms } : {}),
   };
   process.stdout.write(`${JSON.stringify(out)}\n`);
 }
 
-type Measured = Omit<RssResult, 'variant' | 'description' | 'weightMB' | 'overWeights'>;
-type Sample = { data: Float32Array; dims: number[] };
-
-async function probeRuntime(args: ProbeArgs, micro: StitchPackage, pkg: StitchPackage, stitches: number[], x1: Sample, x8: Sample): Promise<Measured> {
-  const base = { model: micro, providers: ['cpu' as const], fastPath: false as const };
-  const microX = input(micro, 1);
-  const rt0 = await StitchRuntime.create(base);
-  await rt0.run(microX);
-  await settle();
-  const baselineMB = rss();
-  const rt1 = await StitchRuntime.create(base);
-  await rt1.run(microX);
-  await settle();
-  const extraWorkerMB = rss() - baselineMB;
-  await rt1.close();
-  await settle();
-
-  const t0 = performance.now();
-  const rt = await StitchRuntime.create({ model: pkg, providers: ['cpu'], fastPath: false });
-  const loadSeconds = (performance.now() - t0) / 1000;
-  await settle();
-  const loadedMB = rss();
-  for (const stitch of stitches) await rt.run(x1, { stitch });
-  await settle();
-  const afterRunB1MB = rss();
-  const times: number[] = [];
-  for (let i = 0; i <= args.latencyRuns; i++) {
-    const t = performance.now();
-    await rt.run(x1, { stitch: args.latencyStitch });
-    if (i > 0) times.push(performance.now() - t);
-  }
-  let afterRunB8MB: number | undefined;
-  if (args.variant.batch8) {
-    for (const stitch of stitches) await rt.run(x8, { stitch });
-    await settle();
-    afterRunB8MB = rss();
-  }
-  const sessions = usedPieces(pkg).length;
-  await rt.close();
-  await rt0.close();
-  return { baselineMB, extraWorkerMB, loadedMB, afterRunB1MB, ...(afterRunB8MB === undefined ? {} : { afterRunB8MB }), sessions, loadSeconds, latencyB1Ms: median(times) };
+function runtimeHarness(args: ProbeArgs): Harness {
+  const worker = args.variant.worker ?? true;
+  const base = { providers: ['cpu' as const], fastPath: false as const, worker };
+  let micro: StitchRuntime | undefined;
+  return {
+    async baseline() {
+      const microPkg = await readPackage(args.microDir);
+      micro = await StitchRuntime.create({ ...base, model: microPkg });
+      await micro.run(input(microPkg, 1));
+      if (!worker) return {};
+      await settle();
+      const before = rss();
+      const second = await StitchRuntime.create({ ...base, model: microPkg });
+      await second.run(input(microPkg, 1));
+      await settle();
+      const extraWorkerMB = rss() - before;
+      await second.close();
+      return { extraWorkerMB };
+    },
+    async load() {
+      // The runtime reads and checks the package itself, as a user's call would.
+      const rt = await StitchRuntime.create({ ...base, model: args.dir });
+      return {
+        pkg: rt.pkg,
+        loaded: {
+          sessions: usedPieces(rt.pkg).length,
+          run: async (stitch, x) => {
+            await rt.run(x, { stitch });
+          },
+          close: () => rt.close(),
+        },
+      };
+    },
+    async close() {
+      await micro?.close();
+    },
+  };
 }
 
 /** stitchnet's session options with `overrides` on top (`extra.session` merged key by key). */
@@ -165,62 +218,57 @@ export function withOverrides(base: SessionOptions, overrides: Partial<SessionOp
   };
 }
 
-async function probeRaw(args: ProbeArgs, micro: StitchPackage, pkg: StitchPackage, stitches: number[], x1: Sample, x8: Sample): Promise<Measured> {
+async function rawHarness(args: ProbeArgs): Promise<Harness> {
   const ort = await loadOrt();
   const options = withOverrides(sessionOptions({ provider: 'cpu', threads: resolveThreads(undefined) }), args.variant.overrides);
-  const load = async (p: StitchPackage, ids: string[], kept: Uint8Array[]) => {
-    const sessions = new Map<string, Session>();
-    for (const id of ids) {
-      const bytes = await p.pieceBytes(id);
-      sessions.set(id, await ort.InferenceSession.create(bytes, options));
-      if (args.variant.keepBytes) kept.push(bytes);
-    }
-    return sessions;
-  };
-  const runRoute = async (p: StitchPackage, sessions: Map<string, Session>, stitch: number, x: Sample) => {
-    let t: OrtTensor = new ort.Tensor('float32', x.data, x.dims);
-    for (const id of p.routePieces(stitch)) {
-      const s = sessions.get(id) as Session;
-      t = (await s.run({ [s.inputNames[0] as string]: t }))[s.outputNames[0] as string] as OrtTensor;
-    }
-    return t;
-  };
-  const microSessions = await load(micro, usedPieces(micro), []);
-  await runRoute(micro, microSessions, 0, input(micro, 1));
-  await settle();
-  const baselineMB = rss();
-
   const kept: Uint8Array[] = [];
-  const t0 = performance.now();
-  const sessions = await load(pkg, usedPieces(pkg), kept);
-  const loadSeconds = (performance.now() - t0) / 1000;
-  await settle();
-  const loadedMB = rss();
-  for (const stitch of stitches) await runRoute(pkg, sessions, stitch, x1);
-  await settle();
-  const afterRunB1MB = rss();
-  const times: number[] = [];
-  for (let i = 0; i <= args.latencyRuns; i++) {
-    const t = performance.now();
-    await runRoute(pkg, sessions, args.latencyStitch, x1);
-    if (i > 0) times.push(performance.now() - t);
-  }
-  let afterRunB8MB: number | undefined;
-  if (args.variant.batch8) {
-    for (const stitch of stitches) await runRoute(pkg, sessions, stitch, x8);
-    await settle();
-    afterRunB8MB = rss();
-  }
-  const count = sessions.size;
-  for (const s of [...sessions.values(), ...microSessions.values()]) await s.release();
-  kept.length = 0;
-  return { baselineMB, loadedMB, afterRunB1MB, ...(afterRunB8MB === undefined ? {} : { afterRunB8MB }), sessions: count, loadSeconds, latencyB1Ms: median(times) };
+  const load = async (pkg: StitchPackage, keep: boolean): Promise<Loaded> => {
+    const sessions = new Map<string, Session>();
+    for (const id of usedPieces(pkg)) {
+      const bytes = await pkg.pieceBytes(id);
+      sessions.set(id, await ort.InferenceSession.create(bytes, options));
+      if (keep) kept.push(bytes);
+    }
+    return {
+      sessions: sessions.size,
+      async run(stitch, x) {
+        let t: OrtTensor = new ort.Tensor('float32', x.data, x.dims);
+        for (const id of pkg.routePieces(stitch)) {
+          const s = sessions.get(id) as Session;
+          t = (await s.run({ [s.inputNames[0] as string]: t }))[s.outputNames[0] as string] as OrtTensor;
+        }
+      },
+      async close() {
+        for (const s of sessions.values()) await s.release();
+        kept.length = 0;
+      },
+    };
+  };
+  let micro: Loaded | undefined;
+  return {
+    async baseline() {
+      const microPkg = await readPackage(args.microDir);
+      micro = await load(microPkg, false);
+      await micro.run(0, input(microPkg, 1));
+      return {};
+    },
+    async load() {
+      const pkg = await readPackage(args.dir);
+      return { pkg, loaded: await load(pkg, args.variant.keepBytes ?? false) };
+    },
+    async close() {
+      await micro?.close();
+    },
+  };
 }
 
 /** Runs one variant in a fresh child process (this script with {@link PROBE_FLAG}) and returns its result. */
 export function probeInChild(script: string, args: ProbeArgs): Promise<RssResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--expose-gc', script, PROBE_FLAG, JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--expose-gc', script, PROBE_FLAG, JSON.stringify(args)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, ...args.variant.env },
+    });
     let out = '';
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', (chunk: string) => (out += chunk));
@@ -236,11 +284,20 @@ export function probeInChild(script: string, args: ProbeArgs): Promise<RssResult
   });
 }
 
+/** glibc: serve every allocation over 128 KiB with its own mapping, returned to the system on free. */
+const MMAP_128K = { MALLOC_MMAP_THRESHOLD_: '131072' };
+
+/** The runtime as users get it: worker mode, fast path off so only pieces are loaded. */
+export const RUNTIME_VARIANT: RssVariant = { name: 'runtime', kind: 'runtime', batch8: true, description: 'StitchRuntime, worker mode (default), fast path off' };
+
 /** The configurations compared when the runtime's RSS is over its target. */
-export const RAW_VARIANTS: RssVariant[] = [
-  { name: 'raw:default', kind: 'raw', description: "stitchnet's session options, sessions on the main thread (control)" },
-  { name: 'raw:keep-bytes', kind: 'raw', keepBytes: true, description: 'same, but the model bytes stay referenced after create' },
+export const MORE_VARIANTS: RssVariant[] = [
+  { name: 'runtime:in-process', kind: 'runtime', worker: false, description: 'StitchRuntime in-process (its garbage is collected by the forced GC)' },
+  { name: 'runtime:mmap-128k', kind: 'runtime', env: MMAP_128K, description: 'StitchRuntime, worker mode, MALLOC_MMAP_THRESHOLD_=131072' },
+  { name: 'raw:default', kind: 'raw', description: "stitchnet's session options, sessions on the main thread" },
+  { name: 'raw:keep-bytes', kind: 'raw', keepBytes: true, description: 'the same, model bytes kept referenced after create' },
   { name: 'raw:no-arena', kind: 'raw', batch8: true, overrides: { enableCpuMemArena: false }, description: 'enableCpuMemArena: false' },
+  { name: 'raw:no-arena+mmap-128k', kind: 'raw', overrides: { enableCpuMemArena: false }, env: MMAP_128K, description: 'enableCpuMemArena: false, MALLOC_MMAP_THRESHOLD_=131072' },
   { name: 'raw:no-mem-pattern', kind: 'raw', overrides: { enableMemPattern: false }, description: 'enableMemPattern: false' },
   { name: 'raw:no-prepacking', kind: 'raw', overrides: { extra: { session: { disable_prepacking: '1' } } }, description: "config 'session.disable_prepacking' = '1'" },
   {
