@@ -36,7 +36,7 @@ import {
 } from './families.js';
 import { type Cell, type Lag, type SwitchSample, echoWorker, eventLoopLag, freshSessionTrials, interleaved, switchTrials } from './measure.js';
 import { MORE_VARIANTS, PROBE_FLAG, RUNTIME_VARIANT, type RssResult, probeInChild, runProbe } from './rss.js';
-import { type Summary, median, quantile, round, summarize } from './stats.js';
+import { type Summary, median, round, summarize } from './stats.js';
 
 const TARGETS = { deitS: 1.02, tinyFast: 1.05, switchP99Ms: 1, rssOverWeights: 1.15, lagP99Ms: 10 };
 
@@ -54,7 +54,6 @@ interface Options {
 
 /** One scale: its family, the stitch timed in (a), and the pair switched in (b). */
 interface Scale {
-  key: 'tiny' | 'deitS';
   label: string;
   spec: FamilySpec;
   /** The stitch of (a) and (d). */
@@ -99,7 +98,7 @@ function benchError(message: string): RuntimeError {
   return new RuntimeError('INFERENCE_FAILED', message, { hint: 'The benchmark checks that it measures what it claims; this check failed.' });
 }
 
-/** Runs `stitch` until the runtime's fast path has kicked in by itself (default thresholds). */
+/** Runs the active stitch until the runtime's fast path has kicked in by itself (its own thresholds). */
 async function untilFused(rt: StitchRuntime, x: Float32Array, timeoutMs: number): Promise<{ runs: number; ms: number }> {
   const t0 = performance.now();
   for (let runs = 1; ; runs++) {
@@ -139,7 +138,7 @@ async function latency(scale: Scale, family: FamilyPackage, kinds: RuntimeKind[]
     kickIn[kind] = await untilFused(runtimes.get(kind) as StitchRuntime, sample(scale.spec, 1).data, 300_000);
     log(`${scale.label}: ${kind} fast path kicked in after ${kickIn[kind].runs} runs, ${(kickIn[kind].ms / 1000).toFixed(1)} s`);
   }
-  const result: LatencyResult = { cells: {}, ratios: {}, pairedRatios: {}, workerRoundTrip: {}, maxAbsDiff: {}, fastPathKickIn: kickIn, cpu: undefined as unknown as CpuWindow };
+  const result: Omit<LatencyResult, 'cpu'> = { cells: {}, ratios: {}, pairedRatios: {}, workerRoundTrip: {}, maxAbsDiff: {}, fastPathKickIn: kickIn };
   const echo = echoWorker(family.manifest.output.shape.reduce<number>((n, d) => n * (typeof d === 'number' ? d : 1), 1));
   const meter = cpuMeter();
   for (const batch of [1, 8]) {
@@ -178,7 +177,8 @@ async function latency(scale: Scale, family: FamilyPackage, kinds: RuntimeKind[]
         if ((r + 1) % Math.max(1, Math.round(rounds / 4)) === 0) log(`${scale.label} ${b}: round ${r + 1}/${rounds}`);
       },
     });
-    for (const [kind, n] of wrong) throw benchError(`${scale.label} ${b}: ${n} runs of ${kind} did not take the expected path or stitch`);
+    const [wrongKind, wrongRuns] = [...wrong][0] ?? [];
+    if (wrongKind) throw benchError(`${scale.label} ${b}: ${wrongRuns} runs of ${wrongKind} did not take the expected path or stitch`);
     const fusedTimes = times.fused as number[];
     result.workerRoundTrip[b] = summarize(times.workerRoundTrip as number[]);
     result.cells[b] = Object.fromEntries(Object.entries(times).filter(([k]) => k !== 'workerRoundTrip').map(([k, v]) => [k, summarize(v)]));
@@ -188,10 +188,10 @@ async function latency(scale: Scale, family: FamilyPackage, kinds: RuntimeKind[]
       if (!(d <= 1e-5)) throw benchError(`${scale.label} ${b}: ${kind} differs from the fused session by ${d}`);
     }
   }
-  result.cpu = meter();
+  const cpu = meter();
   await fused.release();
   await echo.close();
-  return result;
+  return { ...result, cpu };
 }
 
 interface SwitchResult {
@@ -342,7 +342,6 @@ async function main(): Promise<void> {
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'stitchnet-bench-'));
   try {
     const tiny: Scale = {
-      key: 'tiny',
       label: 'tiny',
       spec: TINY_FAMILY,
       stitch: 4, // a0→a1 at [2, 3]
@@ -355,7 +354,6 @@ async function main(): Promise<void> {
       freshTrials: 20,
     };
     const deitS: Scale = {
-      key: 'deitS',
       label: 'DeiT-S',
       spec: DEIT_TS_FAMILY,
       stitch: 3, // Ti→S at [5, 6]
@@ -532,7 +530,7 @@ function printTables(rep: Report): string {
   );
   out.push(`a bare worker round trip (input copied + transferred, logits back, no inference), interleaved with the cells: ${rt.join('; ')}`);
 
-  out.push('', '(b) switching, b1, worker runtime without fast path (ms; overhead = first run after setStitch − next run; control = same without a switch)');
+  out.push('', '(b) switching, b1, runtimes without fast path (ms; overhead = first run after setStitch − next run; control = same without a switch)');
   const rowsB: (string | number)[][] = [];
   for (const [scale, sw] of [
     ['tiny, worker', rep.switch.tiny],
