@@ -286,6 +286,8 @@ export function probeInChild(script: string, args: ProbeArgs): Promise<RssResult
 
 /** glibc: serve every allocation over 128 KiB with its own mapping, returned to the system on free. */
 const MMAP_128K = { MALLOC_MMAP_THRESHOLD_: '131072' };
+/** …the same from 4 MiB: weight-sized buffers are mapped, most activations come from the heap. */
+const MMAP_4M = { MALLOC_MMAP_THRESHOLD_: '4194304' };
 
 /** The runtime as users get it: worker mode, fast path off so only pieces are loaded. */
 export const RUNTIME_VARIANT: RssVariant = { name: 'runtime', kind: 'runtime', batch8: true, description: 'StitchRuntime, worker mode (default), fast path off' };
@@ -298,6 +300,14 @@ export const MORE_VARIANTS: RssVariant[] = [
   { name: 'raw:keep-bytes', kind: 'raw', keepBytes: true, description: 'the same, model bytes kept referenced after create' },
   { name: 'raw:no-arena', kind: 'raw', batch8: true, overrides: { enableCpuMemArena: false }, description: 'enableCpuMemArena: false' },
   { name: 'raw:no-arena+mmap-128k', kind: 'raw', overrides: { enableCpuMemArena: false }, env: MMAP_128K, description: 'enableCpuMemArena: false, MALLOC_MMAP_THRESHOLD_=131072' },
+  {
+    name: 'raw:no-arena+mmap-4m',
+    kind: 'raw',
+    batch8: true,
+    overrides: { enableCpuMemArena: false },
+    env: MMAP_4M,
+    description: 'enableCpuMemArena: false, MALLOC_MMAP_THRESHOLD_=4194304',
+  },
   { name: 'raw:no-mem-pattern', kind: 'raw', overrides: { enableMemPattern: false }, description: 'enableMemPattern: false' },
   { name: 'raw:no-prepacking', kind: 'raw', overrides: { extra: { session: { disable_prepacking: '1' } } }, description: "config 'session.disable_prepacking' = '1'" },
   {
