@@ -38,7 +38,10 @@ export interface RssVariant {
   keepBytes?: boolean;
   /** Environment variables of the child (e.g. glibc malloc tuning). */
   env?: Record<string, string>;
-  /** Also run every stitch once at batch 8, measure again, and time a few b8 runs. */
+  /**
+   * Also run every anchor once at batch 8 (every piece but the stitching layers, whose
+   * activations are small), measure again, and time a few b8 runs.
+   */
   batch8?: boolean;
 }
 
@@ -140,7 +143,8 @@ export async function runProbe(args: ProbeArgs): Promise<void> {
   let b8: { afterRunB8MB: number; latencyB8Ms: number } | undefined;
   if (variant.batch8) {
     const x8 = input(pkg, 8);
-    for (const stitch of stitches) await loaded.run(stitch, x8);
+    const anchors = pkg.manifest.stitches.filter((s) => s.route.length === 1).map((s) => s.id);
+    for (const stitch of anchors) await loaded.run(stitch, x8);
     await settle();
     const afterRunB8MB = rss();
     b8 = { afterRunB8MB, latencyB8Ms: await time(x8, Math.max(2, Math.floor(args.latencyRuns / 2))) };
