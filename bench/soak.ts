@@ -4,16 +4,17 @@
  *
  * 1. Warm-up: three stitches in turn stay active long enough for the fast path to fuse them (the
  *    LRU of two evicts the first).
- * 2. Concurrency: 10,000 `run()` calls issued within a few hundred ms, all in flight together,
- *    while a timer switches the active stitch every few ms; a quarter name their stitch per call
- *    and 1% name a stitch that does not exist. Every call must settle exactly once; each result
- *    must report the stitch that was active (or named) when it was called, and carry that
+ * 2. Endurance: 100,000 runs, a window of them in flight, while a timer switches the active
+ *    stitch every few ms (at least 10,000 switches); a quarter name their stitch per call. Each
+ *    result must report the stitch that was active (or named) when it was called, and carry that
  *    stitch's logits: within 1e-5 of a reference computed beforehand by a fused session of the
- *    same stitch built whole (`buildRouteModel`), for the same input. Bad stitch ids must reject
- *    with STITCH_UNKNOWN.
- * 3. Endurance: 100,000 more runs, a window of them in flight, while the stitch keeps switching
- *    (at least 10,000 switches); every result checked the same way. RSS (after a main-thread GC)
- *    after the first 1,000 runs and at the end must be within 5%.
+ *    same stitch built whole (`buildRouteModel`), for the same input. RSS (after a main-thread
+ *    GC) after the first 1,000 runs and after the last must be within 5%. This phase comes
+ *    before the burst below, whose high-water mark would otherwise sit in the 1k figure.
+ * 3. Concurrency: 10,000 `run()` calls issued within about a second, all in flight together,
+ *    while the stitch keeps switching; a quarter name their stitch and 1% name one that does not
+ *    exist. Every call must settle exactly once; results are checked as above, and bad stitch
+ *    ids must reject with STITCH_UNKNOWN.
  *
  * Prints the figures; exits with code 1 when a check fails.
  */
@@ -112,11 +113,11 @@ async function main(): Promise<number> {
   const opts = new Command()
     .name('soak')
     .description('Concurrency, switching and memory soak of StitchRuntime on a tiny family.')
-    .option('--concurrent <n>', 'calls in flight together in phase 2', parsePositive, 10_000)
-    .option('--runs <n>', 'runs of phase 3 (endurance)', parsePositive, 100_000)
-    .option('--switches <n>', 'minimum stitch switches during phase 3', parsePositive, 10_000)
+    .option('--runs <n>', 'runs of the endurance phase', parsePositive, 100_000)
+    .option('--switches <n>', 'minimum stitch switches during the endurance phase', parsePositive, 10_000)
+    .option('--concurrent <n>', 'calls in flight together in the concurrency phase', parsePositive, 10_000)
     .option('--switch-every-ms <ms>', 'period of the stitch-switching timer', parsePositive, 3)
-    .option('--window <n>', 'runs in flight during phase 3', parsePositive, 64)
+    .option('--window <n>', 'runs in flight during the endurance phase', parsePositive, 64)
     .option('--json <file>', 'also write the figures as JSON')
     .parse(process.argv)
     .opts<Options>();
@@ -171,19 +172,67 @@ async function main(): Promise<number> {
     }
     log(`warm-up: fast path fused stitches ${fusedSeen.join(', ')}`);
 
-    // 2. Concurrency.
-    const okWarm = check.ok;
-    const fusedWarm = check.fused;
+    // 2. Endurance.
     let switches = 0;
     const switcher = setInterval(() => {
       rt.setStitch(pick(ids));
       switches++;
     }, opts.switchEveryMs);
+    const okBefore2 = check.ok;
+    const fusedBefore2 = check.fused;
+    const rss: { runs: number; switches: number; mb: number; seconds: number }[] = [];
+    let done = 0;
+    let next = 0;
+    const t2 = performance.now();
+    const sampleAt = new Set([1_000, ...Array.from({ length: 10 }, (_, k) => Math.round(((k + 1) * opts.runs) / 10))]);
+    const one = async (): Promise<void> => {
+      while (next < opts.runs || switches < opts.switches) {
+        next++;
+        const input = Math.floor(random() * inputs.length);
+        const named = random() < 0.25;
+        const stitch = named ? pick(ids) : rt.stitch;
+        try {
+          check.result(await rt.run(inputs[input] as Float32Array, named ? { stitch } : {}), stitch, input);
+        } catch (e) {
+          check.problem(`endurance run rejected: ${e instanceof Error ? e.message : String(e)}`);
+        }
+        done++;
+        if (sampleAt.has(done)) {
+          rss.push({ runs: done, switches, mb: await rssAfterGc(), seconds: (performance.now() - t2) / 1000 });
+          const last = rss[rss.length - 1] as (typeof rss)[number];
+          log(`endurance: ${last.runs} runs, ${last.switches} switches, RSS ${last.mb.toFixed(1)} MB`);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: opts.window }, one));
+    const rssEnd = await rssAfterGc();
+    rss.push({ runs: done, switches, mb: rssEnd, seconds: (performance.now() - t2) / 1000 });
+    const rss1k = rss.find((s) => s.runs === 1_000)?.mb ?? Number.NaN;
+    const growth = rssEnd / rss1k - 1;
+    const phase2 = {
+      runs: done,
+      switches,
+      seconds: (performance.now() - t2) / 1000,
+      runsPerSecond: done / ((performance.now() - t2) / 1000),
+      matched: check.ok - okBefore2,
+      fusedResults: check.fused - fusedBefore2,
+      rssAfter1kMB: rss1k,
+      rssEndMB: rssEnd,
+      rssGrowth: growth,
+      rssSamples: rss,
+    };
+    if (!(Math.abs(growth) <= 0.05)) check.problem(`RSS went from ${rss1k.toFixed(1)} MB after 1k runs to ${rssEnd.toFixed(1)} MB (${(growth * 100).toFixed(1)}%), over 5%`);
+    if (phase2.switches < opts.switches) check.problem(`only ${phase2.switches} switches during the endurance phase`);
+
+    // 3. Concurrency.
+    const okBefore3 = check.ok;
+    const fusedBefore3 = check.fused;
+    const switchesBefore3 = switches;
     const settled = new Uint8Array(opts.concurrent);
     let inFlight = 0;
     let maxInFlight = 0;
     const calls: Promise<void>[] = [];
-    const t2 = performance.now();
+    const t3 = performance.now();
     for (let i = 0; i < opts.concurrent; i++) {
       if (i % 100 === 0) await sleep(1);
       const input = Math.floor(random() * inputs.length);
@@ -212,11 +261,11 @@ async function main(): Promise<number> {
         ),
       );
     }
-    const issuedMs = performance.now() - t2;
-    const switchesWhileIssuing = switches;
+    const issuedMs = performance.now() - t3;
+    const switchesWhileIssuing = switches - switchesBefore3;
     const deadline = sleep(600_000, undefined, { ref: false }).then(() => 'timeout' as const);
     const outcome = await Promise.race([Promise.all(calls).then(() => 'done' as const), deadline]);
-    const concurrencyMs = performance.now() - t2;
+    const concurrencyMs = performance.now() - t3;
     let once = 0;
     let never = 0;
     let twice = 0;
@@ -226,70 +275,23 @@ async function main(): Promise<number> {
       else twice++;
     }
     if (outcome === 'timeout' || never > 0 || twice > 0) check.problem(`settled once: ${once}, never: ${never}, more than once: ${twice}`);
-    const phase2 = {
+    const phase3 = {
       calls: opts.concurrent,
       issuedMs,
       maxInFlight,
       seconds: concurrencyMs / 1000,
-      switches,
+      switches: switches - switchesBefore3,
       switchesWhileIssuing,
       settledOnce: once,
       settledNever: never,
       settledTwice: twice,
-      resolvedAndMatched: check.ok - okWarm,
+      resolvedAndMatched: check.ok - okBefore3,
       rejectedAsExpected: check.rejectedAsExpected,
-      fusedResults: check.fused - fusedWarm,
+      fusedResults: check.fused - fusedBefore3,
+      rssAfterMB: await rssAfterGc(),
     };
-    log(`concurrency: ${once}/${opts.concurrent} settled once (max ${maxInFlight} in flight, issued in ${issuedMs.toFixed(0)} ms), ${switches} switches, ${check.problemCount} problems`);
-
-    // 3. Endurance.
-    const okBefore = check.ok;
-    const fusedBefore = check.fused;
-    const switchesBefore = switches;
-    const rss: { runs: number; switches: number; mb: number; seconds: number }[] = [];
-    let done = 0;
-    let next = 0;
-    const t3 = performance.now();
-    const sampleAt = new Set([1_000, ...Array.from({ length: 10 }, (_, k) => Math.round(((k + 1) * opts.runs) / 10))]);
-    const one = async (): Promise<void> => {
-      while (next < opts.runs || switches - switchesBefore < opts.switches) {
-        next++;
-        const input = Math.floor(random() * inputs.length);
-        const named = random() < 0.25;
-        const stitch = named ? pick(ids) : rt.stitch;
-        try {
-          check.result(await rt.run(inputs[input] as Float32Array, named ? { stitch } : {}), stitch, input);
-        } catch (e) {
-          check.problem(`endurance run rejected: ${e instanceof Error ? e.message : String(e)}`);
-        }
-        done++;
-        if (sampleAt.has(done)) {
-          rss.push({ runs: done, switches: switches - switchesBefore, mb: await rssAfterGc(), seconds: (performance.now() - t3) / 1000 });
-          const last = rss[rss.length - 1] as (typeof rss)[number];
-          log(`endurance: ${last.runs} runs, ${last.switches} switches, RSS ${last.mb.toFixed(1)} MB`);
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: opts.window }, one));
     clearInterval(switcher);
-    const rssEnd = await rssAfterGc();
-    rss.push({ runs: done, switches: switches - switchesBefore, mb: rssEnd, seconds: (performance.now() - t3) / 1000 });
-    const rss1k = rss.find((s) => s.runs === 1_000)?.mb ?? Number.NaN;
-    const growth = rssEnd / rss1k - 1;
-    const phase3 = {
-      runs: done,
-      switches: switches - switchesBefore,
-      seconds: (performance.now() - t3) / 1000,
-      runsPerSecond: done / ((performance.now() - t3) / 1000),
-      matched: check.ok - okBefore,
-      fusedResults: check.fused - fusedBefore,
-      rssAfter1kMB: rss1k,
-      rssEndMB: rssEnd,
-      rssGrowth: growth,
-      rssSamples: rss,
-    };
-    if (!(Math.abs(growth) <= 0.05)) check.problem(`RSS went from ${rss1k.toFixed(1)} MB after 1k runs to ${rssEnd.toFixed(1)} MB (${(growth * 100).toFixed(1)}%), over 5%`);
-    if (phase3.switches < opts.switches) check.problem(`only ${phase3.switches} switches during the endurance phase`);
+    log(`concurrency: ${once}/${opts.concurrent} settled once (max ${maxInFlight} in flight, issued in ${issuedMs.toFixed(0)} ms), ${phase3.switches} switches, ${check.problemCount} problems`);
 
     await rt.close();
     const afterClose = await rt.run(inputs[0] as Float32Array).then(
@@ -302,8 +304,8 @@ async function main(): Promise<number> {
       family: { name: SOAK_FAMILY.name, stitches: ids.length, pieceMB: family.pieceBytes / MB },
       rssLoadedMB: rssLoaded,
       warmupFused: fusedSeen,
-      concurrency: phase2,
-      endurance: phase3,
+      endurance: phase2,
+      concurrency: phase3,
       maxAbsDiff: check.maxDiff,
       problems: check.problemCount,
       firstProblems: check.problems,
@@ -314,12 +316,13 @@ async function main(): Promise<number> {
     const lines = [
       `soak: ${report.family.name}, ${ids.length} stitches, ${f(report.family.pieceMB, 2)} MB of pieces, worker mode, fast path defaults`,
       `warm-up: fast path fused stitches ${fusedSeen.join(', ')} (LRU of 2)`,
-      `concurrency: ${phase2.calls} calls issued in ${f(phase2.issuedMs, 0)} ms, max ${phase2.maxInFlight} in flight, all settled in ${f(phase2.seconds)} s; ${phase2.switches} switches (${phase2.switchesWhileIssuing} while issuing)`,
-      `  settled exactly once: ${phase2.settledOnce}, never: ${phase2.settledNever}, more than once: ${phase2.settledTwice}`,
-      `  results with the reported stitch's logits: ${phase2.resolvedAndMatched} (${phase2.fusedResults} on the fused path); bad stitch ids rejected with STITCH_UNKNOWN: ${phase2.rejectedAsExpected}`,
-      `endurance: ${phase3.runs} runs (${f(phase3.runsPerSecond, 0)}/s, ${phase3.fusedResults} fused), ${phase3.switches} switches in ${f(phase3.seconds)} s; all matched: ${phase3.matched === phase3.runs}`,
-      `  RSS after load ${f(rssLoaded)} MB; after 1k runs ${f(rss1k)} MB; at the end ${f(rssEnd)} MB (${growth >= 0 ? '+' : ''}${f(growth * 100, 2)}%, limit ±5%)`,
+      `endurance: ${phase2.runs} runs, ${opts.window} in flight (${f(phase2.runsPerSecond, 0)}/s, ${phase2.fusedResults} fused), ${phase2.switches} switches in ${f(phase2.seconds)} s; all matched: ${phase2.matched === phase2.runs}`,
+      `  RSS after load ${f(rssLoaded)} MB; after 1k runs ${f(rss1k)} MB; after ${phase2.runs} runs ${f(rssEnd)} MB (${growth >= 0 ? '+' : ''}${f(growth * 100, 2)}%, limit ±5%)`,
       `  RSS samples (runs: MB): ${rss.map((s) => `${s.runs}: ${f(s.mb)}`).join(', ')}`,
+      `concurrency: ${phase3.calls} calls issued in ${f(phase3.issuedMs, 0)} ms, max ${phase3.maxInFlight} in flight, all settled in ${f(phase3.seconds)} s; ${phase3.switches} switches (${phase3.switchesWhileIssuing} while issuing)`,
+      `  settled exactly once: ${phase3.settledOnce}, never: ${phase3.settledNever}, more than once: ${phase3.settledTwice}`,
+      `  results with the reported stitch's logits: ${phase3.resolvedAndMatched} (${phase3.fusedResults} on the fused path); bad stitch ids rejected with STITCH_UNKNOWN: ${phase3.rejectedAsExpected}`,
+      `  RSS after the burst ${f(phase3.rssAfterMB)} MB`,
       `max |logits − reference| over all results: ${report.maxAbsDiff.toExponential(2)} (limit 1e-5)`,
       `run() after close(): ${afterClose}`,
       report.ok ? 'PASS: every check held' : `FAIL: ${report.problems} problems; first: ${report.firstProblems.join(' | ')}`,
