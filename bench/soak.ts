@@ -48,6 +48,7 @@ interface Options {
   switches: number;
   switchEveryMs: number;
   window: number;
+  inProcess: boolean;
   json?: string;
 }
 
@@ -118,6 +119,7 @@ async function main(): Promise<number> {
     .option('--concurrent <n>', 'calls in flight together in the concurrency phase', parsePositive, 10_000)
     .option('--switch-every-ms <ms>', 'period of the stitch-switching timer', parsePositive, 3)
     .option('--window <n>', 'runs in flight during the endurance phase', parsePositive, 64)
+    .option('--in-process', 'run inference on the main thread instead of the worker (to tell the two heaps apart)', false)
     .option('--json <file>', 'also write the figures as JSON')
     .parse(process.argv)
     .opts<Options>();
@@ -146,7 +148,7 @@ async function main(): Promise<number> {
     const random = rng(42);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)] as T;
 
-    const rt = await StitchRuntime.create({ model: family.dir, providers: ['cpu'] });
+    const rt = await StitchRuntime.create({ model: family.dir, providers: ['cpu'], worker: !opts.inProcess });
     rt.errors$.subscribe((e) => check.problem(`errors$: ${e.message}`));
     const rssLoaded = await rssAfterGc();
     log(`runtime up (${rt.mode}, ${rt.provider}), ${ids.length} stitches, RSS ${rssLoaded.toFixed(1)} MB`);
@@ -209,6 +211,9 @@ async function main(): Promise<number> {
     rss.push({ runs: done, switches, mb: rssEnd, seconds: (performance.now() - t2) / 1000 });
     const rss1k = rss.find((s) => s.runs === 1_000)?.mb ?? Number.NaN;
     const growth = rssEnd / rss1k - 1;
+    // How much of that is still growing once warm: the change over the last 90% of the runs.
+    const rss10pc = rss.find((s) => s.runs === Math.round(opts.runs / 10))?.mb ?? Number.NaN;
+    const lateGrowth = rssEnd / rss10pc - 1;
     const phase2 = {
       runs: done,
       switches,
@@ -219,6 +224,7 @@ async function main(): Promise<number> {
       rssAfter1kMB: rss1k,
       rssEndMB: rssEnd,
       rssGrowth: growth,
+      rssGrowthAfterFirstTenth: lateGrowth,
       rssSamples: rss,
     };
     if (!(Math.abs(growth) <= 0.05)) check.problem(`RSS went from ${rss1k.toFixed(1)} MB after 1k runs to ${rssEnd.toFixed(1)} MB (${(growth * 100).toFixed(1)}%), over 5%`);
@@ -314,11 +320,12 @@ async function main(): Promise<number> {
     };
     const f = (x: number, d = 1) => x.toFixed(d);
     const lines = [
-      `soak: ${report.family.name}, ${ids.length} stitches, ${f(report.family.pieceMB, 2)} MB of pieces, worker mode, fast path defaults`,
+      `soak: ${report.family.name}, ${ids.length} stitches, ${f(report.family.pieceMB, 2)} MB of pieces, ${rt.mode}, fast path defaults`,
       `warm-up: fast path fused stitches ${fusedSeen.join(', ')} (LRU of 2)`,
       `endurance: ${phase2.runs} runs, ${opts.window} in flight (${f(phase2.runsPerSecond, 0)}/s, ${phase2.fusedResults} fused), ${phase2.switches} switches in ${f(phase2.seconds)} s; all matched: ${phase2.matched === phase2.runs}`,
       `  RSS after load ${f(rssLoaded)} MB; after 1k runs ${f(rss1k)} MB; after ${phase2.runs} runs ${f(rssEnd)} MB (${growth >= 0 ? '+' : ''}${f(growth * 100, 2)}%, limit ±5%)`,
       `  RSS samples (runs: MB): ${rss.map((s) => `${s.runs}: ${f(s.mb)}`).join(', ')}`,
+      `  over the last 90% of the runs (${Math.round(opts.runs / 10)} → ${phase2.runs}): ${lateGrowth >= 0 ? '+' : ''}${f(lateGrowth * 100, 2)}% (not a check; shows whether growth continues once warm)`,
       `concurrency: ${phase3.calls} calls issued in ${f(phase3.issuedMs, 0)} ms, max ${phase3.maxInFlight} in flight, all settled in ${f(phase3.seconds)} s; ${phase3.switches} switches (${phase3.switchesWhileIssuing} while issuing)`,
       `  settled exactly once: ${phase3.settledOnce}, never: ${phase3.settledNever}, more than once: ${phase3.settledTwice}`,
       `  results with the reported stitch's logits: ${phase3.resolvedAndMatched} (${phase3.fusedResults} on the fused path); bad stitch ids rejected with STITCH_UNKNOWN: ${phase3.rejectedAsExpected}`,
