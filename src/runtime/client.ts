@@ -12,11 +12,14 @@ import type { WorkerInit, WorkerReply, WorkerRequest, WorkerResults } from './pr
 /** An engine, wherever it runs. */
 export interface EngineClient {
   readonly mode: 'worker' | 'in-process';
-  /** Creates one piece's session. */
+  /** Creates one piece's session. Takes ownership of `piece.bytes`: the worker client moves them. */
   loadPiece(piece: PieceBytes): Promise<void>;
   /** Runs a route (fused when that route has a fused session). */
   run(request: RunRequest): Promise<RunOutput>;
-  /** Creates the fused session of a route; returns the fused routes evicted from the LRU. */
+  /**
+   * Creates the fused session of a route; returns the fused routes evicted from the LRU. Takes
+   * ownership of the pieces' bytes, as `loadPiece` does.
+   */
   fuse(pieces: PieceBytes[]): Promise<{ evicted: string[] }>;
   /** Releases every session (and the worker); settles runs in flight first. */
   close(): Promise<void>;
@@ -107,7 +110,7 @@ export function workerClient(options: EngineOptions, file: string): EngineClient
   return {
     mode: 'worker',
     loadPiece(piece) {
-      const bytes = piece.bytes.slice();
+      const bytes = movable(piece.bytes);
       return request<'load'>({ op: 'load', piece: { id: piece.id, bytes } }, [bytes.buffer as ArrayBuffer]);
     },
     run({ pieces, data, dims }) {
@@ -116,8 +119,8 @@ export function workerClient(options: EngineOptions, file: string): EngineClient
       return request<'run'>({ op: 'run', request: { pieces: [...pieces], data: copy, dims: [...dims] } }, [copy.buffer as ArrayBuffer]);
     },
     fuse(pieces) {
-      const copies = pieces.map((p) => ({ id: p.id, bytes: p.bytes.slice() }));
-      return request<'fuse'>({ op: 'fuse', pieces: copies }, copies.map((p) => p.bytes.buffer as ArrayBuffer));
+      const moved = pieces.map((p) => ({ id: p.id, bytes: movable(p.bytes) }));
+      return request<'fuse'>({ op: 'fuse', pieces: moved }, moved.map((p) => p.bytes.buffer as ArrayBuffer));
     },
     close() {
       closing ??= (async () => {
@@ -133,4 +136,14 @@ export function workerClient(options: EngineOptions, file: string): EngineClient
       return closing;
     },
   };
+}
+
+/**
+ * Piece bytes ready to be transferred to the worker. They are the caller's to give away (read for
+ * this call, see {@link EngineClient.loadPiece}), so a view that spans its whole buffer moves
+ * without a copy — at DeiT scale that is hundreds of MB not duplicated on the main thread. A view
+ * into a larger buffer (e.g. Node's pooled small-file buffers) is copied.
+ */
+function movable(bytes: Uint8Array): Uint8Array {
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer ? bytes : bytes.slice();
 }

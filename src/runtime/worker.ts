@@ -4,7 +4,7 @@
  * In a worker thread it serves one {@link Engine} over `parentPort`. Started as a process with
  * `--stitchnet-probe <providers…>` it probes execution providers instead (see `probe.ts`).
  */
-import { isMainThread, parentPort, workerData, type MessagePort } from 'node:worker_threads';
+import { isMainThread, MessageChannel, parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { isStitchnetError, RuntimeError, type StitchnetError } from '../errors.js';
 import { Engine } from './engine.js';
 import { messageOf } from './ort.js';
@@ -20,17 +20,35 @@ async function handle(engine: Engine, message: WorkerRequest): Promise<{ value: 
   switch (message.op) {
     case 'load':
       await engine.loadPiece(message.piece);
+      discard(message.piece.bytes);
       return { value: undefined, transfer: [] };
     case 'run': {
       const out = await engine.run(message.request);
       return { value: out, transfer: [out.data.buffer as ArrayBuffer] };
     }
-    case 'fuse':
-      return { value: await engine.fuse(message.pieces), transfer: [] };
+    case 'fuse': {
+      const value = await engine.fuse(message.pieces);
+      for (const p of message.pieces) discard(p.bytes);
+      return { value, transfer: [] };
+    }
     case 'close':
       await engine.close();
       return { value: undefined, transfer: [] };
   }
+}
+
+/**
+ * Frees model bytes once their session exists. The session holds its own copy; the bytes would
+ * otherwise sit in this thread's heap until a full GC, which an inference worker rarely triggers
+ * (measured: ~0.3× the package size at DeiT scale). Transferring the buffer into a closed channel
+ * releases its memory now.
+ */
+function discard(bytes: Uint8Array): void {
+  if (!(bytes.buffer instanceof ArrayBuffer) || bytes.byteLength === 0) return;
+  const { port1, port2 } = new MessageChannel();
+  port1.postMessage(null, [bytes.buffer]);
+  port1.close();
+  port2.close();
 }
 
 function serve(port: MessagePort, init: WorkerInit): void {
