@@ -49,6 +49,7 @@ interface Options {
   switchEveryMs: number;
   window: number;
   inProcess: boolean;
+  fastPath: boolean;
   json?: string;
 }
 
@@ -119,6 +120,7 @@ async function main(): Promise<number> {
     .option('--concurrent <n>', 'calls in flight together in the concurrency phase', parsePositive, 10_000)
     .option('--switch-every-ms <ms>', 'period of the stitch-switching timer', parsePositive, 3)
     .option('--window <n>', 'runs in flight during the endurance phase', parsePositive, 64)
+    .option('--no-fast-path', 'turn the fused fast path off (to tell fused-session churn apart from the rest)')
     .option('--in-process', 'run inference on the main thread instead of the worker (to tell the two heaps apart)', false)
     .option('--json <file>', 'also write the figures as JSON')
     .parse(process.argv)
@@ -148,13 +150,13 @@ async function main(): Promise<number> {
     const random = rng(42);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)] as T;
 
-    const rt = await StitchRuntime.create({ model: family.dir, providers: ['cpu'], worker: !opts.inProcess });
+    const rt = await StitchRuntime.create({ model: family.dir, providers: ['cpu'], worker: !opts.inProcess, ...(opts.fastPath ? {} : { fastPath: false as const }) });
     rt.errors$.subscribe((e) => check.problem(`errors$: ${e.message}`));
     const rssLoaded = await rssAfterGc();
     log(`runtime up (${rt.mode}, ${rt.provider}), ${ids.length} stitches, RSS ${rssLoaded.toFixed(1)} MB`);
 
     // 1. Warm-up: let the fast path fuse three stitches in turn.
-    const warm = [ids[ids.length - 1], ids[4], ids[0]] as number[];
+    const warm = (opts.fastPath ? [ids[ids.length - 1], ids[4], ids[0]] : []) as number[];
     const fusedSeen: number[] = [];
     for (const id of warm) {
       rt.setStitch(id);
