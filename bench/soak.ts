@@ -322,7 +322,8 @@ async function main(): Promise<number> {
     };
     const f = (x: number, d = 1) => x.toFixed(d);
     const lines = [
-      `soak: ${report.family.name}, ${ids.length} stitches, ${f(report.family.pieceMB, 2)} MB of pieces, ${rt.mode}, fast path defaults`,
+      `soak: ${report.family.name}, ${ids.length} stitches, ${f(report.family.pieceMB, 2)} MB of pieces, ${rt.mode}, fast path ${opts.fastPath ? 'defaults' : 'off'}`,
+      `  node flags: ${process.execArgv.join(' ') || 'none'}${process.execArgv.some((a) => a.startsWith('--max-semi-space-size')) ? " (a fixed young generation on this thread, so V8 sizing its heap is not read as growth; the runtime's worker has its own 4 MB one)" : ''}`,
       `warm-up: fast path fused stitches ${fusedSeen.join(', ')} (LRU of 2)`,
       `endurance: ${phase2.runs} runs, ${opts.window} in flight (${f(phase2.runsPerSecond, 0)}/s, ${phase2.fusedResults} fused), ${phase2.switches} switches in ${f(phase2.seconds)} s; all matched: ${phase2.matched === phase2.runs}`,
       `  RSS after load ${f(rssLoaded)} MB; after 1k runs ${f(rss1k)} MB; after ${phase2.runs} runs ${f(rssEnd)} MB (${growth >= 0 ? '+' : ''}${f(growth * 100, 2)}%, limit ±5%)`,

@@ -25,6 +25,9 @@ export interface EngineClient {
   close(): Promise<void>;
 }
 
+/** Young-generation size of the inference worker's JS heap (MB). */
+const WORKER_YOUNG_GENERATION_MB = 4;
+
 /** An engine in this thread. */
 export function inProcessClient(options: EngineOptions): EngineClient {
   const engine = new Engine(options);
@@ -53,7 +56,14 @@ export function workerClient(options: EngineOptions, file: string): EngineClient
   // An explicit execArgv is only passed when one was dropped: Node rejects V8 and per-process
   // flags in it (e.g. `--expose-gc`), which it accepts when the worker simply inherits them.
   const execArgv = process.execArgv.filter((a) => !/^--(input-type|eval|print|test)\b/.test(a));
-  const worker = new Worker(file, { workerData: init, ...(execArgv.length < process.execArgv.length ? { execArgv } : {}) });
+  const worker = new Worker(file, {
+    workerData: init,
+    // The worker allocates little per run (a message and a few small objects; tensors live outside
+    // the JS heap), so a small young generation costs it nothing, while V8's default lets that
+    // heap grow by tens of MB over the first thousands of runs.
+    resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB },
+    ...(execArgv.length < process.execArgv.length ? { execArgv } : {}),
+  });
   worker.unref();
   const pending = new Map<number, Pending>();
   let nextId = 1;
