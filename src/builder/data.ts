@@ -413,3 +413,23 @@ export async function openDataset(source: DataSource, input: InputSpec, options:
     },
   };
 }
+
+/** One batch of a dataset: its position, its first sample's index, and the model input. */
+export interface DatasetBatch {
+  /** 0-based batch number, of `total`. */
+  index: number;
+  total: number;
+  /** Index of the batch's first sample. */
+  start: number;
+  input: { data: Float32Array; dims: number[] };
+}
+
+/** The dataset in consecutive batches of at most `batchSize` samples. */
+export function* batchesOf(data: Dataset, batchSize: number): Generator<DatasetBatch> {
+  const total = Math.ceil(data.size / batchSize);
+  for (let index = 0; index < total; index++) {
+    const start = index * batchSize;
+    const count = Math.min(batchSize, data.size - start);
+    yield { index, total, start, input: { data: data.batch(start, count), dims: [count, ...data.sampleShape] } };
+  }
+}

@@ -7,7 +7,7 @@
  */
 import { expandRoute } from '../package/route.js';
 import type { Manifest } from '../package/schema.js';
-import type { Dataset } from './data.js';
+import { batchesOf, type Dataset } from './data.js';
 import { captureStream, type AnchorPieces } from './fit.js';
 import type { Batch, PieceRunner } from './runner.js';
 
@@ -47,12 +47,7 @@ export async function evaluateStitches(manifest: Manifest, ids: readonly number[
     return { id, anchor: first.anchor, streamIndex: first.blocks[1] + 1, rest: pieces.slice(skip) };
   });
   const correct = new Map(ids.map((id) => [id, 0]));
-  const batchSize = options.batchSize ?? 32;
-  const total = Math.ceil(data.size / batchSize);
-  for (let b = 0; b < total; b++) {
-    const start = b * batchSize;
-    const count = Math.min(batchSize, data.size - start);
-    const input: Batch = { data: data.batch(start, count), dims: [count, ...data.sampleShape] };
+  for (const { index, total, start, input } of batchesOf(data, options.batchSize ?? 32)) {
     const streams = new Map<string, Batch[]>();
     for (const p of plans) {
       if (!streams.has(p.anchor)) streams.set(p.anchor, await captureStream(runner, anchors.get(p.anchor) as AnchorPieces, input));
@@ -64,7 +59,7 @@ export async function evaluateStitches(manifest: Manifest, ids: readonly number[
       predicted.forEach((c, i) => (hits += c === labels[start + i] ? 1 : 0));
       correct.set(p.id, (correct.get(p.id) as number) + hits);
     }
-    options.onBatch?.(b + 1, total);
+    options.onBatch?.(index + 1, total);
   }
   return new Map(ids.map((id) => [id, (correct.get(id) as number) / data.size]));
 }

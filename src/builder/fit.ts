@@ -5,7 +5,7 @@
  * `k = 0`), every token a row (cls included). A layer shared by several positions is fitted per
  * position and the fits are averaged.
  */
-import type { Dataset } from './data.js';
+import { batchesOf, type Dataset } from './data.js';
 import type { EnumeratedLayer } from './enumerate.js';
 import { averageLinearMaps, CrossMoments, type LinearMap, solveLinearMap, SourceMoments } from './lstsq.js';
 import type { Batch, PieceRunner } from './runner.js';
@@ -66,12 +66,7 @@ export async function fitStitchLayers(
     }
   }
 
-  const batchSize = options.batchSize ?? 32;
-  const total = Math.ceil(data.size / batchSize);
-  for (let b = 0; b < total; b++) {
-    const start = b * batchSize;
-    const count = Math.min(batchSize, data.size - start);
-    const input: Batch = { data: data.batch(start, count), dims: [count, ...data.sampleShape] };
+  for (const { index, total, input } of batchesOf(data, options.batchSize ?? 32)) {
     const streams = new Map<string, Batch[]>();
     for (const [id, depth] of need) streams.set(id, await captureStream(runner, byId.get(id) as AnchorPieces, input, depth));
     const at = (id: string, index: number): Float32Array => ((streams.get(id) as Batch[])[index] as Batch).data;
@@ -84,7 +79,7 @@ export async function fitStitchLayers(
         (crosses.get(`${layer.id}:${j}:${k}`) as CrossMoments).add(at(layer.from, j + 1), at(layer.to, k));
       }
     }
-    options.onBatch?.(b + 1, total);
+    options.onBatch?.(index + 1, total);
   }
 
   const fitted = new Map<string, LinearMap>();
