@@ -1,17 +1,10 @@
 import * as ort from 'onnxruntime-node';
+import { uniform } from '../../bench/families.js';
 import { type Model, encodeModel } from '../../src/onnx/index.js';
 
 /** A deterministic pseudo-random Float32Array in [-1, 1). */
 export function randomData(n: number, seed: number): Float32Array {
-  let s = seed | 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (s + 0x6d2b79f5) | 0;
-    let t = Math.imul(s ^ (s >>> 15), 1 | s);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    out[i] = ((t ^ (t >>> 14)) >>> 0) / 2 ** 31 - 1;
-  }
-  return out;
+  return uniform(n, seed, 1);
 }
 
 export async function session(model: Model): Promise<ort.InferenceSession> {
