@@ -19,5 +19,5 @@ export type { Dataset, DataSource, InputSpec, OpenDatasetOptions } from './data.
 export { readStitchWeights, formatStitchWeights, STITCH_WEIGHTS_FORMAT } from './stitch-weights.js';
 export { paretoFrontier, frontierByMacs, frontierByLatency } from './frontier.js';
 export type { FrontierPoint } from './frontier.js';
-export { paretoPlot, paretoSpec, renderSvg, svgToPng, describeRoute } from './plot.js';
-export type { PlotOptions } from './plot.js';
+export { comparePlot, compareSpec, paretoPlot, paretoSpec, renderSvg, svgToPng, describeRoute, SERIES_PALETTE } from './plot.js';
+export type { CompareOptions, CompareSeries, PlotOptions } from './plot.js';

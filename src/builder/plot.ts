@@ -2,7 +2,9 @@
  * The Pareto plot of a stitch package: accuracy against MACs and, when profiled, against
  * measured latency. Every stitch is a point; anchors are marked and labelled, the frontier is
  * drawn as a line through its stitches, and a dashed line joins the anchors (what plain model
- * selection offers). Drawn with Vega-Lite, rendered to SVG by Vega and to PNG by resvg.
+ * selection offers). The comparison plot overlays packages of one family (e.g. before and after
+ * fine-tuning) on one accuracy-vs-MACs chart. Drawn with Vega-Lite, rendered to SVG by Vega and
+ * to PNG by resvg.
  */
 import type { TopLevelSpec } from 'vega-lite';
 import { BuilderError } from '../errors.js';
@@ -144,6 +146,133 @@ export function paretoSpec(manifest: Manifest, options: PlotOptions = {}): TopLe
   } as TopLevelSpec;
 }
 
+/** One package of a comparison plot and the name it goes by in the legend. */
+export interface CompareSeries {
+  label: string;
+  manifest: Manifest;
+}
+
+export interface CompareOptions {
+  /** Width of the panel in pixels (default 420). */
+  width?: number;
+  /** Plot title (default `<label1> vs <label2> …: accuracy vs MACs`). */
+  title?: string;
+}
+
+/** The categorical palette of the comparison plot's series, in legend order (repeats after ten). */
+export const SERIES_PALETTE: readonly string[] = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
+
+interface CompareRow {
+  series: string;
+  id: number;
+  route: string;
+  kind: 'anchor' | 'stitch';
+  label: string;
+  accuracy: number;
+  gmacs: number;
+}
+
+/** The plottable rows of one series: stitches with both an accuracy and MACs. */
+function seriesRows({ label, manifest }: CompareSeries): CompareRow[] {
+  if (!manifest.stitches.some((s) => s.accuracy !== undefined)) {
+    throw new BuilderError('BUILD_DATA_INVALID', `Package "${manifest.name}" (series "${label}") has no accuracy for any stitch, so it cannot be compared`, {
+      hint: 'Build the package with an evaluation set (--eval) to measure accuracy',
+    });
+  }
+  const rows = manifest.stitches.flatMap((s): CompareRow[] => {
+    if (s.accuracy === undefined || s.macs === undefined) return [];
+    const first = s.route[0];
+    const isAnchor = s.route.length === 1;
+    return [
+      {
+        series: label,
+        id: s.id,
+        route: describeRoute(s.route),
+        kind: isAnchor ? 'anchor' : 'stitch',
+        label: isAnchor && first && 'anchor' in first ? first.anchor : '',
+        accuracy: s.accuracy * 100,
+        gmacs: s.macs / 1e9,
+      },
+    ];
+  });
+  if (rows.length === 0) {
+    throw new BuilderError('BUILD_DATA_INVALID', `Package "${manifest.name}" (series "${label}") records no MACs for its stitches with an accuracy, so they have no place on the MACs axis`, {
+      hint: 'Rebuild the package with stitchnet build, which records the MACs of every stitch',
+    });
+  }
+  return rows;
+}
+
+/**
+ * The Vega-Lite spec of a comparison plot: several packages of one family (e.g. before and after
+ * fine-tuning) on one accuracy-vs-MACs panel. Every stitch with an accuracy and MACs is a point
+ * coloured by its series; anchors are diamonds labelled with their id, and each series has a
+ * dashed line through its anchors in its colour.
+ *
+ * @throws BuilderError `BUILD_DATA_INVALID` with fewer than two series, repeated labels, or a
+ * series without a stitch that has both an accuracy and MACs.
+ */
+export function compareSpec(series: readonly CompareSeries[], options: CompareOptions = {}): TopLevelSpec {
+  if (series.length < 2) {
+    throw new BuilderError('BUILD_DATA_INVALID', `A comparison plot needs at least 2 packages, got ${series.length}`, {
+      hint: 'Pass the other packages of the family to compare against',
+    });
+  }
+  const labels = series.map((s) => s.label);
+  const repeated = labels.find((l, i) => labels.indexOf(l) !== i);
+  if (repeated !== undefined) {
+    throw new BuilderError('BUILD_DATA_INVALID', `The series label "${repeated}" is used more than once, so its packages would share a colour`, {
+      hint: 'Give every package of the comparison its own label',
+    });
+  }
+  const rows = series.flatMap(seriesRows);
+  const x = { field: 'gmacs', type: 'quantitative' as const, title: 'GMACs (one sample)', scale: { zero: false } };
+  const y = { field: 'accuracy', type: 'quantitative' as const, title: 'Top-1 accuracy (%)', scale: { zero: false } };
+  const color = {
+    field: 'series',
+    type: 'nominal' as const,
+    title: 'Package',
+    scale: { domain: labels, range: labels.map((_, i) => SERIES_PALETTE[i % SERIES_PALETTE.length] as string) },
+  };
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: { text: options.title ?? `${labels.join(' vs ')}: accuracy vs MACs`, anchor: 'start' },
+    data: { values: rows },
+    config: { font: 'DejaVu Sans, sans-serif', background: 'white' },
+    width: options.width ?? 420,
+    height: 300,
+    layer: [
+      {
+        mark: { type: 'line', strokeDash: [6, 4], strokeWidth: 1.5 },
+        transform: [{ filter: "datum.kind === 'anchor'" }],
+        encoding: { x, y, color, order: { field: 'gmacs', type: 'quantitative' } },
+      },
+      {
+        mark: { type: 'point', filled: true, size: 40, opacity: 0.75 },
+        encoding: {
+          x,
+          y,
+          color,
+          shape: { field: 'kind', type: 'nominal', title: 'Kind', scale: { domain: ['anchor', 'stitch'], range: ['diamond', 'circle'] } },
+          size: { condition: { test: "datum.kind === 'anchor'", value: 160 }, value: 40 },
+          tooltip: [
+            { field: 'series', type: 'nominal' },
+            { field: 'id', type: 'quantitative' },
+            { field: 'route', type: 'nominal' },
+            { field: 'accuracy', type: 'quantitative', format: '.2f' },
+            { field: 'gmacs', type: 'quantitative', title: 'GMACs', format: '.3f' },
+          ],
+        },
+      },
+      {
+        mark: { type: 'text', dy: -12, fontWeight: 'bold' },
+        transform: [{ filter: "datum.kind === 'anchor'" }],
+        encoding: { x, y, color, text: { field: 'label', type: 'nominal' } },
+      },
+    ],
+  } as TopLevelSpec;
+}
+
 /** Renders a Vega-Lite spec to SVG text (headless, no canvas needed). */
 export async function renderSvg(spec: TopLevelSpec): Promise<string> {
   const [vega, vl] = await Promise.all([import('vega'), import('vega-lite')]);
@@ -165,5 +294,11 @@ export async function svgToPng(svg: string, scale = 2): Promise<Uint8Array> {
 /** The Pareto plot of a package as SVG text and PNG bytes. */
 export async function paretoPlot(manifest: Manifest, options: PlotOptions = {}): Promise<{ svg: string; png: Uint8Array }> {
   const svg = await renderSvg(paretoSpec(manifest, options));
+  return { svg, png: await svgToPng(svg) };
+}
+
+/** The comparison plot of several packages as SVG text and PNG bytes (see {@link compareSpec}). */
+export async function comparePlot(series: readonly CompareSeries[], options: CompareOptions = {}): Promise<{ svg: string; png: Uint8Array }> {
+  const svg = await renderSvg(compareSpec(series, options));
   return { svg, png: await svgToPng(svg) };
 }
