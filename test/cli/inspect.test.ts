@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -54,6 +54,7 @@ interface InspectJson {
   frontier: number[];
   latency: { provider: string; batch: string; device?: string } | null;
   plot: { svg: string; png: string } | null;
+  compare: { dir: string; name: string; label: string }[] | null;
   notes: string[];
 }
 
@@ -66,6 +67,7 @@ describe('stitchnet inspect', () => {
     expect(j.stitches).toHaveLength(V1_STITCHES);
     expect(j.latency).toMatchObject({ provider: 'cpu', batch: '1' });
     expect(j.plot).toBeNull();
+    expect(j.compare).toBeNull();
     for (const [i, row] of j.stitches.entries()) {
       const s = manifest.stitches[i] as Manifest['stitches'][number];
       expect(row.id).toBe(s.id);
@@ -131,6 +133,64 @@ describe('stitchnet inspect', () => {
     const b = await cli(['inspect', pkgDir, '--batch', '8']);
     expect(b.code).toBe(2);
     expect(b.stderr).toMatch(/--batch[\s\S]*Valid values: 1/);
+  });
+
+  describe('--compare', () => {
+    let tuned: string;
+    beforeAll(async () => {
+      // The same package "after fine-tuning": the same pieces, every accuracy a little higher.
+      tuned = path.join(dir, 'tiny-tuned');
+      await cp(pkgDir, tuned, { recursive: true });
+      const m = structuredClone(manifest);
+      for (const s of m.stitches) s.accuracy = Math.min(1, (s.accuracy as number) + 0.05);
+      await writeFile(path.join(tuned, 'stitchnet.json'), JSON.stringify(m, null, 2));
+    });
+
+    it('writes the comparison plot of both packages with their labels, and keeps the main table', async () => {
+      const prefix = path.join(dir, 'plots', 'compare');
+      const r = await cli(['inspect', pkgDir, '--compare', tuned, '--labels', 'before,after', '--plot', prefix, '--json']);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      const j = JSON.parse(r.stdout) as InspectJson;
+      expect(j.plot).toEqual({ svg: `${prefix}.svg`, png: `${prefix}.png` });
+      expect(j.compare).toEqual([
+        { dir: path.resolve(pkgDir), name: 'tiny', label: 'before' },
+        { dir: path.resolve(tuned), name: 'tiny', label: 'after' },
+      ]);
+      expect(j.stitches.map((s) => s.accuracy)).toEqual(manifest.stitches.map((s) => s.accuracy));
+      const svg = await readFile(`${prefix}.svg`, 'utf8');
+      expect(svg).toMatch(/^<svg[\s\S]*<\/svg>\s*$/);
+      expect(svg).toContain('before vs after: accuracy vs MACs');
+      expect(svg).toContain('>before<');
+      expect(svg).toContain('>after<');
+      expect(svg.match(/stroke-dasharray/g)).toHaveLength(2);
+      const png = await readFile(`${prefix}.png`);
+      expect([...png.subarray(0, 8)]).toEqual([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+    });
+
+    it('labels by folder name when the package names repeat and writes <name>-compare for a bare --plot', async () => {
+      const cwd = await mkdtemp(path.join(dir, 'cwd-'));
+      const r = await cli(['inspect', pkgDir, '--compare', tuned, '--plot'], { cwd });
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(new RegExp(`^tiny: ${V1_STITCHES} stitches`));
+      expect(r.stdout).toContain('Wrote the comparison plot to tiny-compare.svg and tiny-compare.png');
+      const svg = await readFile(path.join(cwd, 'tiny-compare.svg'), 'utf8');
+      expect(svg).toContain('>tiny<');
+      expect(svg).toContain('>tiny-tuned<');
+      expect((await readFile(path.join(cwd, 'tiny-compare.png'))).length).toBeGreaterThan(1000);
+    });
+
+    it('refuses --compare without --plot and a --labels count that does not match', async () => {
+      const noPlot = await cli(['inspect', pkgDir, '--compare', tuned]);
+      expect(noPlot.code).toBe(2);
+      expect(noPlot.stderr).toMatch(/option --compare.*Add --plot/);
+      const labels = await cli(['inspect', pkgDir, '--compare', tuned, '--plot', path.join(dir, 'x'), '--labels', 'only-one']);
+      expect(labels.code).toBe(2);
+      expect(labels.stderr).toMatch(/--labels needs 2 non-empty comma-separated labels.*option --labels/);
+      const alone = await cli(['inspect', pkgDir, '--labels', 'a,b']);
+      expect(alone.code).toBe(2);
+      expect(alone.stderr).toContain('there is no --compare');
+    });
   });
 
   it('exits 1 with the package error for a folder that is not a package', async () => {

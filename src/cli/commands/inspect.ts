@@ -1,9 +1,12 @@
 /**
- * `stitchnet inspect <dir>`: a package's stitch table and, with `--plot`, its Pareto plot.
+ * `stitchnet inspect <dir>`: a package's stitch table and, with `--plot`, its Pareto plot, or with
+ * `--compare`, a plot of the package against others of its family (e.g. before and after
+ * fine-tuning).
  */
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { formatStitchTable, inspectPackage, type Inspection } from '../../builder/index.js';
+import { comparePlot, formatStitchTable, inspectPackage, type Inspection } from '../../builder/index.js';
 import { OptionError } from '../../errors.js';
 import { readPackage } from '../../package/index.js';
 import type { Manifest } from '../../package/schema.js';
@@ -15,11 +18,56 @@ interface InspectCliOptions {
   batch?: number;
   width?: number;
   json?: boolean;
+  compare?: string[];
+  labels?: string;
+}
+
+/** One package of a comparison plot: its folder, manifest name and legend label. */
+export interface CompareEntry {
+  dir: string;
+  name: string;
+  label: string;
 }
 
 /** Where `--plot` without a value writes: `<package name>-pareto` in the current folder. */
 export function defaultPlotPrefix(manifest: Manifest): string {
   return `${manifest.name.replace(/[^A-Za-z0-9_.-]/g, '_')}-pareto`;
+}
+
+/** Where `--plot` without a value writes with `--compare`: `<package name>-compare` in the current folder. */
+export function defaultComparePrefix(manifest: Manifest): string {
+  return `${manifest.name.replace(/[^A-Za-z0-9_.-]/g, '_')}-compare`;
+}
+
+/**
+ * Splits `--labels`: one non-empty, distinct label per package, in the order of `dirs` (`<dir>`
+ * first, then the `--compare` folders).
+ *
+ * @throws OptionError `OPTION_INVALID` when the count is not `dirs.length` or a label repeats.
+ */
+export function parseLabels(list: string, dirs: readonly string[]): string[] {
+  const labels = list.split(',').map((l) => l.trim());
+  if (labels.length !== dirs.length || labels.some((l) => l === '')) {
+    throw new OptionError('OPTION_INVALID', `--labels needs ${dirs.length} non-empty comma-separated labels (<dir> first, then one per --compare folder), got ${JSON.stringify(list)}`, {
+      option: '--labels',
+      hint: `Give ${dirs.length} labels, in this order: ${dirs.join(', ')}`,
+    });
+  }
+  const repeated = labels.find((l, i) => labels.indexOf(l) !== i);
+  if (repeated !== undefined) {
+    throw new OptionError('OPTION_INVALID', `--labels uses "${repeated}" more than once`, { option: '--labels', hint: 'Give every package its own label' });
+  }
+  return labels;
+}
+
+/**
+ * The default legend labels of a comparison: each manifest's name, or when names repeat each
+ * folder's name, or when those repeat too the full folder paths.
+ */
+export function defaultLabels(packages: readonly { dir: string; manifest: Manifest }[]): string[] {
+  const unique = (xs: string[]) => new Set(xs).size === xs.length;
+  const full = packages.map((p) => path.resolve(p.dir));
+  return [packages.map((p) => p.manifest.name), packages.map((p) => path.basename(path.resolve(p.dir)))].find(unique) ?? full;
 }
 
 /** Checks `--provider` / `--batch` against what the package measured. */
@@ -48,8 +96,8 @@ function checkLatencyChoice(manifest: Manifest, o: InspectCliOptions): void {
   }
 }
 
-/** The inspection as JSON: the table rows with what they show and the plot files. */
-export function inspectionReport(dir: string, r: Inspection) {
+/** The inspection as JSON: the table rows with what they show, the plot files and the compared packages. */
+export function inspectionReport(dir: string, r: Inspection, compare?: readonly CompareEntry[]) {
   return {
     dir: path.resolve(dir),
     name: r.manifest.name,
@@ -58,38 +106,88 @@ export function inspectionReport(dir: string, r: Inspection) {
     evaluation: r.manifest.evaluation ?? null,
     latency: r.latency ?? null,
     plot: r.plot ?? null,
+    compare: compare ?? null,
     notes: r.notes,
   };
+}
+
+/** Reads the `--compare` packages, labels every package and writes the comparison plot to `<prefix>.svg/.png`. */
+async function writeComparePlot(
+  dir: string,
+  main: Manifest,
+  o: InspectCliOptions,
+  given: string[] | undefined,
+  prefix: string,
+): Promise<{ entries: CompareEntry[]; plot: { svg: string; png: string } }> {
+  const others = await Promise.all((o.compare ?? []).map(async (d) => ({ dir: d, manifest: (await readPackage(d)).manifest })));
+  const packages = [{ dir, manifest: main }, ...others];
+  const labels = given ?? defaultLabels(packages);
+  const series = packages.map((p, i) => ({ label: labels[i] as string, manifest: p.manifest }));
+  const { svg, png } = await comparePlot(series, o.width !== undefined ? { width: o.width } : {});
+  const plot = { svg: `${prefix}.svg`, png: `${prefix}.png` };
+  await mkdir(path.dirname(path.resolve(plot.svg)), { recursive: true });
+  await writeFile(plot.svg, svg);
+  await writeFile(plot.png, png);
+  return { entries: packages.map((p, i) => ({ dir: path.resolve(p.dir), name: p.manifest.name, label: labels[i] as string })), plot };
+}
+
+/** Checks that `--compare` comes with `--plot` and `--labels` with `--compare`; returns the labels given. */
+function checkCompareChoice(dir: string, o: InspectCliOptions): string[] | undefined {
+  if (o.compare !== undefined && o.plot === undefined) {
+    throw new OptionError('OPTION_INVALID', '--compare overlays packages on a plot, but no plot was asked for', {
+      option: '--compare',
+      hint: 'Add --plot [prefix] to write the comparison plot',
+    });
+  }
+  if (o.labels !== undefined && o.compare === undefined) {
+    throw new OptionError('OPTION_INVALID', '--labels names the packages of a comparison plot, but there is no --compare', {
+      option: '--labels',
+      hint: 'Add --compare <dirs...> --plot [prefix], or drop --labels',
+    });
+  }
+  return o.labels !== undefined && o.compare !== undefined ? parseLabels(o.labels, [dir, ...o.compare]) : undefined;
 }
 
 export function registerInspect(program: Command): void {
   program
     .command('inspect')
-    .description('Print the stitch table of a package (id, route, MACs, params, accuracy, latency, frontier) and plot its Pareto front.')
+    .description(
+      'Print the stitch table of a package (id, route, MACs, params, accuracy, latency, frontier) and plot its Pareto front, ' +
+        'or with --compare, plot it against other packages of its family (e.g. before and after fine-tuning) on one accuracy-vs-MACs chart.',
+    )
     .argument('<dir>', 'the package folder')
-    .option('--plot [prefix]', 'write the Pareto plot to <prefix>.svg and <prefix>.png (default prefix: <package name>-pareto in the current folder)')
+    .option(
+      '--plot [prefix]',
+      'write the Pareto plot (with --compare: the comparison plot) to <prefix>.svg and <prefix>.png (default prefix: <package name>-pareto, with --compare <package name>-compare, in the current folder)',
+    )
+    .option('--compare <dirs...>', 'other package folders of the same family to overlay on the plot (needs --plot; the table stays the one of <dir>)')
+    .option('--labels <list>', 'comma-separated legend labels of the comparison, <dir> first, then one per --compare folder (default: the package names, or the folder names when those repeat)')
     .option('--provider <name>', 'provider of the latency column and plot (default: the most measured one)')
     .option('--batch <n>', 'batch size of the latency column and plot (default: the smallest measured)', positiveInt('--batch'))
     .option('--width <px>', 'width of each plot panel in pixels (default 420)', positiveInt('--width'))
     .option('--json', 'print the table as JSON on stdout')
     .action(async (dir: string, o: InspectCliOptions) => {
+      const labels = checkCompareChoice(dir, o);
+      const comparing = o.compare !== undefined;
       const needsManifest = o.plot === true || o.provider !== undefined || o.batch !== undefined;
       // A light read (no hashes, no model decoding) for the option checks; inspectPackage verifies it all.
       const manifest = needsManifest ? (await readPackage(dir, { verifyHashes: false, loadModels: false })).manifest : undefined;
       if (manifest) checkLatencyChoice(manifest, o);
-      const plot = o.plot === true ? defaultPlotPrefix(manifest as Manifest) : o.plot;
+      const plot = o.plot === true ? (comparing ? defaultComparePrefix : defaultPlotPrefix)(manifest as Manifest) : o.plot;
       const r = await inspectPackage(dir, {
-        ...(plot !== undefined ? { plot } : {}),
+        ...(plot !== undefined && !comparing ? { plot } : {}),
         ...(o.provider !== undefined ? { provider: o.provider } : {}),
         ...(o.batch !== undefined ? { batch: o.batch } : {}),
         ...(o.width !== undefined ? { width: o.width } : {}),
       });
+      const compared = comparing && plot !== undefined ? await writeComparePlot(dir, r.manifest, o, labels, plot) : undefined;
+      if (compared) r.plot = compared.plot;
       if (o.json) {
-        process.stdout.write(`${JSON.stringify(inspectionReport(dir, r), null, 2)}\n`);
+        process.stdout.write(`${JSON.stringify(inspectionReport(dir, r, compared?.entries), null, 2)}\n`);
         return;
       }
       process.stdout.write(`${formatStitchTable(r)}\n`);
-      if (r.plot) process.stdout.write(`Wrote the Pareto plot to ${r.plot.svg} and ${r.plot.png}\n`);
+      if (r.plot) process.stdout.write(`Wrote the ${compared ? 'comparison' : 'Pareto'} plot to ${r.plot.svg} and ${r.plot.png}\n`);
       for (const note of r.notes) process.stderr.write(`note: ${note}\n`);
     });
 }
