@@ -232,6 +232,7 @@ export function compareSpec(series: readonly CompareSeries[], options: CompareOp
     field: 'series',
     type: 'nominal' as const,
     title: 'Package',
+    legend: { labelLimit: 400 },
     scale: { domain: labels, range: labels.map((_, i) => SERIES_PALETTE[i % SERIES_PALETTE.length] as string) },
   };
   return {

@@ -16,6 +16,9 @@
  * `weight` is `[dimIn][dimOut]` for `y = x·W + b` (the transpose of a PyTorch `Linear.weight`);
  * `(from, to, index)` names the layer as the builder's enumeration does (`index` is SN-Net's
  * stitching-layer index within that pair and direction). Every layer the routes use must be given.
+ * Optional per layer: `id` (the producer's name, kept for the reader) and `positions` (the block
+ * positions `[j, k]` the layer was trained for; when given they must be the ones the builder
+ * enumerates for that layer, which catches a producer that enumerates differently).
  */
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
@@ -26,6 +29,8 @@ import type { LinearMap } from './lstsq.js';
 export const STITCH_WEIGHTS_FORMAT = 'stitchnet-stitch-weights/1';
 
 const LayerSchema = z.strictObject({
+  /** The producer's own name for the layer; informational. */
+  id: z.string().min(1).optional(),
   from: z.string().min(1),
   to: z.string().min(1),
   index: z.number().int().nonnegative(),
@@ -33,6 +38,8 @@ const LayerSchema = z.strictObject({
   dimOut: z.number().int().positive(),
   weight: z.array(z.array(z.number())),
   bias: z.array(z.number()),
+  /** Block positions `[j, k]` the producer trained this layer for; checked against the builder's. */
+  positions: z.array(z.tuple([z.number().int().nonnegative(), z.number().int().nonnegative()])).optional(),
 });
 
 const FileSchema = z.strictObject({
@@ -92,6 +99,18 @@ export async function readStitchWeights(file: string, layers: readonly Enumerate
       });
     }
     if (out.has(layer.id)) throw fail(`Layer ${layer.id} is given twice`, field);
+    if (entry.positions !== undefined) {
+      const key = (ps: readonly (readonly [number, number])[]) => ps.map(([j, k]) => `${j},${k}`).sort().join(' ');
+      if (key(entry.positions) !== key(layer.positions)) {
+        throw new BuilderError('BUILD_STITCH_WEIGHTS_INVALID', `Layer ${layer.id} was trained for positions ${key(entry.positions)}, but the builder uses it at ${key(layer.positions)}`, {
+          file,
+          field: `${field}.positions`,
+          option: '--stitch-weights',
+          validValues: layer.positions.map(([j, k]) => `[${j}, ${k}]`),
+          hint: 'Enumerate the stitches as SN-Net v1 does (paired windows of kernel 2, stride 1), or pass the matching --routes mode',
+        });
+      }
+    }
     const dimIn = dims.get(entry.from) as number;
     const dimOut = dims.get(entry.to) as number;
     if (entry.dimIn !== dimIn || entry.dimOut !== dimOut) {

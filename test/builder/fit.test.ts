@@ -113,6 +113,18 @@ describe('stitch-weights files', () => {
     expect(read.get('f-e.0')).toEqual(map);
   });
 
+  it('accepts a producer id and the positions the layer was trained for, and checks the positions', async () => {
+    const good = JSON.parse(formatStitchWeights([{ layer: plan.layers[0]!, map }])) as { layers: Record<string, unknown>[] };
+    const positions = plan.layers[0]!.positions;
+    const withMeta = (ps: unknown) => JSON.stringify({ ...good, layers: [{ ...good.layers[0], id: 'f-e-0', positions: ps }] });
+    const read = await readStitchWeights(write('meta.json', withMeta([...positions].reverse())), plan.layers, dims);
+    expect(read.get('f-e.0')).toEqual(map);
+    await expect(readStitchWeights(write('pos.json', withMeta([[5, 5]])), plan.layers, dims)).rejects.toMatchObject({
+      code: 'BUILD_STITCH_WEIGHTS_INVALID',
+      field: 'layers[0].positions',
+    });
+  });
+
   it('names the file and field of a bad entry', async () => {
     const good = JSON.parse(formatStitchWeights([{ layer: plan.layers[0]!, map }])) as { layers: Record<string, unknown>[] };
     const variant = (patch: Record<string, unknown>) => JSON.stringify({ ...good, layers: [{ ...good.layers[0], ...patch }] });
