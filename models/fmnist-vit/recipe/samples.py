@@ -1,0 +1,38 @@
+"""Write the sample images shipped with the package: the first N Fashion-MNIST test images and
+their labels, as gzipped IDX files (the dataset's own format), byte-for-byte reproducible.
+
+    /usr/bin/python3 samples.py --count 1000 --dest ../samples
+"""
+from __future__ import annotations
+
+import argparse
+import gzip
+from pathlib import Path
+
+from common import DEFAULT_DATA, _read_idx
+
+
+def write_idx(path: Path, arr) -> None:
+    """IDX: magic (0, 0, 0x08 = unsigned byte, ndim), big-endian int32 dims, then the bytes."""
+    header = bytes([0, 0, 0x08, arr.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in arr.shape)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=9) as f:
+        f.write(header + arr.tobytes())
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--count", type=int, default=1000)
+    ap.add_argument("--dest", type=Path, default=Path(__file__).resolve().parent.parent / "samples")
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    args = ap.parse_args()
+    x = _read_idx(args.data / "t10k-images-idx3-ubyte.gz")[: args.count]
+    y = _read_idx(args.data / "t10k-labels-idx1-ubyte.gz")[: args.count]
+    write_idx(args.dest / "images-idx3-ubyte.gz", x)
+    write_idx(args.dest / "labels-idx1-ubyte.gz", y)
+    counts = [int((y == c).sum()) for c in range(10)]
+    print(f"wrote {len(y)} test images and labels to {args.dest} (per class: {counts})")
+
+
+if __name__ == "__main__":
+    main()
