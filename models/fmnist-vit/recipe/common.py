@@ -13,7 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vit import ViTConfig
+from vit import ViTConfig, cosine_lr
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_DATA = Path(os.environ.get("FMNIST_DIR", "/usr/share/datasets/fashion-mnist"))
@@ -29,6 +29,24 @@ class AnchorPlan:
     cfg: ViTConfig
     epochs: int
     lr: float
+    # further cosine cycles (epochs, peak lr) after the first, each with a short warmup: a warm
+    # restart that continues training from where the previous cycle ended
+    restarts: tuple[tuple[int, float], ...] = ()
+
+    @property
+    def total_epochs(self) -> int:
+        return self.epochs + sum(e for e, _ in self.restarts)
+
+    def lr_at(self, step: int, steps_per_epoch: int, warmup_epochs: float) -> float:
+        """Learning rate at optimiser step ``step`` (cosine cycles, each decaying to 1% of its peak)."""
+        cycles = ((self.epochs, self.lr, warmup_epochs),) + tuple((e, lr, 0.25) for e, lr in self.restarts)
+        start = 0
+        for i, (epochs, peak, wu) in enumerate(cycles):
+            length = epochs * steps_per_epoch
+            if step < start + length or i == len(cycles) - 1:
+                return cosine_lr(step - start, length, max(1, int(wu * steps_per_epoch)), peak, peak * 0.01)
+            start += length
+        raise AssertionError("unreachable")
 
 
 @dataclass(frozen=True)
@@ -62,7 +80,8 @@ def _full() -> Plan:
         anchors=(
             AnchorPlan("tiny", ViTConfig(dim=32, depth=depth, heads=2, patch=patch), epochs=6, lr=2e-3),
             AnchorPlan("small", ViTConfig(dim=64, depth=depth, heads=2, patch=patch), epochs=9, lr=1.5e-3),
-            AnchorPlan("base", ViTConfig(dim=128, depth=depth, heads=4, patch=patch), epochs=12, lr=1e-3),
+            AnchorPlan("base", ViTConfig(dim=128, depth=depth, heads=4, patch=patch), epochs=12, lr=1e-3,
+                       restarts=((8, 5e-4),)),
         ),
         train_order=("base", "small", "tiny"),
     )

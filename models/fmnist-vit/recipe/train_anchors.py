@@ -23,7 +23,7 @@ from common import (
     AnchorPlan, Logger, Plan, atomic_save, augment, default_out, evaluate, get_plan, load_split,
     seed_everything, set_threads, write_json,
 )
-from vit import VisionTransformer, count_params, cosine_lr, route_macs
+from vit import VisionTransformer, count_params, route_macs
 
 SEED = 0
 
@@ -35,8 +35,10 @@ def anchor_seed(plan: Plan, anchor_id: str) -> int:
 def train_anchor(plan: Plan, ap: AnchorPlan, data, out: Path, log: Logger) -> dict:
     final_pt, meta_path, ckpt_path = out / "anchors" / f"{ap.id}.pt", out / "anchors" / f"{ap.id}.json", out / "anchors" / f"{ap.id}.ckpt"
     if final_pt.exists() and meta_path.exists():
-        log(f"[{ap.id}] already trained, skipping")
-        return json.loads(meta_path.read_text())
+        meta = json.loads(meta_path.read_text())
+        if meta["epochs"] == ap.total_epochs:
+            log(f"[{ap.id}] already trained, skipping")
+            return meta
     (xtr, ytr), (xte, yte) = data
     seed = anchor_seed(plan, ap.id)
     seed_everything(seed)
@@ -48,8 +50,6 @@ def train_anchor(plan: Plan, ap: AnchorPlan, data, out: Path, log: Logger) -> di
     steps_per_epoch = n // plan.batch
     if plan.steps_limit is not None:
         steps_per_epoch = min(steps_per_epoch, plan.steps_limit)
-    total = steps_per_epoch * ap.epochs
-    warmup = max(1, int(plan.warmup_epochs * steps_per_epoch))
     history: list[dict] = []
     start_epoch = 0
     if ckpt_path.exists():
@@ -58,10 +58,10 @@ def train_anchor(plan: Plan, ap: AnchorPlan, data, out: Path, log: Logger) -> di
         opt.load_state_dict(ck["opt"])
         history = ck["history"]
         start_epoch = ck["epoch"]
-        log(f"[{ap.id}] resuming after epoch {start_epoch}")
+        log(f"[{ap.id}] resuming after epoch {start_epoch} of {ap.total_epochs}")
     else:
-        log(f"[{ap.id}] start: {ap.cfg.to_dict()} params={count_params(model)} epochs={ap.epochs} lr={ap.lr} steps/epoch={steps_per_epoch}")
-    for epoch in range(start_epoch, ap.epochs):
+        log(f"[{ap.id}] start: {ap.cfg.to_dict()} params={count_params(model)} epochs={ap.total_epochs} lr={ap.lr} restarts={list(ap.restarts)} steps/epoch={steps_per_epoch}")
+    for epoch in range(start_epoch, ap.total_epochs):
         t0 = time.time()
         gen = torch.Generator().manual_seed(seed * 7919 + epoch)
         perm = torch.randperm(n, generator=gen)
@@ -70,7 +70,7 @@ def train_anchor(plan: Plan, ap: AnchorPlan, data, out: Path, log: Logger) -> di
         for i in range(steps_per_epoch):
             step = epoch * steps_per_epoch + i
             for g in opt.param_groups:
-                g["lr"] = cosine_lr(step, total, warmup, ap.lr, ap.lr * 0.01)
+                g["lr"] = ap.lr_at(step, steps_per_epoch, plan.warmup_epochs)
             idx = perm[i * plan.batch : (i + 1) * plan.batch]
             xb = augment(xtr[idx], plan.crop_pad, gen)
             loss = F.cross_entropy(model(xb), ytr[idx], label_smoothing=plan.label_smoothing)
@@ -85,11 +85,11 @@ def train_anchor(plan: Plan, ap: AnchorPlan, data, out: Path, log: Logger) -> di
                "eval_s": round(time.time() - t0 - train_s, 1), "step_ms": round(1000 * train_s / steps_per_epoch, 1)}
         history.append(rec)
         atomic_save({"model": model.state_dict(), "opt": opt.state_dict(), "history": history, "epoch": epoch + 1}, ckpt_path)
-        log(f"[{ap.id}] epoch {epoch + 1}/{ap.epochs} loss {rec['loss']:.4f} test_acc {100 * acc:.2f}% train {train_s:.0f}s ({rec['step_ms']} ms/step) eval {rec['eval_s']}s")
+        log(f"[{ap.id}] epoch {epoch + 1}/{ap.total_epochs} loss {rec['loss']:.4f} test_acc {100 * acc:.2f}% train {train_s:.0f}s ({rec['step_ms']} ms/step) eval {rec['eval_s']}s")
     meta = {
         "id": ap.id, "config": ap.cfg.to_dict(), "params": count_params(model),
         "macs": route_macs([{"anchor": ap.id, "blocks": [0, ap.cfg.depth - 1]}], {ap.id: ap.cfg}, {}),
-        "epochs": ap.epochs, "lr": ap.lr, "batch": plan.batch, "seed": seed,
+        "epochs": ap.total_epochs, "lr": ap.lr, "restarts": [list(r) for r in ap.restarts], "batch": plan.batch, "seed": seed,
         "test_acc": history[-1]["test_acc"], "train_seconds": round(sum(h["train_s"] + h["eval_s"] for h in history), 1),
         "history": history,
     }
