@@ -29,24 +29,36 @@ class AnchorPlan:
     cfg: ViTConfig
     epochs: int
     lr: float
-    # further cosine cycles (epochs, peak lr) after the first, each with a short warmup: a warm
-    # restart that continues training from where the previous cycle ended
-    restarts: tuple[tuple[int, float], ...] = ()
+    # further cosine cycles after the first, each with a short warmup: a warm restart that continues
+    # training from where the previous cycle ended. (epochs, peak lr, augment)
+    restarts: tuple[tuple[int, float, bool], ...] = ()
 
     @property
     def total_epochs(self) -> int:
-        return self.epochs + sum(e for e, _ in self.restarts)
+        return self.epochs + sum(r[0] for r in self.restarts)
+
+    def _cycles(self, warmup_epochs: float) -> tuple[tuple[int, float, float, bool], ...]:
+        return ((self.epochs, self.lr, warmup_epochs, True),) + tuple((e, lr, 0.25, aug) for e, lr, aug in self.restarts)
 
     def lr_at(self, step: int, steps_per_epoch: int, warmup_epochs: float) -> float:
         """Learning rate at optimiser step ``step`` (cosine cycles, each decaying to 1% of its peak)."""
-        cycles = ((self.epochs, self.lr, warmup_epochs),) + tuple((e, lr, 0.25) for e, lr in self.restarts)
+        cycles = self._cycles(warmup_epochs)
         start = 0
-        for i, (epochs, peak, wu) in enumerate(cycles):
+        for i, (epochs, peak, wu, _) in enumerate(cycles):
             length = epochs * steps_per_epoch
             if step < start + length or i == len(cycles) - 1:
                 return cosine_lr(step - start, length, max(1, int(wu * steps_per_epoch)), peak, peak * 0.01)
             start += length
         raise AssertionError("unreachable")
+
+    def augment_at(self, epoch: int) -> bool:
+        """Whether epoch ``epoch`` (0-based) trains on augmented images."""
+        end = 0
+        for epochs, _, _, aug in self._cycles(1.0):
+            end += epochs
+            if epoch < end:
+                return aug
+        return True
 
 
 @dataclass(frozen=True)
@@ -81,7 +93,7 @@ def _full() -> Plan:
             AnchorPlan("tiny", ViTConfig(dim=32, depth=depth, heads=2, patch=patch), epochs=6, lr=2e-3),
             AnchorPlan("small", ViTConfig(dim=64, depth=depth, heads=2, patch=patch), epochs=9, lr=1.5e-3),
             AnchorPlan("base", ViTConfig(dim=128, depth=depth, heads=4, patch=patch), epochs=12, lr=1e-3,
-                       restarts=((8, 5e-4),)),
+                       restarts=((8, 5e-4, True), (4, 2.5e-4, False))),
         ),
         train_order=("base", "small", "tiny"),
     )
@@ -94,7 +106,7 @@ def _smoke() -> Plan:
         anchors=(
             AnchorPlan("tiny", ViTConfig(dim=8, depth=depth, heads=1, patch=patch), epochs=1, lr=2e-3),
             AnchorPlan("small", ViTConfig(dim=16, depth=depth, heads=2, patch=patch), epochs=1, lr=2e-3),
-            AnchorPlan("base", ViTConfig(dim=24, depth=depth, heads=2, patch=patch), epochs=1, lr=2e-3),
+            AnchorPlan("base", ViTConfig(dim=24, depth=depth, heads=2, patch=patch), epochs=1, lr=2e-3, restarts=((1, 1e-3, False),)),
         ),
         batch=64,
         train_limit=512,

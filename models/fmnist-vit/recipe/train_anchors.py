@@ -66,13 +66,14 @@ def train_anchor(plan: Plan, ap: AnchorPlan, data, out: Path, log: Logger) -> di
         gen = torch.Generator().manual_seed(seed * 7919 + epoch)
         perm = torch.randperm(n, generator=gen)
         model.train()
+        aug = ap.augment_at(epoch)
         loss_sum = 0.0
         for i in range(steps_per_epoch):
             step = epoch * steps_per_epoch + i
             for g in opt.param_groups:
                 g["lr"] = ap.lr_at(step, steps_per_epoch, plan.warmup_epochs)
             idx = perm[i * plan.batch : (i + 1) * plan.batch]
-            xb = augment(xtr[idx], plan.crop_pad, gen)
+            xb = augment(xtr[idx], plan.crop_pad, gen) if aug else xtr[idx]
             loss = F.cross_entropy(model(xb), ytr[idx], label_smoothing=plan.label_smoothing)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -81,7 +82,7 @@ def train_anchor(plan: Plan, ap: AnchorPlan, data, out: Path, log: Logger) -> di
         train_s = time.time() - t0
         model.eval()
         acc = evaluate(model, xte, yte)
-        rec = {"epoch": epoch + 1, "loss": loss_sum / steps_per_epoch, "test_acc": acc, "train_s": round(train_s, 1),
+        rec = {"epoch": epoch + 1, "augment": aug, "loss": loss_sum / steps_per_epoch, "test_acc": acc, "train_s": round(train_s, 1),
                "eval_s": round(time.time() - t0 - train_s, 1), "step_ms": round(1000 * train_s / steps_per_epoch, 1)}
         history.append(rec)
         atomic_save({"model": model.state_dict(), "opt": opt.state_dict(), "history": history, "epoch": epoch + 1}, ckpt_path)
@@ -89,7 +90,7 @@ def train_anchor(plan: Plan, ap: AnchorPlan, data, out: Path, log: Logger) -> di
     meta = {
         "id": ap.id, "config": ap.cfg.to_dict(), "params": count_params(model),
         "macs": route_macs([{"anchor": ap.id, "blocks": [0, ap.cfg.depth - 1]}], {ap.id: ap.cfg}, {}),
-        "epochs": ap.total_epochs, "lr": ap.lr, "restarts": [list(r) for r in ap.restarts], "batch": plan.batch, "seed": seed,
+        "epochs": ap.total_epochs, "lr": ap.lr, "restarts": [{"epochs": e, "lr": lr, "augment": a} for e, lr, a in ap.restarts], "batch": plan.batch, "seed": seed,
         "test_acc": history[-1]["test_acc"], "train_seconds": round(sum(h["train_s"] + h["eval_s"] for h in history), 1),
         "history": history,
     }
