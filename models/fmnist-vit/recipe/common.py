@@ -82,6 +82,7 @@ class Plan:
     ft_init_images: int = 2048
     ft_sampling: str = "flops-groups"
     ft_group_ratio: float = 1.15
+    ft_augment: bool = False  # the anchors finished on un-augmented images; fine-tuning continues so
     train_order: tuple[str, ...] = field(default=())
 
 

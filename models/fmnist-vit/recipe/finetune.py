@@ -312,7 +312,8 @@ def main() -> None:
         history, counts, step = ck["history"], ck["counts"], ck["step"]
         log(f"resuming fine-tuning at step {step}/{total}")
     else:
-        log(f"fine-tuning: {total} steps ({epochs} epochs), lr {plan.ft_lr} (stitching layers x5), warmup {plan.ft_warmup_steps}")
+        log(f"fine-tuning: {total} steps ({epochs} epochs), lr {plan.ft_lr} (stitching layers x5), warmup {plan.ft_warmup_steps}, "
+            f"{'augmented' if plan.ft_augment else 'un-augmented'} images")
     while step < total:
         epoch = step // steps_per_epoch
         t0 = time.time()
@@ -326,7 +327,7 @@ def main() -> None:
             for g in opt.param_groups:
                 g["lr"] = g["lr_scale"] * cosine_lr(step, total, plan.ft_warmup_steps, plan.ft_lr, plan.ft_lr * 0.01)
             idx = perm[i * plan.batch : (i + 1) * plan.batch]
-            xb, yb = augment(xtr[idx], plan.crop_pad, gen), ytr[idx]
+            xb, yb = (augment(xtr[idx], plan.crop_pad, gen) if plan.ft_augment else xtr[idx]), ytr[idx]
             cid = sampler()
             counts[cid] += 1
             logits = family.forward_route(configs[cid].route_list(), xb)
@@ -371,7 +372,7 @@ def main() -> None:
     }
     results = {
         "plan": plan.name, "evaluation": {"dataset": "fashion-mnist-test", "samples": int(xte.shape[0]), "framework": "pytorch"},
-        "fineTuning": {"epochs": epochs, "steps": total, "lr": plan.ft_lr, "sampling": sampling, "samplingGroups": sampler.groups,
+        "fineTuning": {"epochs": epochs, "steps": total, "lr": plan.ft_lr, "augment": plan.ft_augment, "sampling": sampling, "samplingGroups": sampler.groups,
                        "loss": "0.5*CE(label smoothing) + 0.5*KL(teacher=" + teacher_id + ")", "history": history},
         "leastSquares": {"images": plan.ft_init_images, "relativeResiduals": residuals},
         "summary": summary, "configs": rows,
