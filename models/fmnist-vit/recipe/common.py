@@ -76,8 +76,8 @@ class Plan:
     test_limit: int | None = None
     steps_limit: int | None = None  # cap on optimiser steps per epoch
     # SN-Net joint fine-tuning
-    ft_epochs: float = 4.0
-    ft_lr: float = 1e-4
+    ft_epochs: float = 10.0
+    ft_lr: float = 2e-4
     ft_warmup_steps: int = 100
     ft_init_images: int = 2048
     ft_sampling: str = "flops-groups"
