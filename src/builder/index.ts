@@ -4,7 +4,7 @@
  */
 export { buildPackage, PARITY_TOLERANCE } from './build.js';
 export type { AnchorInput, BuildOptions, BuildProgress, BuildResult, BuildStep, ProfileRequest } from './build.js';
-export { inspectPackage, formatStitchTable } from './inspect.js';
+export { inspectPackage, formatStitchTable, writePlotFiles } from './inspect.js';
 export type { InspectOptions, Inspection, StitchRow } from './inspect.js';
 export { enumerateStitches } from './enumerate.js';
 export type { AnchorShape, EnumeratedLayer, EnumeratedStitch, Enumeration, Position, RoutesMode, StitchKind } from './enumerate.js';

@@ -70,12 +70,7 @@ export async function inspectPackage(dir: string, options: InspectOptions = {}):
   const result: Inspection = { manifest, rows, notes: [], ...(view ? { latency: { ...view, ...(device ? { device } : {}) } } : {}) };
   if (options.plot !== undefined) {
     if (manifest.stitches.some((s) => s.accuracy !== undefined)) {
-      const { svg, png } = await paretoPlot(manifest, options);
-      const files = { svg: `${options.plot}.svg`, png: `${options.plot}.png` };
-      await mkdir(path.dirname(path.resolve(files.svg)), { recursive: true });
-      await writeFile(files.svg, svg);
-      await writeFile(files.png, png);
-      result.plot = files;
+      result.plot = await writePlotFiles(options.plot, await paretoPlot(manifest, options));
     } else {
       result.notes.push('The package has no accuracies (built without --eval), so there is no Pareto plot.');
     }
@@ -101,4 +96,13 @@ export function formatStitchTable(inspection: Inspection): string {
   const fmt = (cells: string[]) => cells.map((cell, c) => (numeric.has(c) ? cell.padStart(widths[c] as number) : cell.padEnd(widths[c] as number))).join('  ').trimEnd();
   const title = `${inspection.manifest.name}: ${inspection.rows.length} stitches${lat ? `, latency on ${lat.provider} batch ${lat.batch}${lat.device ? ` (${lat.device})` : ''}` : ''}`;
   return [title, fmt(header), ...lines.map(fmt)].join('\n');
+}
+
+/** Writes a rendered plot to `<prefix>.svg` and `<prefix>.png` (creating the folder); returns the two paths. */
+export async function writePlotFiles(prefix: string, plot: { svg: string; png: Uint8Array }): Promise<{ svg: string; png: string }> {
+  const files = { svg: `${prefix}.svg`, png: `${prefix}.png` };
+  await mkdir(path.dirname(path.resolve(files.svg)), { recursive: true });
+  await writeFile(files.svg, plot.svg);
+  await writeFile(files.png, plot.png);
+  return files;
 }

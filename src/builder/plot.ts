@@ -8,7 +8,7 @@
  */
 import type { TopLevelSpec } from 'vega-lite';
 import { BuilderError } from '../errors.js';
-import type { Manifest, RouteStep } from '../package/schema.js';
+import type { Manifest, RouteStep, Stitch } from '../package/schema.js';
 import { frontierByLatency, frontierByMacs } from './frontier.js';
 
 export interface PlotOptions {
@@ -56,6 +56,26 @@ export function describeRoute(route: readonly RouteStep[]): string {
   return route.map((s) => ('anchor' in s ? `${s.anchor}[${s.blocks[0]}-${s.blocks[1]}]` : s.stitchLayer)).join(' → ');
 }
 
+/** What every plotted point shows of its stitch: id, route in words, kind, anchor label, accuracy in %. */
+function pointOf(s: Stitch): { id: number; route: string; kind: 'anchor' | 'stitch'; label: string; accuracy: number } {
+  const first = s.route[0];
+  const isAnchor = s.route.length === 1;
+  return {
+    id: s.id,
+    route: describeRoute(s.route),
+    kind: isAnchor ? 'anchor' : 'stitch',
+    label: isAnchor && first && 'anchor' in first ? first.anchor : '',
+    accuracy: (s.accuracy ?? Number.NaN) * 100,
+  };
+}
+
+/** BUILD_DATA_INVALID for a package (`subject`, e.g. `Package "x"`) none of whose stitches has an accuracy. */
+function noAccuracyError(subject: string, consequence: string): BuilderError {
+  return new BuilderError('BUILD_DATA_INVALID', `${subject} has no accuracy for any stitch, so ${consequence}`, {
+    hint: 'Build the package with an evaluation set (--eval) to measure accuracy',
+  });
+}
+
 /**
  * The Vega-Lite spec of the Pareto plot.
  *
@@ -63,24 +83,14 @@ export function describeRoute(route: readonly RouteStep[]): string {
  */
 export function paretoSpec(manifest: Manifest, options: PlotOptions = {}): TopLevelSpec {
   const withAcc = manifest.stitches.filter((s) => s.accuracy !== undefined);
-  if (withAcc.length === 0) {
-    throw new BuilderError('BUILD_DATA_INVALID', `Package "${manifest.name}" has no accuracy for any stitch, so there is nothing to plot`, {
-      hint: 'Build the package with an evaluation set (--eval) to measure accuracy',
-    });
-  }
+  if (withAcc.length === 0) throw noAccuracyError(`Package "${manifest.name}"`, 'there is nothing to plot');
   const view = latencyView(manifest, options);
   const byMacs = new Set(frontierByMacs(manifest.stitches));
   const byLatency = new Set(view ? frontierByLatency(manifest.stitches, view.provider, view.batch) : []);
   const rows: Row[] = withAcc.map((s) => {
-    const isAnchor = s.route.length === 1;
-    const first = s.route[0];
     const lat = view ? s.latency?.[view.provider]?.[view.batch]?.p50Ms : undefined;
     return {
-      id: s.id,
-      route: describeRoute(s.route),
-      kind: isAnchor ? 'anchor' : 'stitch',
-      label: isAnchor && first && 'anchor' in first ? first.anchor : '',
-      accuracy: (s.accuracy as number) * 100,
+      ...pointOf(s),
       gmacs: s.macs !== undefined ? s.macs / 1e9 : null,
       latencyMs: lat ?? null,
       frontierMacs: byMacs.has(s.id),
@@ -174,27 +184,10 @@ interface CompareRow {
 
 /** The plottable rows of one series: stitches with both an accuracy and MACs. */
 function seriesRows({ label, manifest }: CompareSeries): CompareRow[] {
-  if (!manifest.stitches.some((s) => s.accuracy !== undefined)) {
-    throw new BuilderError('BUILD_DATA_INVALID', `Package "${manifest.name}" (series "${label}") has no accuracy for any stitch, so it cannot be compared`, {
-      hint: 'Build the package with an evaluation set (--eval) to measure accuracy',
-    });
-  }
-  const rows = manifest.stitches.flatMap((s): CompareRow[] => {
-    if (s.accuracy === undefined || s.macs === undefined) return [];
-    const first = s.route[0];
-    const isAnchor = s.route.length === 1;
-    return [
-      {
-        series: label,
-        id: s.id,
-        route: describeRoute(s.route),
-        kind: isAnchor ? 'anchor' : 'stitch',
-        label: isAnchor && first && 'anchor' in first ? first.anchor : '',
-        accuracy: s.accuracy * 100,
-        gmacs: s.macs / 1e9,
-      },
-    ];
-  });
+  if (!manifest.stitches.some((s) => s.accuracy !== undefined)) throw noAccuracyError(`Package "${manifest.name}" (series "${label}")`, 'it cannot be compared');
+  const rows = manifest.stitches.flatMap((s): CompareRow[] =>
+    s.accuracy === undefined || s.macs === undefined ? [] : [{ series: label, ...pointOf(s), gmacs: s.macs / 1e9 }],
+  );
   if (rows.length === 0) {
     throw new BuilderError('BUILD_DATA_INVALID', `Package "${manifest.name}" (series "${label}") records no MACs for its stitches with an accuracy, so they have no place on the MACs axis`, {
       hint: 'Rebuild the package with stitchnet build, which records the MACs of every stitch',

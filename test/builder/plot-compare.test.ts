@@ -1,21 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { comparePlot, compareSpec, SERIES_PALETTE } from '../../src/builder/plot.js';
 import { BuilderError } from '../../src/errors.js';
-import type { Manifest, Stitch } from '../../src/package/schema.js';
-
-function manifest(name: string, stitches: Stitch[]): Manifest {
-  return {
-    format: 'stitchnet/1',
-    name,
-    input: { name: 'input', shape: ['batch', 1, 8, 8], dtype: 'float32' },
-    output: { name: 'logits', shape: ['batch', 5], dtype: 'float32' },
-    anchors: [],
-    pieces: {},
-    stitchLayers: [],
-    stitches,
-    frontier: [],
-  };
-}
+import type { Stitch } from '../../src/package/schema.js';
+import { toyManifest } from './helpers.js';
 
 /** Three anchors and two stitches; `gain` is added to every accuracy (twice to the stitches). */
 function family(gain: number): Stitch[] {
@@ -29,8 +16,8 @@ function family(gain: number): Stitch[] {
   ];
 }
 
-const BEFORE = { label: 'before', manifest: manifest('toy', family(0)) };
-const AFTER = { label: 'after', manifest: manifest('toy', family(0.02)) };
+const BEFORE = { label: 'before', manifest: toyManifest(family(0)) };
+const AFTER = { label: 'after', manifest: toyManifest(family(0.02)) };
 
 interface Layer {
   mark: { type: string; strokeDash?: number[] };
@@ -91,7 +78,7 @@ describe('comparison plot', () => {
   });
 
   it('leaves out stitches without accuracy or MACs', () => {
-    const partial = manifest('toy', family(0).map((s) => (s.id === 2 ? { ...s, accuracy: undefined } : s.id === 3 ? { ...s, macs: undefined } : s)) as Stitch[]);
+    const partial = toyManifest(family(0).map((s) => (s.id === 2 ? { ...s, accuracy: undefined } : s.id === 3 ? { ...s, macs: undefined } : s)) as Stitch[]);
     const rows = (compareSpec([BEFORE, { label: 'partial', manifest: partial }]) as unknown as Spec).data.values;
     expect(rows.filter((r) => r.series === 'partial').map((r) => r.id)).toEqual([0, 1, 4]);
   });
@@ -110,9 +97,9 @@ describe('comparison plot', () => {
     };
     expect(code(() => compareSpec([BEFORE]))).toMatch(/^BUILD_DATA_INVALID: .*at least 2 packages, got 1/);
     expect(code(() => compareSpec([BEFORE, { ...AFTER, label: 'before' }]))).toMatch(/^BUILD_DATA_INVALID: .*"before" is used more than once/);
-    const noAcc = manifest('raw', family(0).map(({ accuracy: _, ...s }) => s));
+    const noAcc = toyManifest(family(0).map(({ accuracy: _, ...s }) => s), 'raw');
     expect(code(() => compareSpec([BEFORE, { label: 'raw', manifest: noAcc }]))).toMatch(/^BUILD_DATA_INVALID: Package "raw" \(series "raw"\) has no accuracy/);
-    const noMacs = manifest('old', family(0).map(({ macs: _, ...s }) => s));
+    const noMacs = toyManifest(family(0).map(({ macs: _, ...s }) => s), 'old');
     expect(code(() => compareSpec([{ label: 'old', manifest: noMacs }, AFTER]))).toMatch(/^BUILD_DATA_INVALID: Package "old" .*no MACs/);
   });
 });

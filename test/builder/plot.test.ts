@@ -1,20 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { latencyView, paretoPlot, paretoSpec } from '../../src/builder/plot.js';
-import type { Manifest, Stitch } from '../../src/package/schema.js';
-
-function manifest(stitches: Stitch[]): Manifest {
-  return {
-    format: 'stitchnet/1',
-    name: 'toy',
-    input: { name: 'input', shape: ['batch', 1, 8, 8], dtype: 'float32' },
-    output: { name: 'logits', shape: ['batch', 5], dtype: 'float32' },
-    anchors: [],
-    pieces: {},
-    stitchLayers: [],
-    stitches,
-    frontier: [],
-  };
-}
+import type { Stitch } from '../../src/package/schema.js';
+import { toyManifest } from './helpers.js';
 
 const lat = (ms: number) => ({ cpu: { '1': { p50Ms: ms, p95Ms: ms * 1.2, device: 'test cpu', at: '2024-01-01T00:00:00Z' }, '8': { p50Ms: 6 * ms, p95Ms: 7 * ms, device: 'test cpu', at: '2024-01-01T00:00:00Z' } } });
 const STITCHES: Stitch[] = [
@@ -26,7 +13,7 @@ const STITCHES: Stitch[] = [
 
 describe('Pareto plot', () => {
   it('marks anchors and the frontier by MACs and by latency', () => {
-    const spec = paretoSpec(manifest(STITCHES)) as unknown as { data: { values: Record<string, unknown>[] }; hconcat: unknown[] };
+    const spec = paretoSpec(toyManifest(STITCHES)) as unknown as { data: { values: Record<string, unknown>[] }; hconcat: unknown[] };
     expect(spec.hconcat).toHaveLength(2);
     const rows = spec.data.values;
     expect(rows.filter((r) => r.kind === 'anchor').map((r) => r.label)).toEqual(['ti', 's']);
@@ -36,17 +23,17 @@ describe('Pareto plot', () => {
   });
 
   it('picks the most profiled provider and its smallest batch unless told', () => {
-    const m = manifest(STITCHES);
+    const m = toyManifest(STITCHES);
     expect(latencyView(m)).toEqual({ provider: 'cpu', batch: '1' });
     expect(latencyView(m, { batch: 8 })).toEqual({ provider: 'cpu', batch: '8' });
     expect(latencyView(m, { provider: 'cuda' })).toBeUndefined();
-    const noLatency = manifest(STITCHES.map(({ latency: _, ...s }) => s));
+    const noLatency = toyManifest(STITCHES.map(({ latency: _, ...s }) => s));
     expect(latencyView(noLatency)).toBeUndefined();
     expect((paretoSpec(noLatency) as unknown as { hconcat: unknown[] }).hconcat).toHaveLength(1);
   });
 
   it('renders SVG and PNG', async () => {
-    const { svg, png } = await paretoPlot(manifest(STITCHES));
+    const { svg, png } = await paretoPlot(toyManifest(STITCHES));
     expect(svg.startsWith('<svg')).toBe(true);
     expect(svg).toContain('GMACs');
     expect(svg).toContain('Median latency, cpu, batch 1');
@@ -54,6 +41,6 @@ describe('Pareto plot', () => {
   });
 
   it('refuses a package without accuracy', () => {
-    expect(() => paretoSpec(manifest(STITCHES.map(({ accuracy: _, ...s }) => s)))).toThrow(/--eval/);
+    expect(() => paretoSpec(toyManifest(STITCHES.map(({ accuracy: _, ...s }) => s)))).toThrow(/--eval/);
   });
 });

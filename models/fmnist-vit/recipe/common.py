@@ -136,7 +136,7 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _read_idx(path: Path) -> np.ndarray:
+def read_idx(path: Path) -> np.ndarray:
     with gzip.open(path, "rb") as f:
         data = f.read()
     ndim = data[3]
@@ -147,8 +147,8 @@ def _read_idx(path: Path) -> np.ndarray:
 def load_split(split: str, data_dir: Path = DEFAULT_DATA, limit: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Images as normalised float [N,1,28,28] and labels as int64 [N]."""
     prefix = "train" if split == "train" else "t10k"
-    x = _read_idx(data_dir / f"{prefix}-images-idx3-ubyte.gz")
-    y = _read_idx(data_dir / f"{prefix}-labels-idx1-ubyte.gz")
+    x = read_idx(data_dir / f"{prefix}-images-idx3-ubyte.gz")
+    y = read_idx(data_dir / f"{prefix}-labels-idx1-ubyte.gz")
     if limit is not None:
         x, y = x[:limit], y[:limit]
     xt = (torch.from_numpy(x.astype(np.float32)) / 255.0 - MEAN) / STD
@@ -167,6 +167,14 @@ def augment(x: torch.Tensor, pad: int, gen: torch.Generator) -> torch.Tensor:
     cols = torch.where(flip[:, None], cols.flip(1), cols)
     out = torch.gather(xp, 2, rows[:, None, :, None].expand(b, c, h, w + 2 * pad))
     return torch.gather(out, 3, cols[:, None, None, :].expand(b, c, h, w))
+
+
+def below_line_pp(macs: float, acc: float, macs_a: float, acc_a: float, macs_b: float, acc_b: float) -> float:
+    """Percentage points by which (macs, acc) lies under the straight line from anchor a to anchor b
+    (accuracy vs MACs); positive = worse than the line. MACs outside the anchors' range use the nearer
+    anchor's accuracy (the line is not extrapolated)."""
+    t = min(1.0, max(0.0, (macs - macs_a) / (macs_b - macs_a)))
+    return 100 * (acc_a + t * (acc_b - acc_a) - acc)
 
 
 @torch.no_grad()

@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from common import (
-    Logger, Plan, atomic_save, augment, default_out, evaluate, get_plan, load_split, seed_everything,
+    Logger, Plan, atomic_save, augment, below_line_pp, default_out, evaluate, get_plan, load_split, seed_everything,
     set_threads, write_json,
 )
 from export_onnx import export_stage
@@ -202,16 +202,11 @@ def evaluate_all(family: StitchedFamily, configs: list[Config], xte, yte, log: L
 
 
 def below_line(c: Config, accs: dict[int, float], macs: dict[int, int], anchor_ids: dict[str, int]) -> float | None:
-    """Percentage points by which a stitch lies under the straight line between its two anchors
-    (accuracy vs MACs); positive = worse than the line. MACs outside the anchors' range use the
-    nearer anchor's accuracy (the line is not extrapolated)."""
+    """How far (pp) a stitch lies under the line between its two anchors (see ``below_line_pp``)."""
     if c.kind != "stitch" or c.pair is None:
         return None
     a, b = anchor_ids[c.pair[0]], anchor_ids[c.pair[1]]
-    ma, mb, m = macs[a], macs[b], macs[c.id]
-    t = min(1.0, max(0.0, (m - ma) / (mb - ma)))
-    line = accs[a] + t * (accs[b] - accs[a])
-    return round(100 * (line - accs[c.id]), 3)
+    return round(below_line_pp(macs[c.id], accs[c.id], macs[a], accs[a], macs[b], accs[b]), 3)
 
 
 # ---------------------------------------------------------------- export

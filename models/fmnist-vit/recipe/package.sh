@@ -24,9 +24,10 @@ else
   PROFILE="--profile cpu --batch 1,8 --warmup 5 --rounds 30"
   SMOKE=""
 fi
-LABELS="T-shirt/top,Trouser,Pullover,Dress,Coat,Sandal,Shirt,Sneaker,Bag,Ankle boot"
-# Preprocessing the models expect: pixel/255, then (x - mean) / std with the training set's statistics.
-PRE="--scale 0.00392156862745098 --mean 0.2860 --std 0.3530"
+# Class names and the preprocessing the models expect (pixel/255, then (x - mean) / std with the
+# training set's statistics), from the recipe's own constants.
+LABELS=$($PY -c 'from common import LABELS; print(",".join(LABELS))')
+PRE="--scale 0.00392156862745098 $($PY -c 'from common import MEAN, STD; print(f"--mean {MEAN} --std {STD}")')"
 ANCHORS="tiny small base"
 onnx() { for a in $ANCHORS; do printf '%s ' "$OUT/onnx/$1/$a.onnx"; done; }
 

@@ -15,7 +15,7 @@ import json
 import statistics
 from pathlib import Path
 
-from common import default_out, get_plan
+from common import below_line_pp, default_out, get_plan
 
 PARITY_PP = 0.1  # ORT and PyTorch must agree within this many percentage points
 LINE_MAX_PP, LINE_MEDIAN_PP = 2.0, 1.0
@@ -52,8 +52,7 @@ def below_line(results: dict, acc: dict[int, float]) -> dict[int, float]:
         if c["kind"] != "stitch":
             continue
         a, b = anchors[c["pair"][0]], anchors[c["pair"][1]]
-        t = min(1.0, max(0.0, (c["macs"] - a["macs"]) / (b["macs"] - a["macs"])))
-        out[c["id"]] = 100 * (acc[a["id"]] + t * (acc[b["id"]] - acc[a["id"]]) - acc[c["id"]])
+        out[c["id"]] = below_line_pp(c["macs"], acc[c["id"]], a["macs"], acc[a["id"]], b["macs"], acc[b["id"]])
     return out
 
 

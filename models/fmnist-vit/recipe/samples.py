@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common import DEFAULT_DATA, _read_idx
+from common import DEFAULT_DATA, read_idx
 
 SEED = 0
 
@@ -32,8 +32,8 @@ def main() -> None:
     ap.add_argument("--dest", type=Path, default=Path(__file__).resolve().parent.parent / "samples")
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     args = ap.parse_args()
-    x = _read_idx(args.data / "t10k-images-idx3-ubyte.gz")
-    y = _read_idx(args.data / "t10k-labels-idx1-ubyte.gz")
+    x = read_idx(args.data / "t10k-images-idx3-ubyte.gz")
+    y = read_idx(args.data / "t10k-labels-idx1-ubyte.gz")
     rng = np.random.RandomState(SEED)
     pick = np.sort(np.concatenate([rng.choice(np.flatnonzero(y == c), args.count // 10, replace=False) for c in range(10)]))
     x, y = x[pick], y[pick]

@@ -3,10 +3,9 @@
  * `--compare`, a plot of the package against others of its family (e.g. before and after
  * fine-tuning).
  */
-import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { comparePlot, formatStitchTable, inspectPackage, type Inspection } from '../../builder/index.js';
+import { comparePlot, formatStitchTable, inspectPackage, writePlotFiles, type Inspection } from '../../builder/index.js';
 import { OptionError } from '../../errors.js';
 import { readPackage } from '../../package/index.js';
 import type { Manifest } from '../../package/schema.js';
@@ -123,11 +122,7 @@ async function writeComparePlot(
   const packages = [{ dir, manifest: main }, ...others];
   const labels = given ?? defaultLabels(packages);
   const series = packages.map((p, i) => ({ label: labels[i] as string, manifest: p.manifest }));
-  const { svg, png } = await comparePlot(series, o.width !== undefined ? { width: o.width } : {});
-  const plot = { svg: `${prefix}.svg`, png: `${prefix}.png` };
-  await mkdir(path.dirname(path.resolve(plot.svg)), { recursive: true });
-  await writeFile(plot.svg, svg);
-  await writeFile(plot.png, png);
+  const plot = await writePlotFiles(prefix, await comparePlot(series, o.width !== undefined ? { width: o.width } : {}));
   return { entries: packages.map((p, i) => ({ dir: path.resolve(p.dir), name: p.manifest.name, label: labels[i] as string })), plot };
 }
 
