@@ -19,6 +19,7 @@ export { StitchRuntime } from './runtime/stitch-runtime.js';
 export type { StitchRuntimeOptions, RunResult, RunOptions, ProviderState } from './runtime/stitch-runtime.js';
 export type { RunInput } from './runtime/input.js';
 export type { FastPathOptions, ThreadOptions } from './runtime/options.js';
+export { ProviderUnavailableError } from './runtime/providers.js';
 export type { ProviderName, ProviderAttempt } from './runtime/providers.js';
 export type { Manifest, Stitch, RouteStep, Anchor, Piece, StitchLayer, TensorSpec } from './package/schema.js';
 export { readPackage } from './package/index.js';

@@ -130,13 +130,64 @@ export async function selectProvider(preference: readonly ProviderName[], probes
     }
     attempts.push({ provider, ok: false, reason: result.reason, hint: HINTS[provider].failed });
   }
-  throw new RuntimeError(
-    'PROVIDER_UNAVAILABLE',
-    `none of the requested execution providers can be used: ${attempts.map((a) => `${a.provider}: ${a.reason ?? 'failed'}`).join('; ')}`,
-    {
-      option: 'providers',
-      validValues: [...inBinary].filter(isProviderName),
-      hint: preference.includes('cpu') ? HINTS.cpu.failed : "Add 'cpu' to the list as a fallback.",
-    },
-  );
+  throw new ProviderUnavailableError(attempts, [...inBinary].filter(isProviderName), preference.includes('cpu'));
+}
+
+/** RuntimeError PROVIDER_UNAVAILABLE: no provider of the preference list can be used; `attempts` says why. */
+export class ProviderUnavailableError extends RuntimeError {
+  constructor(
+    readonly attempts: readonly ProviderAttempt[],
+    validValues: readonly ProviderName[],
+    cpuListed: boolean,
+  ) {
+    super(
+      'PROVIDER_UNAVAILABLE',
+      `none of the requested execution providers can be used: ${attempts.map((a) => `${a.provider}: ${a.reason ?? 'failed'}`).join('; ')}`,
+      { option: 'providers', validValues, hint: cpuListed ? HINTS.cpu.failed : "Add 'cpu' to the list as a fallback." },
+    );
+  }
+}
+
+/** Error codes of a package that failed on a provider after its probe passed. */
+const LOAD_FAILURES: ReadonlySet<string> = new Set(['SESSION_CREATE_FAILED', 'INFERENCE_FAILED', 'WORKER_FAILED']);
+
+/**
+ * Selects a provider with `select` and opens the package on it with `open`. The probe model is
+ * tiny, so a provider can pass it and still fail on the real pieces (an operator it lacks, GPU
+ * memory, a driver that crashes the worker): then the rest of the preference list is tried, and
+ * the failure is kept in the attempts like a failed probe. A failure on the CPU provider, or one
+ * that is not a session/inference/worker failure (e.g. a package file that cannot be read), is
+ * thrown as it is.
+ */
+export async function openWithFallback<T>(
+  preference: readonly ProviderName[],
+  select: (preference: readonly ProviderName[]) => Promise<ProviderSelection>,
+  open: (provider: ProviderName) => Promise<T>,
+): Promise<{ selection: ProviderSelection; value: T }> {
+  const earlier: ProviderAttempt[] = [];
+  let rest = [...preference];
+  for (;;) {
+    let selection: ProviderSelection;
+    try {
+      selection = await select(rest);
+    } catch (e) {
+      if (earlier.length === 0 || !(e instanceof ProviderUnavailableError)) throw e;
+      throw new ProviderUnavailableError([...earlier, ...e.attempts], (e.validValues ?? []).filter(isProviderName), preference.includes('cpu'));
+    }
+    const { provider } = selection;
+    try {
+      const value = await open(provider);
+      return { selection: { provider, attempts: [...earlier, ...selection.attempts] }, value };
+    } catch (e) {
+      const after = rest.slice(rest.indexOf(provider) + 1);
+      if (provider === 'cpu' || !(e instanceof RuntimeError) || !LOAD_FAILURES.has(e.code) || after.length === 0) throw e;
+      earlier.push(...selection.attempts.filter((a) => !a.ok), {
+        provider,
+        ok: false,
+        reason: `its probe passed, but the package failed on it: ${e.message}`,
+        hint: `${HINTS[provider].failed} Or leave '${provider}' out of providers for this package.`,
+      });
+      rest = after;
+    }
+  }
 }

@@ -27,7 +27,7 @@ import { closedError, fusedKey, type EngineOptions, type PieceBytes } from './en
 import { checkInput, type RunInput } from './input.js';
 import { checkStitchId, defaultStitch, resolveFastPath, resolveThreads, type FastPath, type FastPathOptions, type ThreadOptions } from './options.js';
 import { probeProviders } from './probe.js';
-import { validateProviders, type ProviderAttempt, type ProviderName, type ProviderSelection } from './providers.js';
+import { openWithFallback, validateProviders, type ProviderAttempt, type ProviderName, type ProviderSelection } from './providers.js';
 import { workerFile } from './worker-file.js';
 
 /** Options of {@link StitchRuntime.create}; the adaptive ones (`profile`, `signals`, …) are in {@link AdaptiveOptions}. */
@@ -104,7 +104,9 @@ interface Streak {
  *   latest decision applies at once;
  * - `setProfile()` replaces the profile (validated first).
  *
- * The execution provider is chosen at `create()`: a decision whose `provider` limit excludes the
+ * The execution provider is chosen at `create()` (the first of `providers` whose probe passes and
+ * on which the package's pieces load and warm up; `providerAttempts` says why the others were not
+ * used): a decision whose `provider` limit excludes the
  * one in use is reported on `errors$` (`PROVIDER_NOT_IN_USE`), since changing it would mean new
  * sessions. Likewise the profile's `ort` settings apply at `create()` only.
  *
@@ -218,18 +220,24 @@ export class StitchRuntime {
           ? initialStitch(profile.profile, catalog, scheduler.now())
           : defaultStitch(pkg.manifest);
 
-    const selection = await probeProviders(preference, workerFile);
-    const engine: EngineOptions = {
-      session: { provider: selection.provider, threads },
-      fusedCacheSize: fastPath === false ? 0 : fastPath.cacheSize,
-    };
-    const client = useWorker ? workerClient(engine, await workerFile()) : inProcessClient(engine);
-    try {
-      await loadPieces(pkg, client);
-    } catch (e) {
-      await client.close();
-      throw e;
-    }
+    const { selection, value: client } = await openWithFallback(
+      preference,
+      (rest) => probeProviders(rest, workerFile),
+      async (provider) => {
+        const engine: EngineOptions = {
+          session: { provider, threads },
+          fusedCacheSize: fastPath === false ? 0 : fastPath.cacheSize,
+        };
+        const c = useWorker ? workerClient(engine, await workerFile()) : inProcessClient(engine);
+        try {
+          await loadPieces(pkg, c);
+        } catch (e) {
+          await c.close();
+          throw e;
+        }
+        return c;
+      },
+    );
     const rt = new StitchRuntime(pkg, client, selection, initial, fastPath, now, {
       catalog,
       profile,

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { RuntimeError, OptionError } from '../../src/errors.js';
+import { PackageError, RuntimeError, OptionError } from '../../src/errors.js';
 import { backendNames } from '../../src/runtime/ort.js';
 import { cleanNativeText, probeProviders } from '../../src/runtime/probe.js';
-import { DEFAULT_PROVIDERS, PROVIDER_NAMES, selectProvider, validateProviders, type ProviderName } from '../../src/runtime/providers.js';
+import { DEFAULT_PROVIDERS, PROVIDER_NAMES, openWithFallback, selectProvider, type ProviderUnavailableError, validateProviders, type ProviderName } from '../../src/runtime/providers.js';
 import { workerFile } from '../../src/runtime/worker-file.js';
 
 describe('validateProviders', () => {
@@ -66,6 +66,78 @@ describe('selectProvider', () => {
       code: 'PROVIDER_UNAVAILABLE',
       message: expect.stringMatching(/coreml: not in this platform.*cuda: cuda broke/),
     });
+  });
+});
+
+describe('openWithFallback', () => {
+  // The probes: every provider in `working` passes, the rest fail. `open` fails on `broken`.
+  const setup = (working: ProviderName[], broken: Partial<Record<ProviderName, Error>>) => {
+    const opened: ProviderName[] = [];
+    const select = (pref: readonly ProviderName[]) =>
+      selectProvider(pref, {
+        backends: async () => [...PROVIDER_NAMES],
+        probe: async (name) => (working.includes(name) ? { ok: true } : { ok: false, reason: `${name} probe broke` }),
+      });
+    const open = async (provider: ProviderName) => {
+      opened.push(provider);
+      const e = broken[provider];
+      if (e) throw e;
+      return `client on ${provider}`;
+    };
+    return { opened, select, open };
+  };
+  const sessionFailed = (provider: string) =>
+    new RuntimeError('SESSION_CREATE_FAILED', `onnxruntime could not create a session for piece "p0" on provider "${provider}": out of memory`, {});
+
+  it('uses the first provider whose probe passes when the package opens on it', async () => {
+    const s = setup(['dml', 'cpu'], {});
+    const { selection, value } = await openWithFallback(['cuda', 'dml', 'cpu'], s.select, s.open);
+    expect(value).toBe('client on dml');
+    expect(s.opened).toEqual(['dml']);
+    expect(selection.attempts.map((a) => [a.provider, a.ok])).toEqual([['cuda', false], ['dml', true]]);
+  });
+
+  it('falls back past a provider that passed its probe but failed on the package, and says why', async () => {
+    const s = setup(['cuda', 'dml', 'cpu'], { cuda: sessionFailed('cuda'), dml: new RuntimeError('WORKER_FAILED', 'the inference worker exited with code 3', {}) });
+    const { selection, value } = await openWithFallback(['cuda', 'dml', 'cpu'], s.select, s.open);
+    expect(value).toBe('client on cpu');
+    expect(s.opened).toEqual(['cuda', 'dml', 'cpu']);
+    expect(selection.provider).toBe('cpu');
+    expect(selection.attempts.map((a) => [a.provider, a.ok])).toEqual([['cuda', false], ['dml', false], ['cpu', true]]);
+    expect(selection.attempts[0]?.reason).toBe(`its probe passed, but the package failed on it: ${sessionFailed('cuda').message}`);
+    expect(selection.attempts[0]?.hint).toMatch(/leave 'cuda' out of providers/);
+    expect(selection.attempts[1]?.reason).toMatch(/worker exited with code 3/);
+  });
+
+  it('keeps the probe failures met before the provider that failed on the package', async () => {
+    const s = setup(['dml', 'cpu'], { dml: sessionFailed('dml') });
+    const { selection } = await openWithFallback(['cuda', 'dml', 'cpu'], s.select, s.open);
+    expect(selection.attempts.map((a) => [a.provider, a.ok, a.reason?.slice(0, 20)])).toEqual([
+      ['cuda', false, 'cuda probe broke'],
+      ['dml', false, 'its probe passed, bu'],
+      ['cpu', true, undefined],
+    ]);
+  });
+
+  it('throws the package failure itself when nothing is left to try, on the CPU, or when it is not a provider failure', async () => {
+    const last = setup(['cuda'], { cuda: sessionFailed('cuda') });
+    await expect(openWithFallback(['cuda'], last.select, last.open)).rejects.toMatchObject({ code: 'SESSION_CREATE_FAILED' });
+    const cpu = setup(['cpu'], { cpu: sessionFailed('cpu') });
+    await expect(openWithFallback(['cpu', 'cuda'], cpu.select, cpu.open)).rejects.toMatchObject({ code: 'SESSION_CREATE_FAILED' });
+    expect(cpu.opened).toEqual(['cpu']);
+    const unreadable = new PackageError('PACKAGE_FILE_MISSING', 'pieces/p0.onnx is missing', {});
+    const pkg = setup(['cuda', 'cpu'], { cuda: unreadable });
+    await expect(openWithFallback(['cuda', 'cpu'], pkg.select, pkg.open)).rejects.toBe(unreadable);
+    expect(pkg.opened).toEqual(['cuda']);
+  });
+
+  it('names every failure when no provider after the failed one works', async () => {
+    const s = setup(['cuda'], { cuda: sessionFailed('cuda') });
+    const err = await openWithFallback(['cuda', 'dml'], s.select, s.open).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RuntimeError);
+    expect(err).toMatchObject({ code: 'PROVIDER_UNAVAILABLE', option: 'providers' });
+    expect((err as ProviderUnavailableError).attempts.map((a) => [a.provider, a.ok])).toEqual([['cuda', false], ['dml', false]]);
+    expect((err as Error).message).toMatch(/^none of the requested execution providers can be used: cuda: its probe passed, but the package failed on it: .*out of memory; dml: dml probe broke \(option providers\)/);
   });
 });
 
