@@ -83,7 +83,15 @@ class Plan:
     ft_sampling: str = "flops-groups"
     ft_group_ratio: float = 1.15
     ft_augment: bool = False  # the anchors finished on un-augmented images; fine-tuning continues so
+    # further fine-tuning cycles after the first, each a warm restart (optimizer state kept, warmup of
+    # ft_warmup_steps, cosine to 1% of its peak): (epochs, peak lr, sampling)
+    ft_restarts: tuple[tuple[float, float, str], ...] = ()
     train_order: tuple[str, ...] = field(default=())
+
+    def ft_cycles(self, epochs: float | None = None, sampling: str | None = None) -> tuple[tuple[float, float, str], ...]:
+        """The fine-tuning cycles ``(epochs, peak lr, sampling)``; the overrides apply to the first."""
+        first = (self.ft_epochs if epochs is None else epochs, self.ft_lr, sampling or self.ft_sampling)
+        return (first,) + self.ft_restarts
 
 
 def _full() -> Plan:
@@ -96,6 +104,10 @@ def _full() -> Plan:
             AnchorPlan("base", ViTConfig(dim=128, depth=depth, heads=4, patch=patch), epochs=12, lr=1e-3,
                        restarts=((8, 5e-4, True), (4, 2.5e-4, False))),
         ),
+        # the first cycle's MACs groups gave the members of the 4-stitch groups about half the steps
+        # of the others, and those stitches lay furthest below the line: a second cycle samples every
+        # configuration uniformly, as SN-Net v1 does
+        ft_restarts=((8.0, 1e-4, "uniform"),),
         train_order=("base", "small", "tiny"),
     )
 
@@ -114,6 +126,7 @@ def _smoke() -> Plan:
         test_limit=256,
         steps_limit=4,
         ft_epochs=1.0,
+        ft_restarts=((1.0, 1e-4, "uniform"),),
         ft_warmup_steps=2,
         ft_init_images=128,
     )

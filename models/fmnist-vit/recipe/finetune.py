@@ -10,7 +10,8 @@
    their positions.
 3. Evaluate the anchors alone and every stitch with the least-squares layers (10k test images).
 4. Train all weights jointly: each step samples one configuration (anchors included), loss
-   0.5 * CE + 0.5 * KL to a frozen copy of the largest anchor; AdamW, warmup + cosine.
+   0.5 * CE + 0.5 * KL to a frozen copy of the largest anchor; AdamW, warmup + cosine, then the
+   plan's warm restarts (each a cosine cycle of its own, with its own sampling).
 5. Evaluate every configuration again, write ``finetune/results.json``, export the fine-tuned anchors
    to ONNX and the stitching layers to ``finetune/stitch_weights.json``.
 
@@ -170,6 +171,17 @@ def flops_groups(configs: list[Config], macs: dict[int, int], ratio: float) -> l
     return groups + stitch_groups
 
 
+@dataclass(frozen=True)
+class FtCycle:
+    """One cosine cycle of joint training: the first, or a warm restart continuing from it."""
+
+    index: int
+    epochs: float
+    lr: float
+    sampling: str
+    steps: int
+
+
 class Sampler:
     """Draws one configuration id per training step: uniformly, or a MACs group first, then a member."""
 
@@ -228,16 +240,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--smoke", action="store_true")
     ap.add_argument("--out", type=Path)
-    ap.add_argument("--epochs", type=float, help="override the plan's fine-tuning epochs")
-    ap.add_argument("--sampling", choices=["uniform", "flops-groups"], help="override the plan's sampling")
+    ap.add_argument("--epochs", type=float, help="override the epochs of the plan's first fine-tuning cycle")
+    ap.add_argument("--sampling", choices=["uniform", "flops-groups"], help="override the sampling of the plan's first fine-tuning cycle")
     args = ap.parse_args()
     set_threads()
     plan = get_plan(args.smoke)
     out = args.out or default_out(plan)
     ft = out / "finetune"
     log = Logger(ft / "finetune.log")
-    epochs = args.epochs if args.epochs is not None else plan.ft_epochs
-    sampling = args.sampling or plan.ft_sampling
     seed_everything(SEED)
 
     configs, layers = enumerate_configs(plan)
@@ -280,8 +290,22 @@ def main() -> None:
     teacher = copy.deepcopy(family.anchors[teacher_id]).eval()
     for p in teacher.parameters():
         p.requires_grad_(False)
-    sampler = Sampler(configs, macs, sampling, plan.ft_group_ratio, SEED)
-    log(f"sampling {sampling}: {len(sampler.groups)} groups, sizes {[len(g) for g in sampler.groups]}")
+    n = xtr.shape[0]
+    steps_per_epoch = n // plan.batch
+    if plan.steps_limit is not None:
+        steps_per_epoch = min(steps_per_epoch, plan.steps_limit)
+    cycles = [FtCycle(i, e, lr, smp, max(1, round(steps_per_epoch * e))) for i, (e, lr, smp) in enumerate(plan.ft_cycles(args.epochs, args.sampling))]
+    starts = [sum(c.steps for c in cycles[:i]) for i in range(len(cycles))]
+    total = sum(c.steps for c in cycles)
+
+    def cycle_at(step: int) -> tuple[FtCycle, int]:
+        """The cycle optimiser step ``step`` belongs to and the step's index inside it."""
+        i = max(i for i, s in enumerate(starts) if s <= step)
+        return cycles[i], step - starts[i]
+
+    def make_sampler(cycle: FtCycle) -> Sampler:
+        return Sampler(configs, macs, cycle.sampling, plan.ft_group_ratio, SEED + cycle.index)
+
     stitch_params = [p for n, p in family.named_parameters() if n.startswith("stitch_layers.")]
     decay = [p for n, p in family.named_parameters() if n.startswith("anchors.") and p.ndim >= 2 and "pos_embed" not in n and "cls_token" not in n]
     ids_decay = {id(p) for p in decay} | {id(p) for p in stitch_params}
@@ -291,24 +315,21 @@ def main() -> None:
         {"params": no_decay, "weight_decay": 0.0, "lr_scale": 1.0},
         {"params": stitch_params, "weight_decay": 0.0, "lr_scale": 5.0},
     ], lr=plan.ft_lr)
-    n = xtr.shape[0]
-    steps_per_epoch = n // plan.batch
-    if plan.steps_limit is not None:
-        steps_per_epoch = min(steps_per_epoch, plan.steps_limit)
-    total = max(1, round(steps_per_epoch * epochs))
-    n_epochs = -(-total // steps_per_epoch)
     ckpt_path = ft / "train.ckpt"
     history, counts, step = [], {c.id: 0 for c in configs}, 0
+    sampler = make_sampler(cycles[0])
     if ckpt_path.exists():
         ck = torch.load(ckpt_path)
         family.load_state_dict(ck["family"])
         opt.load_state_dict(ck["opt"])
-        sampler.load(ck["sampler"])
         history, counts, step = ck["history"], ck["counts"], ck["step"]
+        sampler = make_sampler(cycles[ck.get("sampler_cycle", 0)])
+        sampler.load(ck["sampler"])
         log(f"resuming fine-tuning at step {step}/{total}")
-    else:
-        log(f"fine-tuning: {total} steps ({epochs} epochs), lr {plan.ft_lr} (stitching layers x5), warmup {plan.ft_warmup_steps}, "
-            f"{'augmented' if plan.ft_augment else 'un-augmented'} images")
+    for c in cycles:
+        if starts[c.index] >= step:
+            log(f"fine-tuning cycle {c.index + 1}/{len(cycles)}: {c.steps} steps ({c.epochs} epochs), lr {c.lr} (stitching layers x5), "
+                f"warmup {plan.ft_warmup_steps}, sampling {c.sampling}, {'augmented' if plan.ft_augment else 'un-augmented'} images")
     while step < total:
         epoch = step // steps_per_epoch
         t0 = time.time()
@@ -319,8 +340,12 @@ def main() -> None:
         for i in range(step - epoch * steps_per_epoch, steps_per_epoch):
             if step >= total:
                 break
+            cycle, local = cycle_at(step)
+            if local == 0 and step > 0:
+                sampler = make_sampler(cycle)
+                log(f"cycle {cycle.index + 1}: sampling {cycle.sampling}, {len(sampler.groups)} groups")
             for g in opt.param_groups:
-                g["lr"] = g["lr_scale"] * cosine_lr(step, total, plan.ft_warmup_steps, plan.ft_lr, plan.ft_lr * 0.01)
+                g["lr"] = g["lr_scale"] * cosine_lr(local, cycle.steps, plan.ft_warmup_steps, cycle.lr, cycle.lr * 0.01)
             idx = perm[i * plan.batch : (i + 1) * plan.batch]
             xb, yb = (augment(xtr[idx], plan.crop_pad, gen) if plan.ft_augment else xtr[idx]), ytr[idx]
             cid = sampler()
@@ -337,12 +362,13 @@ def main() -> None:
             loss_sum += loss.item()
             n_steps += 1
             step += 1
-        rec = {"epoch": epoch + 1, "steps": n_steps, "loss": loss_sum / max(1, n_steps), "train_s": round(time.time() - t0, 1),
+        cycle, _ = cycle_at(step - 1)
+        rec = {"epoch": epoch + 1, "cycle": cycle.index + 1, "steps": n_steps, "loss": loss_sum / max(1, n_steps), "train_s": round(time.time() - t0, 1),
                "step_ms": round(1000 * (time.time() - t0) / max(1, n_steps), 1)}
         history.append(rec)
-        atomic_save({"family": family.state_dict(), "opt": opt.state_dict(), "sampler": sampler.state(), "history": history,
-                     "counts": counts, "step": step}, ckpt_path)
-        log(f"fine-tune epoch {epoch + 1}/{n_epochs} loss {rec['loss']:.4f} {rec['train_s']:.0f}s ({rec['step_ms']} ms/step)")
+        atomic_save({"family": family.state_dict(), "opt": opt.state_dict(), "sampler": sampler.state(), "sampler_cycle": cycle.index,
+                     "history": history, "counts": counts, "step": step}, ckpt_path)
+        log(f"fine-tune epoch {epoch + 1}/{-(-total // steps_per_epoch)} (cycle {cycle.index + 1}) loss {rec['loss']:.4f} {rec['train_s']:.0f}s ({rec['step_ms']} ms/step)")
 
     # --- final evaluation, results, exports
     atomic_save(family.state_dict(), ft / "family.pt")
@@ -367,7 +393,9 @@ def main() -> None:
     }
     results = {
         "plan": plan.name, "evaluation": {"dataset": "fashion-mnist-test", "samples": int(xte.shape[0]), "framework": "pytorch"},
-        "fineTuning": {"epochs": epochs, "steps": total, "lr": plan.ft_lr, "augment": plan.ft_augment, "sampling": sampling, "samplingGroups": sampler.groups,
+        "fineTuning": {"epochs": sum(c.epochs for c in cycles), "steps": total, "augment": plan.ft_augment,
+                       "cycles": [{"epochs": c.epochs, "steps": c.steps, "lr": c.lr, "sampling": c.sampling,
+                                   "samplingGroups": make_sampler(c).groups} for c in cycles],
                        "loss": "0.5*CE(label smoothing) + 0.5*KL(teacher=" + teacher_id + ")", "history": history},
         "leastSquares": {"images": plan.ft_init_images, "relativeResiduals": residuals},
         "summary": summary, "configs": rows,
