@@ -69,12 +69,14 @@ interface Scale {
   freshTrials: number;
 }
 
-type RuntimeKind = 'route.worker' | 'fast.worker' | 'route.inProcess' | 'fast.inProcess';
-const RUNTIME_KINDS: Record<RuntimeKind, { worker: boolean; fast: boolean }> = {
+type RuntimeKind = 'route.worker' | 'fast.worker' | 'route.inProcess' | 'fast.inProcess' | 'route.worker.noArena';
+const RUNTIME_KINDS: Record<RuntimeKind, { worker: boolean; fast: boolean; cpuMemArena?: boolean }> = {
   'route.worker': { worker: true, fast: false },
   'fast.worker': { worker: true, fast: true },
   'route.inProcess': { worker: false, fast: false },
   'fast.inProcess': { worker: false, fast: true },
+  // The default runtime with onnxruntime's CPU arena off: what the smaller resident set costs per run.
+  'route.worker.noArena': { worker: true, fast: false, cpuMemArena: false },
 };
 
 const started = performance.now();
@@ -120,6 +122,8 @@ interface LatencyResult {
   /** Per batch, per runtime kind: max |runtime − fused| of the logits. */
   maxAbsDiff: Record<string, Record<string, number>>;
   fastPathKickIn: Record<string, { runs: number; ms: number }>;
+  /** Per batch: median over rounds of (arena-off runtime ÷ default runtime of the same round), when both ran. */
+  arenaOffRatio: Record<string, number>;
   cpu: CpuWindow;
 }
 
@@ -128,8 +132,15 @@ async function latency(scale: Scale, family: FamilyPackage, kinds: RuntimeKind[]
   log(`${scale.label}: creating the fused session of stitch ${scale.stitch} and ${kinds.length} runtimes`);
   const fused = await OrtSession.create(routeModelBytes(family, scale.stitch), settings, 'the fused route');
   for (const kind of kinds) {
-    const { worker, fast } = RUNTIME_KINDS[kind];
-    const rt = await StitchRuntime.create({ model: family.dir, providers: ['cpu'], worker, fastPath: fast ? scale.fastPath : false, stitch: scale.stitch });
+    const { worker, fast, cpuMemArena } = RUNTIME_KINDS[kind];
+    const rt = await StitchRuntime.create({
+      model: family.dir,
+      providers: ['cpu'],
+      worker,
+      fastPath: fast ? scale.fastPath : false,
+      stitch: scale.stitch,
+      ...(cpuMemArena === undefined ? {} : { cpuMemArena }),
+    });
     rt.errors$.subscribe((e) => log(`runtime ${kind} reported: ${e.message}`));
     runtimes.set(kind, rt);
   }
@@ -138,7 +149,7 @@ async function latency(scale: Scale, family: FamilyPackage, kinds: RuntimeKind[]
     kickIn[kind] = await untilFused(runtimes.get(kind) as StitchRuntime, sample(scale.spec, 1).data, 300_000);
     log(`${scale.label}: ${kind} fast path kicked in after ${kickIn[kind].runs} runs, ${(kickIn[kind].ms / 1000).toFixed(1)} s`);
   }
-  const result: Omit<LatencyResult, 'cpu'> = { cells: {}, ratios: {}, pairedRatios: {}, workerRoundTrip: {}, maxAbsDiff: {}, fastPathKickIn: kickIn };
+  const result: Omit<LatencyResult, 'cpu'> = { cells: {}, ratios: {}, pairedRatios: {}, workerRoundTrip: {}, maxAbsDiff: {}, fastPathKickIn: kickIn, arenaOffRatio: {} };
   const echo = echoWorker(family.manifest.output.shape.reduce<number>((n, d) => n * (typeof d === 'number' ? d : 1), 1));
   const meter = cpuMeter();
   for (const batch of [1, 8]) {
@@ -184,6 +195,8 @@ async function latency(scale: Scale, family: FamilyPackage, kinds: RuntimeKind[]
     result.cells[b] = Object.fromEntries(Object.entries(times).filter(([k]) => k !== 'workerRoundTrip').map(([k, v]) => [k, summarize(v)]));
     result.ratios[b] = Object.fromEntries(kinds.map((k) => [k, median(times[k] as number[]) / median(fusedTimes)]));
     result.pairedRatios[b] = Object.fromEntries(kinds.map((k) => [k, median((times[k] as number[]).map((t, i) => t / (fusedTimes[i] as number)))]));
+    const [withArena, noArena] = [times['route.worker'], times['route.worker.noArena']];
+    if (withArena && noArena) result.arenaOffRatio[b] = median(noArena.map((t, i) => t / (withArena[i] as number)));
     for (const [kind, d] of Object.entries(result.maxAbsDiff[b])) {
       if (!(d <= 1e-5)) throw benchError(`${scale.label} ${b}: ${kind} differs from the fused session by ${d}`);
     }
@@ -371,7 +384,7 @@ async function main(): Promise<void> {
     const micro = await writeFamilyPackage(path.join(tmp, 'micro'), MICRO_FAMILY);
     const tinyFamily = await writeFamilyPackage(path.join(tmp, 'tiny'), TINY_FAMILY);
     const tinyRt = new Map<RuntimeKind, StitchRuntime>();
-    const tinyLatency = await latency(tiny, tinyFamily, ['route.worker', 'fast.worker', 'route.inProcess', 'fast.inProcess'], tinyRt);
+    const tinyLatency = await latency(tiny, tinyFamily, ['route.worker', 'fast.worker', 'route.inProcess', 'fast.inProcess', 'route.worker.noArena'], tinyRt);
     const tinySwitch = await switching(tiny, tinyFamily, tinyRt.get('route.worker') as StitchRuntime, true);
     const tinySwitchInProcess = await switching(tiny, tinyFamily, tinyRt.get('route.inProcess') as StitchRuntime, false);
     const tinyLag = await lag(tiny, tinyRt.get('route.worker') as StitchRuntime, tinyRt.get('route.inProcess') as StitchRuntime, Math.min(2, opts.lagSeconds));
@@ -384,8 +397,9 @@ async function main(): Promise<void> {
       log('writing the DeiT-Ti/S package');
       let family: FamilyPackage | undefined = await writeFamilyPackage(path.join(tmp, 'deit-ts'), DEIT_TS_FAMILY);
       const rts = new Map<RuntimeKind, StitchRuntime>();
-      deitLatency = await latency(deitS, family, ['route.worker', 'fast.worker', 'route.inProcess'], rts);
+      deitLatency = await latency(deitS, family, ['route.worker', 'fast.worker', 'route.inProcess', 'route.worker.noArena'], rts);
       await (rts.get('fast.worker') as StitchRuntime).close();
+      await (rts.get('route.worker.noArena') as StitchRuntime).close();
       deitSwitch = await switching(deitS, family, rts.get('route.worker') as StitchRuntime, true);
       family = undefined;
       deitLag = await lag(deitS, rts.get('route.worker') as StitchRuntime, rts.get('route.inProcess') as StitchRuntime, opts.lagSeconds);
@@ -463,6 +477,8 @@ function buildReport(r: ReportInput) {
         b8Fast: ratio(r.tinyLatency, 'b8', 'fast.inProcess'),
       },
     },
+    arenaOffOverDefault: { tiny: r.tinyLatency.arenaOffRatio, deitS: r.deitLatency?.arenaOffRatio ?? null },
+    arenaOffOverDefaultDefinition: 'median over interleaved rounds of (StitchRuntime.run() with cpuMemArena: false ÷ the default runtime in the same round), route, worker mode, fast path off',
     switchP99Ms: r.tinySwitch.overheadMs.p99,
     switchP99Definition:
       'tiny scale, b1, worker: p99 over trials of (first run after setStitch − the next run of the same stitch); compare with switch.tiny.controlOverheadMs (same measurement without a switch)',
@@ -530,6 +546,15 @@ function printTables(rep: Report): string {
     l ? Object.entries(l.workerRoundTrip).map(([b, v]) => `${i === 0 ? 'tiny' : 'DeiT-S'} ${b} ${fmt(v.median)} ms (p95 ${fmt(v.p95)})`) : [],
   );
   out.push(`a bare worker round trip (input copied + transferred, logits back, no inference), interleaved with the cells: ${rt.join('; ')}`);
+  const arena = [rep.latency.tiny, rep.latency.deitS].flatMap((l, i) =>
+    l
+      ? Object.entries(l.arenaOffRatio).map(([b, v]) => {
+          const c = l.cells[b]?.['route.worker.noArena'];
+          return `${i === 0 ? 'tiny' : 'DeiT-S'} ${b} ${fmt(v)}${c ? ` (${fmt(c.median)} ms, p95 ${fmt(c.p95)})` : ''}`;
+        })
+      : [],
+  );
+  out.push(`cpuMemArena: false ÷ the default runtime (route, worker; paired per round), interleaved with the cells: ${arena.join('; ')}`);
 
   out.push('', '(b) switching, b1, runtimes without fast path (ms; overhead = first run after setStitch − next run; control = same without a switch)');
   const rowsB: (string | number)[][] = [];

@@ -32,6 +32,8 @@ export interface RssVariant {
   kind: 'runtime' | 'raw';
   /** Runtime: run inference in the worker (default) or in-process. */
   worker?: boolean;
+  /** Runtime: its `cpuMemArena` option (default: the runtime's default). */
+  cpuMemArena?: boolean;
   /** Raw: options merged over stitchnet's session options (`extra.session` is merged key by key). */
   overrides?: Partial<SessionOptions>;
   /** Raw: keep every piece's model bytes referenced after its session is created. */
@@ -174,7 +176,7 @@ export async function runProbe(args: ProbeArgs): Promise<void> {
 
 function runtimeHarness(args: ProbeArgs): Harness {
   const worker = args.variant.worker ?? true;
-  const base = { providers: ['cpu' as const], fastPath: false as const, worker };
+  const base = { providers: ['cpu' as const], fastPath: false as const, worker, ...(args.variant.cpuMemArena === undefined ? {} : { cpuMemArena: args.variant.cpuMemArena }) };
   let micro: StitchRuntime | undefined;
   return {
     async baseline() {
@@ -298,6 +300,15 @@ export const RUNTIME_VARIANT: RssVariant = { name: 'runtime', kind: 'runtime', b
 
 /** The configurations compared when the runtime's RSS is over its target. */
 export const MORE_VARIANTS: RssVariant[] = [
+  { name: 'runtime:no-arena', kind: 'runtime', batch8: true, cpuMemArena: false, description: 'StitchRuntime, worker mode, cpuMemArena: false' },
+  {
+    name: 'runtime:no-arena+mmap-4m',
+    kind: 'runtime',
+    batch8: true,
+    cpuMemArena: false,
+    env: MMAP_4M,
+    description: 'StitchRuntime, worker mode, cpuMemArena: false, MALLOC_MMAP_THRESHOLD_=4194304',
+  },
   { name: 'runtime:in-process', kind: 'runtime', worker: false, description: 'StitchRuntime in-process (its garbage is collected by the forced GC)' },
   { name: 'runtime:mmap-128k', kind: 'runtime', env: MMAP_128K, description: 'StitchRuntime, worker mode, MALLOC_MMAP_THRESHOLD_=131072' },
   { name: 'raw:default', kind: 'raw', description: "stitchnet's session options, sessions on the main thread" },

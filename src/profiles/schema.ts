@@ -191,6 +191,10 @@ export const OrtSchema = z
     intraOpNumThreads: z.number().int().nonnegative().optional().describe('Threads inside one operator (0 or absent: onnxruntime chooses).'),
     interOpNumThreads: z.number().int().nonnegative().optional().describe('Threads across operators (0 or absent: onnxruntime chooses).'),
     allowSpinning: z.boolean().default(false).describe('Let idle ORT threads spin: slightly lower latency, much more CPU and energy.'),
+    enableCpuMemArena: z
+      .boolean()
+      .default(true)
+      .describe("Keep onnxruntime's CPU memory arena: activation memory stays reserved between runs. false: much less resident memory; a run may pay for allocating its buffers anew."),
   })
   .describe('onnxruntime session settings.');
 /** Validated onnxruntime settings. */

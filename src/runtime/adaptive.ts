@@ -175,7 +175,7 @@ export interface AdaptiveLoopOptions {
   signals: readonly SignalSource[];
   systemSource: SignalSource | false | undefined;
   scheduler: SchedulerLike;
-  /** The `ort` block the sessions were created with; `undefined` when the app gave `threads` itself. */
+  /** The `ort` block the sessions were created with; `undefined` when the app gave `threads` or `cpuMemArena` itself. */
   ort: OrtSettings | undefined;
 }
 

@@ -50,11 +50,14 @@ export function resolveThreads(threads: ThreadOptions | undefined): ThreadSettin
   const interOp = threads?.interOp ?? 1;
   positiveInt(intraOp, 'threads.intraOp');
   positiveInt(interOp, 'threads.interOp');
-  const spinning = threads?.spinning ?? false;
-  if (typeof spinning !== 'boolean') {
-    throw new OptionError('OPTION_INVALID', `threads.spinning must be true or false, got ${String(spinning)}`, { option: 'threads.spinning', validValues: ['true', 'false'] });
-  }
+  const spinning = resolveBoolean(threads?.spinning, 'threads.spinning') ?? false;
   return spinning ? { intraOp, interOp, spinning } : { intraOp, interOp };
+}
+
+/** A boolean option, or `undefined` when absent. Throws OptionError OPTION_INVALID for anything else. */
+export function resolveBoolean(value: unknown, option: string): boolean | undefined {
+  if (value === undefined || typeof value === 'boolean') return value;
+  throw new OptionError('OPTION_INVALID', `${option} must be true or false, got ${String(value)}`, { option, validValues: ['true', 'false'] });
 }
 
 /** The fast-path settings, or `false` when it is off. */

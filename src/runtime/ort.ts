@@ -29,6 +29,12 @@ export interface ThreadSettings {
 export interface SessionSettings {
   provider: ProviderName;
   threads: ThreadSettings;
+  /**
+   * Keep onnxruntime's CPU memory arena (default `true`): activation buffers stay reserved between
+   * runs. `false` frees them after each run: less resident memory, and a run may pay for
+   * allocating them anew (`npm run bench` measures both).
+   */
+  cpuMemArena?: boolean | undefined;
 }
 
 let loading: Promise<Ort> | undefined;
@@ -64,6 +70,7 @@ export function sessionOptions(settings: SessionSettings): OrtModule.InferenceSe
     intraOpNumThreads: settings.threads.intraOp,
     interOpNumThreads: settings.threads.interOp,
     logSeverityLevel: 4,
+    enableCpuMemArena: settings.cpuMemArena ?? true,
     // Flattened by the binding to the config keys `session.intra_op.allow_spinning` and
     // `session.inter_op.allow_spinning`.
     extra: { session: { intra_op: { allow_spinning: spin }, inter_op: { allow_spinning: spin } } },

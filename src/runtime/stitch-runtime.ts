@@ -25,7 +25,7 @@ import {
 import { inProcessClient, workerClient, type EngineClient } from './client.js';
 import { closedError, fusedKey, type EngineOptions, type PieceBytes } from './engine.js';
 import { checkInput, type RunInput } from './input.js';
-import { checkStitchId, defaultStitch, resolveFastPath, resolveThreads, type FastPath, type FastPathOptions, type ThreadOptions } from './options.js';
+import { checkStitchId, defaultStitch, resolveBoolean, resolveFastPath, resolveThreads, type FastPath, type FastPathOptions, type ThreadOptions } from './options.js';
 import { probeProviders } from './probe.js';
 import { openWithFallback, validateProviders, type ProviderAttempt, type ProviderName, type ProviderSelection } from './providers.js';
 import { workerFile } from './worker-file.js';
@@ -38,6 +38,12 @@ export interface StitchRuntimeOptions extends AdaptiveOptions {
   providers?: readonly ProviderName[];
   /** Threads of every ORT session. Default: the profile's `ort` block, else the runtime's defaults. */
   threads?: ThreadOptions;
+  /**
+   * Keep onnxruntime's CPU memory arena (default: the profile's `ort.enableCpuMemArena`, else
+   * `true`). `false` returns activation memory after every run: a much smaller resident set; a run
+   * may pay for allocating its buffers anew (README, Performance).
+   */
+  cpuMemArena?: boolean;
   /** Run inference in a worker thread (default `true`) or in this thread (`false`). */
   worker?: boolean;
   /** Fuse a stitch that stays active into one session; `false` turns this off. */
@@ -213,6 +219,7 @@ export class StitchRuntime {
     const profile = opts.profile === undefined ? undefined : loadRuntimeProfile(opts.profile, requireCatalog(catalog, pkg.manifest));
     const ort = profile?.profile.ort ?? OrtSchema.parse({});
     const threads = resolveThreads(opts.threads ?? threadsFromOrt(ort));
+    const cpuMemArena = resolveBoolean(opts.cpuMemArena, 'cpuMemArena') ?? ort.enableCpuMemArena;
     const initial =
       opts.stitch !== undefined
         ? checkStitchId(pkg.manifest, opts.stitch, 'stitch')
@@ -225,7 +232,7 @@ export class StitchRuntime {
       (rest) => probeProviders(rest, workerFile),
       async (provider) => {
         const engine: EngineOptions = {
-          session: { provider, threads },
+          session: { provider, threads, cpuMemArena },
           fusedCacheSize: fastPath === false ? 0 : fastPath.cacheSize,
         };
         const c = useWorker ? workerClient(engine, await workerFile()) : inProcessClient(engine);
@@ -245,7 +252,7 @@ export class StitchRuntime {
       signals: opts.signals ?? [],
       systemSource: opts.systemSource,
       scheduler,
-      ort: opts.threads === undefined ? ort : undefined,
+      ort: opts.threads === undefined && opts.cpuMemArena === undefined ? ort : undefined,
     });
     rt.adaptive.start();
     return rt;

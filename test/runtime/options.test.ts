@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Manifest, Stitch } from '../../src/package/schema.js';
 import { checkInput } from '../../src/runtime/input.js';
-import { defaultStitch, resolveFastPath, resolveThreads } from '../../src/runtime/options.js';
+import { defaultStitch, resolveBoolean, resolveFastPath, resolveThreads } from '../../src/runtime/options.js';
+import { sessionOptions } from '../../src/runtime/ort.js';
 
 function manifest(stitches: Partial<Stitch>[], frontier: number[]): Manifest {
   const anchors = [
@@ -37,6 +38,7 @@ describe('option defaults', () => {
     expect(resolveThreads(undefined).intraOp).toBeGreaterThanOrEqual(1);
     expect(resolveThreads(undefined).intraOp).toBeLessThanOrEqual(4);
     expect(() => resolveThreads({ interOp: 1.5 })).toThrow(expect.objectContaining({ code: 'OPTION_INVALID', option: 'threads.interOp' }));
+    expect(() => resolveThreads({ spinning: 1 as unknown as boolean })).toThrow(expect.objectContaining({ code: 'OPTION_INVALID', option: 'threads.spinning' }));
     expect(resolveFastPath(undefined)).toEqual({ afterRuns: 20, afterMs: 1000, cacheSize: 2, maxRunMs: 20 });
     expect(resolveFastPath(false)).toBe(false);
     expect(() => resolveFastPath({ afterMs: -1 })).toThrow(expect.objectContaining({ option: 'fastPath.afterMs' }));
@@ -60,5 +62,20 @@ describe('checkInput', () => {
     expect(() => checkInput({ data: new Float32Array(12), dims: [1, 3, 2, 2] }, spec)).toThrow(
       expect.objectContaining({ code: 'INPUT_INVALID', option: 'input.dims[1]', message: expect.stringContaining('[batch, 1, 2, 2]') }),
     );
+  });
+});
+
+describe('session options', () => {
+  const threads = { intraOp: 2, interOp: 1 };
+  it("keep onnxruntime's CPU arena unless cpuMemArena is false", () => {
+    expect(sessionOptions({ provider: 'cpu', threads }).enableCpuMemArena).toBe(true);
+    expect(sessionOptions({ provider: 'cpu', threads, cpuMemArena: true }).enableCpuMemArena).toBe(true);
+    expect(sessionOptions({ provider: 'cpu', threads, cpuMemArena: false }).enableCpuMemArena).toBe(false);
+  });
+
+  it('accept booleans only for boolean options', () => {
+    expect(resolveBoolean(undefined, 'x')).toBeUndefined();
+    expect(resolveBoolean(false, 'x')).toBe(false);
+    expect(() => resolveBoolean('false', 'cpuMemArena')).toThrow(expect.objectContaining({ code: 'OPTION_INVALID', option: 'cpuMemArena' }));
   });
 });

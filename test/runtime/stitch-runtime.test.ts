@@ -61,10 +61,33 @@ describe('StitchRuntime options and errors', () => {
   it('rejects bad options and an unknown initial stitch', async () => {
     await expect(StitchRuntime.create({ model: pkg, threads: { intraOp: 0 } })).rejects.toMatchObject({ code: 'OPTION_INVALID', option: 'threads.intraOp' });
     await expect(StitchRuntime.create({ model: pkg, fastPath: { cacheSize: 0 } })).rejects.toMatchObject({ code: 'OPTION_INVALID', option: 'fastPath.cacheSize' });
+    await expect(StitchRuntime.create({ model: pkg, cpuMemArena: 'no' as unknown as boolean })).rejects.toMatchObject({
+      code: 'OPTION_INVALID',
+      option: 'cpuMemArena',
+      validValues: ['true', 'false'],
+    });
     await expect(StitchRuntime.create({ model: pkg, providers: ['cpu'], stitch: 999 })).rejects.toMatchObject({
       code: 'STITCH_UNKNOWN',
       validValues: pkg.manifest.stitches.map((s) => s.id),
     });
+  });
+
+  it('runs with the CPU memory arena off (option, or the profile on a package with costs) and gives the same logits', async () => {
+    const x = input(3);
+    await using ref = await StitchRuntime.create({ model: pkg, providers: ['cpu'], fastPath: false });
+    await using off = await StitchRuntime.create({ model: pkg, providers: ['cpu'], fastPath: false, cpuMemArena: false });
+    const want = await ref.run(x);
+    const got = await off.run(x);
+    expect(got.stitch).toBe(want.stitch);
+    expect(Array.from(got.logits)).toEqual(Array.from(want.logits));
+
+    const shipped = await readPackage('models/fmnist-vit');
+    const image = Float32Array.from({ length: 2 * 28 * 28 }, (_, i) => Math.cos(i * 0.11));
+    const common = { model: shipped, providers: ['cpu' as const], worker: false, fastPath: false as const, stitch: 5 };
+    await using shippedRef = await StitchRuntime.create(common);
+    await using viaProfile = await StitchRuntime.create({ ...common, profile: { ort: { enableCpuMemArena: false } }, systemSource: false });
+    expect(viaProfile.profile?.ort.enableCpuMemArena).toBe(false);
+    expect(Array.from((await viaProfile.run(image, { stitch: 5 })).logits)).toEqual(Array.from((await shippedRef.run(image, { stitch: 5 })).logits));
   });
 
   it('validates setStitch and per-run stitches', async () => {
