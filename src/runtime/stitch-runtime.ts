@@ -110,11 +110,11 @@ interface Streak {
  *   latest decision applies at once;
  * - `setProfile()` replaces the profile (validated first).
  *
- * The execution provider is chosen at `create()` (the first of `providers` whose probe passes and
- * on which the package's pieces load and warm up; `providerAttempts` says why the others were not
- * used): a decision whose `provider` limit excludes the
- * one in use is reported on `errors$` (`PROVIDER_NOT_IN_USE`), since changing it would mean new
- * sessions. Likewise the profile's `ort` settings apply at `create()` only.
+ * The execution provider is chosen at `create()`: the first of `providers` whose probe passes and
+ * on which the package's pieces load and warm up (`providerAttempts` says why the others were not
+ * used). A decision whose `provider` limit excludes the one in use is reported on `errors$`
+ * (`PROVIDER_NOT_IN_USE`), since changing it would mean new sessions. Likewise the profile's `ort`
+ * settings apply at `create()` only.
  *
  * ## Example
  * ```ts
