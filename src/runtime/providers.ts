@@ -185,7 +185,8 @@ export async function openWithFallback<T>(
         provider,
         ok: false,
         reason: `its probe passed, but the package failed on it: ${e.message}`,
-        hint: `${HINTS[provider].failed} Or leave '${provider}' out of providers for this package.`,
+        // Not HINTS[provider].failed: that one is about a provider that cannot start, and this one did.
+        hint: `The ${provider} provider works, but not on this package: fix what the reason names (e.g. free GPU memory), or leave '${provider}' out of providers for this package.`,
       });
       rest = after;
     }

@@ -23,6 +23,17 @@ STD = 0.3530
 LABELS = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 
 
+def locate(step: int, lengths: list[int]) -> tuple[int, int]:
+    """Which of consecutive cycles of ``lengths`` steps holds ``step``, and the step's offset in it
+    (a step past the end belongs to the last cycle)."""
+    start = 0
+    for i, length in enumerate(lengths):
+        if step < start + length or i == len(lengths) - 1:
+            return i, step - start
+        start += length
+    raise ValueError("no cycles")
+
+
 @dataclass(frozen=True)
 class AnchorPlan:
     id: str
@@ -43,22 +54,14 @@ class AnchorPlan:
     def lr_at(self, step: int, steps_per_epoch: int, warmup_epochs: float) -> float:
         """Learning rate at optimiser step ``step`` (cosine cycles, each decaying to 1% of its peak)."""
         cycles = self._cycles(warmup_epochs)
-        start = 0
-        for i, (epochs, peak, wu, _) in enumerate(cycles):
-            length = epochs * steps_per_epoch
-            if step < start + length or i == len(cycles) - 1:
-                return cosine_lr(step - start, length, max(1, int(wu * steps_per_epoch)), peak, peak * 0.01)
-            start += length
-        raise AssertionError("unreachable")
+        i, local = locate(step, [c[0] * steps_per_epoch for c in cycles])
+        epochs, peak, wu, _ = cycles[i]
+        return cosine_lr(local, epochs * steps_per_epoch, max(1, int(wu * steps_per_epoch)), peak, peak * 0.01)
 
     def augment_at(self, epoch: int) -> bool:
         """Whether epoch ``epoch`` (0-based) trains on augmented images."""
-        end = 0
-        for epochs, _, _, aug in self._cycles(1.0):
-            end += epochs
-            if epoch < end:
-                return aug
-        return True
+        cycles = self._cycles(1.0)
+        return cycles[locate(epoch, [c[0] for c in cycles])[0]][3]
 
 
 @dataclass(frozen=True)

@@ -33,8 +33,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from common import (
-    Logger, Plan, atomic_save, augment, below_line_pp, default_out, evaluate, get_plan, load_split, seed_everything,
-    set_threads, write_json,
+    Logger, Plan, atomic_save, augment, below_line_pp, default_out, evaluate, get_plan, load_split, locate,
+    seed_everything, set_threads, write_json,
 )
 from export_onnx import export_stage
 from vit import StitchedFamily, VisionTransformer, cosine_lr, count_params, route_macs, stitch_linear
@@ -300,8 +300,8 @@ def main() -> None:
 
     def cycle_at(step: int) -> tuple[FtCycle, int]:
         """The cycle optimiser step ``step`` belongs to and the step's index inside it."""
-        i = max(i for i, s in enumerate(starts) if s <= step)
-        return cycles[i], step - starts[i]
+        i, local = locate(step, [c.steps for c in cycles])
+        return cycles[i], local
 
     def make_sampler(cycle: FtCycle) -> Sampler:
         return Sampler(configs, macs, cycle.sampling, plan.ft_group_ratio, SEED + cycle.index)

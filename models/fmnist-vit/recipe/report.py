@@ -40,7 +40,8 @@ def manifest_acc(pkg: Path | None, results: dict) -> dict[int, float] | None:
     for c in results["configs"]:
         s = by_id.get(c["id"])
         if s is None or s.get("macs") != c["macs"] or route_key(s["route"]) != route_key(c["route"]):
-            raise SystemExit(f"{pkg}: stitch {c['id']} is not the recipe's configuration {c['id']} (route or MACs differ)")
+            raise SystemExit(f"{pkg}/stitchnet.json: stitch {c['id']} is not the recipe's configuration {c['id']} (route or MACs differ), "
+                             "so its accuracies cannot be set beside this results.json; rebuild the package from these outputs with ./package.sh")
     return {i: s["accuracy"] for i, s in by_id.items()}
 
 

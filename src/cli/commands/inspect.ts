@@ -28,14 +28,12 @@ export interface CompareEntry {
   label: string;
 }
 
-/** Where `--plot` without a value writes: `<package name>-pareto` in the current folder. */
-export function defaultPlotPrefix(manifest: Manifest): string {
-  return `${manifest.name.replace(/[^A-Za-z0-9_.-]/g, '_')}-pareto`;
-}
-
-/** Where `--plot` without a value writes with `--compare`: `<package name>-compare` in the current folder. */
-export function defaultComparePrefix(manifest: Manifest): string {
-  return `${manifest.name.replace(/[^A-Za-z0-9_.-]/g, '_')}-compare`;
+/**
+ * Where `--plot` without a value writes: `<package name>-pareto`, or with `--compare`
+ * `<package name>-compare`, in the current folder.
+ */
+export function defaultPlotPrefix(manifest: Manifest, kind: 'pareto' | 'compare' = 'pareto'): string {
+  return `${manifest.name.replace(/[^A-Za-z0-9_.-]/g, '_')}-${kind}`;
 }
 
 /**
@@ -118,7 +116,10 @@ async function writeComparePlot(
   given: string[] | undefined,
   prefix: string,
 ): Promise<{ entries: CompareEntry[]; plot: { svg: string; png: string } }> {
-  const others = await Promise.all((o.compare ?? []).map(async (d) => ({ dir: d, manifest: (await readPackage(d)).manifest })));
+  // Only their manifests are plotted: read them as the option checks do (no hashing, no model decoding).
+  const others = await Promise.all(
+    (o.compare ?? []).map(async (d) => ({ dir: d, manifest: (await readPackage(d, { verifyHashes: false, loadModels: false })).manifest })),
+  );
   const packages = [{ dir, manifest: main }, ...others];
   const labels = given ?? defaultLabels(packages);
   const series = packages.map((p, i) => ({ label: labels[i] as string, manifest: p.manifest }));
@@ -168,7 +169,7 @@ export function registerInspect(program: Command): void {
       // A light read (no hashes, no model decoding) for the option checks; inspectPackage verifies it all.
       const manifest = needsManifest ? (await readPackage(dir, { verifyHashes: false, loadModels: false })).manifest : undefined;
       if (manifest) checkLatencyChoice(manifest, o);
-      const plot = o.plot === true ? (comparing ? defaultComparePrefix : defaultPlotPrefix)(manifest as Manifest) : o.plot;
+      const plot = o.plot === true ? defaultPlotPrefix(manifest as Manifest, comparing ? 'compare' : 'pareto') : o.plot;
       const r = await inspectPackage(dir, {
         ...(plot !== undefined && !comparing ? { plot } : {}),
         ...(o.provider !== undefined ? { provider: o.provider } : {}),
