@@ -1,67 +1,90 @@
 /**
- * Layering rules of DESIGN §2, checked in CI (`npm run lint`).
+ * Layering rules (docs/architecture.md), checked in CI (`npm run lint`).
  * a → b means "a may import b"; everything not allowed below is forbidden.
  */
 const area = (name) => `^src/${name}/`;
+const shared = ['^src/errors\\.ts$', '^src/base/'];
+/** `from` may import, inside src/, only its own folder, the shared base and `allowed`. */
+const onlyImports = (name, from, allowed, comment) => ({
+  name,
+  comment,
+  severity: 'error',
+  from: { path: area(from) },
+  to: { path: '^src/', pathNot: [area(from), ...shared, ...allowed.map(area)] },
+});
+/** Like onlyImports, but type-only imports of `types` are allowed too. */
+const onlyImportsPlusTypes = (name, from, allowed, types, comment) => [
+  {
+    name,
+    comment,
+    severity: 'error',
+    from: { path: area(from) },
+    to: { path: '^src/', pathNot: [area(from), ...shared, ...allowed.map(area), ...types.map(area)] },
+  },
+  {
+    name: `${name}-types-only`,
+    comment: `${from} may import only types from ${types.join(', ')}.`,
+    severity: 'error',
+    from: { path: area(from) },
+    to: { path: types.map(area), dependencyTypesNot: ['type-only'] },
+  },
+];
 
 module.exports = {
   forbidden: [
     { name: 'no-circular', severity: 'error', from: {}, to: { circular: true } },
     {
-      name: 'ort-only-in-runtime',
-      comment: 'Only src/runtime/ may import onnxruntime-node.',
+      name: 'ort-only-in-engine',
+      comment: 'Only src/engine/ort.ts may import onnxruntime-node.',
       severity: 'error',
-      from: { pathNot: '^src/runtime/' },
+      from: { pathNot: '^src/engine/ort\\.ts$' },
       to: { path: 'onnxruntime-node' },
     },
     {
-      name: 'nobody-imports-cli',
+      name: 'no-dev-dependencies-in-src',
+      comment: 'What ships must not need a devDependency.',
       severity: 'error',
-      from: { pathNot: area('cli') },
-      to: { path: area('cli') },
+      from: { path: '^src/' },
+      to: { dependencyTypes: ['npm-dev'] },
+    },
+    { name: 'nobody-imports-cli', severity: 'error', from: { pathNot: area('cli') }, to: { path: area('cli') } },
+    { name: 'nobody-imports-testing', severity: 'error', from: { pathNot: area('testing') }, to: { path: area('testing') } },
+    {
+      name: 'nobody-imports-bench',
+      severity: 'error',
+      from: { path: '^src/' },
+      to: { path: '^bench/' },
     },
     {
-      name: 'nobody-imports-testing',
+      name: 'base-is-leaf',
+      comment: 'The shared base imports nothing of src/ but errors.',
       severity: 'error',
-      from: { pathNot: area('testing') },
-      to: { path: area('testing') },
+      from: { path: area('base') },
+      to: { path: '^src/', pathNot: [area('base'), '^src/errors\\.ts$'] },
     },
     {
-      name: 'policy-is-pure',
-      comment: 'The policy imports only types from signals/profiles/package, and never fs, ORT or other areas.',
+      name: 'errors-is-leaf',
+      severity: 'error',
+      from: { path: '^src/errors\\.ts$' },
+      to: { path: '^src/', pathNot: [area('base')] },
+    },
+    onlyImports('onnx-is-leaf', 'onnx', []),
+    onlyImports('package-deps', 'package', ['onnx'], 'package may use onnx (to verify piece interfaces).'),
+    onlyImports('engine-deps', 'engine', ['package', 'onnx'], 'The engine knows pieces and routes, not signals, profiles, policy or the runtime.'),
+    onlyImports('signals-deps', 'signals', []),
+    onlyImports('profiles-deps', 'profiles', ['signals'], 'profiles use the signal names to check conditions.'),
+    ...onlyImportsPlusTypes('policy-is-pure', 'policy', [], ['signals', 'profiles', 'package'], 'The policy imports only types of signals/profiles/package; no fs, ORT or other areas.'),
+    {
+      name: 'policy-no-io',
       severity: 'error',
       from: { path: area('policy') },
-      to: {
-        pathNot: ['^src/policy/', '^src/errors\\.ts$', 'node_modules/rxjs', '^rxjs'],
-        dependencyTypesNot: ['type-only'],
-      },
+      to: { path: ['^(node:)?fs', '^(node:)?child_process', 'onnxruntime-node', 'systeminformation'] },
     },
-    {
-      name: 'signals-profiles-leaf',
-      comment: 'signals and profiles import only errors (and their libraries).',
-      severity: 'error',
-      from: { path: ['^src/signals/', '^src/profiles/'] },
-      to: { path: '^src/', pathNot: ['^src/signals/', '^src/profiles/', '^src/errors\\.ts$'], dependencyTypesNot: ['type-only'] },
-    },
-    {
-      name: 'package-deps',
-      comment: 'package may use onnx (to verify piece interfaces) and errors.',
-      severity: 'error',
-      from: { path: area('package') },
-      to: { path: '^src/', pathNot: ['^src/package/', '^src/onnx/', '^src/errors\\.ts$'] },
-    },
-    {
-      name: 'onnx-is-leaf',
-      severity: 'error',
-      from: { path: area('onnx') },
-      to: { path: '^src/', pathNot: ['^src/onnx/', '^src/errors\\.ts$'] },
-    },
-    {
-      name: 'builder-deps',
-      severity: 'error',
-      from: { path: area('builder') },
-      to: { path: '^src/', pathNot: ['^src/builder/', '^src/package/', '^src/onnx/', '^src/runtime/', '^src/errors\\.ts$'] },
-    },
+    onlyImports('data-deps', 'data', ['package']),
+    ...onlyImportsPlusTypes('plots-deps', 'plots', ['package', 'builder', 'signals'], ['policy', 'profiles', 'runtime']),
+    onlyImports('runtime-deps', 'runtime', ['engine', 'signals', 'profiles', 'policy', 'package', 'onnx']),
+    onlyImports('builder-deps', 'builder', ['engine', 'package', 'onnx', 'data']),
+    onlyImports('testing-deps', 'testing', ['policy', 'signals', 'profiles', 'package', 'runtime']),
   ],
   options: {
     doNotFollow: { path: 'node_modules' },

@@ -7,7 +7,7 @@ export default defineConfig([
       index: 'src/index.ts',
       'testing/index': 'src/testing/index.ts',
       // The inference worker is loaded by path at runtime, so it is its own entry.
-      'runtime/worker': 'src/runtime/worker.ts',
+      'engine/worker': 'src/engine/worker.ts',
     },
     format: ['esm', 'cjs'],
     dts: { entry: { index: 'src/index.ts', 'testing/index': 'src/testing/index.ts' } },

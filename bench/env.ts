@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
-import { loadOrt } from '../src/runtime/ort.js';
+import { loadOrt } from '../src/engine/ort.js';
 
 /** Hardware and software of the run. */
 export interface Environment {

@@ -19,8 +19,8 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
 import { type FastPathOptions, RuntimeError, StitchRuntime, type RunResult } from '../src/index.js';
-import { resolveThreads } from '../src/runtime/options.js';
-import { OrtSession, type SessionSettings } from '../src/runtime/ort.js';
+import { resolveThreads } from '../src/engine/options.js';
+import { OrtSession, type SessionSettings } from '../src/engine/ort.js';
 import { type CpuWindow, cpuMeter, environment } from './env.js';
 import {
   DEIT_TS_FAMILY,

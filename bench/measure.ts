@@ -6,7 +6,7 @@ import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
 import { RuntimeError, type StitchRuntime } from '../src/index.js';
-import { OrtSession, type SessionSettings } from '../src/runtime/ort.js';
+import { OrtSession, type SessionSettings } from '../src/engine/ort.js';
 
 /** One thing to time: a single inference. */
 export interface Cell {

@@ -15,8 +15,8 @@ import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RuntimeError, StitchRuntime } from '../src/index.js';
 import { readPackage, type StitchPackage } from '../src/package/index.js';
-import { resolveThreads } from '../src/runtime/options.js';
-import { loadOrt, sessionOptions, type OrtTensor } from '../src/runtime/ort.js';
+import { resolveThreads } from '../src/engine/options.js';
+import { loadOrt, sessionOptions, type OrtTensor } from '../src/engine/ort.js';
 import { uniform } from './families.js';
 import { median } from './stats.js';
 

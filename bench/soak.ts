@@ -25,8 +25,8 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, InvalidArgumentError } from 'commander';
 import { isStitchnetError, type RunResult, StitchRuntime } from '../src/index.js';
-import { resolveThreads } from '../src/runtime/options.js';
-import { OrtSession } from '../src/runtime/ort.js';
+import { resolveThreads } from '../src/engine/options.js';
+import { OrtSession } from '../src/engine/ort.js';
 import { type FamilySpec, TINY_FAMILY, routeModelBytes, sampleSize, uniform, writeFamilyPackage } from './families.js';
 
 /** The soak family: the tiny benchmark family at patch 7 (17 tokens), nine stitches. */

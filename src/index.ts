@@ -17,10 +17,10 @@ export type { StitchnetErrorCode, StitchnetErrorOptions } from './errors.js';
 
 export { StitchRuntime } from './runtime/stitch-runtime.js';
 export type { StitchRuntimeOptions, RunResult, RunOptions, ProviderState } from './runtime/stitch-runtime.js';
-export type { RunInput } from './runtime/input.js';
-export type { FastPathOptions, ThreadOptions } from './runtime/options.js';
-export { ProviderUnavailableError } from './runtime/providers.js';
-export type { ProviderName, ProviderAttempt } from './runtime/providers.js';
+export type { RunInput } from './engine/input.js';
+export type { FastPathOptions, ThreadOptions } from './engine/options.js';
+export { ProviderUnavailableError } from './engine/providers.js';
+export type { ProviderName, ProviderAttempt } from './engine/providers.js';
 export type { Manifest, Stitch, RouteStep, Anchor, Piece, StitchLayer, TensorSpec } from './package/schema.js';
 export { readPackage } from './package/index.js';
 export type { StitchPackage } from './package/index.js';

@@ -24,12 +24,12 @@ import { readPackage, writePackage } from '../package/index.js';
 import { sha256 } from '../package/hash.js';
 import type { Manifest, Piece, Preprocess, Stitch, TensorSpec } from '../package/schema.js';
 import { PACKAGE_FORMAT } from '../package/schema.js';
-import type { ThreadOptions } from '../runtime/options.js';
-import { probeProviders } from '../runtime/probe.js';
-import { isProviderName, PROVIDER_NAMES, type ProviderName } from '../runtime/providers.js';
-import { workerFile } from '../runtime/worker-file.js';
-import { graphCost, routeCost, type GraphCost } from './cost.js';
-import { openDataset, type Dataset, type DataSource } from './data.js';
+import type { ThreadOptions } from '../engine/options.js';
+import { probeProviders } from '../engine/probe.js';
+import { isProviderName, PROVIDER_NAMES, type ProviderName } from '../engine/providers.js';
+import { workerFile } from '../engine/worker-file.js';
+import { graphCost, routeCost, type GraphCost } from '../onnx/cost.js';
+import { openDataset, type Dataset, type DataSource } from '../data/datasets.js';
 import { enumerateStitches, type Enumeration, type RoutesMode } from './enumerate.js';
 import { evaluateStitches } from './evaluate.js';
 import { fitStitchLayers, type AnchorPieces } from './fit.js';
@@ -425,7 +425,7 @@ export async function buildPackage(options: BuildOptions, progress: BuildProgres
       for (const s of manifest.stitches) {
         const byBatch = prof.latency.get(s.id);
         if (!byBatch) continue;
-        s.latency = { [prof.provider]: Object.fromEntries([...byBatch].map(([b, l]) => [String(b), { ...l, device: prof.device, at }])) };
+        s.latency = { [prof.provider]: Object.fromEntries([...byBatch].map(([b, l]) => [String(b), { p50Ms: l.p50Ms, p95Ms: l.p95Ms, device: prof.device, at }])) };
       }
       await writePackage(options.out, { manifest, files });
       finish('profile');

@@ -7,7 +7,7 @@
  */
 import { expandRoute } from '../package/route.js';
 import type { Manifest } from '../package/schema.js';
-import { batchesOf, type Dataset } from './data.js';
+import { batchesOf, type Dataset } from '../data/datasets.js';
 import { captureStream, type AnchorPieces } from './fit.js';
 import type { Batch, PieceRunner } from './runner.js';
 

@@ -5,7 +5,7 @@
  * `k = 0`), every token a row (cls included). A layer shared by several positions is fitted per
  * position and the fits are averaged.
  */
-import { batchesOf, type Dataset } from './data.js';
+import { batchesOf, type Dataset } from '../data/datasets.js';
 import type { EnumeratedLayer } from './enumerate.js';
 import { averageLinearMaps, CrossMoments, type LinearMap, solveLinearMap, SourceMoments } from './lstsq.js';
 import type { Batch, PieceRunner } from './runner.js';

@@ -4,20 +4,12 @@
  */
 export { buildPackage, PARITY_TOLERANCE } from './build.js';
 export type { AnchorInput, BuildOptions, BuildProgress, BuildResult, BuildStep, ProfileRequest } from './build.js';
-export { inspectPackage, formatStitchTable, writePlotFiles } from './inspect.js';
-export type { InspectOptions, Inspection, StitchRow } from './inspect.js';
 export { enumerateStitches } from './enumerate.js';
 export type { AnchorShape, EnumeratedLayer, EnumeratedStitch, Enumeration, Position, RoutesMode, StitchKind } from './enumerate.js';
-export { graphCost, routeCost } from './cost.js';
-export type { GraphCost } from './cost.js';
 export { splitAnchor, detectBoundaries } from './split.js';
 export type { AnchorSplit, Boundaries, SplitOptions } from './split.js';
 export { fitLinearMap, averageLinearMaps } from './lstsq.js';
 export type { LinearMap } from './lstsq.js';
-export { openDataset } from './data.js';
-export type { Dataset, DataSource, InputSpec, OpenDatasetOptions } from './data.js';
 export { readStitchWeights, formatStitchWeights, STITCH_WEIGHTS_FORMAT } from './stitch-weights.js';
 export { paretoFrontier, frontierByMacs, frontierByLatency } from './frontier.js';
 export type { FrontierPoint } from './frontier.js';
-export { comparePlot, compareSpec, paretoPlot, paretoSpec, renderSvg, svgToPng, describeRoute, SERIES_PALETTE } from './plot.js';
-export type { CompareOptions, CompareSeries, PlotOptions } from './plot.js';

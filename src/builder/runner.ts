@@ -2,9 +2,9 @@
  * Running pieces for the builder (parity checks, activation capture, evaluation) on the
  * runtime's engine, in this thread: one ORT session per piece, routes run as chains.
  */
-import { Engine } from '../runtime/engine.js';
-import { resolveThreads, type ThreadOptions } from '../runtime/options.js';
-import type { ProviderName } from '../runtime/providers.js';
+import { Engine } from '../engine/engine.js';
+import { resolveThreads, type ThreadOptions } from '../engine/options.js';
+import type { ProviderName } from '../engine/providers.js';
 
 /** A tensor in flight between pieces. */
 export interface Batch {

@@ -11,7 +11,7 @@
 import { BuilderError, isStitchnetError } from '../errors.js';
 import { extractSubgraph, graphInputs, graphOutputs, type Model, type TensorInfo } from '../onnx/index.js';
 import { graphOf } from '../onnx/proto.js';
-import { isFloatType, inferShapes, type ShapeMap } from './shapes.js';
+import { isFloatType, inferShapes, type ShapeMap } from '../onnx/shapes.js';
 
 /** The residual-stream tensors of an anchor: `stream[0]` enters block 0, `stream[i+1]` leaves block `i`. */
 export type Boundaries = string[];

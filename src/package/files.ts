@@ -6,7 +6,7 @@ import { open, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { OnnxError, PackageError, isStitchnetError } from '../errors.js';
 import { decodeModel, graphInputs, graphOutputs, type TensorInfo } from '../onnx/index.js';
-import { pieceField } from './field-path.js';
+import { pieceField } from '../base/field-path.js';
 import { hashStream, sha256 } from './hash.js';
 import type { Piece, TensorSpec } from './schema.js';
 import { formatShape, shapesEqual } from './validate.js';

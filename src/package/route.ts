@@ -2,7 +2,7 @@
  * Expanding a stitch's route into the pieces it runs, in order.
  */
 import { PackageError } from '../errors.js';
-import { fieldPath } from './field-path.js';
+import { fieldPath } from '../base/field-path.js';
 import { type Anchor, MANIFEST_FILE, type Manifest, type RouteStep, type StitchLayer } from './schema.js';
 
 /** One piece of an expanded route and the manifest field that put it there. */

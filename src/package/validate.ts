@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { PackageError } from '../errors.js';
-import { fieldPath, pieceField } from './field-path.js';
+import { fieldPath, pieceField } from '../base/field-path.js';
 import { expandRouteAt } from './route.js';
 import {
   MANIFEST_FILE,

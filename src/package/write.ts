@@ -6,7 +6,7 @@ import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { z } from 'zod';
 import { OptionError, PackageError } from '../errors.js';
-import { pieceField } from './field-path.js';
+import { pieceField } from '../base/field-path.js';
 import { checkPieceModel } from './files.js';
 import { sha256 } from './hash.js';
 import { MANIFEST_FILE, PACKAGE_FORMAT, type Manifest, type ManifestInput, type PieceSchema } from './schema.js';

@@ -39,7 +39,7 @@ import { DEFAULT_SAMPLING, type SamplingOptions } from '../signals/options.js';
 import type { SignalSource } from '../signals/source.js';
 import { deviceState, type DeviceState } from '../signals/state.js';
 import { systemSource } from '../signals/system.js';
-import type { ThreadOptions } from './options.js';
+import type { ThreadOptions } from '../engine/options.js';
 
 /** A profile as the runtime takes it: the path of a YAML or JSON file, or the profile itself. */
 export type ProfileSource = string | ProfileInput;

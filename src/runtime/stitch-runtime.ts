@@ -22,13 +22,14 @@ import {
   type ProfileSource,
   type StitchChange,
 } from './adaptive.js';
-import { inProcessClient, workerClient, type EngineClient } from './client.js';
-import { closedError, fusedKey, type EngineOptions, type PieceBytes } from './engine.js';
-import { checkInput, type RunInput } from './input.js';
-import { checkStitchId, defaultStitch, resolveBoolean, resolveFastPath, resolveThreads, type FastPath, type FastPathOptions, type ThreadOptions } from './options.js';
-import { probeProviders } from './probe.js';
-import { openWithFallback, validateProviders, type ProviderAttempt, type ProviderName, type ProviderSelection } from './providers.js';
-import { workerFile } from './worker-file.js';
+import { inProcessClient, workerClient, type EngineClient } from '../engine/client.js';
+import { closedError, fusedKey, type EngineOptions, type PieceBytes } from '../engine/engine.js';
+import { checkInput, type RunInput } from '../engine/input.js';
+import { resolveBoolean, resolveFastPath, resolveThreads, type FastPath, type FastPathOptions, type ThreadOptions } from '../engine/options.js';
+import { checkStitchId, defaultStitch } from './stitches.js';
+import { probeProviders } from '../engine/probe.js';
+import { openWithFallback, validateProviders, type ProviderAttempt, type ProviderName, type ProviderSelection } from '../engine/providers.js';
+import { workerFile } from '../engine/worker-file.js';
 
 /** Options of {@link StitchRuntime.create}; the adaptive ones (`profile`, `signals`, …) are in {@link AdaptiveOptions}. */
 export interface StitchRuntimeOptions extends AdaptiveOptions {

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { Dataset } from '../../src/builder/data.js';
+import type { Dataset } from '../../src/data/datasets.js';
 import { enumerateStitches } from '../../src/builder/enumerate.js';
 import { captureStream, fitStitchLayers, type AnchorPieces } from '../../src/builder/fit.js';
 import { averageLinearMaps, fitLinearMap } from '../../src/builder/lstsq.js';

@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDataset, type Dataset } from '../../src/builder/index.js';
+import { openDataset, type Dataset } from '../../src/data/index.js';
 import { readPackage, type StitchPackage } from '../../src/package/index.js';
 import { StitchRuntime } from '../../src/runtime/stitch-runtime.js';
 

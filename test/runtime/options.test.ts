@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { Manifest, Stitch } from '../../src/package/schema.js';
-import { checkInput } from '../../src/runtime/input.js';
-import { defaultStitch, resolveBoolean, resolveFastPath, resolveThreads } from '../../src/runtime/options.js';
-import { sessionOptions } from '../../src/runtime/ort.js';
+import { checkInput } from '../../src/engine/input.js';
+import { resolveBoolean, resolveFastPath, resolveThreads } from '../../src/engine/options.js';
+import { defaultStitch } from '../../src/runtime/stitches.js';
+import { sessionOptions } from '../../src/engine/ort.js';
 
 function manifest(stitches: Partial<Stitch>[], frontier: number[]): Manifest {
   const anchors = [

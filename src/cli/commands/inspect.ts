@@ -5,7 +5,8 @@
  */
 import path from 'node:path';
 import type { Command } from 'commander';
-import { comparePlot, formatStitchTable, inspectPackage, writePlotFiles, type Inspection } from '../../builder/index.js';
+import { comparePlot } from '../../plots/index.js';
+import { formatStitchTable, inspectPackage, writePlotFiles, type Inspection } from '../inspect-table.js';
 import { OptionError } from '../../errors.js';
 import { readPackage } from '../../package/index.js';
 import type { Manifest } from '../../package/schema.js';

@@ -9,7 +9,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { renderSvg, svgToPng } from '../../builder/index.js';
+import { renderSvg, svgToPng } from '../../plots/index.js';
 import { OptionError } from '../../errors.js';
 import { readPackage } from '../../package/index.js';
 import { catalogFromManifest, checkProfileForCatalog, type StitchCatalog } from '../../policy/index.js';
@@ -17,8 +17,8 @@ import { loadProfile, type Profile, type When } from '../../profiles/index.js';
 import { loadTrace, type Trace } from '../../signals/index.js';
 import { formatClock, formatMacs, formatShare } from '../format.js';
 import { positiveInt } from '../options.js';
-import { simulate, type Simulation } from '../simulation.js';
-import { timelineSpec } from '../timeline.js';
+import { simulate, type Simulation } from '../../runtime/simulate.js';
+import { timelineSpec } from '../../plots/timeline.js';
 
 interface SimulateCliOptions {
   model: string;

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildRouteModel, encodeModel } from '../../src/onnx/index.js';
 import { readPackage, type StitchPackage } from '../../src/package/index.js';
-import { OrtSession } from '../../src/runtime/ort.js';
+import { OrtSession } from '../../src/engine/ort.js';
 import { StitchRuntime } from '../../src/runtime/stitch-runtime.js';
 import { makeTinyPackage, type TinyPackage } from '../helpers/tiny-package.js';
 

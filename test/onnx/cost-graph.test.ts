@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { graphCost, routeCost } from '../../src/builder/cost.js';
-import { inferShapes } from '../../src/builder/shapes.js';
+import { graphCost, routeCost } from '../../src/onnx/cost.js';
+import { inferShapes } from '../../src/onnx/shapes.js';
 import { BuilderError } from '../../src/errors.js';
 import { AttributeType, DataType, float32Tensor, int64Tensor, type Model, onnx, valueInfo } from '../../src/onnx/proto.js';
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openDataset, parseIdx, parseNpy } from '../../src/builder/data.js';
+import { openDataset, parseIdx, parseNpy } from '../../src/data/datasets.js';
 import { BuilderError } from '../../src/errors.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'stitchnet-data-'));

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { graphCost, routeCost, type GraphCost } from '../../src/builder/cost.js';
+import { graphCost, routeCost, type GraphCost } from '../../src/onnx/cost.js';
 import { enumerateStitches } from '../../src/builder/enumerate.js';
 import { splitAnchor, type AnchorSplit } from '../../src/builder/split.js';
 import { DEIT_B, DEIT_S, DEIT_TI, buildVitModel, linearModel } from '../../src/onnx/index.js';
 import type { RouteStep } from '../../src/package/schema.js';
-import { zeroVitWeights } from './vit-zero.js';
+import { zeroVitWeights } from '../builder/vit-zero.js';
 
 /**
  * The SN-Net DeiT figures (fvcore, 224×224, patch 16, 1000 classes) reproduced by counting

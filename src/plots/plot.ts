@@ -9,7 +9,7 @@
 import type { TopLevelSpec } from 'vega-lite';
 import { BuilderError } from '../errors.js';
 import type { Manifest, RouteStep, Stitch } from '../package/schema.js';
-import { frontierByLatency, frontierByMacs } from './frontier.js';
+import { frontierByLatency, frontierByMacs } from '../builder/frontier.js';
 
 export interface PlotOptions {
   /** Provider of the latency panel; default: the one with the most measured stitches. */

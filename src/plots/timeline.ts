@@ -8,7 +8,7 @@ import type { TopLevelSpec } from 'vega-lite';
 import type { StitchCatalog } from '../policy/index.js';
 import type { Profile, When } from '../profiles/index.js';
 import { readSignal, signalInfo, type DeviceState, type Trace } from '../signals/index.js';
-import type { Simulation } from './simulation.js';
+import type { Simulation } from '../runtime/simulate.js';
 
 /** Options of {@link timelineSpec}. */
 export interface TimelineOptions {

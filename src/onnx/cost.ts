@@ -12,8 +12,8 @@
  * a GELU constant), not parameters. Integer initializers (shapes, axes, indices) never count.
  */
 import { BuilderError } from '../errors.js';
-import { type Model, graphOf, type onnx, toNumber } from '../onnx/proto.js';
-import { nodeReads } from '../onnx/graph.js';
+import { type Model, graphOf, type onnx, toNumber } from './proto.js';
+import { nodeReads } from './graph.js';
 import { inferShapes, isFloatType, type ShapeMap, type ShapeOptions } from './shapes.js';
 
 /** Cost of one graph (one sample at the given input dimensions). */

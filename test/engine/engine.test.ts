@@ -3,9 +3,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeModel, linearModel } from '../../src/onnx/index.js';
-import { inProcessClient, workerClient, type EngineClient } from '../../src/runtime/client.js';
-import type { EngineOptions, PieceBytes } from '../../src/runtime/engine.js';
-import { workerFile } from '../../src/runtime/worker-file.js';
+import { inProcessClient, workerClient, type EngineClient } from '../../src/engine/client.js';
+import type { EngineOptions, PieceBytes } from '../../src/engine/engine.js';
+import { workerFile } from '../../src/engine/worker-file.js';
 
 /** A deterministic pseudo-random generator (mulberry32). */
 function rng(seed: number): () => number {

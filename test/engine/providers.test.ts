@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { PackageError, RuntimeError, OptionError } from '../../src/errors.js';
-import { backendNames } from '../../src/runtime/ort.js';
-import { cleanNativeText, probeProviders } from '../../src/runtime/probe.js';
-import { DEFAULT_PROVIDERS, PROVIDER_NAMES, openWithFallback, selectProvider, type ProviderUnavailableError, validateProviders, type ProviderName } from '../../src/runtime/providers.js';
-import { workerFile } from '../../src/runtime/worker-file.js';
+import { backendNames } from '../../src/engine/ort.js';
+import { cleanNativeText, probeProviders } from '../../src/engine/probe.js';
+import { DEFAULT_PROVIDERS, PROVIDER_NAMES, openWithFallback, selectProvider, type ProviderUnavailableError, validateProviders, type ProviderName } from '../../src/engine/providers.js';
+import { workerFile } from '../../src/engine/worker-file.js';
 
 describe('validateProviders', () => {
   it('defaults to the documented order', () => {

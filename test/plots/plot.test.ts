@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { latencyView, paretoPlot, paretoSpec } from '../../src/builder/plot.js';
+import { latencyView, paretoPlot, paretoSpec } from '../../src/plots/plot.js';
 import type { Stitch } from '../../src/package/schema.js';
-import { toyManifest } from './helpers.js';
+import { toyManifest } from '../builder/helpers.js';
 
 const lat = (ms: number) => ({ cpu: { '1': { p50Ms: ms, p95Ms: ms * 1.2, device: 'test cpu', at: '2024-01-01T00:00:00Z' }, '8': { p50Ms: 6 * ms, p95Ms: 7 * ms, device: 'test cpu', at: '2024-01-01T00:00:00Z' } } });
 const STITCHES: Stitch[] = [

@@ -1,7 +1,7 @@
 /**
  * Where the inference worker's entry file is.
  *
- * Built: the worker is its own bundle, `dist/runtime/worker.js` (ESM) or `.cjs`, next to whatever
+ * Built: the worker is its own bundle, `dist/engine/worker.js` (ESM) or `.cjs`, next to whatever
  * bundle is running now (`dist/index.*`, `dist/cli/main.js`, …), so it is looked up relative to
  * this module in the same format.
  *
@@ -33,10 +33,10 @@ async function locate(): Promise<string> {
   const dir = path.dirname(here);
   const ext = path.extname(here);
   if (ext === '.ts') return bundleFromSource(path.join(dir, 'worker.ts'));
-  const candidates = [path.join(dir, 'runtime', `worker${ext}`), path.join(dir, '..', 'runtime', `worker${ext}`), path.join(dir, `worker${ext}`)];
+  const candidates = [path.join(dir, 'engine', `worker${ext}`), path.join(dir, '..', 'engine', `worker${ext}`), path.join(dir, `worker${ext}`)];
   const found = candidates.find((c) => existsSync(c));
   if (!found) {
-    throw new RuntimeError('WORKER_FAILED', `the inference worker entry (runtime/worker${ext}) is missing next to ${path.basename(here)}`, {
+    throw new RuntimeError('WORKER_FAILED', `the inference worker entry (engine/worker${ext}) is missing next to ${path.basename(here)}`, {
       file: candidates[0],
       hint: 'Rebuild or reinstall stitchnet, or pass worker: false to run in-process.',
     });

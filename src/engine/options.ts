@@ -1,10 +1,10 @@
 /**
- * Defaults and validation of the runtime's options.
+ * The engine's options as the user gives them (threads, fast path), their defaults and checks.
  */
 import { availableParallelism } from 'node:os';
 import { OptionError, RuntimeError } from '../errors.js';
 import type { Manifest } from '../package/schema.js';
-import type { ThreadSettings } from './ort.js';
+import type { ThreadSettings } from '../engine/ort.js';
 
 /** Thread counts as the user gives them. */
 export interface ThreadOptions {
@@ -83,39 +83,3 @@ function nonNegative(v: unknown, option: string): void {
   }
 }
 
-/** Throws RuntimeError STITCH_UNKNOWN unless `id` is a stitch of the package. */
-export function checkStitchId(manifest: Manifest, id: unknown, option: string): number {
-  if (typeof id !== 'number' || !manifest.stitches.some((s) => s.id === id)) {
-    throw new RuntimeError('STITCH_UNKNOWN', `unknown stitch ${JSON.stringify(id)}`, {
-      option,
-      validValues: manifest.stitches.map((s) => s.id),
-      hint: `Use the id of one of the ${manifest.stitches.length} stitches of package "${manifest.name}".`,
-    });
-  }
-  return id;
-}
-
-/**
- * The stitch a runtime starts on: the most accurate frontier stitch (the last, most costly one
- * when accuracies are unknown), else the largest anchor, else the first stitch.
- */
-export function defaultStitch(manifest: Manifest): number {
-  const frontier = manifest.frontier.map((id) => manifest.stitches.find((s) => s.id === id)).filter((s) => s !== undefined);
-  const scored = frontier.filter((s) => s.accuracy !== undefined);
-  if (scored.length > 0) {
-    return scored.reduce((best, s) => ((s.accuracy ?? 0) >= (best.accuracy ?? 0) ? s : best)).id;
-  }
-  const last = frontier[frontier.length - 1];
-  if (last) return last.id;
-  const size = (anchorId: string) => {
-    const a = manifest.anchors.find((x) => x.id === anchorId);
-    return a ? a.dim * a.depth : 0;
-  };
-  const anchors = manifest.stitches.filter((s) => s.route.length === 1 && s.route[0] !== undefined && 'anchor' in s.route[0]);
-  const largest = anchors.reduce<{ id: number; size: number } | undefined>((best, s) => {
-    const step = s.route[0];
-    const n = step && 'anchor' in step ? size(step.anchor) : 0;
-    return best === undefined || n > best.size ? { id: s.id, size: n } : best;
-  }, undefined);
-  return largest?.id ?? (manifest.stitches[0] as { id: number }).id;
-}

@@ -1,5 +1,5 @@
 /**
- * Entry of the inference worker (built as its own bundle, `dist/runtime/worker.{js,cjs}`).
+ * Entry of the inference worker (built as its own bundle, `dist/engine/worker.{js,cjs}`).
  *
  * In a worker thread it serves one {@link Engine} over `parentPort`. Started as a process with
  * `--stitchnet-probe <providers…>` it probes execution providers instead (see `probe.ts`).

@@ -5,8 +5,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { readPackage } from '../package/index.js';
 import type { Manifest } from '../package/schema.js';
-import { frontierByLatency } from './frontier.js';
-import { describeRoute, latencyView, paretoPlot, type PlotOptions } from './plot.js';
+import { frontierByLatency } from '../builder/frontier.js';
+import { describeRoute, latencyView, paretoPlot, type PlotOptions } from '../plots/plot.js';
 
 /** One line of the stitch table. */
 export interface StitchRow {

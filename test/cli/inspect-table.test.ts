@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildPackage } from '../../src/builder/build.js';
-import { formatStitchTable, inspectPackage } from '../../src/builder/inspect.js';
-import { tinyConfig, writeFamily, writeIdx } from './family.js';
+import { formatStitchTable, inspectPackage } from '../../src/cli/inspect-table.js';
+import { tinyConfig, writeFamily, writeIdx } from '../builder/family.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'stitchnet-inspect-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { comparePlot, compareSpec, SERIES_PALETTE } from '../../src/builder/plot.js';
+import { comparePlot, compareSpec, SERIES_PALETTE } from '../../src/plots/plot.js';
 import { BuilderError } from '../../src/errors.js';
 import type { Stitch } from '../../src/package/schema.js';
-import { toyManifest } from './helpers.js';
+import { toyManifest } from '../builder/helpers.js';
 
 /** Three anchors and two stitches; `gain` is added to every accuracy (twice to the stitches). */
 function family(gain: number): Stitch[] {
