@@ -33,6 +33,7 @@ export type StitchnetErrorCode =
   | 'STITCH_UNKNOWN'
   | 'RUNTIME_CLOSED'
   | 'WORKER_FAILED'
+  | 'CACHE_WRITE_FAILED'
   // profiles, signals, policy
   | 'PROFILE_INVALID'
   | 'PROFILE_NOT_FOUND'

@@ -30,6 +30,11 @@ export interface MeasureOptions {
   /** One preprocessed sample, repeated to fill a batch (default: zeros). */
   sample?: Float32Array;
   onRound?: (done: number, total: number) => void;
+  /**
+   * Asked after every counted round: `true` ends this batch size's rounds there (the rounds
+   * counted so far make its figures). Lets a caller keep to a time budget.
+   */
+  stopAfterRound?: (batch: number) => boolean;
   /** Stops between runs when aborted (the measurements so far are dropped). */
   signal?: AbortSignal;
 }
@@ -69,6 +74,7 @@ export async function measureLatency<K>(run: TimedRun, routes: readonly Measured
         if (round >= warmup) (times.get(route.key) as number[]).push(ms);
       }
       options.onRound?.(++done, total);
+      if (round >= warmup && options.stopAfterRound?.(batch)) break;
     }
     for (const [key, t] of times) (table.get(key) as Map<number, RouteLatency>).set(batch, summarize(t));
   }

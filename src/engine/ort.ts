@@ -7,6 +7,7 @@
  * spinning on, each piece session's intra-op pool keeps a core busy after its call returns, which
  * makes a chain of sessions up to 2.5× slower and burns CPU between runs.
  */
+import { createRequire } from 'node:module';
 import type * as OrtModule from 'onnxruntime-node';
 import { RuntimeError } from '../errors.js';
 import type { ProviderName } from './providers.js';
@@ -52,6 +53,20 @@ export function loadOrt(logLevel: 'error' | 'fatal' = 'fatal'): Promise<Ort> {
     return ort;
   });
   return loading;
+}
+
+/**
+ * The installed onnxruntime-node's version (from its package.json, without loading the native
+ * addon); `'unknown'` when it cannot be read.
+ */
+export function ortVersion(): string {
+  try {
+    const pkg: unknown = createRequire(import.meta.url)('onnxruntime-node/package.json');
+    const version = (pkg as { version?: unknown }).version;
+    return typeof version === 'string' ? version : 'unknown';
+  } catch {
+    return 'unknown';
+  }
 }
 
 /** Names of the execution providers this platform's onnxruntime-node binary registers. */

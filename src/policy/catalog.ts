@@ -11,6 +11,30 @@ export interface CatalogLatency {
   readonly p95Ms: number;
 }
 
+/**
+ * Where a latency figure comes from: `device` — measured on this device (the runtime's
+ * calibration); `predicted` — estimated for this device from the stitches measured on it (a fit
+ * on MACs); `package` — the build machine's figure in the package (the fallback).
+ */
+export type LatencySource = 'device' | 'predicted' | 'package';
+
+/** A stitch's median latency and where the figure comes from. */
+export interface SourcedLatency {
+  readonly ms: number;
+  readonly source: LatencySource;
+}
+
+/**
+ * This device's latencies, as the runtime's calibration measured (or predicted) them. The policy
+ * reads it at every decision, so stitches calibrated later (lazily) count from then on.
+ */
+export interface DeviceLatencyTable {
+  /** The execution provider the figures are for. */
+  readonly provider: string;
+  /** Median latency of `stitch` at `batch` (ms) and its source, or `undefined` when there is none for that batch. */
+  latency(stitch: number, batch: number): SourcedLatency | undefined;
+}
+
 /** One stitch as the policy sees it. */
 export interface CatalogStitch {
   readonly id: number;
@@ -38,6 +62,14 @@ export interface StitchCatalog {
   readonly maxMacs: number;
   /** Providers for which at least one stitch has a latency profile. */
   readonly providers: readonly string[];
+  /** This device's latencies (they take precedence over the package's for their provider), if calibrated. */
+  readonly device?: DeviceLatencyTable | undefined;
+}
+
+/** Options of {@link catalogFromManifest}. */
+export interface CatalogOptions {
+  /** This device's latencies (see {@link StitchCatalog.device}). */
+  readonly device?: DeviceLatencyTable | undefined;
 }
 
 /** The stitch fields the catalog reads; a manifest's stitches have them. */
@@ -48,7 +80,10 @@ export type CatalogStitchInput = Pick<Stitch, 'id' | 'macs' | 'params' | 'accura
  * {@link PackageError} when a stitch has no MACs (the policy cannot rank it), an id repeats, or
  * the frontier names an unknown stitch.
  */
-export function catalogFromManifest(manifest: { readonly stitches: readonly CatalogStitchInput[]; readonly frontier?: readonly number[] | undefined } | Pick<Manifest, 'stitches' | 'frontier'>): StitchCatalog {
+export function catalogFromManifest(
+  manifest: { readonly stitches: readonly CatalogStitchInput[]; readonly frontier?: readonly number[] | undefined } | Pick<Manifest, 'stitches' | 'frontier'>,
+  options: CatalogOptions = {},
+): StitchCatalog {
   const inputs = manifest.stitches;
   if (inputs.length === 0) {
     throw new PackageError('PACKAGE_MANIFEST_INVALID', 'The package has no stitches', { field: 'stitches', hint: 'Rebuild the package' });
@@ -89,7 +124,21 @@ export function catalogFromManifest(manifest: { readonly stitches: readonly Cata
     }
   });
   const frontier = declared.length > 0 ? [...declared].sort((a, b) => (rank.get(a) ?? 0) - (rank.get(b) ?? 0)) : byCost;
-  return { stitches, frontier, byCost, rank, maxMacs, providers: [...providers] };
+  const device = options.device;
+  if (device && !providers.has(device.provider)) providers.add(device.provider);
+  return { stitches, frontier, byCost, rank, maxMacs, providers: [...providers], device };
+}
+
+/**
+ * The median latency of a stitch on `provider` at `batch` with its source: this device's figure
+ * (measured, else predicted) when the catalog has one for that provider and batch, else the
+ * package's ({@link profiledLatencyMs}); `undefined` when there is neither.
+ */
+export function stitchLatency(catalog: StitchCatalog, stitch: number, provider: string, batch = 1): SourcedLatency | undefined {
+  const device = catalog.device?.provider === provider ? catalog.device.latency(stitch, batch) : undefined;
+  if (device) return device;
+  const ms = profiledLatencyMs(catalog, stitch, provider, batch);
+  return ms === undefined ? undefined : { ms, source: 'package' };
 }
 
 /**

@@ -4,7 +4,7 @@
  */
 import type { LimitName, Limits, Profile, Switching } from '../profiles/schema.js';
 import type { DeviceState } from '../signals/state.js';
-import { profiledLatencyMs, type CatalogStitch, type StitchCatalog } from './catalog.js';
+import { stitchLatency, type CatalogStitch, type LatencySource, type StitchCatalog } from './catalog.js';
 import { compileRules, evaluateRule, readReading, type MatchedReading } from './conditions.js';
 
 /** What the engine needs to know besides the state, the profile and the catalog. */
@@ -60,6 +60,12 @@ export interface DecisionReason {
   readonly slowdown: number;
   /** Provider whose latency profile was used. */
   readonly latencyProvider: string | undefined;
+  /**
+   * Where the chosen stitch's latency figure came from: `device` (this device's calibration),
+   * `predicted` (this device's, estimated from the stitches measured on it), `package` (the build
+   * machine's figure, the fallback); `undefined` when there is none.
+   */
+  readonly latencySource: LatencySource | undefined;
   /** Candidates that meet every limit, cheapest first. */
   readonly feasible: readonly number[];
   /** The decision in one line, for logs and events. */
@@ -143,7 +149,7 @@ export function unmetLimits(stitch: CatalogStitch, c: LimitCheck): LimitName[] {
   if (l.maxMacs !== undefined && stitch.macs > l.maxMacs) out.push('maxMacs');
   if (l.minAccuracy !== undefined && !(stitch.accuracy !== undefined && stitch.accuracy >= l.minAccuracy)) out.push('minAccuracy');
   if (l.maxLatencyMs !== undefined) {
-    const p = c.provider === undefined ? undefined : profiledLatencyMs(c.catalog, stitch.id, c.provider, c.batch);
+    const p = c.provider === undefined ? undefined : stitchLatency(c.catalog, stitch.id, c.provider, c.batch)?.ms;
     if (!(p !== undefined && p * c.slowdown <= l.maxLatencyMs * (c.latencyScale ?? 1))) out.push('maxLatencyMs');
   }
   return out;
@@ -167,12 +173,14 @@ function best(candidates: readonly CatalogStitch[], objective: Profile['objectiv
 
 const fmt = (v: unknown) => (typeof v === 'number' ? String(Math.round(v * 1000) / 1000) : String(v));
 
-function describeLimits(limits: EffectiveLimits, sources: Partial<Record<LimitName, string>>, slowdown: number): string {
+function describeLimits(limits: EffectiveLimits, sources: Partial<Record<LimitName, string>>, slowdown: number, latencySource: LatencySource | undefined): string {
   const parts: string[] = [];
   const add = (k: LimitName, text: string) => parts.push(`${text} (${sources[k] ?? '?'})`);
   if (limits.maxCostFraction !== undefined) add('maxCostFraction', `cost ≤ ${fmt(limits.maxCostFraction)} of max`);
   if (limits.maxMacs !== undefined) add('maxMacs', `MACs ≤ ${fmt(limits.maxMacs)}`);
-  if (limits.maxLatencyMs !== undefined) add('maxLatencyMs', `latency ≤ ${fmt(limits.maxLatencyMs)} ms at slowdown ${fmt(slowdown)}×`);
+  if (limits.maxLatencyMs !== undefined) {
+    add('maxLatencyMs', `latency ≤ ${fmt(limits.maxLatencyMs)} ms at slowdown ${fmt(slowdown)}×${latencySource ? ` on ${latencySource} latencies` : ''}`);
+  }
   if (limits.minAccuracy !== undefined) add('minAccuracy', `accuracy ≥ ${fmt(limits.minAccuracy)}`);
   if (limits.provider !== undefined) add('provider', `provider ${limits.provider.join('|')}`);
   if (limits.stitches !== undefined) add('stitches', `stitches ${limits.stitches.join(',')}`);
@@ -186,7 +194,9 @@ function describeLimits(limits: EffectiveLimits, sources: Partial<Record<LimitNa
  *    each limit the strictest value wins (smallest maximum, largest minimum; provider and stitch
  *    lists are intersected).
  * 2. The candidates are the allowed `stitches` if a limit names them, else the package frontier.
- *    Latency limits compare the stitch's profiled latency × the observed `inference.slowdown`.
+ *    Latency limits compare the stitch's latency × the observed `inference.slowdown`; the latency
+ *    is this device's (calibrated, else predicted) where the catalog has it, else the package's
+ *    ({@link stitchLatency}), and the reason names the source.
  * 3. Among the candidates that meet every limit the objective picks: `max-accuracy` the most
  *    accurate, `min-cost` the cheapest. If none meets them, the cheapest candidate is chosen and
  *    the decision is flagged `overBudget`, with the limits it misses.
@@ -229,13 +239,14 @@ export function decide(state: DeviceState, profile: Profile, catalog: StitchCata
   // Over budget: the cheapest candidate (the pool is in cost order).
   const chosen = overBudget ? (pool[0] as CatalogStitch) : best(feasible, profile.objective, context.current);
   const unmet = overBudget ? unmetLimits(chosen, check) : [];
+  const latencySource = provider === undefined ? undefined : stitchLatency(catalog, chosen.id, provider, check.batch)?.source;
 
   const reading = (x: MatchedReading) => `${x.signal}=${fmt(x.value)}${x.test.startsWith('equals') ? '' : ` ${x.test}`}${x.relaxed ? ' ±margin' : ''}`;
   const ruleText = rules.map((r) => `${r.name} (${r.readings.map(reading).join(', ')})`);
   const choice = overBudget
     ? `over budget: no candidate meets ${unmet.join(', ')}${slowdown !== 1 ? ` (slowdown ${fmt(slowdown)}×)` : ''}; cheapest stitch ${chosen.id}`
     : `stitch ${chosen.id}: ${profile.objective === 'min-cost' ? 'cheapest' : 'most accurate'} of ${feasible.length} within limits`;
-  const summary = `${ruleText.length > 0 ? `rules ${ruleText.join('; ')}` : 'no rule matched'}; limits ${describeLimits(limits, sources, slowdown)}; ${choice}`;
+  const summary = `${ruleText.length > 0 ? `rules ${ruleText.join('; ')}` : 'no rule matched'}; limits ${describeLimits(limits, sources, slowdown, latencySource)}; ${choice}`;
 
   return {
     at: state.at,
@@ -253,6 +264,7 @@ export function decide(state: DeviceState, profile: Profile, catalog: StitchCata
       unavailable: [...unavailable],
       slowdown,
       latencyProvider: provider,
+      latencySource,
       feasible: feasible.map((s) => s.id),
       summary,
     },

@@ -179,7 +179,27 @@ export const SamplingSchema = z
       .min(1)
       .max(1000)
       .default(DEFAULT_SAMPLING.slowdownWindow)
-      .describe('Runs over which the inference slowdown (a median) is taken.'),
+      .describe('At most this many of the latest runs make the window of the inference signals (a median over it).'),
+    slowdownWindowMs: z
+      .number()
+      .int()
+      .min(100)
+      .default(DEFAULT_SAMPLING.slowdownWindowMs)
+      .describe('Runs older than this leave the window of the inference signals, ms.'),
+    slowdownMinSamples: z
+      .number()
+      .int()
+      .min(1)
+      .max(1000)
+      .default(DEFAULT_SAMPLING.slowdownMinSamples)
+      .describe('inference.slowdown and inference.p50Ms are reported once the window holds this many runs.'),
+    slowdownWarmupRuns: z
+      .number()
+      .int()
+      .min(0)
+      .max(1000)
+      .default(DEFAULT_SAMPLING.slowdownWarmupRuns)
+      .describe('Runs not counted after the runtime starts and after each switch of stitch or fuse (warm-up).'),
   })
   .describe('How the device is sampled.');
 /** A validated sampling block. */

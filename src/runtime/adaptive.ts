@@ -25,7 +25,7 @@ import {
 } from 'rxjs';
 import { isStitchnetError, ProfileError, RuntimeError, SignalError, type StitchnetError } from '../errors.js';
 import type { Manifest } from '../package/schema.js';
-import { catalogFromManifest, profiledLatencyMs, type StitchCatalog } from '../policy/catalog.js';
+import { catalogFromManifest, stitchLatency, type DeviceLatencyTable, type StitchCatalog } from '../policy/catalog.js';
 import { checkProfileForCatalog } from '../policy/check.js';
 import { decide, type Decision, type MatchedRule } from '../policy/decide.js';
 import { decide$ } from '../policy/pipeline.js';
@@ -128,8 +128,8 @@ type Control = { readonly hold: true } | { readonly hold: false; readonly active
  * The catalog the policy works on, or `undefined` when the package has no cost figures (then no
  * profile can drive it; {@link requireCatalog} says why).
  */
-export function policyCatalog(manifest: Manifest): StitchCatalog | undefined {
-  return manifest.stitches.every((s) => s.macs !== undefined && s.macs > 0) ? catalogFromManifest(manifest) : undefined;
+export function policyCatalog(manifest: Manifest, device?: DeviceLatencyTable): StitchCatalog | undefined {
+  return manifest.stitches.every((s) => s.macs !== undefined && s.macs > 0) ? catalogFromManifest(manifest, { device }) : undefined;
 }
 
 /** The catalog, or the PackageError that explains why a profile cannot drive this package. */
@@ -179,6 +179,13 @@ export interface AdaptiveLoopOptions {
   ort: OrtSettings | undefined;
 }
 
+/** The inference monitor's settings from a sampling block. */
+type MonitorSettings = { window: number; windowMs: number; minSamples: number; warmupRuns: number };
+
+function monitorSettings(s: SamplingOptions): MonitorSettings {
+  return { window: s.slowdownWindow, windowMs: s.slowdownWindowMs, minSamples: s.slowdownMinSamples, warmupRuns: s.slowdownWarmupRuns };
+}
+
 /**
  * Signals → policy → switches for one runtime. See `StitchRuntime` for the behaviour an app sees.
  */
@@ -202,7 +209,7 @@ export class AdaptiveLoop {
   private readonly subscriptions = new Subscription();
   private watcher: Subscription | undefined;
   private monitor: InferenceMonitor;
-  private monitorWindow: number;
+  private monitorSettings: MonitorSettings;
   private pinnedTo: number | undefined;
   private batch = 1;
   /** Provider list last reported as not in use, so that a complaint is made once per change. */
@@ -217,8 +224,8 @@ export class AdaptiveLoop {
     this.catalog = options.catalog;
     this.profiles = new BehaviorSubject(options.profile?.profile);
     const sampling = options.profile?.profile.sampling ?? DEFAULT_SAMPLING;
-    this.monitorWindow = sampling.slowdownWindow;
-    this.monitor = new InferenceMonitor({ window: this.monitorWindow });
+    this.monitorSettings = monitorSettings(sampling);
+    this.monitor = new InferenceMonitor({ ...this.monitorSettings, scheduler: this.scheduler });
 
     // The signal pipeline, rebuilt when the profile's sampling block changes.
     this.sharedState$ = this.profiles.pipe(
@@ -319,11 +326,28 @@ export class AdaptiveLoop {
     this.control.next({ hold: false, active: undefined, lastSwitchAt: undefined });
   }
 
-  /** Feeds the inference monitor with a finished run. */
-  recordRun(stitch: number, observedMs: number, batch: number): void {
+  /**
+   * Feeds the inference monitor with a finished run (`path`: how it ran, route or fused). The
+   * expected latency is this device's (calibrated; the package's where there is none).
+   */
+  recordRun(stitch: number, observedMs: number, batch: number, path?: string): void {
     this.batch = batch;
-    const expectedMs = this.catalog ? profiledLatencyMs(this.catalog, stitch, this.host.provider(), batch) : undefined;
-    this.monitor.record({ observedMs, expectedMs });
+    const expectedMs = this.latencyForSlowdown(stitch, batch);
+    this.monitor.record({ observedMs, expectedMs, stitch, path });
+  }
+
+  /**
+   * The latency a run's slowdown is measured against: this device's measured one; with no
+   * calibration for the provider in use, the package's. A predicted figure is not used (a fit can
+   * be off by more than the slowdown rules' thresholds).
+   */
+  private latencyForSlowdown(stitch: number, batch: number): number | undefined {
+    const catalog = this.catalog;
+    if (!catalog) return undefined;
+    const l = stitchLatency(catalog, stitch, this.host.provider(), batch);
+    if (l?.source === 'predicted') return undefined;
+    if (l?.source === 'package' && catalog.device?.provider === this.host.provider()) return undefined;
+    return l?.ms;
   }
 
   /** Stops everything: policy, watch, signal sources (their timers and child processes); completes every stream. */
@@ -366,10 +390,11 @@ export class AdaptiveLoop {
   }
 
   private sources(s: SamplingOptions): SignalSource[] {
-    if (s.slowdownWindow !== this.monitorWindow) {
+    const settings = monitorSettings(s);
+    if (!isDeepStrictEqual(settings, this.monitorSettings)) {
       this.monitor.complete();
-      this.monitorWindow = s.slowdownWindow;
-      this.monitor = new InferenceMonitor({ window: s.slowdownWindow });
+      this.monitorSettings = settings;
+      this.monitor = new InferenceMonitor({ ...settings, scheduler: this.scheduler });
     }
     const system =
       this.options.systemSource === undefined

@@ -30,6 +30,8 @@ import { checkStitchId, defaultStitch } from './stitches.js';
 import { probeProviders } from '../engine/probe.js';
 import { openWithFallback, validateProviders, type ProviderAttempt, type ProviderName, type ProviderSelection } from '../engine/providers.js';
 import { workerFile } from '../engine/worker-file.js';
+import { resolveCalibrate, type CalibrateOption } from './calibration.js';
+import { calibrateRuntime, type CalibrationReport, type Calibrator } from './calibrator.js';
 
 /** Options of {@link StitchRuntime.create}; the adaptive ones (`profile`, `signals`, …) are in {@link AdaptiveOptions}. */
 export interface StitchRuntimeOptions extends AdaptiveOptions {
@@ -57,6 +59,15 @@ export interface StitchRuntimeOptions extends AdaptiveOptions {
   stitch?: number;
   /** The clock (ms) used for `ms` and the fast-path timing. Default `performance.now`. */
   now?: () => number;
+  /**
+   * Measure this device's latency of the candidate stitches at `create()` (default `'auto'`),
+   * cached on disk per package, provider, threads, CPU and onnxruntime version: the policy's
+   * latency limits and `inference.slowdown` then use this device's figures. `false` uses the
+   * package's figures only. See `docs/calibration.md`.
+   */
+  calibrate?: CalibrateOption;
+  /** stitchnet's cache folder (calibration). Default: `$STITCHNET_CACHE_DIR`, else the OS cache folder. */
+  cacheDir?: string;
 }
 
 /** The result of one {@link StitchRuntime.run}. */
@@ -156,9 +167,12 @@ export class StitchRuntime {
   private readonly fusing = new Map<string, Promise<void>>();
   private readonly fuseFailed = new Set<string>();
   private current: number;
+  /** Batch size of the latest run. */
+  private batch = 1;
   private streak: Streak | undefined;
   private closing: Promise<void> | undefined;
   private readonly adaptive: AdaptiveLoop;
+  private readonly calibrator: Calibrator | undefined;
 
   private constructor(
     /** The package this runtime runs. */
@@ -169,6 +183,7 @@ export class StitchRuntime {
     private readonly fastPath: FastPath | false,
     private readonly now: () => number,
     adaptive: AdaptiveLoopOptions,
+    calibrator?: Calibrator,
   ) {
     this.providerSubject = new BehaviorSubject(selection);
     this.providerChanges$ = this.providerSubject.asObservable();
@@ -190,6 +205,8 @@ export class StitchRuntime {
     this.stitchChanges$ = this.adaptive.stitchChanges$;
     this.decisions$ = this.adaptive.decisions$;
     this.state$ = this.adaptive.state$;
+    this.calibrator = calibrator;
+    if (calibrator) calibrator.onError = (e) => this.errorSubject.next(e);
   }
 
   /**
@@ -215,13 +232,14 @@ export class StitchRuntime {
     const useWorker = opts.worker ?? true;
     const now = opts.now ?? (() => performance.now());
     const scheduler = opts.scheduler ?? asyncScheduler;
+    const calibration = resolveCalibrate(opts.calibrate);
     const pkg = typeof opts.model === 'string' ? await readPackage(opts.model) : opts.model;
     const catalog = policyCatalog(pkg.manifest);
     const profile = opts.profile === undefined ? undefined : loadRuntimeProfile(opts.profile, requireCatalog(catalog, pkg.manifest));
     const ort = profile?.profile.ort ?? OrtSchema.parse({});
     const threads = resolveThreads(opts.threads ?? threadsFromOrt(ort));
     const cpuMemArena = resolveBoolean(opts.cpuMemArena, 'cpuMemArena') ?? ort.enableCpuMemArena;
-    const initial =
+    let initial =
       opts.stitch !== undefined
         ? checkStitchId(pkg.manifest, opts.stitch, 'stitch')
         : profile && catalog
@@ -246,16 +264,28 @@ export class StitchRuntime {
         return c;
       },
     );
+    let calibrator: Calibrator | undefined;
+    try {
+      const init = { pkg, client, provider: selection.provider, threads, cpuMemArena: cpuMemArena ?? true, cacheDir: opts.cacheDir, profile: profile?.profile, start: initial };
+      calibrator = calibration === false ? undefined : await calibrateRuntime({ ...init, settings: calibration });
+    } catch (e) {
+      await client.close();
+      throw e;
+    }
+    // The policy works on this device's latencies; the first choice is made again on them.
+    const deviceCatalog = calibrator ? policyCatalog(pkg.manifest, calibrator.table) : catalog;
+    if (opts.stitch === undefined && profile && deviceCatalog) initial = initialStitch(profile.profile, deviceCatalog, scheduler.now());
     const rt = new StitchRuntime(pkg, client, selection, initial, fastPath, now, {
-      catalog,
+      catalog: deviceCatalog,
       profile,
       watchProfile: opts.watchProfile ?? true,
       signals: opts.signals ?? [],
       systemSource: opts.systemSource,
       scheduler,
       ort: opts.threads === undefined && opts.cpuMemArena === undefined ? ort : undefined,
-    });
+    }, calibrator);
     rt.adaptive.start();
+    rt.calibrateLazily();
     return rt;
   }
 
@@ -287,6 +317,15 @@ export class StitchRuntime {
   /** The stitch held by {@link StitchRuntime.pin}, if any. */
   get pinned(): number | undefined {
     return this.adaptive.pinned;
+  }
+
+  /**
+   * This device's latency figures (see the `calibrate` option): per candidate stitch and batch
+   * size, measured (`device`) or predicted from the measured ones (`predicted`), whether they came
+   * from the cache, and the time `create()` spent. `undefined` with `calibrate: false`.
+   */
+  get calibration(): CalibrationReport | undefined {
+    return this.calibrator?.report();
   }
 
   /** Whether the worker thread runs inference (`'worker'`) or this thread does (`'in-process'`). */
@@ -356,13 +395,18 @@ export class StitchRuntime {
     const { data, dims } = checkInput(input, this.pkg.manifest.input);
     const pieces = this.routes.get(stitch) as readonly string[];
     const provider = this.provider;
+    const epoch = this.calibrator?.epoch;
     const job = this.client.run({ pieces, data, dims });
     this.running.add(job);
     try {
       const out = await job;
       const ms = this.now() - started;
       this.noteRun(stitch, pieces, ms);
-      this.adaptive.recordRun(stitch, ms, dims[0] ?? 1);
+      const batch = dims[0] ?? 1;
+      this.batch = batch;
+      // A run that shared the engine with a background calibration says nothing about the device.
+      if (epoch === this.calibrator?.epoch && !this.calibrator?.busy) this.adaptive.recordRun(stitch, ms, batch, out.path);
+      this.calibrator?.request(stitch, batch);
       return { logits: out.data, dims: out.dims, stitch, path: out.path, provider, ms };
     } finally {
       this.running.delete(job);
@@ -396,6 +440,7 @@ export class StitchRuntime {
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.adaptive.close();
+      await this.calibrator?.close();
       await Promise.allSettled([...this.running, ...this.fusing.values()]);
       await this.client.close();
       this.providerSubject.complete();
@@ -407,6 +452,18 @@ export class StitchRuntime {
   /** `await using rt = await StitchRuntime.create(…)` closes it at the end of the scope. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
+  }
+
+  /**
+   * Lazy calibration: a stitch the policy picks that has no figure of this device yet (at the
+   * batch size in use) is measured in the background.
+   */
+  private calibrateLazily(): void {
+    const calibrator = this.calibrator;
+    if (!calibrator) return;
+    this.decisions$.subscribe((d) => {
+      if (!this.closing) calibrator.request(d.stitch, this.batch);
+    });
   }
 
   /**

@@ -1,70 +1,144 @@
 /**
- * The inference monitor: turns the timings of real runs into `inference.p50Ms` and
- * `inference.slowdown` (observed ÷ profiled latency), the closed-loop signal that reveals thermal
- * throttling or a busy GPU even where no sensor does.
+ * The inference monitor: turns the timings of real runs into `inference.p50Ms` (this device's
+ * observed latency of the running stitch) and `inference.slowdown` (observed ÷ this device's
+ * calibrated latency), the closed-loop signal that reveals thermal throttling, a busy GPU or CPU
+ * contention even where no sensor does.
  */
+import { asyncScheduler, type SchedulerLike } from 'rxjs';
 import { DEFAULT_SAMPLING } from './options.js';
 import { PushSource } from './push.js';
 import { missingReading, okReading, type Reading } from './state.js';
 
-/** One finished run. */
-export interface RunTiming {
-  /** Measured wall time of the run, ms. */
-  readonly observedMs: number;
-  /**
-   * Profiled latency of the stitch that ran, on the provider and batch size it ran with, ms;
-   * `undefined` when the package has no profile for them (the slowdown then is not updated).
-   */
-  readonly expectedMs?: number | undefined;
-}
-
-/** The median of a non-empty list. */
+/** The median of a non-empty list (the mean of the two middle values for an even count). */
 export function median(values: readonly number[]): number {
   const s = [...values].sort((a, b) => a - b);
   const mid = s.length >> 1;
   return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
 }
 
-function lastN(values: readonly number[], next: number, n: number): number[] {
-  return [...values.slice(Math.max(0, values.length - n + 1)), next];
+/** One finished run. */
+export interface RunTiming {
+  /** Measured wall time of the run, ms. */
+  readonly observedMs: number;
+  /**
+   * This device's latency of the stitch that ran, on the provider and batch size it ran with, ms
+   * (its calibration; the package's figure where there is none); `undefined` when there is no
+   * figure at all (the run then counts for `inference.p50Ms` only).
+   */
+  readonly expectedMs?: number | undefined;
+  /** The stitch that ran. A run of another stitch than the previous one starts a warm-up. */
+  readonly stitch?: number | undefined;
+  /** How it ran (`'route'` or `'fused'`): a change of path (a fuse) starts a warm-up too. */
+  readonly path?: string | undefined;
 }
+
+/** Options of {@link InferenceMonitor}; the defaults are those of a profile's `sampling` block. */
+export interface InferenceMonitorOptions {
+  /** Clock of the time window. Default `asyncScheduler`. */
+  scheduler?: SchedulerLike | undefined;
+  /** Runs older than this (by the scheduler's clock) leave the window, ms. */
+  windowMs?: number | undefined;
+  /** At most this many of the latest runs are kept in the window. */
+  window?: number | undefined;
+  /** Neither signal is reported before the window holds this many runs (of the running stitch, for `p50Ms`). */
+  minSamples?: number | undefined;
+  /** Runs ignored after the monitor starts and after every switch of stitch or path. */
+  warmupRuns?: number | undefined;
+  name?: string | undefined;
+}
+
+interface Sample {
+  readonly at: number;
+  readonly stitch: number | undefined;
+  readonly ms: number;
+  readonly ratio: number | undefined;
+}
+
+const positive = (v: number | undefined): v is number => v !== undefined && Number.isFinite(v) && v > 0;
 
 /**
  * Source of the inference signals. The runtime calls {@link InferenceMonitor.record} after every
- * run; `inference.p50Ms` is the median of the last `window` observed times and
- * `inference.slowdown` the median of the last `window` observed ÷ profiled ratios. The median
- * ignores single outliers (a GC pause, a first run) yet follows a sustained change within
- * `window / 2` runs. Because it is a ratio it stays meaningful across stitch switches.
+ * run. Runs right after the start and after a switch (of stitch, or from the route to the fused
+ * session) are warm-up: their timings say more about caches and allocations than about the
+ * device, so the first `warmupRuns` of them are not counted. The counted runs of the last
+ * `windowMs` form the window:
+ *
+ * - `inference.p50Ms` is the median observed time of the running stitch's runs in the window;
+ * - `inference.slowdown` is the median of observed ÷ expected over every run in the window (a
+ *   ratio, so runs of the stitch before a switch still count: they measured the same device).
+ *
+ * Each is reported only once the window holds `minSamples` runs for it (until then it stays
+ * unavailable), so a single outlier — a GC pause, a first run — never reads as a slowdown.
  */
 export class InferenceMonitor extends PushSource {
-  private observed: number[] = [];
-  private ratios: number[] = [];
-  private readonly window: number;
+  private samples: Sample[] = [];
+  private readonly scheduler: SchedulerLike;
+  private readonly windowMs: number;
+  private readonly maxSamples: number;
+  private readonly minSamples: number;
+  private readonly warmupRuns: number;
+  private warmupLeft: number;
+  private running: string | undefined;
 
-  constructor(options: { window?: number; name?: string } = {}) {
+  constructor(options: InferenceMonitorOptions = {}) {
     super(options.name ?? 'inference');
-    this.window = Math.max(1, Math.round(options.window ?? DEFAULT_SAMPLING.slowdownWindow));
+    this.scheduler = options.scheduler ?? asyncScheduler;
+    this.windowMs = options.windowMs ?? DEFAULT_SAMPLING.slowdownWindowMs;
+    this.maxSamples = Math.max(1, Math.round(options.window ?? DEFAULT_SAMPLING.slowdownWindow));
+    this.minSamples = Math.max(1, Math.round(options.minSamples ?? DEFAULT_SAMPLING.slowdownMinSamples));
+    this.warmupRuns = Math.max(0, Math.round(options.warmupRuns ?? DEFAULT_SAMPLING.slowdownWarmupRuns));
+    this.warmupLeft = this.warmupRuns;
   }
 
-  /** Records one run and emits the updated readings. Non-positive or non-finite timings are ignored. */
+  /**
+   * Records one run and, when it counts, emits the updated readings. Non-positive or non-finite
+   * timings are ignored; warm-up runs are dropped.
+   */
   record(run: RunTiming): void {
-    if (!(run.observedMs > 0) || !Number.isFinite(run.observedMs)) return;
-    this.observed = lastN(this.observed, run.observedMs, this.window);
-    const expected = run.expectedMs;
-    if (expected !== undefined && expected > 0 && Number.isFinite(expected)) {
-      this.ratios = lastN(this.ratios, run.observedMs / expected, this.window);
+    if (!positive(run.observedMs)) return;
+    const key = `${run.stitch ?? ''}/${run.path ?? ''}`;
+    if (this.running !== undefined && key !== this.running) this.warmupLeft = this.warmupRuns;
+    this.running = key;
+    if (this.warmupLeft > 0) {
+      this.warmupLeft--;
+      return;
     }
-    this.emit({ 'inference.p50Ms': okReading(median(this.observed)), 'inference.slowdown': this.slowdownReading() });
+    const at = this.scheduler.now();
+    const ratio = positive(run.expectedMs) ? run.observedMs / run.expectedMs : undefined;
+    this.samples.push({ at, stitch: run.stitch, ms: run.observedMs, ratio });
+    this.prune(at);
+    this.emit({ 'inference.p50Ms': this.p50Reading(run.stitch), 'inference.slowdown': this.slowdownReading() });
   }
 
-  /** Forgets the history (e.g. after the execution provider changed) and reports both signals unavailable. */
+  /** The median observed time of `stitch` over the window (ms), once it has `minSamples` runs there. */
+  observedMs(stitch: number): number | undefined {
+    this.prune(this.scheduler.now());
+    const times = this.samples.filter((s) => s.stitch === stitch).map((s) => s.ms);
+    return times.length >= this.minSamples ? median(times) : undefined;
+  }
+
+  /** Forgets the history (e.g. after the execution provider changed), starts a new warm-up and reports both signals unavailable. */
   reset(): void {
-    this.observed = [];
-    this.ratios = [];
+    this.samples = [];
+    this.running = undefined;
+    this.warmupLeft = this.warmupRuns;
     this.emit({ 'inference.p50Ms': missingReading('unavailable'), 'inference.slowdown': missingReading('unavailable') });
   }
 
+  private prune(now: number): void {
+    const from = now - this.windowMs;
+    let drop = Math.max(0, this.samples.length - this.maxSamples);
+    while (drop < this.samples.length && (this.samples[drop] as Sample).at < from) drop++;
+    if (drop > 0) this.samples = this.samples.slice(drop);
+  }
+
+  private p50Reading(stitch: number | undefined): Reading {
+    const times = this.samples.filter((s) => s.stitch === stitch).map((s) => s.ms);
+    return times.length >= this.minSamples ? okReading(median(times)) : missingReading('unavailable');
+  }
+
   private slowdownReading(): Reading {
-    return this.ratios.length === 0 ? missingReading('unavailable') : okReading(median(this.ratios));
+    const ratios = this.samples.flatMap((s) => (s.ratio === undefined ? [] : [s.ratio]));
+    return ratios.length >= this.minSamples ? okReading(median(ratios)) : missingReading('unavailable');
   }
 }

@@ -17,8 +17,14 @@ export interface SamplingOptions {
   readonly smoothing: Readonly<Record<string, number>>;
   /** Window of the temperature-trend regression, ms. */
   readonly trendWindowMs: number;
-  /** Number of recent runs over which the inference slowdown and p50 are taken (median). */
+  /** At most this many of the latest runs make the inference window (a bound on memory). */
   readonly slowdownWindow: number;
+  /** Runs older than this leave the inference window (scheduler time), ms. */
+  readonly slowdownWindowMs: number;
+  /** `inference.slowdown` and `inference.p50Ms` are reported once the window holds this many runs. */
+  readonly slowdownMinSamples: number;
+  /** Runs not counted after `create()` and after every switch of stitch or fuse (warm-up). */
+  readonly slowdownWarmupRuns: number;
 }
 
 /** The defaults: fast lane 1 s, slow lane 5 s, GPU stream 1 s, trend over 30 s. */
@@ -28,5 +34,8 @@ export const DEFAULT_SAMPLING: SamplingOptions = Object.freeze({
   gpuMs: 1000,
   smoothing: Object.freeze({ 'thermal.cpuC': 0.3, 'thermal.gpuC': 0.3, 'cpu.load': 0.5, 'gpu.utilization': 0.5 }),
   trendWindowMs: 30_000,
-  slowdownWindow: 8,
+  slowdownWindow: 200,
+  slowdownWindowMs: 5000,
+  slowdownMinSamples: 5,
+  slowdownWarmupRuns: 3,
 });

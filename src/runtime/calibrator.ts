@@ -1,0 +1,264 @@
+/**
+ * A runtime's calibration: the cache, the measurements at `create()`, the lazy ones afterwards,
+ * and the report `rt.calibration` shows.
+ */
+import { performance } from 'node:perf_hooks';
+import type { EngineClient } from '../engine/client.js';
+import { messageOf, ortVersion, type ThreadSettings } from '../engine/ort.js';
+import type { StitchPackage } from '../package/index.js';
+import type { Manifest } from '../package/schema.js';
+import type { Profile } from '../profiles/schema.js';
+import { RuntimeError, type StitchnetError } from '../errors.js';
+import {
+  calibrateCandidates,
+  DeviceLatency,
+  measureInto,
+  MIN_ROUNDS,
+  type CalibrationEntry,
+  type CalibrationRunner,
+  type CalibrationSettings,
+} from './calibration.js';
+import {
+  calibrationFile,
+  cacheRoot,
+  cpuIdentity,
+  manifestHash,
+  readCalibrationCache,
+  writeCalibrationCache,
+  type CalibrationKey,
+} from './calibration-cache.js';
+
+/** What `rt.calibration` reports: this device's latency figures and how they were obtained. */
+export interface CalibrationReport {
+  /** The execution provider measured. */
+  readonly provider: string;
+  /** `hit`: every candidate came from the cache; `miss`: none did; `partial`: some did. */
+  readonly cache: 'hit' | 'miss' | 'partial';
+  /** `eager`: every candidate measured (or cached) at every batch size; `lazy`: some predicted, measured when first needed. */
+  readonly mode: 'eager' | 'lazy';
+  /** Time `create()` spent on calibration (cache read and write included), ms. */
+  readonly ms: number;
+  /** Figures (stitch × batch size) measured by `create()`. */
+  readonly measured: number;
+  /** The cache file. */
+  readonly file: string;
+  /** Why the cache could not be written, if it could not. */
+  readonly cacheError: string | undefined;
+  /** The stitches calibrated at `create()`. */
+  readonly candidates: readonly number[];
+  /** Batch sizes measured at `create()`. */
+  readonly batches: readonly number[];
+  /** The figure of each candidate (and of every stitch measured since) at each batch size measured, now. */
+  readonly stitches: readonly CalibrationEntry[];
+}
+
+/** What {@link Calibrator.start} needs. */
+export interface CalibratorInit {
+  readonly key: CalibrationKey;
+  readonly settings: CalibrationSettings;
+  readonly runner: CalibrationRunner;
+  /** Stitches to calibrate at start. */
+  readonly candidates: readonly number[];
+  /** Measured first when the budget does not cover every candidate (e.g. the starting stitch). */
+  readonly priority: readonly number[];
+  /** MACs per sample of each stitch (for the fit). */
+  readonly macs: ReadonlyMap<number, number>;
+  /** The `cacheDir` option. */
+  readonly cacheDir?: string | undefined;
+}
+
+/** The runner of a runtime's engine: each run timed by `performance.now()`. */
+export function engineRunner(
+  run: (pieces: readonly string[], data: Float32Array, dims: readonly number[]) => Promise<unknown>,
+  route: (stitch: number) => readonly string[],
+  sampleShape: readonly number[],
+): CalibrationRunner {
+  return {
+    run: async (pieces, data, dims) => {
+      const t0 = performance.now();
+      await run(pieces, data, dims);
+      return performance.now() - t0;
+    },
+    now: () => performance.now(),
+    route,
+    sampleShape,
+    stamp: () => new Date().toISOString(),
+  };
+}
+
+/**
+ * Reads the cache, measures what it lacks within the budget, writes it back. Afterwards,
+ * {@link Calibrator.request} measures a stitch (at a batch size) that has no figure yet, in the
+ * background, one at a time.
+ */
+export class Calibrator {
+  /** Reported when a background measurement or a cache write fails. */
+  onError: (e: StitchnetError) => void = () => undefined;
+  private readonly queue: { stitch: number; batch: number }[] = [];
+  private readonly asked = new Set<string>();
+  private worker: Promise<void> | undefined;
+  private closed = false;
+  private activity = 0;
+  private report_: Omit<CalibrationReport, 'stitches'>;
+
+  private constructor(
+    readonly table: DeviceLatency,
+    private readonly init: CalibratorInit,
+    private readonly file: string,
+  ) {
+    this.report_ = {
+      provider: table.provider,
+      cache: 'miss',
+      mode: 'eager',
+      ms: 0,
+      measured: 0,
+      file,
+      cacheError: undefined,
+      candidates: init.candidates,
+      batches: init.settings.batches,
+    };
+  }
+
+  /** Calibrates the candidates (from the cache where it has them). */
+  static async start(init: CalibratorInit): Promise<Calibrator> {
+    const t0 = performance.now();
+    const file = calibrationFile(cacheRoot(init.cacheDir), init.key);
+    const table = new DeviceLatency(init.key.provider, init.macs);
+    for (const e of await readCalibrationCache(file, init.key)) table.set(e);
+    const c = new Calibrator(table, init, file);
+    const min = Math.min(init.settings.rounds, MIN_ROUNDS);
+    const wanted = init.settings.batches.flatMap((b) => init.candidates.map((id) => table.calibrated(id, b, min)));
+    const hits = wanted.filter(Boolean).length;
+    const cache = hits === wanted.length ? 'hit' : hits === 0 ? 'miss' : 'partial';
+    const run = await calibrateCandidates(table, init.candidates, init.settings, init.runner, init.priority, init.macs);
+    const cacheError = run.measured > 0 ? await c.persist() : undefined;
+    c.report_ = { ...c.report_, cache, mode: run.mode, measured: run.measured, cacheError, ms: performance.now() - t0 };
+    return c;
+  }
+
+  /** The report (figures as of now). */
+  report(): CalibrationReport {
+    const ids = [...new Set([...this.init.candidates, ...this.table.entries().map((e) => e.stitch)])].sort((a, b) => a - b);
+    const batches = [...new Set([...this.init.settings.batches, ...this.table.entries().map((e) => e.batch)])].sort((a, b) => a - b);
+    return { ...this.report_, stitches: this.table.list(ids, batches) };
+  }
+
+  /** A counter that moves whenever a background measurement starts or ends (runs across a change share the engine with it). */
+  get epoch(): number {
+    return this.activity;
+  }
+
+  /** Whether a background measurement is running. */
+  get busy(): boolean {
+    return this.activity % 2 === 1;
+  }
+
+  /** Measures `stitch` at `batch` in the background unless it is calibrated (or was asked for) already. */
+  request(stitch: number, batch: number): void {
+    const key = `${stitch}/${batch}`;
+    if (this.closed || this.asked.has(key) || this.table.calibrated(stitch, batch, Math.min(this.init.settings.rounds, MIN_ROUNDS))) return;
+    this.asked.add(key);
+    this.queue.push({ stitch, batch });
+    this.worker ??= this.drain().finally(() => {
+      this.worker = undefined;
+    });
+  }
+
+  /** Stops taking requests and waits for the measurement in progress. */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.queue.length = 0;
+    await this.worker;
+  }
+
+  private async drain(): Promise<void> {
+    for (let job = this.queue.shift(); job && !this.closed; job = this.queue.shift()) {
+      this.activity++;
+      try {
+        await measureInto(this.table, [job.stitch], job.batch, this.init.runner, { warmup: this.init.settings.warmup, rounds: this.init.settings.rounds });
+      } catch (e) {
+        if (!this.closed) {
+          this.onError(new RuntimeError('INFERENCE_FAILED', `Could not calibrate stitch ${job.stitch} at batch ${job.batch}: ${messageOf(e)}`, { cause: e }));
+        }
+        continue;
+      } finally {
+        this.activity++;
+      }
+      const error = await this.persist();
+      if (error !== undefined) this.onError(cacheWriteError(this.file, error));
+    }
+  }
+
+  /** Writes the measured figures to the cache; the error's message if that failed. */
+  private async persist(): Promise<string | undefined> {
+    try {
+      await writeCalibrationCache(this.file, this.init.key, this.table.entries());
+      return undefined;
+    } catch (e) {
+      return messageOf(e);
+    }
+  }
+}
+
+function cacheWriteError(file: string, message: string): RuntimeError {
+  return new RuntimeError('CACHE_WRITE_FAILED', `Could not write the calibration cache ${file}: ${message}`, {
+    option: 'cacheDir',
+    hint: `Give a writable folder with the cacheDir option or the STITCHNET_CACHE_DIR environment variable`,
+  });
+}
+
+/** What {@link calibrateRuntime} needs of the runtime being created. */
+export interface RuntimeCalibrationInit {
+  readonly pkg: StitchPackage;
+  readonly client: EngineClient;
+  readonly provider: string;
+  readonly threads: ThreadSettings;
+  readonly cpuMemArena: boolean;
+  readonly settings: CalibrationSettings;
+  readonly cacheDir: string | undefined;
+  readonly profile: Profile | undefined;
+  /** The stitch the runtime is expected to start on (measured first when the budget is short). */
+  readonly start: number;
+}
+
+/**
+ * The stitches worth calibrating at `create()`: the ones a profile restricts itself to (its
+ * `stitches` limits, default and rules together), else the package frontier; and `start`.
+ */
+export function calibrationCandidates(manifest: Manifest, profile: Profile | undefined, start: number): number[] {
+  const ids = new Set(manifest.stitches.map((s) => s.id));
+  const named = [profile?.limits.stitches ?? [], ...(profile?.rules ?? []).map((r) => r.limit.stitches ?? [])].flat();
+  const frontier = manifest.frontier && manifest.frontier.length > 0 ? manifest.frontier : [...ids];
+  const base = profile?.limits.stitches ? named : [...frontier, ...named];
+  return [...new Set([start, ...base])].filter((id) => ids.has(id));
+}
+
+/**
+ * Calibrates a runtime being created on its own engine (see {@link Calibrator.start});
+ * `undefined` when the package's input has symbolic dimensions besides the batch (no input to
+ * measure with).
+ */
+export async function calibrateRuntime(init: RuntimeCalibrationInit): Promise<Calibrator | undefined> {
+  const { pkg, client } = init;
+  const sampleShape = pkg.manifest.input.shape.slice(1);
+  if (sampleShape.some((d) => typeof d !== 'number')) return undefined;
+  const key: CalibrationKey = {
+    manifest: manifestHash(pkg.manifest),
+    provider: init.provider,
+    threads: { intraOp: init.threads.intraOp, interOp: init.threads.interOp, spinning: init.threads.spinning === true },
+    cpuMemArena: init.cpuMemArena,
+    cpu: cpuIdentity(),
+    ort: ortVersion(),
+  };
+  const macs = new Map(pkg.manifest.stitches.flatMap((s) => (s.macs !== undefined && s.macs > 0 ? [[s.id, s.macs] as const] : [])));
+  const runner = engineRunner((pieces, data, dims) => client.run({ pieces, data, dims }), (id) => pkg.routePieces(id), sampleShape as number[]);
+  return Calibrator.start({
+    key,
+    settings: init.settings,
+    runner,
+    candidates: calibrationCandidates(pkg.manifest, init.profile, init.start),
+    priority: [init.start],
+    macs,
+    cacheDir: init.cacheDir,
+  });
+}
