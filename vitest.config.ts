@@ -6,6 +6,7 @@ export default defineConfig({
     pool: 'forks',
     include: ['test/**/*.test.ts'],
     setupFiles: ['test/setup/fail-on-console.ts'],
+    globalSetup: ['test/setup/cache-dir.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
   },

@@ -196,7 +196,7 @@ export async function measureInto(
   stitches: readonly number[],
   batch: number,
   runner: CalibrationRunner,
-  rounds: { warmup: number; rounds: number; stop?: () => boolean },
+  rounds: { warmup: number; rounds: number; stop?: () => boolean; onRound?: () => void },
 ): Promise<void> {
   const routes: MeasuredRoute<number>[] = stitches.map((key) => ({ key, pieces: runner.route(key) }));
   const result = await measureLatency(runner.run, routes, {
@@ -205,6 +205,7 @@ export async function measureInto(
     warmup: rounds.warmup,
     rounds: rounds.rounds,
     ...(rounds.stop ? { stopAfterRound: rounds.stop } : {}),
+    ...(rounds.onRound ? { onRound: rounds.onRound } : {}),
   });
   const at = runner.stamp();
   for (const [stitch, byBatch] of result) {
@@ -278,14 +279,15 @@ async function calibrateBatch(step: BatchStep, missing: readonly number[], batch
   if (chosen.length === 0) return false;
   const roundMs = cost(chosen);
   const rounds = Math.max(minRounds, Math.min(settings.rounds, Math.floor(left() / roundMs) - settings.warmup));
+  // The next round is taken to last as long as the one before.
   let last = runner.now();
   let lastRoundMs = roundMs;
-  const stop = () => {
+  const onRound = () => {
     const now = runner.now();
     [lastRoundMs, last] = [now - last, now];
-    return now + lastRoundMs > deadline;
   };
-  await measureInto(table, chosen, batch, runner, { warmup: settings.warmup, rounds, stop });
+  const stop = () => runner.now() + lastRoundMs > deadline;
+  await measureInto(table, chosen, batch, runner, { warmup: settings.warmup, rounds, stop, onRound });
   return chosen.length === missing.length && chosen.every((id) => table.calibrated(id, batch, 1));
 }
 

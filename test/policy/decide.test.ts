@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PackageError } from '../../src/errors.js';
-import { catalogFromManifest, profiledLatencyMs } from '../../src/policy/catalog.js';
+import { catalogFromManifest, profiledLatencyMs, stitchLatency, type DeviceLatencyTable, type SourcedLatency } from '../../src/policy/catalog.js';
 import { decide } from '../../src/policy/decide.js';
 import { profileFromObject } from '../../src/profiles/parse.js';
 import type { ProfileInput } from '../../src/profiles/schema.js';
@@ -23,6 +23,43 @@ const lowBattery: ProfileInput = {
   ],
   switching: { hysteresis: { 'battery.percent': 3 } },
 };
+
+describe('decide on this device\'s latencies', () => {
+  // This device is 2× slower than the build machine on stitches 0–2 (measured), stitch 3 is
+  // predicted, stitch 4 has no figure of this device (the package's applies).
+  const figures = new Map<number, SourcedLatency>([
+    [0, { ms: 4, source: 'device' }],
+    [1, { ms: 8, source: 'device' }],
+    [2, { ms: 16, source: 'device' }],
+    [3, { ms: 11, source: 'predicted' }],
+  ]);
+  const device: DeviceLatencyTable = { provider: 'cpu', latency: (id, batch) => (batch === 1 ? figures.get(id) : undefined) };
+  const onDevice = catalogFromManifest({ stitches: [...catalog.stitches.values()].map((s) => ({ ...s, latency: { cpu: { '1': { ...s.latency.cpu?.['1'], device: 'build', at: '' } as never } } })) }, { device });
+
+  it('takes each stitch\'s latency from the device, else the prediction, else the package, and names the source', () => {
+    expect(stitchLatency(onDevice, 1, 'cpu')).toEqual({ ms: 8, source: 'device' });
+    expect(stitchLatency(onDevice, 3, 'cpu')).toEqual({ ms: 11, source: 'predicted' });
+    expect(stitchLatency(onDevice, 4, 'cpu')).toEqual({ ms: 20, source: 'package' });
+    expect(stitchLatency(onDevice, 1, 'cpu', 8)).toEqual({ ms: 4, source: 'package' });
+    // The device's figures are for the provider they were measured on.
+    expect(stitchLatency({ ...onDevice, device: { ...device, provider: 'cuda' } }, 1, 'cpu')).toEqual({ ms: 4, source: 'package' });
+  });
+
+  it('applies maxLatencyMs to this device\'s figures and says which source the choice used', () => {
+    const p = profile({ limits: { maxLatencyMs: 9 } });
+    const d = decide(deviceState({}), p, onDevice, { provider: 'cpu' });
+    // On the package's figures stitch 2 (8 ms) would pass; here it takes 16 ms.
+    expect(decide(deviceState({}), p, catalog, { provider: 'cpu' }).stitch).toBe(2);
+    expect(d.stitch).toBe(1);
+    expect(d.reason.latencySource).toBe('device');
+    expect(d.reason.summary).toContain('latency ≤ 9 ms at slowdown 1× on device latencies (limits)');
+    const predicted = decide(deviceState({}), profile({ limits: { maxLatencyMs: 13 } }), onDevice, { provider: 'cpu' });
+    expect(predicted).toMatchObject({ stitch: 3, reason: { latencySource: 'predicted' } });
+    expect(predicted.reason.summary).toContain('on predicted latencies');
+    const fallback = decide(deviceState({}), profile({ limits: { maxLatencyMs: 100 } }), onDevice, { provider: 'cpu' });
+    expect(fallback).toMatchObject({ stitch: 4, reason: { latencySource: 'package' } });
+  });
+});
 
 describe('decide', () => {
   it('takes the most accurate frontier stitch when no rule matches', () => {

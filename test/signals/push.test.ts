@@ -1,9 +1,10 @@
-import { firstValueFrom, map, take, toArray } from 'rxjs';
+import { firstValueFrom, take, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { OptionError } from '../../src/errors.js';
 import { InferenceMonitor, median } from '../../src/signals/inference.js';
 import { ManualSource } from '../../src/signals/push.js';
 import { okReading, type SignalPatch } from '../../src/signals/state.js';
+import { VirtualClock } from '../../src/testing/index.js';
 
 function collect(source: { readings(): import('rxjs').Observable<SignalPatch> }, n: number): Promise<SignalPatch[]> {
   return firstValueFrom(source.readings().pipe(take(n), toArray()));
@@ -39,40 +40,76 @@ describe('ManualSource', () => {
 });
 
 describe('InferenceMonitor', () => {
-  it('reports the median latency and the median observed ÷ profiled ratio over a window', async () => {
-    const mon = new InferenceMonitor({ window: 3 });
-    const out = firstValueFrom(
-      mon.readings().pipe(
-        map((p) => [p['inference.p50Ms']?.value, p['inference.slowdown']?.value]),
-        take(5),
-        toArray(),
-      ),
-    );
-    mon.record({ observedMs: 10, expectedMs: 10 });
-    mon.record({ observedMs: 100, expectedMs: 10 }); // one outlier (a GC pause)
-    mon.record({ observedMs: 12, expectedMs: 10 });
-    mon.record({ observedMs: 30, expectedMs: 10 }); // sustained 3× slowdown begins
-    mon.record({ observedMs: 30, expectedMs: 10 });
-    expect(await out).toEqual([
-      [10, 1],
-      [55, 5.5],
-      [12, 1.2],
-      [30, 3],
-      [30, 3],
+  /** Every reading the monitor emits, as [p50Ms, slowdown] (undefined: unavailable). */
+  function watch(mon: InferenceMonitor): (number | undefined)[][] {
+    const out: (number | undefined)[][] = [];
+    mon.readings().subscribe((p) => out.push([p['inference.p50Ms']?.value as number | undefined, p['inference.slowdown']?.value as number | undefined]));
+    return out;
+  }
+
+  it('reports nothing during the warm-up after start, then the medians once the window holds enough runs', () => {
+    const clock = new VirtualClock();
+    const mon = new InferenceMonitor({ scheduler: clock.scheduler, warmupRuns: 2, minSamples: 3, windowMs: 10_000 });
+    const out = watch(mon);
+    // The first runs after create() are slow (allocations, first probes): they are not counted.
+    mon.record({ observedMs: 108, expectedMs: 4, stitch: 2, path: 'route' });
+    mon.record({ observedMs: 33, expectedMs: 4, stitch: 2, path: 'route' });
+    expect(out).toEqual([]);
+    for (const ms of [4, 100, 4.4]) {
+      clock.advanceBy(100);
+      mon.record({ observedMs: ms, expectedMs: 4, stitch: 2, path: 'route' });
+    }
+    // Not before three counted runs; then one outlier (a GC pause) does not move the median.
+    expect(out).toEqual([
+      [undefined, undefined],
+      [undefined, undefined],
+      [4.4, 1.1],
     ]);
   });
 
-  it('keeps the slowdown unavailable without a profiled latency, and ignores bad timings', async () => {
-    const mon = new InferenceMonitor();
-    const out = firstValueFrom(mon.readings().pipe(take(2), toArray()));
+  it('starts a new warm-up after a switch of stitch or path, and keeps the ratios of the stitch before', () => {
+    const clock = new VirtualClock();
+    const mon = new InferenceMonitor({ scheduler: clock.scheduler, warmupRuns: 1, minSamples: 2, windowMs: 10_000 });
+    const out = watch(mon);
+    mon.record({ observedMs: 50, expectedMs: 10, stitch: 2 }); // warm-up
+    mon.record({ observedMs: 20, expectedMs: 10, stitch: 2 });
+    mon.record({ observedMs: 20, expectedMs: 10, stitch: 2 });
+    expect(out.at(-1)).toEqual([20, 2]);
+    mon.record({ observedMs: 99, expectedMs: 5, stitch: 0 }); // warm-up of the new stitch
+    expect(out).toHaveLength(2);
+    mon.record({ observedMs: 10, expectedMs: 5, stitch: 0 });
+    // p50 is the running stitch's (not enough runs of it yet); the slowdown spans both stitches.
+    expect(out.at(-1)).toEqual([undefined, 2]);
+    mon.record({ observedMs: 12, expectedMs: 6, stitch: 0, path: 'fused' }); // a fuse: warm-up again
+    expect(out).toHaveLength(3);
+  });
+
+  it('forgets runs older than the window, by the scheduler clock', () => {
+    const clock = new VirtualClock();
+    const mon = new InferenceMonitor({ scheduler: clock.scheduler, warmupRuns: 0, minSamples: 2, windowMs: 1000 });
+    const out = watch(mon);
+    mon.record({ observedMs: 30, expectedMs: 10, stitch: 1 });
+    mon.record({ observedMs: 30, expectedMs: 10, stitch: 1 });
+    expect(out.at(-1)).toEqual([30, 3]);
+    clock.advanceBy(1500); // the contention ended and its runs left the window
+    mon.record({ observedMs: 10, expectedMs: 10, stitch: 1 });
+    expect(out.at(-1)).toEqual([undefined, undefined]);
+    mon.record({ observedMs: 10, expectedMs: 10, stitch: 1 });
+    expect(out.at(-1)).toEqual([10, 1]);
+    expect(mon.observedMs(1)).toBe(10);
+  });
+
+  it('keeps the slowdown unavailable without an expected latency, and ignores bad timings', () => {
+    const mon = new InferenceMonitor({ warmupRuns: 0, minSamples: 1 });
+    const out = watch(mon);
     mon.record({ observedMs: 5 });
     mon.record({ observedMs: Number.NaN, expectedMs: 1 });
     mon.record({ observedMs: -1, expectedMs: 1 });
     mon.reset();
-    const [first, second] = await out;
-    expect(first?.['inference.p50Ms']).toEqual(okReading(5));
-    expect(first?.['inference.slowdown']?.quality).toBe('unavailable');
-    expect(second?.['inference.p50Ms']?.quality).toBe('unavailable');
+    expect(out).toEqual([
+      [5, undefined],
+      [undefined, undefined],
+    ]);
   });
 
   it('median', () => {
