@@ -29,8 +29,11 @@ afterAll(async () => {
   await cleanup();
 });
 
+/** Every run counts for the inference signals (no warm-up, one sample is enough). */
+const EVERY_RUN = { slowdownWarmupRuns: 0, slowdownMinSamples: 1 };
+
 describe('the inference slowdown', () => {
-  it('runs observed slower than profiled make a maxLatencyMs rule degrade, with the slowdown in the reason', async () => {
+  it('runs observed slower than the package says make a maxLatencyMs rule degrade (calibrate: false), with the slowdown and the source in the reason', async () => {
     const clock = new VirtualClock();
     const app = new ManualSource('app');
     app.set({ 'app.realtime': true });
@@ -39,18 +42,20 @@ describe('the inference slowdown', () => {
       providers: ['cpu'],
       worker: false,
       fastPath: false,
+      calibrate: false,
       scheduler: clock.scheduler,
       systemSource: new FakeSignalSource().at(0, { 'cpu.load': 10 }),
       signals: [app],
       // Every stitch meets the deadline as profiled (≤ 0.3 µs against 0.35 µs).
-      profile: { rules: [{ name: 'deadline', when: { 'app.realtime': true }, limit: { maxLatencyMs: 3.5 * UNIT_MS } }] },
+      profile: { rules: [{ name: 'deadline', when: { 'app.realtime': true }, limit: { maxLatencyMs: 3.5 * UNIT_MS } }], sampling: EVERY_RUN },
     });
+    expect(rt.calibration).toBeUndefined();
     const changes: StitchChange[] = [];
     rt.stitchChanges$.subscribe((c) => changes.push(c));
     clock.advanceTo(0);
     expect(rt.stitch).toBe(2);
     const first = await firstValueFrom(rt.decisions$);
-    expect(first.reason).toMatchObject({ overBudget: false, slowdown: 1 });
+    expect(first.reason).toMatchObject({ overBudget: false, slowdown: 1, latencySource: 'package' });
     expect(first.reason.rules.map((r) => r.name)).toEqual(['deadline']);
 
     const out = await rt.run(sample(fast));
@@ -62,9 +67,9 @@ describe('the inference slowdown', () => {
     expect(changes).toHaveLength(1);
     const change = changes[0] as StitchChange;
     expect(change).toMatchObject({ from: 2, to: 0, cause: 'policy', direction: 'degrade' });
-    expect(change.reason.decision?.reason).toMatchObject({ overBudget: true, unmet: ['maxLatencyMs'], latencyProvider: 'cpu' });
+    expect(change.reason.decision?.reason).toMatchObject({ overBudget: true, unmet: ['maxLatencyMs'], latencyProvider: 'cpu', latencySource: 'package' });
     expect(change.reason.decision?.reason.slowdown).toBeGreaterThan(3.5);
-    expect(change.reason.summary).toMatch(/latency ≤ [\d.]+ ms at slowdown [\d.]+× \(deadline\)/);
+    expect(change.reason.summary).toMatch(/latency ≤ [\d.]+ ms at slowdown [\d.]+× on package latencies \(deadline\)/);
     expect((await rt.run(sample(fast))).stitch).toBe(0);
 
     // The app's own signal lifts the rule; the upgrade waits for upgradeAfterMs (default 15 s).
@@ -75,10 +80,46 @@ describe('the inference slowdown', () => {
     await rt.close();
   });
 
-  it('stays at 1× where the package has no latency figure for the provider', async () => {
+  it("measures the slowdown against this device's calibrated latency of the running stitch, after the warm-up and once enough runs", async () => {
+    const clock = new VirtualClock();
+    const rt = await StitchRuntime.create({
+      model: fast,
+      providers: ['cpu'],
+      worker: false,
+      fastPath: false,
+      scheduler: clock.scheduler,
+      systemSource: false,
+      // The package's 0.3 µs would read as a slowdown of thousands: this device's figures apply.
+      profile: { rules: [{ name: 'slow', when: { 'inference.slowdown': { above: 1000 } }, limit: { maxCostFraction: 0.3 } }], sampling: { slowdownWarmupRuns: 2, slowdownMinSamples: 3 } },
+    });
+    const cal = rt.calibration?.stitches.find((e) => e.stitch === rt.stitch && e.batch === 1);
+    expect(cal).toMatchObject({ source: 'device' });
+    const times: number[] = [];
+    const states: (number | undefined)[] = [];
+    rt.state$.subscribe((s) => states.push(s.inference.slowdown));
+    for (let i = 0; i < 5; i++) times.push((await rt.run(sample(fast))).ms);
+    clock.advanceBy(0);
+    // Two warm-up runs, then nothing until the third counted run.
+    expect(states.filter((v) => v !== undefined)).toHaveLength(1);
+    const counted = times.slice(2).sort((a, b) => a - b);
+    expect(states.at(-1)).toBeCloseTo((counted[1] as number) / (cal?.p50Ms as number), 6);
+    expect(rt.stitch).toBe(2);
+    await rt.close();
+  });
+
+  it('stays unavailable where there is no latency figure for the provider', async () => {
     const clock = new VirtualClock();
     const bare = { ...pkg, manifest: { ...pkg.manifest, stitches: pkg.manifest.stitches.map(({ latency: _, ...s }) => s) } };
-    const rt = await StitchRuntime.create({ model: bare, providers: ['cpu'], worker: false, fastPath: false, scheduler: clock.scheduler, systemSource: false, profile: {} });
+    const rt = await StitchRuntime.create({
+      model: bare,
+      providers: ['cpu'],
+      worker: false,
+      fastPath: false,
+      calibrate: false,
+      scheduler: clock.scheduler,
+      systemSource: false,
+      profile: { sampling: EVERY_RUN },
+    });
     const { ms } = await rt.run(sample(pkg));
     const state = await firstValueFrom(rt.state$);
     expect(state.inference).toEqual({ p50Ms: ms, slowdown: undefined });
