@@ -22,7 +22,7 @@ export interface CalibrateOptions {
   rounds?: number;
   /** Uncounted rounds before them (default 2). */
   warmup?: number;
-  /** Time `create()` may spend measuring, ms (default 1000). */
+  /** Time `create()` may spend measuring, ms (default 1000; `Infinity`: measure every candidate fully). */
   budgetMs?: number;
 }
 
@@ -72,7 +72,7 @@ export function resolveCalibrate(option: unknown): CalibrationSettings | false {
     throw invalid('.batches', `expected a non-empty list of positive integers, got ${JSON.stringify(batches)}`, 'For example [1, 8]');
   }
   const budgetMs = o.budgetMs ?? DEFAULT_CALIBRATION.budgetMs;
-  if (typeof budgetMs !== 'number' || !Number.isFinite(budgetMs) || budgetMs < 0) {
+  if (typeof budgetMs !== 'number' || Number.isNaN(budgetMs) || budgetMs < 0) {
     throw invalid('.budgetMs', `expected a number of ms ≥ 0, got ${JSON.stringify(budgetMs)}`, 'For example 1000');
   }
   return { batches: [...new Set(batches as number[])], rounds: int('rounds', 1, DEFAULT_CALIBRATION.rounds), warmup: int('warmup', 0, DEFAULT_CALIBRATION.warmup), budgetMs };

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { registerBuild } from './build.js';
+import { registerCalibrate } from './calibrate.js';
 import { registerDemo } from './demo.js';
 import { registerInspect } from './inspect.js';
 import { registerSchema } from './schema.js';
@@ -12,6 +13,7 @@ export function registerCommands(program: Command): void {
   registerSynth(program);
   registerBuild(program);
   registerInspect(program);
+  registerCalibrate(program);
   registerSchema(program);
   registerValidate(program);
   registerSimulate(program);

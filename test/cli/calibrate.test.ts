@@ -1,0 +1,57 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readPackage } from '../../src/package/index.js';
+import type { CalibrationRow } from '../../src/cli/commands/calibrate.js';
+import { makeTinyPackage } from '../helpers/tiny-package.js';
+import { cli } from './helpers.js';
+
+let dir: string;
+let pkgDir: string;
+let cacheDir: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'stitchnet-calibrate-cli-'));
+  pkgDir = (await makeTinyPackage(path.join(dir, 'tiny'))).dir;
+  cacheDir = path.join(dir, 'cache');
+});
+
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('stitchnet calibrate', () => {
+  it('measures the candidates, prints the table on stdout, fills the cache; the next run reads it', async () => {
+    const manifest = (await readPackage(pkgDir)).manifest;
+    const candidates = manifest.frontier && manifest.frontier.length > 0 ? manifest.frontier : manifest.stitches.map((s) => s.id);
+    const first = await cli(['calibrate', pkgDir, '--provider', 'cpu', '--batch', '1,2', '--rounds', '5', '--cache-dir', cacheDir]);
+    expect(first.code, first.stderr).toBe(0);
+    const lines = first.stdout.trim().split('\n');
+    expect(lines[0]).toBe('provider cpu');
+    expect(lines[1]).toMatch(/stitch\s+batch\s+p50 ms\s+p95 ms\s+runs\s+source/);
+    expect(lines.slice(2)).toHaveLength(2 * candidates.length);
+    for (const l of lines.slice(2)) expect(l).toMatch(/^\s*\d+\s+[12]\s+[\d.]+\s+[\d.]+\s+5\s+device\s/);
+    expect(first.stderr).toMatch(new RegExp(`measured ${2 * candidates.length} figures in \\d+ ms; cache .*calibration`));
+
+    const again = await cli(['calibrate', pkgDir, '--provider', 'cpu', '--batch', '1,2', '--rounds', '5', '--cache-dir', cacheDir, '--json']);
+    expect(again.code, again.stderr).toBe(0);
+    const report = JSON.parse(again.stdout) as { cache: string; measured: number; provider: string; stitches: CalibrationRow[] };
+    expect(report).toMatchObject({ cache: 'hit', measured: 0, provider: 'cpu' });
+    expect(report.stitches.map((r) => [r.stitch, r.batch]).sort()).toEqual(candidates.flatMap((id) => [[id, 1], [id, 2]]).sort());
+    expect(again.stderr).toMatch(/^from the cache in \d+ ms/);
+  });
+
+  it('rejects bad options with exit status 2', async () => {
+    const r = await cli(['calibrate', pkgDir, '--batch', '0']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--batch');
+    expect((await cli(['calibrate', pkgDir, '--provider', 'tpu'])).code).toBe(2);
+  });
+
+  it('fails with the package error for a folder that is not a package', async () => {
+    const r = await cli(['calibrate', path.join(dir, 'nothing')]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/PACKAGE_NOT_FOUND/);
+  });
+});
