@@ -96,7 +96,7 @@ export const LimitsSchema = z
       .number()
       .positive()
       .optional()
-      .describe("Largest latency allowed, ms: the stitch's profiled latency × the observed slowdown."),
+      .describe("Largest latency allowed, ms: the stitch's latency on this device (calibrated; the package's figure as a fallback) × the observed slowdown."),
     minAccuracy: z.number().min(0).max(1).optional().describe('Smallest accuracy allowed, 0..1, on the package evaluation set.'),
     provider: z
       .union([ProviderSchema, z.array(ProviderSchema).min(1)])

@@ -114,8 +114,9 @@ interface Streak {
  * Given a `profile`, the runtime samples the device (`state$`), lets the policy decide on every
  * new snapshot (`decisions$`) and switches stitches under the profile's switching discipline
  * (`stitchChanges$`, each with the rules and readings behind it). Every `run()` feeds its timing
- * back as `inference.slowdown` (observed ÷ profiled latency), so latency limits notice a throttled
- * CPU or a busy GPU without any sensor. The app keeps control where it needs it:
+ * back as `inference.slowdown` (observed ÷ this device's calibrated latency of the stitch, see
+ * `calibrate`), so latency limits notice a throttled CPU or a busy GPU without any sensor. The app
+ * keeps control where it needs it:
  * - `setStitch(id)` is a one-off manual switch: it counts as a switch for the dwell, and the policy
  *   may move away again on a later decision;
  * - `pin(id)` holds a stitch (decisions go on, switches stop) until `unpin()`, after which the

@@ -42,7 +42,7 @@ export const SIGNALS = {
   'inference.slowdown': {
     kind: 'number',
     min: 0,
-    description: 'Observed latency ÷ profiled latency of the active stitch, filtered (1 = as profiled).',
+    description: "Observed latency ÷ this device's calibrated latency of the running stitch, a median over a time window (1 = as calibrated).",
   },
 } as const satisfies Record<string, SignalInfo>;
 

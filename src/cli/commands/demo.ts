@@ -137,15 +137,16 @@ function argmax(logits: Float32Array, classes: number, i = 0): number {
 }
 
 /**
- * Fills the slowdown window with runs of the active stitch while the policy is held, so that the
- * policy's first latency reading is a steady-state one (the runtime already ran every piece once
- * at create).
+ * Runs the active stitch through its warm-up and the inference signals' minimum of runs while the
+ * policy is held, so that the policy's first latency reading is a steady-state one (the runtime
+ * already ran every piece once at create).
  */
 async function warmUp(rt: StitchRuntime, data: Dataset): Promise<void> {
   const active = rt.stitch;
   rt.pin(active);
   try {
-    const window = rt.profile?.sampling.slowdownWindow ?? 8;
+    const sampling = rt.profile?.sampling;
+    const window = (sampling?.slowdownWarmupRuns ?? 3) + (sampling?.slowdownMinSamples ?? 5);
     for (let i = 0; i < window; i++) await rt.run(data.batch(i % data.size, 1), { stitch: active });
   } finally {
     rt.unpin();
