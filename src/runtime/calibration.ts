@@ -232,7 +232,7 @@ interface BatchStep {
 }
 
 /**
- * Measures the candidates not yet calibrated in `table`, batch size by batch size, within
+ * Measures the candidates that have no figure in `table`, batch size by batch size, within
  * `settings.budgetMs` by `runner.now()`: each batch size gets an equal share of what is left.
  * A share first estimates a round (the figures known, else one run of the cheapest and the
  * costliest stitch and a fit on MACs). If every candidate fits with at least {@link MIN_ROUNDS}
@@ -249,11 +249,11 @@ export async function calibrateCandidates(
   macs: ReadonlyMap<number, number> = new Map(),
 ): Promise<CalibrationRun> {
   const start = runner.now();
-  const minRounds = Math.min(settings.rounds, MIN_ROUNDS);
   let lazy = false;
   const before = table.entries().length;
   for (const [i, batch] of settings.batches.entries()) {
-    const missing = candidates.filter((id) => !table.calibrated(id, batch, minRounds));
+    // Any measured figure (a cached one too) is kept here; a short one is refined lazily.
+    const missing = candidates.filter((id) => !table.calibrated(id, batch, 1));
     if (missing.length === 0) continue;
     const share = (settings.budgetMs - (runner.now() - start)) / (settings.batches.length - i);
     const done = await calibrateBatch({ table, runner, settings, priority, macs }, missing, batch, runner.now() + share);

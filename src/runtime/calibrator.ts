@@ -126,13 +126,17 @@ export class Calibrator {
     const table = new DeviceLatency(init.key.provider, init.macs);
     for (const e of await readCalibrationCache(file, init.key)) table.set(e);
     const c = new Calibrator(table, init, file);
-    const min = Math.min(init.settings.rounds, MIN_ROUNDS);
-    const wanted = init.settings.batches.flatMap((b) => init.candidates.map((id) => table.calibrated(id, b, min)));
-    const hits = wanted.filter(Boolean).length;
-    const cache = hits === wanted.length ? 'hit' : hits === 0 ? 'miss' : 'partial';
-    const run = await calibrateCandidates(table, init.candidates, init.settings, init.runner, init.priority, init.macs);
+    const measured = (b: number) => init.candidates.filter((id) => table.calibrated(id, b, 1)).length;
+    const hits = init.settings.batches.reduce((n, b) => n + measured(b), 0);
+    const wanted = init.settings.batches.length * init.candidates.length;
+    const cache = hits === wanted ? 'hit' : hits === 0 ? 'miss' : 'partial';
+    // A batch size the cache has a calibration of (enough figures for the fit) is not measured
+    // again: a lazy calibration's predicted stitches are measured when they are first needed.
+    const todo = init.settings.batches.filter((b) => measured(b) < Math.min(2, init.candidates.length));
+    const run = await calibrateCandidates(table, init.candidates, { ...init.settings, batches: todo }, init.runner, init.priority, init.macs);
     const cacheError = run.measured > 0 ? await c.persist() : undefined;
-    c.report_ = { ...c.report_, cache, mode: run.mode, measured: run.measured, cacheError, ms: performance.now() - t0 };
+    const mode = init.settings.batches.every((b) => measured(b) === init.candidates.length) ? 'eager' : 'lazy';
+    c.report_ = { ...c.report_, cache, mode, measured: run.measured, cacheError, ms: performance.now() - t0 };
     return c;
   }
 
