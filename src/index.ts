@@ -17,6 +17,8 @@ export type { StitchnetErrorCode, StitchnetErrorOptions } from './errors.js';
 
 export { StitchRuntime } from './runtime/stitch-runtime.js';
 export type { StitchRuntimeOptions, RunResult, RunOptions, ProviderState } from './runtime/stitch-runtime.js';
+export type { CalibrateOption, CalibrateOptions, CalibrationEntry } from './runtime/calibration.js';
+export type { CalibrationReport } from './runtime/calibrator.js';
 export type { RunInput } from './engine/input.js';
 export type { FastPathOptions, ThreadOptions } from './engine/options.js';
 export { ProviderUnavailableError } from './engine/providers.js';
@@ -36,6 +38,7 @@ export type { SystemSourceOptions } from './signals/system.js';
 export { loadTrace, traceSource } from './signals/trace.js';
 export type { Trace, TraceSourceOptions } from './signals/trace.js';
 export type { Decision, DecisionReason, EffectiveLimits, MatchedRule } from './policy/decide.js';
+export type { LatencySource } from './policy/catalog.js';
 export type { MatchedReading } from './policy/conditions.js';
 export { loadProfile, parseProfile } from './profiles/index.js';
 export type { Profile, ProfileInput } from './profiles/index.js';

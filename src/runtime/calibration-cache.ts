@@ -13,6 +13,7 @@ import { cpus, homedir } from 'node:os';
 import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { z } from 'zod';
+import { OptionError } from '../errors.js';
 
 /** Format tag of a calibration file. */
 export const CALIBRATION_FORMAT = 'stitchnet-calibration/1';
@@ -89,6 +90,19 @@ export function cacheRoot(cacheDir?: string, env: NodeJS.ProcessEnv = process.en
   if (platform === 'darwin') return path.join(home, 'Library', 'Caches', 'stitchnet');
   const xdg = env.XDG_CACHE_HOME;
   return path.join(xdg !== undefined && path.isAbsolute(xdg) ? xdg : path.join(home, '.cache'), 'stitchnet');
+}
+
+/**
+ * Checks the `cacheDir` option.
+ *
+ * @throws OptionError OPTION_INVALID when it is given and not a non-empty string
+ */
+export function checkCacheDir(cacheDir: unknown): string | undefined {
+  if (cacheDir === undefined || (typeof cacheDir === 'string' && cacheDir !== '')) return cacheDir;
+  throw new OptionError('OPTION_INVALID', `cacheDir: expected the path of a folder, got ${JSON.stringify(cacheDir)}`, {
+    option: 'cacheDir',
+    hint: `Pass a folder path, or leave it out to use $${CACHE_DIR_ENV} or the OS cache folder`,
+  });
 }
 
 /** The file of a key under a cache root: `<root>/calibration/<hash of the key>.json`. */

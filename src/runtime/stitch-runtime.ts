@@ -31,6 +31,7 @@ import { probeProviders } from '../engine/probe.js';
 import { openWithFallback, validateProviders, type ProviderAttempt, type ProviderName, type ProviderSelection } from '../engine/providers.js';
 import { workerFile } from '../engine/worker-file.js';
 import { resolveCalibrate, type CalibrateOption } from './calibration.js';
+import { checkCacheDir } from './calibration-cache.js';
 import { calibrateRuntime, type CalibrationReport, type Calibrator } from './calibrator.js';
 
 /** Options of {@link StitchRuntime.create}; the adaptive ones (`profile`, `signals`, …) are in {@link AdaptiveOptions}. */
@@ -234,6 +235,7 @@ export class StitchRuntime {
     const now = opts.now ?? (() => performance.now());
     const scheduler = opts.scheduler ?? asyncScheduler;
     const calibration = resolveCalibrate(opts.calibrate);
+    const cacheDir = checkCacheDir(opts.cacheDir);
     const pkg = typeof opts.model === 'string' ? await readPackage(opts.model) : opts.model;
     const catalog = policyCatalog(pkg.manifest);
     const profile = opts.profile === undefined ? undefined : loadRuntimeProfile(opts.profile, requireCatalog(catalog, pkg.manifest));
@@ -267,7 +269,7 @@ export class StitchRuntime {
     );
     let calibrator: Calibrator | undefined;
     try {
-      const init = { pkg, client, provider: selection.provider, threads, cpuMemArena: cpuMemArena ?? true, cacheDir: opts.cacheDir, profile: profile?.profile, start: initial };
+      const init = { pkg, client, provider: selection.provider, threads, cpuMemArena: cpuMemArena ?? true, cacheDir, profile: profile?.profile, start: initial };
       calibrator = calibration === false ? undefined : await calibrateRuntime({ ...init, settings: calibration });
     } catch (e) {
       await client.close();
@@ -407,7 +409,8 @@ export class StitchRuntime {
       this.batch = batch;
       // A run that shared the engine with a background calibration says nothing about the device.
       if (epoch === this.calibrator?.epoch && !this.calibrator?.busy) this.adaptive.recordRun(stitch, ms, batch, out.path);
-      this.calibrator?.request(stitch, batch);
+      // With a policy, the active stitch gets this device's figure at this batch size (lazily).
+      if (opts.stitch === undefined && this.adaptive.profile !== undefined) this.calibrator?.request(stitch, batch);
       return { logits: out.data, dims: out.dims, stitch, path: out.path, provider, ms };
     } finally {
       this.running.delete(job);
@@ -456,8 +459,9 @@ export class StitchRuntime {
   }
 
   /**
-   * Lazy calibration: a stitch the policy picks that has no figure of this device yet (at the
-   * batch size in use) is measured in the background.
+   * Lazy calibration: a stitch the policy picks, or the active stitch at a new batch size, that has
+   * no full measurement on this device yet is measured in the background (with a profile only:
+   * without one, nothing decides on latencies).
    */
   private calibrateLazily(): void {
     const calibrator = this.calibrator;

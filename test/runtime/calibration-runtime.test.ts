@@ -69,7 +69,7 @@ describe('calibration at create()', () => {
     expect([...report.candidates].sort()).toEqual([0, 1]);
   });
 
-  it('with no budget, measures lazily: a stitch once the policy picks it or the app runs it, the others predicted by MACs', async () => {
+  it('with no budget, measures lazily: a stitch once the policy picks it or the app holds it, the others predicted by MACs', async () => {
     const lazyDir = await mkdtemp(path.join(tmpdir(), 'stitchnet-cal-lazy-'));
     try {
       const rt = await StitchRuntime.create({ model: pkg, providers: ['cpu'], worker: false, fastPath: false, systemSource: false, cacheDir: lazyDir, calibrate: { budgetMs: 0 }, profile: {} });
@@ -84,10 +84,11 @@ describe('calibration at create()', () => {
         entry = rt.calibration?.stitches.find((e) => e.stitch === 2);
       }
       expect(entry).toMatchObject({ source: 'device', samples: 15 });
-      // A stitch the app runs itself is measured as well, and lands in the cache.
+      // A stitch the app holds is measured as well, and lands in the cache.
+      rt.pin(6);
       let six = rt.calibration?.stitches.find((e) => e.stitch === 6);
       for (let i = 0; i < 1000 && six?.source !== 'device'; i++) {
-        await rt.run(x, { stitch: 6 });
+        await rt.run(x);
         six = rt.calibration?.stitches.find((e) => e.stitch === 6);
       }
       expect(six).toMatchObject({ source: 'device', samples: 15 });
@@ -107,5 +108,6 @@ describe('calibration at create()', () => {
     expect(rt.calibration).toBeUndefined();
     await rt.close();
     await expect(StitchRuntime.create({ model: pkg, calibrate: { rounds: -1 } })).rejects.toMatchObject({ code: 'OPTION_INVALID', option: 'calibrate.rounds' });
+    await expect(StitchRuntime.create({ model: pkg, cacheDir: 3 as never })).rejects.toMatchObject({ code: 'OPTION_INVALID', option: 'cacheDir' });
   });
 });
