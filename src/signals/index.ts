@@ -13,4 +13,4 @@ export { osCpuLoad, linuxCpuTemperature, findLinuxCpuSensor } from './cheap-prob
 export * from './nvidia-smi.js';
 export * from './trace.js';
 export { ManualSource, PushSource, patchFromValues, type SignalValues } from './push.js';
-export { InferenceMonitor, median, type RunTiming } from './inference.js';
+export { InferenceMonitor, median, type InferenceMonitorOptions, type RunTiming } from './inference.js';
