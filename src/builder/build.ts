@@ -17,6 +17,8 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { messageOf } from '../base/message.js';
+import { isProviderName, PROVIDER_NAMES, type ProviderName } from '../base/providers.js';
 import { BuilderError, OptionError } from '../errors.js';
 import { encodeModel, linearModel, readModel } from '../onnx/index.js';
 import { expandRoute } from '../package/route.js';
@@ -26,7 +28,6 @@ import type { Manifest, Piece, Preprocess, Stitch, TensorSpec } from '../package
 import { PACKAGE_FORMAT } from '../package/schema.js';
 import type { ThreadOptions } from '../engine/options.js';
 import { probeProviders } from '../engine/probe.js';
-import { isProviderName, PROVIDER_NAMES, type ProviderName } from '../engine/providers.js';
 import { workerFile } from '../engine/worker-file.js';
 import { graphCost, routeCost, type GraphCost } from '../onnx/cost.js';
 import { openDataset, type Dataset, type DataSource } from '../data/datasets.js';
@@ -274,7 +275,7 @@ export async function buildPackage(options: BuildOptions, progress: BuildProgres
   }
   if (options.profile) {
     const selection = await probeProviders([options.profile.provider], workerFile).catch((e: unknown) => {
-      throw new OptionError('OPTION_INVALID', `Cannot profile on provider "${options.profile?.provider}": ${(e as Error).message}`, { option: '--profile', cause: e, hint: 'Profile on cpu, or on a provider this machine has' });
+      throw new OptionError('OPTION_INVALID', `Cannot profile on provider "${options.profile?.provider}": ${messageOf(e)}`, { option: '--profile', cause: e, hint: 'Profile on cpu, or on a provider this machine has' });
     });
     if (selection.provider !== options.profile.provider) {
       throw optionError('--profile', `Provider "${options.profile.provider}" is not available here`, 'Profile on cpu, or on a provider this machine has', selection.attempts.filter((x) => x.ok).map((x) => x.provider));

@@ -8,8 +8,9 @@
  * makes a chain of sessions up to 2.5× slower and burns CPU between runs.
  */
 import type * as OrtModule from 'onnxruntime-node';
+import { messageOf } from '../base/message.js';
 import { RuntimeError } from '../errors.js';
-import type { ProviderName } from './providers.js';
+import type { ProviderName } from '../base/providers.js';
 
 type Ort = typeof OrtModule;
 /** A tensor as ORT hands it out (CPU memory, float32 here). */
@@ -141,9 +142,4 @@ export class OrtSession {
   async release(): Promise<void> {
     await this.session.release();
   }
-}
-
-/** The message of an unknown thrown value. */
-export function messageOf(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }

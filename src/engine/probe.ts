@@ -10,7 +10,8 @@
  */
 import { execFile } from 'node:child_process';
 import { encodeModel, linearModel } from '../onnx/index.js';
-import { loadOrt, messageOf, sessionOptions } from './ort.js';
+import { messageOf } from '../base/message.js';
+import { loadOrt, sessionOptions } from './ort.js';
 import { isProviderName, selectProvider, type ProbeResult, type ProviderName, type ProviderSelection } from './providers.js';
 
 /** Argument that makes the worker entry run as a provider probe instead of a worker. */

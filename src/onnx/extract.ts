@@ -1,4 +1,5 @@
 /** Cutting a piece out of a graph between named tensors. */
+import { closestWords } from '../base/text.js';
 import { OnnxError } from '../errors.js';
 import { knownTensorInfos, nodeReads } from './graph.js';
 import { type Model, type TensorInfo, graphOf, onnx, valueInfo } from './proto.js';
@@ -150,33 +151,10 @@ function nameOf(spec: string | TensorInfo): string {
 }
 
 function notFound(name: string, option: string, names: Iterable<string>): OnnxError {
-  const similar = similarNames(name, names, 8);
+  const similar = closestWords(name, names, 8);
   return new OnnxError('ONNX_TENSOR_NOT_FOUND', `Tensor ${name} is not in the graph`, {
     option,
     validValues: similar,
     hint: similar.length > 0 ? 'The valid values listed are the most similar tensor names.' : 'List the graph tensors with a viewer such as Netron.',
   });
-}
-
-/** The `n` names closest to `name` by edit distance, ignoring case. */
-export function similarNames(name: string, names: Iterable<string>, n: number): string[] {
-  const target = name.toLowerCase();
-  return [...names]
-    .map((c) => ({ c, d: editDistance(target, c.toLowerCase()) }))
-    .sort((a, b) => a.d - b.d || a.c.localeCompare(b.c))
-    .slice(0, n)
-    .map((x) => x.c);
-}
-
-function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      cur.push(Math.min((prev[j] as number) + 1, (cur[j - 1] as number) + 1, (prev[j - 1] as number) + cost));
-    }
-    prev = cur;
-  }
-  return prev[b.length] as number;
 }

@@ -1,5 +1,6 @@
 /** Decoding, encoding, reading and writing ONNX models. */
 import { readFile, writeFile } from 'node:fs/promises';
+import { messageOf } from '../base/message.js';
 import { OnnxError } from '../errors.js';
 import { ELEM_BYTES, type Model, onnx, toNumber } from './proto.js';
 
@@ -15,7 +16,7 @@ export function decodeModel(bytes: Uint8Array, file?: string): Model {
   try {
     model = onnx.ModelProto.decode(bytes);
   } catch (cause) {
-    const reason = cause instanceof Error ? cause.message : String(cause);
+    const reason = messageOf(cause);
     throw new OnnxError('ONNX_DECODE_FAILED', `Cannot decode ${what} as an ONNX model (${bytes.length} bytes): ${reason}`, { file, hint, cause });
   }
   const g = model.graph;

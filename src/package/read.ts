@@ -4,6 +4,7 @@
 import { readFile, realpath, stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
+import { messageOf } from '../base/message.js';
 import { PackageError } from '../errors.js';
 import { checkPieceModel, readPieceFile } from './files.js';
 import { MANIFEST_FILE, type Manifest, type Piece, type Stitch } from './schema.js';
@@ -180,7 +181,7 @@ function parseJson(text: string, file: string): unknown {
   try {
     return JSON.parse(text);
   } catch (e) {
-    const reason = e instanceof Error ? e.message : String(e);
+    const reason = messageOf(e);
     const before = text.slice(0, jsonErrorPosition(text, reason)).split('\n');
     const where = `line ${before.length}, column ${(before.at(-1)?.length ?? 0) + 1}`;
     throw new PackageError('PACKAGE_MANIFEST_INVALID', `${file} is not valid JSON at ${where}: ${reason}`, {

@@ -3,6 +3,7 @@
  * `inference.slowdown` (observed ÷ profiled latency), the closed-loop signal that reveals thermal
  * throttling or a busy GPU even where no sensor does.
  */
+import { median } from '../base/stats.js';
 import { DEFAULT_SAMPLING } from './options.js';
 import { PushSource } from './push.js';
 import { missingReading, okReading, type Reading } from './state.js';
@@ -18,12 +19,7 @@ export interface RunTiming {
   readonly expectedMs?: number | undefined;
 }
 
-/** The median of a non-empty list. */
-export function median(values: readonly number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
-}
+export { median } from '../base/stats.js';
 
 function lastN(values: readonly number[], next: number, n: number): number[] {
   return [...values.slice(Math.max(0, values.length - n + 1)), next];

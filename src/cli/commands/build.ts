@@ -13,7 +13,7 @@ import type { Command } from 'commander';
 import { buildPackage, type AnchorInput, type BuildOptions, type BuildProgress, type BuildResult, type BuildStep } from '../../builder/index.js';
 import type { RoutesMode } from '../../builder/index.js';
 import { OptionError } from '../../errors.js';
-import { PROVIDER_NAMES, type ProviderName } from '../../engine/providers.js';
+import { PROVIDER_NAMES, type ProviderName } from '../../base/providers.js';
 import { intList, nonNegativeInt, numberList, oneOf, positiveInt, positiveNumber } from '../options.js';
 
 const ROUTES: readonly RoutesMode[] = ['v1', 'v2'];
