@@ -116,6 +116,7 @@ function runChild(file: string, names: readonly string[]): Promise<ChildReport> 
 /** Makes a native error message readable: no colour codes, log prefixes or source locations. */
 export function cleanNativeText(text: string): string {
   const lines = text
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: strips the ANSI colour codes of native log lines
     .replace(/\u001b\[[0-9;]*m/g, '')
     .split('\n')
     .map((l) =>

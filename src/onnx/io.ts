@@ -20,7 +20,7 @@ export function decodeModel(bytes: Uint8Array, file?: string): Model {
     throw new OnnxError('ONNX_DECODE_FAILED', `Cannot decode ${what} as an ONNX model (${bytes.length} bytes): ${reason}`, { file, hint, cause });
   }
   const g = model.graph;
-  if (!g || !g.node || g.node.length === 0) {
+  if (!g?.node || g.node.length === 0) {
     throw new OnnxError('ONNX_DECODE_FAILED', `${file ?? 'The bytes'} decoded to an ONNX model without graph nodes (${bytes.length} bytes)`, { file, hint });
   }
   for (const t of g.initializer ?? []) {

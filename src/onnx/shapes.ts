@@ -9,7 +9,7 @@
  * when there is none.
  */
 import { BuilderError } from '../errors.js';
-import { type Model, DataType, graphOf, onnx, toNumber } from './proto.js';
+import { type Model, DataType, graphOf, type onnx, toNumber } from './proto.js';
 
 /** What inference knows about one tensor. */
 export interface ValueInfo {

@@ -2,7 +2,7 @@
  * Checks of piece files on disk: inside the folder (symlinks resolved), present, within the size
  * cap, the size and sha256 the manifest records, and an ONNX graph with the declared interface.
  */
-import { open, realpath } from 'node:fs/promises';
+import { type FileHandle, open, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { OnnxError, PackageError, isStitchnetError } from '../errors.js';
 import { decodeModel, graphInputs, graphOutputs, type TensorInfo } from '../onnx/index.js';
@@ -64,7 +64,7 @@ export async function readPieceFile(
   opts: PieceReadOptions,
 ): Promise<{ path: string; bytes?: Uint8Array }> {
   const real = await resolvePieceFile(root, pieceId, piece);
-  let handle;
+  let handle: FileHandle;
   try {
     handle = await open(real, 'r');
   } catch (e) {

@@ -1,6 +1,7 @@
 /**
  * Reading a stitch package from disk with every integrity check of the format.
  */
+import type { Stats } from 'node:fs';
 import { readFile, realpath, stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
@@ -143,7 +144,7 @@ async function packageRoot(dir: string): Promise<string> {
       cause,
       hint: `Pass the folder that holds ${MANIFEST_FILE} (a stitch package written by \`stitchnet build\`).`,
     });
-  let info;
+  let info: Stats;
   try {
     info = await stat(dir);
   } catch (e) {
@@ -157,7 +158,7 @@ async function packageRoot(dir: string): Promise<string> {
 }
 
 async function readManifestText(file: string, maxFileBytes: number): Promise<string> {
-  let size;
+  let size: number;
   try {
     size = (await stat(file)).size;
   } catch (e) {
