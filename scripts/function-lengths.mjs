@@ -10,6 +10,7 @@
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import ts from 'typescript';
 
 function parseArgs(argv) {
@@ -66,8 +67,18 @@ function functionsIn(file) {
   return found;
 }
 
-const args = parseArgs(process.argv.slice(2));
-const all = args.roots.flatMap((root) => [...tsFiles(root)].flatMap(functionsIn)).sort((a, b) => b.lines - a.lines || a.file.localeCompare(b.file));
-const shown = args.over === undefined ? all.slice(0, args.top) : all.filter((f) => f.lines > args.over);
-if (args.json) process.stdout.write(`${JSON.stringify(shown, null, 2)}\n`);
-else for (const f of shown) process.stdout.write(`${String(f.lines).padStart(5)}  ${f.name}  ${f.file}:${f.line}\n`);
+/** Every function under `roots`, longest first: `{ file, name, line, lines }`. */
+export function functionsUnder(roots) {
+  return roots.flatMap((root) => [...tsFiles(root)].flatMap(functionsIn)).sort((a, b) => b.lines - a.lines || a.file.localeCompare(b.file));
+}
+
+/** Prints the report for the command line. */
+function main(argv) {
+  const args = parseArgs(argv);
+  const all = functionsUnder(args.roots);
+  const shown = args.over === undefined ? all.slice(0, args.top) : all.filter((f) => f.lines > args.over);
+  if (args.json) process.stdout.write(`${JSON.stringify(shown, null, 2)}\n`);
+  else for (const f of shown) process.stdout.write(`${String(f.lines).padStart(5)}  ${f.name}  ${f.file}:${f.line}\n`);
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) main(process.argv.slice(2));
