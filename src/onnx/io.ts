@@ -50,7 +50,7 @@ export async function readModel(path: string): Promise<Model> {
   try {
     bytes = await readFile(path);
   } catch (cause) {
-    throw new OnnxError('ONNX_IO_FAILED', `Cannot read ONNX file ${path}: ${(cause as Error).message}`, {
+    throw new OnnxError('ONNX_IO_FAILED', `Cannot read ONNX file ${path}: ${messageOf(cause)}`, {
       file: path,
       cause,
       hint: 'Check that the path exists and is readable.',
@@ -65,7 +65,7 @@ export async function writeModel(path: string, model: Model): Promise<void> {
   try {
     await writeFile(path, bytes);
   } catch (cause) {
-    throw new OnnxError('ONNX_IO_FAILED', `Cannot write ONNX file ${path}: ${(cause as Error).message}`, {
+    throw new OnnxError('ONNX_IO_FAILED', `Cannot write ONNX file ${path}: ${messageOf(cause)}`, {
       file: path,
       cause,
       hint: 'Check that the folder exists and is writable, and that the disk has space.',
