@@ -6,6 +6,7 @@
  * set, and a `hint` that says what to do. Callers branch on `code` or `instanceof`, never on the
  * message text.
  */
+import { messageOf } from './base/message.js';
 
 /** Stable error codes. Adding a code is fine; renaming one is a breaking change. */
 export type StitchnetErrorCode =
@@ -96,7 +97,7 @@ export class StitchnetError extends Error {
       field: this.field,
       option: this.option,
       validValues: this.validValues ? [...this.validValues] : undefined,
-      cause: this.cause instanceof Error ? this.cause.message : this.cause === undefined ? undefined : String(this.cause),
+      cause: this.cause === undefined ? undefined : messageOf(this.cause),
     };
   }
 }

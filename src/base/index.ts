@@ -2,3 +2,6 @@
 export * from './stats.js';
 export * from './random.js';
 export * from './field-path.js';
+export * from './text.js';
+export * from './message.js';
+export * from './providers.js';

@@ -1,16 +1,22 @@
 /**
- * Seeded pseudo-random numbers, for reproducible shuffles, synthetic data and tests.
+ * Seeded pseudo-random numbers, for reproducible weights, shuffles, synthetic data and tests.
  */
 
-/** mulberry32: a fast 32-bit generator; returns a function yielding floats in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let s = seed >>> 0;
+/** mulberry32: a fast 32-bit generator; returns a function yielding unsigned 32-bit integers. */
+export function seededUint32(seed: number): () => number {
+  let s = seed | 0;
   return () => {
     s = (s + 0x6d2b79f5) | 0;
     let t = Math.imul(s ^ (s >>> 15), 1 | s);
     t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    return (t ^ (t >>> 14)) >>> 0;
   };
+}
+
+/** mulberry32 as floats: returns a function yielding numbers in [0, 1), the same sequence for the same seed. */
+export function seededRandom(seed: number): () => number {
+  const next = seededUint32(seed);
+  return () => next() / 4294967296;
 }
 
 /** A copy of `items` in a deterministic order that depends on `seed` (Fisher–Yates). */

@@ -17,8 +17,10 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { messageOf } from '../base/message.js';
+import { isProviderName, PROVIDER_NAMES, type ProviderName } from '../base/providers.js';
 import { BuilderError, OptionError } from '../errors.js';
-import { encodeModel, linearModel, readModel } from '../onnx/index.js';
+import { encodeModel, linearModel, readModel, type Model } from '../onnx/index.js';
 import { expandRoute } from '../package/route.js';
 import { readPackage, writePackage } from '../package/index.js';
 import { sha256 } from '../package/hash.js';
@@ -26,7 +28,6 @@ import type { Manifest, Piece, Preprocess, Stitch, TensorSpec } from '../package
 import { PACKAGE_FORMAT } from '../package/schema.js';
 import type { ThreadOptions } from '../engine/options.js';
 import { probeProviders } from '../engine/probe.js';
-import { isProviderName, PROVIDER_NAMES, type ProviderName } from '../engine/providers.js';
 import { workerFile } from '../engine/worker-file.js';
 import { graphCost, routeCost, type GraphCost } from '../onnx/cost.js';
 import { openDataset, type Dataset, type DataSource } from '../data/datasets.js';
@@ -154,7 +155,7 @@ async function checkWritable(out: string): Promise<void> {
     await writeFile(probe, '');
     await rm(probe, { force: true });
   } catch (cause) {
-    throw new OptionError('OPTION_INVALID', `Cannot write the package to ${out}: ${(cause as Error).message}`, {
+    throw new OptionError('OPTION_INVALID', `Cannot write the package to ${out}: ${messageOf(cause)}`, {
       option: '--out',
       file: out,
       cause,
@@ -199,6 +200,33 @@ function spec(name: string, shape: readonly (number | string)[]): TensorSpec {
   return { name, shape: [...shape], dtype: 'float32' };
 }
 
+/** What the `prepare` step found: every input checked, the pieces cut, the stitches planned. */
+interface Prepared {
+  routes: RoutesMode;
+  anchors: PreparedAnchor[];
+  /** The anchors' pieces so far; the stitching layers are added by the `fit` step. */
+  pieces: Map<string, PieceEntry>;
+  plan: Enumeration;
+  /** The first anchor's split: the package's input and output. */
+  first: AnchorSplit;
+  layout: 'NCHW' | 'NHWC';
+  calib: Dataset | undefined;
+  evalSet: Dataset | undefined;
+  labels: string[] | undefined;
+}
+
+/** Times consecutive steps: `finish(step)` records the time since the previous finish. */
+function stepTimer(): { timings: Partial<Record<BuildStep, number>>; finish: (step: BuildStep) => void } {
+  const timings: Partial<Record<BuildStep, number>> = {};
+  let stepStart = performance.now();
+  const finish = (step: BuildStep) => {
+    const now = performance.now();
+    timings[step] = now - stepStart;
+    stepStart = now;
+  };
+  return { timings, finish };
+}
+
 /**
  * Builds a stitch package from anchor models.
  *
@@ -207,18 +235,77 @@ function spec(name: string, shape: readonly (number | string)[]): TensorSpec {
  *   anchor; PackageError when the written package does not read back.
  */
 export async function buildPackage(options: BuildOptions, progress: BuildProgress = () => {}): Promise<BuildResult> {
-  const timings: Partial<Record<BuildStep, number>> = {};
-  let stepStart = performance.now();
-  const finish = (step: BuildStep) => {
-    const now = performance.now();
-    timings[step] = now - stepStart;
-    stepStart = now;
-  };
+  const { timings, finish } = stepTimer();
+  const prep = await prepare(options, progress);
+  finish('prepare');
 
-  // 1. prepare
+  const runner: PieceRunner = engineRunner(options.threads ? { threads: options.threads } : {});
+  try {
+    const probeSet = prep.calib ?? prep.evalSet;
+    const parity = await checkParity(prep, runner, probeBatch(prep.first, probeSet), progress);
+    finish('parity');
+
+    await addStitchLayers(options, prep, runner, progress);
+    finish('fit');
+
+    const manifest = manifestOf(options, prep);
+    const runnable = addStitchCosts(manifest, prep, progress);
+    finish('cost');
+
+    if (prep.evalSet) {
+      await addAccuracy(manifest, runnable, prep.evalSet, runner, options, progress);
+      finish('evaluate');
+    }
+    manifest.build = buildRecord(options, prep, runnable, parity);
+    // Free the builder's sessions before the profiler loads its own.
+    await runner.close();
+
+    const files = new Map([...prep.pieces.values()].map((p) => [p.piece.file, p.bytes]));
+    progress('write', 0, 1);
+    await writePackage(options.out, { manifest, files });
+    progress('write', 1, 1);
+    finish('write');
+
+    if (options.profile) {
+      await addLatency(manifest, options, options.profile, probeSet, progress);
+      await writePackage(options.out, { manifest, files });
+      finish('profile');
+    }
+
+    progress('verify', 0, 1);
+    const pkg = await readPackage(options.out);
+    progress('verify', 1, 1);
+    finish('verify');
+    return { dir: pkg.dir, manifest: pkg.manifest, timings, parity };
+  } finally {
+    await runner.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. prepare: every input error surfaces here, before any long work
+
+async function prepare(options: BuildOptions, progress: BuildProgress): Promise<Prepared> {
   checkOptions(options);
   const routes = options.routes ?? 'v1';
   const inputs = options.anchors.map((a) => (typeof a === 'string' ? { file: a } : a));
+  const { anchors, pieces } = await readAnchors(inputs, progress);
+  const paramsOf = (a: PreparedAnchor) => [a.pieceIds.embed, ...a.pieceIds.blocks, a.pieceIds.head].reduce((s, p) => s + (pieces.get(p) as PieceEntry).cost.params, 0);
+  checkFamily(anchors, paramsOf);
+  const plan: Enumeration = enumerateStitches(anchors.map((a) => ({ id: a.id, depth: a.split.depth })), routes);
+  const first = (anchors[0] as PreparedAnchor).split;
+  checkFixedSampleShape(first, (anchors[0] as PreparedAnchor).file);
+  const layout = options.preprocess?.layout ?? 'NCHW';
+  const { calib, evalSet, labels } = await openData(options, first, layout);
+  if (options.profile) await checkProfileProvider(options.profile.provider);
+  // Checked last, so that bad anchors, data or options leave no empty output folder behind.
+  await checkWritable(options.out);
+  progress('prepare', inputs.length, inputs.length);
+  return { routes, anchors, pieces, plan, first, layout, calib, evalSet, labels };
+}
+
+/** Reads and splits every anchor into pieces (`<id>.embed`, `<id>.block.<i>`, `<id>.head`). */
+async function readAnchors(inputs: readonly AnchorInput[], progress: BuildProgress): Promise<{ anchors: PreparedAnchor[]; pieces: Map<string, PieceEntry> }> {
   const anchors: PreparedAnchor[] = [];
   const pieces = new Map<string, PieceEntry>();
   for (const [i, a] of inputs.entries()) {
@@ -231,28 +318,34 @@ export async function buildPackage(options: BuildOptions, progress: BuildProgres
     }
     const pieceIds = { embed: `${id}.embed`, blocks: split.blocks.map((_, b) => `${id}.block.${b}`), head: `${id}.head` };
     const stream = split.streamShape;
-    const add = (pid: string, kind: Piece['kind'], m: (typeof split)['embed'], input: TensorSpec, output: TensorSpec) => {
-      const bytes = encodeModel(m);
-      const cost = graphCost(m, { file: a.file });
-      pieces.set(pid, { bytes, cost, piece: { kind, file: `pieces/${pid}.onnx`, sha256: sha256(bytes), bytes: bytes.length, input, output, macs: cost.macs, params: cost.params } });
-    };
+    const add = (pid: string, kind: Piece['kind'], m: Model, input: TensorSpec, output: TensorSpec) => pieces.set(pid, pieceEntry(pid, kind, m, input, output, a.file));
     add(pieceIds.embed, 'embed', split.embed, spec(split.input.name, split.input.shape), spec('tokens', stream));
     split.blocks.forEach((m, b) => add(pieceIds.blocks[b] as string, 'block', m, spec('x', stream), spec('y', stream)));
     add(pieceIds.head, 'head', split.head, spec('x', stream), spec(split.output.name, split.output.shape));
     anchors.push({ id, file: a.file, bytes: encodeModel(model), split, pieceIds });
   }
-  const paramsOf = (a: PreparedAnchor) => [a.pieceIds.embed, ...a.pieceIds.blocks, a.pieceIds.head].reduce((s, p) => s + (pieces.get(p) as PieceEntry).cost.params, 0);
-  checkFamily(anchors, paramsOf);
-  const plan: Enumeration = enumerateStitches(anchors.map((a) => ({ id: a.id, depth: a.split.depth })), routes);
-  const first = (anchors[0] as PreparedAnchor).split;
+  return { anchors, pieces };
+}
+
+/** A piece's bytes, cost and manifest entry. */
+function pieceEntry(id: string, kind: Piece['kind'], model: Model, input: TensorSpec, output: TensorSpec, file?: string): PieceEntry {
+  const bytes = encodeModel(model);
+  const cost = graphCost(model, file === undefined ? {} : { file });
+  return { bytes, cost, piece: { kind, file: `pieces/${id}.onnx`, sha256: sha256(bytes), bytes: bytes.length, input, output, macs: cost.macs, params: cost.params } };
+}
+
+function checkFixedSampleShape(first: AnchorSplit, file: string): void {
   const symbolic = first.input.shape.slice(1).find((d) => typeof d !== 'number');
   if (symbolic !== undefined) {
     throw new BuilderError('BUILD_ANCHORS_INVALID', `The anchors take [${first.input.shape.join(', ')}]: only the batch dimension may be symbolic`, {
-      file: (anchors[0] as PreparedAnchor).file,
+      file,
       hint: 'Export the models with a fixed sample shape (dynamic_axes only for the batch)',
     });
   }
-  const layout = options.preprocess?.layout ?? 'NCHW';
+}
+
+/** Opens the calibration and evaluation sets and checks their labels against the model's classes. */
+async function openData(options: BuildOptions, first: AnchorSplit, layout: 'NCHW' | 'NHWC'): Promise<Pick<Prepared, 'calib' | 'evalSet' | 'labels'>> {
   const inputSpec = { shape: first.input.shape, layout, ...(options.preprocess ? { preprocess: options.preprocess } : {}) };
   const calib = options.calib === undefined
     ? undefined
@@ -272,172 +365,183 @@ export async function buildPackage(options: BuildOptions, progress: BuildProgres
   if (labels && typeof classes === 'number' && labels.length !== classes) {
     throw optionError('--labels', `${labels.length} class names given for ${classes} model outputs`, 'Give one name per output');
   }
-  if (options.profile) {
-    const selection = await probeProviders([options.profile.provider], workerFile).catch((e: unknown) => {
-      throw new OptionError('OPTION_INVALID', `Cannot profile on provider "${options.profile?.provider}": ${(e as Error).message}`, { option: '--profile', cause: e, hint: 'Profile on cpu, or on a provider this machine has' });
+  return { calib, evalSet, labels };
+}
+
+async function checkProfileProvider(provider: ProviderName): Promise<void> {
+  const selection = await probeProviders([provider], workerFile).catch((e: unknown) => {
+    throw new OptionError('OPTION_INVALID', `Cannot profile on provider "${provider}": ${messageOf(e)}`, { option: '--profile', cause: e, hint: 'Profile on cpu, or on a provider this machine has' });
+  });
+  if (selection.provider !== provider) {
+    throw optionError('--profile', `Provider "${provider}" is not available here`, 'Profile on cpu, or on a provider this machine has', selection.attempts.filter((x) => x.ok).map((x) => x.provider));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. parity: each anchor's chained pieces must reproduce the whole anchor
+
+/** A few samples of the data (or a fixed pattern without data) to compare whole and chained anchors on. */
+function probeBatch(first: AnchorSplit, probeSet: Dataset | undefined): { data: Float32Array; dims: number[] } {
+  const probeCount = Math.min(4, probeSet?.size ?? 2);
+  const sampleShape = first.input.shape.slice(1) as number[];
+  return {
+    data: probeSet ? probeSet.batch(0, probeCount) : Float32Array.from({ length: probeCount * sampleShape.reduce((x, y) => x * y, 1) }, (_, i) => Math.sin(i * 12.9898) * 2),
+    dims: [probeCount, ...sampleShape],
+  };
+}
+
+/** Loads every anchor whole and in pieces, and returns each one's largest output difference. */
+async function checkParity(prep: Prepared, runner: PieceRunner, probe: { data: Float32Array; dims: number[] }, progress: BuildProgress): Promise<Record<string, number>> {
+  const parity: Record<string, number> = {};
+  for (const [i, a] of prep.anchors.entries()) {
+    progress('parity', i, prep.anchors.length);
+    const chain = [a.pieceIds.embed, ...a.pieceIds.blocks, a.pieceIds.head];
+    for (const pid of chain) await runner.load(pid, (prep.pieces.get(pid) as PieceEntry).bytes);
+    await runner.load(`whole:${a.id}`, a.bytes);
+    const whole = await runner.run([`whole:${a.id}`], probe);
+    const chained = await runner.run(chain, probe);
+    let diff = 0;
+    let scale = 1;
+    whole.data.forEach((v, k) => {
+      diff = Math.max(diff, Math.abs(v - (chained.data[k] as number)));
+      scale = Math.max(scale, Math.abs(v));
     });
-    if (selection.provider !== options.profile.provider) {
-      throw optionError('--profile', `Provider "${options.profile.provider}" is not available here`, 'Profile on cpu, or on a provider this machine has', selection.attempts.filter((x) => x.ok).map((x) => x.provider));
+    parity[a.id] = diff;
+    if (!(diff <= PARITY_TOLERANCE * scale)) {
+      throw new BuilderError('BUILD_PARITY_FAILED', `The pieces of anchor "${a.id}" give outputs up to ${diff.toExponential(2)} away from the whole model`, {
+        file: a.file,
+        hint: 'The boundaries do not cut the model into a clean chain; pass the residual-stream tensor names explicitly',
+      });
     }
   }
-  // Checked last, so that bad anchors, data or options leave no empty output folder behind.
-  await checkWritable(options.out);
-  progress('prepare', inputs.length, inputs.length);
-  finish('prepare');
+  progress('parity', prep.anchors.length, prep.anchors.length);
+  return parity;
+}
 
-  const runner: PieceRunner = engineRunner(options.threads ? { threads: options.threads } : {});
-  try {
-    // 2. parity
-    const parity: Record<string, number> = {};
-    const probeSet = calib ?? evalSet;
-    const probeCount = Math.min(4, probeSet?.size ?? 2);
-    const sampleShape = first.input.shape.slice(1) as number[];
-    const probe = {
-      data: probeSet ? probeSet.batch(0, probeCount) : Float32Array.from({ length: probeCount * sampleShape.reduce((x, y) => x * y, 1) }, (_, i) => Math.sin(i * 12.9898) * 2),
-      dims: [probeCount, ...sampleShape],
-    };
-    for (const [i, a] of anchors.entries()) {
-      progress('parity', i, anchors.length);
-      for (const pid of [a.pieceIds.embed, ...a.pieceIds.blocks, a.pieceIds.head]) await runner.load(pid, (pieces.get(pid) as PieceEntry).bytes);
-      await runner.load(`whole:${a.id}`, a.bytes);
-      const whole = await runner.run([`whole:${a.id}`], probe);
-      const chained = await runner.run([a.pieceIds.embed, ...a.pieceIds.blocks, a.pieceIds.head], probe);
-      let diff = 0;
-      let scale = 1;
-      whole.data.forEach((v, k) => {
-        diff = Math.max(diff, Math.abs(v - (chained.data[k] as number)));
-        scale = Math.max(scale, Math.abs(v));
-      });
-      parity[a.id] = diff;
-      if (!(diff <= PARITY_TOLERANCE * scale)) {
-        throw new BuilderError('BUILD_PARITY_FAILED', `The pieces of anchor "${a.id}" give outputs up to ${diff.toExponential(2)} away from the whole model`, {
-          file: a.file,
-          hint: 'The boundaries do not cut the model into a clean chain; pass the residual-stream tensor names explicitly',
-        });
-      }
-    }
-    progress('parity', anchors.length, anchors.length);
-    finish('parity');
+// ---------------------------------------------------------------------------------------------
+// 3. fit: the stitching layers, by least squares or from a weights file
 
-    // 3. fit (or read) the stitching layers
-    const dims = new Map(anchors.map((a) => [a.id, a.split.dim]));
-    let maps: Map<string, LinearMap>;
-    if (options.stitchWeights !== undefined) {
-      progress('fit', 0, 1);
-      maps = await readStitchWeights(options.stitchWeights, plan.layers, dims);
-      progress('fit', 1, 1);
-    } else if (plan.layers.length > 0) {
-      const anchorPieces: AnchorPieces[] = anchors.map((a) => ({ id: a.id, dim: a.split.dim, embed: a.pieceIds.embed, blocks: a.pieceIds.blocks }));
-      maps = await fitStitchLayers(plan.layers, anchorPieces, calib as Dataset, runner, {
-        ...(options.batchSize ? { batchSize: options.batchSize } : {}),
-        ...(options.ridge !== undefined ? { ridge: options.ridge } : {}),
-        onBatch: (d, t) => progress('fit', d, t),
-      });
-    } else {
-      maps = new Map();
-    }
-    const origin = options.stitchWeights !== undefined ? 'trained' : 'least-squares';
-    const byId = new Map(anchors.map((a) => [a.id, a]));
-    for (const layer of plan.layers) {
-      const map = maps.get(layer.id) as LinearMap;
-      const from = byId.get(layer.from) as PreparedAnchor;
-      const to = byId.get(layer.to) as PreparedAnchor;
-      const m = linearModel({ weight: map.weight, bias: map.bias, dimIn: map.dimIn, dimOut: map.dimOut, inputShape: from.split.streamShape });
-      const bytes = encodeModel(m);
-      const cost = graphCost(m);
-      pieces.set(layer.id, {
-        bytes,
-        cost,
-        piece: { kind: 'stitch', file: `pieces/${layer.id}.onnx`, sha256: sha256(bytes), bytes: bytes.length, input: spec('x', from.split.streamShape), output: spec('y', to.split.streamShape), macs: cost.macs, params: cost.params },
-      });
-      await runner.load(layer.id, bytes);
-    }
-    finish('fit');
+/** Fits (or reads) every stitching layer, adds it to the pieces and loads it into the runner. */
+async function addStitchLayers(options: BuildOptions, prep: Prepared, runner: PieceRunner, progress: BuildProgress): Promise<void> {
+  const maps = await stitchLayerMaps(options, prep, runner, progress);
+  const byId = new Map(prep.anchors.map((a) => [a.id, a]));
+  for (const layer of prep.plan.layers) {
+    const map = maps.get(layer.id) as LinearMap;
+    const from = (byId.get(layer.from) as PreparedAnchor).split.streamShape;
+    const to = (byId.get(layer.to) as PreparedAnchor).split.streamShape;
+    const model = linearModel({ weight: map.weight, bias: map.bias, dimIn: map.dimIn, dimOut: map.dimOut, inputShape: from });
+    const entry = pieceEntry(layer.id, 'stitch', model, spec('x', from), spec('y', to));
+    prep.pieces.set(layer.id, entry);
+    await runner.load(layer.id, entry.bytes);
+  }
+}
 
-    // 4. cost
-    const manifest: Manifest = {
-      format: PACKAGE_FORMAT,
-      name: options.name ?? path.basename(path.resolve(options.out)),
-      ...(options.description ? { description: options.description } : {}),
-      createdAt: new Date().toISOString(),
-      input: spec(first.input.name, first.input.shape),
-      output: { ...spec(first.output.name, first.output.shape), ...(labels ? { labels } : {}) },
-      ...(options.preprocess?.mean && options.preprocess.std
-        ? { preprocess: { layout, scale: options.preprocess.scale ?? 1, mean: options.preprocess.mean, std: options.preprocess.std } }
-        : {}),
-      anchors: anchors.map((a) => ({ id: a.id, dim: a.split.dim, depth: a.split.depth, embed: a.pieceIds.embed, blocks: a.pieceIds.blocks, head: a.pieceIds.head })),
-      pieces: Object.fromEntries([...pieces].map(([id, p]) => [id, p.piece])),
-      stitchLayers: plan.layers.map((l) => ({ id: l.id, piece: l.id, from: l.from, to: l.to, origin })),
-      stitches: [],
-      frontier: [],
-    };
-    const costs = new Map([...pieces].map(([id, p]) => [id, p.cost]));
-    const runnable = plan.stitches.filter((s) => s.runnable);
-    runnable.forEach((s, i) => {
-      const c = routeCost(expandRoute(manifest, s.route), costs);
-      const stitch: Stitch = { id: s.id, route: s.route, ...(s.positions.length > 0 ? { positions: s.positions } : {}), macs: c.macs, params: c.params };
-      manifest.stitches.push(stitch);
-      progress('cost', i + 1, runnable.length);
-    });
-    finish('cost');
+async function stitchLayerMaps(options: BuildOptions, prep: Prepared, runner: PieceRunner, progress: BuildProgress): Promise<Map<string, LinearMap>> {
+  const { anchors, plan } = prep;
+  if (options.stitchWeights !== undefined) {
+    progress('fit', 0, 1);
+    const maps = await readStitchWeights(options.stitchWeights, plan.layers, new Map(anchors.map((a) => [a.id, a.split.dim])));
+    progress('fit', 1, 1);
+    return maps;
+  }
+  if (plan.layers.length === 0) return new Map();
+  const anchorPieces: AnchorPieces[] = anchors.map((a) => ({ id: a.id, dim: a.split.dim, embed: a.pieceIds.embed, blocks: a.pieceIds.blocks }));
+  return fitStitchLayers(plan.layers, anchorPieces, prep.calib as Dataset, runner, {
+    ...(options.batchSize ? { batchSize: options.batchSize } : {}),
+    ...(options.ridge !== undefined ? { ridge: options.ridge } : {}),
+    onBatch: (d, t) => progress('fit', d, t),
+  });
+}
 
-    // 5. evaluate
-    if (evalSet) {
-      const acc = await evaluateStitches(manifest, runnable.map((s) => s.id), evalSet, runner, {
-        ...(options.batchSize ? { batchSize: options.batchSize } : {}),
-        onBatch: (d, t) => progress('evaluate', d, t),
-      });
-      for (const s of manifest.stitches) s.accuracy = acc.get(s.id) as number;
-      manifest.evaluation = { dataset: evalSet.name, samples: evalSet.size };
-      manifest.frontier = frontierByMacs(manifest.stitches);
-      finish('evaluate');
-    }
-    manifest.build = {
-      tool: 'stitchnet build',
-      routes,
-      ...(calib && options.stitchWeights === undefined ? { calibration: { dataset: calib.name, samples: calib.size }, ridge: options.ridge ?? 1e-6 } : {}),
-      ...(options.stitchWeights !== undefined ? { stitchWeights: path.basename(options.stitchWeights) } : {}),
-      anchors: Object.fromEntries(anchors.map((a) => [a.id, { file: path.basename(a.file), boundaries: a.split.boundaries, parityMaxAbsDiff: parity[a.id] }])),
-      ...(plan.stitches.length > runnable.length ? { notRunnable: plan.stitches.filter((s) => !s.runnable).map((s) => s.id) } : {}),
-    };
-    // Free the builder's sessions before the profiler loads its own.
-    await runner.close();
+// ---------------------------------------------------------------------------------------------
+// 4. cost: the manifest, and the MACs and parameters of every stitch
 
-    // 6. write
-    const files = new Map([...pieces.values()].map((p) => [p.piece.file, p.bytes]));
-    progress('write', 0, 1);
-    await writePackage(options.out, { manifest, files });
-    progress('write', 1, 1);
-    finish('write');
+/** The manifest without stitches: input, output, preprocessing, anchors, pieces and stitching layers. */
+function manifestOf(options: BuildOptions, prep: Prepared): Manifest {
+  const { first, layout, labels, anchors } = prep;
+  const origin = options.stitchWeights !== undefined ? 'trained' : 'least-squares';
+  return {
+    format: PACKAGE_FORMAT,
+    name: options.name ?? path.basename(path.resolve(options.out)),
+    ...(options.description ? { description: options.description } : {}),
+    createdAt: new Date().toISOString(),
+    input: spec(first.input.name, first.input.shape),
+    output: { ...spec(first.output.name, first.output.shape), ...(labels ? { labels } : {}) },
+    ...(options.preprocess?.mean && options.preprocess.std
+      ? { preprocess: { layout, scale: options.preprocess.scale ?? 1, mean: options.preprocess.mean, std: options.preprocess.std } }
+      : {}),
+    anchors: anchors.map((a) => ({ id: a.id, dim: a.split.dim, depth: a.split.depth, embed: a.pieceIds.embed, blocks: a.pieceIds.blocks, head: a.pieceIds.head })),
+    pieces: Object.fromEntries([...prep.pieces].map(([id, p]) => [id, p.piece])),
+    stitchLayers: prep.plan.layers.map((l) => ({ id: l.id, piece: l.id, from: l.from, to: l.to, origin })),
+    stitches: [],
+    frontier: [],
+  };
+}
 
-    // 7. profile
-    if (options.profile) {
-      const prof = await profileStitches(options.out, manifest.stitches.map((s) => s.id), {
-        provider: options.profile.provider,
-        batches: options.profile.batches,
-        ...(options.profile.warmup !== undefined ? { warmup: options.profile.warmup } : {}),
-        ...(options.profile.rounds !== undefined ? { rounds: options.profile.rounds } : {}),
-        ...(probeSet ? { sample: probeSet.batch(0, 1) } : {}),
-        ...(options.threads ? { threads: options.threads } : {}),
-        onRound: (d, t) => progress('profile', d, t),
-      });
-      const at = new Date().toISOString();
-      for (const s of manifest.stitches) {
-        const byBatch = prof.latency.get(s.id);
-        if (!byBatch) continue;
-        s.latency = { [prof.provider]: Object.fromEntries([...byBatch].map(([b, l]) => [String(b), { p50Ms: l.p50Ms, p95Ms: l.p95Ms, device: prof.device, at }])) };
-      }
-      await writePackage(options.out, { manifest, files });
-      finish('profile');
-    }
+/** Adds every runnable stitch with its cost (summed along its route) to the manifest; returns them. */
+function addStitchCosts(manifest: Manifest, prep: Prepared, progress: BuildProgress): Enumeration['stitches'] {
+  const costs = new Map([...prep.pieces].map(([id, p]) => [id, p.cost]));
+  const runnable = prep.plan.stitches.filter((s) => s.runnable);
+  runnable.forEach((s, i) => {
+    const c = routeCost(expandRoute(manifest, s.route), costs);
+    const stitch: Stitch = { id: s.id, route: s.route, ...(s.positions.length > 0 ? { positions: s.positions } : {}), macs: c.macs, params: c.params };
+    manifest.stitches.push(stitch);
+    progress('cost', i + 1, runnable.length);
+  });
+  return runnable;
+}
 
-    // 8. verify
-    progress('verify', 0, 1);
-    const pkg = await readPackage(options.out);
-    progress('verify', 1, 1);
-    finish('verify');
-    return { dir: pkg.dir, manifest: pkg.manifest, timings, parity };
-  } finally {
-    await runner.close();
+// ---------------------------------------------------------------------------------------------
+// 5. evaluate, and the build record
+
+/** Top-1 accuracy of every stitch on the evaluation set, and the frontier it gives. */
+async function addAccuracy(
+  manifest: Manifest,
+  runnable: Enumeration['stitches'],
+  evalSet: Dataset,
+  runner: PieceRunner,
+  options: BuildOptions,
+  progress: BuildProgress,
+): Promise<void> {
+  const acc = await evaluateStitches(manifest, runnable.map((s) => s.id), evalSet, runner, {
+    ...(options.batchSize ? { batchSize: options.batchSize } : {}),
+    onBatch: (d, t) => progress('evaluate', d, t),
+  });
+  for (const s of manifest.stitches) s.accuracy = acc.get(s.id) as number;
+  manifest.evaluation = { dataset: evalSet.name, samples: evalSet.size };
+  manifest.frontier = frontierByMacs(manifest.stitches);
+}
+
+/** How the package was built: routes, calibration or weights file, anchors' boundaries and parity. */
+function buildRecord(options: BuildOptions, prep: Prepared, runnable: Enumeration['stitches'], parity: Record<string, number>): Manifest['build'] {
+  const { calib, plan, anchors } = prep;
+  return {
+    tool: 'stitchnet build',
+    routes: prep.routes,
+    ...(calib && options.stitchWeights === undefined ? { calibration: { dataset: calib.name, samples: calib.size }, ridge: options.ridge ?? 1e-6 } : {}),
+    ...(options.stitchWeights !== undefined ? { stitchWeights: path.basename(options.stitchWeights) } : {}),
+    anchors: Object.fromEntries(anchors.map((a) => [a.id, { file: path.basename(a.file), boundaries: a.split.boundaries, parityMaxAbsDiff: parity[a.id] }])),
+    ...(plan.stitches.length > runnable.length ? { notRunnable: plan.stitches.filter((s) => !s.runnable).map((s) => s.id) } : {}),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// 7. profile: latency of every stitch of the written package on this device
+
+async function addLatency(manifest: Manifest, options: BuildOptions, request: ProfileRequest, probeSet: Dataset | undefined, progress: BuildProgress): Promise<void> {
+  const prof = await profileStitches(options.out, manifest.stitches.map((s) => s.id), {
+    provider: request.provider,
+    batches: request.batches,
+    ...(request.warmup !== undefined ? { warmup: request.warmup } : {}),
+    ...(request.rounds !== undefined ? { rounds: request.rounds } : {}),
+    ...(probeSet ? { sample: probeSet.batch(0, 1) } : {}),
+    ...(options.threads ? { threads: options.threads } : {}),
+    onRound: (d, t) => progress('profile', d, t),
+  });
+  const at = new Date().toISOString();
+  for (const s of manifest.stitches) {
+    const byBatch = prof.latency.get(s.id);
+    if (!byBatch) continue;
+    s.latency = { [prof.provider]: Object.fromEntries([...byBatch].map(([b, l]) => [String(b), { p50Ms: l.p50Ms, p95Ms: l.p95Ms, device: prof.device, at }])) };
   }
 }

@@ -11,7 +11,7 @@ import { performance } from 'node:perf_hooks';
 import { Engine } from '../engine/engine.js';
 import { measureLatency, type RouteLatency } from '../engine/latency.js';
 import { resolveThreads, type ThreadOptions } from '../engine/options.js';
-import type { ProviderName } from '../engine/providers.js';
+import type { ProviderName } from '../base/providers.js';
 import { readPackage } from '../package/index.js';
 
 export interface ProfileOptions {

@@ -4,7 +4,7 @@
  */
 import { Engine } from '../engine/engine.js';
 import { resolveThreads, type ThreadOptions } from '../engine/options.js';
-import type { ProviderName } from '../engine/providers.js';
+import type { ProviderName } from '../base/providers.js';
 
 /** A tensor in flight between pieces. */
 export interface Batch {

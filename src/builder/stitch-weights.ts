@@ -22,6 +22,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
+import { messageOf } from '../base/message.js';
 import { BuilderError } from '../errors.js';
 import type { EnumeratedLayer } from './enumerate.js';
 import type { LinearMap } from './lstsq.js';
@@ -77,7 +78,7 @@ export async function readStitchWeights(file: string, layers: readonly Enumerate
   try {
     json = JSON.parse(await readFile(file, 'utf8'));
   } catch (cause) {
-    throw fail(`Cannot read stitch weights: ${(cause as Error).message}`);
+    throw fail(`Cannot read stitch weights: ${messageOf(cause)}`);
   }
   const parsed = FileSchema.safeParse(json);
   if (!parsed.success) {

@@ -11,6 +11,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { seededRandom } from '../base/random.js';
 import { buildPackage, type BuildProgress } from '../builder/index.js';
 import { buildVitModel, randomVitWeights, writeModel } from '../onnx/index.js';
 import { PRESETS } from './commands/synth.js';
@@ -25,24 +26,12 @@ export function defaultCacheDir(): string {
   return path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'stitchnet');
 }
 
-/** A small deterministic generator (mulberry32), so that the demo package is the same on every machine. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * Writes `count` random 28×28 greyscale images and labels as an MNIST-format pair
  * (`<prefix>-images-idx3-ubyte`, `<prefix>-labels-idx1-ubyte`); returns the images file.
  */
 export async function writeRandomIdx(dir: string, prefix: string, count: number, seed: number): Promise<string> {
-  const next = rng(seed);
+  const next = seededRandom(seed); // the same data on every machine
   const images = new Uint8Array(16 + count * SIDE * SIDE);
   const header = new DataView(images.buffer);
   images.set([0, 0, 8, 3]);

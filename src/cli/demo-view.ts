@@ -3,6 +3,7 @@
  * stitch, MACs, latency, accuracy, device readings) and the closing summary.
  */
 import type { Writable } from 'node:stream';
+import { median } from '../base/stats.js';
 import type { Decision, StitchCatalog } from '../policy/index.js';
 import type { StitchChange } from '../runtime/adaptive.js';
 import type { DeviceState } from '../signals/index.js';
@@ -78,10 +79,7 @@ export class DemoStats {
   /** Median latency of the recent runs of `stitch`, ms. */
   p50(stitch: number): number | undefined {
     const recent = this.perStitch.get(stitch)?.recentMs ?? [];
-    if (recent.length === 0) return undefined;
-    const s = [...recent].sort((a, b) => a - b);
-    const mid = s.length >> 1;
-    return s.length % 2 === 1 ? s[mid] : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+    return recent.length === 0 ? undefined : median(recent);
   }
 
   /** Wall time each stitch was active until `now`, ms. */

@@ -21,6 +21,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
+import { messageOf } from '../base/message.js';
 import { BuilderError, OptionError } from '../errors.js';
 import type { Dim, Preprocess } from '../package/schema.js';
 
@@ -79,7 +80,7 @@ function readMaybeGzip(file: string, option?: string): Uint8Array {
   try {
     bytes = readFileSync(file);
   } catch (cause) {
-    throw new BuilderError('BUILD_DATA_INVALID', `Cannot read data file ${file}: ${(cause as Error).message}`, {
+    throw new BuilderError('BUILD_DATA_INVALID', `Cannot read data file ${file}: ${messageOf(cause)}`, {
       file,
       option,
       cause,
@@ -90,7 +91,7 @@ function readMaybeGzip(file: string, option?: string): Uint8Array {
     try {
       return gunzipSync(bytes);
     } catch (cause) {
-      throw new BuilderError('BUILD_DATA_INVALID', `${file} looks gzipped but does not decompress: ${(cause as Error).message}`, {
+      throw new BuilderError('BUILD_DATA_INVALID', `${file} looks gzipped but does not decompress: ${messageOf(cause)}`, {
         file,
         option,
         cause,

@@ -6,7 +6,7 @@
 import { Worker } from 'node:worker_threads';
 import { reviveError, RuntimeError, type StitchnetError } from '../errors.js';
 import { closedError, Engine, type EngineOptions, type PieceBytes, type RunOutput, type RunRequest } from './engine.js';
-import { messageOf } from './ort.js';
+import { messageOf } from '../base/message.js';
 import type { WorkerInit, WorkerReply, WorkerRequest, WorkerResults } from './protocol.js';
 
 /** An engine, wherever it runs. */

@@ -9,8 +9,9 @@
  */
 import { createRequire } from 'node:module';
 import type * as OrtModule from 'onnxruntime-node';
+import { messageOf } from '../base/message.js';
 import { RuntimeError } from '../errors.js';
-import type { ProviderName } from './providers.js';
+import type { ProviderName } from '../base/providers.js';
 
 type Ort = typeof OrtModule;
 /** A tensor as ORT hands it out (CPU memory, float32 here). */
@@ -156,9 +157,4 @@ export class OrtSession {
   async release(): Promise<void> {
     await this.session.release();
   }
-}
-
-/** The message of an unknown thrown value. */
-export function messageOf(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }

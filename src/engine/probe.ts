@@ -10,7 +10,8 @@
  */
 import { execFile } from 'node:child_process';
 import { encodeModel, linearModel } from '../onnx/index.js';
-import { loadOrt, messageOf, sessionOptions } from './ort.js';
+import { messageOf } from '../base/message.js';
+import { loadOrt, sessionOptions } from './ort.js';
 import { isProviderName, selectProvider, type ProbeResult, type ProviderName, type ProviderSelection } from './providers.js';
 
 /** Argument that makes the worker entry run as a provider probe instead of a worker. */
@@ -115,6 +116,7 @@ function runChild(file: string, names: readonly string[]): Promise<ChildReport> 
 /** Makes a native error message readable: no colour codes, log prefixes or source locations. */
 export function cleanNativeText(text: string): string {
   const lines = text
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: strips the ANSI colour codes of native log lines
     .replace(/\u001b\[[0-9;]*m/g, '')
     .split('\n')
     .map((l) =>

@@ -8,14 +8,9 @@
  */
 import { OptionError, RuntimeError } from '../errors.js';
 
-/** Every provider name stitchnet knows. onnxruntime-node ships a subset per platform. */
-export const PROVIDER_NAMES = Object.freeze(['cuda', 'tensorrt', 'dml', 'webgpu', 'coreml', 'cpu'] as const);
+import { DEFAULT_PROVIDERS, isProviderName, PROVIDER_NAMES, type ProviderName } from '../base/providers.js';
 
-/** An execution provider name. */
-export type ProviderName = (typeof PROVIDER_NAMES)[number];
-
-/** The default preference: GPUs first, CPU last (it always works). */
-export const DEFAULT_PROVIDERS: readonly ProviderName[] = Object.freeze(['cuda', 'dml', 'webgpu', 'coreml', 'cpu']);
+export { DEFAULT_PROVIDERS, isProviderName, PROVIDER_NAMES, type ProviderName };
 
 /** What to do when a provider cannot be used. */
 const HINTS: Readonly<Record<ProviderName, { missing: string; failed: string }>> = Object.freeze({
@@ -91,11 +86,6 @@ export function validateProviders(list: readonly unknown[] | undefined): Provide
     if (!out.includes(name)) out.push(name);
   });
   return out;
-}
-
-/** Whether `name` is a known provider name. */
-export function isProviderName(name: unknown): name is ProviderName {
-  return typeof name === 'string' && (PROVIDER_NAMES as readonly string[]).includes(name);
 }
 
 /** What {@link selectProvider} needs from onnxruntime. */

@@ -7,7 +7,7 @@
 import { isMainThread, MessageChannel, parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { isStitchnetError, RuntimeError, type StitchnetError } from '../errors.js';
 import { Engine } from './engine.js';
-import { messageOf } from './ort.js';
+import { messageOf } from '../base/message.js';
 import { PROBE_FLAG, runProbeCommand } from './probe.js';
 import type { WorkerInit, WorkerReply, WorkerRequest } from './protocol.js';
 

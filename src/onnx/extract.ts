@@ -1,4 +1,5 @@
 /** Cutting a piece out of a graph between named tensors. */
+import { closestWords } from '../base/text.js';
 import { OnnxError } from '../errors.js';
 import { knownTensorInfos, nodeReads } from './graph.js';
 import { type Model, type TensorInfo, graphOf, onnx, valueInfo } from './proto.js';
@@ -27,6 +28,50 @@ export interface ExtractOptions {
  */
 export function extractSubgraph(model: Model, opts: ExtractOptions): Model {
   const g = graphOf(model);
+  const index = indexGraph(g);
+  const inputNames = opts.inputs.map(nameOf);
+  const outputNames = opts.outputs.map(nameOf);
+  checkBoundaryNames(index, inputNames, outputNames);
+  const { keepNodes, keepInits } = walkBack(index, new Set(inputNames), outputNames);
+  const boundary = new Set([...inputNames, ...outputNames]);
+  const keptNames = new Set<string>(keepInits);
+  for (const i of keepNodes) for (const o of index.nodes[i]?.output ?? []) keptNames.add(o);
+  for (const n of inputNames) keptNames.add(n);
+  const r = boundaryRenamer(opts.rename ?? {}, boundary, keptNames);
+  const boundaryInfo = boundaryInfoOf(knownTensorInfos(g), r);
+
+  const internal = new Set<string>();
+  for (const i of keepNodes) for (const o of index.nodes[i]?.output ?? []) if (!boundary.has(o)) internal.add(o);
+  const graph = onnx.GraphProto.create({
+    name: opts.name ?? g.name ?? 'piece',
+    node: index.nodes.filter((_, i) => keepNodes.has(i)).map((n) => renameNode(n, r)),
+    initializer: (g.initializer ?? []).filter((t) => keepInits.has(t.name ?? '')),
+    input: opts.inputs.map((s, i) => boundaryInfo(s, 'inputs', i)),
+    output: opts.outputs.map((s, i) => boundaryInfo(s, 'outputs', i)),
+    valueInfo: (g.valueInfo ?? []).filter((vi) => internal.has(vi.name ?? '')),
+  });
+  return onnx.ModelProto.create({
+    irVersion: model.irVersion,
+    producerName: model.producerName,
+    producerVersion: model.producerVersion,
+    domain: model.domain,
+    opsetImport: model.opsetImport,
+    functions: model.functions,
+    graph,
+  });
+}
+
+/** Who produces each tensor, the initializers, and the graph inputs that are not initializers. */
+interface GraphIndex {
+  nodes: onnx.INodeProto[];
+  producer: Map<string, number>;
+  inits: Map<string, onnx.ITensorProto>;
+  graphInputNames: Set<string>;
+  /** Every tensor name: produced, initializer or graph input. */
+  allNames: Set<string>;
+}
+
+function indexGraph(g: onnx.IGraphProto): GraphIndex {
   const nodes = g.node ?? [];
   const producer = new Map<string, number>();
   nodes.forEach((n, i) => {
@@ -35,15 +80,17 @@ export function extractSubgraph(model: Model, opts: ExtractOptions): Model {
   const inits = new Map((g.initializer ?? []).map((t) => [t.name ?? '', t]));
   const graphInputNames = new Set((g.input ?? []).map((vi) => vi.name ?? '').filter((n) => !inits.has(n)));
   const allNames = new Set<string>([...producer.keys(), ...inits.keys(), ...graphInputNames]);
+  return { nodes, producer, inits, graphInputNames, allNames };
+}
 
-  const inputNames = opts.inputs.map(nameOf);
-  const outputNames = opts.outputs.map(nameOf);
+/** Every named tensor exists, and no tensor is both an input and an output. */
+function checkBoundaryNames(index: GraphIndex, inputNames: readonly string[], outputNames: readonly string[]): void {
   for (const [role, names] of [
     ['inputs', inputNames],
     ['outputs', outputNames],
   ] as const) {
     names.forEach((n, i) => {
-      if (!allNames.has(n)) throw notFound(n, `${role}[${i}]`, allNames);
+      if (!index.allNames.has(n)) throw notFound(n, `${role}[${i}]`, index.allNames);
     });
   }
   const inputSet = new Set(inputNames);
@@ -55,8 +102,11 @@ export function extractSubgraph(model: Model, opts: ExtractOptions): Model {
       });
     }
   }
+}
 
-  // Walk back from the outputs to the inputs.
+/** Walks back from the outputs to the inputs: the nodes and initializers on the way. */
+function walkBack(index: GraphIndex, inputSet: ReadonlySet<string>, outputNames: readonly string[]): { keepNodes: Set<number>; keepInits: Set<string> } {
+  const { nodes, producer, inits, graphInputNames } = index;
   const keepNodes = new Set<number>();
   const keepInits = new Set<string>();
   const seen = new Set<string>();
@@ -86,17 +136,15 @@ export function extractSubgraph(model: Model, opts: ExtractOptions): Model {
       }
     }
   }
+  return { keepNodes, keepInits };
+}
 
-  // Renaming of boundary tensors.
-  const rename = opts.rename ?? {};
-  const boundary = new Set([...inputNames, ...outputNames]);
+/** The renaming of boundary tensors, checked: only boundary tensors, no two kept tensors with one name. */
+function boundaryRenamer(rename: Record<string, string>, boundary: ReadonlySet<string>, keptNames: ReadonlySet<string>): (name: string) => string {
   for (const key of Object.keys(rename)) {
     if (!boundary.has(key)) throw notFound(key, `rename.${key}`, boundary);
   }
   const r = (n: string): string => rename[n] ?? n;
-  const keptNames = new Set<string>(keepInits);
-  for (const i of keepNodes) for (const o of nodes[i]?.output ?? []) keptNames.add(o);
-  for (const n of inputNames) keptNames.add(n);
   const finalNames = new Map<string, string>();
   for (const n of keptNames) {
     const f = r(n);
@@ -109,9 +157,12 @@ export function extractSubgraph(model: Model, opts: ExtractOptions): Model {
     }
     finalNames.set(f, n);
   }
+  return r;
+}
 
-  const infos = knownTensorInfos(g);
-  const boundaryInfo = (spec: string | TensorInfo, role: string, i: number): onnx.ValueInfoProto => {
+/** The value info of a piece input or output, from the graph's records or the caller's TensorInfo. */
+function boundaryInfoOf(infos: ReadonlyMap<string, TensorInfo>, r: (name: string) => string) {
+  return (spec: string | TensorInfo, role: string, i: number): onnx.ValueInfoProto => {
     const name = nameOf(spec);
     const info = typeof spec === 'string' ? infos.get(name) : spec;
     if (!info) {
@@ -122,27 +173,6 @@ export function extractSubgraph(model: Model, opts: ExtractOptions): Model {
     }
     return valueInfo(r(name), info.shape, info.dtype);
   };
-
-  const keptNodeList = nodes.filter((_, i) => keepNodes.has(i)).map((n) => renameNode(n, r));
-  const internal = new Set<string>();
-  for (const i of keepNodes) for (const o of nodes[i]?.output ?? []) if (!boundary.has(o)) internal.add(o);
-  const graph = onnx.GraphProto.create({
-    name: opts.name ?? g.name ?? 'piece',
-    node: keptNodeList,
-    initializer: (g.initializer ?? []).filter((t) => keepInits.has(t.name ?? '')),
-    input: opts.inputs.map((s, i) => boundaryInfo(s, 'inputs', i)),
-    output: opts.outputs.map((s, i) => boundaryInfo(s, 'outputs', i)),
-    valueInfo: (g.valueInfo ?? []).filter((vi) => internal.has(vi.name ?? '')),
-  });
-  return onnx.ModelProto.create({
-    irVersion: model.irVersion,
-    producerName: model.producerName,
-    producerVersion: model.producerVersion,
-    domain: model.domain,
-    opsetImport: model.opsetImport,
-    functions: model.functions,
-    graph,
-  });
 }
 
 function nameOf(spec: string | TensorInfo): string {
@@ -150,33 +180,10 @@ function nameOf(spec: string | TensorInfo): string {
 }
 
 function notFound(name: string, option: string, names: Iterable<string>): OnnxError {
-  const similar = similarNames(name, names, 8);
+  const similar = closestWords(name, names, 8);
   return new OnnxError('ONNX_TENSOR_NOT_FOUND', `Tensor ${name} is not in the graph`, {
     option,
     validValues: similar,
     hint: similar.length > 0 ? 'The valid values listed are the most similar tensor names.' : 'List the graph tensors with a viewer such as Netron.',
   });
-}
-
-/** The `n` names closest to `name` by edit distance, ignoring case. */
-export function similarNames(name: string, names: Iterable<string>, n: number): string[] {
-  const target = name.toLowerCase();
-  return [...names]
-    .map((c) => ({ c, d: editDistance(target, c.toLowerCase()) }))
-    .sort((a, b) => a.d - b.d || a.c.localeCompare(b.c))
-    .slice(0, n)
-    .map((x) => x.c);
-}
-
-function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      cur.push(Math.min((prev[j] as number) + 1, (cur[j - 1] as number) + 1, (prev[j - 1] as number) + cost));
-    }
-    prev = cur;
-  }
-  return prev[b.length] as number;
 }

@@ -1,6 +1,6 @@
 /** Inspecting a model's graph: its real inputs and outputs and where each tensor comes from. */
 import { OnnxError } from '../errors.js';
-import { type Model, type TensorInfo, graphOf, onnx, tensorInfoOf } from './proto.js';
+import { type Model, type TensorInfo, graphOf, type onnx, tensorInfoOf } from './proto.js';
 
 /** The graph's inputs that are fed at run time (initializers listed as inputs are left out). */
 export function graphInputs(model: Model): TensorInfo[] {

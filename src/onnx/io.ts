@@ -1,5 +1,6 @@
 /** Decoding, encoding, reading and writing ONNX models. */
 import { readFile, writeFile } from 'node:fs/promises';
+import { messageOf } from '../base/message.js';
 import { OnnxError } from '../errors.js';
 import { ELEM_BYTES, type Model, onnx, toNumber } from './proto.js';
 
@@ -15,11 +16,11 @@ export function decodeModel(bytes: Uint8Array, file?: string): Model {
   try {
     model = onnx.ModelProto.decode(bytes);
   } catch (cause) {
-    const reason = cause instanceof Error ? cause.message : String(cause);
+    const reason = messageOf(cause);
     throw new OnnxError('ONNX_DECODE_FAILED', `Cannot decode ${what} as an ONNX model (${bytes.length} bytes): ${reason}`, { file, hint, cause });
   }
   const g = model.graph;
-  if (!g || !g.node || g.node.length === 0) {
+  if (!g?.node || g.node.length === 0) {
     throw new OnnxError('ONNX_DECODE_FAILED', `${file ?? 'The bytes'} decoded to an ONNX model without graph nodes (${bytes.length} bytes)`, { file, hint });
   }
   for (const t of g.initializer ?? []) {
@@ -49,7 +50,7 @@ export async function readModel(path: string): Promise<Model> {
   try {
     bytes = await readFile(path);
   } catch (cause) {
-    throw new OnnxError('ONNX_IO_FAILED', `Cannot read ONNX file ${path}: ${(cause as Error).message}`, {
+    throw new OnnxError('ONNX_IO_FAILED', `Cannot read ONNX file ${path}: ${messageOf(cause)}`, {
       file: path,
       cause,
       hint: 'Check that the path exists and is readable.',
@@ -64,7 +65,7 @@ export async function writeModel(path: string, model: Model): Promise<void> {
   try {
     await writeFile(path, bytes);
   } catch (cause) {
-    throw new OnnxError('ONNX_IO_FAILED', `Cannot write ONNX file ${path}: ${(cause as Error).message}`, {
+    throw new OnnxError('ONNX_IO_FAILED', `Cannot write ONNX file ${path}: ${messageOf(cause)}`, {
       file: path,
       cause,
       hint: 'Check that the folder exists and is writable, and that the disk has space.',

@@ -242,7 +242,7 @@ export function valueInfo(name: string, shape: readonly (number | string)[], dty
  */
 export function tensorInfoOf(vi: onnx.IValueInfoProto): TensorInfo | undefined {
   const tt = vi.type?.tensorType;
-  if (!tt || !tt.shape) return undefined;
+  if (!tt?.shape) return undefined;
   const code = tt.elemType ?? 0;
   const dtype = DTYPES[code];
   if (!dtype) {

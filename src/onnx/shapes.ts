@@ -9,7 +9,7 @@
  * when there is none.
  */
 import { BuilderError } from '../errors.js';
-import { type Model, DataType, graphOf, onnx, toNumber } from './proto.js';
+import { type Model, DataType, graphOf, type onnx, toNumber } from './proto.js';
 
 /** What inference knows about one tensor. */
 export interface ValueInfo {
@@ -409,201 +409,271 @@ function constantValue(attrs: Attrs): ValueInfo | undefined {
   return undefined;
 }
 
-/** Infers one node's outputs; undefined entries (or a thrown TypeError) mean "unknown". */
-function inferNode(node: onnx.INodeProto, attrs: Attrs, inputs: (ValueInfo | undefined)[], opset: number): (ValueInfo | undefined)[] | undefined {
-  const op = node.opType ?? '';
-  if (node.domain && node.domain !== 'ai.onnx') return undefined;
-  const present = inputs.filter((v): v is ValueInfo => v !== undefined);
-  const x = inputs[0];
-
-  if (op === 'Constant') return [constantValue(attrs)];
-  if (op === 'Cast' || op === 'CastLike') {
-    if (!x) return undefined;
-    const to = op === 'Cast' ? attrInt(attrs, 'to', DataType.FLOAT) : (inputs[1]?.dtype ?? DataType.FLOAT);
-    const conv = INT_TYPES.has(to) ? Math.trunc : to === DataType.BOOL ? (v: number) => Number(v !== 0) : (v: number) => v;
-    return [x.data ? { shape: x.shape, dtype: to, data: x.data.map(conv) } : { shape: x.shape, dtype: to }];
-  }
-  if (op === 'LayerNormalization') {
-    if (!x) return undefined;
-    const axis = normAxis(attrInt(attrs, 'axis', -1), x.shape.length);
-    const stat = x.shape.map((d, i) => (i < axis ? d : 1));
-    return [{ shape: x.shape, dtype: x.dtype }, { shape: stat, dtype: DataType.FLOAT }, { shape: stat, dtype: DataType.FLOAT }];
-  }
-  if (UNARY.has(op)) {
-    if (!x) return undefined;
-    const fn = unaryFns[op];
-    return [elementwise([x], x.dtype, fn ? ([v]) => fn(v as number) : undefined)];
-  }
-  if (BINARY.has(op)) {
-    const dtype = COMPARE.has(op) ? DataType.BOOL : (x?.dtype ?? DataType.FLOAT);
-    const fn = binaryFns[op];
-    const int = INT_TYPES.has(x?.dtype ?? 0);
-    const reduce = fn && present.length >= 2 ? (args: number[]) => args.slice(1).reduce((acc, v) => fn(acc, v, int), args[0] as number) : undefined;
-    return [elementwise(present, dtype, reduce)];
-  }
-  if (op === 'Where') {
-    const [c, a, b] = inputs;
-    if (!c || !a || !b) return undefined;
-    return [elementwise([c, a, b], a.dtype, ([cv, av, bv]) => ((cv as number) ? (av as number) : (bv as number)))];
-  }
-  if (op === 'MatMul') {
-    const [a, b] = inputs;
-    if (!a || !b) return undefined;
-    const as = a.shape.length === 1 ? [1, ...a.shape] : a.shape;
-    const bs = b.shape.length === 1 ? [...b.shape, 1] : b.shape;
-    const batch = broadcastShapes(as.slice(0, -2), bs.slice(0, -2));
-    if (!batch) return undefined;
-    const shape = [...batch, as[as.length - 2] as number, bs[bs.length - 1] as number];
-    if (a.shape.length === 1) shape.splice(shape.length - 2, 1);
-    if (b.shape.length === 1) shape.pop();
-    return [{ shape, dtype: a.dtype }];
-  }
-  if (op === 'Gemm') {
-    const [a, b] = inputs;
-    if (!a || !b) return undefined;
-    const m = attrInt(attrs, 'transA', 0) ? a.shape[1] : a.shape[0];
-    const n = attrInt(attrs, 'transB', 0) ? b.shape[0] : b.shape[1];
-    return [{ shape: [m as number, n as number], dtype: a.dtype }];
-  }
-  if (op === 'Conv') {
-    const w = inputs[1];
-    if (!x || !w) return undefined;
-    const kernel = attrInts(attrs, 'kernel_shape') ?? w.shape.slice(2);
-    return [{ shape: [x.shape[0] as number, w.shape[0] as number, ...spatial(x, kernel, attrs)], dtype: x.dtype }];
-  }
-  if (op === 'MaxPool' || op === 'AveragePool' || op === 'LpPool') {
-    if (!x) return undefined;
-    const kernel = attrInts(attrs, 'kernel_shape') ?? [];
-    return [{ shape: [x.shape[0] as number, x.shape[1] as number, ...spatial(x, kernel, attrs)], dtype: x.dtype }];
-  }
-  if (op === 'GlobalAveragePool' || op === 'GlobalMaxPool' || op === 'GlobalLpPool') {
-    if (!x) return undefined;
-    return [{ shape: x.shape.map((d, i) => (i < 2 ? d : 1)), dtype: x.dtype }];
-  }
-  if (op === 'Shape') {
-    if (!x) return undefined;
-    const r = x.shape.length;
-    const start = Math.min(Math.max(normAxis(attrInt(attrs, 'start', 0), r), 0), r);
-    const end = Math.min(Math.max(normAxis(attrInt(attrs, 'end', r), r), 0), r);
-    const data = x.shape.slice(start, Math.max(start, end));
-    return [{ shape: [data.length], dtype: DataType.INT64, data }];
-  }
-  if (op === 'Size') {
-    if (!x) return undefined;
-    return [{ shape: [], dtype: DataType.INT64, data: [numel(x.shape)] }];
-  }
-  if (op === 'Gather') {
-    const idx = inputs[1];
-    if (!x || !idx) return undefined;
-    return [gather(x, idx, attrInt(attrs, 'axis', 0))];
-  }
-  if (op === 'GatherElements') {
-    const idx = inputs[1];
-    return idx ? [{ shape: idx.shape, dtype: x?.dtype ?? DataType.FLOAT }] : undefined;
-  }
-  if (op === 'Unsqueeze') {
-    const axes = axesOf(attrs, inputs[1]);
-    if (!x || !axes) return undefined;
-    const rank = x.shape.length + axes.length;
-    const norm = new Set(axes.map((a) => normAxis(a, rank)));
-    const shape: number[] = [];
-    let k = 0;
-    for (let i = 0; i < rank; i++) shape.push(norm.has(i) ? 1 : (x.shape[k++] as number));
-    return [x.data ? { shape, dtype: x.dtype, data: x.data } : { shape, dtype: x.dtype }];
-  }
-  if (op === 'Squeeze') {
-    if (!x) return undefined;
-    const axes = axesOf(attrs, inputs[1]);
-    const drop = new Set(axes ? axes.map((a) => normAxis(a, x.shape.length)) : x.shape.flatMap((d, i) => (d === 1 ? [i] : [])));
-    const shape = x.shape.filter((_, i) => !drop.has(i));
-    return [x.data ? { shape, dtype: x.dtype, data: x.data } : { shape, dtype: x.dtype }];
-  }
-  if (op === 'Concat') {
-    if (present.length !== inputs.length) return undefined;
-    return [concat(present, attrInt(attrs, 'axis', 0))];
-  }
-  if (op === 'Reshape') {
-    const target = opset < 5 ? attrInts(attrs, 'shape') : inputs[1]?.data;
-    if (!x || !target) return undefined;
-    return [reshape(x, target, attrInt(attrs, 'allowzero', 0) === 1)];
-  }
-  if (op === 'Flatten') {
-    if (!x) return undefined;
-    const axis = normAxis(attrInt(attrs, 'axis', 1), x.shape.length);
-    return [reshape(x, [numel(x.shape.slice(0, axis)), numel(x.shape.slice(axis))], false)];
-  }
-  if (op === 'Expand') {
-    const target = inputs[1]?.data;
-    const shape = x && target && broadcastShapes(x.shape, target);
-    return x && shape ? [broadcastTo(x, shape)] : undefined;
-  }
-  if (op === 'Slice') {
-    if (!x) return undefined;
-    if (opset < 10) {
-      const starts = attrInts(attrs, 'starts');
-      const ends = attrInts(attrs, 'ends');
-      return starts && ends ? [slice(x, starts, ends, attrInts(attrs, 'axes'), undefined)] : undefined;
-    }
-    const [, s, e, a, st] = inputs;
-    if (!s?.data || !e?.data) return undefined;
-    return [slice(x, s.data, e.data, a?.data, st?.data)];
-  }
-  if (op === 'Transpose') {
-    if (!x) return undefined;
-    return [transpose(x, attrInts(attrs, 'perm'))];
-  }
-  if (op === 'ConstantOfShape') {
-    const shape = x?.data;
-    if (!shape) return undefined;
-    const t = attrs.get('value')?.t;
-    const fill = t ? (tensorValues(t)?.[0] ?? 0) : 0;
-    const dtype = t?.dataType ?? DataType.FLOAT;
-    return [withData(shape, dtype, () => new Array<number>(numel(shape)).fill(fill))];
-  }
-  if (op === 'Range') {
-    const [s, l, d] = inputs.map((v) => v?.data?.[0]);
-    if (s === undefined || l === undefined || d === undefined) return undefined;
-    const n = Math.max(Math.ceil((l - s) / d), 0);
-    return [withData([n], x?.dtype ?? DataType.INT64, () => Array.from({ length: n }, (_, i) => s + i * d))];
-  }
-  if (op === 'Split') {
-    if (!x) return undefined;
-    const axis = normAxis(attrInt(attrs, 'axis', 0), x.shape.length);
-    const count = (node.output ?? []).length;
-    const dim = x.shape[axis] as number;
-    let sizes = attrInts(attrs, 'split') ?? inputs[1]?.data;
-    if (!sizes) {
-      const parts = attrInt(attrs, 'num_outputs', count);
-      const size = Math.ceil(dim / parts);
-      sizes = Array.from({ length: parts }, (_, i) => Math.min(size, dim - i * size));
-    }
-    return sizes.map((s) => ({ shape: x.shape.map((d, i) => (i === axis ? s : d)), dtype: x.dtype }));
-  }
-  if (op === 'Tile') {
-    const reps = inputs[1]?.data;
-    if (!x || !reps) return undefined;
-    return [{ shape: x.shape.map((d, i) => d * (reps[i] ?? 1)), dtype: x.dtype }];
-  }
-  if (REDUCE.has(op) || op === 'ArgMax' || op === 'ArgMin') {
-    if (!x) return undefined;
-    const isArg = op.startsWith('Arg');
-    const axes = isArg ? [attrInt(attrs, 'axis', 0)] : axesOf(attrs, inputs[1]);
-    const keep = attrInt(attrs, 'keepdims', 1) === 1;
-    const all = !axes || axes.length === 0;
-    if (all && attrInt(attrs, 'noop_with_empty_axes', 0) === 1) return [{ shape: x.shape, dtype: x.dtype }];
-    const set = new Set(all ? x.shape.map((_, i) => i) : axes.map((a) => normAxis(a, x.shape.length)));
-    const shape = x.shape.flatMap((d, i) => (set.has(i) ? (keep ? [1] : []) : [d]));
-    return [{ shape, dtype: isArg ? DataType.INT64 : x.dtype }];
-  }
-  if (op === 'Pad') {
-    const pads = opset < 11 ? attrInts(attrs, 'pads') : inputs[1]?.data;
-    if (!x || !pads) return undefined;
-    const r = x.shape.length;
-    const padAxes = inputs[3]?.data?.map((a) => normAxis(a, r)) ?? x.shape.map((_, i) => i);
-    const shape = [...x.shape];
-    padAxes.forEach((ax, i) => (shape[ax] = (shape[ax] as number) + (pads[i] as number) + (pads[i + padAxes.length] as number)));
-    return [{ shape, dtype: x.dtype }];
-  }
-  return undefined;
+/** One node's inputs as the inference rules see them. */
+interface NodeArgs {
+  node: onnx.INodeProto;
+  op: string;
+  attrs: Attrs;
+  inputs: (ValueInfo | undefined)[];
+  /** The inputs that are known. */
+  present: ValueInfo[];
+  /** The first input. */
+  x: ValueInfo | undefined;
+  opset: number;
 }
 
+/** The outputs of one node; `undefined` (or undefined entries) means "unknown". */
+type Outputs = (ValueInfo | undefined)[] | undefined;
+type Rule = (n: NodeArgs) => Outputs;
+
+/** Infers one node's outputs; undefined entries (or a thrown TypeError) mean "unknown". */
+function inferNode(node: onnx.INodeProto, attrs: Attrs, inputs: (ValueInfo | undefined)[], opset: number): Outputs {
+  const op = node.opType ?? '';
+  if (node.domain && node.domain !== 'ai.onnx') return undefined;
+  const rule = RULES.get(op) ?? (UNARY.has(op) ? inferUnary : BINARY.has(op) ? inferBinary : REDUCE.has(op) ? inferReduce : undefined);
+  const present = inputs.filter((v): v is ValueInfo => v !== undefined);
+  return rule?.({ node, op, attrs, inputs, present, x: inputs[0], opset });
+}
+
+// ---------------------------------------------------------------------------------------------
+// element-wise operators
+
+function inferCast({ op, x, attrs, inputs }: NodeArgs): Outputs {
+  if (!x) return undefined;
+  const to = op === 'Cast' ? attrInt(attrs, 'to', DataType.FLOAT) : (inputs[1]?.dtype ?? DataType.FLOAT);
+  const conv = INT_TYPES.has(to) ? Math.trunc : to === DataType.BOOL ? (v: number) => Number(v !== 0) : (v: number) => v;
+  return [x.data ? { shape: x.shape, dtype: to, data: x.data.map(conv) } : { shape: x.shape, dtype: to }];
+}
+
+function inferLayerNorm({ x, attrs }: NodeArgs): Outputs {
+  if (!x) return undefined;
+  const axis = normAxis(attrInt(attrs, 'axis', -1), x.shape.length);
+  const stat = x.shape.map((d, i) => (i < axis ? d : 1));
+  return [{ shape: x.shape, dtype: x.dtype }, { shape: stat, dtype: DataType.FLOAT }, { shape: stat, dtype: DataType.FLOAT }];
+}
+
+function inferUnary({ op, x }: NodeArgs): Outputs {
+  if (!x) return undefined;
+  const fn = unaryFns[op];
+  return [elementwise([x], x.dtype, fn ? ([v]) => fn(v as number) : undefined)];
+}
+
+function inferBinary({ op, x, present }: NodeArgs): Outputs {
+  const dtype = COMPARE.has(op) ? DataType.BOOL : (x?.dtype ?? DataType.FLOAT);
+  const fn = binaryFns[op];
+  const int = INT_TYPES.has(x?.dtype ?? 0);
+  const reduce = fn && present.length >= 2 ? (args: number[]) => args.slice(1).reduce((acc, v) => fn(acc, v, int), args[0] as number) : undefined;
+  return [elementwise(present, dtype, reduce)];
+}
+
+function inferWhere({ inputs }: NodeArgs): Outputs {
+  const [c, a, b] = inputs;
+  if (!c || !a || !b) return undefined;
+  return [elementwise([c, a, b], a.dtype, ([cv, av, bv]) => ((cv as number) ? (av as number) : (bv as number)))];
+}
+
+// ---------------------------------------------------------------------------------------------
+// matrix products, convolution and pooling
+
+function inferMatMul({ inputs }: NodeArgs): Outputs {
+  const [a, b] = inputs;
+  if (!a || !b) return undefined;
+  const as = a.shape.length === 1 ? [1, ...a.shape] : a.shape;
+  const bs = b.shape.length === 1 ? [...b.shape, 1] : b.shape;
+  const batch = broadcastShapes(as.slice(0, -2), bs.slice(0, -2));
+  if (!batch) return undefined;
+  const shape = [...batch, as[as.length - 2] as number, bs[bs.length - 1] as number];
+  if (a.shape.length === 1) shape.splice(shape.length - 2, 1);
+  if (b.shape.length === 1) shape.pop();
+  return [{ shape, dtype: a.dtype }];
+}
+
+function inferGemm({ inputs, attrs }: NodeArgs): Outputs {
+  const [a, b] = inputs;
+  if (!a || !b) return undefined;
+  const m = attrInt(attrs, 'transA', 0) ? a.shape[1] : a.shape[0];
+  const n = attrInt(attrs, 'transB', 0) ? b.shape[0] : b.shape[1];
+  return [{ shape: [m as number, n as number], dtype: a.dtype }];
+}
+
+function inferConv({ x, inputs, attrs }: NodeArgs): Outputs {
+  const w = inputs[1];
+  if (!x || !w) return undefined;
+  const kernel = attrInts(attrs, 'kernel_shape') ?? w.shape.slice(2);
+  return [{ shape: [x.shape[0] as number, w.shape[0] as number, ...spatial(x, kernel, attrs)], dtype: x.dtype }];
+}
+
+function inferPool({ x, attrs }: NodeArgs): Outputs {
+  if (!x) return undefined;
+  const kernel = attrInts(attrs, 'kernel_shape') ?? [];
+  return [{ shape: [x.shape[0] as number, x.shape[1] as number, ...spatial(x, kernel, attrs)], dtype: x.dtype }];
+}
+
+function inferGlobalPool({ x }: NodeArgs): Outputs {
+  return x ? [{ shape: x.shape.map((d, i) => (i < 2 ? d : 1)), dtype: x.dtype }] : undefined;
+}
+
+function inferReduce({ op, x, attrs, inputs }: NodeArgs): Outputs {
+  if (!x) return undefined;
+  const isArg = op.startsWith('Arg');
+  const axes = isArg ? [attrInt(attrs, 'axis', 0)] : axesOf(attrs, inputs[1]);
+  const keep = attrInt(attrs, 'keepdims', 1) === 1;
+  const all = !axes || axes.length === 0;
+  if (all && attrInt(attrs, 'noop_with_empty_axes', 0) === 1) return [{ shape: x.shape, dtype: x.dtype }];
+  const set = new Set(all ? x.shape.map((_, i) => i) : axes.map((a) => normAxis(a, x.shape.length)));
+  const shape = x.shape.flatMap((d, i) => (set.has(i) ? (keep ? [1] : []) : [d]));
+  return [{ shape, dtype: isArg ? DataType.INT64 : x.dtype }];
+}
+
+// ---------------------------------------------------------------------------------------------
+// shape arithmetic: shapes, indexing and re-arranging
+
+function inferShape({ x, attrs }: NodeArgs): Outputs {
+  if (!x) return undefined;
+  const r = x.shape.length;
+  const start = Math.min(Math.max(normAxis(attrInt(attrs, 'start', 0), r), 0), r);
+  const end = Math.min(Math.max(normAxis(attrInt(attrs, 'end', r), r), 0), r);
+  const data = x.shape.slice(start, Math.max(start, end));
+  return [{ shape: [data.length], dtype: DataType.INT64, data }];
+}
+
+function inferGather({ x, inputs, attrs }: NodeArgs): Outputs {
+  const idx = inputs[1];
+  if (!x || !idx) return undefined;
+  return [gather(x, idx, attrInt(attrs, 'axis', 0))];
+}
+
+function inferUnsqueeze({ x, attrs, inputs }: NodeArgs): Outputs {
+  const axes = axesOf(attrs, inputs[1]);
+  if (!x || !axes) return undefined;
+  const rank = x.shape.length + axes.length;
+  const norm = new Set(axes.map((a) => normAxis(a, rank)));
+  const shape: number[] = [];
+  let k = 0;
+  for (let i = 0; i < rank; i++) shape.push(norm.has(i) ? 1 : (x.shape[k++] as number));
+  return [x.data ? { shape, dtype: x.dtype, data: x.data } : { shape, dtype: x.dtype }];
+}
+
+function inferSqueeze({ x, attrs, inputs }: NodeArgs): Outputs {
+  if (!x) return undefined;
+  const axes = axesOf(attrs, inputs[1]);
+  const drop = new Set(axes ? axes.map((a) => normAxis(a, x.shape.length)) : x.shape.flatMap((d, i) => (d === 1 ? [i] : [])));
+  const shape = x.shape.filter((_, i) => !drop.has(i));
+  return [x.data ? { shape, dtype: x.dtype, data: x.data } : { shape, dtype: x.dtype }];
+}
+
+function inferReshape({ x, attrs, inputs, opset }: NodeArgs): Outputs {
+  const target = opset < 5 ? attrInts(attrs, 'shape') : inputs[1]?.data;
+  if (!x || !target) return undefined;
+  return [reshape(x, target, attrInt(attrs, 'allowzero', 0) === 1)];
+}
+
+function inferFlatten({ x, attrs }: NodeArgs): Outputs {
+  if (!x) return undefined;
+  const axis = normAxis(attrInt(attrs, 'axis', 1), x.shape.length);
+  return [reshape(x, [numel(x.shape.slice(0, axis)), numel(x.shape.slice(axis))], false)];
+}
+
+function inferExpand({ x, inputs }: NodeArgs): Outputs {
+  const target = inputs[1]?.data;
+  const shape = x && target && broadcastShapes(x.shape, target);
+  return x && shape ? [broadcastTo(x, shape)] : undefined;
+}
+
+function inferSlice({ x, attrs, inputs, opset }: NodeArgs): Outputs {
+  if (!x) return undefined;
+  if (opset < 10) {
+    const starts = attrInts(attrs, 'starts');
+    const ends = attrInts(attrs, 'ends');
+    return starts && ends ? [slice(x, starts, ends, attrInts(attrs, 'axes'), undefined)] : undefined;
+  }
+  const [, s, e, a, st] = inputs;
+  if (!s?.data || !e?.data) return undefined;
+  return [slice(x, s.data, e.data, a?.data, st?.data)];
+}
+
+function inferSplit({ node, x, attrs, inputs }: NodeArgs): Outputs {
+  if (!x) return undefined;
+  const axis = normAxis(attrInt(attrs, 'axis', 0), x.shape.length);
+  const count = (node.output ?? []).length;
+  const dim = x.shape[axis] as number;
+  let sizes = attrInts(attrs, 'split') ?? inputs[1]?.data;
+  if (!sizes) {
+    const parts = attrInt(attrs, 'num_outputs', count);
+    const size = Math.ceil(dim / parts);
+    sizes = Array.from({ length: parts }, (_, i) => Math.min(size, dim - i * size));
+  }
+  return sizes.map((s) => ({ shape: x.shape.map((d, i) => (i === axis ? s : d)), dtype: x.dtype }));
+}
+
+function inferTile({ x, inputs }: NodeArgs): Outputs {
+  const reps = inputs[1]?.data;
+  if (!x || !reps) return undefined;
+  return [{ shape: x.shape.map((d, i) => d * (reps[i] ?? 1)), dtype: x.dtype }];
+}
+
+function inferPad({ x, attrs, inputs, opset }: NodeArgs): Outputs {
+  const pads = opset < 11 ? attrInts(attrs, 'pads') : inputs[1]?.data;
+  if (!x || !pads) return undefined;
+  const r = x.shape.length;
+  const padAxes = inputs[3]?.data?.map((a) => normAxis(a, r)) ?? x.shape.map((_, i) => i);
+  const shape = [...x.shape];
+  padAxes.forEach((ax, i) => (shape[ax] = (shape[ax] as number) + (pads[i] as number) + (pads[i + padAxes.length] as number)));
+  return [{ shape, dtype: x.dtype }];
+}
+
+// ---------------------------------------------------------------------------------------------
+// generators
+
+function inferConstantOfShape({ x, attrs }: NodeArgs): Outputs {
+  const shape = x?.data;
+  if (!shape) return undefined;
+  const t = attrs.get('value')?.t;
+  const fill = t ? (tensorValues(t)?.[0] ?? 0) : 0;
+  const dtype = t?.dataType ?? DataType.FLOAT;
+  return [withData(shape, dtype, () => new Array<number>(numel(shape)).fill(fill))];
+}
+
+function inferRange({ x, inputs }: NodeArgs): Outputs {
+  const [s, l, d] = inputs.map((v) => v?.data?.[0]);
+  if (s === undefined || l === undefined || d === undefined) return undefined;
+  const n = Math.max(Math.ceil((l - s) / d), 0);
+  return [withData([n], x?.dtype ?? DataType.INT64, () => Array.from({ length: n }, (_, i) => s + i * d))];
+}
+
+/** The operators with a rule of their own (the unary, binary and reduce families are matched by set). */
+const RULES: ReadonlyMap<string, Rule> = new Map<string, Rule>([
+  ['Constant', ({ attrs }) => [constantValue(attrs)]],
+  ['Cast', inferCast],
+  ['CastLike', inferCast],
+  ['LayerNormalization', inferLayerNorm],
+  ['Where', inferWhere],
+  ['MatMul', inferMatMul],
+  ['Gemm', inferGemm],
+  ['Conv', inferConv],
+  ['MaxPool', inferPool],
+  ['AveragePool', inferPool],
+  ['LpPool', inferPool],
+  ['GlobalAveragePool', inferGlobalPool],
+  ['GlobalMaxPool', inferGlobalPool],
+  ['GlobalLpPool', inferGlobalPool],
+  ['ArgMax', inferReduce],
+  ['ArgMin', inferReduce],
+  ['Shape', inferShape],
+  ['Size', ({ x }) => (x ? [{ shape: [], dtype: DataType.INT64, data: [numel(x.shape)] }] : undefined)],
+  ['Gather', inferGather],
+  ['GatherElements', ({ x, inputs }) => (inputs[1] ? [{ shape: inputs[1].shape, dtype: x?.dtype ?? DataType.FLOAT }] : undefined)],
+  ['Unsqueeze', inferUnsqueeze],
+  ['Squeeze', inferSqueeze],
+  ['Concat', ({ present, inputs, attrs }) => (present.length === inputs.length ? [concat(present, attrInt(attrs, 'axis', 0))] : undefined)],
+  ['Reshape', inferReshape],
+  ['Flatten', inferFlatten],
+  ['Expand', inferExpand],
+  ['Slice', inferSlice],
+  ['Transpose', ({ x, attrs }) => (x ? [transpose(x, attrInts(attrs, 'perm'))] : undefined)],
+  ['ConstantOfShape', inferConstantOfShape],
+  ['Range', inferRange],
+  ['Split', inferSplit],
+  ['Tile', inferTile],
+  ['Pad', inferPad],
+]);

@@ -5,6 +5,7 @@
  * final LayerNorm → cls token → head. Used to test piece cutting, composition and stitching
  * against a directly built stitched graph, and to generate anchors of real DeiT sizes.
  */
+import { seededUint32 } from '../base/random.js';
 import { OptionError } from '../errors.js';
 import { GraphBuilder, attr } from './graph-builder.js';
 import { type Model, float32Tensor, int64Tensor } from './proto.js';
@@ -128,30 +129,25 @@ function checkConfig(c: VitConfig, option: string): void {
  */
 export function randomVitWeights(config: VitConfig, seed: number): VitWeights {
   checkConfig(config, 'config');
-  const rng = { state: seed | 0 };
+  const next = seededUint32(seed);
   const tensors = new Map<string, WeightTensor>();
   for (const [name, dims, init] of vitTensorSpecs(config)) {
     const data = new Float32Array(dims.reduce((a, b) => a * b, 1));
     if (init === 'ones') data.fill(1);
-    else if (init === 'normal') fillTruncNormal(data, INIT_STD, rng);
+    else if (init === 'normal') fillTruncNormal(data, INIT_STD, next);
     tensors.set(name, { dims, data });
   }
   return { config, tensors };
 }
 
-/** Fills `out` with truncated-normal values of std `std`: two 16-bit quantile lookups per mulberry32 draw. */
-function fillTruncNormal(out: Float32Array, std: number, rng: { state: number }): void {
+/** Fills `out` with truncated-normal values of std `std`: two 16-bit quantile lookups per 32-bit draw. */
+function fillTruncNormal(out: Float32Array, std: number, next: () => number): void {
   const table = quantiles();
-  let s = rng.state;
   for (let i = 0; i < out.length; i += 2) {
-    s = (s + 0x6d2b79f5) | 0;
-    let t = Math.imul(s ^ (s >>> 15), 1 | s);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    const r = (t ^ (t >>> 14)) >>> 0;
+    const r = next();
     out[i] = (table[r & 0xffff] as number) * std;
     if (i + 1 < out.length) out[i + 1] = (table[r >>> 16] as number) * std;
   }
-  rng.state = s;
 }
 
 let quantileTable: Float64Array | undefined;

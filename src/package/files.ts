@@ -2,11 +2,12 @@
  * Checks of piece files on disk: inside the folder (symlinks resolved), present, within the size
  * cap, the size and sha256 the manifest records, and an ONNX graph with the declared interface.
  */
-import { open, realpath } from 'node:fs/promises';
+import { type FileHandle, open, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { OnnxError, PackageError, isStitchnetError } from '../errors.js';
 import { decodeModel, graphInputs, graphOutputs, type TensorInfo } from '../onnx/index.js';
 import { pieceField } from '../base/field-path.js';
+import { messageOf } from '../base/message.js';
 import { hashStream, sha256 } from './hash.js';
 import type { Piece, TensorSpec } from './schema.js';
 import { formatShape, shapesEqual } from './validate.js';
@@ -63,7 +64,7 @@ export async function readPieceFile(
   opts: PieceReadOptions,
 ): Promise<{ path: string; bytes?: Uint8Array }> {
   const real = await resolvePieceFile(root, pieceId, piece);
-  let handle;
+  let handle: FileHandle;
   try {
     handle = await open(real, 'r');
   } catch (e) {
@@ -112,7 +113,7 @@ export function checkPieceModel(pieceId: string, piece: Piece, bytes: Uint8Array
     inputs = graphInputs(model);
     outputs = graphOutputs(model);
   } catch (e) {
-    const reason = e instanceof Error ? e.message : String(e);
+    const reason = messageOf(e);
     throw new OnnxError(isStitchnetError(e) ? e.code : 'ONNX_DECODE_FAILED', `Piece "${pieceId}" is not a usable ONNX model: ${reason}`, {
       file: piece.file,
       field: pieceField(pieceId, 'file'),
@@ -180,7 +181,7 @@ function checkHash(pieceId: string, piece: Piece, digest: string): void {
 
 function missing(pieceId: string, piece: Piece, cause: unknown): PackageError {
   const code = (cause as { code?: unknown }).code;
-  const why = code === 'ENOENT' ? 'does not exist' : `cannot be read (${cause instanceof Error ? cause.message : String(cause)})`;
+  const why = code === 'ENOENT' ? 'does not exist' : `cannot be read (${messageOf(cause)})`;
   return new PackageError('PACKAGE_FILE_MISSING', `Piece "${pieceId}" file ${JSON.stringify(piece.file)} ${why}`, {
     file: piece.file,
     field: pieceField(pieceId, 'file'),

@@ -1,9 +1,11 @@
 /**
  * Reading a stitch package from disk with every integrity check of the format.
  */
+import type { Stats } from 'node:fs';
 import { readFile, realpath, stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
+import { messageOf } from '../base/message.js';
 import { PackageError } from '../errors.js';
 import { checkPieceModel, readPieceFile } from './files.js';
 import { MANIFEST_FILE, type Manifest, type Piece, type Stitch } from './schema.js';
@@ -142,7 +144,7 @@ async function packageRoot(dir: string): Promise<string> {
       cause,
       hint: `Pass the folder that holds ${MANIFEST_FILE} (a stitch package written by \`stitchnet build\`).`,
     });
-  let info;
+  let info: Stats;
   try {
     info = await stat(dir);
   } catch (e) {
@@ -156,7 +158,7 @@ async function packageRoot(dir: string): Promise<string> {
 }
 
 async function readManifestText(file: string, maxFileBytes: number): Promise<string> {
-  let size;
+  let size: number;
   try {
     size = (await stat(file)).size;
   } catch (e) {
@@ -180,7 +182,7 @@ function parseJson(text: string, file: string): unknown {
   try {
     return JSON.parse(text);
   } catch (e) {
-    const reason = e instanceof Error ? e.message : String(e);
+    const reason = messageOf(e);
     const before = text.slice(0, jsonErrorPosition(text, reason)).split('\n');
     const where = `line ${before.length}, column ${(before.at(-1)?.length ?? 0) + 1}`;
     throw new PackageError('PACKAGE_MANIFEST_INVALID', `${file} is not valid JSON at ${where}: ${reason}`, {

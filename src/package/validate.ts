@@ -14,6 +14,7 @@ import {
   PACKAGE_FORMAT,
   type Dim,
   type Manifest,
+  type Piece,
   type PieceKind,
   type TensorSpec,
 } from './schema.js';
@@ -127,7 +128,27 @@ export function checkManifest(manifest: Manifest, file: string = MANIFEST_FILE):
   const anchorIds = checkUniqueIds(manifest.anchors.map((a) => a.id), 'anchors', file);
   checkUniqueIds(manifest.stitchLayers.map((l) => l.id), 'stitchLayers', file);
   const stitchIds = checkUniqueIds(manifest.stitches.map((s) => s.id), 'stitches', file);
+  const refs = pieceRefs(manifest, file);
+  checkAnchors(manifest, refs, file);
+  checkStitchLayers(manifest, refs, anchorIds, file);
+  const routes = new Map<number, string[]>();
+  manifest.stitches.forEach((stitch, s) => {
+    const at = fieldPath(['stitches', s, 'route']);
+    const pieces = expandRouteAt(manifest, stitch.route, at, file);
+    checkChain(manifest, stitch.id, pieces, at, file);
+    routes.set(stitch.id, pieces.map((p) => p.piece));
+  });
+  checkFrontier(manifest, routes, stitchIds, file);
+  return routes;
+}
 
+/** Checks of a reference to a piece: it exists and has the kind expected, its interface the width expected. */
+interface PieceRefs {
+  refPiece(id: string, kind: PieceKind, field: string, what: string): Piece;
+  checkWidth(spec: TensorSpec, want: number, pieceId: string, side: 'input' | 'output', owner: string): void;
+}
+
+function pieceRefs(manifest: Manifest, file: string): PieceRefs {
   const refPiece = (id: string, kind: PieceKind, field: string, what: string) => {
     const piece = manifest.pieces[id];
     if (!piece || piece.kind !== kind) {
@@ -156,7 +177,11 @@ export function checkManifest(manifest: Manifest, file: string = MANIFEST_FILE):
       );
     }
   };
+  return { refPiece, checkWidth };
+}
 
+/** Every anchor lists `depth` blocks, and its embed, blocks and head exist with the anchor's width. */
+function checkAnchors(manifest: Manifest, { refPiece, checkWidth }: PieceRefs, file: string): void {
   manifest.anchors.forEach((anchor, a) => {
     const at = (...rest: PropertyKey[]) => fieldPath(['anchors', a, ...rest]);
     if (anchor.depth !== anchor.blocks.length) {
@@ -177,7 +202,10 @@ export function checkManifest(manifest: Manifest, file: string = MANIFEST_FILE):
     const head = refPiece(anchor.head, 'head', at('head'), `Anchor "${anchor.id}"`);
     checkWidth(head.input, anchor.dim, anchor.head, 'input', owner);
   });
+}
 
+/** Every stitching layer's piece exists, joins two known anchors, and has their widths. */
+function checkStitchLayers(manifest: Manifest, { refPiece, checkWidth }: PieceRefs, anchorIds: readonly string[], file: string): void {
   manifest.stitchLayers.forEach((layer, l) => {
     const at = (...rest: PropertyKey[]) => fieldPath(['stitchLayers', l, ...rest]);
     const piece = refPiece(layer.piece, 'stitch', at('piece'), `Stitching layer "${layer.id}"`);
@@ -195,15 +223,10 @@ export function checkManifest(manifest: Manifest, file: string = MANIFEST_FILE):
       checkWidth(spec, anchor.dim, layer.piece, side === 'from' ? 'input' : 'output', `its ${side} anchor "${anchor.id}"`);
     }
   });
+}
 
-  const routes = new Map<number, string[]>();
-  manifest.stitches.forEach((stitch, s) => {
-    const at = fieldPath(['stitches', s, 'route']);
-    const pieces = expandRouteAt(manifest, stitch.route, at, file);
-    checkChain(manifest, stitch.id, pieces, at, file);
-    routes.set(stitch.id, pieces.map((p) => p.piece));
-  });
-
+/** The frontier lists known stitches, each once. */
+function checkFrontier(manifest: Manifest, routes: ReadonlyMap<number, string[]>, stitchIds: readonly number[], file: string): void {
   manifest.frontier.forEach((id, i) => {
     if (!routes.has(id)) {
       throw new PackageError('PACKAGE_MANIFEST_INVALID', `The frontier lists stitch ${id}, which is not among the stitches`, {
@@ -215,7 +238,6 @@ export function checkManifest(manifest: Manifest, file: string = MANIFEST_FILE):
     }
   });
   checkUniqueIds(manifest.frontier, 'frontier', file);
-  return routes;
 }
 
 function checkUniqueIds<T extends string | number>(ids: readonly T[], list: string, file: string): T[] {

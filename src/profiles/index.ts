@@ -8,7 +8,6 @@ export {
   profileFromObject,
   validateProfileText,
   profileError,
-  formatPath,
   validKeysAt,
   type ParseProfileOptions,
   type ProfileCheckIssue,

@@ -4,6 +4,8 @@
  */
 import { isMap, isPair, isScalar, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
 import type { z } from 'zod';
+import { fieldPath } from '../base/field-path.js';
+import { didYouMean } from '../base/text.js';
 import { ProfileError } from '../errors.js';
 import { ProfileSchema, type Profile } from './schema.js';
 
@@ -39,17 +41,9 @@ export interface ParseProfileOptions {
 /** The result of {@link validateProfileText}. */
 export type ProfileValidation = { ok: true; profile: Profile } | { ok: false; issues: ProfileIssue[] };
 
-const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
-
-/** Formats a path as `rules[0].when["battery.percent"]`. */
-export function formatPath(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const key of path) {
-    if (typeof key === 'number') out += `[${key}]`;
-    else if (typeof key === 'string' && IDENTIFIER.test(key)) out += out === '' ? key : `.${key}`;
-    else out += `[${JSON.stringify(String(key))}]`;
-  }
-  return out === '' ? '(top level)' : out;
+/** Formats a path as `rules[0].when["battery.percent"]`; `(top level)` for the empty path. */
+function formatPath(path: readonly PropertyKey[]): string {
+  return fieldPath(path) || '(top level)';
 }
 
 /**
@@ -164,7 +158,7 @@ function describeIssue(issue: Issue, data: unknown): ProfileCheckIssue[] {
     case 'unrecognized_keys': {
       const valid = validKeysAt(path);
       return issue.keys.map((key) => {
-        const guess = closest(key, valid);
+        const guess = didYouMean(key, valid);
         return {
           path: [...path, key],
           message: `Unknown key "${key}"${guess ? `; did you mean "${guess}"?` : ''}`,
@@ -189,7 +183,7 @@ function describeIssue(issue: Issue, data: unknown): ProfileCheckIssue[] {
     case 'invalid_value': {
       const value = valueAt(data, path);
       const valid = issue.values.map((v) => String(v));
-      const guess = typeof value === 'string' ? closest(value, valid) : undefined;
+      const guess = typeof value === 'string' ? didYouMean(value, valid) : undefined;
       return [{ path, message: `${JSON.stringify(value)} is not allowed here${guess ? `; did you mean "${guess}"?` : ''}`, validValues: valid }];
     }
     case 'too_small':
@@ -204,7 +198,7 @@ function describeIssue(issue: Issue, data: unknown): ProfileCheckIssue[] {
       const params = (issue.params ?? {}) as { hint?: string; validValues?: (string | number)[]; kind?: string };
       let message = issue.message;
       if (params.kind === 'unknown-signal' && typeof last === 'string') {
-        const guess = closest(last, (params.validValues ?? []).map(String));
+        const guess = didYouMean(last, (params.validValues ?? []).map(String));
         if (guess) message += `; did you mean "${guess}"?`;
       }
       return [{ path, message, hint: params.hint, validValues: params.validValues }];
@@ -229,41 +223,6 @@ function describeValue(v: unknown): string {
   if (Array.isArray(v)) return 'a list';
   if (typeof v === 'object') return 'a mapping';
   return `${typeof v} ${JSON.stringify(v)}`;
-}
-
-/**
- * The likely intended candidate: the closest by edit distance if close enough to be a typo, else
- * the shortest one that the word abbreviates (`battery.pct` → `battery.percent`).
- */
-function closest(word: string, candidates: readonly string[]): string | undefined {
-  const w = word.toLowerCase();
-  let best: string | undefined;
-  let bestD = Math.max(2, Math.floor(word.length / 3)) + 1;
-  for (const c of candidates) {
-    const d = editDistance(w, c.toLowerCase());
-    if (d < bestD) [best, bestD] = [c, d];
-  }
-  if (best) return best;
-  const abbreviated = candidates.filter((c) => c[0]?.toLowerCase() === w[0] && isSubsequence(w, c.toLowerCase()));
-  return abbreviated.sort((a, b) => a.length - b.length)[0];
-}
-
-function isSubsequence(short: string, long: string): boolean {
-  let i = 0;
-  for (const ch of long) if (ch === short[i]) i++;
-  return i === short.length;
-}
-
-function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) {
-      row[j] = Math.min((prev[j] ?? 0) + 1, (row[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    prev = row;
-  }
-  return prev[b.length] ?? 0;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -7,11 +7,12 @@
  * never hold, duplicate rule names) are part of the schema too, in {@link checkProfileSemantics}.
  */
 import { z } from 'zod';
+import { PROVIDER_NAMES } from '../base/providers.js';
 import { isAppSignal, isBuiltinSignal, SIGNALS, SIGNAL_NAMES, signalInfo, signalNameHint, type BuiltinSignalName } from '../signals/names.js';
 import { DEFAULT_SAMPLING } from '../signals/options.js';
 
 /** Execution providers a profile may name (onnxruntime-node's names). */
-export const PROVIDERS = ['cuda', 'tensorrt', 'dml', 'webgpu', 'coreml', 'cpu'] as const;
+export const PROVIDERS = PROVIDER_NAMES;
 /** An execution provider name. */
 export const ProviderSchema = z.enum(PROVIDERS).describe('An onnxruntime execution provider.');
 /** An execution provider name. */

@@ -123,8 +123,8 @@ export class DeviceLatency implements DeviceLatencyTable {
 
   /** Adds (or replaces) a measured figure. */
   set(entry: CachedLatency): void {
-    let byStitch = this.measured.get(entry.batch);
-    if (!byStitch) this.measured.set(entry.batch, (byStitch = new Map()));
+    const byStitch = this.measured.get(entry.batch) ?? new Map<number, CachedLatency>();
+    this.measured.set(entry.batch, byStitch);
     byStitch.set(entry.stitch, entry);
     this.fits.delete(entry.batch);
   }

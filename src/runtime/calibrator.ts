@@ -4,7 +4,8 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { EngineClient } from '../engine/client.js';
-import { messageOf, ortVersion, type ThreadSettings } from '../engine/ort.js';
+import { messageOf } from '../base/message.js';
+import { ortVersion, type ThreadSettings } from '../engine/ort.js';
 import type { StitchPackage } from '../package/index.js';
 import type { Manifest } from '../package/schema.js';
 import type { Profile } from '../profiles/schema.js';

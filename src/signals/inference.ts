@@ -5,16 +5,12 @@
  * contention even where no sensor does.
  */
 import { asyncScheduler, type SchedulerLike } from 'rxjs';
+import { median } from '../base/stats.js';
 import { DEFAULT_SAMPLING } from './options.js';
 import { PushSource } from './push.js';
 import { missingReading, okReading, type Reading } from './state.js';
 
-/** The median of a non-empty list (the mean of the two middle values for an even count). */
-export function median(values: readonly number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
-}
+export { median };
 
 /** One finished run. */
 export interface RunTiming {

@@ -1,16 +1,7 @@
 import type { Manifest, Stitch } from '../../src/package/schema.js';
 
-/** Deterministic pseudo-random numbers for tests (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic pseudo-random numbers for tests, in [0, 1). */
+export { seededRandom as rng } from '../../src/base/random.js';
 
 /** `n` uniform values in `[lo, hi)`. */
 export function uniform(next: () => number, n: number, lo = -1, hi = 1): Float32Array {

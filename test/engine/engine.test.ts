@@ -2,20 +2,16 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { seededRandom } from '../../src/base/random.js';
 import { encodeModel, linearModel } from '../../src/onnx/index.js';
 import { inProcessClient, workerClient, type EngineClient } from '../../src/engine/client.js';
 import type { EngineOptions, PieceBytes } from '../../src/engine/engine.js';
 import { workerFile } from '../../src/engine/worker-file.js';
 
-/** A deterministic pseudo-random generator (mulberry32). */
+/** Deterministic pseudo-random numbers in [-0.5, 0.5). */
 function rng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296 - 0.5;
-  };
+  const next = seededRandom(seed);
+  return () => next() - 0.5;
 }
 
 interface Lin {

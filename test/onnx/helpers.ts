@@ -1,10 +1,11 @@
 import * as ort from 'onnxruntime-node';
-import { uniform } from '../../bench/families.js';
+import { seededRandom } from '../../src/base/random.js';
 import { type Model, encodeModel } from '../../src/onnx/index.js';
 
 /** A deterministic pseudo-random Float32Array in [-1, 1). */
 export function randomData(n: number, seed: number): Float32Array {
-  return uniform(n, seed, 1);
+  const next = seededRandom(seed);
+  return Float32Array.from({ length: n }, () => next() * 2 - 1);
 }
 
 export async function session(model: Model): Promise<ort.InferenceSession> {

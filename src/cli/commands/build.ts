@@ -13,7 +13,8 @@ import type { Command } from 'commander';
 import { buildPackage, type AnchorInput, type BuildOptions, type BuildProgress, type BuildResult, type BuildStep } from '../../builder/index.js';
 import type { RoutesMode } from '../../builder/index.js';
 import { OptionError } from '../../errors.js';
-import { PROVIDER_NAMES, type ProviderName } from '../../engine/providers.js';
+import { messageOf } from '../../base/message.js';
+import { PROVIDER_NAMES, type ProviderName } from '../../base/providers.js';
 import { intList, nonNegativeInt, numberList, oneOf, positiveInt, positiveNumber } from '../options.js';
 
 const ROUTES: readonly RoutesMode[] = ['v1', 'v2'];
@@ -127,7 +128,7 @@ function parseLabels(value: string): string[] {
   try {
     text = readFileSync(file, 'utf8');
   } catch (cause) {
-    throw new OptionError('OPTION_INVALID', `Cannot read the class names file ${file}: ${(cause as Error).message}`, {
+    throw new OptionError('OPTION_INVALID', `Cannot read the class names file ${file}: ${messageOf(cause)}`, {
       option: '--labels',
       file,
       cause,

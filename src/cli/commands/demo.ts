@@ -19,7 +19,7 @@ import { openDataset, type Dataset } from '../../data/index.js';
 import { OptionError } from '../../errors.js';
 import { readPackage, type StitchPackage } from '../../package/index.js';
 import { catalogFromManifest, type StitchCatalog } from '../../policy/index.js';
-import { PROVIDER_NAMES, type ProviderName } from '../../engine/providers.js';
+import { PROVIDER_NAMES, seededRandom, type ProviderName } from '../../base/index.js';
 import { StitchRuntime } from '../../runtime/stitch-runtime.js';
 import { loadTrace, traceDurationMs, traceSource, type Trace } from '../../signals/index.js';
 import { defaultCacheDir, randomDemoPackage } from '../demo-package.js';
@@ -65,11 +65,7 @@ export function findSamples(source: string): string | undefined {
 function randomInputs(pkg: StitchPackage, count: number): Dataset {
   const shape = pkg.manifest.input.shape.slice(1).map((d) => (typeof d === 'number' ? d : 1));
   const size = shape.reduce((a, b) => a * b, 1);
-  let seed = 7;
-  const next = () => {
-    seed = (seed * 1103515245 + 12345) >>> 0;
-    return seed / 4294967296;
-  };
+  const next = seededRandom(7);
   const data = Float32Array.from({ length: size * count }, () => next() * 2 - 1);
   return { name: 'random inputs', size: count, sampleShape: shape, batch: (start, n) => data.slice(start * size, (start + n) * size) };
 }

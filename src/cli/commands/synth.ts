@@ -52,9 +52,10 @@ export function synthConfigs(o: SynthOptions): [string, VitConfig][] {
   if (heads.length !== o.dims.length) {
     throw new OptionError('OPTION_INVALID', `--heads has ${heads.length} values but --dims has ${o.dims.length}`, { option: '--heads' });
   }
-  const dims = [...o.dims].sort((a, b) => a - b);
+  const given = o.dims;
+  const dims = [...given].sort((a, b) => a - b);
   return dims.map((dim) => {
-    const h = heads[o.dims!.indexOf(dim)]!;
+    const h = heads[given.indexOf(dim)] as number;
     const config: VitConfig = {
       imageSize: o.image,
       patchSize: o.patch,
