@@ -10,6 +10,7 @@ import type { Manifest } from '../package/schema.js';
 import type { Decision } from '../policy/decide.js';
 import { OrtSchema, type Profile } from '../profiles/schema.js';
 import type { DeviceState } from '../signals/state.js';
+import type { RecordOptions } from '../signals/record.js';
 import {
   AdaptiveLoop,
   initialStitch,
@@ -155,7 +156,6 @@ export class StitchRuntime {
   private readonly fused = new Set<string>();
   private readonly fusing = new Map<string, Promise<void>>();
   private readonly fuseFailed = new Set<string>();
-  private current: number;
   private streak: Streak | undefined;
   private closing: Promise<void> | undefined;
   private readonly adaptive: AdaptiveLoop;
@@ -168,24 +168,19 @@ export class StitchRuntime {
     initial: number,
     private readonly fastPath: FastPath | false,
     private readonly now: () => number,
-    adaptive: AdaptiveLoopOptions,
+    adaptive: Omit<AdaptiveLoopOptions, 'initial'>,
   ) {
     this.providerSubject = new BehaviorSubject(selection);
     this.providerChanges$ = this.providerSubject.asObservable();
     this.errors$ = this.errorSubject.asObservable();
-    this.current = initial;
     for (const s of pkg.manifest.stitches) this.routes.set(s.id, pkg.routePieces(s.id));
     this.adaptive = new AdaptiveLoop(
       {
         manifest: pkg.manifest,
-        stitch: () => this.current,
         provider: () => this.provider,
-        activate: (id) => {
-          this.current = id;
-        },
         report: (e) => this.errorSubject.next(e),
       },
-      adaptive,
+      { ...adaptive, initial },
     );
     this.stitchChanges$ = this.adaptive.stitchChanges$;
     this.decisions$ = this.adaptive.decisions$;
@@ -266,7 +261,7 @@ export class StitchRuntime {
 
   /** The active stitch: what `run()` uses unless told otherwise. */
   get stitch(): number {
-    return this.current;
+    return this.adaptive.active;
   }
 
   /** The execution provider in use. */
@@ -341,6 +336,23 @@ export class StitchRuntime {
   }
 
   /**
+   * Records every reading the policy sees from now on, as the lines of a trace CSV (header first;
+   * times in ms since `create()`; inference timings included; application signals only when
+   * named in `options.signals`). `stitchnet simulate` on the file makes the same switches, in the
+   * same order, within one sampling period — for a run without `setStitch` or `pin`, which the
+   * file does not hold. The stream completes at `close()`.
+   *
+   * ```ts
+   * const file = createWriteStream('run.csv');
+   * rt.record().subscribe((line) => file.write(line));
+   * ```
+   */
+  record(options?: RecordOptions): Observable<string> {
+    if (this.closing) throw closedError();
+    return this.adaptive.record(options);
+  }
+
+  /**
    * Runs the active stitch (or `opts.stitch`) on one input. The route is fixed when `run` is
    * called: a `setStitch` while it runs does not affect it. The input array is not modified or
    * detached.
@@ -352,7 +364,7 @@ export class StitchRuntime {
   async run(input: RunInput, opts: RunOptions = {}): Promise<RunResult> {
     if (this.closing) throw closedError();
     const started = this.now();
-    const stitch = opts.stitch === undefined ? this.current : checkStitchId(this.pkg.manifest, opts.stitch, 'stitch');
+    const stitch = opts.stitch === undefined ? this.adaptive.active : checkStitchId(this.pkg.manifest, opts.stitch, 'stitch');
     const { data, dims } = checkInput(input, this.pkg.manifest.input);
     const pieces = this.routes.get(stitch) as readonly string[];
     const provider = this.provider;
