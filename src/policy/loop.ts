@@ -120,12 +120,12 @@ export function policyLoop(inputs: PolicyLoopInputs): Observable<LoopEvent> {
       const now = scheduler.now();
       const from = switcher.active;
       if (c.kind === 'unpin') return apply(switcher.unpin(now));
-      if (c.kind === 'pin') switcher.pin(c.stitch, now);
-      else switcher.manual(c.stitch, now);
       // Whatever the policy was waiting for restarts from the new stitch.
       pending?.unsubscribe();
       pending = undefined;
+      const step = c.kind === 'pin' ? (switcher.pin(c.stitch, now), {}) : switcher.manual(c.stitch, now);
       if (switcher.active !== from) subscriber.next({ kind: 'control', change: { from, to: c.stitch, at: now, cause: c.kind } });
+      apply(step);
     };
 
     const onProfile = (p: Profile | undefined): void => {

@@ -161,11 +161,15 @@ export class Switcher {
     return this.evaluate(now);
   }
 
-  /** `setStitch`: makes `id` active now (a switch for the dwell); while pinned, moves the pin. */
-  manual(id: number, now: number): void {
+  /**
+   * `setStitch`: makes `id` active now (a switch for the dwell); while pinned, moves the pin. The
+   * latest decision then counts from the new stitch: the step says when it is due.
+   */
+  manual(id: number, now: number): SwitchStep {
     if (this.pinnedId !== undefined) this.pinnedId = id;
-    if (id === this.activeId) return;
-    this.moveTo(id, now, true);
+    if (id !== this.activeId) this.moveTo(id, now, true);
+    if (this.latest) this.markUpgradeWanted(this.latest, now);
+    return this.evaluate(now);
   }
 
   /** Holds `id` until {@link unpin}: decisions go on, switches stop. */

@@ -119,8 +119,6 @@ export interface AdaptiveHost {
   report(error: StitchnetError): void;
 }
 
-/** Runs right after `create()` whose timing the policy does not see: cold caches, lazy allocations. */
-const WARMUP_RUNS = 3;
 
 /**
  * The catalog the policy works on, or `undefined` when the package has no cost figures (then no
@@ -201,7 +199,6 @@ export class AdaptiveLoop {
   private readonly sharedState$: Observable<DeviceState>;
   private readonly recorder = new TraceRecorder();
   private activeId: number;
-  private runsSeen = 0;
   private readonly subscriptions = new Subscription();
   private watcher: Subscription | undefined;
   private monitor: InferenceMonitor;
@@ -319,8 +316,6 @@ export class AdaptiveLoop {
   /** Feeds the inference monitor with a finished run. */
   recordRun(stitch: number, observedMs: number, batch: number): void {
     this.batch = batch;
-    // The first runs after create() pay for cold caches: they must not read as a slowdown.
-    if (++this.runsSeen <= WARMUP_RUNS) return;
     const expectedMs = this.catalog ? profiledLatencyMs(this.catalog, stitch, this.host.provider(), batch) : undefined;
     this.monitor.record({ observedMs, expectedMs });
   }
