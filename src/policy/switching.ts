@@ -211,16 +211,20 @@ export class Switcher {
       if (wanted) this.episode = { since: now, marks: [{ at: now, wanted }], gapSince: undefined };
       return;
     }
-    if (!wanted) ep.gapSince ??= now;
-    else if (ep.gapSince !== undefined) {
-      const tolerance = (1 - d.switching.upgradeQuorum) * d.switching.upgradeAfterMs;
-      if (now - ep.gapSince > tolerance) {
-        this.episode = { since: now, marks: [{ at: now, wanted }], gapSince: undefined };
-        return;
-      }
-      ep.gapSince = undefined;
+    const tolerance = (1 - d.switching.upgradeQuorum) * d.switching.upgradeAfterMs;
+    if (ep.gapSince !== undefined && now - ep.gapSince > tolerance) {
+      // A real change, not a noisy sample: the wait starts again when an upgrade is next wanted.
+      this.episode = wanted ? { since: now, marks: [{ at: now, wanted }], gapSince: undefined } : undefined;
+      return;
     }
+    if (!wanted) ep.gapSince ??= now;
+    else ep.gapSince = undefined;
     ep.marks.push({ at: now, wanted });
+    // Only the longest wait (a backoff's) looks back: older marks can go.
+    const horizon = now - Math.max(d.switching.upgradeAfterMs, d.switching.backoff.maxMs);
+    let drop = 0;
+    while (drop + 1 < ep.marks.length && (ep.marks[drop + 1] as { at: number }).at <= horizon) drop++;
+    if (drop > 0) ep.marks.splice(0, drop);
   }
 
   private evaluate(now: number): SwitchStep {
