@@ -7,7 +7,7 @@ import { asyncScheduler, BehaviorSubject, Subject, type Observable } from 'rxjs'
 import { OptionError, type StitchnetError } from '../errors.js';
 import { readPackage, type StitchPackage } from '../package/index.js';
 import type { Manifest } from '../package/schema.js';
-import type { Decision } from '../policy/decide.js';
+import type { LoopDecision } from '../policy/loop.js';
 import { OrtSchema, type Profile } from '../profiles/schema.js';
 import type { DeviceState } from '../signals/state.js';
 import type { RecordOptions } from '../signals/record.js';
@@ -141,7 +141,7 @@ export class StitchRuntime {
    */
   readonly stitchChanges$: Observable<StitchChange>;
   /** Every decision of the policy (empty without a profile); replays the latest. */
-  readonly decisions$: Observable<Decision>;
+  readonly decisions$: Observable<LoopDecision>;
   /**
    * Device snapshots. With a profile they are sampled for the policy all along; without one,
    * sampling runs while this is subscribed. Replays the latest.
