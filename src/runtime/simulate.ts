@@ -27,6 +27,8 @@ export interface Simulation {
   replay: PolicyReplay;
   /** The end of the simulated span: the last row, or a switch played out after it. */
   endMs: number;
+  /** How many decisions the policy made (kept in `replay.decisions` only with `keep`). */
+  decisions: number;
   /** Time on each stitch, from its switch to the next one (or the end), in order of first use. */
   timePerStitch: { stitch: number; ms: number }[];
   /** Time during which no stitch met every limit (the decision was flagged over budget). */
@@ -46,6 +48,7 @@ class Accounting {
   readonly spans: [number, number][] = [];
   overBudgetMs = 0;
   outOfLimitsMs = 0;
+  decisions = 0;
   private t = 0;
   private active: number | undefined;
   private decision: Decision | undefined;
@@ -58,8 +61,10 @@ class Accounting {
   on(e: ReplayEvent): void {
     if (e.kind === 'state' || e.kind === 'control') return;
     this.advance(e.kind === 'decision' ? e.decision.at : e.change.at);
-    if (e.kind === 'decision') this.decision = e.decision;
-    else {
+    if (e.kind === 'decision') {
+      this.decision = e.decision;
+      this.decisions++;
+    } else {
       this.active = e.change.to;
       if (!this.perStitch.has(e.change.to)) this.perStitch.set(e.change.to, 0);
     }
@@ -113,6 +118,7 @@ export function simulate(inputs: SimulationInputs): Simulation {
   return {
     replay,
     endMs,
+    decisions: accounting.decisions,
     timePerStitch: [...accounting.perStitch].map(([stitch, ms]) => ({ stitch, ms })),
     overBudgetMs: accounting.overBudgetMs,
     overBudgetSpans: accounting.spans,
