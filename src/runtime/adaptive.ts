@@ -13,7 +13,6 @@ import {
   catchError,
   distinctUntilChanged,
   EMPTY,
-  filter,
   map,
   ReplaySubject,
   shareReplay,

@@ -110,7 +110,10 @@ interface Streak {
  *   may move away again on a later decision;
  * - `pin(id)` holds a stitch (decisions go on, switches stop) until `unpin()`, after which the
  *   latest decision applies at once;
- * - `setProfile()` replaces the profile (validated first).
+ * - `setProfile()` replaces the profile (validated first); it, a reload of the file and the first
+ *   profile decide at once, from the profile alone while no reading exists yet;
+ * - `record()` streams every reading the policy sees as a trace CSV that `simulate` replays to the
+ *   same switches (the runtime, `simulate` and the testing replay run one policy loop).
  *
  * The execution provider is chosen at `create()`: the first of `providers` whose probe passes and
  * on which the package's pieces load and warm up (`providerAttempts` says why the others were not
