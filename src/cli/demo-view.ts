@@ -198,3 +198,42 @@ export function summaryText(stats: DemoStats, catalog: StitchCatalog | undefined
   for (const r of rows) lines.push(`  ${r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c] as number) : cell.padStart(widths[c] as number))).join('  ')}`);
   return `${lines.join('\n')}\n`;
 }
+
+/** `demo --json`: the run in one object. Times are ms from the start of the run. */
+export interface DemoSummary {
+  durationMs: number;
+  runs: number;
+  /** Share of labelled samples answered right, 0..1; `null` without labels. */
+  accuracy: number | null;
+  /** Every change of the active stitch, in order. */
+  switches: { atMs: number; from: number; to: number; direction: 'degrade' | 'upgrade' | null; cause: StitchChange['cause']; reason: string }[];
+  /** Each stitch used: time active, runs, median latency of its recent runs, accuracy. */
+  stitches: { stitch: number; macs: number | null; activeMs: number; share: number; runs: number; p50Ms: number | null; accuracy: number | null }[];
+}
+
+/**
+ * The summary of {@link summaryText} as data. `now` is the wall-clock end; `t0` the scheduler time
+ * at the start, against which the switches' `at` are taken.
+ */
+export function summaryJson(stats: DemoStats, catalog: StitchCatalog | undefined, now: number, t0: number): DemoSummary {
+  const wall = now - stats.startedAt;
+  const share = (correct: number, labelled: number) => (labelled === 0 ? null : correct / labelled);
+  return {
+    durationMs: Math.round(wall),
+    runs: stats.runs,
+    accuracy: share(stats.correct, stats.labelled),
+    switches: stats.changes.map((c) => ({ atMs: Math.round(c.at - t0), from: c.from, to: c.to, direction: c.direction ?? null, cause: c.cause, reason: c.reason.summary })),
+    stitches: [...stats.activeTimes(now)].map(([id, ms]) => {
+      const s = stats.perStitch.get(id);
+      return {
+        stitch: id,
+        macs: catalog?.stitches.get(id)?.macs ?? null,
+        activeMs: Math.round(ms),
+        share: wall > 0 ? ms / wall : 0,
+        runs: s?.runs ?? 0,
+        p50Ms: stats.p50(id) ?? null,
+        accuracy: share(s?.correct ?? 0, s?.labelled ?? 0),
+      };
+    }),
+  };
+}

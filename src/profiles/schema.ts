@@ -131,6 +131,26 @@ export const RuleSchema = z.strictObject({
 /** A validated rule. */
 export type Rule = z.infer<typeof RuleSchema>;
 
+/** The backoff of failed upgrades (part of the switching discipline). */
+export const BackoffSchema = z
+  .strictObject({
+    windowMs: z
+      .number()
+      .int()
+      .nonnegative()
+      .default(60_000)
+      .describe('An upgrade that a latency rule (inference.* or maxLatencyMs) reverses within this many ms counts as failed.'),
+    factor: z
+      .number()
+      .min(1)
+      .max(16)
+      .default(2)
+      .describe('After n failed upgrades, an upgrade to the failed stitch or a costlier one waits upgradeAfterMs × factor^n (1: no backoff).'),
+    maxMs: z.number().int().nonnegative().default(120_000).describe('The longest upgrade wait under a backoff, ms.'),
+    resetAfterMs: z.number().int().nonnegative().default(300_000).describe('The backoff is forgotten after this many ms without a failed upgrade.'),
+  })
+  .describe('How failed upgrades back off.');
+
 /** The switching discipline: dwell, delays and hysteresis. */
 export const SwitchingSchema = z
   .strictObject({
@@ -147,6 +167,15 @@ export const SwitchingSchema = z
       .nonnegative()
       .default(15_000)
       .describe('A costlier stitch is taken only once it has been wanted this long.'),
+    upgradeQuorum: z
+      .number()
+      .gt(0)
+      .max(1)
+      .default(0.75)
+      .describe(
+        'Smoothing of the upgrade wait: an upgrade is taken once the decisions have wanted it for this fraction of the last upgradeAfterMs; only a gap longer than the rest restarts the wait (1: every decision must want it).',
+      ),
+    backoff: BackoffSchema.prefault({}),
     latencyMargin: z
       .number()
       .min(0)

@@ -2,9 +2,10 @@
  * The adaptive loop of a runtime: device signals → profile → policy → stitch switches, and the
  * events that say what changed and why.
  *
- * The loop is reactive and pure apart from three side doors into the runtime (the
- * {@link AdaptiveHost}): it reads the active stitch and provider, activates the stitch a switch
- * asks for, and reports background errors.
+ * The decisions and the active stitch come from the one policy loop (`policy/loop.ts`), which
+ * owns the active stitch: `setStitch`, `pin` and `unpin` are its control input, and the runtime
+ * reads the active stitch from here. The runtime is asked only for the provider in use, and told
+ * of background errors (the {@link AdaptiveHost}).
  */
 import { isDeepStrictEqual } from 'node:util';
 import {
@@ -12,7 +13,6 @@ import {
   catchError,
   distinctUntilChanged,
   EMPTY,
-  filter,
   map,
   ReplaySubject,
   shareReplay,
@@ -28,8 +28,8 @@ import type { Manifest } from '../package/schema.js';
 import { catalogFromManifest, stitchLatency, type DeviceLatencyTable, type StitchCatalog } from '../policy/catalog.js';
 import { checkProfileForCatalog } from '../policy/check.js';
 import { decide, type Decision, type MatchedRule } from '../policy/decide.js';
-import { decide$ } from '../policy/pipeline.js';
-import { switchingDiscipline, type StitchSwitch } from '../policy/switching.js';
+import { policyLoop, type ControlChange, type ControlInput, type LoopDecision, type LoopEvent } from '../policy/loop.js';
+import type { StitchSwitch } from '../policy/switching.js';
 import { loadProfileSync, watchProfile, type WatchProfileOptions } from '../profiles/load.js';
 import { profileFromObject } from '../profiles/parse.js';
 import type { OrtSettings, Profile, ProfileInput } from '../profiles/schema.js';
@@ -39,6 +39,7 @@ import { DEFAULT_SAMPLING, type SamplingOptions } from '../signals/options.js';
 import type { SignalSource } from '../signals/source.js';
 import { deviceState, type DeviceState } from '../signals/state.js';
 import { systemSource } from '../signals/system.js';
+import { TraceRecorder, type RecordOptions } from '../signals/record.js';
 import type { ThreadOptions } from '../engine/options.js';
 
 /** A profile as the runtime takes it: the path of a YAML or JSON file, or the profile itself. */
@@ -111,18 +112,12 @@ export interface StitchChange {
 /** What the loop needs of the runtime it drives. */
 export interface AdaptiveHost {
   readonly manifest: Manifest;
-  /** The active stitch. */
-  stitch(): number;
   /** The execution provider in use. */
   provider(): string;
-  /** Makes a (valid) stitch active. */
-  activate(id: number): void;
   /** Reports a failure that does not fail a call. */
   report(error: StitchnetError): void;
 }
 
-/** The discipline follows the decisions from `active` (undefined: apply the next one at once), or holds. */
-type Control = { readonly hold: true } | { readonly hold: false; readonly active: number | undefined; readonly lastSwitchAt: number | undefined };
 
 /**
  * The catalog the policy works on, or `undefined` when the package has no cost figures (then no
@@ -177,6 +172,8 @@ export interface AdaptiveLoopOptions {
   scheduler: SchedulerLike;
   /** The `ort` block the sessions were created with; `undefined` when the app gave `threads` or `cpuMemArena` itself. */
   ort: OrtSettings | undefined;
+  /** The stitch to start on. */
+  initial: number;
 }
 
 /** The inference monitor's settings from a sampling block. */
@@ -193,19 +190,22 @@ export class AdaptiveLoop {
   /** Device snapshots; sampling runs while someone (the policy, or an app) listens. Replays the latest. */
   readonly state$: Observable<DeviceState>;
   /** Every decision of the policy; replays the latest. */
-  readonly decisions$: Observable<Decision>;
+  readonly decisions$: Observable<LoopDecision>;
   /** Changes of the active stitch, whatever their cause. No replay. */
   readonly stitchChanges$: Observable<StitchChange>;
 
   private readonly scheduler: SchedulerLike;
-  private readonly catalog: StitchCatalog | undefined;
+  /** The stitches as the policy sees them (this device's latencies where calibrated). */
+  readonly catalog: StitchCatalog | undefined;
   /** Emits once on close; replays, so that a subscription made after close completes at once. */
   private readonly closed = new ReplaySubject<void>(1);
   private readonly changes = new Subject<StitchChange>();
-  private readonly decisions = new ReplaySubject<Decision>(1);
+  private readonly decisions = new ReplaySubject<LoopDecision>(1);
   private readonly profiles: BehaviorSubject<Profile | undefined>;
-  private readonly control = new BehaviorSubject<Control>({ hold: false, active: undefined, lastSwitchAt: undefined });
+  private readonly control = new Subject<ControlInput>();
   private readonly sharedState$: Observable<DeviceState>;
+  private readonly recorder = new TraceRecorder();
+  private activeId: number;
   private readonly subscriptions = new Subscription();
   private watcher: Subscription | undefined;
   private monitor: InferenceMonitor;
@@ -222,6 +222,7 @@ export class AdaptiveLoop {
   ) {
     this.scheduler = options.scheduler;
     this.catalog = options.catalog;
+    this.activeId = options.initial;
     this.profiles = new BehaviorSubject(options.profile?.profile);
     const sampling = options.profile?.profile.sampling ?? DEFAULT_SAMPLING;
     this.monitorSettings = monitorSettings(sampling);
@@ -249,36 +250,40 @@ export class AdaptiveLoop {
     return this.pinnedTo;
   }
 
-  /** Starts the policy (if there is a profile) and the profile watch. */
+  /** The active stitch. The policy loop is its only writer. */
+  get active(): number {
+    return this.activeId;
+  }
+
+  /** Starts the policy loop (deciding once a profile is in force) and the profile watch. */
   start(): void {
-    const catalog = this.catalog;
-    if (catalog) {
-      const profile$ = this.profiles.pipe(filter((p): p is Profile => p !== undefined));
-      const context = () => ({ provider: this.host.provider(), batch: this.batch, current: this.host.stitch() });
-      // Decisions run from the first profile on (without one, no signal is sampled for the policy).
-      const decisions$ = this.profiles.pipe(
-        map((p) => p !== undefined),
-        distinctUntilChanged(),
-        switchMap((on) => (on ? decide$(this.sharedState$, profile$, catalog, { context }) : EMPTY)),
-      );
-      this.subscriptions.add(
-        decisions$.subscribe({
-          next: (d) => {
-            this.decisions.next(d);
-            this.checkProvider(d);
-          },
-          error: (e: unknown) => this.host.report(asError(e, () => new SignalError('SIGNAL_SOURCE_FAILED', 'The signal pipeline failed; the policy stopped', { cause: e }))),
-        }),
-      );
-      const switches$ = this.control.pipe(
-        switchMap((c) =>
-          c.hold ? EMPTY : this.decisions.pipe(switchingDiscipline(catalog, { scheduler: this.scheduler, active: c.active, lastSwitchAt: c.lastSwitchAt })),
-        ),
-      );
-      this.subscriptions.add(switches$.subscribe((s) => this.applySwitch(s)));
-    }
+    this.recorder.start(this.scheduler.now());
+    const loop = policyLoop({
+      state$: this.sharedState$,
+      profile$: this.profiles,
+      catalog: this.catalog,
+      control$: this.control,
+      scheduler: this.scheduler,
+      context: () => ({ provider: this.host.provider(), batch: this.batch }),
+      active: this.activeId,
+    });
+    this.subscriptions.add(
+      loop.subscribe({
+        next: (e) => this.onLoopEvent(e),
+        error: (e: unknown) => this.host.report(asError(e, () => new SignalError('SIGNAL_SOURCE_FAILED', 'The signal pipeline failed; the policy stopped', { cause: e }))),
+      }),
+    );
     const file = this.options.profile?.file;
     if (file !== undefined) this.watch(file);
+  }
+
+  /**
+   * Every reading the policy sees from now on, as lines of a trace CSV (header first, then a row
+   * with the latest readings, then one row per update; times in ms since the loop started).
+   * `stitchnet simulate` on the file replays the same decisions and switches.
+   */
+  record(options: RecordOptions = {}): Observable<string> {
+    return this.recorder.lines(this.scheduler, options).pipe(takeUntil(this.closed));
   }
 
   /**
@@ -291,39 +296,28 @@ export class AdaptiveLoop {
     const spec = loadRuntimeProfile(input, requireCatalog(this.catalog, this.host.manifest));
     this.watcher?.unsubscribe();
     this.watcher = undefined;
-    // The first profile takes over like an unpin: its first decision applies at once.
-    if (this.profiles.value === undefined && this.pinnedTo === undefined) this.control.next({ hold: false, active: undefined, lastSwitchAt: undefined });
     this.apply(spec.profile);
     if (spec.file !== undefined) this.watch(spec.file);
     return spec.profile;
   }
 
-  /** `setStitch`: activates `id`; the policy (if any) follows from there after its dwell. */
+  /** `setStitch`: activates `id`; the policy (if any) follows from there after its dwell. While pinned, moves the pin. */
   manual(id: number): void {
-    const from = this.host.stitch();
-    if (id === from) return;
-    this.host.activate(id);
     if (this.pinnedTo !== undefined) this.pinnedTo = id;
-    const at = this.scheduler.now();
-    this.emitChange(from, id, at, 'manual', { summary: `setStitch(${id})`, rules: [], decision: undefined, wantedForMs: undefined });
-    if (this.pinnedTo === undefined) this.control.next({ hold: false, active: id, lastSwitchAt: at });
+    this.control.next({ kind: 'manual', stitch: id });
   }
 
   /** Holds `id` until {@link unpin}: decisions go on, switches stop. */
   pin(id: number): void {
     this.pinnedTo = id;
-    this.control.next({ hold: true });
-    const from = this.host.stitch();
-    if (id === from) return;
-    this.host.activate(id);
-    this.emitChange(from, id, this.scheduler.now(), 'pin', { summary: `pin(${id})`, rules: [], decision: undefined, wantedForMs: undefined });
+    this.control.next({ kind: 'pin', stitch: id });
   }
 
   /** Hands the stitch back to the policy, whose latest decision applies at once. */
   unpin(): void {
     if (this.pinnedTo === undefined) return;
     this.pinnedTo = undefined;
-    this.control.next({ hold: false, active: undefined, lastSwitchAt: undefined });
+    this.control.next({ kind: 'unpin' });
   }
 
   /**
@@ -357,6 +351,7 @@ export class AdaptiveLoop {
     this.closed.next();
     this.closed.complete();
     this.monitor.complete();
+    this.recorder.complete();
     for (const s of [this.changes, this.decisions, this.profiles, this.control]) s.complete();
   }
 
@@ -401,7 +396,7 @@ export class AdaptiveLoop {
         ? systemSource({ fastMs: s.fastMs, slowMs: s.slowMs, gpuMs: s.gpuMs, probeTimeoutMs: s.probeTimeoutMs })
         : this.options.systemSource;
     const all = [...(system === false ? [] : [system]), this.monitor, ...this.options.signals];
-    return all.map((source) => this.guarded(source));
+    return all.map((source) => this.recorder.tap(this.guarded(source), this.scheduler));
   }
 
   /** A source whose failure is reported and ends only its own readings. */
@@ -423,12 +418,27 @@ export class AdaptiveLoop {
     };
   }
 
+  private onLoopEvent(e: LoopEvent): void {
+    if (e.kind === 'decision') {
+      this.decisions.next(e.decision);
+      this.checkProvider(e.decision);
+    } else if (e.kind === 'switch') this.applySwitch(e.change);
+    else this.applyControl(e.change);
+  }
+
   private applySwitch(s: StitchSwitch): void {
-    const from = this.host.stitch();
+    const from = this.activeId;
     if (s.to === from) return;
-    this.host.activate(s.to);
+    this.activeId = s.to;
     const { summary, rules } = s.decision.reason;
     this.emitChange(from, s.to, s.at, 'policy', { summary, rules, decision: s.decision, wantedForMs: s.wantedForMs });
+  }
+
+  private applyControl(c: ControlChange): void {
+    const from = this.activeId;
+    if (c.to === from) return;
+    this.activeId = c.to;
+    this.emitChange(from, c.to, c.at, c.cause, { summary: `${c.cause === 'pin' ? 'pin' : 'setStitch'}(${c.to})`, rules: [], decision: undefined, wantedForMs: undefined });
   }
 
   private emitChange(from: number, to: number, at: number, cause: StitchChange['cause'], reason: StitchChangeReason): void {

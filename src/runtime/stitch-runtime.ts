@@ -7,9 +7,11 @@ import { asyncScheduler, BehaviorSubject, Subject, type Observable } from 'rxjs'
 import { OptionError, type StitchnetError } from '../errors.js';
 import { readPackage, type StitchPackage } from '../package/index.js';
 import type { Manifest } from '../package/schema.js';
-import type { Decision } from '../policy/decide.js';
+import type { StitchCatalog } from '../policy/catalog.js';
+import type { LoopDecision } from '../policy/loop.js';
 import { OrtSchema, type Profile } from '../profiles/schema.js';
 import type { DeviceState } from '../signals/state.js';
+import type { RecordOptions } from '../signals/record.js';
 import {
   AdaptiveLoop,
   initialStitch,
@@ -122,7 +124,10 @@ interface Streak {
  *   may move away again on a later decision;
  * - `pin(id)` holds a stitch (decisions go on, switches stop) until `unpin()`, after which the
  *   latest decision applies at once;
- * - `setProfile()` replaces the profile (validated first).
+ * - `setProfile()` replaces the profile (validated first); it, a reload of the file and the first
+ *   profile decide at once, from the profile alone while no reading exists yet;
+ * - `record()` streams every reading the policy sees as a trace CSV that `simulate` replays to the
+ *   same switches (the runtime, `simulate` and the testing replay run one policy loop).
  *
  * The execution provider is chosen at `create()`: the first of `providers` whose probe passes and
  * on which the package's pieces load and warm up (`providerAttempts` says why the others were not
@@ -153,7 +158,7 @@ export class StitchRuntime {
    */
   readonly stitchChanges$: Observable<StitchChange>;
   /** Every decision of the policy (empty without a profile); replays the latest. */
-  readonly decisions$: Observable<Decision>;
+  readonly decisions$: Observable<LoopDecision>;
   /**
    * Device snapshots. With a profile they are sampled for the policy all along; without one,
    * sampling runs while this is subscribed. Replays the latest.
@@ -168,7 +173,6 @@ export class StitchRuntime {
   private readonly fused = new Set<string>();
   private readonly fusing = new Map<string, Promise<void>>();
   private readonly fuseFailed = new Set<string>();
-  private current: number;
   /** Batch size of the latest run. */
   private batch = 1;
   private streak: Streak | undefined;
@@ -184,25 +188,20 @@ export class StitchRuntime {
     initial: number,
     private readonly fastPath: FastPath | false,
     private readonly now: () => number,
-    adaptive: AdaptiveLoopOptions,
+    adaptive: Omit<AdaptiveLoopOptions, 'initial'>,
     calibrator?: Calibrator,
   ) {
     this.providerSubject = new BehaviorSubject(selection);
     this.providerChanges$ = this.providerSubject.asObservable();
     this.errors$ = this.errorSubject.asObservable();
-    this.current = initial;
     for (const s of pkg.manifest.stitches) this.routes.set(s.id, pkg.routePieces(s.id));
     this.adaptive = new AdaptiveLoop(
       {
         manifest: pkg.manifest,
-        stitch: () => this.current,
         provider: () => this.provider,
-        activate: (id) => {
-          this.current = id;
-        },
         report: (e) => this.errorSubject.next(e),
       },
-      adaptive,
+      { ...adaptive, initial },
     );
     this.stitchChanges$ = this.adaptive.stitchChanges$;
     this.decisions$ = this.adaptive.decisions$;
@@ -299,7 +298,7 @@ export class StitchRuntime {
 
   /** The active stitch: what `run()` uses unless told otherwise. */
   get stitch(): number {
-    return this.current;
+    return this.adaptive.active;
   }
 
   /** The execution provider in use. */
@@ -327,6 +326,16 @@ export class StitchRuntime {
    * size, measured (`device`) or predicted from the measured ones (`predicted`), whether they came
    * from the cache, and the time `create()` spent. `undefined` with `calibrate: false`.
    */
+  /**
+   * The stitches as the policy sees them: the package's cost and accuracy with this device's
+   * latencies (calibrated, predicted, else the package's). `simulate()` given this catalog replays a
+   * recording of this runtime (`record()`) to the same switches. `undefined` when the package has
+   * no cost figures (no policy can drive it).
+   */
+  get catalog(): StitchCatalog | undefined {
+    return this.adaptive.catalog;
+  }
+
   get calibration(): CalibrationReport | undefined {
     return this.calibrator?.report();
   }
@@ -383,6 +392,23 @@ export class StitchRuntime {
   }
 
   /**
+   * Records every reading the policy sees from now on, as the lines of a trace CSV (header first;
+   * times in ms since `create()`; inference timings included; application signals only when
+   * named in `options.signals`). `stitchnet simulate` on the file makes the same switches, in the
+   * same order, within one sampling period — for a run without `setStitch` or `pin`, which the
+   * file does not hold. The stream completes at `close()`.
+   *
+   * ```ts
+   * const file = createWriteStream('run.csv');
+   * rt.record().subscribe((line) => file.write(line));
+   * ```
+   */
+  record(options?: RecordOptions): Observable<string> {
+    if (this.closing) throw closedError();
+    return this.adaptive.record(options);
+  }
+
+  /**
    * Runs the active stitch (or `opts.stitch`) on one input. The route is fixed when `run` is
    * called: a `setStitch` while it runs does not affect it. The input array is not modified or
    * detached.
@@ -394,7 +420,7 @@ export class StitchRuntime {
   async run(input: RunInput, opts: RunOptions = {}): Promise<RunResult> {
     if (this.closing) throw closedError();
     const started = this.now();
-    const stitch = opts.stitch === undefined ? this.current : checkStitchId(this.pkg.manifest, opts.stitch, 'stitch');
+    const stitch = opts.stitch === undefined ? this.adaptive.active : checkStitchId(this.pkg.manifest, opts.stitch, 'stitch');
     const { data, dims } = checkInput(input, this.pkg.manifest.input);
     const pieces = this.routes.get(stitch) as readonly string[];
     const provider = this.provider;

@@ -99,3 +99,24 @@ export function linuxCpuTemperature(sysClass = '/sys/class'): () => Promise<{ ma
     return { main: Number.isFinite(milli) ? milli / 1000 : null };
   };
 }
+
+/** PCI vendor ids of the display controllers worth naming. */
+const PCI_VENDORS: Readonly<Record<string, string>> = { '0x10de': 'NVIDIA', '0x1002': 'AMD', '0x8086': 'Intel' };
+
+/**
+ * The display controllers on Linux from sysfs (`/sys/bus/pci/devices/<id>/{class,vendor,device}`):
+ * a few file reads, where systeminformation's `graphics()` spawns `lspci -vvv`, `clinfo`,
+ * `xrandr` and `xdpyinfo` — a burst of CPU that reads as a slowdown of the first runs.
+ */
+export async function linuxGpuInventory(pciDevices = '/sys/bus/pci/devices'): Promise<{ controllers: { vendor: string; model: string }[] }> {
+  const controllers: { vendor: string; model: string }[] = [];
+  for (const dev of await list(pciDevices)) {
+    const cls = await readText(join(pciDevices, dev, 'class'));
+    // PCI class 0x03xxxx: display controller (VGA, 3D, other).
+    if (cls === undefined || !cls.startsWith('0x03')) continue;
+    const vendorId = (await readText(join(pciDevices, dev, 'vendor'))) ?? '';
+    const device = (await readText(join(pciDevices, dev, 'device'))) ?? '';
+    controllers.push({ vendor: PCI_VENDORS[vendorId] ?? vendorId, model: `${vendorId}:${device} at ${dev}` });
+  }
+  return { controllers };
+}

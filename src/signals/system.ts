@@ -8,7 +8,7 @@
 import type Si from 'systeminformation';
 import { catchError, defer, map, merge, of, switchMap, timeout, type Observable, type SchedulerLike } from 'rxjs';
 import { NVIDIA_SMI_SIGNALS, nvidiaSmiSource, spawnLines, type LineSpawner } from './nvidia-smi.js';
-import { linuxCpuTemperature, osCpuLoad } from './cheap-probes.js';
+import { linuxCpuTemperature, linuxGpuInventory, osCpuLoad } from './cheap-probes.js';
 import { DEFAULT_SAMPLING, type SamplingOptions } from './options.js';
 import { exclusive, pollProbe } from './sample.js';
 import type { SignalSource } from './source.js';
@@ -30,6 +30,8 @@ export interface TemperatureInfo {
 /** The part of a `graphics()` result that is used. */
 export interface GraphicsInfo {
   controllers: readonly { vendor: string; model: string }[];
+  /** `false`: no inventory was taken (the `nvidia-smi` stream is then tried, and reports itself if it is missing). */
+  probed?: boolean;
 }
 
 /**
@@ -80,10 +82,18 @@ export function hasNvidiaGpu(g: GraphicsInfo): boolean {
   return g.controllers.some((c) => /nvidia/i.test(c.vendor) || /nvidia/i.test(c.model));
 }
 
+/** True when the GPU inventory lists an NVIDIA controller, or when none was taken (then `nvidia-smi` answers for itself). */
+function mayHaveNvidiaGpu(g: GraphicsInfo): boolean {
+  return g.probed === false || hasNvidiaGpu(g);
+}
+
 /**
- * The default probes: systeminformation for memory, battery and the GPU inventory; CPU load from
- * `os.cpus()` counters everywhere, and CPU temperature from sysfs on Linux, where the
- * systeminformation calls spawn processes on every poll (see `cheap-probes.ts`).
+ * The default probes: systeminformation for memory and battery; CPU load from `os.cpus()`
+ * counters everywhere, and CPU temperature from sysfs on Linux, where the systeminformation calls
+ * spawn processes on every poll (see `cheap-probes.ts`). The GPU inventory never uses
+ * systeminformation's `graphics()` (it spawns `lspci -vvv`, `clinfo`, `xrandr`, `xdpyinfo`, a
+ * burst that reads as an inference slowdown at start): on Linux it reads sysfs, elsewhere it is
+ * left to `nvidia-smi`, which either streams or reports itself missing.
  */
 export function defaultSystemInformation(platform: NodeJS.Platform = process.platform): SystemInformation {
   return {
@@ -91,7 +101,19 @@ export function defaultSystemInformation(platform: NodeJS.Platform = process.pla
     mem: async () => (await systeminformation()).mem(),
     battery: async () => (await systeminformation()).battery(),
     cpuTemperature: platform === 'linux' ? linuxCpuTemperature() : async () => (await systeminformation()).cpuTemperature(),
-    graphics: async () => (await systeminformation()).graphics(),
+    graphics: platform === 'linux' ? linuxGpuInventory : () => Promise.resolve({ controllers: [], probed: false }),
+  };
+}
+
+/** `f` called on first use only; later calls share its promise (a failure is retried). */
+function once<T>(f: () => Promise<T>): () => Promise<T> {
+  let result: Promise<T> | undefined;
+  return () => {
+    result ??= f().catch((e: unknown) => {
+      result = undefined;
+      throw e;
+    });
+    return result;
   };
 }
 
@@ -123,7 +145,8 @@ export interface SystemSourceOptions extends Partial<Pick<SamplingOptions, 'fast
  *
  * - fast lane (`fastMs`): CPU load, `mem`, and `battery` on Linux (a cheap `/sys` read);
  * - slow lane (`slowMs`): CPU temperature, and `battery` on Windows and macOS (PowerShell, ioreg);
- * - GPU: `graphics()` once for the inventory; if it lists an NVIDIA GPU, one long-lived
+ * - GPU: the inventory once, when sampling starts (sysfs on Linux; see
+ *   {@link defaultSystemInformation}); if it lists an NVIDIA GPU, one long-lived
  *   `nvidia-smi -lms` stream (see {@link nvidiaSmiSource}); otherwise the GPU signals are
  *   `unavailable`.
  *
@@ -143,7 +166,8 @@ export function systemSource(options: SystemSourceOptions = {}): SignalSource {
     mem: exclusive(() => api.mem()),
     battery: exclusive(() => api.battery()),
     cpuTemperature: exclusive(() => api.cpuTemperature()),
-    graphics: exclusive(() => api.graphics()),
+    // Taken once, whatever the subscriptions: the inventory does not change while the app runs.
+    graphics: once(() => api.graphics()),
   };
   return {
     name: 'systeminformation',
@@ -155,7 +179,7 @@ export function systemSource(options: SystemSourceOptions = {}): SignalSource {
           ? of(missingPatch(NVIDIA_SMI_SIGNALS, 'unavailable'))
           : defer(calls.graphics).pipe(
               timeout({ first: options.probeTimeoutMs ?? 2 * slowMs, scheduler }),
-              map(hasNvidiaGpu),
+              map(mayHaveNvidiaGpu),
               // If the inventory itself fails, try the stream anyway: a missing tool reports itself.
               catchError(() => of(true)),
               switchMap((nvidia) =>

@@ -22,7 +22,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
-import { Observable, type SchedulerAction, type SchedulerLike } from 'rxjs';
+import { Observable, type SchedulerLike, type Subscription } from 'rxjs';
 import { SignalError } from '../errors.js';
 import { isSignalName, signalInfo, signalNameHint, SIGNAL_NAMES } from './names.js';
 import type { SignalSource } from './source.js';
@@ -210,20 +210,26 @@ export function traceSource(trace: Trace, options: TraceSourceOptions = {}): Sig
     name: `trace:${trace.name}`,
     readings(scheduler: SchedulerLike): Observable<SignalPatch> {
       return new Observable<SignalPatch>((subscriber) => {
+        const rows = trace.rows;
         const start = scheduler.now();
-        const due = (i: number) => Math.max(0, start + (trace.rows[i]?.tMs ?? 0) / speed - scheduler.now());
-        if (trace.rows.length === 0) {
+        const due = (i: number) => Math.max(0, start + (rows[i]?.tMs ?? 0) / speed - scheduler.now());
+        if (rows.length === 0) {
           subscriber.complete();
           return undefined;
         }
-        return scheduler.schedule(function (this: SchedulerAction<number>, index = 0) {
-          let i = index;
+        let next = 0;
+        let action: Subscription | undefined;
+        const step = (): void => {
           // Emit every row that is due now (rows sharing a time come out together, in order).
-          do subscriber.next(rowPatch(trace.rows[i++] as TraceRow));
-          while (i < trace.rows.length && due(i) === 0);
-          if (i < trace.rows.length) this.schedule(i, due(i));
+          do subscriber.next(rowPatch(rows[next++] as TraceRow));
+          while (next < rows.length && due(next) === 0);
+          // Each row is scheduled from here, not from inside the previous action, so that actions
+          // never nest: time and memory stay linear in the rows (a day at 1 Hz is 86,400 rows).
+          if (next < rows.length) action = scheduler.schedule(step, due(next));
           else subscriber.complete();
-        }, due(0), 0);
+        };
+        action = scheduler.schedule(step, due(0));
+        return () => action?.unsubscribe();
       });
     },
   };

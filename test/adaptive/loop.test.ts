@@ -90,7 +90,8 @@ describe('a profile drives the stitch', () => {
     expect(changes).toEqual([expect.objectContaining({ from: 2, to: 0, cause: 'pin', direction: 'degrade', at: 0 })]);
 
     clock.advanceTo(60_000);
-    expect(decisions).toEqual([2, 3]);
+    // The profile's choice before any reading, then one decision per reading.
+    expect(decisions).toEqual([2, 2, 3]);
     expect(rt.stitch).toBe(0);
     expect((await rt.run(sample(pkg))).stitch).toBe(0);
     expect(changes).toHaveLength(1);

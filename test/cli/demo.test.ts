@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { interval, take, VirtualAction, VirtualTimeScheduler } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LiveOutput, type LiveStream } from '../../src/cli/demo-view.js';
+import { LiveOutput, type DemoSummary, type LiveStream } from '../../src/cli/demo-view.js';
 import { scaledScheduler } from '../../src/cli/scaled-scheduler.js';
 import { cli, root } from './helpers.js';
 
@@ -38,6 +38,27 @@ describe('stitchnet demo', () => {
     expect(r.stdout).not.toContain('\x1b[');
     expect(r.stdout).toMatch(/\nRan \d+ inferences in [\d.]+ s/);
     expect(r.stdout).toMatch(/\n {2}stitch +MACs +active +share +runs +p50 ms +accuracy\n/);
+  });
+
+  it('--json prints the summary as JSON; --record writes a trace that simulate replays to the same switches', async () => {
+    const recorded = path.join(cache, 'recorded.csv');
+    // 40 minutes of trace in 4 s: a sampling period of the trace (30 s) is 50 ms of wall time.
+    const r = await cli(['demo', '--duration', '4', '--trace', 'examples/traces/laptop-unplugged.csv', '--speed', '600', '--cache', cache, '--provider', 'cpu', '--json', '--record', recorded]);
+    expect(r.code).toBe(0);
+    const summary = JSON.parse(r.stdout) as DemoSummary;
+    expect(summary.runs).toBeGreaterThan(0);
+    expect(summary.stitches.reduce((a, s) => a + s.runs, 0)).toBe(summary.runs);
+    expect(summary.switches.length).toBeGreaterThan(0);
+    for (const s of summary.switches) expect(s).toEqual({ atMs: expect.any(Number), from: expect.any(Number), to: expect.any(Number), direction: expect.stringMatching(/^(degrade|upgrade)$/), cause: 'policy', reason: expect.any(String) });
+    expect(r.stderr).toContain(`Recorded every reading the policy saw to ${recorded}`);
+
+    const model = r.stderr.match(/--model (\S+)/)?.[1] ?? '';
+    expect(model).not.toBe('');
+    const sim = await cli(['simulate', '--model', model, '--profile', 'profiles/balanced.yaml', '--trace', recorded, '--provider', 'cpu', '--json']);
+    expect(sim.code).toBe(0);
+    const replayed = (JSON.parse(sim.stdout) as { switches: { atMs: number; from: number | null; to: number }[] }).switches.filter((s) => s.from !== null);
+    expect(replayed.map((s) => [s.from, s.to])).toEqual(summary.switches.map((s) => [s.from, s.to]));
+    replayed.forEach((s, i) => expect(Math.abs(s.atMs - (summary.switches[i]?.atMs ?? 0))).toBeLessThanOrEqual(30_000));
   });
 
   it('refuses --speed without --trace', async () => {

@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { map, of } from 'rxjs';
+import { filter, map, of, type Observable } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
-import { policyLoop } from '../../src/policy/pipeline.js';
+import { policyLoop, type LoopEvent } from '../../src/policy/loop.js';
+import type { StitchSwitch } from '../../src/policy/switching.js';
 import { parseProfile, profileFromObject } from '../../src/profiles/parse.js';
 import { deviceState$ } from '../../src/signals/derive.js';
 import { loadTrace } from '../../src/signals/trace.js';
@@ -17,6 +18,12 @@ const shippedProfile = (name: string) => parseProfile(readFileSync(join(root, 'p
 const replay = (trace: string, profile: string) =>
   replayTrace({ trace: loadTrace(join(root, 'examples/traces', `${trace}.csv`)), profile: shippedProfile(profile), catalog: family, context: () => ({ provider: 'cpu' }) });
 
+const switchesOf = (loop: Observable<LoopEvent>): Observable<StitchSwitch> =>
+  loop.pipe(
+    filter((e): e is Extract<LoopEvent, { kind: 'switch' }> => e.kind === 'switch'),
+    map((e) => e.change),
+  );
+
 describe('hysteresis through the whole loop (virtual time)', () => {
   const oscillating = () => {
     const fake = new FakeSignalSource();
@@ -28,13 +35,13 @@ describe('hysteresis through the whole loop (virtual time)', () => {
   const loop = (margin: number, ts: TestScheduler) => {
     const profile = profileFromObject({ rules, switching: { minDwellMs: 0, upgradeAfterMs: 0, hysteresis: { 'thermal.cpuC': margin } }, sampling: { smoothing: {} } });
     const state$ = deviceState$([oscillating()], { scheduler: ts, smoothing: profile.sampling.smoothing });
-    return policyLoop({ state$, profile$: of(profile), catalog: family, scheduler: ts });
+    return switchesOf(policyLoop({ state$, profile$: of(profile), catalog: family, scheduler: ts }));
   };
 
   it('a signal oscillating around a threshold causes at most one switch', () => {
     const ts = new TestScheduler((a, b) => expect(a).toEqual(b));
     ts.run(({ expectObservable }) => {
-      const switches = loop(3, ts).switches$.pipe(map((s) => `${String(s.from)}>${s.to} ${s.decision.reason.rules.map((r) => r.name).join()}`));
+      const switches = loop(3, ts).pipe(map((s) => `${String(s.from)}>${s.to} ${s.decision.reason.rules.map((r) => r.name).join()}`));
       expectObservable(switches, '^ 70s !').toBe('a 999ms b', { a: 'undefined>9 ', b: '9>4 hot' });
     });
   });
@@ -43,7 +50,7 @@ describe('hysteresis through the whole loop (virtual time)', () => {
     const ts = new TestScheduler((a, b) => expect(a).toEqual(b));
     let count = 0;
     ts.run(() => {
-      loop(0, ts).switches$.subscribe(() => count++);
+      loop(0, ts).subscribe(() => count++);
     });
     expect(count).toBeGreaterThan(50);
   });
@@ -65,12 +72,14 @@ describe('the shipped traces through the shipped profiles', () => {
   });
 
   it('laptop unplugged × battery-saver: cheapest above the floor, then over budget when nearly empty', () => {
-    const { switches } = replay('laptop-unplugged', 'battery-saver');
+    const { switches, decisions } = replay('laptop-unplugged', 'battery-saver');
     expect(switches.map((s) => [s.to, s.decision.reason.overBudget])).toEqual([
       [2, false],
       [0, true],
     ]);
-    expect(switches[0]?.decision.limits.provider).toEqual(['cpu']);
+    // The first choice is the profile's alone (no reading yet); the first reading adds the provider limit.
+    expect(switches[0]?.decision.limits.provider).toBeUndefined();
+    expect(decisions[1]?.limits.provider).toEqual(['cpu']);
     expect(switches[1]?.decision.reason.unmet).toEqual(['minAccuracy']);
   });
 
@@ -83,7 +92,12 @@ describe('the shipped traces through the shipped profiles', () => {
     // The load stops at 12 min; going back up waits for a calm minute each time.
     expect(upgrades.length).toBeGreaterThan(0);
     expect(upgrades.every((s) => s.at > 12 * 60_000 && s.wantedForMs >= 60_000)).toBe(true);
-    expect(switches.at(-1)?.to).toBe(switches[0]?.to);
+    // Before any reading the cautious "warm" rule (unavailable: match) holds; the first reading lifts it at once.
+    expect(switches.slice(0, 2).map((s) => [s.at, s.to, s.direction])).toEqual([
+      [0, 4, 'initial'],
+      [0, 8, 'initial'],
+    ]);
+    expect(switches.at(-1)?.to).toBe(8);
   });
 
   it('GPU taken by another app × performance: the latency budget × observed slowdown steps down, and back up once it is gone', () => {

@@ -1,8 +1,11 @@
-import { map } from 'rxjs';
+import { filter, map, type Observable } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
 import { checkProfileForCatalog } from '../../src/policy/check.js';
-import { decide$ } from '../../src/policy/pipeline.js';
+import type { StitchCatalog } from '../../src/policy/catalog.js';
+import { policyLoop, type LoopDecision, type LoopEvent } from '../../src/policy/loop.js';
+import type { Profile } from '../../src/profiles/schema.js';
+import type { DeviceState } from '../../src/signals/state.js';
 import { profileFromObject } from '../../src/profiles/parse.js';
 import { deviceState$ } from '../../src/signals/derive.js';
 import { catalogOf, deviceState, FakeSignalSource } from '../../src/testing/index.js';
@@ -13,16 +16,23 @@ const catalog = catalogOf([
   { id: 2, macs: 4, accuracy: 0.8 },
 ]);
 
-describe('decide$', () => {
+/** The decisions of the policy loop. */
+const decide$ = (state$: Observable<DeviceState>, profile$: Observable<Profile>, cat: StitchCatalog, active?: number): Observable<LoopDecision> =>
+  policyLoop({ state$, profile$, catalog: cat, active, context: () => ({ provider: 'cpu' }) }).pipe(
+    filter((e): e is Extract<LoopEvent, { kind: 'decision' }> => e.kind === 'decision'),
+    map((e) => e.decision),
+  );
+
+describe('the policy loop\'s decisions', () => {
   it('decides on every state, passing the matched rules on for hysteresis', () => {
     const ts = new TestScheduler((a, b) => expect(a).toEqual(b));
     ts.run(({ cold, expectObservable }) => {
       const p1 = profileFromObject({ rules: [{ name: 'busy', when: { 'cpu.load': { above: 80 } }, limit: { maxMacs: 2 } }], switching: { hysteresis: { 'cpu.load': 10 } } });
-      const states = cold('a-b-c-d', { a: deviceState({ 'cpu.load': 50 }), b: deviceState({ 'cpu.load': 85 }), c: deviceState({ 'cpu.load': 75 }), d: deviceState({ 'cpu.load': 65 }) });
+      const states = cold('a---b---c---d', { a: deviceState({ 'cpu.load': 50 }), b: deviceState({ 'cpu.load': 85 }), c: deviceState({ 'cpu.load': 75 }), d: deviceState({ 'cpu.load': 65 }) });
       const profile$ = cold('p', { p: p1 });
       const out = decide$(states, profile$, catalog).pipe(map((d) => `${d.stitch}:${d.reason.rules.map((r) => r.name).join()}`));
-      // 75 still matches "above 80" with the 10 margin; 65 does not.
-      expectObservable(out).toBe('a-b-c-d', { a: '2:', b: '1:busy', c: '1:busy', d: '2:' });
+      // The profile decides alone first (no reading yet); 75 still matches "above 80" with the 10 margin; 65 does not.
+      expectObservable(out).toBe('(na)b---c---d', { n: '2:', a: '2:', b: '1:busy', c: '1:busy', d: '2:' });
     });
   });
 
@@ -31,11 +41,11 @@ describe('decide$', () => {
     ts.run(({ cold, expectObservable }) => {
       const profile$ = cold('a---b', { a: profileFromObject({}), b: profileFromObject({ limits: { maxMacs: 1 } }) });
       const states = cold('s', { s: deviceState({}) });
-      expectObservable(decide$(states, profile$, catalog).pipe(map((d) => d.stitch))).toBe('a---b', { a: 2, b: 0 });
+      expectObservable(decide$(states, profile$, catalog).pipe(map((d) => d.stitch))).toBe('(na)b', { n: 2, a: 2, b: 0 });
     });
   });
 
-  it('reads provider, batch and active stitch from the context', () => {
+  it('reads the provider from the context and the active stitch from the loop', () => {
     const latencies = catalogOf([
       { id: 0, macs: 1, accuracy: 0.6, latencyMs: 5 },
       { id: 1, macs: 2, accuracy: 0.7, latencyMs: 9.5 },
@@ -45,8 +55,8 @@ describe('decide$', () => {
       const profile$ = cold('p', { p: profileFromObject({ limits: { maxLatencyMs: 10 } }) });
       const states = cold('s', { s: deviceState({}) });
       // Active on 0: stitch 1 is an upgrade and needs 10 % headroom (9.5 > 9); active on 1 it may stay.
-      expectObservable(decide$(states, profile$, latencies, { context: () => ({ provider: 'cpu', current: 0 }) }).pipe(map((d) => d.stitch))).toBe('a', { a: 0 });
-      expectObservable(decide$(states, profile$, latencies, { context: () => ({ provider: 'cpu', current: 1 }) }).pipe(map((d) => d.stitch))).toBe('a', { a: 1 });
+      expectObservable(decide$(states, profile$, latencies, 0).pipe(map((d) => d.stitch))).toBe('(na)', { n: 0, a: 0 });
+      expectObservable(decide$(states, profile$, latencies, 1).pipe(map((d) => d.stitch))).toBe('(na)', { n: 1, a: 1 });
     });
   });
 });

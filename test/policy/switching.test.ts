@@ -40,7 +40,8 @@ describe('switchingDiscipline', () => {
   it('restarts the upgrade wait when a decision stops wanting it, and goes to the latest upgrade', () => {
     const ts = newScheduler();
     ts.run(({ cold, expectObservable }) => {
-      const sw = { minDwellMs: 0, upgradeAfterMs: 10 };
+      // upgradeQuorum 1: every decision must want the upgrade (no smoothing).
+      const sw = { minDwellMs: 0, upgradeAfterMs: 10, upgradeQuorum: 1 };
       // Upgrade wanted at 2, not wanted at 6 (back to 1), wanted again at 8 (to 2), then more (to 3) at 12.
       const decisions = cold('a 1ms u 3ms a 1ms v 3ms w', { a: wants(1, sw), u: wants(3, sw), v: wants(2, sw), w: wants(3, sw) });
       const out = decisions.pipe(

@@ -44,7 +44,15 @@ describe('profile defaults', () => {
     expect(p.objective).toBe('max-accuracy');
     expect(p.limits).toEqual({});
     expect(p.rules).toEqual([]);
-    expect(p.switching).toEqual({ minDwellMs: 5000, degradeAfterMs: 0, upgradeAfterMs: 15000, latencyMargin: 0.1, hysteresis: {} });
+    expect(p.switching).toEqual({
+      minDwellMs: 5000,
+      degradeAfterMs: 0,
+      upgradeAfterMs: 15000,
+      upgradeQuorum: 0.75,
+      backoff: { windowMs: 60_000, factor: 2, maxMs: 120_000, resetAfterMs: 300_000 },
+      latencyMargin: 0.1,
+      hysteresis: {},
+    });
     expect(p.sampling.fastMs).toBe(1000);
     expect(p.ort.allowSpinning).toBe(false);
   });

@@ -3,7 +3,7 @@ import type { CpuInfo } from 'node:os';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { findLinuxCpuSensor, linuxCpuTemperature, osCpuLoad } from '../../src/signals/cheap-probes.js';
+import { findLinuxCpuSensor, linuxCpuTemperature, linuxGpuInventory, osCpuLoad } from '../../src/signals/cheap-probes.js';
 
 const cpu = (user: number, idle: number): CpuInfo => ({ model: 'x', speed: 1, times: { user, nice: 0, sys: 0, idle, irq: 0 } });
 
@@ -50,5 +50,27 @@ describe('linuxCpuTemperature', () => {
     file('thermal/thermal_zone3/temp', '55000\n');
     expect(await linuxCpuTemperature(root)()).toEqual({ main: 55 });
     expect(await linuxCpuTemperature(join(root, 'nothing'))()).toEqual({ main: null });
+  });
+});
+
+describe('linuxGpuInventory', () => {
+  it('lists the display controllers from sysfs, naming NVIDIA, AMD and Intel, without spawning anything', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'stitchnet-pci-'));
+    try {
+      const dev = (id: string, cls: string, vendor: string) => {
+        mkdirSync(join(root, id));
+        writeFileSync(join(root, id, 'class'), `${cls}\n`);
+        writeFileSync(join(root, id, 'vendor'), `${vendor}\n`);
+        writeFileSync(join(root, id, 'device'), '0x1234\n');
+      };
+      dev('0000:00:02.0', '0x030000', '0x8086');
+      dev('0000:01:00.0', '0x030200', '0x10de');
+      dev('0000:00:1f.0', '0x060100', '0x8086'); // an ISA bridge: not a display controller
+      const { controllers } = await linuxGpuInventory(root);
+      expect(controllers.map((c) => c.vendor).sort()).toEqual(['Intel', 'NVIDIA']);
+      expect(await linuxGpuInventory(join(root, 'missing'))).toEqual({ controllers: [] });
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });

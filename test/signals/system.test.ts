@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { nvidiaSmiArgs, nvidiaSmiSource, parseNvidiaSmiLine } from '../../src/signals/nvidia-smi.js';
 import { SIGNAL_NAMES } from '../../src/signals/names.js';
 import { missingPatch, okReading, stateFromReadings, type Reading, type SignalPatch } from '../../src/signals/state.js';
-import { batteryPatch, hasNvidiaGpu, loadPatch, memoryPatch, systemSource, temperaturePatch, type SystemInformation } from '../../src/signals/system.js';
+import { batteryPatch, defaultSystemInformation, hasNvidiaGpu, loadPatch, memoryPatch, systemSource, temperaturePatch, type SystemInformation } from '../../src/signals/system.js';
 
 const scheduler = () => new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
 
@@ -123,7 +123,7 @@ describe('systemSource', () => {
   });
 
   it('on this machine reports what is missing as unavailable, never as 0, and does not crash', async () => {
-    const [battery, temps, graphics] = await Promise.all([si.battery(), si.cpuTemperature(), si.graphics()]);
+    const [battery, temps, graphics] = await Promise.all([si.battery(), si.cpuTemperature(), defaultSystemInformation().graphics()]);
     // Default periods: the first CPU-load call primes its counters for ~0.5 s. The wait is for
     // events (every field reported, the load read once), not for a time.
     const readings = await firstFullReadings(systemSource(), (r) => r['cpu.load']?.quality === 'ok');

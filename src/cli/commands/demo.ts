@@ -10,11 +10,11 @@
  *
  * On a terminal the status is redrawn in place; otherwise one status line per second.
  */
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { createWriteStream, existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import type { SchedulerLike } from 'rxjs';
+import { asyncScheduler, type SchedulerLike } from 'rxjs';
 import { openDataset, type Dataset } from '../../data/index.js';
 import { OptionError } from '../../errors.js';
 import { readPackage, type StitchPackage } from '../../package/index.js';
@@ -23,7 +23,7 @@ import { PROVIDER_NAMES, seededRandom, type ProviderName } from '../../base/inde
 import { StitchRuntime } from '../../runtime/stitch-runtime.js';
 import { loadTrace, traceDurationMs, traceSource, type Trace } from '../../signals/index.js';
 import { defaultCacheDir, randomDemoPackage } from '../demo-package.js';
-import { changeLine, DemoStats, LiveOutput, statusLines, summaryText } from '../demo-view.js';
+import { changeLine, DemoStats, LiveOutput, statusLines, summaryJson, summaryText } from '../demo-view.js';
 import { formatClock } from '../format.js';
 import { oneOf, positiveNumber } from '../options.js';
 import { scaledScheduler } from '../scaled-scheduler.js';
@@ -38,6 +38,8 @@ interface DemoCliOptions {
   speed?: number;
   cache?: string;
   provider?: ProviderName[];
+  record?: string;
+  json?: boolean;
 }
 
 /** The folder holding this installation's package.json (where `profiles/` and, in a checkout, `models/` are). */
@@ -133,20 +135,19 @@ function argmax(logits: Float32Array, classes: number, i = 0): number {
 }
 
 /**
- * Runs the active stitch through its warm-up and the inference signals' minimum of runs while the
- * policy is held, so that the policy's first latency reading is a steady-state one (the runtime
- * already ran every piece once at create).
+ * Writes every reading the policy sees to `file` as a trace CSV (`stitchnet simulate` replays it
+ * to the same switches). Resolves the returned `done` once the file is complete (after close).
  */
-async function warmUp(rt: StitchRuntime, data: Dataset): Promise<void> {
-  const active = rt.stitch;
-  rt.pin(active);
-  try {
-    const sampling = rt.profile?.sampling;
-    const window = (sampling?.slowdownWarmupRuns ?? 3) + (sampling?.slowdownMinSamples ?? 5);
-    for (let i = 0; i < window; i++) await rt.run(data.batch(i % data.size, 1), { stitch: active });
-  } finally {
-    rt.unpin();
-  }
+function startRecording(rt: StitchRuntime, file: string): { done: Promise<void> } {
+  const out = createWriteStream(file);
+  const failed = new Promise<never>((_, reject) => out.once('error', reject));
+  const ended = new Promise<void>((resolve) => {
+    rt.record().subscribe({
+      next: (line) => out.write(line),
+      complete: () => out.end(resolve),
+    });
+  });
+  return { done: Promise.race([ended, failed]) };
 }
 
 async function runDemo(o: DemoCliOptions): Promise<void> {
@@ -169,14 +170,17 @@ async function runDemo(o: DemoCliOptions): Promise<void> {
     ...(trace ? { systemSource: traceSource(trace) } : {}),
     ...(scheduler ? { scheduler } : {}),
   });
-  const t0 = scheduler?.now() ?? 0;
-  await warmUp(rt, data);
+  // The runtime warmed every piece up at create(); the policy sees every run from the first.
+  const recording = o.record === undefined ? undefined : startRecording(rt, o.record);
+  const t0 = (scheduler ?? asyncScheduler).now();
   const started = performance.now();
   const stats = new DemoStats(rt.stitch, started);
   const clock = () => formatClock(scheduler ? scheduler.now() - t0 : performance.now() - started).padStart(7);
+  // With --json the live view goes to stderr and stdout holds the summary alone.
+  const screen = o.json ? process.stderr : process.stdout;
   const m = pkg.manifest;
   const signals = trace ? `trace ${o.trace} (${formatClock(traceDurationMs(trace))}${speed !== 1 ? ` played ${speed.toFixed(speed < 10 ? 1 : 0)}× faster` : ''})` : "this machine's sensors";
-  process.stdout.write(
+  screen.write(
     [
       `Model ${m.name}: ${m.stitches.length} stitches; profile ${rt.profile?.name ?? profile}; provider ${rt.provider}; signals: ${signals}`,
       `Samples: ${data.name} (${data.size}${data.labels ? ', labelled' : ', no labels: accuracy n/a'}); running for ${o.duration} s, starting on stitch ${rt.stitch}`,
@@ -184,7 +188,7 @@ async function runDemo(o: DemoCliOptions): Promise<void> {
     ].join('\n'),
   );
 
-  const live = new LiveOutput(process.stdout);
+  const live = new LiveOutput(screen);
   const draw = () => live.status(statusLines(stats, catalog, clock()));
   const subs = [
     rt.state$.subscribe((s) => {
@@ -217,8 +221,12 @@ async function runDemo(o: DemoCliOptions): Promise<void> {
     draw();
     live.end();
     await rt.close();
+    await recording?.done;
   }
-  process.stdout.write(`\n${summaryText(stats, catalog, performance.now(), random)}`);
+  const end = performance.now();
+  if (o.json) process.stdout.write(`${JSON.stringify(summaryJson(stats, catalog, end, t0), null, 2)}\n`);
+  else process.stdout.write(`\n${summaryText(stats, catalog, end, random)}`);
+  if (o.record !== undefined) screen.write(`Recorded every reading the policy saw to ${o.record} (replay it: stitchnet simulate --model ${pkg.dir} --profile ${profile} --trace ${o.record})\n`);
   if (random) process.stdout.write('Reminder: random weights; the accuracy above means nothing until the trained family ships.\n');
 }
 
@@ -233,6 +241,8 @@ export function registerDemo(program: Command): void {
     .option('--trace <file>', 'drive the signals from a recorded trace instead of the sensors (see examples/traces)')
     .option('--speed <x>', 'with --trace: replay speed (default: the whole trace within --duration)', positiveNumber('--speed'))
     .option('--cache <dir>', 'where the random-weight stand-in is built (default: $XDG_CACHE_HOME/stitchnet or ~/.cache/stitchnet)')
+    .option('--record <file.csv>', 'write every reading the policy saw (inference latencies included) to a trace CSV that simulate replays to the same switches')
+    .option('--json', 'print the summary as JSON on stdout (switches, time and runs per stitch, accuracy); the live view goes to stderr')
     .option('--provider <list>', `execution providers in order of preference, comma-separated (${PROVIDER_NAMES.join(', ')})`, (v: string) => v.split(',').map((p) => oneOf('--provider', PROVIDER_NAMES)(p.trim())))
     .action(async (o: DemoCliOptions) => {
       if (o.speed !== undefined && o.trace === undefined) throw new OptionError('OPTION_INVALID', '--speed only applies to --trace', { option: '--speed', hint: 'Add --trace <file>, or drop --speed' });

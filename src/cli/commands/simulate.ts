@@ -113,7 +113,7 @@ export function simulationReport(sim: Simulation, catalog: StitchCatalog, about:
     timePerStitch: sim.timePerStitch.map((t) => ({ stitch: t.stitch, macs: catalog.stitches.get(t.stitch)?.macs ?? null, ms: t.ms, fraction: sim.endMs > 0 ? t.ms / sim.endMs : 0 })),
     overBudgetMs: sim.overBudgetMs,
     outOfLimitsMs: sim.outOfLimitsMs,
-    decisions: sim.replay.decisions.length,
+    decisions: sim.decisions,
     plot,
   };
 }
@@ -160,7 +160,8 @@ export function registerSimulate(program: Command): void {
       const absent = signalsNotInTrace(profile, trace);
       if (absent.length > 0) process.stderr.write(`note: the trace has no ${absent.join(', ')}: rules on ${absent.length === 1 ? 'it' : 'them'} see no reading\n`);
 
-      const sim = simulate({ trace, profile, catalog, provider: o.provider, batch: o.batch });
+      // Every state and decision is kept only for a plot: without one, memory stays bounded on long traces.
+      const sim = simulate({ trace, profile, catalog, provider: o.provider, batch: o.batch, keep: files !== undefined });
       const written: string[] = [];
       if (files) {
         const title = `${path.basename(o.trace)} × ${profile.name ?? path.basename(o.profile)} on ${name}`;
