@@ -4,6 +4,7 @@
  */
 import { isMap, isPair, isScalar, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
 import type { z } from 'zod';
+import { closest } from '../base/did-you-mean.js';
 import { ProfileError } from '../errors.js';
 import { ProfileSchema, type Profile } from './schema.js';
 
@@ -229,41 +230,6 @@ function describeValue(v: unknown): string {
   if (Array.isArray(v)) return 'a list';
   if (typeof v === 'object') return 'a mapping';
   return `${typeof v} ${JSON.stringify(v)}`;
-}
-
-/**
- * The likely intended candidate: the closest by edit distance if close enough to be a typo, else
- * the shortest one that the word abbreviates (`battery.pct` → `battery.percent`).
- */
-function closest(word: string, candidates: readonly string[]): string | undefined {
-  const w = word.toLowerCase();
-  let best: string | undefined;
-  let bestD = Math.max(2, Math.floor(word.length / 3)) + 1;
-  for (const c of candidates) {
-    const d = editDistance(w, c.toLowerCase());
-    if (d < bestD) [best, bestD] = [c, d];
-  }
-  if (best) return best;
-  const abbreviated = candidates.filter((c) => c[0]?.toLowerCase() === w[0] && isSubsequence(w, c.toLowerCase()));
-  return abbreviated.sort((a, b) => a.length - b.length)[0];
-}
-
-function isSubsequence(short: string, long: string): boolean {
-  let i = 0;
-  for (const ch of long) if (ch === short[i]) i++;
-  return i === short.length;
-}
-
-function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) {
-      row[j] = Math.min((prev[j] ?? 0) + 1, (row[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    prev = row;
-  }
-  return prev[b.length] ?? 0;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
  * instantly — by hand, or driven by a profile from the device's signals.
  */
 import { performance } from 'node:perf_hooks';
-import { asyncScheduler, BehaviorSubject, Subject, type Observable } from 'rxjs';
+import { asyncScheduler, BehaviorSubject, ReplaySubject, type Observable } from 'rxjs';
 import { OptionError, type StitchnetError } from '../errors.js';
 import { readPackage, type StitchPackage } from '../package/index.js';
 import type { Manifest } from '../package/schema.js';
@@ -30,6 +30,9 @@ import { checkStitchId, defaultStitch } from './stitches.js';
 import { probeProviders } from '../engine/probe.js';
 import { openWithFallback, validateProviders, type ProviderAttempt, type ProviderName, type ProviderSelection } from '../engine/providers.js';
 import { workerFile } from '../engine/worker-file.js';
+
+/** How many of the latest background errors `errors$` replays to a new subscriber. */
+export const ERRORS_REPLAYED = 16;
 
 /** Options of {@link StitchRuntime.create}; the adaptive ones (`profile`, `signals`, …) are in {@link AdaptiveOptions}. */
 export interface StitchRuntimeOptions extends AdaptiveOptions {
@@ -130,7 +133,10 @@ export class StitchRuntime {
   /**
    * Background failures that do not fail a run: a fused session that could not be built, a profile
    * file that changed into an invalid one (the previous profile stays), a signal source that
-   * failed, a provider the policy asks for but that is not in use. No replay.
+   * failed or sent malformed readings (reported once per source and kind of failure), a provider
+   * the policy asks for but that is not in use. Replays the last {@link ERRORS_REPLAYED} errors to
+   * every new subscriber, so that errors raised inside `create()` or before the app subscribed are
+   * not lost.
    */
   readonly errors$: Observable<StitchnetError>;
   /**
@@ -148,7 +154,7 @@ export class StitchRuntime {
   readonly state$: Observable<DeviceState>;
 
   private readonly providerSubject: BehaviorSubject<ProviderState>;
-  private readonly errorSubject = new Subject<StitchnetError>();
+  private readonly errorSubject = new ReplaySubject<StitchnetError>(ERRORS_REPLAYED);
   private readonly routes = new Map<number, readonly string[]>();
   private readonly running = new Set<Promise<unknown>>();
   /** Fused routes by key: ready, or being built. */
