@@ -242,7 +242,14 @@ function unknownSignal(): Record<string, unknown> {
   return { kind: 'unknown-signal', validValues: [...SIGNAL_NAMES], hint: signalNameHint() };
 }
 
-function checkWhen(when: Record<string, unknown>, path: PropertyKey[], issue: IssueFn): void {
+/** Deepest nesting of `all` / `any` condition sets in a rule. */
+export const MAX_CONDITION_DEPTH = 32;
+
+function checkWhen(when: Record<string, unknown>, path: PropertyKey[], issue: IssueFn, depth = 0): void {
+  if (depth > MAX_CONDITION_DEPTH) {
+    issue(path, `Conditions are nested deeper than ${MAX_CONDITION_DEPTH} levels of all/any`, { hint: 'Flatten the condition sets: all: [a, all: [b, c]] is all: [a, b, c]' });
+    return;
+  }
   const keys = Object.keys(when);
   if (keys.length === 0) {
     issue(path, 'A condition set needs at least one condition', { hint: 'To apply a limit always, put it in the top-level "limits" instead of a rule' });
@@ -250,7 +257,7 @@ function checkWhen(when: Record<string, unknown>, path: PropertyKey[], issue: Is
   for (const key of keys) {
     const v = when[key];
     if (key === 'all' || key === 'any') {
-      if (Array.isArray(v)) v.forEach((w: unknown, j) => isRecord(w) && checkWhen(w, [...path, key, j], issue));
+      if (Array.isArray(v)) v.forEach((w: unknown, j) => isRecord(w) && checkWhen(w, [...path, key, j], issue, depth + 1));
       continue;
     }
     if (!isBuiltinSignal(key) && !isAppSignal(key)) {
@@ -268,6 +275,9 @@ function checkNumberCondition(signal: string, c: Record<string, unknown>, path: 
     issue(path, `The condition on "${signal}" has no test`, { hint: 'Give below, above, between or equals, e.g. { below: 20 }' });
     return;
   }
+  // A bound that is not a finite number (.nan, .inf) is the schema's to report.
+  const bounds = [c.below, c.above, c.equals, ...(Array.isArray(c.between) ? c.between : [])];
+  if (bounds.some((x) => typeof x === 'number' && !Number.isFinite(x))) return;
   const n = (x: unknown): number | undefined => (typeof x === 'number' ? x : undefined);
   const below = n(c.below);
   const above = n(c.above);
