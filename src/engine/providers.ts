@@ -82,7 +82,7 @@ export function validateProviders(list: readonly unknown[] | undefined): Provide
   const out: ProviderName[] = [];
   list.forEach((name, i) => {
     if (!isProviderName(name)) {
-      throw new RuntimeError('PROVIDER_UNKNOWN', `unknown execution provider ${JSON.stringify(name)}`, {
+      throw new RuntimeError('PROVIDER_UNKNOWN', `unknown execution provider ${typeof name === 'string' ? JSON.stringify(name) : typeof name === 'bigint' ? `${name}n` : String(name)}`, {
         option: `providers[${i}]`,
         validValues: PROVIDER_NAMES,
         hint: 'Use one of the listed names.',

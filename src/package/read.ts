@@ -91,8 +91,7 @@ export async function readPackage(dir: string, opts: ReadPackageOptions = {}): P
   const root = await packageRoot(dir);
   const manifestPath = path.join(root, MANIFEST_FILE);
   const maxManifestBytes = Math.min(maxFileBytes, opts.maxManifestBytes ?? DEFAULT_MAX_MANIFEST_BYTES);
-  const manifest = parseManifest(parseJson(await readManifestText(manifestPath, maxManifestBytes), MANIFEST_FILE), MANIFEST_FILE);
-  const routes = checkManifest(manifest, MANIFEST_FILE);
+  const { manifest, routes } = manifestFromText(await readManifestText(manifestPath, maxManifestBytes));
 
   const paths = new Map<string, string>();
   await forEachBounded(Object.entries(manifest.pieces), Math.min(4, availableParallelism()), async ([id, piece]) => {
@@ -141,6 +140,18 @@ export async function readPackage(dir: string, opts: ReadPackageOptions = {}): P
       return routes.get(stitchId) as string[];
     },
   };
+}
+
+/**
+ * Parses and checks manifest text (JSON, a BOM allowed): the schema and every cross-reference,
+ * without the files. Returns the manifest and the piece ids of every stitch's route.
+ *
+ * @throws PackageError `PACKAGE_MANIFEST_INVALID`, `PACKAGE_FORMAT_UNKNOWN`, `PACKAGE_PATH_OUTSIDE`,
+ *   `PACKAGE_ROUTE_INVALID`, `PACKAGE_DIMENSION_MISMATCH`
+ */
+export function manifestFromText(text: string, file: string = MANIFEST_FILE): { manifest: Manifest; routes: Map<number, string[]> } {
+  const manifest = parseManifest(parseJson(text, file), file);
+  return { manifest, routes: checkManifest(manifest, file) };
 }
 
 /** The real path of the package folder; a path to the manifest itself is accepted too. */

@@ -6,7 +6,7 @@ import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Docume
 import type { z } from 'zod';
 import { closest } from '../base/did-you-mean.js';
 import { ProfileError } from '../errors.js';
-import { ProfileSchema, type Profile } from './schema.js';
+import { jsonText, ProfileSchema, type Profile } from './schema.js';
 
 /** A problem found by an extra check (see {@link ParseProfileOptions.check}). */
 export interface ProfileCheckIssue {
@@ -243,18 +243,19 @@ export function profileFromObject(value: unknown, options: ParseProfileOptions =
 export function profileError(issues: readonly ProfileIssue[], file: string | undefined): ProfileError {
   const at = (i: ProfileIssue) => (i.line === undefined ? i.field : `line ${i.line}:${i.column ?? 1} ${i.field}`);
   const [first] = issues;
-  if (!first) return new ProfileError('PROFILE_INVALID', 'Invalid profile', { file });
+  const hint = 'Fix the field named; `stitchnet validate <profile>` lists every problem with its line and a hint, and profiles/profile.schema.json gives editors completion';
+  if (!first) return new ProfileError('PROFILE_INVALID', 'Invalid profile', { file, hint });
   if (issues.length === 1) {
     const where = first.line === undefined ? '' : ` at line ${first.line}, column ${first.column ?? 1}`;
     return new ProfileError('PROFILE_INVALID', `Invalid profile${where}: ${first.message}`, {
       file,
       field: first.field,
-      hint: first.hint,
+      hint: first.hint ?? hint,
       validValues: first.validValues,
     });
   }
   const list = issues.map((i) => `${at(i)}: ${i.message}${i.hint ? ` (${i.hint})` : ''}`).join('; ');
-  return new ProfileError('PROFILE_INVALID', `Invalid profile, ${issues.length} problems: ${list}`, { file, field: first.field });
+  return new ProfileError('PROFILE_INVALID', `Invalid profile, ${issues.length} problems: ${list}`, { file, field: first.field, hint: 'Fix the problems in order: a syntax error often causes the ones after it' });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -322,7 +323,7 @@ function describeIssue(issue: Issue, data: unknown): ProfileCheckIssue[] {
       const value = valueAt(data, path);
       const valid = issue.values.map((v) => String(v));
       const guess = typeof value === 'string' ? closest(value, valid) : undefined;
-      return [{ path, message: `${JSON.stringify(value)} is not allowed here${guess ? `; did you mean "${guess}"?` : ''}`, validValues: valid }];
+      return [{ path, message: `${jsonText(value)} is not allowed here${guess ? `; did you mean "${guess}"?` : ''}`, validValues: valid }];
     }
     case 'too_small':
     case 'too_big': {
@@ -359,6 +360,8 @@ function describeValue(v: unknown): string {
   if (v === undefined) return 'nothing';
   if (v === null) return 'null';
   if (typeof v === 'number' && !Number.isFinite(v)) return `${String(v)} (not a finite number)`;
+  if (typeof v === 'bigint') return `bigint ${String(v)}n`;
+  if (typeof v === 'symbol' || typeof v === 'function') return `a ${typeof v}`;
   if (Array.isArray(v)) return 'a list';
   if (typeof v === 'object') return 'a mapping';
   return `${typeof v} ${JSON.stringify(v)}`;

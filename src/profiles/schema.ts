@@ -300,7 +300,7 @@ function checkNumberCondition(signal: string, c: Record<string, unknown>, path: 
   const info = signalInfo(signal);
   const min = info?.min ?? -Infinity;
   const max = info?.max ?? Infinity;
-  const describe = JSON.stringify(Object.fromEntries(Object.entries(c).filter(([k]) => k !== 'margin')));
+  const describe = jsonText(Object.fromEntries(Object.entries(c).filter(([k]) => k !== 'margin')));
   const inside = (x: number) => (lowOpen ? x > low : x >= low) && (highOpen ? x < high : x <= high);
   const empty = low > high || (low === high && (lowOpen || highOpen)) || (equals !== undefined && !inside(equals));
   if (empty) {
@@ -309,6 +309,15 @@ function checkNumberCondition(signal: string, c: Record<string, unknown>, path: 
     });
   } else if (high < min || (high === min && highOpen) || low > max || (low === max && lowOpen) || (equals !== undefined && (equals < min || equals > max))) {
     issue(path, `The condition ${describe} on "${signal}" can never hold: readings are between ${min} and ${max}`, { hint: 'Check the direction of below and above' });
+  }
+}
+
+/** JSON text of a value for messages; never throws (BigInts as `12n`, anything else unserialisable as its type). */
+export function jsonText(v: unknown): string {
+  try {
+    return JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? `${String(x)}n` : x)) ?? String(v);
+  } catch {
+    return `a ${typeof v}`;
   }
 }
 
