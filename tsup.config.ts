@@ -24,6 +24,7 @@ export default defineConfig([
       'cli/main': 'src/cli/main.ts',
       'bench/main': 'bench/main.ts',
       'bench/soak': 'bench/soak.ts',
+      'bench/finite-check': 'bench/finite-check.ts',
     },
     format: ['esm'],
     sourcemap: true,

@@ -3,3 +3,4 @@ export * from './stats.js';
 export * from './random.js';
 export * from './field-path.js';
 export * from './did-you-mean.js';
+export * from './describe.js';

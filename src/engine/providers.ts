@@ -6,6 +6,7 @@
  * checked on its own, in the user's order, and the first that works is used. Every failure is
  * kept with its reason so that `rt.providerAttempts` can say why, e.g., CUDA was not used.
  */
+import { describeValue } from '../base/describe.js';
 import { OptionError, RuntimeError } from '../errors.js';
 
 /** Every provider name stitchnet knows. onnxruntime-node ships a subset per platform. */
@@ -82,7 +83,7 @@ export function validateProviders(list: readonly unknown[] | undefined): Provide
   const out: ProviderName[] = [];
   list.forEach((name, i) => {
     if (!isProviderName(name)) {
-      throw new RuntimeError('PROVIDER_UNKNOWN', `unknown execution provider ${typeof name === 'string' ? JSON.stringify(name) : typeof name === 'bigint' ? `${name}n` : String(name)}`, {
+      throw new RuntimeError('PROVIDER_UNKNOWN', `unknown execution provider ${describeValue(name)}`, {
         option: `providers[${i}]`,
         validValues: PROVIDER_NAMES,
         hint: 'Use one of the listed names.',

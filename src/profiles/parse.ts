@@ -230,7 +230,17 @@ export function parseProfile(text: string, options: ParseProfileOptions = {}): P
  */
 export function profileFromObject(value: unknown, options: ParseProfileOptions = {}): Profile {
   if (valueDepth(value, MAX_PROFILE_DEPTH) > MAX_PROFILE_DEPTH) throw profileError([{ path: [], ...tooDeep() }], options.file);
-  const result = ProfileSchema.safeParse(value);
+  let result: ReturnType<typeof ProfileSchema.safeParse>;
+  try {
+    result = ProfileSchema.safeParse(value);
+  } catch (e) {
+    // Only a value that YAML or JSON cannot produce (a typed array, a Date, a getter that throws) gets here.
+    throw new ProfileError('PROFILE_INVALID', `The profile cannot be checked: ${e instanceof Error ? e.message : String(e)}`, {
+      file: options.file,
+      cause: e,
+      hint: 'A profile object is plain data: objects, arrays, strings, numbers and booleans',
+    });
+  }
   const issues = result.success ? (options.check?.(result.data) ?? []) : schemaIssues(result.error.issues, value);
   if (result.success && issues.length === 0) return result.data;
   throw profileError(

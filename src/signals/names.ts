@@ -1,3 +1,5 @@
+import { describeValue } from '../base/describe.js';
+
 /**
  * The flat signal-name table.
  *
@@ -118,13 +120,4 @@ export function rangeText(info: SignalInfo): string {
   return `${info.min ?? '-∞'}..${info.max ?? '∞'}${unit}`;
 }
 
-/** A value as it appears in messages: `NaN`, `"12"` for a string, `null`, `an object`. */
-export function describeValue(value: unknown): string {
-  if (value === undefined) return 'nothing (undefined)';
-  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
-  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'a list';
-  if (typeof value === 'function') return 'a function';
-  return typeof value === 'symbol' ? 'a symbol' : 'an object';
-}
+export { describeValue } from '../base/describe.js';

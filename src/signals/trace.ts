@@ -58,7 +58,8 @@ function invalid(
   where: Where,
   extra: { field?: string; hint?: string; validValues?: readonly string[]; cause?: unknown } = {},
 ): SignalError {
-  return new SignalError('TRACE_INVALID', message, { file: where.file, ...extra });
+  const hint = extra.hint ?? 'A trace is CSV (a header t_ms,<signal>,… then rows) or JSON ([{"t_ms": 0, "<signal>": value}, …]); see the trace format in the documentation';
+  return new SignalError('TRACE_INVALID', message, { file: where.file, ...extra, hint });
 }
 
 function checkSignal(name: string, where: Where, field: string): void {

@@ -77,8 +77,14 @@ async function onlyAsync(run: () => Promise<unknown>): Promise<void> {
 }
 
 const params = { seed: SEED, numRuns: RUNS };
-/** JSON text of a generated value (BigInts written as numbers, cycles impossible here). */
-const jsonText = (v: unknown) => JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? Number(x) : x)) ?? 'null';
+/** JSON text of a generated value (BigInts written as numbers; a value JSON cannot write is null). */
+function jsonText(v: unknown): string {
+  try {
+    return JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? Number(x) : x)) ?? 'null';
+  } catch {
+    return 'null';
+  }
+}
 const textOf = (seeds: readonly string[]) => fc.oneof({ weight: 4, arbitrary: mutatedText(seeds) }, { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 300 }) });
 
 describe(`fuzz (seed ${SEED}, ${RUNS} runs per target)`, () => {
