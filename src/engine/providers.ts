@@ -81,7 +81,9 @@ export function validateProviders(list: readonly unknown[] | undefined): Provide
     });
   }
   const out: ProviderName[] = [];
-  list.forEach((name, i) => {
+  // Indexed, not list.forEach: the list may come from anywhere (an array without a prototype).
+  for (let i = 0; i < list.length; i++) {
+    const name: unknown = list[i];
     if (!isProviderName(name)) {
       throw new RuntimeError('PROVIDER_UNKNOWN', `unknown execution provider ${describeValue(name)}`, {
         option: `providers[${i}]`,
@@ -90,7 +92,7 @@ export function validateProviders(list: readonly unknown[] | undefined): Provide
       });
     }
     if (!out.includes(name)) out.push(name);
-  });
+  }
   return out;
 }
 

@@ -229,11 +229,12 @@ export function parseProfile(text: string, options: ParseProfileOptions = {}): P
  * Errors carry the field path but no line.
  */
 export function profileFromObject(value: unknown, options: ParseProfileOptions = {}): Profile {
-  if (valueDepth(value, MAX_PROFILE_DEPTH) > MAX_PROFILE_DEPTH) throw profileError([{ path: [], ...tooDeep() }], options.file);
   let result: ReturnType<typeof ProfileSchema.safeParse>;
   try {
+    if (valueDepth(value, MAX_PROFILE_DEPTH) > MAX_PROFILE_DEPTH) throw profileError([{ path: [], ...tooDeep() }], options.file);
     result = ProfileSchema.safeParse(value);
   } catch (e) {
+    if (e instanceof ProfileError) throw e;
     // Only a value that YAML or JSON cannot produce (a typed array, a Date, a getter that throws) gets here.
     throw new ProfileError('PROFILE_INVALID', `The profile cannot be checked: ${e instanceof Error ? e.message : String(e)}`, {
       file: options.file,
