@@ -16,7 +16,8 @@ export {
 export type { StitchnetErrorCode, StitchnetErrorOptions } from './errors.js';
 
 export { StitchRuntime } from './runtime/stitch-runtime.js';
-export type { StitchRuntimeOptions, RunResult, RunOptions, ProviderState } from './runtime/stitch-runtime.js';
+export { ERRORS_REPLAYED } from './runtime/stitch-runtime.js';
+export type { StitchRuntimeOptions, RunResult, RunOptions, ProviderState, CalibrateOptions } from './runtime/stitch-runtime.js';
 export type { RunInput } from './engine/input.js';
 export type { FastPathOptions, ThreadOptions } from './engine/options.js';
 export { ProviderUnavailableError } from './engine/providers.js';
