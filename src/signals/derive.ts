@@ -204,5 +204,5 @@ export function deviceState$(sources: readonly (SignalSource | RankedSource)[], 
 }
 
 function isRanked(s: SignalSource | RankedSource): s is RankedSource {
-  return typeof (s as RankedSource).precedence === 'number' && typeof (s as RankedSource).source === 'object' && (s as RankedSource).source !== null;
+  return typeof s === 'object' && s !== null && typeof (s as RankedSource).precedence === 'number' && typeof (s as RankedSource).source === 'object' && (s as RankedSource).source !== null;
 }

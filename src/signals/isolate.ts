@@ -78,7 +78,8 @@ function readingProblem(name: string, reading: unknown): string | undefined {
 export function isolatedReadings(source: SignalSource, index: number, scheduler: SchedulerLike, report: SourceFaultHandler): Observable<SignalPatch> {
   const name = sourceName(source, index);
   const reported = new Set<string>();
-  const seen = new Set<string>(Array.isArray(source.signals) ? source.signals.filter((s) => typeof s === 'string' && isSignalName(s)) : []);
+  const declared: unknown = (source as Partial<SignalSource> | null | undefined)?.signals;
+  const seen = new Set<string>(Array.isArray(declared) ? declared.filter((s): s is string => typeof s === 'string' && isSignalName(s)) : []);
   const once = (key: string, message: string, cause?: unknown) => {
     if (reported.has(key)) return;
     reported.add(key);

@@ -155,3 +155,12 @@ describe('plausibility', () => {
     expect(checkPatch({ 'cpu.load': { value: 3, quality: 'timeout' } }).problems[0]?.what).toMatch(/value 3 with quality timeout/);
   });
 });
+
+describe('deviceState$ given something that is not a source', () => {
+  it('reports it and goes on with the others', () => {
+    const { states, errors, failed } = run([good(), null as unknown as SignalSource, { name: 'half' } as unknown as SignalSource]);
+    expect(failed).toBeUndefined();
+    expect(states.map((s) => s.cpu.load)).toEqual([20, 30, 40]);
+    expect(errors.map((e) => e.message)).toEqual([expect.stringMatching(/"#1" threw from readings\(\)/), expect.stringMatching(/"half" threw from readings\(\)/)]);
+  });
+});
