@@ -128,7 +128,17 @@ export function parseRunOptions(value: unknown): RunOptions {
 }
 
 function parseOptions<T>(schema: z.ZodType<T>, value: unknown, prefix: string): T {
-  const result = schema.safeParse(value);
+  let result: ReturnType<typeof schema.safeParse>;
+  try {
+    result = schema.safeParse(value);
+  } catch (e) {
+    // Only an object that cannot be walked (a getter that throws, an exotic prototype) gets here.
+    throw new OptionError('OPTION_INVALID', `The options cannot be read: ${e instanceof Error ? e.message : String(e)}`, {
+      option: 'options',
+      cause: e,
+      hint: 'Pass a plain object of options',
+    });
+  }
   if (result.success) return result.data;
   throw optionError(schema, result.error.issues, value, prefix);
 }

@@ -89,6 +89,12 @@ describe('create() options', () => {
     expect(refused(() => parseCreateOptions('models/fmnist-vit')).option).toBe('options');
   });
 
+  it('refuses options that cannot be read (a getter that throws, an exotic prototype)', () => {
+    const hostile = Object.defineProperty({ model: 'm' }, 'worker', { enumerable: true, get: () => { throw new Error('no'); } });
+    expect(refused(() => parseCreateOptions(hostile)).option).toBe('options');
+    expect(refused(() => parseCreateOptions({ model: Object.create(new Float32Array(2)) as unknown })).option).toMatch(/^(options|model)$/);
+  });
+
   it('refuses what is not a SignalSource, naming the entry', () => {
     const e = refused(() => parseCreateOptions({ model: 'm', signals: [new ManualSource(), { name: 'x' }] }));
     expect(e.option).toBe('signals[1]');
