@@ -412,7 +412,7 @@ export function validKeysAt(path: readonly (string | number)[]): string[] {
   for (const key of path) {
     if (!s) return [];
     const d: Def = unwrap(s)._zod.def;
-    if (d.type === 'object') s = d.shape?.[String(key)] ?? d.catchall;
+    if (d.type === 'object') s = d.shape && Object.hasOwn(d.shape, String(key)) ? d.shape[String(key)] : d.catchall;
     else if (d.type === 'array') s = d.element;
     else if (d.type === 'record') s = d.valueType;
     else if (d.type === 'tuple') s = d.items?.[Number(key)];

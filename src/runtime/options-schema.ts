@@ -56,41 +56,41 @@ export const CalibrateOptionsSchema = z.union([
 ]) satisfies z.ZodType<CalibrateOptions>;
 
 const signalSource = z.custom<SignalSource>(isSignalSource, {
-  error: (iss) => `must be a SignalSource (an object with a name and a readings(scheduler) method), got ${describeValue(iss.input)}`,
+  error: 'a SignalSource (an object with a name and a readings(scheduler) method)',
 });
 
 const abortSignal = z.custom<AbortSignal>((v) => isObject(v) && typeof v.aborted === 'boolean' && isFunction(v.addEventListener), {
-  error: (iss) => `must be an AbortSignal (e.g. AbortSignal.timeout(5000)), got ${describeValue(iss.input)}`,
+  error: 'an AbortSignal (e.g. AbortSignal.timeout(5000))',
 });
 
 const stitchPackage = z.custom<StitchPackage>((v) => isObject(v) && isObject(v.manifest) && Array.isArray(v.manifest.stitches) && isFunction(v.routePieces) && isFunction(v.pieceBytes), {
-  error: (iss) => `must be the path of a stitch package folder or a package from readPackage(), got ${describeValue(iss.input)}`,
+  error: 'a package from readPackage()',
 });
 
 const scheduler = z.custom<NonNullable<StitchRuntimeOptions['scheduler']>>((v) => isObject(v) && isFunction(v.now) && isFunction(v.schedule), {
-  error: (iss) => `must be an RxJS scheduler (with now() and schedule()), got ${describeValue(iss.input)}`,
+  error: 'an RxJS scheduler (with now() and schedule())',
 });
 
 const WatchOptionsSchema = z.strictObject({
-  changes: z.custom<NonNullable<ProfileWatchOptions['changes']>>((v) => isObject(v) && isFunction(v.subscribe), { error: 'must be an Observable' }).optional(),
+  changes: z.custom<NonNullable<ProfileWatchOptions['changes']>>((v) => isObject(v) && isFunction(v.subscribe), { error: 'an Observable' }).optional(),
   debounceMs: ms.optional(),
-  read: z.custom<NonNullable<ProfileWatchOptions['read']>>(isFunction, { error: 'must be a function (file) => string' }).optional(),
+  read: z.custom<NonNullable<ProfileWatchOptions['read']>>(isFunction, { error: 'a function (file) => string' }).optional(),
 }) satisfies z.ZodType<ProfileWatchOptions>;
 
 /** The options of `StitchRuntime.create`. */
 export const CreateOptionsSchema = z.strictObject({
-  model: z.union([z.string().min(1), stitchPackage]),
+  model: z.union([z.string().min(1), stitchPackage]).describe('the path of a stitch package folder, or a package from readPackage()'),
   providers: z.custom<readonly ProviderName[]>(() => true).optional(),
   threads: ThreadOptionsSchema.optional(),
   cpuMemArena: z.boolean().optional(),
   worker: z.boolean().optional(),
   fastPath: z.union([z.literal(false), FastPathOptionsSchema]).optional(),
   stitch: z.number().int().nonnegative().optional(),
-  now: z.custom<() => number>(isFunction, { error: 'must be a function returning the time in ms' }).optional(),
+  now: z.custom<() => number>(isFunction, { error: 'a function returning the time in ms' }).optional(),
   calibrate: CalibrateOptionsSchema.optional(),
   cacheDir: z.string().min(1).optional(),
   signal: abortSignal.optional(),
-  profile: z.union([z.string().min(1), z.custom<ProfileInput>(isObject, { error: 'must be a profile file path or a profile object' })]).optional(),
+  profile: z.union([z.string().min(1), z.custom<ProfileInput>(isObject, { error: 'a profile object' })]).optional(),
   watchProfile: z.union([z.boolean(), WatchOptionsSchema]).optional(),
   signals: z.array(signalSource).optional(),
   systemSource: z.union([z.literal(false), signalSource]).optional(),
@@ -192,7 +192,7 @@ function describeIssue(issue: Issue, got: string): { message: string; validValue
     case 'invalid_union':
       return { message: `must be ${unionExpectation(issue)}, got ${got}` };
     case 'custom':
-      return { message: issue.message };
+      return { message: `must be ${issue.message}, got ${got}` };
     default:
       return { message: `is invalid (${issue.message}), got ${got}` };
   }
@@ -210,7 +210,7 @@ function unionExpectation(issue: Extract<Issue, { code: 'invalid_union' }>): str
   const forms = issue.errors.flatMap((branch) =>
     branch
       .filter((i) => i.path.length === 0)
-      .map((i) => (i.code === 'invalid_value' ? i.values.map((v) => JSON.stringify(v)).join(' or ') : i.code === 'invalid_type' ? article(i.expected) : i.message.replace(/^must be /, ''))),
+      .map((i) => (i.code === 'invalid_value' ? i.values.map((v) => JSON.stringify(v)).join(' or ') : i.code === 'invalid_type' ? article(i.expected) : i.message)),
   );
   return [...new Set(forms)].join(' or ') || 'one of the accepted forms';
 }
@@ -255,7 +255,7 @@ function keysAt(schema: z.ZodType, path: readonly (string | number)[]): string[]
   };
   let d = objectOf(schema as unknown as Walk);
   for (const key of path) {
-    if (d?.type === 'object') d = objectOf(d.shape?.[String(key)]);
+    if (d?.type === 'object') d = d.shape && Object.hasOwn(d.shape, String(key)) ? objectOf(d.shape[String(key)]) : undefined;
     else if (d?.type === 'array') d = objectOf(d.element);
     else return [];
   }

@@ -50,7 +50,13 @@ function pathsOf(value: unknown, prefix: (string | number)[] = [], out: (string 
 
 function setAt(value: unknown, path: readonly (string | number)[], replacement: unknown, remove: boolean): unknown {
   if (path.length === 0) return replacement;
-  const copy = (Array.isArray(value) ? [...(value as unknown[])] : { ...(value as Record<string, unknown>) }) as Record<string | number, unknown>;
+  let copy: Record<string | number, unknown>;
+  try {
+    copy = (Array.isArray(value) ? Array.prototype.slice.call(value) : { ...(value as Record<string, unknown>) }) as Record<string | number, unknown>;
+  } catch {
+    // An awkward value put there by an earlier edit (an exotic prototype): build over a plain object.
+    copy = {};
+  }
   const [head, ...rest] = path as [string | number, ...(string | number)[]];
   if (rest.length === 0 && remove) delete copy[head];
   else copy[head] = setAt(copy[head], rest, replacement, remove);
