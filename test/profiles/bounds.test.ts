@@ -85,6 +85,12 @@ describe('profile messages', () => {
     expect(messages(rule('{ battery.percent: { above: .inf } }'))[0]).toMatch(/got Infinity/);
   });
 
+  it('a condition on a signal named like an Object.prototype key is an issue, not a crash', () => {
+    const profile = { rules: [{ name: 'r', when: { constructor: { bogus: 1 } }, limit: { maxCostFraction: 0.5 } }] };
+    expect(() => profileFromObject(profile)).toThrow(expect.objectContaining({ code: 'PROFILE_INVALID' }));
+    expect(validateProfileText(rule('{ __proto__: { bogus: 1 } }')).ok).toBe(false);
+  });
+
   it('validateProfileText never throws, whatever it is given', () => {
     for (const input of [undefined, null, 42, {}, '\u0000', '*a', '&a [*a]', '!!js/function x', '? [a]\n: b', '- - - -']) {
       expect(() => validateProfileText(input as string)).not.toThrow();
