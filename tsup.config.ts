@@ -25,6 +25,7 @@ export default defineConfig([
       'bench/main': 'bench/main.ts',
       'bench/soak': 'bench/soak.ts',
       'bench/adaptive': 'bench/adaptive.ts',
+      'bench/finite-check': 'bench/finite-check.ts',
     },
     format: ['esm'],
     sourcemap: true,

@@ -16,6 +16,7 @@ export {
 export type { StitchnetErrorCode, StitchnetErrorOptions } from './errors.js';
 
 export { StitchRuntime } from './runtime/stitch-runtime.js';
+export { ERRORS_REPLAYED } from './runtime/stitch-runtime.js';
 export type { StitchRuntimeOptions, RunResult, RunOptions, ProviderState } from './runtime/stitch-runtime.js';
 export type { CalibrateOption, CalibrateOptions, CalibrationEntry } from './runtime/calibration.js';
 export type { CalibrationReport } from './runtime/calibrator.js';

@@ -5,3 +5,4 @@ export * from './field-path.js';
 export * from './text.js';
 export * from './message.js';
 export * from './providers.js';
+export * from './describe.js';

@@ -32,8 +32,10 @@ function reportError(err: unknown): number {
     process.stderr.write(`stitchnet: ${err.message} [${err.code}]\n`);
     return err.code === 'OPTION_INVALID' ? 2 : 1;
   }
+  // Every failure caused by input is a StitchnetError; anything else is a bug, and only then is a stack useful.
   const message = err instanceof Error ? (err.stack ?? err.message) : String(err);
-  process.stderr.write(`stitchnet: unexpected error: ${message}\n`);
+  process.stderr.write(`stitchnet: internal error: ${message}\n`);
+  process.stderr.write('stitchnet: this is a bug in stitchnet, not a problem with your input; please report it with the command line and the files it read\n');
   return 1;
 }
 
@@ -42,7 +44,6 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    process.stderr.write(`stitchnet: ${String(err)}\n`);
-    process.exitCode = 1;
+    process.exitCode = reportError(err);
   },
 );

@@ -24,12 +24,45 @@ function invalid(message: string, spec: TensorSpec, option: string): RuntimeErro
   });
 }
 
+/** Options of {@link checkInput}. */
+export interface CheckInputOptions {
+  /** Refuse a value that is not finite (NaN, ±Infinity). Default `true`. */
+  checkFinite?: boolean;
+}
+
+/**
+ * The index of the first value of `data` that is not finite (NaN or ±Infinity), or -1. One
+ * subtraction per value: `x - x` is 0 for every finite `x` and NaN otherwise.
+ */
+export function firstNonFinite(data: Float32Array): number {
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i] as number;
+    if (v - v !== 0) return i;
+  }
+  return -1;
+}
+
 /**
  * Checks `input` against `spec` and returns its data and dims. A bare Float32Array is read as a
  * batch of samples when the shape has exactly one symbolic dimension (the batch). Throws
- * RuntimeError INPUT_INVALID naming the expected shape.
+ * RuntimeError INPUT_INVALID naming the expected shape, or the index of the first value that is
+ * not finite (unless `checkFinite` is false).
  */
-export function checkInput(input: RunInput, spec: TensorSpec): Input {
+export function checkInput(input: RunInput, spec: TensorSpec, options: CheckInputOptions = {}): Input {
+  const checked = checkShape(input, spec);
+  if (options.checkFinite ?? true) {
+    const bad = firstNonFinite(checked.data);
+    if (bad >= 0) {
+      throw new RuntimeError('INPUT_INVALID', `input value [${bad}] is ${String(checked.data[bad])}, not a finite number`, {
+        option: `input[${bad}]`,
+        hint: 'Check the preprocessing that produced the input (a division by zero, a missing pixel); pass { checkFinite: false } to run() only if your data is always finite',
+      });
+    }
+  }
+  return checked;
+}
+
+function checkShape(input: RunInput, spec: TensorSpec): Input {
   if (input instanceof Float32Array) {
     const free = spec.shape.filter((d) => typeof d === 'string');
     if (free.length > 1) throw invalid('a bare Float32Array is ambiguous with several symbolic dimensions; pass { data, dims }', spec, 'input');

@@ -33,10 +33,12 @@ export interface FastPathOptions {
    * large ones, while a fused session holds a second copy of the stitch's weights. Default 20.
    */
   maxRunMs?: number;
+  /** Memory the fused sessions may hold together, MB; a stitch whose fused session would not fit is not fused. */
+  memoryBudgetMB?: number;
 }
 
 /** Resolved fast-path settings. */
-export type FastPath = Required<FastPathOptions>;
+export type FastPath = Required<Omit<FastPathOptions, 'memoryBudgetMB'>> & Pick<FastPathOptions, 'memoryBudgetMB'>;
 
 export const DEFAULT_FAST_PATH: Readonly<FastPath> = Object.freeze({ afterRuns: 20, afterMs: 1000, cacheSize: 2, maxRunMs: 20 });
 

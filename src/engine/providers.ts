@@ -6,6 +6,7 @@
  * checked on its own, in the user's order, and the first that works is used. Every failure is
  * kept with its reason so that `rt.providerAttempts` can say why, e.g., CUDA was not used.
  */
+import { describeValue } from '../base/describe.js';
 import { OptionError, RuntimeError } from '../errors.js';
 
 import { DEFAULT_PROVIDERS, isProviderName, PROVIDER_NAMES, type ProviderName } from '../base/providers.js';
@@ -75,16 +76,18 @@ export function validateProviders(list: readonly unknown[] | undefined): Provide
     });
   }
   const out: ProviderName[] = [];
-  list.forEach((name, i) => {
+  // Indexed, not list.forEach: the list may come from anywhere (an array without a prototype).
+  for (let i = 0; i < list.length; i++) {
+    const name: unknown = list[i];
     if (!isProviderName(name)) {
-      throw new RuntimeError('PROVIDER_UNKNOWN', `unknown execution provider ${JSON.stringify(name)}`, {
+      throw new RuntimeError('PROVIDER_UNKNOWN', `unknown execution provider ${describeValue(name)}`, {
         option: `providers[${i}]`,
         validValues: PROVIDER_NAMES,
         hint: 'Use one of the listed names.',
       });
     }
     if (!out.includes(name)) out.push(name);
-  });
+  }
   return out;
 }
 

@@ -2,7 +2,7 @@
  * The stitch-package format: a folder with `stitchnet.json` and `pieces/*.onnx`.
  */
 export * from './schema.js';
-export { readPackage, DEFAULT_MAX_FILE_BYTES } from './read.js';
+export { readPackage, DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_MANIFEST_BYTES } from './read.js';
 export type { ReadPackageOptions, StitchPackage } from './read.js';
 export { writePackage } from './write.js';
 export type { ManifestDraft, PieceDraft, WritePackageInput } from './write.js';

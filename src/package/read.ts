@@ -14,8 +14,16 @@ import { checkManifest, parseManifest } from './validate.js';
 /** Default cap on the size of any one file of a package: 2 GiB (protobuf's own limit). */
 export const DEFAULT_MAX_FILE_BYTES = 2 * 1024 ** 3;
 
+/** Default cap on the size of `stitchnet.json`: 64 MiB (the shipped family's is under 100 KiB). */
+export const DEFAULT_MAX_MANIFEST_BYTES = 64 * 1024 ** 2;
+
 /** Options of {@link readPackage}. */
 export interface ReadPackageOptions {
+  /**
+   * Refuse a manifest larger than this, before reading it.
+   * @defaultValue 64 MiB
+   */
+  maxManifestBytes?: number;
   /**
    * Refuse any file (manifest or piece) larger than this, before reading it.
    * @defaultValue 2 GiB
@@ -84,8 +92,8 @@ export async function readPackage(dir: string, opts: ReadPackageOptions = {}): P
 
   const root = await packageRoot(dir);
   const manifestPath = path.join(root, MANIFEST_FILE);
-  const manifest = parseManifest(parseJson(await readManifestText(manifestPath, maxFileBytes), MANIFEST_FILE), MANIFEST_FILE);
-  const routes = checkManifest(manifest, MANIFEST_FILE);
+  const maxManifestBytes = Math.min(maxFileBytes, opts.maxManifestBytes ?? DEFAULT_MAX_MANIFEST_BYTES);
+  const { manifest, routes } = manifestFromText(await readManifestText(manifestPath, maxManifestBytes));
 
   const paths = new Map<string, string>();
   await forEachBounded(Object.entries(manifest.pieces), Math.min(4, availableParallelism()), async ([id, piece]) => {
@@ -136,6 +144,18 @@ export async function readPackage(dir: string, opts: ReadPackageOptions = {}): P
   };
 }
 
+/**
+ * Parses and checks manifest text (JSON, a BOM allowed): the schema and every cross-reference,
+ * without the files. Returns the manifest and the piece ids of every stitch's route.
+ *
+ * @throws PackageError `PACKAGE_MANIFEST_INVALID`, `PACKAGE_FORMAT_UNKNOWN`, `PACKAGE_PATH_OUTSIDE`,
+ *   `PACKAGE_ROUTE_INVALID`, `PACKAGE_DIMENSION_MISMATCH`
+ */
+export function manifestFromText(text: string, file: string = MANIFEST_FILE): { manifest: Manifest; routes: Map<number, string[]> } {
+  const manifest = parseManifest(parseJson(text, file), file);
+  return { manifest, routes: checkManifest(manifest, file) };
+}
+
 /** The real path of the package folder; a path to the manifest itself is accepted too. */
 async function packageRoot(dir: string): Promise<string> {
   const notFound = (why: string, cause?: unknown) =>
@@ -171,14 +191,15 @@ async function readManifestText(file: string, maxFileBytes: number): Promise<str
   if (size > maxFileBytes) {
     throw new PackageError('PACKAGE_FILE_TOO_LARGE', `${MANIFEST_FILE} is ${size} bytes, over the ${maxFileBytes}-byte limit`, {
       file: MANIFEST_FILE,
-      hint: 'Raise maxFileBytes if the package is trusted.',
+      hint: 'Raise maxManifestBytes (and maxFileBytes) if the package is trusted.',
     });
   }
   return readFile(file, 'utf8');
 }
 
-/** JSON.parse with the error position turned into a line and column. */
-function parseJson(text: string, file: string): unknown {
+/** JSON.parse with the error position turned into a line and column; a UTF-8 byte order mark is ignored. */
+function parseJson(raw: string, file: string): unknown {
+  const text = raw.charCodeAt(0) === 0xfeff ? raw.slice(1) : raw;
   try {
     return JSON.parse(text);
   } catch (e) {

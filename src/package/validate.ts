@@ -42,6 +42,20 @@ export function parseManifest(value: unknown, file: string = MANIFEST_FILE): Man
       hint: 'Upgrade stitchnet to a version that reads this format, or rebuild the package with this version.',
     });
   }
+  try {
+    return checkSchema(value, file);
+  } catch (e) {
+    if (e instanceof PackageError) throw e;
+    // Only a value that JSON cannot produce (a typed array, a Date, a getter that throws) gets here.
+    throw new PackageError('PACKAGE_MANIFEST_INVALID', `The manifest cannot be checked: ${e instanceof Error ? e.message : String(e)}`, {
+      file,
+      cause: e,
+      hint: 'A manifest is plain JSON data: objects, arrays, strings, numbers, booleans and null',
+    });
+  }
+}
+
+function checkSchema(value: unknown, file: string): Manifest {
   const parsed = ManifestSchema.safeParse(value);
   if (!parsed.success) {
     const issue = mostSpecificIssue(parsed.error.issues);

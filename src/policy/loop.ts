@@ -119,7 +119,10 @@ export function policyLoop(inputs: PolicyLoopInputs): Observable<LoopEvent> {
     const control = (c: ControlInput): void => {
       const now = scheduler.now();
       const from = switcher.active;
-      if (c.kind === 'unpin') return apply(switcher.unpin(now));
+      if (c.kind === 'unpin') {
+        apply(switcher.unpin(now));
+        return;
+      }
       // Whatever the policy was waiting for restarts from the new stitch.
       pending?.unsubscribe();
       pending = undefined;

@@ -1,12 +1,12 @@
 /**
  * Loading profiles from files, and watching a file for hot reload.
  */
-import { readFileSync, watch } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFileSync, statSync, watch } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { asyncScheduler, debounceTime, defer, filter, map, merge, Observable, of, type OperatorFunction, type SchedulerLike } from 'rxjs';
 import { isStitchnetError, ProfileError } from '../errors.js';
-import { parseProfile, type ParseProfileOptions } from './parse.js';
+import { DEFAULT_MAX_PROFILE_BYTES, parseProfile, type ParseProfileOptions } from './parse.js';
 import type { Profile } from './schema.js';
 
 function notFound(file: string, cause: unknown): ProfileError {
@@ -18,20 +18,40 @@ function notFound(file: string, cause: unknown): ProfileError {
   });
 }
 
+function tooLarge(file: string, size: number, maxBytes: number): ProfileError {
+  return new ProfileError('PROFILE_INVALID', `The profile is ${size} bytes, over the limit of ${maxBytes}`, {
+    file,
+    field: '(file)',
+    hint: 'A profile is a few KiB; raise maxBytes only for a profile you trust',
+  });
+}
+
 /** Reads and validates a profile file (YAML or JSON). Throws {@link ProfileError} (`PROFILE_NOT_FOUND`, `PROFILE_INVALID`). */
 export async function loadProfile(file: string, options: Omit<ParseProfileOptions, 'file'> = {}): Promise<Profile> {
+  const maxBytes = options.maxBytes ?? DEFAULT_MAX_PROFILE_BYTES;
   let text: string;
+  let size: number;
   try {
-    text = await readFile(file, 'utf8');
+    size = (await stat(file)).size;
+    text = size > maxBytes ? '' : await readFile(file, 'utf8');
   } catch (e) {
     throw notFound(file, e);
   }
+  if (size > maxBytes) throw tooLarge(file, size, maxBytes);
   return parseProfile(text, { ...options, file });
 }
 
 /** Synchronous {@link loadProfile}. */
 export function loadProfileSync(file: string, options: Omit<ParseProfileOptions, 'file'> = {}): Profile {
   let text: string;
+  const maxBytes = options.maxBytes ?? DEFAULT_MAX_PROFILE_BYTES;
+  let size: number;
+  try {
+    size = statSync(file).size;
+  } catch (e) {
+    throw notFound(file, e);
+  }
+  if (size > maxBytes) throw tooLarge(file, size, maxBytes);
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {

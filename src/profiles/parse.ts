@@ -2,12 +2,12 @@
  * Parsing profiles from YAML or JSON text, with errors that point at the file, line and field and
  * say what would have been accepted.
  */
-import { isMap, isPair, isScalar, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
 import type { z } from 'zod';
 import { fieldPath } from '../base/field-path.js';
 import { didYouMean } from '../base/text.js';
 import { ProfileError } from '../errors.js';
-import { ProfileSchema, type Profile } from './schema.js';
+import { jsonText, ProfileSchema, type Profile } from './schema.js';
 
 /** A problem found by an extra check (see {@link ParseProfileOptions.check}). */
 export interface ProfileCheckIssue {
@@ -36,7 +36,18 @@ export interface ParseProfileOptions {
    * stitch ids and providers it names exist). Their issues are located like the schema's own.
    */
   check?: ((profile: Profile) => readonly ProfileCheckIssue[]) | undefined;
+  /** Refuse a profile larger than this many bytes (UTF-8). Default {@link DEFAULT_MAX_PROFILE_BYTES}. */
+  maxBytes?: number | undefined;
 }
+
+/** Default cap on the size of a profile: 1 MiB (the shipped ones are under 4 KiB). */
+export const DEFAULT_MAX_PROFILE_BYTES = 1024 ** 2;
+/** Deepest nesting of mappings and lists a profile may have. */
+export const MAX_PROFILE_DEPTH = 100;
+/** Most YAML aliases (`*name`) a profile may expand. */
+export const MAX_PROFILE_ALIASES = 100;
+/** Deepest nesting of `all` / `any` condition sets in a rule. */
+export { MAX_CONDITION_DEPTH } from './schema.js';
 
 /** The result of {@link validateProfileText}. */
 export type ProfileValidation = { ok: true; profile: Profile } | { ok: false; issues: ProfileIssue[] };
@@ -47,35 +58,152 @@ function formatPath(path: readonly PropertyKey[]): string {
 }
 
 /**
- * Validates profile text (YAML, or JSON, which is YAML too) and returns either the profile or every
- * problem found, each with its line. Never throws.
+ * Validates profile text (YAML, or JSON, which is YAML too; a UTF-8 byte order mark is ignored)
+ * and returns either the profile or every problem found, each with its line. Bounded: a text
+ * over `maxBytes`, nested deeper than {@link MAX_PROFILE_DEPTH} or expanding more than
+ * {@link MAX_PROFILE_ALIASES} aliases is refused before it costs time or memory. Never throws.
  */
 export function validateProfileText(text: string, options: ParseProfileOptions = {}): ProfileValidation {
+  try {
+    return validateBounded(text, options);
+  } catch (e) {
+    // Not expected: every known failure is an issue. Still, this function never throws.
+    const message = e instanceof Error ? e.message : String(e);
+    return { ok: false, issues: [{ path: [], field: '(top level)', message: `The profile could not be validated: ${message}`, hint: 'This is a bug in stitchnet; please report it with the profile' }] };
+  }
+}
+
+const fail = (issue: Omit<ProfileIssue, 'path'> & { path?: ProfileIssue['path'] }): ProfileValidation => ({ ok: false, issues: [{ path: [], ...issue }] });
+
+function validateBounded(input: string, options: ParseProfileOptions): ProfileValidation {
+  if (typeof input !== 'string') return fail({ field: '(top level)', message: `A profile is text, got ${typeof input}`, hint: 'Pass the YAML or JSON text of the profile' });
+  const text = input.charCodeAt(0) === 0xfeff ? input.slice(1) : input;
+  const maxBytes = options.maxBytes ?? DEFAULT_MAX_PROFILE_BYTES;
+  const bytes = Buffer.byteLength(text, 'utf8');
+  if (bytes > maxBytes) {
+    return fail({ field: '(file)', message: `The profile is ${bytes} bytes, over the limit of ${maxBytes}`, hint: 'A profile is a few KiB; raise maxBytes only for a profile you trust' });
+  }
+  const nesting = flowNesting(text);
+  if (nesting.depth > MAX_PROFILE_DEPTH) return fail({ ...tooDeep(), line: nesting.line, column: nesting.column });
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: true, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    return {
-      ok: false,
-      issues: doc.errors.map((e) => ({
-        path: [],
-        field: '(syntax)',
-        message: `Syntax error: ${(e.message.split('\n')[0] ?? e.message).replace(/ at line \d+, column \d+:?$/, '')}`,
-        line: e.linePos?.[0].line,
-        column: e.linePos?.[0].col,
-        hint: e.code === 'DUPLICATE_KEY' ? 'Each key may appear once per mapping' : 'Check indentation, colons and brackets on that line (YAML or JSON)',
-      })),
-    };
-  }
+  if (doc.errors.length > 0) return syntaxIssues(doc);
+  const depth = documentDepth(doc.contents);
+  if (depth > MAX_PROFILE_DEPTH) return fail(tooDeep());
   const locate = locator(doc, lines);
-  const data: unknown = doc.toJS({ maxAliasCount: 100 });
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: MAX_PROFILE_ALIASES });
+  } catch (e) {
+    const aliases = e instanceof ReferenceError && /alias/i.test(e.message);
+    return fail({
+      field: '(top level)',
+      message: aliases ? `The profile expands too many YAML aliases (more than ${MAX_PROFILE_ALIASES})` : `The profile cannot be read: ${e instanceof Error ? e.message : String(e)}`,
+      hint: aliases ? 'Write the repeated parts out, or use fewer *aliases' : 'Check the YAML anchors (&name) and aliases (*name)',
+    });
+  }
   if (data === null || data === undefined) {
     return { ok: false, issues: [{ path: [], field: '(top level)', message: 'The profile is empty', hint: 'Start from one of the shipped profiles, e.g. profiles/balanced.yaml', line: 1, column: 1 }] };
   }
+  if (valueDepth(data, MAX_PROFILE_DEPTH) > MAX_PROFILE_DEPTH) return fail(tooDeep());
   const result = ProfileSchema.safeParse(data);
   if (!result.success) return { ok: false, issues: located(schemaIssues(result.error.issues, data), locate) };
   const extra = options.check?.(result.data) ?? [];
   if (extra.length > 0) return { ok: false, issues: located(extra, locate) };
   return { ok: true, profile: result.data };
+}
+
+function syntaxIssues(doc: Document): ProfileValidation {
+  return {
+    ok: false,
+    issues: doc.errors.slice(0, 20).map((e) => {
+      const overflow = /call stack/i.test(e.message);
+      return {
+        path: [],
+        field: '(syntax)',
+        message: overflow ? `The profile is nested too deeply (more than ${MAX_PROFILE_DEPTH} levels)` : `Syntax error: ${(e.message.split('\n')[0] ?? e.message).replace(/ at line \d+, column \d+:?$/, '')}`,
+        line: e.linePos?.[0].line,
+        column: e.linePos?.[0].col,
+        hint: overflow ? 'Flatten the profile' : e.code === 'DUPLICATE_KEY' ? 'Each key may appear once per mapping' : 'Check indentation, colons and brackets on that line (YAML or JSON)',
+      };
+    }),
+  };
+}
+
+function tooDeep(): Omit<ProfileIssue, 'path'> {
+  return { field: '(top level)', message: `The profile is nested deeper than ${MAX_PROFILE_DEPTH} levels`, hint: 'A profile needs a few levels; nest condition sets (all/any) at most a few deep' };
+}
+
+/**
+ * The deepest nesting of flow brackets (`[`, `{`) in the text, outside quotes and comments, and
+ * where it is first reached; a cheap scan that keeps the YAML parser from recursing on
+ * `[[[[…`.
+ */
+export function flowNesting(text: string): { depth: number; line: number; column: number } {
+  let depth = 0;
+  let max = { depth: 0, line: 1, column: 1 };
+  let line = 1;
+  let lineStart = 0;
+  let quote = '';
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '\n') {
+      line++;
+      lineStart = i + 1;
+      if (quote === "'") continue;
+    }
+    if (quote) {
+      if (c === '\\' && quote === '"') i++;
+      else if (c === quote) quote = '';
+      continue;
+    }
+    if (c === '"' || c === "'") quote = c;
+    else if (c === '#' && (i === 0 || /\s/.test(text[i - 1] ?? ''))) {
+      const end = text.indexOf('\n', i);
+      i = (end < 0 ? text.length : end) - 1;
+    } else if (c === '[' || c === '{') {
+      depth++;
+      if (depth > max.depth) max = { depth, line, column: i - lineStart + 1 };
+      if (depth > MAX_PROFILE_DEPTH) return max;
+    } else if ((c === ']' || c === '}') && depth > 0) depth--;
+  }
+  return max;
+}
+
+/** The nesting depth of a YAML node tree, walked without recursion. */
+function documentDepth(root: unknown): number {
+  let max = 0;
+  const stack: { node: unknown; depth: number }[] = [{ node: root, depth: 1 }];
+  while (stack.length > 0) {
+    const { node, depth } = stack.pop() as { node: unknown; depth: number };
+    if (depth > max) max = depth;
+    if (max > MAX_PROFILE_DEPTH) return max;
+    if (isMap(node) || isSeq(node)) {
+      for (const item of node.items) {
+        if (isPair(item)) stack.push({ node: item.value, depth: depth + 1 });
+        else stack.push({ node: item, depth: depth + 1 });
+      }
+    }
+  }
+  return max;
+}
+
+/**
+ * The nesting depth of a plain value, walked without recursion and stopping past `limit` (so a
+ * cyclic object reads as too deep rather than looping).
+ */
+export function valueDepth(value: unknown, limit: number): number {
+  let max = 0;
+  const stack: { v: unknown; depth: number }[] = [{ v: value, depth: 1 }];
+  let visited = 0;
+  while (stack.length > 0) {
+    const { v, depth } = stack.pop() as { v: unknown; depth: number };
+    if (typeof v !== 'object' || v === null) continue;
+    if (depth > max) max = depth;
+    if (max > limit || ++visited > 1_000_000) return Math.max(max, limit + 1);
+    for (const child of Array.isArray(v) ? v : Object.values(v)) if (typeof child === 'object' && child !== null) stack.push({ v: child, depth: depth + 1 });
+  }
+  return max;
 }
 
 /**
@@ -94,7 +222,19 @@ export function parseProfile(text: string, options: ParseProfileOptions = {}): P
  * Errors carry the field path but no line.
  */
 export function profileFromObject(value: unknown, options: ParseProfileOptions = {}): Profile {
-  const result = ProfileSchema.safeParse(value);
+  let result: ReturnType<typeof ProfileSchema.safeParse>;
+  try {
+    if (valueDepth(value, MAX_PROFILE_DEPTH) > MAX_PROFILE_DEPTH) throw profileError([{ path: [], ...tooDeep() }], options.file);
+    result = ProfileSchema.safeParse(value);
+  } catch (e) {
+    if (e instanceof ProfileError) throw e;
+    // Only a value that YAML or JSON cannot produce (a typed array, a Date, a getter that throws) gets here.
+    throw new ProfileError('PROFILE_INVALID', `The profile cannot be checked: ${e instanceof Error ? e.message : String(e)}`, {
+      file: options.file,
+      cause: e,
+      hint: 'A profile object is plain data: objects, arrays, strings, numbers and booleans',
+    });
+  }
   const issues = result.success ? (options.check?.(result.data) ?? []) : schemaIssues(result.error.issues, value);
   if (result.success && issues.length === 0) return result.data;
   throw profileError(
@@ -107,18 +247,19 @@ export function profileFromObject(value: unknown, options: ParseProfileOptions =
 export function profileError(issues: readonly ProfileIssue[], file: string | undefined): ProfileError {
   const at = (i: ProfileIssue) => (i.line === undefined ? i.field : `line ${i.line}:${i.column ?? 1} ${i.field}`);
   const [first] = issues;
-  if (!first) return new ProfileError('PROFILE_INVALID', 'Invalid profile', { file });
+  const hint = 'Fix the field named; `stitchnet validate <profile>` lists every problem with its line and a hint, and profiles/profile.schema.json gives editors completion';
+  if (!first) return new ProfileError('PROFILE_INVALID', 'Invalid profile', { file, hint });
   if (issues.length === 1) {
     const where = first.line === undefined ? '' : ` at line ${first.line}, column ${first.column ?? 1}`;
     return new ProfileError('PROFILE_INVALID', `Invalid profile${where}: ${first.message}`, {
       file,
       field: first.field,
-      hint: first.hint,
+      hint: first.hint ?? hint,
       validValues: first.validValues,
     });
   }
   const list = issues.map((i) => `${at(i)}: ${i.message}${i.hint ? ` (${i.hint})` : ''}`).join('; ');
-  return new ProfileError('PROFILE_INVALID', `Invalid profile, ${issues.length} problems: ${list}`, { file, field: first.field });
+  return new ProfileError('PROFILE_INVALID', `Invalid profile, ${issues.length} problems: ${list}`, { file, field: first.field, hint: 'Fix the problems in order: a syntax error often causes the ones after it' });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -172,7 +313,9 @@ function describeIssue(issue: Issue, data: unknown): ProfileCheckIssue[] {
       const isThreshold = last === 'below' || last === 'above' || last === 'equals' || last === 'between' || typeof last === 'number';
       const conditionPath = path.includes('when');
       let hint: string | undefined;
-      if (issue.expected === 'number' && conditionPath && isThreshold) hint = 'Thresholds are plain numbers, e.g. below: 20 (no quotes, no units)';
+      const value = valueAt(data, path);
+      if (typeof value === 'number' && !Number.isFinite(value)) hint = 'Write a finite number: .nan and .inf are not thresholds or settings';
+      else if (issue.expected === 'number' && conditionPath && isThreshold) hint = 'Thresholds are plain numbers, e.g. below: 20 (no quotes, no units)';
       else if (issue.expected === 'number') hint = 'Write a plain number (no quotes, no units; durations are in ms)';
       else if (issue.expected === 'boolean' && conditionPath) hint = `"${String(last)}" is true or false: write ${String(last)}: false, not a range`;
       else if (issue.expected === 'boolean') hint = 'Write true or false';
@@ -184,7 +327,7 @@ function describeIssue(issue: Issue, data: unknown): ProfileCheckIssue[] {
       const value = valueAt(data, path);
       const valid = issue.values.map((v) => String(v));
       const guess = typeof value === 'string' ? didYouMean(value, valid) : undefined;
-      return [{ path, message: `${JSON.stringify(value)} is not allowed here${guess ? `; did you mean "${guess}"?` : ''}`, validValues: valid }];
+      return [{ path, message: `${jsonText(value)} is not allowed here${guess ? `; did you mean "${guess}"?` : ''}`, validValues: valid }];
     }
     case 'too_small':
     case 'too_big': {
@@ -220,6 +363,9 @@ function valueAt(data: unknown, path: readonly (string | number)[]): unknown {
 function describeValue(v: unknown): string {
   if (v === undefined) return 'nothing';
   if (v === null) return 'null';
+  if (typeof v === 'number' && !Number.isFinite(v)) return `${String(v)} (not a finite number)`;
+  if (typeof v === 'bigint') return `bigint ${String(v)}n`;
+  if (typeof v === 'symbol' || typeof v === 'function') return `a ${typeof v}`;
   if (Array.isArray(v)) return 'a list';
   if (typeof v === 'object') return 'a mapping';
   return `${typeof v} ${JSON.stringify(v)}`;
@@ -259,7 +405,7 @@ export function validKeysAt(path: readonly (string | number)[]): string[] {
   for (const key of path) {
     if (!s) return [];
     const d: Def = unwrap(s)._zod.def;
-    if (d.type === 'object') s = d.shape?.[String(key)] ?? d.catchall;
+    if (d.type === 'object') s = d.shape && Object.hasOwn(d.shape, String(key)) ? d.shape[String(key)] : d.catchall;
     else if (d.type === 'array') s = d.element;
     else if (d.type === 'record') s = d.valueType;
     else if (d.type === 'tuple') s = d.items?.[Number(key)];

@@ -292,7 +292,14 @@ function unknownSignal(): Record<string, unknown> {
   return { kind: 'unknown-signal', validValues: [...SIGNAL_NAMES], hint: signalNameHint() };
 }
 
-function checkWhen(when: Record<string, unknown>, path: PropertyKey[], issue: IssueFn): void {
+/** Deepest nesting of `all` / `any` condition sets in a rule. */
+export const MAX_CONDITION_DEPTH = 32;
+
+function checkWhen(when: Record<string, unknown>, path: PropertyKey[], issue: IssueFn, depth = 0): void {
+  if (depth > MAX_CONDITION_DEPTH) {
+    issue(path, `Conditions are nested deeper than ${MAX_CONDITION_DEPTH} levels of all/any`, { hint: 'Flatten the condition sets: all: [a, all: [b, c]] is all: [a, b, c]' });
+    return;
+  }
   const keys = Object.keys(when);
   if (keys.length === 0) {
     issue(path, 'A condition set needs at least one condition', { hint: 'To apply a limit always, put it in the top-level "limits" instead of a rule' });
@@ -300,7 +307,7 @@ function checkWhen(when: Record<string, unknown>, path: PropertyKey[], issue: Is
   for (const key of keys) {
     const v = when[key];
     if (key === 'all' || key === 'any') {
-      if (Array.isArray(v)) v.forEach((w: unknown, j) => isRecord(w) && checkWhen(w, [...path, key, j], issue));
+      if (Array.isArray(v)) v.forEach((w: unknown, j) => isRecord(w) && checkWhen(w, [...path, key, j], issue, depth + 1));
       continue;
     }
     if (!isBuiltinSignal(key) && !isAppSignal(key)) {
@@ -318,6 +325,9 @@ function checkNumberCondition(signal: string, c: Record<string, unknown>, path: 
     issue(path, `The condition on "${signal}" has no test`, { hint: 'Give below, above, between or equals, e.g. { below: 20 }' });
     return;
   }
+  // A bound that is not a finite number (.nan, .inf) is the schema's to report.
+  const bounds = [c.below, c.above, c.equals, ...(Array.isArray(c.between) ? c.between : [])];
+  if (bounds.some((x) => typeof x === 'number' && !Number.isFinite(x))) return;
   const n = (x: unknown): number | undefined => (typeof x === 'number' ? x : undefined);
   const below = n(c.below);
   const above = n(c.above);
@@ -340,7 +350,7 @@ function checkNumberCondition(signal: string, c: Record<string, unknown>, path: 
   const info = signalInfo(signal);
   const min = info?.min ?? -Infinity;
   const max = info?.max ?? Infinity;
-  const describe = JSON.stringify(Object.fromEntries(Object.entries(c).filter(([k]) => k !== 'margin')));
+  const describe = jsonText(Object.fromEntries(Object.entries(c).filter(([k]) => k !== 'margin')));
   const inside = (x: number) => (lowOpen ? x > low : x >= low) && (highOpen ? x < high : x <= high);
   const empty = low > high || (low === high && (lowOpen || highOpen)) || (equals !== undefined && !inside(equals));
   if (empty) {
@@ -349,6 +359,15 @@ function checkNumberCondition(signal: string, c: Record<string, unknown>, path: 
     });
   } else if (high < min || (high === min && highOpen) || low > max || (low === max && lowOpen) || (equals !== undefined && (equals < min || equals > max))) {
     issue(path, `The condition ${describe} on "${signal}" can never hold: readings are between ${min} and ${max}`, { hint: 'Check the direction of below and above' });
+  }
+}
+
+/** JSON text of a value for messages; never throws (BigInts as `12n`, anything else unserialisable as its type). */
+export function jsonText(v: unknown): string {
+  try {
+    return JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? `${String(x)}n` : x)) ?? String(v);
+  } catch {
+    return `a ${typeof v}`;
   }
 }
 

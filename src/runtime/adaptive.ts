@@ -10,7 +10,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import {
   BehaviorSubject,
-  catchError,
   distinctUntilChanged,
   EMPTY,
   map,
@@ -33,7 +32,7 @@ import type { StitchSwitch } from '../policy/switching.js';
 import { loadProfileSync, watchProfile, type WatchProfileOptions } from '../profiles/load.js';
 import { profileFromObject } from '../profiles/parse.js';
 import type { OrtSettings, Profile, ProfileInput } from '../profiles/schema.js';
-import { deviceState$ } from '../signals/derive.js';
+import { APP_SOURCE_PRECEDENCE, deviceState$, type RankedSource } from '../signals/derive.js';
 import { InferenceMonitor } from '../signals/inference.js';
 import { DEFAULT_SAMPLING, type SamplingOptions } from '../signals/options.js';
 import type { SignalSource } from '../signals/source.js';
@@ -62,7 +61,12 @@ export interface AdaptiveOptions {
    * the change notifications or the reader (tests).
    */
   watchProfile?: boolean | ProfileWatchOptions | undefined;
-  /** More signal sources next to the system one, e.g. a `ManualSource` for the app's own readings. */
+  /**
+   * More signal sources next to the system one, e.g. a `ManualSource` for the app's own readings.
+   * For the same signal, these win over the system source (and the inference monitor). A source
+   * that throws, errors or sends malformed readings degrades only its own signals and is reported
+   * once on `errors$`.
+   */
   signals?: readonly SignalSource[] | undefined;
   /**
    * The device source: by default systeminformation (and `nvidia-smi` where present) with the
@@ -232,7 +236,14 @@ export class AdaptiveLoop {
     this.sharedState$ = this.profiles.pipe(
       map((p): SamplingOptions => p?.sampling ?? DEFAULT_SAMPLING),
       distinctUntilChanged<SamplingOptions>(isDeepStrictEqual),
-      switchMap((s) => deviceState$(this.sources(s), { scheduler: this.scheduler, smoothing: s.smoothing, trendWindowMs: s.trendWindowMs })),
+      switchMap((s) =>
+        deviceState$(this.sources(s), {
+          scheduler: this.scheduler,
+          smoothing: s.smoothing,
+          trendWindowMs: s.trendWindowMs,
+          onSourceError: (e) => this.host.report(e),
+        }),
+      ),
       shareReplay({ bufferSize: 1, refCount: true }),
     );
     this.state$ = this.sharedState$.pipe(takeUntil(this.closed));
@@ -384,7 +395,12 @@ export class AdaptiveLoop {
     if (!isDeepStrictEqual(profile, this.profiles.value)) this.profiles.next(profile);
   }
 
-  private sources(s: SamplingOptions): SignalSource[] {
+  /**
+   * The sources of the state: the system source and the inference monitor, and the app's own
+   * sources, which win over them for the same signal (`APP_SOURCE_PRECEDENCE`). Every one is
+   * tapped by the recorder.
+   */
+  private sources(s: SamplingOptions): RankedSource[] {
     const settings = monitorSettings(s);
     if (!isDeepStrictEqual(settings, this.monitorSettings)) {
       this.monitor.complete();
@@ -395,27 +411,9 @@ export class AdaptiveLoop {
       this.options.systemSource === undefined
         ? systemSource({ fastMs: s.fastMs, slowMs: s.slowMs, gpuMs: s.gpuMs, probeTimeoutMs: s.probeTimeoutMs })
         : this.options.systemSource;
-    const all = [...(system === false ? [] : [system]), this.monitor, ...this.options.signals];
-    return all.map((source) => this.recorder.tap(this.guarded(source), this.scheduler));
-  }
-
-  /** A source whose failure is reported and ends only its own readings. */
-  private guarded(source: SignalSource): SignalSource {
-    return {
-      name: source.name,
-      readings: (scheduler) =>
-        source.readings(scheduler).pipe(
-          catchError((e: unknown) => {
-            this.host.report(
-              new SignalError('SIGNAL_SOURCE_FAILED', `The signal source "${source.name}" failed; its readings keep their last values`, {
-                cause: e,
-                hint: 'A source should report a failing sensor as a missing reading instead of erroring',
-              }),
-            );
-            return EMPTY;
-          }),
-        ),
-    };
+    const ranked = (source: SignalSource, precedence: number) => ({ source: this.recorder.tap(source, this.scheduler), precedence });
+    const base = [...(system === false ? [] : [system]), this.monitor].map((source) => ranked(source, 0));
+    return [...base, ...this.options.signals.map((source) => ranked(source, APP_SOURCE_PRECEDENCE))];
   }
 
   private onLoopEvent(e: LoopEvent): void {

@@ -3,7 +3,7 @@
  * instantly — by hand, or driven by a profile from the device's signals.
  */
 import { performance } from 'node:perf_hooks';
-import { asyncScheduler, BehaviorSubject, Subject, type Observable } from 'rxjs';
+import { asyncScheduler, BehaviorSubject, ReplaySubject, type Observable } from 'rxjs';
 import { OptionError, type StitchnetError } from '../errors.js';
 import { readPackage, type StitchPackage } from '../package/index.js';
 import type { Manifest } from '../package/schema.js';
@@ -27,8 +27,10 @@ import {
 import { inProcessClient, workerClient, type EngineClient } from '../engine/client.js';
 import { closedError, fusedKey, type EngineOptions, type PieceBytes } from '../engine/engine.js';
 import { checkInput, type RunInput } from '../engine/input.js';
-import { resolveBoolean, resolveFastPath, resolveThreads, type FastPath, type FastPathOptions, type ThreadOptions } from '../engine/options.js';
+import { resolveFastPath, resolveThreads, type FastPath, type FastPathOptions, type ThreadOptions } from '../engine/options.js';
 import { checkStitchId, defaultStitch } from './stitches.js';
+import type { RunOptions, StitchRuntimeOptions } from './option-types.js';
+import { parseCreateOptions, parseRunOptions } from './options-schema.js';
 import { probeProviders } from '../engine/probe.js';
 import { openWithFallback, validateProviders, type ProviderAttempt, type ProviderName, type ProviderSelection } from '../engine/providers.js';
 import { workerFile } from '../engine/worker-file.js';
@@ -36,42 +38,10 @@ import { resolveCalibrate, type CalibrateOption } from './calibration.js';
 import { checkCacheDir } from './calibration-cache.js';
 import { calibrateRuntime, type CalibrationReport, type Calibrator } from './calibrator.js';
 
-/** Options of {@link StitchRuntime.create}; the adaptive ones (`profile`, `signals`, …) are in {@link AdaptiveOptions}. */
-export interface StitchRuntimeOptions extends AdaptiveOptions {
-  /** A stitch package folder, or a package already read with `readPackage`. */
-  model: string | StitchPackage;
-  /** Execution providers in order of preference. Default `['cuda', 'dml', 'webgpu', 'coreml', 'cpu']`. */
-  providers?: readonly ProviderName[];
-  /** Threads of every ORT session. Default: the profile's `ort` block, else the runtime's defaults. */
-  threads?: ThreadOptions;
-  /**
-   * Keep onnxruntime's CPU memory arena (default: the profile's `ort.enableCpuMemArena`, else
-   * `true`). `false` returns activation memory after every run: a much smaller resident set; a run
-   * may pay for allocating its buffers anew (README, Performance).
-   */
-  cpuMemArena?: boolean;
-  /** Run inference in a worker thread (default `true`) or in this thread (`false`). */
-  worker?: boolean;
-  /** Fuse a stitch that stays active into one session; `false` turns this off. */
-  fastPath?: false | FastPathOptions;
-  /**
-   * The stitch to start on. Default: with a profile, its choice before any reading arrived (its
-   * default limits); without one, the most accurate frontier stitch, else the largest anchor. With
-   * a profile, the policy's first decision applies at once.
-   */
-  stitch?: number;
-  /** The clock (ms) used for `ms` and the fast-path timing. Default `performance.now`. */
-  now?: () => number;
-  /**
-   * Measure this device's latency of the candidate stitches at `create()` (default `'auto'`),
-   * cached on disk per package, provider, threads, CPU and onnxruntime version: the policy's
-   * latency limits and `inference.slowdown` then use this device's figures. `false` uses the
-   * package's figures only. See `docs/calibration.md`.
-   */
-  calibrate?: CalibrateOption;
-  /** stitchnet's cache folder (calibration). Default: `$STITCHNET_CACHE_DIR`, else the OS cache folder. */
-  cacheDir?: string;
-}
+export type { CalibrateOptions, RunOptions, StitchRuntimeOptions } from './option-types.js';
+
+/** How many of the latest background errors `errors$` replays to a new subscriber. */
+export const ERRORS_REPLAYED = 16;
 
 /** The result of one {@link StitchRuntime.run}. */
 export interface RunResult {
@@ -86,12 +56,6 @@ export interface RunResult {
   provider: string;
   /** Time from the call to the result, by the runtime's clock. */
   ms: number;
-}
-
-/** Options of {@link StitchRuntime.run}. */
-export interface RunOptions {
-  /** Run this stitch for this call only (the active stitch stays as it is). */
-  stitch?: number;
 }
 
 /** The provider in use and why the ones before it were not used. */
@@ -148,7 +112,10 @@ export class StitchRuntime {
   /**
    * Background failures that do not fail a run: a fused session that could not be built, a profile
    * file that changed into an invalid one (the previous profile stays), a signal source that
-   * failed, a provider the policy asks for but that is not in use. No replay.
+   * failed or sent malformed readings (reported once per source and kind of failure), a provider
+   * the policy asks for but that is not in use. Replays the last {@link ERRORS_REPLAYED} errors to
+   * every new subscriber, so that errors raised inside `create()` or before the app subscribed are
+   * not lost.
    */
   readonly errors$: Observable<StitchnetError>;
   /**
@@ -166,7 +133,7 @@ export class StitchRuntime {
   readonly state$: Observable<DeviceState>;
 
   private readonly providerSubject: BehaviorSubject<ProviderState>;
-  private readonly errorSubject = new Subject<StitchnetError>();
+  private readonly errorSubject = new ReplaySubject<StitchnetError>(ERRORS_REPLAYED);
   private readonly routes = new Map<number, readonly string[]>();
   private readonly running = new Set<Promise<unknown>>();
   /** Fused routes by key: ready, or being built. */
@@ -220,15 +187,9 @@ export class StitchRuntime {
    *   PROVIDER_UNAVAILABLE, SESSION_CREATE_FAILED, STITCH_UNKNOWN, WORKER_FAILED; OptionError
    *   OPTION_INVALID
    */
-  static async create(opts: StitchRuntimeOptions): Promise<StitchRuntime> {
-    if (opts === null || typeof opts !== 'object' || opts.model === undefined) {
-      throw new OptionError('OPTION_INVALID', 'StitchRuntime.create needs { model }', {
-        option: 'model',
-        hint: 'Pass the path of a stitch package folder, or a package from readPackage().',
-      });
-    }
+  static async create(options: StitchRuntimeOptions): Promise<StitchRuntime> {
+    const opts = parseCreateOptions(options);
     const preference = validateProviders(opts.providers);
-    if (opts.threads !== undefined) resolveThreads(opts.threads);
     const fastPath = resolveFastPath(opts.fastPath);
     const useWorker = opts.worker ?? true;
     const now = opts.now ?? (() => performance.now());
@@ -240,7 +201,7 @@ export class StitchRuntime {
     const profile = opts.profile === undefined ? undefined : loadRuntimeProfile(opts.profile, requireCatalog(catalog, pkg.manifest));
     const ort = profile?.profile.ort ?? OrtSchema.parse({});
     const threads = resolveThreads(opts.threads ?? threadsFromOrt(ort));
-    const cpuMemArena = resolveBoolean(opts.cpuMemArena, 'cpuMemArena') ?? ort.enableCpuMemArena;
+    const cpuMemArena = opts.cpuMemArena ?? ort.enableCpuMemArena;
     let initial =
       opts.stitch !== undefined
         ? checkStitchId(pkg.manifest, opts.stitch, 'stitch')
@@ -413,15 +374,18 @@ export class StitchRuntime {
    * called: a `setStitch` while it runs does not affect it. The input array is not modified or
    * detached.
    *
-   * @param input - a Float32Array of one or more samples (the batch is inferred), or `{ data, dims }`
-   * @throws RuntimeError INPUT_INVALID (with the expected shape), STITCH_UNKNOWN, RUNTIME_CLOSED,
+   * @param input - a Float32Array of one or more samples (the batch is inferred), or `{ data, dims }`;
+   *   every value must be finite unless `checkFinite: false`
+   * @throws RuntimeError INPUT_INVALID (with the expected shape, or the index of the first value
+   *   that is not finite), OptionError OPTION_INVALID for unknown or mistyped options, STITCH_UNKNOWN, RUNTIME_CLOSED,
    *   INFERENCE_FAILED, WORKER_FAILED
    */
-  async run(input: RunInput, opts: RunOptions = {}): Promise<RunResult> {
+  async run(input: RunInput, options?: RunOptions): Promise<RunResult> {
     if (this.closing) throw closedError();
     const started = this.now();
-    const stitch = opts.stitch === undefined ? this.adaptive.active : checkStitchId(this.pkg.manifest, opts.stitch, 'stitch');
-    const { data, dims } = checkInput(input, this.pkg.manifest.input);
+    const opts = parseRunOptions(options);
+    const stitch = opts.stitch === undefined ? this.adaptive.active : checkStitchId(this.pkg.manifest, opts.stitch, 'options.stitch');
+    const { data, dims } = checkInput(input, this.pkg.manifest.input, { checkFinite: opts.checkFinite ?? true });
     const pieces = this.routes.get(stitch) as readonly string[];
     const provider = this.provider;
     const epoch = this.calibrator?.epoch;

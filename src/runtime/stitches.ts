@@ -3,11 +3,19 @@
  */
 import { RuntimeError } from '../errors.js';
 import type { Manifest } from '../package/schema.js';
+import { describeValue } from '../signals/names.js';
 
 /** Throws RuntimeError STITCH_UNKNOWN unless `id` is a stitch of the package. */
 export function checkStitchId(manifest: Manifest, id: unknown, option: string): number {
-  if (typeof id !== 'number' || !manifest.stitches.some((s) => s.id === id)) {
-    throw new RuntimeError('STITCH_UNKNOWN', `unknown stitch ${JSON.stringify(id)}`, {
+  if (typeof id !== 'number' || !Number.isInteger(id)) {
+    throw new RuntimeError('STITCH_UNKNOWN', `${option} must be a stitch id (an integer), got ${describeValue(id)}`, {
+      option,
+      validValues: manifest.stitches.map((s) => s.id),
+      hint: `Use the id of one of the ${manifest.stitches.length} stitches of package "${manifest.name}".`,
+    });
+  }
+  if (!manifest.stitches.some((s) => s.id === id)) {
+    throw new RuntimeError('STITCH_UNKNOWN', `unknown stitch ${id}`, {
       option,
       validValues: manifest.stitches.map((s) => s.id),
       hint: `Use the id of one of the ${manifest.stitches.length} stitches of package "${manifest.name}".`,

@@ -13,6 +13,8 @@ import {
   type OperatorFunction,
   type SchedulerLike,
 } from 'rxjs';
+import type { SignalError } from '../errors.js';
+import { isolatedReadings } from './isolate.js';
 import { DEFAULT_SAMPLING } from './options.js';
 import type { SignalSource } from './source.js';
 import { missingReading, okReading, stateFromReadings, type DeviceState, type Reading, type SignalPatch } from './state.js';
@@ -94,7 +96,26 @@ export interface DeviceStateOptions {
   smoothing?: Readonly<Record<string, number>>;
   /** Window of the temperature-trend regression, ms. */
   trendWindowMs?: number;
+  /**
+   * Receives the failure of a source (reported once per source and kind of failure): it threw,
+   * returned something that is not an Observable, errored, or sent a malformed or implausible
+   * reading. Only that source's signals degrade either way. Default: failures are not reported.
+   */
+  onSourceError?: ((error: SignalError) => void) | undefined;
 }
+
+/**
+ * A source with its precedence: for each signal, the reading in force comes from the source of
+ * the highest precedence that has reported that signal (whatever its quality); among equals, the
+ * latest reading wins. A plain source has precedence 0.
+ */
+export interface RankedSource {
+  readonly source: SignalSource;
+  readonly precedence: number;
+}
+
+/** Precedence of the sources an application adds (its `ManualSource`, its own) over the system ones. */
+export const APP_SOURCE_PRECEDENCE = 1;
 
 const TREND = 'thermal.trendCPerMin';
 const TEMPERATURES = ['thermal.cpuC', 'thermal.gpuC'] as const;
@@ -107,6 +128,8 @@ const TEMPERATURES = ['thermal.cpuC', 'thermal.gpuC'] as const;
  */
 export class ReadingsFolder {
   private readonly readings: Record<string, Reading> = {};
+  /** The precedence of the source each signal's reading in force came from. */
+  private readonly owners = new Map<string, number>();
   private readonly averages = new Map<string, number>();
   private readonly windows: Record<(typeof TEMPERATURES)[number], TimedSample[]> = { 'thermal.cpuC': [], 'thermal.gpuC': [] };
   private trendProvided = false;
@@ -118,10 +141,17 @@ export class ReadingsFolder {
     this.trendWindowMs = options.trendWindowMs ?? DEFAULT_SAMPLING.trendWindowMs;
   }
 
-  /** Applies one patch at scheduler time `at` and returns the snapshot. */
-  fold(patch: SignalPatch, at: number): DeviceState {
+  /**
+   * Applies one patch at scheduler time `at` from a source of the given precedence and returns
+   * the snapshot. A reading of a signal that a source of higher precedence has reported is ignored.
+   */
+  fold(patch: SignalPatch, at: number, precedence = 0): DeviceState {
     let temperatureSeen = false;
     for (const [name, reading] of Object.entries(patch)) {
+      const owner = this.owners.get(name);
+      if (owner !== undefined && owner > precedence) continue;
+      if (owner !== precedence) this.averages.delete(name);
+      this.owners.set(name, precedence);
       if (name === TREND) this.trendProvided = true;
       const alpha = this.smoothing[name];
       let stored = reading;
@@ -153,14 +183,26 @@ export class ReadingsFolder {
 
 /**
  * Merges `sources` into one stream of snapshots: each patch from any source yields a new
- * `DeviceState` (smoothed, with the derived trend). The result is shared: every subscriber sees
- * the same snapshots, late subscribers get the latest one, and the sources stop when the last
+ * `DeviceState` (smoothed, with the derived trend). For the same signal, a source of higher
+ * precedence wins (see {@link RankedSource}). Each source is isolated: one that throws, errors or
+ * sends malformed readings degrades only its own signals (quality `error`) and is reported through
+ * `onSourceError`; the stream itself never errors. The result is shared: every subscriber sees the
+ * same snapshots, late subscribers get the latest one, and the sources stop when the last
  * subscriber leaves.
  */
-export function deviceState$(sources: readonly SignalSource[], options: DeviceStateOptions = {}): Observable<DeviceState> {
+export function deviceState$(sources: readonly (SignalSource | RankedSource)[], options: DeviceStateOptions = {}): Observable<DeviceState> {
   const scheduler = options.scheduler ?? asyncScheduler;
+  const report = options.onSourceError ?? (() => undefined);
   return defer(() => {
     const folder = new ReadingsFolder(options);
-    return merge(...sources.map((s) => s.readings(scheduler))).pipe(map((patch) => folder.fold(patch, scheduler.now())));
+    const ranked = sources.map((s) => (isRanked(s) ? s : { source: s, precedence: 0 }));
+    const streams = ranked.map(({ source, precedence }, i) =>
+      isolatedReadings(source, i, scheduler, report).pipe(map((patch) => ({ patch, precedence }))),
+    );
+    return merge(...streams).pipe(map(({ patch, precedence }) => folder.fold(patch, scheduler.now(), precedence)));
   }).pipe(shareReplay({ bufferSize: 1, refCount: true }));
+}
+
+function isRanked(s: SignalSource | RankedSource): s is RankedSource {
+  return typeof s === 'object' && s !== null && typeof (s as RankedSource).precedence === 'number' && typeof (s as RankedSource).source === 'object' && (s as RankedSource).source !== null;
 }

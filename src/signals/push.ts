@@ -3,7 +3,7 @@
  */
 import { concat, defer, of, Subject, type Observable } from 'rxjs';
 import { OptionError } from '../errors.js';
-import { isSignalName, signalInfo, signalNameHint, SIGNAL_NAMES } from './names.js';
+import { describeValue, implausibleValue, isSignalName, signalInfo, signalNameHint, SIGNAL_NAMES } from './names.js';
 import type { SignalSource } from './source.js';
 import { missingReading, okReading, type Quality, type Reading, type SignalPatch, type SignalValue } from './state.js';
 
@@ -36,21 +36,33 @@ export abstract class PushSource implements SignalSource {
 /** Values as an app passes them: `null` or `undefined` means "no reading now". */
 export type SignalValues = Readonly<Record<string, SignalValue | null | undefined>>;
 
-/** Checks names and kinds and converts values into a patch; throws an {@link OptionError} on a bad entry. */
+/**
+ * Checks names and kinds and converts values into a patch; throws an {@link OptionError} on an
+ * unknown name or a value of the wrong kind. A number that is not finite or is outside the
+ * signal's range (`SIGNALS` in names) becomes a reading of quality `error`, not a value.
+ */
 export function patchFromValues(values: SignalValues): SignalPatch {
+  if (typeof values !== 'object' || values === null || Array.isArray(values)) {
+    throw new OptionError('OPTION_INVALID', `Signal values must be an object such as { "battery.percent": 40 }, got ${describeValue(values)}`, {
+      option: 'values',
+      hint: signalNameHint(),
+    });
+  }
   const patch: Record<string, Reading> = {};
   for (const [name, value] of Object.entries(values)) {
     if (!isSignalName(name)) {
       throw new OptionError('OPTION_INVALID', `Unknown signal "${name}"`, { option: name, validValues: SIGNAL_NAMES, hint: signalNameHint() });
     }
     const kind = signalInfo(name)?.kind;
-    if (value !== null && value !== undefined && kind !== undefined && typeof value !== kind) {
-      throw new OptionError('OPTION_INVALID', `Signal "${name}" takes a ${kind}, got ${JSON.stringify(value)}`, {
+    const wrongKind = kind !== undefined ? typeof value !== kind : typeof value !== 'number' && typeof value !== 'boolean';
+    if (value !== null && value !== undefined && wrongKind) {
+      throw new OptionError('OPTION_INVALID', `Signal "${name}" takes ${kind === 'boolean' ? 'a boolean' : kind === 'number' ? 'a number' : 'a number or a boolean'}, got ${describeValue(value)}`, {
         option: name,
         hint: kind === 'boolean' ? 'Pass true or false' : 'Pass a finite number',
       });
     }
-    patch[name] = value === null || value === undefined ? missingReading('unavailable') : okReading(value);
+    if (value === null || value === undefined) patch[name] = missingReading('unavailable');
+    else patch[name] = implausibleValue(name, value) === undefined ? okReading(value) : missingReading('error');
   }
   return patch;
 }

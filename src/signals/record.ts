@@ -3,7 +3,7 @@
  * raw readings of every source (before smoothing, which the replay applies again), inference
  * timings included.
  */
-import { Observable, Subject, tap, type SchedulerLike } from 'rxjs';
+import { isObservable, Observable, Subject, tap, type SchedulerLike } from 'rxjs';
 import { SIGNAL_NAMES } from './names.js';
 import type { SignalSource } from './source.js';
 import type { Reading, SignalPatch } from './state.js';
@@ -54,15 +54,19 @@ export class TraceRecorder {
 
   /** `source`, with every patch it emits noted. */
   tap(source: SignalSource, scheduler: SchedulerLike): SignalSource {
+    const note = (patch: SignalPatch) => {
+      if (patch === null || typeof patch !== 'object') return;
+      Object.assign(this.latest, patch);
+      if (this.updates.observed) this.updates.next({ at: scheduler.now(), patch });
+    };
     return {
+      ...source,
       name: source.name,
-      readings: (s) =>
-        source.readings(s).pipe(
-          tap((patch) => {
-            Object.assign(this.latest, patch);
-            if (this.updates.observed) this.updates.next({ at: scheduler.now(), patch });
-          }),
-        ),
+      readings: (s) => {
+        // A source that does not return an Observable is left as it is, for the isolation to report.
+        const readings = source.readings(s);
+        return isObservable(readings) ? readings.pipe(tap(note)) : readings;
+      },
     };
   }
 

@@ -51,9 +51,9 @@ describe('CSV traces', () => {
 
   it('rejects a value of the wrong kind, naming the line and column', () => {
     const e = thrown(() => parseTraceCsv('t_ms,battery.charging\n0,false\n10,maybe\n', { file: 'x.csv' }));
-    expect(e.field).toBe('line 3, battery.charging');
+    expect(e.field).toBe('line 3, column 2 (battery.charging)');
     expect(e.message).toContain('true or false');
-    expect(thrown(() => parseTraceCsv('t_ms,cpu.load\n0,high\n')).field).toBe('line 2, cpu.load');
+    expect(thrown(() => parseTraceCsv('t_ms,cpu.load\n0,high\n')).field).toBe('line 2, column 2 (cpu.load)');
   });
 
   it('rejects time going backwards, ragged rows and a missing t_ms column', () => {

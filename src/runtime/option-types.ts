@@ -1,0 +1,65 @@
+/**
+ * The options of `StitchRuntime.create` and `run`, as plain interfaces (the public types). They
+ * are checked at run time by the zod schemas in `options-schema.ts`, which are typed against them.
+ */
+import type { FastPathOptions, ThreadOptions } from '../engine/options.js';
+import type { ProviderName } from '../engine/providers.js';
+import type { StitchPackage } from '../package/read.js';
+import type { AdaptiveOptions } from './adaptive.js';
+import type { CalibrateOption } from './calibration.js';
+
+export type { ProfileWatchOptions } from './adaptive.js';
+
+export type { CalibrateOption, CalibrateOptions } from './calibration.js';
+
+/** Options of {@link StitchRuntime.create}; the adaptive ones (`profile`, `signals`, …) are in {@link AdaptiveOptions}. */
+export interface StitchRuntimeOptions extends AdaptiveOptions {
+  /** A stitch package folder, or a package already read with `readPackage`. */
+  model: string | StitchPackage;
+  /** Execution providers in order of preference. Default `['cuda', 'dml', 'webgpu', 'coreml', 'cpu']`. */
+  providers?: readonly ProviderName[];
+  /** Threads of every ORT session. Default: the profile's `ort` block, else the runtime's defaults. */
+  threads?: ThreadOptions;
+  /**
+   * Keep onnxruntime's CPU memory arena (default: the profile's `ort.enableCpuMemArena`, else
+   * `true`). `false` returns activation memory after every run: a much smaller resident set; a run
+   * may pay for allocating its buffers anew (README, Performance).
+   */
+  cpuMemArena?: boolean;
+  /** Run inference in a worker thread (default `true`) or in this thread (`false`). */
+  worker?: boolean;
+  /** Fuse a stitch that stays active into one session; `false` turns this off. */
+  fastPath?: false | FastPathOptions;
+  /**
+   * The stitch to start on. Default: with a profile, its choice before any reading arrived (its
+   * default limits); without one, the most accurate frontier stitch, else the largest anchor. With
+   * a profile, the policy's first decision applies at once.
+   */
+  stitch?: number;
+  /** The clock (ms) used for `ms` and the fast-path timing. Default `performance.now`. */
+  now?: () => number;
+  /**
+   * Measure this device's latency of the candidate stitches at `create()` (default `'auto'`),
+   * cached on disk per package, provider, threads, CPU and onnxruntime version: the policy's
+   * latency limits and `inference.slowdown` then use this device's figures. `false` uses the
+   * package's figures only. See `docs/calibration.md`.
+   */
+  calibrate?: CalibrateOption;
+  /** stitchnet's cache folder (calibration). Default: `$STITCHNET_CACHE_DIR`, else the OS cache folder. */
+  cacheDir?: string;
+  /** Aborts `create()`. */
+  signal?: AbortSignal;
+}
+
+/** Options of {@link StitchRuntime.run}. */
+export interface RunOptions {
+  /** Run this stitch for this call only (the active stitch stays as it is). */
+  stitch?: number;
+  /** Aborts this run. */
+  signal?: AbortSignal;
+  /**
+   * Check that every input value is finite (default `true`); a NaN or infinity is refused with
+   * INPUT_INVALID naming its index. `false` skips the check, for callers that guarantee finite data.
+   */
+  checkFinite?: boolean;
+}

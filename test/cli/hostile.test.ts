@@ -1,0 +1,57 @@
+/**
+ * The CLI on hostile input: a clear StitchnetError message and exit code, never "internal error"
+ * or a stack.
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cli, root } from './helpers.js';
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'stitchnet-cli-hostile-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const noBug = (stderr: string) => {
+  expect(stderr).not.toMatch(/internal error|this is a bug|\n\s+at /);
+};
+
+describe('stitchnet on hostile input', () => {
+  it('validate: an alias bomb and deep nesting are findings, not crashes', async () => {
+    let bomb = 'a: &a ["x","x","x","x","x","x","x","x","x"]\n';
+    let prev = 'a';
+    for (let i = 0; i < 9; i++) {
+      bomb += `b${i}: &b${i} [${Array(9).fill(`*${prev}`).join(',')}]\n`;
+      prev = `b${i}`;
+    }
+    const bombFile = path.join(dir, 'bomb.yaml');
+    const deepFile = path.join(dir, 'deep.yaml');
+    await writeFile(bombFile, bomb);
+    await writeFile(deepFile, `rules:\n  - name: r\n    limit: { maxCostFraction: 0.5 }\n    when: ${'{ all: ['.repeat(3000)}{ cpu.load: { above: 1 } }${']}'.repeat(3000)}\n`);
+    const r = await cli(['validate', bombFile, deepFile]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/too many YAML aliases/);
+    expect(r.stdout).toMatch(/nested deeper than 100 levels/);
+    noBug(r.stderr);
+  });
+
+  it('simulate: a header-only trace and an out-of-range value are TRACE_INVALID with file, line and column', async () => {
+    const empty = path.join(dir, 'empty.csv');
+    const range = path.join(dir, 'range.csv');
+    await writeFile(empty, '"t_ms","battery.percent"\r\n');
+    await writeFile(range, '\uFEFFt_ms,battery.percent\n0,80\n1000,150\n');
+    const args = (trace: string) => ['simulate', '--model', path.join(root, 'models', 'fmnist-vit'), '--profile', path.join(root, 'profiles', 'balanced.yaml'), '--trace', trace];
+    const a = await cli(args(empty));
+    expect(a.code).toBe(1);
+    expect(a.stderr).toMatch(/header but no rows.*\[TRACE_INVALID\]/);
+    noBug(a.stderr);
+    const b = await cli(args(range));
+    expect(b.code).toBe(1);
+    expect(b.stderr).toMatch(/150 is above its range 0..100 %.*line 3, column 2 \(battery.percent\).*\[TRACE_INVALID\]/);
+    noBug(b.stderr);
+  });
+});
