@@ -23,9 +23,9 @@ import {
   type StitchChange,
 } from './adaptive.js';
 import { inProcessClient, workerClient, type EngineClient } from '../engine/client.js';
-import { closedError, fusedKey, type EngineOptions, type PieceBytes } from '../engine/engine.js';
+import { closedError, type EngineHost, type EngineOptions, type PieceBytes } from '../engine/engine.js';
 import { checkInput, type RunInput } from '../engine/input.js';
-import { resolveBoolean, resolveFastPath, resolveThreads, type FastPath, type FastPathOptions, type ThreadOptions } from '../engine/options.js';
+import { fastPathPolicy, resolveBoolean, resolveFastPath, resolveThreads, type FastPath, type FastPathOptions, type ThreadOptions } from '../engine/options.js';
 import { checkStitchId, defaultStitch } from './stitches.js';
 import { probeProviders } from '../engine/probe.js';
 import { openWithFallback, validateProviders, type ProviderAttempt, type ProviderName, type ProviderSelection } from '../engine/providers.js';
@@ -82,15 +82,6 @@ export interface RunOptions {
 
 /** The provider in use and why the ones before it were not used. */
 export type ProviderState = ProviderSelection;
-
-/** Tracks how long one stitch has been running, for the fast path. */
-interface Streak {
-  stitch: number;
-  runs: number;
-  since: number;
-  /** Total duration of those runs (ms). */
-  ms: number;
-}
 
 /**
  * A loaded stitch package, ready to run any of its stitches.
@@ -151,12 +142,7 @@ export class StitchRuntime {
   private readonly errorSubject = new Subject<StitchnetError>();
   private readonly routes = new Map<number, readonly string[]>();
   private readonly running = new Set<Promise<unknown>>();
-  /** Fused routes by key: ready, or being built. */
-  private readonly fused = new Set<string>();
-  private readonly fusing = new Map<string, Promise<void>>();
-  private readonly fuseFailed = new Set<string>();
   private current: number;
-  private streak: Streak | undefined;
   private closing: Promise<void> | undefined;
   private readonly adaptive: AdaptiveLoop;
 
@@ -228,15 +214,18 @@ export class StitchRuntime {
           ? initialStitch(profile.profile, catalog, scheduler.now())
           : defaultStitch(pkg.manifest);
 
+    // The engine fuses routes by itself; it reads their bytes from the package and reports failures here.
+    let report: EngineHost['report'] = () => undefined;
+    const host: EngineHost = { pieceBytes: (ids) => readPieces(pkg, ids), report: (e) => report(e) };
     const { selection, value: client } = await openWithFallback(
       preference,
       (rest) => probeProviders(rest, workerFile),
       async (provider) => {
         const engine: EngineOptions = {
           session: { provider, threads, cpuMemArena },
-          fusedCacheSize: fastPath === false ? 0 : fastPath.cacheSize,
+          fastPath: fastPathPolicy(fastPath, opts.fastPath, provider),
         };
-        const c = useWorker ? workerClient(engine, await workerFile()) : inProcessClient(engine);
+        const c = useWorker ? workerClient(engine, await workerFile(), host) : inProcessClient(engine, host);
         try {
           await loadPieces(pkg, c);
         } catch (e) {
@@ -255,6 +244,7 @@ export class StitchRuntime {
       scheduler,
       ort: opts.threads === undefined && opts.cpuMemArena === undefined ? ort : undefined,
     });
+    report = (e) => rt.errorSubject.next(e);
     rt.adaptive.start();
     return rt;
   }
@@ -356,12 +346,11 @@ export class StitchRuntime {
     const { data, dims } = checkInput(input, this.pkg.manifest.input);
     const pieces = this.routes.get(stitch) as readonly string[];
     const provider = this.provider;
-    const job = this.client.run({ pieces, data, dims });
+    const job = this.client.run({ pieces, data, dims, at: started });
     this.running.add(job);
     try {
       const out = await job;
       const ms = this.now() - started;
-      this.noteRun(stitch, pieces, ms);
       this.adaptive.recordRun(stitch, ms, dims[0] ?? 1);
       return { logits: out.data, dims: out.dims, stitch, path: out.path, provider, ms };
     } finally {
@@ -384,7 +373,7 @@ export class StitchRuntime {
         hint: 'Create the runtime without fastPath: false.',
       });
     }
-    return this.startFuse(pieces);
+    return this.client.fuse(pieces);
   }
 
   /**
@@ -396,7 +385,7 @@ export class StitchRuntime {
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.adaptive.close();
-      await Promise.allSettled([...this.running, ...this.fusing.values()]);
+      await Promise.allSettled([...this.running]);
       await this.client.close();
       this.providerSubject.complete();
       this.errorSubject.complete();
@@ -408,48 +397,13 @@ export class StitchRuntime {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
+}
 
-  /**
-   * Counts a finished run towards its stitch's streak and starts fusing when the streak is long
-   * enough and its runs are short enough for the per-call overhead to matter.
-   */
-  private noteRun(stitch: number, pieces: readonly string[], ms: number): void {
-    if (this.fastPath === false) return;
-    const t = this.now();
-    if (this.streak?.stitch !== stitch) this.streak = { stitch, runs: 0, since: t, ms: 0 };
-    this.streak.runs++;
-    this.streak.ms += ms;
-    const key = fusedKey(pieces);
-    if (this.fused.has(key) || this.fuseFailed.has(key) || this.closing) return;
-    const { afterRuns, afterMs, maxRunMs } = this.fastPath;
-    if (this.streak.runs >= afterRuns && t - this.streak.since >= afterMs && this.streak.ms / this.streak.runs <= maxRunMs) {
-      this.startFuse(pieces).catch((e: StitchnetError) => this.errorSubject.next(e));
-    }
-  }
-
-  private startFuse(pieces: readonly string[]): Promise<void> {
-    const key = fusedKey(pieces);
-    const inProgress = this.fusing.get(key);
-    if (inProgress) return inProgress;
-    this.fused.add(key);
-    const job = (async () => {
-      try {
-        const bytes: PieceBytes[] = [];
-        for (const id of pieces) bytes.push({ id, bytes: await this.pkg.pieceBytes(id) });
-        if (this.closing) return;
-        const { evicted } = await this.client.fuse(bytes);
-        for (const k of evicted) this.fused.delete(k);
-      } catch (e) {
-        this.fused.delete(key);
-        this.fuseFailed.add(key);
-        throw e;
-      } finally {
-        this.fusing.delete(key);
-      }
-    })();
-    this.fusing.set(key, job);
-    return job;
-  }
+/** Reads pieces' bytes (checked against the package's hashes) for the engine to fuse them. */
+async function readPieces(pkg: StitchPackage, ids: readonly string[]): Promise<PieceBytes[]> {
+  const out: PieceBytes[] = [];
+  for (const id of ids) out.push({ id, bytes: await pkg.pieceBytes(id) });
+  return out;
 }
 
 /**

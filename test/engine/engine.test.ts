@@ -4,7 +4,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeModel, linearModel } from '../../src/onnx/index.js';
 import { inProcessClient, workerClient, type EngineClient } from '../../src/engine/client.js';
-import type { EngineOptions, PieceBytes } from '../../src/engine/engine.js';
+import type { EngineHost, EngineOptions, PieceBytes } from '../../src/engine/engine.js';
+import type { FastPathPolicy } from '../../src/engine/fast-path.js';
 import { workerFile } from '../../src/engine/worker-file.js';
 
 /** A deterministic pseudo-random generator (mulberry32). */
@@ -63,16 +64,34 @@ function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return m;
 }
 
-const options: EngineOptions = { session: { provider: 'cpu', threads: { intraOp: 1, interOp: 1 } }, fusedCacheSize: 1 };
+/** A fast path that fuses only when asked (no streak is ever long enough), one fused session kept. */
+const byHand: FastPathPolicy = { afterRuns: 1e9, afterMs: 0, cacheSize: 1, memoryBudgetBytes: 1e9, maxRunMs: Number.POSITIVE_INFINITY, eager: false };
+const options: EngineOptions = { session: { provider: 'cpu', threads: { intraOp: 1, interOp: 1 } }, fastPath: byHand };
+
+/** A host that serves the pieces above and keeps what the engine reports. */
+function host(reported: unknown[] = []): EngineHost & { reads: number } {
+  const h = {
+    reads: 0,
+    pieceBytes: async (ids: readonly string[]) => {
+      h.reads++;
+      return ids.map((id) => {
+        const p = pieces.find((q) => q.id === id) as PieceBytes;
+        return { id, bytes: p.bytes.slice() };
+      });
+    },
+    report: (e: unknown) => void reported.push(e),
+  };
+  return h;
+}
 
 for (const mode of ['in-process', 'worker'] as const) {
   describe(`engine (${mode})`, () => {
     let client: EngineClient;
     const clients: EngineClient[] = [];
     const start = async () => {
-      const c = mode === 'worker' ? workerClient(options, await workerFile()) : inProcessClient(options);
+      const c = mode === 'worker' ? workerClient(options, await workerFile(), host()) : inProcessClient(options, host());
       clients.push(c);
-      for (const p of pieces) await c.loadPiece(p);
+      for (const p of pieces) await c.loadPiece({ id: p.id, bytes: p.bytes.slice() });
       return c;
     };
     afterAll(async () => {
@@ -97,13 +116,12 @@ for (const mode of ['in-process', 'worker'] as const) {
       const x = Float32Array.from({ length: 2 * 2 * 4 }, rng(7));
       const dims = [2, 2, 4];
       const route = await client.run({ pieces: ['a', 'b', 'c'], data: x, dims });
-      expect(await client.fuse(pieces)).toEqual({ evicted: [] });
+      await client.fuse(['a', 'b', 'c']);
       const fused = await client.run({ pieces: ['a', 'b', 'c'], data: x, dims });
       expect(fused.path).toBe('fused');
       expect(maxDiff(fused.data, route.data)).toBeLessThanOrEqual(1e-5);
       // Another route pushes it out of the one-entry cache; both still run correctly.
-      const ac = [pieces[0] as PieceBytes, pieces[2] as PieceBytes];
-      expect(await client.fuse(ac)).toEqual({ evicted: ['a\nb\nc'] });
+      await client.fuse(['a', 'c']);
       expect((await client.run({ pieces: ['a', 'b', 'c'], data: x, dims })).path).toBe('route');
       const acOut = await client.run({ pieces: ['a', 'c'], data: x, dims });
       expect(acOut.path).toBe('fused');
@@ -153,7 +171,7 @@ describe('worker failure', () => {
     it(`rejects pending and later requests with WORKER_FAILED when the worker ${what}`, async () => {
       const file = path.join(tmp, `${what}.mjs`);
       await writeFile(file, `import { parentPort } from 'node:worker_threads';\nparentPort.on('message', () => {});\n${code}\n`);
-      const client = workerClient(options, file);
+      const client = workerClient(options, file, host());
       const pending = client.run({ pieces: ['a'], data: new Float32Array(8), dims: [1, 2, 4] });
       await expect(pending).rejects.toMatchObject({ name: 'RuntimeError', code: 'WORKER_FAILED' });
       await expect(client.loadPiece(pieces[0] as PieceBytes)).rejects.toMatchObject({ code: 'WORKER_FAILED' });
