@@ -128,6 +128,30 @@ for (const mode of ['in-process', 'worker'] as const) {
       expect(maxDiff(acOut.data, expected(['a', 'c'], x, 4))).toBeLessThan(1e-5);
     });
 
+    it('gives each of many runs in flight its own result, also outputs larger than any before', async () => {
+      const wide = lin('w', 3, 700, 9);
+      byId.set('w', wide);
+      await client.loadPiece({ id: 'w', bytes: encodeModel(linearModel({ ...wide, inputShape: ['batch', 2, 3] })) });
+      const inputs = Array.from({ length: 40 }, (_, k) => Float32Array.from({ length: (1 + (k % 3)) * 8 }, rng(100 + k)));
+      const runs = inputs.map((x, k) => {
+        const route = k % 4 === 0 ? ['a', 'c', 'w'] : ['a', 'b', 'c'];
+        return client.run({ pieces: route, data: x, dims: [x.length / 8, 2, 4] }).then((out) => ({ out, route, x }));
+      });
+      for (const { out, route, x } of await Promise.all(runs)) {
+        expect(out.dims).toEqual([x.length / 8, 2, route.includes('w') ? 700 : 3]);
+        expect(maxDiff(out.data, expected(route, x, x.length / 4))).toBeLessThan(1e-4);
+      }
+    });
+
+    it('gives the same result on a preallocated output as on a fresh one', async () => {
+      const x = Float32Array.from({ length: 16 }, rng(11));
+      // The first run of a shape lets onnxruntime allocate; later ones write into the engine's buffers.
+      const outs = [];
+      for (let i = 0; i < 3; i++) outs.push(await client.run({ pieces: ['a', 'b', 'b', 'c'], data: x, dims: [2, 2, 4] }));
+      for (const o of outs) expect(Array.from(o.data)).toEqual(Array.from(outs[0]?.data ?? []));
+      expect(outs[0]?.data).not.toBe(outs[1]?.data);
+    });
+
     it('reports a piece that is not loaded', async () => {
       await expect(client.run({ pieces: ['a', 'zz'], data: new Float32Array(8), dims: [1, 2, 4] })).rejects.toMatchObject({
         code: 'INFERENCE_FAILED',
