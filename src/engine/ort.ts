@@ -30,9 +30,9 @@ export interface SessionSettings {
   provider: ProviderName;
   threads: ThreadSettings;
   /**
-   * Keep onnxruntime's CPU memory arena (default `true`): activation buffers stay reserved between
-   * runs. `false` frees them after each run: less resident memory, and a run may pay for
-   * allocating them anew (`npm run bench` measures both).
+   * Keep onnxruntime's CPU memory arena: activation buffers stay reserved between runs, grown to
+   * the largest batch seen. Default `false`: they are freed after each run, which `npm run bench`
+   * measures at no steady-state cost and far less resident memory (docs/performance.md).
    */
   cpuMemArena?: boolean | undefined;
 }
@@ -70,7 +70,7 @@ export function sessionOptions(settings: SessionSettings): OrtModule.InferenceSe
     intraOpNumThreads: settings.threads.intraOp,
     interOpNumThreads: settings.threads.interOp,
     logSeverityLevel: 4,
-    enableCpuMemArena: settings.cpuMemArena ?? true,
+    enableCpuMemArena: settings.cpuMemArena ?? false,
     // Flattened by the binding to the config keys `session.intra_op.allow_spinning` and
     // `session.inter_op.allow_spinning`.
     extra: { session: { intra_op: { allow_spinning: spin }, inter_op: { allow_spinning: spin } } },

