@@ -125,7 +125,7 @@ function parseOptions(): BenchOptions {
     .description("Measures stitchnet's runtime against fused ONNX sessions of the same stitches.")
     .option('--json <file>', 'also write every figure as JSON to this file')
     .addOption(new Option('--provider <name>', 'execution provider of every session').choices([...PROVIDER_NAMES]).default('cpu'))
-    .option('--max-rounds <n>', 'most timed rounds of a DeiT-S b1 pair (b8: half; tiny: ×8)', parsePositive, 160)
+    .option('--max-rounds <n>', 'most timed rounds of a DeiT-S b1 pair (b8: a quarter; tiny: ×8)', parsePositive, 80)
     .option('--target <fraction>', 'stop a pair once its ratio is known within ± this fraction (95% interval)', parsePositive, 0.01)
     .option('--switch-trials <n>', 'switch trials at tiny scale (each with a no-switch control)', parsePositive, 300)
     .option('--deit-switch-trials <n>', 'switch trials at DeiT-S scale', parsePositive, 30)
@@ -161,7 +161,7 @@ function scales(opts: BenchOptions): { tiny: Scale; deitS: Scale } {
     switchPair: [3, 0], // Ti→S [5, 6] ⇄ DeiT-Ti
     fastPath: {},
     overFused: ['route.worker', 'fast.worker', 'route.inProcess'],
-    rounds: { b1: { min: 40, max }, b8: { min: 20, max: Math.max(20, Math.round(max / 2)) } },
+    rounds: { b1: { min: 30, max }, b8: { min: 10, max: Math.max(10, Math.round(max / 4)) } },
     warmup: 3,
     switchTrials: opts.deitSwitchTrials,
     settleRuns: 1,
