@@ -11,10 +11,10 @@
  * It runs wherever its sessions live: in the inference worker (the default) or in-process.
  */
 import { performance } from 'node:perf_hooks';
-import { OptionError, RuntimeError, type StitchnetError } from '../errors.js';
+import { isStitchnetError, OptionError, RuntimeError, type StitchnetError } from '../errors.js';
 import { composeModels, decodeModel, encodeModel } from '../onnx/index.js';
 import { FastPathBook, MB, type FastPathPolicy } from './fast-path.js';
-import { OrtSession, type OrtTensor, type SessionSettings } from './ort.js';
+import { messageOf, OrtSession, type OrtTensor, type SessionSettings } from './ort.js';
 
 /** One inference request: the pieces of a route, in execution order, and the input. */
 export interface RunRequest {
@@ -250,7 +250,8 @@ export class Engine {
       for (const k of book.admit(key, bytes)) await this.evict(k);
     } catch (e) {
       book.refuse(key, 'failed');
-      throw e;
+      if (isStitchnetError(e)) throw e;
+      throw new RuntimeError('SESSION_CREATE_FAILED', `could not fuse the route ${pieces.join(' → ')}: ${messageOf(e)}`, { cause: e });
     }
   }
 

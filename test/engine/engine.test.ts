@@ -152,6 +152,29 @@ for (const mode of ['in-process', 'worker'] as const) {
       expect(outs[0]?.data).not.toBe(outs[1]?.data);
     });
 
+    it('fuses a route by itself when its policy says so, and reports a fuse that fails without failing runs', async () => {
+      const eager: EngineOptions = { ...options, fastPath: { ...byHand, eager: true } };
+      for (const failing of [false, true]) {
+        const reported: unknown[] = [];
+        const h = host(reported);
+        const broken = { ...h, pieceBytes: () => Promise.reject(new Error('disk gone')) };
+        const c = mode === 'worker' ? workerClient(eager, await workerFile(), failing ? broken : h) : inProcessClient(eager, failing ? broken : h);
+        clients.push(c);
+        for (const p of pieces) await c.loadPiece({ id: p.id, bytes: p.bytes.slice() });
+        const x = Float32Array.from({ length: 8 }, rng(5));
+        let out = await c.run({ pieces: ['a', 'b', 'c'], data: x, dims: [1, 2, 4] });
+        for (let i = 0; i < 200 && out.path === 'route' && reported.length === 0; i++) out = await c.run({ pieces: ['a', 'b', 'c'], data: x, dims: [1, 2, 4] });
+        expect(maxDiff(out.data, expected(['a', 'b', 'c'], x, 2))).toBeLessThan(1e-5);
+        if (failing) {
+          expect(reported).toEqual([expect.objectContaining({ code: expect.any(String), message: expect.stringContaining('disk gone') })]);
+          expect(out.path).toBe('route');
+        } else {
+          expect(out.path).toBe('fused');
+          expect(h.reads).toBe(1);
+        }
+      }
+    });
+
     it('reports a piece that is not loaded', async () => {
       await expect(client.run({ pieces: ['a', 'zz'], data: new Float32Array(8), dims: [1, 2, 4] })).rejects.toMatchObject({
         code: 'INFERENCE_FAILED',
