@@ -362,7 +362,8 @@ export class StitchRuntime {
    * Builds the fused session of a stitch now (it is otherwise built in the background once the
    * stitch has stayed active long enough). Resolves when later runs of that stitch will use it.
    *
-   * @throws RuntimeError STITCH_UNKNOWN, RUNTIME_CLOSED, SESSION_CREATE_FAILED; OnnxError
+   * @throws RuntimeError STITCH_UNKNOWN, RUNTIME_CLOSED, SESSION_CREATE_FAILED; OnnxError; OptionError
+   *   OPTION_INVALID when the fast path is off or the stitch alone is over `fastPath.memoryBudgetMB`
    */
   async fuse(id: number): Promise<void> {
     if (this.closing) throw closedError();
