@@ -23,7 +23,8 @@ import {
   type StitchChange,
 } from './adaptive.js';
 import { inProcessClient, workerClient, type EngineClient } from '../engine/client.js';
-import { closedError, type EngineHost, type EngineOptions, type PieceBytes } from '../engine/engine.js';
+import { closedError, type EngineHost, type EngineOptions, type PieceBytes, type PieceSource } from '../engine/engine.js';
+import { pieceSource } from '../engine/pieces.js';
 import { checkInput, type RunInput } from '../engine/input.js';
 import { fastPathPolicy, resolveBoolean, resolveFastPath, resolveThreads, type FastPath, type FastPathOptions, type ThreadOptions } from '../engine/options.js';
 import { checkStitchId, defaultStitch } from './stitches.js';
@@ -408,19 +409,19 @@ async function readPieces(pkg: StitchPackage, ids: readonly string[]): Promise<P
 }
 
 /**
- * Creates the session of every piece some stitch uses, each once, reading the next piece's bytes
- * while the current one is being created.
+ * Creates the session of every piece some stitch uses, each once, from its checked file (see
+ * `pieceSource`), checking the next piece while the current one is being created.
  */
 async function loadPieces(pkg: StitchPackage, client: EngineClient): Promise<void> {
   const ids = [...new Set(pkg.manifest.stitches.flatMap((s) => pkg.routePieces(s.id)))];
-  const read = (id: string | undefined) => (id === undefined ? undefined : pkg.pieceBytes(id));
-  let next = read(ids[0]);
+  const source = (id: string | undefined) => (id === undefined ? undefined : pieceSource(pkg, id));
+  let next = source(ids[0]);
   for (let i = 0; i < ids.length; i++) {
-    const bytes = await (next as Promise<Uint8Array>);
-    next = read(ids[i + 1]);
-    // A read that fails while an earlier piece loads is reported when its turn comes.
+    const piece = await (next as Promise<PieceSource>);
+    next = source(ids[i + 1]);
+    // A check that fails while an earlier piece loads is reported when its turn comes.
     next?.catch(() => undefined);
-    await client.loadPiece({ id: ids[i] as string, bytes });
+    await client.loadPiece(piece);
   }
   await warmUp(pkg, ids, client);
 }
