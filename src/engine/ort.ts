@@ -31,8 +31,9 @@ export interface SessionSettings {
   threads: ThreadSettings;
   /**
    * Keep onnxruntime's CPU memory arena: activation buffers stay reserved between runs, grown to
-   * the largest batch seen. Default `false`: they are freed after each run, which `npm run bench`
-   * measures at no steady-state cost and far less resident memory (docs/performance.md).
+   * the largest batch seen. Default `false`: they are freed after each run, for far less resident
+   * memory; `npm run bench` measures the cost per run (none at small batches, possibly some for
+   * large ones: docs/performance.md).
    */
   cpuMemArena?: boolean | undefined;
 }

@@ -194,7 +194,7 @@ export const OrtSchema = z
     enableCpuMemArena: z
       .boolean()
       .default(false)
-      .describe("Keep onnxruntime's CPU memory arena: activation memory stays reserved between runs, grown to the largest batch seen. Default false: much less resident memory, at no measured steady-state cost."),
+      .describe("Keep onnxruntime's CPU memory arena: activation memory stays reserved between runs, grown to the largest batch seen. Default false: much less resident memory; runs of large batches may pay for allocating their activations anew."),
   })
   .describe('onnxruntime session settings.');
 /** Validated onnxruntime settings. */

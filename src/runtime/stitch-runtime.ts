@@ -42,8 +42,8 @@ export interface StitchRuntimeOptions extends AdaptiveOptions {
   threads?: ThreadOptions;
   /**
    * Keep onnxruntime's CPU memory arena (default: the profile's `ort.enableCpuMemArena`, else
-   * `false`: activation memory is returned after every run, a much smaller resident set at no
-   * measured steady-state cost; docs/performance.md).
+   * `false`: activation memory is returned after every run, a much smaller resident set; runs of
+   * large batches may pay for allocating it anew; docs/performance.md).
    */
   cpuMemArena?: boolean;
   /** Run inference in a worker thread (default `true`) or in this thread (`false`). */
