@@ -7,6 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
 import { RuntimeError, type StitchRuntime } from '../src/index.js';
 import { OrtSession, type SessionSettings } from '../src/engine/ort.js';
+import { pairedRatio } from './stats.js';
 
 /** One thing to time: a single inference. */
 export interface Cell {
@@ -30,6 +31,46 @@ export async function interleaved(cells: readonly Cell[], opts: { warmup: number
       (times[cell.name] as number[]).push(performance.now() - t0);
     }
     opts.onRound?.(r);
+  }
+  return times;
+}
+
+/** How long {@link pairedRounds} goes on. */
+export interface RoundsOptions {
+  /** Untimed runs of each cell first. */
+  warmup: number;
+  minRounds: number;
+  maxRounds: number;
+  /**
+   * Stop (after `minRounds`) once the 95% interval of every ratio to the reference is at most
+   * ± this fraction of it.
+   */
+  targetHalfWidth: number;
+  onRound?: (round: number) => void;
+}
+
+/**
+ * Times the reference (`cells[0]`) and the other cells side by side: every round runs each cell
+ * once, the order alternating (A B, B A, …; rotating for more cells) so that neither profits from
+ * always coming first. Rounds go on until every cell's per-round ratio to the reference has a 95%
+ * interval within `targetHalfWidth` (checked every 10 rounds), or `maxRounds`. Cells named in
+ * `unpaired` are timed along but not waited for.
+ */
+export async function pairedRounds(cells: readonly Cell[], opts: RoundsOptions, unpaired: readonly string[] = []): Promise<Record<string, number[]>> {
+  for (const cell of cells) for (let i = 0; i < opts.warmup; i++) await cell.run();
+  const times: Record<string, number[]> = Object.fromEntries(cells.map((c) => [c.name, []]));
+  const reference = times[(cells[0] as Cell).name] as number[];
+  const settled = () => cells.slice(1).every((c) => unpaired.includes(c.name) || pairedRatio(times[c.name] as number[], reference).halfWidth <= opts.targetHalfWidth);
+  for (let r = 0; r < opts.maxRounds; r++) {
+    const k = r % cells.length;
+    const rotated = [...cells.slice(k), ...cells.slice(0, k)];
+    for (const cell of r % 2 === 0 ? rotated : rotated.reverse()) {
+      const t0 = performance.now();
+      await cell.run();
+      (times[cell.name] as number[]).push(performance.now() - t0);
+    }
+    opts.onRound?.(r);
+    if (r + 1 >= opts.minRounds && (r + 1) % 10 === 0 && settled()) break;
   }
   return times;
 }

@@ -12,10 +12,12 @@
  * worker's heap cannot be collected from outside).
  */
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RuntimeError, StitchRuntime } from '../src/index.js';
 import { readPackage, type StitchPackage } from '../src/package/index.js';
 import { resolveThreads } from '../src/engine/options.js';
+import type { ProviderName } from '../src/engine/providers.js';
 import { loadOrt, sessionOptions, type OrtTensor } from '../src/engine/ort.js';
 import { uniform } from './families.js';
 import { median } from './stats.js';
@@ -38,6 +40,8 @@ export interface RssVariant {
   overrides?: Partial<SessionOptions>;
   /** Raw: keep every piece's model bytes referenced after its session is created. */
   keepBytes?: boolean;
+  /** Raw: create each session from the piece's file (onnxruntime reads it) instead of bytes read in JS. */
+  fromFile?: boolean;
   /** Environment variables of the child (e.g. glibc malloc tuning). */
   env?: Record<string, string>;
   /**
@@ -45,6 +49,21 @@ export interface RssVariant {
    * activations are small), measure again, and time a few b8 runs.
    */
   batch8?: boolean;
+}
+
+/** Resident memory three ways (MB): RSS, proportional set size, anonymous memory. */
+export interface MemoryReading {
+  rss: number;
+  /** From /proc/self/smaps_rollup (null where it does not exist). */
+  pss: number | null;
+  anon: number | null;
+}
+
+/** (reading − baseline) ÷ weight bytes at each point, for one measure. */
+export interface OverWeights {
+  loaded: number;
+  afterRunB1: number;
+  afterRunB8?: number;
 }
 
 /** What one child reports (MB are 2^20 bytes). */
@@ -59,7 +78,12 @@ export interface RssResult {
   afterRunB1MB: number;
   afterRunB8MB?: number;
   /** (RSS − baseline) ÷ weight bytes at each point. */
-  overWeights: { loaded: number; afterRunB1: number; afterRunB8?: number };
+  overWeights: OverWeights;
+  /** The same for anonymous memory and for PSS (null without smaps_rollup). */
+  anonOverWeights: OverWeights | null;
+  pssOverWeights: OverWeights | null;
+  /** Every reading, for the record. */
+  readings: { baseline: MemoryReading; loaded: MemoryReading; afterRunB1: MemoryReading; afterRunB8?: MemoryReading };
   sessions: number;
   loadSeconds: number;
   /** Median latency of one stitch over a few runs (ms; indicative only, the machine is shared). */
@@ -74,12 +98,28 @@ interface ProbeArgs {
   microDir: string;
   latencyStitch: number;
   latencyRuns: number;
+  provider: ProviderName;
 }
 
 export const PROBE_FLAG = '--rss-probe';
 
 const MB = 1024 ** 2;
 const rss = () => process.memoryUsage.rss() / MB;
+
+/** RSS, and PSS and anonymous memory from /proc/self/smaps_rollup where the kernel has it (MB). */
+function memory(): MemoryReading {
+  let text = '';
+  try {
+    text = readFileSync('/proc/self/smaps_rollup', 'utf8');
+  } catch {
+    // Not Linux, or a kernel before 4.14: RSS only.
+  }
+  const field = (name: string) => {
+    const m = new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text);
+    return m ? Number(m[1]) / 1024 : null;
+  };
+  return { rss: rss(), pss: field('Pss'), anon: field('Anonymous') };
+}
 
 async function settle(): Promise<void> {
   for (let i = 0; i < 3; i++) {
@@ -120,63 +160,77 @@ export async function runProbe(args: ProbeArgs): Promise<void> {
   const harness = variant.kind === 'runtime' ? runtimeHarness(args) : await rawHarness(args);
   const { extraWorkerMB } = await harness.baseline();
   await settle();
-  const baselineMB = rss();
+  const baseline = memory();
 
   const t0 = performance.now();
   const { pkg, loaded } = await harness.load();
   const loadSeconds = (performance.now() - t0) / 1000;
   await settle();
-  const loadedMB = rss();
-  const stitches = pkg.manifest.stitches.map((s) => s.id);
+  const atLoad = memory();
   const x1 = input(pkg, 1);
-  for (const stitch of stitches) await loaded.run(stitch, x1);
+  for (const s of pkg.manifest.stitches) await loaded.run(s.id, x1);
   await settle();
-  const afterRunB1MB = rss();
-  const time = async (x: Sample, runs: number) => {
-    const times: number[] = [];
-    for (let i = 0; i <= runs; i++) {
-      const t = performance.now();
-      await loaded.run(args.latencyStitch, x);
-      if (i > 0) times.push(performance.now() - t);
-    }
-    return median(times);
-  };
-  const latencyB1Ms = await time(x1, args.latencyRuns);
-  let b8: { afterRunB8MB: number; latencyB8Ms: number } | undefined;
-  if (variant.batch8) {
-    const x8 = input(pkg, 8);
-    const anchors = pkg.manifest.stitches.filter((s) => s.route.length === 1).map((s) => s.id);
-    for (const stitch of anchors) await loaded.run(stitch, x8);
-    await settle();
-    const afterRunB8MB = rss();
-    b8 = { afterRunB8MB, latencyB8Ms: await time(x8, Math.max(2, Math.floor(args.latencyRuns / 2))) };
-  }
+  const afterB1 = memory();
+  const latencyB1Ms = await timeStitch(loaded, args.latencyStitch, x1, args.latencyRuns);
+  const b8 = variant.batch8 ? await batch8(pkg, loaded, args) : undefined;
   await loaded.close();
   await harness.close();
 
   const weightMB = Object.values(pkg.manifest.pieces).reduce((n, p) => n + p.bytes, 0) / MB;
-  const over = (mb: number) => (mb - baselineMB) / weightMB;
+  const readings = { baseline, loaded: atLoad, afterRunB1: afterB1, ...(b8 ? { afterRunB8: b8.reading } : {}) };
   const out: RssResult = {
     variant: variant.name,
     description: variant.description,
     weightMB,
-    baselineMB,
+    baselineMB: baseline.rss,
     ...(extraWorkerMB === undefined ? {} : { extraWorkerMB }),
-    loadedMB,
-    afterRunB1MB,
-    ...(b8 ? { afterRunB8MB: b8.afterRunB8MB } : {}),
-    overWeights: { loaded: over(loadedMB), afterRunB1: over(afterRunB1MB), ...(b8 ? { afterRunB8: over(b8.afterRunB8MB) } : {}) },
+    loadedMB: atLoad.rss,
+    afterRunB1MB: afterB1.rss,
+    ...(b8 ? { afterRunB8MB: b8.reading.rss } : {}),
+    overWeights: overWeights(readings, 'rss', weightMB) as OverWeights,
+    anonOverWeights: overWeights(readings, 'anon', weightMB),
+    pssOverWeights: overWeights(readings, 'pss', weightMB),
+    readings,
     sessions: loaded.sessions,
     loadSeconds,
     latencyB1Ms,
-    ...(b8 ? { latencyB8Ms: b8.latencyB8Ms } : {}),
+    ...(b8 ? { latencyB8Ms: b8.latencyMs } : {}),
   };
   process.stdout.write(`${JSON.stringify(out)}\n`);
 }
 
+/** Median time of `runs` runs of one stitch after one untimed run (ms). */
+async function timeStitch(loaded: Loaded, stitch: number, x: Sample, runs: number): Promise<number> {
+  const times: number[] = [];
+  for (let i = 0; i <= runs; i++) {
+    const t = performance.now();
+    await loaded.run(stitch, x);
+    if (i > 0) times.push(performance.now() - t);
+  }
+  return median(times);
+}
+
+/** Every anchor once at batch 8, then the memory reading and a few timed b8 runs. */
+async function batch8(pkg: StitchPackage, loaded: Loaded, args: ProbeArgs): Promise<{ reading: MemoryReading; latencyMs: number }> {
+  const x8 = input(pkg, 8);
+  const anchors = pkg.manifest.stitches.filter((s) => s.route.length === 1).map((s) => s.id);
+  for (const stitch of anchors) await loaded.run(stitch, x8);
+  await settle();
+  const reading = memory();
+  return { reading, latencyMs: await timeStitch(loaded, args.latencyStitch, x8, Math.max(2, Math.floor(args.latencyRuns / 2))) };
+}
+
+function overWeights(r: RssResult['readings'], key: keyof MemoryReading, weightMB: number): OverWeights | null {
+  const base = r.baseline[key];
+  const at = (m: MemoryReading | undefined) => (m && m[key] !== null && base !== null ? ((m[key] as number) - base) / weightMB : null);
+  const [loaded, b1, b8] = [at(r.loaded), at(r.afterRunB1), at(r.afterRunB8)];
+  if (loaded === null || b1 === null) return null;
+  return { loaded, afterRunB1: b1, ...(b8 === null ? {} : { afterRunB8: b8 }) };
+}
+
 function runtimeHarness(args: ProbeArgs): Harness {
   const worker = args.variant.worker ?? true;
-  const base = { providers: ['cpu' as const], fastPath: false as const, worker, ...(args.variant.cpuMemArena === undefined ? {} : { cpuMemArena: args.variant.cpuMemArena }) };
+  const base = { providers: [args.provider], fastPath: false as const, worker, ...(args.variant.cpuMemArena === undefined ? {} : { cpuMemArena: args.variant.cpuMemArena }) };
   let micro: StitchRuntime | undefined;
   return {
     async baseline() {
@@ -226,11 +280,15 @@ export function withOverrides(base: SessionOptions, overrides: Partial<SessionOp
 
 async function rawHarness(args: ProbeArgs): Promise<Harness> {
   const ort = await loadOrt();
-  const options = withOverrides(sessionOptions({ provider: 'cpu', threads: resolveThreads(undefined) }), args.variant.overrides);
+  const options = withOverrides(sessionOptions({ provider: args.provider, threads: resolveThreads(undefined) }), args.variant.overrides);
   const kept: Uint8Array[] = [];
   const load = async (pkg: StitchPackage, keep: boolean): Promise<Loaded> => {
     const sessions = new Map<string, Session>();
     for (const id of usedPieces(pkg)) {
+      if (args.variant.fromFile) {
+        sessions.set(id, await ort.InferenceSession.create(pkg.piecePath(id), options));
+        continue;
+      }
       const bytes = await pkg.pieceBytes(id);
       sessions.set(id, await ort.InferenceSession.create(bytes, options));
       if (keep) kept.push(bytes);
@@ -290,45 +348,30 @@ export function probeInChild(script: string, args: ProbeArgs): Promise<RssResult
   });
 }
 
-/** glibc: serve every allocation over 128 KiB with its own mapping, returned to the system on free. */
-const MMAP_128K = { MALLOC_MMAP_THRESHOLD_: '131072' };
 /** …the same from 4 MiB: weight-sized buffers are mapped, most activations come from the heap. */
 const MMAP_4M = { MALLOC_MMAP_THRESHOLD_: '4194304' };
 
 /** The runtime as users get it: worker mode, fast path off so only pieces are loaded. */
-export const RUNTIME_VARIANT: RssVariant = { name: 'runtime', kind: 'runtime', batch8: true, description: 'StitchRuntime, worker mode (default), fast path off' };
+export const RUNTIME_VARIANT: RssVariant = { name: 'runtime', kind: 'runtime', batch8: true, description: 'StitchRuntime, worker mode, defaults (fast path off)' };
 
-/** The configurations compared when the runtime's RSS is over its target. */
+/** The configurations compared when the runtime's RSS is over its target (each a child of a minute or two at DeiT scale). */
 export const MORE_VARIANTS: RssVariant[] = [
-  { name: 'runtime:no-arena', kind: 'runtime', batch8: true, cpuMemArena: false, description: 'StitchRuntime, worker mode, cpuMemArena: false' },
+  { name: 'runtime:arena-on', kind: 'runtime', batch8: true, cpuMemArena: true, description: 'StitchRuntime, worker mode, cpuMemArena: true' },
   {
-    name: 'runtime:no-arena+mmap-4m',
+    name: 'runtime:arena-off+mmap-4m',
     kind: 'runtime',
     batch8: true,
     cpuMemArena: false,
     env: MMAP_4M,
     description: 'StitchRuntime, worker mode, cpuMemArena: false, MALLOC_MMAP_THRESHOLD_=4194304',
   },
-  { name: 'runtime:in-process', kind: 'runtime', worker: false, description: 'StitchRuntime in-process (its garbage is collected by the forced GC)' },
-  { name: 'runtime:mmap-128k', kind: 'runtime', env: MMAP_128K, description: 'StitchRuntime, worker mode, MALLOC_MMAP_THRESHOLD_=131072' },
-  { name: 'raw:default', kind: 'raw', description: "stitchnet's session options, sessions on the main thread" },
-  { name: 'raw:keep-bytes', kind: 'raw', keepBytes: true, description: 'the same, model bytes kept referenced after create' },
-  { name: 'raw:no-arena', kind: 'raw', batch8: true, overrides: { enableCpuMemArena: false }, description: 'enableCpuMemArena: false' },
-  { name: 'raw:no-arena+mmap-128k', kind: 'raw', overrides: { enableCpuMemArena: false }, env: MMAP_128K, description: 'enableCpuMemArena: false, MALLOC_MMAP_THRESHOLD_=131072' },
+  { name: 'raw:no-arena', kind: 'raw', batch8: true, overrides: { enableCpuMemArena: false }, description: "stitchnet's session options, arena off, sessions on the main thread from bytes" },
   {
-    name: 'raw:no-arena+mmap-4m',
+    name: 'raw:no-arena+from-file',
     kind: 'raw',
     batch8: true,
+    fromFile: true,
     overrides: { enableCpuMemArena: false },
-    env: MMAP_4M,
-    description: 'enableCpuMemArena: false, MALLOC_MMAP_THRESHOLD_=4194304',
-  },
-  { name: 'raw:no-mem-pattern', kind: 'raw', overrides: { enableMemPattern: false }, description: 'enableMemPattern: false' },
-  { name: 'raw:no-prepacking', kind: 'raw', overrides: { extra: { session: { disable_prepacking: '1' } } }, description: "config 'session.disable_prepacking' = '1'" },
-  {
-    name: 'raw:initializers-no-arena',
-    kind: 'raw',
-    overrides: { extra: { session: { use_device_allocator_for_initializers: '1' } } },
-    description: "config 'session.use_device_allocator_for_initializers' = '1'",
+    description: 'the same, each session created from its file (onnxruntime reads it)',
   },
 ];

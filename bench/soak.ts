@@ -27,7 +27,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { isStitchnetError, type RunResult, StitchRuntime } from '../src/index.js';
 import { resolveThreads } from '../src/engine/options.js';
 import { OrtSession } from '../src/engine/ort.js';
-import { type FamilySpec, TINY_FAMILY, routeModelBytes, sampleSize, uniform, writeFamilyPackage } from './families.js';
+import { type FamilyPackage, type FamilySpec, TINY_FAMILY, routeModelBytes, sampleSize, uniform, writeFamilyPackage } from './families.js';
 
 /** The soak family: the tiny benchmark family at patch 7 (17 tokens), nine stitches. */
 const SOAK_FAMILY: FamilySpec = {
@@ -111,8 +111,8 @@ function parsePositive(v: string): number {
   return n;
 }
 
-async function main(): Promise<number> {
-  const opts = new Command()
+function parseOptions(): Options {
+  return new Command()
     .name('soak')
     .description('Concurrency, switching and memory soak of StitchRuntime on a tiny family.')
     .option('--runs <n>', 'runs of the endurance phase', parsePositive, 100_000)
@@ -125,219 +125,281 @@ async function main(): Promise<number> {
     .option('--json <file>', 'also write the figures as JSON')
     .parse(process.argv)
     .opts<Options>();
+}
 
+/** What every phase shares: the runtime, its stitches and inputs, the checker, the random source. */
+interface Soak {
+  rt: StitchRuntime;
+  ids: number[];
+  inputs: Float32Array[];
+  check: Checker;
+  random: () => number;
+  pick: <T>(xs: readonly T[]) => T;
+  opts: Options;
+}
+
+const BATCHES = [1, 1, 1, 3];
+
+/** Writes the package and computes every stitch's reference logits with a fused session built whole. */
+async function references(dir: string): Promise<{ family: FamilyPackage; inputs: Float32Array[]; refs: Map<number, Float32Array[]> }> {
+  log('writing the package and computing reference logits with fused sessions built whole');
+  const family = await writeFamilyPackage(path.join(dir, 'pkg'), SOAK_FAMILY);
+  const { channels, imageSize } = SOAK_FAMILY.image;
+  const inputs = BATCHES.map((b, k) => uniform(b * sampleSize(SOAK_FAMILY), 100 + k, 1));
+  const refs = new Map<number, Float32Array[]>();
+  const settings = { provider: 'cpu' as const, threads: resolveThreads(undefined) };
+  for (const { id } of family.stitches) {
+    const session = await OrtSession.create(routeModelBytes(family, id), settings, `the fused stitch ${id}`);
+    const outs: Float32Array[] = [];
+    for (const [k, x] of inputs.entries()) {
+      const y = await session.run(session.tensor(x, [BATCHES[k] as number, channels, imageSize, imageSize]), `the fused stitch ${id}`);
+      outs.push(new Float32Array(y.data as Float32Array));
+    }
+    refs.set(id, outs);
+    await session.release();
+  }
+  return { family, inputs, refs };
+}
+
+/** 1. Lets the fast path fuse three stitches in turn (the LRU of two evicts the first). */
+async function warmUp(s: Soak): Promise<number[]> {
+  const warm = (s.opts.fastPath ? [s.ids[s.ids.length - 1], s.ids[4], s.ids[0]] : []) as number[];
+  const fusedSeen: number[] = [];
+  for (const id of warm) {
+    s.rt.setStitch(id);
+    const t0 = performance.now();
+    for (;;) {
+      const r = await s.rt.run(s.inputs[0] as Float32Array);
+      s.check.result(r, id, 0);
+      if (r.path === 'fused') {
+        fusedSeen.push(id);
+        break;
+      }
+      if (performance.now() - t0 > 60_000) {
+        s.check.problem(`the fast path did not fuse stitch ${id} within 60 s`);
+        break;
+      }
+    }
+  }
+  log(`warm-up: fast path fused stitches ${fusedSeen.join(', ')}`);
+  return fusedSeen;
+}
+
+/** A timer that switches the active stitch every few ms, counting the switches. */
+function switcher(s: Soak): { count(): number; stop(): void } {
+  let switches = 0;
+  const timer = setInterval(() => {
+    s.rt.setStitch(s.pick(s.ids));
+    switches++;
+  }, s.opts.switchEveryMs);
+  return { count: () => switches, stop: () => clearInterval(timer) };
+}
+
+type RssSample = { runs: number; switches: number; mb: number; seconds: number };
+
+/** 2. Endurance: `runs` runs, a window in flight, a quarter naming their stitch; RSS sampled along. */
+async function endurance(s: Soak, switches: { count(): number }) {
+  const okBefore = s.check.ok;
+  const fusedBefore = s.check.fused;
+  const rss: RssSample[] = [];
+  let done = 0;
+  let next = 0;
+  const t0 = performance.now();
+  const sampleAt = new Set([1_000, ...Array.from({ length: 10 }, (_, k) => Math.round(((k + 1) * s.opts.runs) / 10))]);
+  const one = async (): Promise<void> => {
+    while (next < s.opts.runs || switches.count() < s.opts.switches) {
+      next++;
+      const input = Math.floor(s.random() * s.inputs.length);
+      const named = s.random() < 0.25;
+      const stitch = named ? s.pick(s.ids) : s.rt.stitch;
+      try {
+        s.check.result(await s.rt.run(s.inputs[input] as Float32Array, named ? { stitch } : {}), stitch, input);
+      } catch (e) {
+        s.check.problem(`endurance run rejected: ${e instanceof Error ? e.message : String(e)}`);
+      }
+      done++;
+      if (sampleAt.has(done)) {
+        rss.push({ runs: done, switches: switches.count(), mb: await rssAfterGc(), seconds: (performance.now() - t0) / 1000 });
+        const last = rss[rss.length - 1] as RssSample;
+        log(`endurance: ${last.runs} runs, ${last.switches} switches, RSS ${last.mb.toFixed(1)} MB`);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: s.opts.window }, one));
+  const rssEnd = await rssAfterGc();
+  const seconds = (performance.now() - t0) / 1000;
+  rss.push({ runs: done, switches: switches.count(), mb: rssEnd, seconds });
+  const rss1k = rss.find((x) => x.runs === 1_000)?.mb ?? Number.NaN;
+  // How much of the growth goes on once warm: the change over the last 90% of the runs.
+  const rss10pc = rss.find((x) => x.runs === Math.round(s.opts.runs / 10))?.mb ?? Number.NaN;
+  const phase = {
+    runs: done,
+    switches: switches.count(),
+    seconds,
+    runsPerSecond: done / seconds,
+    matched: s.check.ok - okBefore,
+    fusedResults: s.check.fused - fusedBefore,
+    rssAfter1kMB: rss1k,
+    rssEndMB: rssEnd,
+    rssGrowth: rssEnd / rss1k - 1,
+    rssGrowthAfterFirstTenth: rssEnd / rss10pc - 1,
+    rssSamples: rss,
+  };
+  if (!(Math.abs(phase.rssGrowth) <= 0.05)) s.check.problem(`RSS went from ${rss1k.toFixed(1)} MB after 1k runs to ${rssEnd.toFixed(1)} MB (${(phase.rssGrowth * 100).toFixed(1)}%), over 5%`);
+  if (phase.switches < s.opts.switches) s.check.problem(`only ${phase.switches} switches during the endurance phase`);
+  return phase;
+}
+
+/** Issues one concurrency-phase call; `settled[i]` counts how often it settled. */
+function concurrentCall(s: Soak, i: number, settled: Uint8Array, onSettle: () => void): Promise<void> {
+  const input = Math.floor(s.random() * s.inputs.length);
+  const roll = s.random();
+  const bad = roll < 0.01;
+  const named = !bad && roll < 0.26;
+  const stitch = bad ? s.ids.length + 7 : named ? s.pick(s.ids) : s.rt.stitch;
+  const settle = () => {
+    onSettle();
+    settled[i] = (settled[i] as number) + 1;
+  };
+  return s.rt.run(s.inputs[input] as Float32Array, bad || named ? { stitch } : {}).then(
+    (r) => {
+      settle();
+      if (bad) s.check.problem(`a run on unknown stitch ${stitch} resolved`);
+      else s.check.result(r, stitch, input);
+    },
+    (e: unknown) => {
+      settle();
+      if (bad && isStitchnetError(e) && e.code === 'STITCH_UNKNOWN') s.check.rejectedAsExpected++;
+      else s.check.problem(`call ${i} rejected: ${e instanceof Error ? e.message : String(e)}`);
+    },
+  );
+}
+
+/** 3. Concurrency: `concurrent` calls issued within about a second, all in flight together. */
+async function concurrency(s: Soak, switches: { count(): number }) {
+  const okBefore = s.check.ok;
+  const fusedBefore = s.check.fused;
+  const switchesBefore = switches.count();
+  const settled = new Uint8Array(s.opts.concurrent);
+  let inFlight = 0;
+  let maxInFlight = 0;
+  const calls: Promise<void>[] = [];
+  const t0 = performance.now();
+  for (let i = 0; i < s.opts.concurrent; i++) {
+    if (i % 100 === 0) await sleep(1);
+    inFlight++;
+    maxInFlight = Math.max(maxInFlight, inFlight);
+    calls.push(concurrentCall(s, i, settled, () => inFlight--));
+  }
+  const issuedMs = performance.now() - t0;
+  const switchesWhileIssuing = switches.count() - switchesBefore;
+  const deadline = sleep(600_000, undefined, { ref: false }).then(() => 'timeout' as const);
+  const outcome = await Promise.race([Promise.all(calls).then(() => 'done' as const), deadline]);
+  const seconds = (performance.now() - t0) / 1000;
+  const counts = { once: 0, never: 0, twice: 0 };
+  for (const n of settled) counts[n === 1 ? 'once' : n === 0 ? 'never' : 'twice']++;
+  if (outcome === 'timeout' || counts.never > 0 || counts.twice > 0) s.check.problem(`settled once: ${counts.once}, never: ${counts.never}, more than once: ${counts.twice}`);
+  const phase = {
+    calls: s.opts.concurrent,
+    issuedMs,
+    maxInFlight,
+    seconds,
+    switches: switches.count() - switchesBefore,
+    switchesWhileIssuing,
+    settledOnce: counts.once,
+    settledNever: counts.never,
+    settledTwice: counts.twice,
+    resolvedAndMatched: s.check.ok - okBefore,
+    rejectedAsExpected: s.check.rejectedAsExpected,
+    fusedResults: s.check.fused - fusedBefore,
+    rssAfterMB: await rssAfterGc(),
+  };
+  log(`concurrency: ${counts.once}/${s.opts.concurrent} settled once (max ${maxInFlight} in flight, issued in ${issuedMs.toFixed(0)} ms), ${phase.switches} switches, ${s.check.problemCount} problems`);
+  return phase;
+}
+
+/** Closes the runtime and checks that a later run fails with RUNTIME_CLOSED. */
+async function closeAndCheck(s: Soak): Promise<string> {
+  await s.rt.close();
+  const afterClose = await s.rt.run(s.inputs[0] as Float32Array).then(
+    () => 'resolved',
+    (e: unknown) => (isStitchnetError(e) ? e.code : 'other error'),
+  );
+  if (afterClose !== 'RUNTIME_CLOSED') s.check.problem(`run() after close() gave ${afterClose}, expected RUNTIME_CLOSED`);
+  return afterClose;
+}
+
+type SoakReport = {
+  family: { name: string; stitches: number; pieceMB: number };
+  rssLoadedMB: number;
+  warmupFused: number[];
+  endurance: Awaited<ReturnType<typeof endurance>>;
+  concurrency: Awaited<ReturnType<typeof concurrency>>;
+  afterClose: string;
+  maxAbsDiff: number;
+  problems: number;
+  firstProblems: string[];
+  ok: boolean;
+  wallSeconds: number;
+};
+
+function printReport(report: SoakReport, mode: string, opts: Options): string {
+  const f = (x: number, d = 1) => x.toFixed(d);
+  const [p2, p3] = [report.endurance, report.concurrency];
+  const signed = (x: number) => `${x >= 0 ? '+' : ''}${f(x * 100, 2)}%`;
+  return [
+    `soak: ${report.family.name}, ${report.family.stitches} stitches, ${f(report.family.pieceMB, 2)} MB of pieces, ${mode}, fast path ${opts.fastPath ? 'defaults' : 'off'}`,
+    `  node flags: ${process.execArgv.join(' ') || 'none'}${process.execArgv.some((a) => a.startsWith('--max-semi-space-size')) ? " (a fixed young generation on this thread, so V8 sizing its heap is not read as growth; the runtime's worker has its own 4 MB one)" : ''}`,
+    `warm-up: fast path fused stitches ${report.warmupFused.join(', ')} (LRU of 2)`,
+    `endurance: ${p2.runs} runs, ${opts.window} in flight (${f(p2.runsPerSecond, 0)}/s, ${p2.fusedResults} fused), ${p2.switches} switches in ${f(p2.seconds)} s; all matched: ${p2.matched === p2.runs}`,
+    `  RSS after load ${f(report.rssLoadedMB)} MB; after 1k runs ${f(p2.rssAfter1kMB)} MB; after ${p2.runs} runs ${f(p2.rssEndMB)} MB (${signed(p2.rssGrowth)}, limit ±5%)`,
+    `  RSS samples (runs: MB): ${p2.rssSamples.map((x) => `${x.runs}: ${f(x.mb)}`).join(', ')}`,
+    `  over the last 90% of the runs (${Math.round(opts.runs / 10)} → ${p2.runs}): ${signed(p2.rssGrowthAfterFirstTenth)} (not a check; shows whether growth continues once warm)`,
+    `concurrency: ${p3.calls} calls issued in ${f(p3.issuedMs, 0)} ms, max ${p3.maxInFlight} in flight, all settled in ${f(p3.seconds)} s; ${p3.switches} switches (${p3.switchesWhileIssuing} while issuing)`,
+    `  settled exactly once: ${p3.settledOnce}, never: ${p3.settledNever}, more than once: ${p3.settledTwice}`,
+    `  results with the reported stitch's logits: ${p3.resolvedAndMatched} (${p3.fusedResults} on the fused path); bad stitch ids rejected with STITCH_UNKNOWN: ${p3.rejectedAsExpected}`,
+    `  RSS after the burst ${f(p3.rssAfterMB)} MB`,
+    `max |logits − reference| over all results: ${report.maxAbsDiff.toExponential(2)} (limit 1e-5)`,
+    `run() after close(): ${report.afterClose}`,
+    report.ok ? 'PASS: every check held' : `FAIL: ${report.problems} problems; first: ${report.firstProblems.join(' | ')}`,
+  ].join('\n');
+}
+
+async function main(): Promise<number> {
+  const opts = parseOptions();
   const dir = await mkdtemp(path.join(os.tmpdir(), 'stitchnet-soak-'));
   try {
-    log('writing the package and computing reference logits with fused sessions built whole');
-    const family = await writeFamilyPackage(path.join(dir, 'pkg'), SOAK_FAMILY);
-    const ids = family.stitches.map((s) => s.id);
-    const { channels, imageSize } = SOAK_FAMILY.image;
-    const batches = [1, 1, 1, 3];
-    const inputs = batches.map((b, k) => uniform(b * sampleSize(SOAK_FAMILY), 100 + k, 1));
-    const refs = new Map<number, Float32Array[]>();
-    const settings = { provider: 'cpu' as const, threads: resolveThreads(undefined) };
-    for (const id of ids) {
-      const session = await OrtSession.create(routeModelBytes(family, id), settings, `the fused stitch ${id}`);
-      const outs: Float32Array[] = [];
-      for (const [k, x] of inputs.entries()) {
-        const y = await session.run(session.tensor(x, [batches[k] as number, channels, imageSize, imageSize]), `the fused stitch ${id}`);
-        outs.push(new Float32Array(y.data as Float32Array));
-      }
-      refs.set(id, outs);
-      await session.release();
-    }
-    const check = new Checker(refs);
+    const { family, inputs, refs } = await references(dir);
+    const ids = family.stitches.map((x) => x.id);
     const random = rng(42);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)] as T;
-
+    const check = new Checker(refs);
     const rt = await StitchRuntime.create({ model: family.dir, providers: ['cpu'], worker: !opts.inProcess, ...(opts.fastPath ? {} : { fastPath: false as const }) });
     rt.errors$.subscribe((e) => check.problem(`errors$: ${e.message}`));
-    const rssLoaded = await rssAfterGc();
-    log(`runtime up (${rt.mode}, ${rt.provider}), ${ids.length} stitches, RSS ${rssLoaded.toFixed(1)} MB`);
-
-    // 1. Warm-up: let the fast path fuse three stitches in turn.
-    const warm = (opts.fastPath ? [ids[ids.length - 1], ids[4], ids[0]] : []) as number[];
-    const fusedSeen: number[] = [];
-    for (const id of warm) {
-      rt.setStitch(id);
-      const t0 = performance.now();
-      for (;;) {
-        const r = await rt.run(inputs[0] as Float32Array);
-        check.result(r, id, 0);
-        if (r.path === 'fused') {
-          fusedSeen.push(id);
-          break;
-        }
-        if (performance.now() - t0 > 60_000) {
-          check.problem(`the fast path did not fuse stitch ${id} within 60 s`);
-          break;
-        }
-      }
-    }
-    log(`warm-up: fast path fused stitches ${fusedSeen.join(', ')}`);
-
-    // 2. Endurance.
-    let switches = 0;
-    const switcher = setInterval(() => {
-      rt.setStitch(pick(ids));
-      switches++;
-    }, opts.switchEveryMs);
-    const okBefore2 = check.ok;
-    const fusedBefore2 = check.fused;
-    const rss: { runs: number; switches: number; mb: number; seconds: number }[] = [];
-    let done = 0;
-    let next = 0;
-    const t2 = performance.now();
-    const sampleAt = new Set([1_000, ...Array.from({ length: 10 }, (_, k) => Math.round(((k + 1) * opts.runs) / 10))]);
-    const one = async (): Promise<void> => {
-      while (next < opts.runs || switches < opts.switches) {
-        next++;
-        const input = Math.floor(random() * inputs.length);
-        const named = random() < 0.25;
-        const stitch = named ? pick(ids) : rt.stitch;
-        try {
-          check.result(await rt.run(inputs[input] as Float32Array, named ? { stitch } : {}), stitch, input);
-        } catch (e) {
-          check.problem(`endurance run rejected: ${e instanceof Error ? e.message : String(e)}`);
-        }
-        done++;
-        if (sampleAt.has(done)) {
-          rss.push({ runs: done, switches, mb: await rssAfterGc(), seconds: (performance.now() - t2) / 1000 });
-          const last = rss[rss.length - 1] as (typeof rss)[number];
-          log(`endurance: ${last.runs} runs, ${last.switches} switches, RSS ${last.mb.toFixed(1)} MB`);
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: opts.window }, one));
-    const rssEnd = await rssAfterGc();
-    rss.push({ runs: done, switches, mb: rssEnd, seconds: (performance.now() - t2) / 1000 });
-    const rss1k = rss.find((s) => s.runs === 1_000)?.mb ?? Number.NaN;
-    const growth = rssEnd / rss1k - 1;
-    // How much of that is still growing once warm: the change over the last 90% of the runs.
-    const rss10pc = rss.find((s) => s.runs === Math.round(opts.runs / 10))?.mb ?? Number.NaN;
-    const lateGrowth = rssEnd / rss10pc - 1;
-    const phase2 = {
-      runs: done,
-      switches,
-      seconds: (performance.now() - t2) / 1000,
-      runsPerSecond: done / ((performance.now() - t2) / 1000),
-      matched: check.ok - okBefore2,
-      fusedResults: check.fused - fusedBefore2,
-      rssAfter1kMB: rss1k,
-      rssEndMB: rssEnd,
-      rssGrowth: growth,
-      rssGrowthAfterFirstTenth: lateGrowth,
-      rssSamples: rss,
-    };
-    if (!(Math.abs(growth) <= 0.05)) check.problem(`RSS went from ${rss1k.toFixed(1)} MB after 1k runs to ${rssEnd.toFixed(1)} MB (${(growth * 100).toFixed(1)}%), over 5%`);
-    if (phase2.switches < opts.switches) check.problem(`only ${phase2.switches} switches during the endurance phase`);
-
-    // 3. Concurrency.
-    const okBefore3 = check.ok;
-    const fusedBefore3 = check.fused;
-    const switchesBefore3 = switches;
-    const settled = new Uint8Array(opts.concurrent);
-    let inFlight = 0;
-    let maxInFlight = 0;
-    const calls: Promise<void>[] = [];
-    const t3 = performance.now();
-    for (let i = 0; i < opts.concurrent; i++) {
-      if (i % 100 === 0) await sleep(1);
-      const input = Math.floor(random() * inputs.length);
-      const roll = random();
-      const bad = roll < 0.01;
-      const named = !bad && roll < 0.26;
-      const stitch = bad ? ids.length + 7 : named ? pick(ids) : rt.stitch;
-      inFlight++;
-      maxInFlight = Math.max(maxInFlight, inFlight);
-      const settle = () => {
-        inFlight--;
-        settled[i] = (settled[i] as number) + 1;
-      };
-      calls.push(
-        rt.run(inputs[input] as Float32Array, bad || named ? { stitch } : {}).then(
-          (r) => {
-            settle();
-            if (bad) check.problem(`a run on unknown stitch ${stitch} resolved`);
-            else check.result(r, stitch, input);
-          },
-          (e: unknown) => {
-            settle();
-            if (bad && isStitchnetError(e) && e.code === 'STITCH_UNKNOWN') check.rejectedAsExpected++;
-            else check.problem(`call ${i} rejected: ${e instanceof Error ? e.message : String(e)}`);
-          },
-        ),
-      );
-    }
-    const issuedMs = performance.now() - t3;
-    const switchesWhileIssuing = switches - switchesBefore3;
-    const deadline = sleep(600_000, undefined, { ref: false }).then(() => 'timeout' as const);
-    const outcome = await Promise.race([Promise.all(calls).then(() => 'done' as const), deadline]);
-    const concurrencyMs = performance.now() - t3;
-    let once = 0;
-    let never = 0;
-    let twice = 0;
-    for (const n of settled) {
-      if (n === 1) once++;
-      else if (n === 0) never++;
-      else twice++;
-    }
-    if (outcome === 'timeout' || never > 0 || twice > 0) check.problem(`settled once: ${once}, never: ${never}, more than once: ${twice}`);
-    const phase3 = {
-      calls: opts.concurrent,
-      issuedMs,
-      maxInFlight,
-      seconds: concurrencyMs / 1000,
-      switches: switches - switchesBefore3,
-      switchesWhileIssuing,
-      settledOnce: once,
-      settledNever: never,
-      settledTwice: twice,
-      resolvedAndMatched: check.ok - okBefore3,
-      rejectedAsExpected: check.rejectedAsExpected,
-      fusedResults: check.fused - fusedBefore3,
-      rssAfterMB: await rssAfterGc(),
-    };
-    clearInterval(switcher);
-    log(`concurrency: ${once}/${opts.concurrent} settled once (max ${maxInFlight} in flight, issued in ${issuedMs.toFixed(0)} ms), ${phase3.switches} switches, ${check.problemCount} problems`);
-
-    await rt.close();
-    const afterClose = await rt.run(inputs[0] as Float32Array).then(
-      () => 'resolved',
-      (e: unknown) => (isStitchnetError(e) ? e.code : 'other error'),
-    );
-    if (afterClose !== 'RUNTIME_CLOSED') check.problem(`run() after close() gave ${afterClose}, expected RUNTIME_CLOSED`);
-
-    const report = {
+    const rssLoadedMB = await rssAfterGc();
+    log(`runtime up (${rt.mode}, ${rt.provider}), ${ids.length} stitches, RSS ${rssLoadedMB.toFixed(1)} MB`);
+    const s: Soak = { rt, ids, inputs, check, random, pick, opts };
+    const warmupFused = await warmUp(s);
+    const switches = switcher(s);
+    const enduranceResult = await endurance(s, switches);
+    const concurrencyResult = await concurrency(s, switches);
+    switches.stop();
+    const mode = rt.mode;
+    const afterClose = await closeAndCheck(s);
+    const report: SoakReport = {
       family: { name: SOAK_FAMILY.name, stitches: ids.length, pieceMB: family.pieceBytes / MB },
-      rssLoadedMB: rssLoaded,
-      warmupFused: fusedSeen,
-      endurance: phase2,
-      concurrency: phase3,
+      rssLoadedMB,
+      warmupFused,
+      endurance: enduranceResult,
+      concurrency: concurrencyResult,
+      afterClose,
       maxAbsDiff: check.maxDiff,
       problems: check.problemCount,
       firstProblems: check.problems,
       ok: check.problemCount === 0,
       wallSeconds: (performance.now() - started) / 1000,
     };
-    const f = (x: number, d = 1) => x.toFixed(d);
-    const lines = [
-      `soak: ${report.family.name}, ${ids.length} stitches, ${f(report.family.pieceMB, 2)} MB of pieces, ${rt.mode}, fast path ${opts.fastPath ? 'defaults' : 'off'}`,
-      `  node flags: ${process.execArgv.join(' ') || 'none'}${process.execArgv.some((a) => a.startsWith('--max-semi-space-size')) ? " (a fixed young generation on this thread, so V8 sizing its heap is not read as growth; the runtime's worker has its own 4 MB one)" : ''}`,
-      `warm-up: fast path fused stitches ${fusedSeen.join(', ')} (LRU of 2)`,
-      `endurance: ${phase2.runs} runs, ${opts.window} in flight (${f(phase2.runsPerSecond, 0)}/s, ${phase2.fusedResults} fused), ${phase2.switches} switches in ${f(phase2.seconds)} s; all matched: ${phase2.matched === phase2.runs}`,
-      `  RSS after load ${f(rssLoaded)} MB; after 1k runs ${f(rss1k)} MB; after ${phase2.runs} runs ${f(rssEnd)} MB (${growth >= 0 ? '+' : ''}${f(growth * 100, 2)}%, limit ±5%)`,
-      `  RSS samples (runs: MB): ${rss.map((s) => `${s.runs}: ${f(s.mb)}`).join(', ')}`,
-      `  over the last 90% of the runs (${Math.round(opts.runs / 10)} → ${phase2.runs}): ${lateGrowth >= 0 ? '+' : ''}${f(lateGrowth * 100, 2)}% (not a check; shows whether growth continues once warm)`,
-      `concurrency: ${phase3.calls} calls issued in ${f(phase3.issuedMs, 0)} ms, max ${phase3.maxInFlight} in flight, all settled in ${f(phase3.seconds)} s; ${phase3.switches} switches (${phase3.switchesWhileIssuing} while issuing)`,
-      `  settled exactly once: ${phase3.settledOnce}, never: ${phase3.settledNever}, more than once: ${phase3.settledTwice}`,
-      `  results with the reported stitch's logits: ${phase3.resolvedAndMatched} (${phase3.fusedResults} on the fused path); bad stitch ids rejected with STITCH_UNKNOWN: ${phase3.rejectedAsExpected}`,
-      `  RSS after the burst ${f(phase3.rssAfterMB)} MB`,
-      `max |logits − reference| over all results: ${report.maxAbsDiff.toExponential(2)} (limit 1e-5)`,
-      `run() after close(): ${afterClose}`,
-      report.ok ? 'PASS: every check held' : `FAIL: ${report.problems} problems; first: ${report.firstProblems.join(' | ')}`,
-    ];
-    process.stdout.write(`${lines.join('\n')}\n`);
+    process.stdout.write(`${printReport(report, mode, opts)}\n`);
     if (opts.json) await writeFile(opts.json, `${JSON.stringify(report, null, 2)}\n`);
     return report.ok ? 0 : 1;
   } finally {

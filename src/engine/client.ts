@@ -4,23 +4,20 @@
  * tiny models, tools and comparisons). Both have the same interface.
  */
 import { Worker } from 'node:worker_threads';
-import { reviveError, RuntimeError, type StitchnetError } from '../errors.js';
-import { closedError, Engine, type EngineOptions, type PieceBytes, type RunOutput, type RunRequest } from './engine.js';
+import { isStitchnetError, reviveError, RuntimeError, type StitchnetError } from '../errors.js';
+import { closedError, Engine, fusedKey, type EngineHost, type EngineOptions, type PieceSource, type RunOutput, type RunRequest } from './engine.js';
 import { messageOf } from '../base/message.js';
-import type { WorkerInit, WorkerReply, WorkerRequest, WorkerResults } from './protocol.js';
+import type { FromWorker, RunReply, ToWorker, WorkerInit, WorkerRequest, WorkerResults } from './protocol.js';
 
 /** An engine, wherever it runs. */
 export interface EngineClient {
   readonly mode: 'worker' | 'in-process';
-  /** Creates one piece's session. Takes ownership of `piece.bytes`: the worker client moves them. */
-  loadPiece(piece: PieceBytes): Promise<void>;
-  /** Runs a route (fused when that route has a fused session). */
+  /** Creates one piece's session. Takes ownership of `piece.bytes` (if any): the worker client moves them. */
+  loadPiece(piece: PieceSource): Promise<void>;
+  /** Runs a route (fused when that route has a fused session); the engine counts it for the fast path. */
   run(request: RunRequest): Promise<RunOutput>;
-  /**
-   * Creates the fused session of a route; returns the fused routes evicted from the LRU. Takes
-   * ownership of the pieces' bytes, as `loadPiece` does.
-   */
-  fuse(pieces: PieceBytes[]): Promise<{ evicted: string[] }>;
+  /** Creates the fused session of a route now (its bytes are asked of the host). */
+  fuse(pieces: readonly string[]): Promise<void>;
   /** Releases every session (and the worker); settles runs in flight first. */
   close(): Promise<void>;
 }
@@ -29,8 +26,8 @@ export interface EngineClient {
 const WORKER_YOUNG_GENERATION_MB = 4;
 
 /** An engine in this thread. */
-export function inProcessClient(options: EngineOptions): EngineClient {
-  const engine = new Engine(options);
+export function inProcessClient(options: EngineOptions, host: EngineHost): EngineClient {
+  const engine = new Engine(options, host);
   return {
     mode: 'in-process',
     loadPiece: (piece) => engine.loadPiece(piece),
@@ -43,6 +40,8 @@ export function inProcessClient(options: EngineOptions): EngineClient {
 type Pending = { resolve(value: unknown): void; reject(error: unknown): void };
 type RequestBody = WorkerRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
 
+const WORKER_HINT = 'Create a new StitchRuntime; pass worker: false to run in-process and see the error where it happens.';
+
 /**
  * An engine in a new worker thread started from `file` (see `workerFile()`).
  *
@@ -50,7 +49,52 @@ type RequestBody = WorkerRequest extends infer R ? (R extends { id: number } ? O
  * closed does not keep the process alive. If the worker dies, every pending and later request
  * rejects with RuntimeError WORKER_FAILED.
  */
-export function workerClient(options: EngineOptions, file: string): EngineClient {
+export function workerClient(options: EngineOptions, file: string, host: EngineHost): EngineClient {
+  const worker = startWorker(options, file);
+  const requests = new Requests(worker);
+  const slots = new SharedSlots();
+  const routes = new RouteNumbers();
+  let closing: Promise<void> | undefined;
+  worker.on('message', (m: FromWorker) => {
+    if (!('kind' in m)) return requests.settle(m);
+    if (m.kind === 'report') return host.report(reviveError(m.error));
+    void answerNeed(worker, host, m.need, m.pieces);
+  });
+  worker.on('error', (e) => requests.fail(new RuntimeError('WORKER_FAILED', `the inference worker failed: ${messageOf(e)}`, { hint: WORKER_HINT, cause: e })));
+  worker.on('messageerror', (e) => requests.fail(new RuntimeError('WORKER_FAILED', `a message from the inference worker could not be read: ${messageOf(e)}`, { cause: e })));
+  worker.on('exit', (code) => requests.fail(closing ? closedError() : new RuntimeError('WORKER_FAILED', `the inference worker exited unexpectedly (code ${code})`, { hint: WORKER_HINT })));
+
+  return {
+    mode: 'worker',
+    loadPiece(piece) {
+      if (!('bytes' in piece)) return requests.send<'load'>({ op: 'load', piece });
+      const bytes = movable(piece.bytes);
+      return requests.send<'load'>({ op: 'load', piece: { id: piece.id, bytes } }, [bytes.buffer as ArrayBuffer]);
+    },
+    async run({ pieces, data, dims, at }) {
+      const slot = slots.take(data.length);
+      new Float32Array(slot, 0, data.length).set(data);
+      const { route, first } = routes.number(pieces);
+      try {
+        const body = { op: 'run' as const, route, buffer: slot, size: data.length, dims: [...dims], at, ...(first ? { pieces: [...pieces] } : {}) };
+        return readOutput(await requests.send<'run'>(body), slot, slots);
+      } finally {
+        slots.give(slot);
+      }
+    },
+    fuse: (pieces) => requests.send<'fuse'>({ op: 'fuse', pieces: [...pieces] }),
+    close() {
+      closing ??= (async () => {
+        if (!requests.failure) await requests.send<'close'>({ op: 'close' }).catch(() => undefined);
+        await worker.terminate();
+      })();
+      return closing;
+    },
+  };
+}
+
+/** Starts the worker thread, unreferenced until a request is pending. */
+function startWorker(options: EngineOptions, file: string): Worker {
   const init: WorkerInit = { engine: options };
   // The worker must not inherit flags meant for the main entry (e.g. `--input-type`, `--eval`).
   // An explicit execArgv is only passed when one was dropped: Node rejects V8 and per-process
@@ -65,87 +109,112 @@ export function workerClient(options: EngineOptions, file: string): EngineClient
     ...(execArgv.length < process.execArgv.length ? { execArgv } : {}),
   });
   worker.unref();
-  const pending = new Map<number, Pending>();
-  let nextId = 1;
-  let failure: StitchnetError | undefined;
-  let closing: Promise<void> | undefined;
+  return worker;
+}
 
-  const fail = (error: StitchnetError) => {
-    failure ??= error;
-    for (const p of pending.values()) p.reject(failure);
-    pending.clear();
-    worker.unref();
-  };
-  worker.on('message', (reply: WorkerReply) => {
-    const p = pending.get(reply.id);
-    if (!p) return;
-    pending.delete(reply.id);
-    if (pending.size === 0) worker.unref();
-    if (reply.ok) p.resolve(reply.value);
-    else p.reject(reviveError(reply.error));
-  });
-  worker.on('error', (e) =>
-    fail(
-      new RuntimeError('WORKER_FAILED', `the inference worker failed: ${messageOf(e)}`, {
-        hint: 'Create a new StitchRuntime; pass worker: false to run in-process and see the error where it happens.',
-        cause: e,
-      }),
-    ),
-  );
-  worker.on('messageerror', (e) => fail(new RuntimeError('WORKER_FAILED', `a message from the inference worker could not be read: ${messageOf(e)}`, { cause: e })));
-  worker.on('exit', (code) => {
-    if (closing) return fail(closedError());
-    fail(
-      new RuntimeError('WORKER_FAILED', `the inference worker exited unexpectedly (code ${code})`, {
-        hint: 'Create a new StitchRuntime; pass worker: false to run in-process and see the error where it happens.',
-      }),
-    );
-  });
+/** Requests in flight to the worker, each answered once; all rejected when the worker fails. */
+class Requests {
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  failure: StitchnetError | undefined;
 
-  function request<Op extends WorkerRequest['op']>(body: Extract<RequestBody, { op: Op }>, transfer: ArrayBuffer[] = []): Promise<WorkerResults[Op]> {
-    if (failure) return Promise.reject(failure);
-    const id = nextId++;
+  constructor(private readonly worker: Worker) {}
+
+  send<Op extends WorkerRequest['op']>(body: Extract<RequestBody, { op: Op }>, transfer: ArrayBuffer[] = []): Promise<WorkerResults[Op]> {
+    if (this.failure) return Promise.reject(this.failure);
+    const id = this.nextId++;
     return new Promise<WorkerResults[Op]>((resolve, reject) => {
-      pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      if (pending.size === 1) worker.ref();
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      if (this.pending.size === 1) this.worker.ref();
       try {
-        worker.postMessage({ ...body, id }, transfer);
+        this.worker.postMessage({ ...body, id } as ToWorker, transfer);
       } catch (e) {
-        pending.delete(id);
+        this.forget(id);
         reject(new RuntimeError('WORKER_FAILED', `could not send a request to the inference worker: ${messageOf(e)}`, { cause: e }));
       }
     });
   }
 
-  return {
-    mode: 'worker',
-    loadPiece(piece) {
-      const bytes = movable(piece.bytes);
-      return request<'load'>({ op: 'load', piece: { id: piece.id, bytes } }, [bytes.buffer as ArrayBuffer]);
-    },
-    run({ pieces, data, dims }) {
-      // A copy of the caller's view only: the caller's array stays usable, the copy is moved.
-      const copy = data.slice();
-      return request<'run'>({ op: 'run', request: { pieces: [...pieces], data: copy, dims: [...dims] } }, [copy.buffer as ArrayBuffer]);
-    },
-    fuse(pieces) {
-      const moved = pieces.map((p) => ({ id: p.id, bytes: movable(p.bytes) }));
-      return request<'fuse'>({ op: 'fuse', pieces: moved }, moved.map((p) => p.bytes.buffer as ArrayBuffer));
-    },
-    close() {
-      closing ??= (async () => {
-        if (!failure) {
-          try {
-            await request<'close'>({ op: 'close' });
-          } catch {
-            // The worker is going away either way.
-          }
-        }
-        await worker.terminate();
-      })();
-      return closing;
-    },
-  };
+  settle(reply: Extract<FromWorker, { id: number }>): void {
+    const p = this.pending.get(reply.id);
+    if (!p) return;
+    this.forget(reply.id);
+    if (reply.ok) p.resolve(reply.value);
+    else p.reject(reviveError(reply.error));
+  }
+
+  fail(error: StitchnetError): void {
+    this.failure ??= error;
+    for (const p of this.pending.values()) p.reject(this.failure);
+    this.pending.clear();
+    this.worker.unref();
+  }
+
+  private forget(id: number): void {
+    this.pending.delete(id);
+    if (this.pending.size === 0) this.worker.unref();
+  }
+}
+
+/**
+ * Shared buffers for runs' inputs and outputs. A run takes one at least as large as its input and
+ * the largest output seen so far, and gives it back when its result is read; a few free ones are
+ * kept, so steady runs allocate nothing, and a burst of concurrent runs leaves nothing behind.
+ */
+class SharedSlots {
+  private readonly free: SharedArrayBuffer[] = [];
+  /** Bytes of the largest output so far (outputs that did not fit came back moved, and raise this). */
+  private outputBytes = 4096;
+  private static readonly KEEP = 4;
+
+  take(inputFloats: number): SharedArrayBuffer {
+    const bytes = Math.max(inputFloats * 4, this.outputBytes);
+    const i = this.free.findIndex((b) => b.byteLength >= bytes);
+    if (i >= 0) return this.free.splice(i, 1)[0] as SharedArrayBuffer;
+    return new SharedArrayBuffer(Math.ceil(bytes / 4096) * 4096);
+  }
+
+  give(slot: SharedArrayBuffer): void {
+    if (this.free.length < SharedSlots.KEEP && slot.byteLength >= this.outputBytes) this.free.push(slot);
+  }
+
+  noteOutput(bytes: number): void {
+    if (bytes <= this.outputBytes) return;
+    this.outputBytes = bytes;
+    this.free.length = 0;
+  }
+}
+
+/** Numbers for routes, so that a route's piece list crosses to the worker once. */
+class RouteNumbers {
+  private readonly numbers = new Map<string, number>();
+
+  number(pieces: readonly string[]): { route: number; first: boolean } {
+    const key = fusedKey(pieces);
+    const known = this.numbers.get(key);
+    if (known !== undefined) return { route: known, first: false };
+    const route = this.numbers.size + 1;
+    this.numbers.set(key, route);
+    return { route, first: true };
+  }
+}
+
+/** The run's output as an array the caller owns: copied out of the shared buffer, or the moved one. */
+function readOutput(reply: RunReply, slot: SharedArrayBuffer, slots: SharedSlots): RunOutput {
+  slots.noteOutput(reply.size * 4);
+  const data = reply.data ?? new Float32Array(slot, 0, reply.size).slice();
+  return { data, dims: reply.dims, path: reply.path };
+}
+
+/** Answers the worker's request for piece bytes (to fuse a route), moving them. */
+async function answerNeed(worker: Worker, host: EngineHost, need: number, pieces: string[]): Promise<void> {
+  try {
+    const moved = (await host.pieceBytes(pieces)).map((p) => ({ id: p.id, bytes: movable(p.bytes) }));
+    worker.postMessage({ op: 'bytes', need, ok: true, pieces: moved } satisfies ToWorker, moved.map((p) => p.bytes.buffer as ArrayBuffer));
+  } catch (e) {
+    const error = isStitchnetError(e) ? e : new RuntimeError('WORKER_FAILED', `could not read the pieces to fuse: ${messageOf(e)}`, { cause: e });
+    worker.postMessage({ op: 'bytes', need, ok: false, error: error.toJSON() } satisfies ToWorker);
+  }
 }
 
 /**

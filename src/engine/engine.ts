@@ -1,14 +1,20 @@
 /**
- * The inference engine: one ORT session per piece, routes run as chains of those sessions, and a
- * small LRU of fused sessions (a route's pieces composed into one graph) as the fast path.
+ * The inference engine: one ORT session per piece, routes run as chains of those sessions, and the
+ * fast path: a route that keeps running is composed into one fused session, kept in a small LRU
+ * within a memory budget.
  *
  * The engine knows nothing about stitch ids or manifests: a request names the pieces to run, in
  * order, and the caller resolves them when the request is made. That is what lets a run that is
- * already in flight finish on the route it started with while the active stitch changes.
+ * already in flight finish on the route it started with while the active stitch changes. The
+ * engine sees every run, so it alone decides when to fuse (see `fast-path.ts`); it keeps no model
+ * bytes and asks its host for a route's pieces when it fuses them.
  * It runs wherever its sessions live: in the inference worker (the default) or in-process.
  */
-import { RuntimeError } from '../errors.js';
+import { performance } from 'node:perf_hooks';
+import { isStitchnetError, OptionError, RuntimeError, type StitchnetError } from '../errors.js';
 import { composeModels, decodeModel, encodeModel } from '../onnx/index.js';
+import { FastPathBook, MB, type FastPathPolicy } from './fast-path.js';
+import { messageOf } from '../base/message.js';
 import { OrtSession, type OrtTensor, type SessionSettings } from './ort.js';
 
 /** One inference request: the pieces of a route, in execution order, and the input. */
@@ -16,10 +22,13 @@ export interface RunRequest {
   pieces: readonly string[];
   data: Float32Array;
   dims: readonly number[];
+  /** When the caller made the request, by its clock (ms): the fast path's streak timing. Default: now. */
+  at?: number;
 }
 
 /** What a run produced and which path ran it. */
 export interface RunOutput {
+  /** The output, owned by the caller. */
   data: Float32Array;
   dims: number[];
   path: 'route' | 'fused';
@@ -30,6 +39,23 @@ export interface PieceBytes {
   id: string;
   bytes: Uint8Array;
 }
+
+/** A piece to load: its bytes, or its ONNX file (read by onnxruntime itself) and that file's size. */
+export type PieceSource = PieceBytes | { id: string; file: string; size: number };
+
+/** What an engine needs from whoever created it. */
+export interface EngineHost {
+  /** The bytes of these pieces (read again when fusing them: the engine keeps no model bytes). */
+  pieceBytes(ids: readonly string[]): Promise<PieceBytes[]>;
+  /** A failure in the background that failed no run (a fused session that could not be built). */
+  report(error: StitchnetError): void;
+}
+
+/** The host of an engine that never fuses (tools): it has no bytes to give and nothing to report to. */
+const NO_HOST: EngineHost = {
+  pieceBytes: () => Promise.reject(new RuntimeError('INFERENCE_FAILED', 'this engine has no host to read piece bytes from', {})),
+  report: () => undefined,
+};
 
 /** The key of a fused session: its pieces in order. */
 export function fusedKey(pieces: readonly string[]): string {
@@ -46,39 +72,65 @@ interface FusedEntry {
 /** Options of {@link Engine}. */
 export interface EngineOptions {
   session: SessionSettings;
-  /** How many fused sessions to keep (least recently used goes first). */
-  fusedCacheSize: number;
+  /** When to fuse a route, and what to keep; `false`: never fuse. */
+  fastPath: FastPathPolicy | false;
+  /**
+   * Let onnxruntime write each piece's output into one of two buffers the engine keeps (once the
+   * output's shape for that input is known), instead of allocating it per call. Default `true`.
+   */
+  preallocateOutputs?: boolean;
 }
 
 /** Piece sessions, route execution and fused sessions. */
 export class Engine {
   private readonly pieces = new Map<string, OrtSession>();
-  /** Insertion order is recency order: a hit is moved to the end. */
+  /** Weight bytes of each piece (its model size): what a fused session of it holds again. */
+  private readonly weights = new Map<string, number>();
   private readonly fused = new Map<string, FusedEntry>();
+  private readonly fusing = new Map<string, Promise<void>>();
+  private readonly book: FastPathBook | undefined;
   private readonly running = new Set<Promise<unknown>>();
+  /** Runs execute one after another (ORT blocks this thread anyway), so the two output buffers are never shared. */
+  private queue: Promise<unknown> = Promise.resolve();
+  /** Two buffers piece outputs alternate between, and one for inputs copied out of shared memory. */
+  private readonly scratch: (ArrayBuffer | undefined)[] = [undefined, undefined, undefined];
   private closed = false;
 
-  constructor(private readonly options: EngineOptions) {}
+  constructor(
+    private readonly options: EngineOptions,
+    private readonly host: EngineHost = NO_HOST,
+  ) {
+    this.book = options.fastPath === false ? undefined : new FastPathBook(options.fastPath);
+  }
 
   /** Creates the session of one piece (once; loading the same id again does nothing). */
-  async loadPiece(piece: PieceBytes): Promise<void> {
+  async loadPiece(piece: PieceSource): Promise<void> {
     this.assertOpen();
     if (this.pieces.has(piece.id)) return;
-    const session = await OrtSession.create(piece.bytes, this.options.session, `piece "${piece.id}"`);
+    const model = 'bytes' in piece ? piece.bytes : piece.file;
+    const session = await OrtSession.create(model, this.options.session, `piece "${piece.id}"`);
     if (this.closed) {
       await session.release();
       return;
     }
     this.pieces.set(piece.id, session);
+    this.weights.set(piece.id, 'bytes' in piece ? piece.bytes.byteLength : piece.size);
   }
 
   /**
    * Runs a route: on its fused session when one is ready, else piece by piece, feeding each
-   * output tensor straight into the next session.
+   * output tensor straight into the next session. Then counts the run for the fast path.
    */
   run(request: RunRequest): Promise<RunOutput> {
     if (this.closed) return Promise.reject(closedError());
-    const job = this.execute(request);
+    const at = request.at ?? performance.now();
+    const job = this.queue.then(async () => {
+      const t0 = performance.now();
+      const out = await this.execute(request);
+      this.noteRun(request.pieces, at, performance.now() - t0);
+      return out;
+    });
+    this.queue = job.catch(() => undefined);
     this.running.add(job);
     const forget = () => this.running.delete(job);
     job.then(forget, forget);
@@ -86,19 +138,35 @@ export class Engine {
   }
 
   private async execute({ pieces, data, dims }: RunRequest): Promise<RunOutput> {
-    const entry = this.fused.get(fusedKey(pieces));
+    const key = fusedKey(pieces);
+    const entry = this.fused.get(key);
     if (entry) {
-      this.touch(fusedKey(pieces), entry);
+      this.book?.touch(key);
       entry.users++;
       try {
-        const y = await entry.session.run(entry.session.tensor(data, dims), 'the fused route');
-        return output(y, 'fused');
+        return this.output(await this.step(entry.session, entry.session.tensor(this.ownInput(data), dims), 0, 'the fused route'), 'fused');
       } finally {
         entry.users--;
         if (entry.evicted && entry.users === 0) await entry.session.release();
       }
     }
-    const sessions = pieces.map((id) => {
+    const sessions = this.sessionsOf(pieces);
+    const first = sessions[0];
+    if (!first) throw new RuntimeError('INFERENCE_FAILED', 'a route needs at least one piece', {});
+    let x: OrtTensor = first[1].tensor(this.ownInput(data), dims);
+    for (const [i, [id, s]] of sessions.entries()) x = await this.step(s, x, i % 2, `piece "${id}"`);
+    return this.output(x, 'route');
+  }
+
+  /** The output as an array the caller owns (and may transfer to another thread). */
+  private output(y: OrtTensor, path: RunOutput['path']): RunOutput {
+    const data = y.data as Float32Array;
+    const scratch = this.scratch.includes(data.buffer as ArrayBuffer);
+    return { data: scratch ? new Float32Array(data) : data, dims: [...y.dims], path };
+  }
+
+  private sessionsOf(pieces: readonly string[]): (readonly [string, OrtSession])[] {
+    return pieces.map((id) => {
       const s = this.pieces.get(id);
       if (!s) {
         throw new RuntimeError('INFERENCE_FAILED', `piece "${id}" is not loaded`, {
@@ -108,11 +176,38 @@ export class Engine {
       }
       return [id, s] as const;
     });
-    const first = sessions[0];
-    if (!first) throw new RuntimeError('INFERENCE_FAILED', 'a route needs at least one piece', {});
-    let x: OrtTensor = first[1].tensor(data, dims);
-    for (const [id, s] of sessions) x = await s.run(x, `piece "${id}"`);
-    return output(x, 'route');
+  }
+
+  /** One session call, writing into scratch buffer `slot` when the output's shape is known. */
+  private async step(session: OrtSession, x: OrtTensor, slot: number, label: string): Promise<OrtTensor> {
+    const dims = this.options.preallocateOutputs === false ? undefined : session.outputDims(x.dims);
+    if (!dims) return session.run(x, label);
+    const into = session.tensor(this.scratchArray(slot, dims), dims);
+    const y = await session.run(x, label, into);
+    // onnxruntime-node hands back its own copy of the output; if a version returns our buffer, use it.
+    return y.data === into.data ? into : y;
+  }
+
+  /**
+   * The input as onnxruntime takes it. It reads only ordinary array buffers, so an input in shared
+   * memory (the worker's requests) is copied into the third scratch buffer, at the moment its run
+   * starts.
+   */
+  private ownInput(data: Float32Array): Float32Array {
+    if (!(data.buffer instanceof SharedArrayBuffer)) return data;
+    const own = this.scratchArray(2, [data.length]);
+    own.set(data);
+    return own;
+  }
+
+  private scratchArray(slot: number, dims: readonly number[]): Float32Array {
+    const n = dims.reduce((a, b) => a * b, 1);
+    let buffer = this.scratch[slot];
+    if (!buffer || buffer.byteLength < n * 4) {
+      buffer = new ArrayBuffer(n * 4);
+      this.scratch[slot] = buffer;
+    }
+    return new Float32Array(buffer, 0, n);
   }
 
   /** Whether the route of these pieces has a fused session. */
@@ -121,50 +216,91 @@ export class Engine {
   }
 
   /**
-   * Composes a route's pieces into one graph and creates its session, keeping at most
-   * `fusedCacheSize` of them. Returns the keys of the fused routes evicted to make room.
+   * Composes a route's pieces into one graph and creates its session (asking the host for their
+   * bytes), keeping at most the fast path's `cacheSize` fused sessions within its memory budget.
+   * Resolves when later runs of that route use it.
+   *
+   * @throws OptionError OPTION_INVALID when the fast path is off or the route alone is over the
+   *   memory budget; RuntimeError SESSION_CREATE_FAILED, RUNTIME_CLOSED; OnnxError
    */
-  async fuse(pieces: readonly PieceBytes[]): Promise<{ evicted: string[] }> {
-    this.assertOpen();
-    const ids = pieces.map((p) => p.id);
-    const key = fusedKey(ids);
-    const existing = this.fused.get(key);
-    if (existing) {
-      this.touch(key, existing);
-      return { evicted: [] };
-    }
-    const model = composeModels(pieces.map((p) => decodeModel(p.bytes, p.id)));
-    const session = await OrtSession.create(encodeModel(model), this.options.session, `the fused route ${ids.join(' → ')}`);
-    if (this.closed) {
-      await session.release();
-      return { evicted: [] };
-    }
-    this.fused.set(key, { session, users: 0, evicted: false });
-    const evicted: string[] = [];
-    for (const [k, entry] of this.fused) {
-      if (this.fused.size <= this.options.fusedCacheSize) break;
-      this.fused.delete(k);
-      evicted.push(k);
-      entry.evicted = true;
-      if (entry.users === 0) await entry.session.release();
-    }
-    return { evicted };
+  fuse(pieces: readonly string[]): Promise<void> {
+    const key = fusedKey(pieces);
+    const inProgress = this.fusing.get(key);
+    if (inProgress) return inProgress;
+    const job = this.build(pieces, key).finally(() => this.fusing.delete(key));
+    this.fusing.set(key, job);
+    return job;
   }
 
-  /** Waits for the runs in flight, then releases every session. Later calls throw RUNTIME_CLOSED. */
+  private async build(pieces: readonly string[], key: string): Promise<void> {
+    this.assertOpen();
+    const book = this.fastPathBook();
+    if (book.isReady(key)) return book.touch(key);
+    this.sessionsOf(pieces);
+    const bytes = this.weightOf(pieces);
+    if (!book.fits(bytes)) {
+      book.refuse(key, 'over-budget');
+      throw overBudget(bytes, book.policy.memoryBudgetBytes);
+    }
+    book.startBuilding(key);
+    try {
+      const models = (await this.host.pieceBytes(pieces)).map((p) => decodeModel(p.bytes, p.id));
+      const session = await OrtSession.create(encodeModel(composeModels(models)), this.options.session, `the fused route ${pieces.join(' → ')}`);
+      if (this.closed) return void (await session.release());
+      this.fused.set(key, { session, users: 0, evicted: false });
+      for (const k of book.admit(key, bytes)) await this.evict(k);
+    } catch (e) {
+      book.refuse(key, 'failed');
+      if (isStitchnetError(e)) throw e;
+      throw new RuntimeError('SESSION_CREATE_FAILED', `could not fuse the route ${pieces.join(' → ')}: ${messageOf(e)}`, { cause: e });
+    }
+  }
+
+  private async evict(key: string): Promise<void> {
+    const entry = this.fused.get(key);
+    if (!entry) return;
+    this.fused.delete(key);
+    entry.evicted = true;
+    if (entry.users === 0) await entry.session.release();
+  }
+
+  /** Counts a finished run and, when the fast path says so, fuses its route in the background. */
+  private noteRun(pieces: readonly string[], at: number, ms: number): void {
+    if (!this.book || this.closed || pieces.length < 2) return;
+    const key = fusedKey(pieces);
+    if (!this.book.noteRun(key, at, ms)) return;
+    // A route over the memory budget is not an error, only not fused: it is not tried again.
+    if (!this.book.fits(this.weightOf(pieces))) this.book.refuse(key, 'over-budget');
+    else {
+      this.fuse(pieces).catch((e: StitchnetError) => {
+        if (!this.closed) this.host.report(e);
+      });
+    }
+  }
+
+  private weightOf(pieces: readonly string[]): number {
+    return pieces.reduce((n, id) => n + (this.weights.get(id) ?? 0), 0);
+  }
+
+  private fastPathBook(): FastPathBook {
+    if (!this.book) {
+      throw new OptionError('OPTION_INVALID', 'the fast path is off, so no fused session can be kept', {
+        option: 'fastPath',
+        hint: 'Create the runtime without fastPath: false.',
+      });
+    }
+    return this.book;
+  }
+
+  /** Waits for the runs and fuses in flight, then releases every session. Later calls throw RUNTIME_CLOSED. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await Promise.allSettled([...this.running]);
+    await Promise.allSettled([...this.running, ...this.fusing.values()]);
     const sessions = [...this.pieces.values(), ...[...this.fused.values()].map((e) => e.session)];
     this.pieces.clear();
     this.fused.clear();
     await Promise.allSettled(sessions.map((s) => s.release()));
-  }
-
-  private touch(key: string, entry: FusedEntry): void {
-    this.fused.delete(key);
-    this.fused.set(key, entry);
   }
 
   private assertOpen(): void {
@@ -179,7 +315,9 @@ export function closedError(): RuntimeError {
   });
 }
 
-/** Copies an output tensor into an array the caller owns (and may transfer to another thread). */
-function output(y: OrtTensor, path: RunOutput['path']): RunOutput {
-  return { data: new Float32Array(y.data as Float32Array), dims: [...y.dims], path };
+function overBudget(bytes: number, budget: number): OptionError {
+  return new OptionError('OPTION_INVALID', `a fused session of this route would hold ${(bytes / MB).toFixed(1)} MB of weights, over the fast path's memory budget of ${(budget / MB).toFixed(1)} MB`, {
+    option: 'fastPath.memoryBudgetMB',
+    hint: 'Raise fastPath.memoryBudgetMB to fuse routes this large.',
+  });
 }

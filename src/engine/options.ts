@@ -1,10 +1,12 @@
 /**
  * The engine's options as the user gives them (threads, fast path), their defaults and checks.
  */
-import { availableParallelism } from 'node:os';
+import { availableParallelism, freemem } from 'node:os';
 import { OptionError, RuntimeError } from '../errors.js';
 import type { Manifest } from '../package/schema.js';
-import type { ThreadSettings } from '../engine/ort.js';
+import { MB, type FastPathPolicy } from './fast-path.js';
+import type { ThreadSettings } from './ort.js';
+import type { ProviderName } from './providers.js';
 
 /** Thread counts as the user gives them. */
 export interface ThreadOptions {
@@ -21,26 +23,64 @@ export interface ThreadOptions {
 
 /** When to compose the active stitch into one fused session. */
 export interface FastPathOptions {
-  /** Runs in a row on the same stitch before fusing it. Default 20. */
+  /** Runs in a row on the same stitch before fusing it. Default 20 (1 on a GPU provider). */
   afterRuns?: number;
-  /** …and for at least this long (ms, by the runtime's clock). Default 1000. */
+  /** …and for at least this long (ms, by the runtime's clock). Default 1000 (0 on a GPU provider). */
   afterMs?: number;
   /** Fused sessions kept (least recently used is released first). Default 2. */
   cacheSize?: number;
   /**
-   * …and only while its runs take at most this long on average (ms). Fusing saves a fixed cost per
-   * piece call (tens of µs each), which matters for small models and is lost in the noise for
-   * large ones, while a fused session holds a second copy of the stitch's weights. Default 20.
+   * The weights all fused sessions together may hold (MB). A fused session holds a second copy of
+   * its stitch's weights; the least recently used one is released to make room, and a stitch
+   * larger than the budget is not fused. Default: a quarter of the memory available when the
+   * runtime is created.
+   */
+  memoryBudgetMB?: number;
+  /**
+   * Deprecated: fuse only while the stitch's runs take at most this long on average (ms). Fusing is
+   * gated on `memoryBudgetMB` instead (a fused DeiT-S stitch saves a few percent, see
+   * docs/performance.md); this gate applies only when given. Default: no limit.
    */
   maxRunMs?: number;
-  /** Memory the fused sessions may hold together, MB; a stitch whose fused session would not fit is not fused. */
-  memoryBudgetMB?: number;
 }
 
 /** Resolved fast-path settings. */
-export type FastPath = Required<Omit<FastPathOptions, 'memoryBudgetMB'>> & Pick<FastPathOptions, 'memoryBudgetMB'>;
+export type FastPath = Required<FastPathOptions>;
 
-export const DEFAULT_FAST_PATH: Readonly<FastPath> = Object.freeze({ afterRuns: 20, afterMs: 1000, cacheSize: 2, maxRunMs: 20 });
+export const DEFAULT_FAST_PATH: Readonly<Omit<FastPath, 'memoryBudgetMB'>> = Object.freeze({ afterRuns: 20, afterMs: 1000, cacheSize: 2, maxRunMs: Number.POSITIVE_INFINITY });
+
+/** The default memory budget's share of the memory available at create. */
+export const FAST_PATH_MEMORY_SHARE = 0.25;
+
+/** Memory available to this process now (MB): the system's available memory, within any cgroup limit. */
+export function availableMemoryMB(): number {
+  const free = freemem();
+  const limit = typeof process.constrainedMemory === 'function' ? process.constrainedMemory() : 0;
+  const bytes = limit && limit > 0 && limit < Number.MAX_SAFE_INTEGER ? Math.min(free, Math.max(0, limit - process.memoryUsage.rss())) : free;
+  return bytes / MB;
+}
+
+/** Providers whose tensors live on a device: a route's every piece boundary is a copy to the host and back. */
+export function isDeviceProvider(provider: ProviderName): boolean {
+  return provider !== 'cpu';
+}
+
+/**
+ * The engine's fast-path policy for a provider. On a device provider a stitch is fused on its
+ * first run (thresholds the user did not set are 1 run and 0 ms), memory budget permitting.
+ */
+export function fastPathPolicy(fastPath: FastPath | false, given: FastPathOptions | false | undefined, provider: ProviderName): FastPathPolicy | false {
+  if (fastPath === false) return false;
+  const eager = isDeviceProvider(provider) && (given === undefined || given === false || (given.afterRuns === undefined && given.afterMs === undefined));
+  return {
+    afterRuns: fastPath.afterRuns,
+    afterMs: fastPath.afterMs,
+    cacheSize: fastPath.cacheSize,
+    maxRunMs: fastPath.maxRunMs,
+    memoryBudgetBytes: fastPath.memoryBudgetMB * MB,
+    eager,
+  };
+}
 
 /**
  * Every piece is its own session with its own pools, so the default stays small: the available
@@ -65,11 +105,12 @@ export function resolveBoolean(value: unknown, option: string): boolean | undefi
 /** The fast-path settings, or `false` when it is off. */
 export function resolveFastPath(fastPath: false | FastPathOptions | undefined): FastPath | false {
   if (fastPath === false) return false;
-  const out = { ...DEFAULT_FAST_PATH, ...fastPath };
+  const out = { ...DEFAULT_FAST_PATH, memoryBudgetMB: fastPath?.memoryBudgetMB ?? FAST_PATH_MEMORY_SHARE * availableMemoryMB(), ...fastPath };
   nonNegative(out.afterRuns, 'fastPath.afterRuns');
   nonNegative(out.afterMs, 'fastPath.afterMs');
   positiveInt(out.cacheSize, 'fastPath.cacheSize');
   nonNegative(out.maxRunMs, 'fastPath.maxRunMs');
+  nonNegative(out.memoryBudgetMB, 'fastPath.memoryBudgetMB');
   return out;
 }
 

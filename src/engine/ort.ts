@@ -32,9 +32,10 @@ export interface SessionSettings {
   provider: ProviderName;
   threads: ThreadSettings;
   /**
-   * Keep onnxruntime's CPU memory arena (default `true`): activation buffers stay reserved between
-   * runs. `false` frees them after each run: less resident memory, and a run may pay for
-   * allocating them anew (`npm run bench` measures both).
+   * Keep onnxruntime's CPU memory arena: activation buffers stay reserved between runs, grown to
+   * the largest batch seen. Default `false`: they are freed after each run, for far less resident
+   * memory; `npm run bench` measures the cost per run (none at small batches, possibly some for
+   * large ones: docs/performance.md).
    */
   cpuMemArena?: boolean | undefined;
 }
@@ -86,7 +87,7 @@ export function sessionOptions(settings: SessionSettings): OrtModule.InferenceSe
     intraOpNumThreads: settings.threads.intraOp,
     interOpNumThreads: settings.threads.interOp,
     logSeverityLevel: 4,
-    enableCpuMemArena: settings.cpuMemArena ?? true,
+    enableCpuMemArena: settings.cpuMemArena ?? false,
     // Flattened by the binding to the config keys `session.intra_op.allow_spinning` and
     // `session.inter_op.allow_spinning`.
     extra: { session: { intra_op: { allow_spinning: spin }, inter_op: { allow_spinning: spin } } },
@@ -95,6 +96,9 @@ export function sessionOptions(settings: SessionSettings): OrtModule.InferenceSe
 
 /** One ORT session with a single float32 input and a single output. */
 export class OrtSession {
+  /** Output dims by input dims (`dims.join(',')`), learned from runs: where an output can be preallocated. */
+  private readonly outputShapes = new Map<string, readonly number[]>();
+
   private constructor(
     private readonly ort: Ort,
     private readonly session: OrtModule.InferenceSession,
@@ -105,14 +109,15 @@ export class OrtSession {
   ) {}
 
   /**
-   * Creates a session from ONNX bytes. `label` names the model in errors (a piece id or a route).
+   * Creates a session from ONNX bytes, or from a file that onnxruntime reads itself (no copy of the
+   * model passes through JavaScript). `label` names the model in errors (a piece id or a route).
    * Throws RuntimeError SESSION_CREATE_FAILED.
    */
-  static async create(bytes: Uint8Array, settings: SessionSettings, label: string): Promise<OrtSession> {
+  static async create(model: Uint8Array | string, settings: SessionSettings, label: string): Promise<OrtSession> {
     const ort = await loadOrt();
     let session: OrtModule.InferenceSession;
     try {
-      session = await ort.InferenceSession.create(bytes, sessionOptions(settings));
+      session = typeof model === 'string' ? await ort.InferenceSession.create(model, sessionOptions(settings)) : await ort.InferenceSession.create(model, sessionOptions(settings));
     } catch (e) {
       throw new RuntimeError('SESSION_CREATE_FAILED', `onnxruntime could not create a session for ${label} on provider "${settings.provider}": ${messageOf(e)}`, {
         hint: settings.provider === 'cpu' ? 'Check that the model is a valid ONNX file (opset ≤ 21).' : "Try providers: ['cpu'].",
@@ -135,11 +140,23 @@ export class OrtSession {
     return new this.ort.Tensor('float32', data, dims);
   }
 
-  /** Runs the graph on one tensor and returns its output tensor. Throws RuntimeError INFERENCE_FAILED. */
-  async run(input: OrtTensor, label: string): Promise<OrtTensor> {
+  /**
+   * The dims of the output for an input of `dims`, once a run has shown them (`undefined` before):
+   * then the caller can preallocate the output.
+   */
+  outputDims(dims: readonly number[]): readonly number[] | undefined {
+    return this.outputShapes.get(dims.join(','));
+  }
+
+  /**
+   * Runs the graph on one tensor and returns its output tensor. With `into` (a tensor of the
+   * output's dims, see {@link OrtSession.outputDims}) onnxruntime writes the output there instead
+   * of allocating it. Throws RuntimeError INFERENCE_FAILED.
+   */
+  async run(input: OrtTensor, label: string, into?: OrtTensor): Promise<OrtTensor> {
     let out: OrtModule.InferenceSession.ReturnType;
     try {
-      out = await this.session.run({ [this.inputName]: input });
+      out = into ? await this.session.run({ [this.inputName]: input }, { [this.outputName]: into }) : await this.session.run({ [this.inputName]: input });
     } catch (e) {
       throw new RuntimeError('INFERENCE_FAILED', `inference failed in ${label} on input [${input.dims.join(', ')}]: ${messageOf(e)}`, {
         hint: 'Check the input shape against the package input.',
@@ -150,6 +167,7 @@ export class OrtSession {
     if (y === undefined || y.type !== 'float32') {
       throw new RuntimeError('INFERENCE_FAILED', `${label} returned no float32 output "${this.outputName}"`, {});
     }
+    if (!into) this.outputShapes.set(input.dims.join(','), [...y.dims]);
     return y;
   }
 

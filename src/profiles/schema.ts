@@ -243,8 +243,8 @@ export const OrtSchema = z
     allowSpinning: z.boolean().default(false).describe('Let idle ORT threads spin: slightly lower latency, much more CPU and energy.'),
     enableCpuMemArena: z
       .boolean()
-      .default(true)
-      .describe("Keep onnxruntime's CPU memory arena: activation memory stays reserved between runs. false: much less resident memory; a run may pay for allocating its buffers anew."),
+      .default(false)
+      .describe("Keep onnxruntime's CPU memory arena: activation memory stays reserved between runs, grown to the largest batch seen. Default false: much less resident memory; runs of large batches may pay for allocating their activations anew."),
   })
   .describe('onnxruntime session settings.');
 /** Validated onnxruntime settings. */

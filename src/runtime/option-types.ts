@@ -22,8 +22,8 @@ export interface StitchRuntimeOptions extends AdaptiveOptions {
   threads?: ThreadOptions;
   /**
    * Keep onnxruntime's CPU memory arena (default: the profile's `ort.enableCpuMemArena`, else
-   * `true`). `false` returns activation memory after every run: a much smaller resident set; a run
-   * may pay for allocating its buffers anew (README, Performance).
+   * `false`: activation memory is returned after every run, a much smaller resident set; runs of
+   * large batches may pay for allocating it anew; docs/performance.md).
    */
   cpuMemArena?: boolean;
   /** Run inference in a worker thread (default `true`) or in this thread (`false`). */

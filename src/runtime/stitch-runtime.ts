@@ -25,9 +25,10 @@ import {
   type StitchChange,
 } from './adaptive.js';
 import { inProcessClient, workerClient, type EngineClient } from '../engine/client.js';
-import { closedError, fusedKey, type EngineOptions, type PieceBytes } from '../engine/engine.js';
+import { closedError, type EngineHost, type EngineOptions, type PieceBytes, type PieceSource } from '../engine/engine.js';
+import { pieceSource } from '../engine/pieces.js';
 import { checkInput, type RunInput } from '../engine/input.js';
-import { resolveFastPath, resolveThreads, type FastPath, type FastPathOptions, type ThreadOptions } from '../engine/options.js';
+import { fastPathPolicy, resolveFastPath, resolveThreads, type FastPath, type FastPathOptions, type ThreadOptions } from '../engine/options.js';
 import { checkStitchId, defaultStitch } from './stitches.js';
 import type { RunOptions, StitchRuntimeOptions } from './option-types.js';
 import { parseCreateOptions, parseRunOptions } from './options-schema.js';
@@ -60,15 +61,6 @@ export interface RunResult {
 
 /** The provider in use and why the ones before it were not used. */
 export type ProviderState = ProviderSelection;
-
-/** Tracks how long one stitch has been running, for the fast path. */
-interface Streak {
-  stitch: number;
-  runs: number;
-  since: number;
-  /** Total duration of those runs (ms). */
-  ms: number;
-}
 
 /**
  * A loaded stitch package, ready to run any of its stitches.
@@ -136,13 +128,8 @@ export class StitchRuntime {
   private readonly errorSubject = new ReplaySubject<StitchnetError>(ERRORS_REPLAYED);
   private readonly routes = new Map<number, readonly string[]>();
   private readonly running = new Set<Promise<unknown>>();
-  /** Fused routes by key: ready, or being built. */
-  private readonly fused = new Set<string>();
-  private readonly fusing = new Map<string, Promise<void>>();
-  private readonly fuseFailed = new Set<string>();
   /** Batch size of the latest run. */
   private batch = 1;
-  private streak: Streak | undefined;
   private closing: Promise<void> | undefined;
   private readonly adaptive: AdaptiveLoop;
   private readonly calibrator: Calibrator | undefined;
@@ -209,15 +196,18 @@ export class StitchRuntime {
           ? initialStitch(profile.profile, catalog, scheduler.now())
           : defaultStitch(pkg.manifest);
 
+    // The engine fuses routes by itself; it reads their bytes from the package and reports failures here.
+    let report: EngineHost['report'] = () => undefined;
+    const host: EngineHost = { pieceBytes: (ids) => readPieces(pkg, ids), report: (e) => report(e) };
     const { selection, value: client } = await openWithFallback(
       preference,
       (rest) => probeProviders(rest, workerFile),
       async (provider) => {
         const engine: EngineOptions = {
           session: { provider, threads, cpuMemArena },
-          fusedCacheSize: fastPath === false ? 0 : fastPath.cacheSize,
+          fastPath: fastPathPolicy(fastPath, opts.fastPath, provider),
         };
-        const c = useWorker ? workerClient(engine, await workerFile()) : inProcessClient(engine);
+        const c = useWorker ? workerClient(engine, await workerFile(), host) : inProcessClient(engine, host);
         try {
           await loadPieces(pkg, c);
         } catch (e) {
@@ -247,6 +237,7 @@ export class StitchRuntime {
       scheduler,
       ort: opts.threads === undefined && opts.cpuMemArena === undefined ? ort : undefined,
     }, calibrator);
+    report = (e) => rt.errorSubject.next(e);
     rt.adaptive.start();
     rt.calibrateLazily();
     return rt;
@@ -389,12 +380,11 @@ export class StitchRuntime {
     const pieces = this.routes.get(stitch) as readonly string[];
     const provider = this.provider;
     const epoch = this.calibrator?.epoch;
-    const job = this.client.run({ pieces, data, dims });
+    const job = this.client.run({ pieces, data, dims, at: started });
     this.running.add(job);
     try {
       const out = await job;
       const ms = this.now() - started;
-      this.noteRun(stitch, pieces, ms);
       const batch = dims[0] ?? 1;
       this.batch = batch;
       // A run that shared the engine with a background calibration says nothing about the device.
@@ -411,7 +401,8 @@ export class StitchRuntime {
    * Builds the fused session of a stitch now (it is otherwise built in the background once the
    * stitch has stayed active long enough). Resolves when later runs of that stitch will use it.
    *
-   * @throws RuntimeError STITCH_UNKNOWN, RUNTIME_CLOSED, SESSION_CREATE_FAILED; OnnxError
+   * @throws RuntimeError STITCH_UNKNOWN, RUNTIME_CLOSED, SESSION_CREATE_FAILED; OnnxError; OptionError
+   *   OPTION_INVALID when the fast path is off or the stitch alone is over `fastPath.memoryBudgetMB`
    */
   async fuse(id: number): Promise<void> {
     if (this.closing) throw closedError();
@@ -422,7 +413,7 @@ export class StitchRuntime {
         hint: 'Create the runtime without fastPath: false.',
       });
     }
-    return this.startFuse(pieces);
+    return this.client.fuse(pieces);
   }
 
   /**
@@ -435,17 +426,12 @@ export class StitchRuntime {
     this.closing ??= (async () => {
       this.adaptive.close();
       await this.calibrator?.close();
-      await Promise.allSettled([...this.running, ...this.fusing.values()]);
+      await Promise.allSettled([...this.running]);
       await this.client.close();
       this.providerSubject.complete();
       this.errorSubject.complete();
     })();
     return this.closing;
-  }
-
-  /** `await using rt = await StitchRuntime.create(…)` closes it at the end of the scope. */
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.close();
   }
 
   /**
@@ -461,63 +447,33 @@ export class StitchRuntime {
     });
   }
 
-  /**
-   * Counts a finished run towards its stitch's streak and starts fusing when the streak is long
-   * enough and its runs are short enough for the per-call overhead to matter.
-   */
-  private noteRun(stitch: number, pieces: readonly string[], ms: number): void {
-    if (this.fastPath === false) return;
-    const t = this.now();
-    if (this.streak?.stitch !== stitch) this.streak = { stitch, runs: 0, since: t, ms: 0 };
-    this.streak.runs++;
-    this.streak.ms += ms;
-    const key = fusedKey(pieces);
-    if (this.fused.has(key) || this.fuseFailed.has(key) || this.closing) return;
-    const { afterRuns, afterMs, maxRunMs } = this.fastPath;
-    if (this.streak.runs >= afterRuns && t - this.streak.since >= afterMs && this.streak.ms / this.streak.runs <= maxRunMs) {
-      this.startFuse(pieces).catch((e: StitchnetError) => this.errorSubject.next(e));
-    }
-  }
-
-  private startFuse(pieces: readonly string[]): Promise<void> {
-    const key = fusedKey(pieces);
-    const inProgress = this.fusing.get(key);
-    if (inProgress) return inProgress;
-    this.fused.add(key);
-    const job = (async () => {
-      try {
-        const bytes: PieceBytes[] = [];
-        for (const id of pieces) bytes.push({ id, bytes: await this.pkg.pieceBytes(id) });
-        if (this.closing) return;
-        const { evicted } = await this.client.fuse(bytes);
-        for (const k of evicted) this.fused.delete(k);
-      } catch (e) {
-        this.fused.delete(key);
-        this.fuseFailed.add(key);
-        throw e;
-      } finally {
-        this.fusing.delete(key);
-      }
-    })();
-    this.fusing.set(key, job);
-    return job;
+  /** `await using rt = await StitchRuntime.create(…)` closes it at the end of the scope. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 }
 
+/** Reads pieces' bytes (checked against the package's hashes) for the engine to fuse them. */
+async function readPieces(pkg: StitchPackage, ids: readonly string[]): Promise<PieceBytes[]> {
+  const out: PieceBytes[] = [];
+  for (const id of ids) out.push({ id, bytes: await pkg.pieceBytes(id) });
+  return out;
+}
+
 /**
- * Creates the session of every piece some stitch uses, each once, reading the next piece's bytes
- * while the current one is being created.
+ * Creates the session of every piece some stitch uses, each once, from its checked file (see
+ * `pieceSource`), checking the next piece while the current one is being created.
  */
 async function loadPieces(pkg: StitchPackage, client: EngineClient): Promise<void> {
   const ids = [...new Set(pkg.manifest.stitches.flatMap((s) => pkg.routePieces(s.id)))];
-  const read = (id: string | undefined) => (id === undefined ? undefined : pkg.pieceBytes(id));
-  let next = read(ids[0]);
+  const source = (id: string | undefined) => (id === undefined ? undefined : pieceSource(pkg, id));
+  let next = source(ids[0]);
   for (let i = 0; i < ids.length; i++) {
-    const bytes = await (next as Promise<Uint8Array>);
-    next = read(ids[i + 1]);
-    // A read that fails while an earlier piece loads is reported when its turn comes.
+    const piece = await (next as Promise<PieceSource>);
+    next = source(ids[i + 1]);
+    // A check that fails while an earlier piece loads is reported when its turn comes.
     next?.catch(() => undefined);
-    await client.loadPiece({ id: ids[i] as string, bytes });
+    await client.loadPiece(piece);
   }
   await warmUp(pkg, ids, client);
 }

@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seededRandom } from '../../src/base/random.js';
 import { encodeModel, linearModel } from '../../src/onnx/index.js';
 import { inProcessClient, workerClient, type EngineClient } from '../../src/engine/client.js';
-import type { EngineOptions, PieceBytes } from '../../src/engine/engine.js';
+import type { EngineHost, EngineOptions, PieceBytes } from '../../src/engine/engine.js';
+import type { FastPathPolicy } from '../../src/engine/fast-path.js';
 import { workerFile } from '../../src/engine/worker-file.js';
 
 /** Deterministic pseudo-random numbers in [-0.5, 0.5). */
@@ -59,16 +60,34 @@ function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return m;
 }
 
-const options: EngineOptions = { session: { provider: 'cpu', threads: { intraOp: 1, interOp: 1 } }, fusedCacheSize: 1 };
+/** A fast path that fuses only when asked (no streak is ever long enough), one fused session kept. */
+const byHand: FastPathPolicy = { afterRuns: 1e9, afterMs: 0, cacheSize: 1, memoryBudgetBytes: 1e9, maxRunMs: Number.POSITIVE_INFINITY, eager: false };
+const options: EngineOptions = { session: { provider: 'cpu', threads: { intraOp: 1, interOp: 1 } }, fastPath: byHand };
+
+/** A host that serves the pieces above and keeps what the engine reports. */
+function host(reported: unknown[] = []): EngineHost & { reads: number } {
+  const h = {
+    reads: 0,
+    pieceBytes: async (ids: readonly string[]) => {
+      h.reads++;
+      return ids.map((id) => {
+        const p = pieces.find((q) => q.id === id) as PieceBytes;
+        return { id, bytes: p.bytes.slice() };
+      });
+    },
+    report: (e: unknown) => void reported.push(e),
+  };
+  return h;
+}
 
 for (const mode of ['in-process', 'worker'] as const) {
   describe(`engine (${mode})`, () => {
     let client: EngineClient;
     const clients: EngineClient[] = [];
     const start = async () => {
-      const c = mode === 'worker' ? workerClient(options, await workerFile()) : inProcessClient(options);
+      const c = mode === 'worker' ? workerClient(options, await workerFile(), host()) : inProcessClient(options, host());
       clients.push(c);
-      for (const p of pieces) await c.loadPiece(p);
+      for (const p of pieces) await c.loadPiece({ id: p.id, bytes: p.bytes.slice() });
       return c;
     };
     afterAll(async () => {
@@ -93,17 +112,63 @@ for (const mode of ['in-process', 'worker'] as const) {
       const x = Float32Array.from({ length: 2 * 2 * 4 }, rng(7));
       const dims = [2, 2, 4];
       const route = await client.run({ pieces: ['a', 'b', 'c'], data: x, dims });
-      expect(await client.fuse(pieces)).toEqual({ evicted: [] });
+      await client.fuse(['a', 'b', 'c']);
       const fused = await client.run({ pieces: ['a', 'b', 'c'], data: x, dims });
       expect(fused.path).toBe('fused');
       expect(maxDiff(fused.data, route.data)).toBeLessThanOrEqual(1e-5);
       // Another route pushes it out of the one-entry cache; both still run correctly.
-      const ac = [pieces[0] as PieceBytes, pieces[2] as PieceBytes];
-      expect(await client.fuse(ac)).toEqual({ evicted: ['a\nb\nc'] });
+      await client.fuse(['a', 'c']);
       expect((await client.run({ pieces: ['a', 'b', 'c'], data: x, dims })).path).toBe('route');
       const acOut = await client.run({ pieces: ['a', 'c'], data: x, dims });
       expect(acOut.path).toBe('fused');
       expect(maxDiff(acOut.data, expected(['a', 'c'], x, 4))).toBeLessThan(1e-5);
+    });
+
+    it('gives each of many runs in flight its own result, also outputs larger than any before', async () => {
+      const wide = lin('w', 3, 700, 9);
+      byId.set('w', wide);
+      await client.loadPiece({ id: 'w', bytes: encodeModel(linearModel({ ...wide, inputShape: ['batch', 2, 3] })) });
+      const inputs = Array.from({ length: 40 }, (_, k) => Float32Array.from({ length: (1 + (k % 3)) * 8 }, rng(100 + k)));
+      const runs = inputs.map((x, k) => {
+        const route = k % 4 === 0 ? ['a', 'c', 'w'] : ['a', 'b', 'c'];
+        return client.run({ pieces: route, data: x, dims: [x.length / 8, 2, 4] }).then((out) => ({ out, route, x }));
+      });
+      for (const { out, route, x } of await Promise.all(runs)) {
+        expect(out.dims).toEqual([x.length / 8, 2, route.includes('w') ? 700 : 3]);
+        expect(maxDiff(out.data, expected(route, x, x.length / 4))).toBeLessThan(1e-4);
+      }
+    });
+
+    it('gives the same result on a preallocated output as on a fresh one', async () => {
+      const x = Float32Array.from({ length: 16 }, rng(11));
+      // The first run of a shape lets onnxruntime allocate; later ones write into the engine's buffers.
+      const outs = [];
+      for (let i = 0; i < 3; i++) outs.push(await client.run({ pieces: ['a', 'b', 'b', 'c'], data: x, dims: [2, 2, 4] }));
+      for (const o of outs) expect(Array.from(o.data)).toEqual(Array.from(outs[0]?.data ?? []));
+      expect(outs[0]?.data).not.toBe(outs[1]?.data);
+    });
+
+    it('fuses a route by itself when its policy says so, and reports a fuse that fails without failing runs', async () => {
+      const eager: EngineOptions = { ...options, fastPath: { ...byHand, eager: true } };
+      for (const failing of [false, true]) {
+        const reported: unknown[] = [];
+        const h = host(reported);
+        const broken = { ...h, pieceBytes: () => Promise.reject(new Error('disk gone')) };
+        const c = mode === 'worker' ? workerClient(eager, await workerFile(), failing ? broken : h) : inProcessClient(eager, failing ? broken : h);
+        clients.push(c);
+        for (const p of pieces) await c.loadPiece({ id: p.id, bytes: p.bytes.slice() });
+        const x = Float32Array.from({ length: 8 }, rng(5));
+        let out = await c.run({ pieces: ['a', 'b', 'c'], data: x, dims: [1, 2, 4] });
+        for (let i = 0; i < 200 && out.path === 'route' && reported.length === 0; i++) out = await c.run({ pieces: ['a', 'b', 'c'], data: x, dims: [1, 2, 4] });
+        expect(maxDiff(out.data, expected(['a', 'b', 'c'], x, 2))).toBeLessThan(1e-5);
+        if (failing) {
+          expect(reported).toEqual([expect.objectContaining({ code: expect.any(String), message: expect.stringContaining('disk gone') })]);
+          expect(out.path).toBe('route');
+        } else {
+          expect(out.path).toBe('fused');
+          expect(h.reads).toBe(1);
+        }
+      }
     });
 
     it('reports a piece that is not loaded', async () => {
@@ -149,7 +214,7 @@ describe('worker failure', () => {
     it(`rejects pending and later requests with WORKER_FAILED when the worker ${what}`, async () => {
       const file = path.join(tmp, `${what}.mjs`);
       await writeFile(file, `import { parentPort } from 'node:worker_threads';\nparentPort.on('message', () => {});\n${code}\n`);
-      const client = workerClient(options, file);
+      const client = workerClient(options, file, host());
       const pending = client.run({ pieces: ['a'], data: new Float32Array(8), dims: [1, 2, 4] });
       await expect(pending).rejects.toMatchObject({ name: 'RuntimeError', code: 'WORKER_FAILED' });
       await expect(client.loadPiece(pieces[0] as PieceBytes)).rejects.toMatchObject({ code: 'WORKER_FAILED' });

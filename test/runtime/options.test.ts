@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Manifest, Stitch } from '../../src/package/schema.js';
 import { checkInput } from '../../src/engine/input.js';
-import { resolveBoolean, resolveFastPath, resolveThreads } from '../../src/engine/options.js';
+import { availableMemoryMB, fastPathPolicy, resolveBoolean, resolveFastPath, resolveThreads } from '../../src/engine/options.js';
 import { defaultStitch } from '../../src/runtime/stitches.js';
 import { sessionOptions } from '../../src/engine/ort.js';
 
@@ -40,9 +40,22 @@ describe('option defaults', () => {
     expect(resolveThreads(undefined).intraOp).toBeLessThanOrEqual(4);
     expect(() => resolveThreads({ interOp: 1.5 })).toThrow(expect.objectContaining({ code: 'OPTION_INVALID', option: 'threads.interOp' }));
     expect(() => resolveThreads({ spinning: 1 as unknown as boolean })).toThrow(expect.objectContaining({ code: 'OPTION_INVALID', option: 'threads.spinning' }));
-    expect(resolveFastPath(undefined)).toEqual({ afterRuns: 20, afterMs: 1000, cacheSize: 2, maxRunMs: 20 });
+    expect(resolveFastPath(undefined)).toMatchObject({ afterRuns: 20, afterMs: 1000, cacheSize: 2, maxRunMs: Number.POSITIVE_INFINITY });
+    const budget = (resolveFastPath(undefined) as { memoryBudgetMB: number }).memoryBudgetMB;
+    expect(budget).toBeGreaterThan(0);
+    expect(budget).toBeLessThanOrEqual(availableMemoryMB() * 0.26);
+    expect(resolveFastPath({ memoryBudgetMB: 64 })).toMatchObject({ memoryBudgetMB: 64 });
+    expect(() => resolveFastPath({ memoryBudgetMB: -1 })).toThrow(expect.objectContaining({ option: 'fastPath.memoryBudgetMB' }));
     expect(resolveFastPath(false)).toBe(false);
     expect(() => resolveFastPath({ afterMs: -1 })).toThrow(expect.objectContaining({ option: 'fastPath.afterMs' }));
+  });
+
+  it('fuses at once on a device provider, unless the thresholds were given', () => {
+    const fast = resolveFastPath({ memoryBudgetMB: 100 });
+    expect(fastPathPolicy(fast, { memoryBudgetMB: 100 }, 'cpu')).toMatchObject({ eager: false, memoryBudgetBytes: 100 * 1024 ** 2 });
+    expect(fastPathPolicy(fast, undefined, 'cuda')).toMatchObject({ eager: true });
+    expect(fastPathPolicy(fast, { afterRuns: 5 }, 'dml')).toMatchObject({ eager: false });
+    expect(fastPathPolicy(false, false, 'cuda')).toBe(false);
   });
 });
 
@@ -69,7 +82,7 @@ describe('checkInput', () => {
 describe('session options', () => {
   const threads = { intraOp: 2, interOp: 1 };
   it("keep onnxruntime's CPU arena unless cpuMemArena is false", () => {
-    expect(sessionOptions({ provider: 'cpu', threads }).enableCpuMemArena).toBe(true);
+    expect(sessionOptions({ provider: 'cpu', threads }).enableCpuMemArena).toBe(false);
     expect(sessionOptions({ provider: 'cpu', threads, cpuMemArena: true }).enableCpuMemArena).toBe(true);
     expect(sessionOptions({ provider: 'cpu', threads, cpuMemArena: false }).enableCpuMemArena).toBe(false);
   });

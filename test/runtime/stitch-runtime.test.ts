@@ -72,9 +72,9 @@ describe('StitchRuntime options and errors', () => {
     });
   });
 
-  it('runs with the CPU memory arena off (option, or the profile on a package with costs) and gives the same logits', async () => {
+  it('runs with the CPU memory arena on or off (option, or the profile on a package with costs) and gives the same logits', async () => {
     const x = input(3);
-    await using ref = await StitchRuntime.create({ model: pkg, providers: ['cpu'], fastPath: false });
+    await using ref = await StitchRuntime.create({ model: pkg, providers: ['cpu'], fastPath: false, cpuMemArena: true });
     await using off = await StitchRuntime.create({ model: pkg, providers: ['cpu'], fastPath: false, cpuMemArena: false });
     const want = await ref.run(x);
     const got = await off.run(x);
@@ -85,8 +85,8 @@ describe('StitchRuntime options and errors', () => {
     const image = Float32Array.from({ length: 2 * 28 * 28 }, (_, i) => Math.cos(i * 0.11));
     const common = { model: shipped, providers: ['cpu' as const], worker: false, fastPath: false as const, stitch: 5 };
     await using shippedRef = await StitchRuntime.create(common);
-    await using viaProfile = await StitchRuntime.create({ ...common, profile: { ort: { enableCpuMemArena: false } }, systemSource: false });
-    expect(viaProfile.profile?.ort.enableCpuMemArena).toBe(false);
+    await using viaProfile = await StitchRuntime.create({ ...common, profile: { ort: { enableCpuMemArena: true } }, systemSource: false });
+    expect(viaProfile.profile?.ort.enableCpuMemArena).toBe(true);
     expect(Array.from((await viaProfile.run(image, { stitch: 5 })).logits)).toEqual(Array.from((await shippedRef.run(image, { stitch: 5 })).logits));
   });
 
@@ -176,21 +176,41 @@ describe('StitchRuntime fast path', () => {
     });
   }
 
-  it('does not fuse a stitch whose runs take longer than maxRunMs on average', async () => {
-    // Every clock reading advances 50 ms, so each run "takes" 50 ms. A fuse would start by
-    // reading the route's piece bytes, so counting those reads tells whether one started.
-    for (const [maxRunMs, fuses] of [
-      [20, false],
-      [100, true],
+  it('fuses only within the memory budget, and still honours the deprecated maxRunMs', async () => {
+    // A fuse starts by reading the route's piece bytes, so counting those reads tells whether one started.
+    for (const [fastPath, fuses] of [
+      [{ memoryBudgetMB: 1e-4 }, false],
+      [{ maxRunMs: 0 }, false],
+      [{}, true],
     ] as const) {
       let t = 0;
       let reads = 0;
       const spy: StitchPackage = { ...pkg, pieceBytes: (id) => (reads++, pkg.pieceBytes(id)) };
-      await using rt = await StitchRuntime.create({ model: spy, providers: ['cpu'], worker: false, fastPath: { afterRuns: 2, afterMs: 0, maxRunMs }, now: () => (t += 50) });
+      await using rt = await StitchRuntime.create({ model: spy, providers: ['cpu'], worker: false, fastPath: { afterRuns: 2, afterMs: 0, ...fastPath }, now: () => (t += 50) });
+      const errors: unknown[] = [];
+      rt.errors$.subscribe((e) => errors.push(e));
       reads = 0;
-      for (let i = 0; i < 5; i++) await rt.run(input(1));
+      let last = await rt.run(input(1));
+      for (let i = 0; i < 200 && last.path === 'route'; i++) last = await rt.run(input(1));
       expect(reads > 0).toBe(fuses);
+      expect(last.path).toBe(fuses ? 'fused' : 'route');
+      expect(errors).toEqual([]);
     }
+    await using small = await StitchRuntime.create({ model: pkg, providers: ['cpu'], worker: false, fastPath: { memoryBudgetMB: 1e-4 } });
+    await expect(small.fuse(small.stitch)).rejects.toMatchObject({ code: 'OPTION_INVALID', option: 'fastPath.memoryBudgetMB' });
+  });
+
+  it('keeps fused sessions within the memory budget, releasing the least recently used', async () => {
+    const weightMB = (id: number) => pkg.routePieces(id).reduce((n, p) => n + (pkg.manifest.pieces[p]?.bytes ?? 0), 0) / 1024 ** 2;
+    // Room for stitch 4 and 3 together is not there: fusing 3 releases 4.
+    const budget = Math.max(weightMB(3), weightMB(4)) * 1.01;
+    expect(budget).toBeLessThan(weightMB(3) + weightMB(4));
+    await using rt = await StitchRuntime.create({ model: pkg, providers: ['cpu'], fastPath: { afterRuns: 1e9, cacheSize: 5, memoryBudgetMB: budget } });
+    await rt.fuse(4);
+    expect((await rt.run(input(1), { stitch: 4 })).path).toBe('fused');
+    await rt.fuse(3);
+    expect((await rt.run(input(1), { stitch: 3 })).path).toBe('fused');
+    expect((await rt.run(input(1), { stitch: 4 })).path).toBe('route');
   });
 
   it('never fuses with fastPath: false', async () => {
