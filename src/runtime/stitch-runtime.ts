@@ -69,7 +69,7 @@ export interface RunResult {
   /** `'fused'` when the stitch's fused session ran, `'route'` when its pieces ran one by one. */
   path: 'route' | 'fused';
   /** The execution provider that ran it. */
-  provider: string;
+  provider: ProviderName;
   /** Time from the call to the result, by the runtime's clock. */
   ms: number;
 }
@@ -82,6 +82,9 @@ export interface RunOptions {
 
 /** The provider in use and why the ones before it were not used. */
 export type ProviderState = ProviderSelection;
+
+/** Where inference runs: in one worker thread (`'worker'`, the default) or in the calling thread. */
+export type RuntimeMode = 'worker' | 'in-process';
 
 /** Tracks how long one stitch has been running, for the fast path. */
 interface Streak {
@@ -290,7 +293,7 @@ export class StitchRuntime {
   }
 
   /** Whether the worker thread runs inference (`'worker'`) or this thread does (`'in-process'`). */
-  get mode(): EngineClient['mode'] {
+  get mode(): RuntimeMode {
     return this.client.mode;
   }
 

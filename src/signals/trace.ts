@@ -44,7 +44,7 @@ export interface Trace {
   readonly rows: readonly TraceRow[];
 }
 
-interface Where {
+export interface Where {
   file?: string | undefined;
 }
 
