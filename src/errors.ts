@@ -37,6 +37,7 @@ export type StitchnetErrorCode =
   | 'INPUT_INVALID'
   | 'STITCH_UNKNOWN'
   | 'RUNTIME_CLOSED'
+  | 'ABORTED'
   | 'WORKER_FAILED'
   // profiles, signals, policy
   | 'PROFILE_INVALID'

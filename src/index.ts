@@ -16,8 +16,19 @@ export {
 export type { StitchnetErrorCode, StitchnetErrorOptions, SerializedStitchnetError } from './errors.js';
 
 export { StitchRuntime } from './runtime/stitch-runtime.js';
-export type { StitchRuntimeOptions, RunResult, RunOptions, ProviderState, RuntimeMode } from './runtime/stitch-runtime.js';
-export type { RunInput } from './engine/input.js';
+export type {
+  StitchRuntimeOptions,
+  RunInput,
+  RunResult,
+  RunOptions,
+  ClassifyOptions,
+  ClassifyResult,
+  ProviderState,
+  RuntimeMode,
+} from './runtime/stitch-runtime.js';
+export type { RunInput as TensorInput } from './engine/input.js';
+export type { ImageInput, PixelLayout } from './runtime/images.js';
+export type { ScoredLabel } from './runtime/classify.js';
 export type { FastPathOptions, ThreadOptions } from './engine/options.js';
 export { ProviderUnavailableError } from './engine/providers.js';
 export { PROVIDER_NAMES } from './engine/providers.js';

@@ -36,7 +36,7 @@ interface ImageGeometry {
 
 /** True for one {@link ImageInput} or an array of them (as opposed to a float tensor). */
 export function isImageInput(input: unknown): input is ImageInput | readonly ImageInput[] {
-  if (Array.isArray(input)) return input.length > 0 && input.every((x) => isImageLike(x));
+  if (Array.isArray(input)) return true; // a tensor is never an array; preprocessImages checks each image
   return isImageLike(input);
 }
 
@@ -70,6 +70,7 @@ export function imageGeometry(manifest: Manifest): ImageGeometry & { preprocess:
 
 /** Checks one image against the model's geometry; `where` names it in errors (`input`, `input[2]`). */
 function checkImage(image: ImageInput, g: ImageGeometry, where: string): void {
+  if (!isImageLike(image)) throw invalid(`${where} is not an image`, where, 'Pass { pixels, width, height, channels } for every image of a batch.');
   const { pixels, width, height, channels } = image;
   const layout = image.layout ?? 'hwc';
   if (!(pixels instanceof Uint8Array || pixels instanceof Uint8ClampedArray)) {
@@ -126,6 +127,7 @@ function fillSample(image: ImageInput, g: ImageGeometry, p: Preprocess, out: Flo
 export function preprocessImages(input: ImageInput | readonly ImageInput[], manifest: Manifest): { data: Float32Array; dims: number[] } {
   const g = imageGeometry(manifest);
   const images = Array.isArray(input) ? (input as readonly ImageInput[]) : [input as ImageInput];
+  if (images.length === 0) throw invalid('The input is an empty array of images', 'input', 'Pass at least one image.');
   const sample = g.channels * g.height * g.width;
   const data = new Float32Array(images.length * sample);
   images.forEach((image, i) => {

@@ -24,7 +24,10 @@ import {
 } from './adaptive.js';
 import { inProcessClient, workerClient, type EngineClient } from '../engine/client.js';
 import { closedError, fusedKey, type EngineOptions, type PieceBytes } from '../engine/engine.js';
-import { checkInput, type RunInput } from '../engine/input.js';
+import { checkInput, type RunInput as TensorInput } from '../engine/input.js';
+import { checkSignal, raceAbort, throwIfAborted } from './abort.js';
+import { checkTopK, labelLogits, type ScoredLabel } from './classify.js';
+import { isImageInput, preprocessImages, type ImageInput } from './images.js';
 import { resolveBoolean, resolveFastPath, resolveThreads, type FastPath, type FastPathOptions, type ThreadOptions } from '../engine/options.js';
 import { checkStitchId, defaultStitch } from './stitches.js';
 import { probeProviders } from '../engine/probe.js';
@@ -57,7 +60,20 @@ export interface StitchRuntimeOptions extends AdaptiveOptions {
   stitch?: number;
   /** The clock (ms) used for `ms` and the fast-path timing. Default `performance.now`. */
   now?: () => number;
+  /**
+   * Aborts the creation: reading the package, probing providers, loading the pieces. `create()`
+   * then rejects at once with RuntimeError `ABORTED` (its `cause` is the signal's reason), and
+   * whatever was loaded so far is released.
+   */
+  signal?: AbortSignal;
 }
+
+/**
+ * What `run()` and `classify()` take: a float tensor (a Float32Array of one or more samples, or
+ * `{ data, dims }`), prepared as the model expects; or raw images (one, or an array for a batch),
+ * which the package's `preprocess` turns into that tensor.
+ */
+export type RunInput = TensorInput | ImageInput | readonly ImageInput[];
 
 /** The result of one {@link StitchRuntime.run}. */
 export interface RunResult {
@@ -78,6 +94,35 @@ export interface RunResult {
 export interface RunOptions {
   /** Run this stitch for this call only (the active stitch stays as it is). */
   stitch?: number;
+  /**
+   * Aborts the call. Already aborted: `run()` rejects at once and nothing runs. Aborted while
+   * inference is in flight: the promise rejects at once with RuntimeError `ABORTED` (its `cause`
+   * is the signal's reason); onnxruntime cannot stop a run midway, so it finishes in the
+   * background and its result is discarded.
+   */
+  signal?: AbortSignal;
+}
+
+/** Options of {@link StitchRuntime.classify}. */
+export interface ClassifyOptions extends RunOptions {
+  /** How many labels to keep per sample, most probable first (default 5; more than the classes keeps them all). */
+  topK?: number;
+}
+
+/** The result of one {@link StitchRuntime.classify}. */
+export interface ClassifyResult {
+  /** The labels of the first (or only) sample, most probable first: `images[0]`. */
+  labels: ScoredLabel[];
+  /** One label list per sample of the batch, in input order. */
+  images: ScoredLabel[][];
+  /** The stitch that ran. */
+  stitch: number;
+  /** `'fused'` or `'route'`, as in {@link RunResult.path}. */
+  path: 'route' | 'fused';
+  /** The execution provider that ran it. */
+  provider: ProviderName;
+  /** Time from the call to the result (inference and labelling), by the runtime's clock. */
+  ms: number;
 }
 
 /** The provider in use and why the ones before it were not used. */
@@ -212,6 +257,14 @@ export class StitchRuntime {
         hint: 'Pass the path of a stitch package folder, or a package from readPackage().',
       });
     }
+    const signal = checkSignal(opts.signal, 'signal');
+    throwIfAborted(signal, 'StitchRuntime.create');
+    // On an abort, create() rejects at once; the work stops at its next step and releases what it holds.
+    return raceAbort(StitchRuntime.open(opts, signal), signal, 'StitchRuntime.create', (rt) => rt.close());
+  }
+
+  /** The steps of {@link StitchRuntime.create}; checks `signal` between them. */
+  private static async open(opts: StitchRuntimeOptions, signal: AbortSignal | undefined): Promise<StitchRuntime> {
     const preference = validateProviders(opts.providers);
     if (opts.threads !== undefined) resolveThreads(opts.threads);
     const fastPath = resolveFastPath(opts.fastPath);
@@ -219,6 +272,7 @@ export class StitchRuntime {
     const now = opts.now ?? (() => performance.now());
     const scheduler = opts.scheduler ?? asyncScheduler;
     const pkg = typeof opts.model === 'string' ? await readPackage(opts.model) : opts.model;
+    throwIfAborted(signal, 'StitchRuntime.create');
     const catalog = policyCatalog(pkg.manifest);
     const profile = opts.profile === undefined ? undefined : loadRuntimeProfile(opts.profile, requireCatalog(catalog, pkg.manifest));
     const ort = profile?.profile.ort ?? OrtSchema.parse({});
@@ -235,13 +289,14 @@ export class StitchRuntime {
       preference,
       (rest) => probeProviders(rest, workerFile),
       async (provider) => {
+        throwIfAborted(signal, 'StitchRuntime.create');
         const engine: EngineOptions = {
           session: { provider, threads, cpuMemArena },
           fusedCacheSize: fastPath === false ? 0 : fastPath.cacheSize,
         };
         const c = useWorker ? workerClient(engine, await workerFile()) : inProcessClient(engine);
         try {
-          await loadPieces(pkg, c);
+          await loadPieces(pkg, c, signal);
         } catch (e) {
           await c.close();
           throw e;
@@ -348,28 +403,55 @@ export class StitchRuntime {
    * called: a `setStitch` while it runs does not affect it. The input array is not modified or
    * detached.
    *
-   * @param input - a Float32Array of one or more samples (the batch is inferred), or `{ data, dims }`
-   * @throws RuntimeError INPUT_INVALID (with the expected shape), STITCH_UNKNOWN, RUNTIME_CLOSED,
-   *   INFERENCE_FAILED, WORKER_FAILED
+   * @param input - a Float32Array of one or more samples (the batch is inferred), `{ data, dims }`,
+   *   or raw images: one {@link ImageInput} or an array of them (a batch), which the package's
+   *   `preprocess` turns into the model input
+   * @throws RuntimeError INPUT_INVALID (with the expected shape, or the image field at fault),
+   *   STITCH_UNKNOWN, RUNTIME_CLOSED, INFERENCE_FAILED, WORKER_FAILED, ABORTED; OptionError
+   *   OPTION_INVALID (a bad `signal`)
    */
   async run(input: RunInput, opts: RunOptions = {}): Promise<RunResult> {
     if (this.closing) throw closedError();
+    const signal = checkSignal(opts.signal, 'signal');
+    throwIfAborted(signal, 'run');
     const started = this.now();
     const stitch = opts.stitch === undefined ? this.current : checkStitchId(this.pkg.manifest, opts.stitch, 'stitch');
-    const { data, dims } = checkInput(input, this.pkg.manifest.input);
+    const { data, dims } = checkInput(isImageInput(input) ? preprocessImages(input, this.pkg.manifest) : input, this.pkg.manifest.input);
     const pieces = this.routes.get(stitch) as readonly string[];
     const provider = this.provider;
-    const job = this.client.run({ pieces, data, dims });
-    this.running.add(job);
-    try {
-      const out = await job;
+    // The bookkeeping is part of the job: a run whose caller aborted still counts (it did run).
+    const job = this.client.run({ pieces, data, dims }).then((out): RunResult => {
       const ms = this.now() - started;
       this.noteRun(stitch, pieces, ms);
       this.adaptive.recordRun(stitch, ms, dims[0] ?? 1);
       return { logits: out.data, dims: out.dims, stitch, path: out.path, provider, ms };
-    } finally {
-      this.running.delete(job);
-    }
+    });
+    this.running.add(job);
+    const done = () => this.running.delete(job);
+    job.then(done, done);
+    return raceAbort(job, signal, 'run');
+  }
+
+  /**
+   * Runs {@link StitchRuntime.run} and labels the output: a softmax over the classes of each
+   * sample, named by the manifest's `output.labels`, the `topK` most probable first.
+   *
+   * ```ts
+   * const { labels } = await rt.classify({ pixels, width: 28, height: 28, channels: 1 }, { topK: 3 });
+   * // [{ label: 'Sneaker', index: 7, score: 0.97 }, …]
+   * ```
+   *
+   * @param input - as for {@link StitchRuntime.run}; for a batch, `images` has one list per sample
+   * @throws as {@link StitchRuntime.run}; OptionError OPTION_INVALID for a bad `topK`;
+   *   RuntimeError INFERENCE_FAILED when the output is not `[batch, classes]` or `output.labels`
+   *   does not match it
+   */
+  async classify(input: RunInput, opts: ClassifyOptions = {}): Promise<ClassifyResult> {
+    const topK = checkTopK(opts.topK);
+    const started = this.now();
+    const r = await this.run(input, opts);
+    const images = labelLogits(r.logits, r.dims, this.pkg.manifest, topK);
+    return { labels: images[0] ?? [], images, stitch: r.stitch, path: r.path, provider: r.provider, ms: this.now() - started };
   }
 
   /**
@@ -459,7 +541,7 @@ export class StitchRuntime {
  * Creates the session of every piece some stitch uses, each once, reading the next piece's bytes
  * while the current one is being created.
  */
-async function loadPieces(pkg: StitchPackage, client: EngineClient): Promise<void> {
+async function loadPieces(pkg: StitchPackage, client: EngineClient, signal: AbortSignal | undefined): Promise<void> {
   const ids = [...new Set(pkg.manifest.stitches.flatMap((s) => pkg.routePieces(s.id)))];
   const read = (id: string | undefined) => (id === undefined ? undefined : pkg.pieceBytes(id));
   let next = read(ids[0]);
@@ -468,8 +550,10 @@ async function loadPieces(pkg: StitchPackage, client: EngineClient): Promise<voi
     next = read(ids[i + 1]);
     // A read that fails while an earlier piece loads is reported when its turn comes.
     next?.catch(() => undefined);
+    throwIfAborted(signal, 'StitchRuntime.create');
     await client.loadPiece({ id: ids[i] as string, bytes });
   }
+  throwIfAborted(signal, 'StitchRuntime.create');
   await warmUp(pkg, ids, client);
 }
 
