@@ -191,13 +191,5 @@ export function registerInspect(program: Command): void {
       process.stdout.write(`${formatStitchTable(r, styler(process.stdout))}\n`);
       if (r.plot) note(`wrote the ${compared ? 'comparison' : 'Pareto'} plot to ${r.plot.join(' and ')}`);
       for (const n of r.notes) note(n);
-    })
-    .addHelpText(
-      'after',
-      `
-Examples:
-  $ stitchnet inspect models/fmnist-vit
-  $ stitchnet inspect models/fmnist-vit --plot pareto.svg --plot pareto.png
-  $ stitchnet inspect tuned --compare untuned --labels tuned,untuned --plot compare.svg`,
-    );
+    });
 }

@@ -173,12 +173,5 @@ export function registerSimulate(program: Command): void {
       const header = `Trace ${o.trace} (${trace.rows.length} rows, ${formatClock(trace.rows.at(-1)?.tMs ?? 0)}) × profile ${about.profile} on ${name} (${catalog.stitches.size} stitches, ${catalog.frontier.length} candidates)`;
       process.stdout.write(formatSimulation(sim, catalog, header, styler(process.stdout)));
       if (written.length > 0) note(`wrote the timeline to ${written.join(' and ')}`);
-    })
-    .addHelpText(
-      'after',
-      `
-Examples:
-  $ stitchnet simulate --model models/fmnist-vit --profile profiles/balanced.yaml --trace examples/traces/laptop-unplugged.csv
-  $ stitchnet simulate --model models/fmnist-vit --profile profiles/battery-saver.yaml --trace examples/traces/heating-throttling.csv --plot timeline.svg --plot timeline.png`,
-    );
+    });
 }
