@@ -92,8 +92,9 @@ describe('stitchnet inspect', () => {
     const max = Math.max(...manifest.stitches.map((s) => s.macs as number));
     const [unit, scale] = max >= 1e9 ? ['GMACs', 1e9] : max >= 1e6 ? ['MMACs', 1e6] : ['kMACs', 1e3];
     expect(lines[1]).toMatch(new RegExp(`^id\\s+route\\s+${unit}\\s+params \\(M\\)\\s+top-1 %\\s+p50 ms\\s+p95 ms\\s+frontier$`));
-    const column = lines.slice(2).map((l) => Number(l.trim().split(/\s+/)[2]));
-    expect(column).toEqual(manifest.stitches.map((s) => expect.closeTo((s.macs as number) / (scale as number), 1)));
+    // The MACs column: the first number after the route (which ends in "]"), as printed (≥ 3 significant digits).
+    const column = lines.slice(2).map((l) => Number(l.match(/\]\s+([\d.]+)\s/)?.[1]));
+    column.forEach((v, i) => expect(Math.abs(v - (manifest.stitches[i]?.macs as number) / (scale as number))).toBeLessThanOrEqual(0.5));
     expect(lines).toHaveLength(2 + V1_STITCHES);
     expect(lines.filter((l) => /MACs/.test(l.slice(-15)))).toHaveLength(manifest.frontier.length);
   });
