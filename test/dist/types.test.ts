@@ -34,6 +34,16 @@ describe('dist type declarations', () => {
     for (const f of files) expect(readFileSync(f, 'utf8'), path.relative(root, f)).not.toMatch(/zod/i);
   });
 
+  it('docs/api.md mentions every export of dist/index.d.ts', () => {
+    const dts = readFileSync(path.join(root, 'dist', 'index.d.ts'), 'utf8');
+    const exported = [...dts.matchAll(/^export \{([^}]*)\};?$/gm)].flatMap((m) =>
+      (m[1] as string).split(',').map((n) => n.trim().replace(/^type /, '').split(' as ').at(-1)?.trim() as string),
+    );
+    expect(exported.length).toBeGreaterThan(50);
+    const docs = readFileSync(path.join(root, 'docs', 'api.md'), 'utf8');
+    expect(exported.filter((name) => !docs.includes(`\`${name}`))).toEqual([]);
+  });
+
   it('a strict consumer compiles against them with skipLibCheck: false', { timeout: 180_000 }, async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'stitchnet-types-'));
     try {

@@ -12,7 +12,7 @@ const run = promisify(execFile);
 const root = path.resolve(import.meta.dirname, '..', '..');
 
 async function example(name: string): Promise<string[]> {
-  const { stdout, stderr } = await run(process.execPath, [path.join('examples', name)], { cwd: root, timeout: 120_000 });
+  const { stdout, stderr } = await run(process.execPath, [path.join('examples', name)], { cwd: root, timeout: 170_000 });
   expect(stderr).toBe('');
   return stdout.trim().split('\n');
 }
