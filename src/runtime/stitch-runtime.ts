@@ -247,8 +247,8 @@ export class StitchRuntime {
    *
    * @throws PackageError for a bad package (or one without cost figures, given a profile);
    *   ProfileError PROFILE_NOT_FOUND, PROFILE_INVALID; RuntimeError PROVIDER_UNKNOWN,
-   *   PROVIDER_UNAVAILABLE, SESSION_CREATE_FAILED, STITCH_UNKNOWN, WORKER_FAILED; OptionError
-   *   OPTION_INVALID
+   *   PROVIDER_UNAVAILABLE, SESSION_CREATE_FAILED, STITCH_UNKNOWN, WORKER_FAILED, ABORTED (the
+   *   `signal` fired; `cause` is its reason); OptionError OPTION_INVALID
    */
   static async create(opts: StitchRuntimeOptions): Promise<StitchRuntime> {
     if (opts === null || typeof opts !== 'object' || opts.model === undefined) {
