@@ -3,8 +3,9 @@
 //
 //   npm run build && node examples/classify.mjs [package folder]
 //
-// The package's `preprocess` block says how pixels become model input; its `samples/` folder holds
-// 1,000 test images and their labels in the IDX format (gzip).
+// Images go in as raw pixels ({ pixels, width, height, channels }); the runtime applies the
+// package's `preprocess` block and `classify()` names the classes by its `output.labels`. The
+// package's `samples/` folder holds 1,000 test images and their labels in the IDX format (gzip).
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,31 +23,35 @@ function readIdx(file) {
 }
 
 const pkg = await readPackage(dir);
-const { preprocess, frontier, stitches } = pkg.manifest;
-const images = readIdx(path.join(dir, 'samples', 'images-idx3-ubyte.gz'));
+const { frontier, stitches } = pkg.manifest;
+const idx = readIdx(path.join(dir, 'samples', 'images-idx3-ubyte.gz'));
 const labels = readIdx(path.join(dir, 'samples', 'labels-idx1-ubyte.gz')).values;
-const [count, height, width] = images.shape;
-const pixels = height * width;
-// One channel: pixel × scale, minus the mean, over the standard deviation.
-const input = Float32Array.from(images.values, (p) => (p * preprocess.scale - preprocess.mean[0]) / preprocess.std[0]);
+const [count, height, width] = idx.shape;
+// One greyscale image per sample, as raw 8-bit pixels.
+const images = Array.from({ length: count }, (_, i) => ({
+  pixels: idx.values.subarray(i * height * width, (i + 1) * height * width),
+  width,
+  height,
+  channels: 1,
+}));
 
 const rt = await StitchRuntime.create({ model: pkg });
+const first = await rt.classify(images[0], { topK: 3 });
+const top = first.labels.map((l) => `${l.label} ${(100 * l.score).toFixed(1)} %`).join(', ');
 const stderr = Math.sqrt(0.25 / count) * 100;
 console.log(`${pkg.manifest.name}: ${count} sample images (an estimate within about ±${stderr.toFixed(1)} points, one standard error), provider ${rt.provider}`);
+console.log(`first image (a ${pkg.manifest.output.labels[labels[0]]}): ${top}`);
 console.log(' id  MMACs  accuracy (samples)  accuracy (package)  ms per image');
 const batch = 100;
 for (const id of frontier) {
   let correct = 0;
   const started = performance.now();
   for (let start = 0; start < count; start += batch) {
-    const n = Math.min(batch, count - start);
-    const data = input.subarray(start * pixels, (start + n) * pixels);
-    const { logits } = await rt.run({ data, dims: [n, 1, height, width] }, { stitch: id });
-    const classes = logits.length / n;
-    for (let i = 0; i < n; i++) {
-      const row = logits.subarray(i * classes, (i + 1) * classes);
-      if (row.indexOf(Math.max(...row)) === labels[start + i]) correct++;
-    }
+    // A batch of images: one label list per image, the most probable first.
+    const result = await rt.classify(images.slice(start, start + batch), { stitch: id, topK: 1 });
+    result.images.forEach((best, i) => {
+      if (best[0].index === labels[start + i]) correct++;
+    });
   }
   const ms = (performance.now() - started) / count;
   const s = stitches[id];

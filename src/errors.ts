@@ -3,8 +3,13 @@
  *
  * Every error the SDK throws (or emits on `errors$`) is a {@link StitchnetError} with a stable
  * `code`, the place at fault (`file`, `field`, `option`), the valid values where there is a finite
- * set, and a `hint` that says what to do. Callers branch on `code` or `instanceof`, never on the
- * message text.
+ * set, and a `hint` that says what to do. Callers branch on `code` (or {@link isStitchnetError}),
+ * never on the message text.
+ *
+ * Identity is by a brand, `Symbol.for('stitchnet.error')`, not by class: an app that loads the ESM
+ * and the CommonJS build side by side (or two copies of the package) gets two sets of classes, and
+ * `isStitchnetError(e)` and `e instanceof StitchnetError` still hold for an error of either copy.
+ * (`instanceof` on a subclass such as `PackageError` is by class; compare `e.name` across copies.)
  */
 import { messageOf } from './base/message.js';
 
@@ -33,6 +38,7 @@ export type StitchnetErrorCode =
   | 'INPUT_INVALID'
   | 'STITCH_UNKNOWN'
   | 'RUNTIME_CLOSED'
+  | 'ABORTED'
   | 'WORKER_FAILED'
   | 'CACHE_WRITE_FAILED'
   // profiles, signals, policy
@@ -67,6 +73,12 @@ export interface StitchnetErrorOptions {
   cause?: unknown;
 }
 
+/**
+ * The brand every StitchnetError carries (a registered symbol: the same in every copy of the
+ * package loaded into one process).
+ */
+const STITCHNET_ERROR_BRAND = Symbol.for('stitchnet.error');
+
 export class StitchnetError extends Error {
   override readonly name: string = 'StitchnetError';
   readonly code: StitchnetErrorCode;
@@ -84,6 +96,15 @@ export class StitchnetError extends Error {
     this.field = options.field;
     this.option = options.option;
     this.validValues = options.validValues;
+  }
+
+  /**
+   * `e instanceof StitchnetError` holds for a StitchnetError of any copy of the package (by its
+   * brand); for a subclass, by class as usual.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (this === StitchnetError) return hasBrand(value);
+    return Function.prototype[Symbol.hasInstance].call(this, value);
   }
 
   /** A plain object for logs, JSON output and crossing a worker boundary. */
@@ -174,6 +195,17 @@ export function reviveError(e: SerializedStitchnetError): StitchnetError {
   return err;
 }
 
+Object.defineProperty(StitchnetError.prototype, STITCHNET_ERROR_BRAND, { value: true, enumerable: false, writable: false });
+
+function hasBrand(value: unknown): boolean {
+  return (typeof value === 'object' || typeof value === 'function') && value !== null && (value as Record<symbol, unknown>)[STITCHNET_ERROR_BRAND] === true;
+}
+
+/**
+ * True for an error of the StitchnetError family, from this copy of the package or any other
+ * loaded into the process (the ESM and CommonJS builds side by side): checked by the brand
+ * `Symbol.for('stitchnet.error')`, not by class.
+ */
 export function isStitchnetError(e: unknown): e is StitchnetError {
-  return e instanceof StitchnetError;
+  return hasBrand(e);
 }

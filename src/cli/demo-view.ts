@@ -7,7 +7,7 @@ import { median } from '../base/stats.js';
 import type { Decision, StitchCatalog } from '../policy/index.js';
 import type { StitchChange } from '../runtime/adaptive.js';
 import type { DeviceState } from '../signals/index.js';
-import { formatClock, formatMacs, formatShare } from './format.js';
+import { formatClock, formatMacs, formatShare, macsUnit, type MacsUnit } from './format.js';
 
 /** How many recent runs of the active stitch its latency median is taken over. */
 const LATENCY_WINDOW = 50;
@@ -114,10 +114,15 @@ export function formatAccuracy(correct: number, labelled: number): string {
   return labelled === 0 ? na : `${((100 * correct) / labelled).toFixed(1)} % of ${labelled}`;
 }
 
+/** The one MACs unit of everything the demo shows: that of the package's costliest stitch. */
+function catalogUnit(catalog: StitchCatalog | undefined): MacsUnit {
+  return macsUnit(catalog ? [...catalog.stitches.values()].map((s) => s.macs) : []);
+}
+
 /** The status: clock, active stitch, its MACs and latency, running accuracy; then the device readings. */
 export function statusLines(stats: DemoStats, catalog: StitchCatalog | undefined, clock: string): [string, string] {
   const macs = catalog?.stitches.get(stats.stitch)?.macs;
-  const run = [clock, `stitch ${stats.stitch}`, macs === undefined ? 'MACs n/a' : formatMacs(macs), `p50 ${fixed(stats.p50(stats.stitch), 2, ' ms')}`, `acc ${formatAccuracy(stats.correct, stats.labelled)}`];
+  const run = [clock, `stitch ${stats.stitch}`, macs === undefined ? 'MACs n/a' : formatMacs(macs, catalogUnit(catalog)), `p50 ${fixed(stats.p50(stats.stitch), 2, ' ms')}`, `acc ${formatAccuracy(stats.correct, stats.labelled)}`];
   return [run.join('  '), `${' '.repeat(clock.length)}  ${formatDevice(stats.state)}`];
 }
 
@@ -173,7 +178,7 @@ export class LiveOutput {
 export function changeLine(change: StitchChange, catalog: StitchCatalog | undefined, clock: string): string {
   const macs = (id: number) => {
     const m = catalog?.stitches.get(id)?.macs;
-    return m === undefined ? '' : formatMacs(m);
+    return m === undefined ? '' : formatMacs(m, catalogUnit(catalog));
   };
   const direction = change.direction === 'degrade' ? 'down' : change.direction === 'upgrade' ? 'up' : 'switch';
   const cost = catalog ? ` (${macs(change.from)} → ${macs(change.to)})` : '';
@@ -188,11 +193,12 @@ export function summaryText(stats: DemoStats, catalog: StitchCatalog | undefined
     `Ran ${stats.runs} inferences in ${(wall / 1000).toFixed(1)} s (${((1000 * stats.runs) / Math.max(wall, 1)).toFixed(0)}/s); accuracy ${formatAccuracy(stats.correct, stats.labelled)}${random && stats.labelled > 0 ? ' (random weights: chance level, meaningless)' : ''}`,
     `${stats.changes.length} stitch change${stats.changes.length === 1 ? '' : 's'} (${stats.changes.filter((c) => c.direction === 'degrade').length} down, ${stats.changes.filter((c) => c.direction === 'upgrade').length} up)`,
   ];
-  const rows = [['stitch', 'MACs', 'active', 'share', 'runs', 'p50 ms', 'accuracy']];
+  const unit = catalogUnit(catalog);
+  const rows = [['stitch', unit.name, 'active', 'share', 'runs', 'p50 ms', 'accuracy']];
   for (const [id, ms] of active) {
     const s = stats.perStitch.get(id);
     const macs = catalog?.stitches.get(id)?.macs;
-    rows.push([String(id), macs === undefined ? na : formatMacs(macs), formatClock(ms), formatShare(ms, wall), String(s?.runs ?? 0), fixed(stats.p50(id), 2), formatAccuracy(s?.correct ?? 0, s?.labelled ?? 0)]);
+    rows.push([String(id), macs === undefined ? na : unit.format(macs), formatClock(ms), formatShare(ms, wall), String(s?.runs ?? 0), fixed(stats.p50(id), 2), formatAccuracy(s?.correct ?? 0, s?.labelled ?? 0)]);
   }
   const widths = (rows[0] as string[]).map((_, c) => Math.max(...rows.map((r) => (r[c] as string).length)));
   for (const r of rows) lines.push(`  ${r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c] as number) : cell.padStart(widths[c] as number))).join('  ')}`);

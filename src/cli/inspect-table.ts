@@ -1,12 +1,13 @@
 /**
  * `inspectPackage`: the stitch table of a package and, when it has accuracies, its Pareto plot.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import { readPackage } from '../package/index.js';
 import type { Manifest } from '../package/schema.js';
 import { frontierByLatency } from '../builder/frontier.js';
-import { describeRoute, latencyView, paretoPlot, type PlotOptions } from '../plots/plot.js';
+import { describeRoute, latencyView, paretoSpec, renderSvg, svgToPng, type PlotOptions } from '../plots/plot.js';
+import { macsUnit } from './format.js';
+import { writePlot, type PlotTarget } from './plot-output.js';
+import { styler } from './style.js';
 
 /** One line of the stitch table. */
 export interface StitchRow {
@@ -27,8 +28,8 @@ export interface StitchRow {
 }
 
 export interface InspectOptions extends PlotOptions {
-  /** Write the Pareto plot to `<plot>.svg` and `<plot>.png` (a path without extension). */
-  plot?: string;
+  /** Write the Pareto plot to these files (the extension picks SVG or PNG). */
+  plot?: readonly PlotTarget[];
 }
 
 export interface Inspection {
@@ -37,7 +38,7 @@ export interface Inspection {
   /** The provider and batch the latency columns show, when the package was profiled. */
   latency?: { provider: string; batch: string; device?: string };
   /** The plot files written, when asked for and the package has accuracies. */
-  plot?: { svg: string; png: string };
+  plot?: string[];
   /** Why something asked for was not done (e.g. no accuracy to plot). */
   notes: string[];
 }
@@ -68,9 +69,9 @@ export async function inspectPackage(dir: string, options: InspectOptions = {}):
   });
   const device = view ? manifest.stitches.map((s) => s.latency?.[view.provider]?.[view.batch]?.device).find((d) => d !== undefined) : undefined;
   const result: Inspection = { manifest, rows, notes: [], ...(view ? { latency: { ...view, ...(device ? { device } : {}) } } : {}) };
-  if (options.plot !== undefined) {
+  if (options.plot !== undefined && options.plot.length > 0) {
     if (manifest.stitches.some((s) => s.accuracy !== undefined)) {
-      result.plot = await writePlotFiles(options.plot, await paretoPlot(manifest, options));
+      result.plot = await writePlot(options.plot, await renderSvg(paretoSpec(manifest, options)), svgToPng);
     } else {
       result.notes.push('The package has no accuracies (built without --eval), so there is no Pareto plot.');
     }
@@ -78,14 +79,18 @@ export async function inspectPackage(dir: string, options: InspectOptions = {}):
   return result;
 }
 
-/** The stitch table as aligned plain text, one stitch per line. */
-export function formatStitchTable(inspection: Inspection): string {
+/**
+ * The stitch table as aligned text, one stitch per line; MACs in one unit for the whole table
+ * (that of its largest value). `color` styles the title and header for a terminal.
+ */
+export function formatStitchTable(inspection: Inspection, color: ReturnType<typeof styler> = (_, t) => t): string {
   const lat = inspection.latency;
-  const header = ['id', 'route', 'GMACs', 'params (M)', 'top-1 %', ...(lat ? [`p50 ms`, `p95 ms`] : []), 'frontier'];
+  const unit = macsUnit(inspection.rows.map((r) => r.macs ?? 0));
+  const header = ['id', 'route', unit.name, 'params (M)', 'top-1 %', ...(lat ? [`p50 ms`, `p95 ms`] : []), 'frontier'];
   const lines = inspection.rows.map((r) => [
     String(r.id),
     r.route,
-    r.macs !== undefined ? (r.macs / 1e9).toFixed(3) : '-',
+    r.macs !== undefined ? unit.format(r.macs) : '-',
     r.params !== undefined ? (r.params / 1e6).toFixed(3) : '-',
     r.accuracy !== undefined ? (r.accuracy * 100).toFixed(2) : '-',
     ...(lat ? [r.p50Ms !== undefined ? r.p50Ms.toFixed(3) : '-', r.p95Ms !== undefined ? r.p95Ms.toFixed(3) : '-'] : []),
@@ -95,14 +100,5 @@ export function formatStitchTable(inspection: Inspection): string {
   const numeric = new Set([0, 2, 3, 4, 5, 6].filter((c) => c < header.length - 1));
   const fmt = (cells: string[]) => cells.map((cell, c) => (numeric.has(c) ? cell.padStart(widths[c] as number) : cell.padEnd(widths[c] as number))).join('  ').trimEnd();
   const title = `${inspection.manifest.name}: ${inspection.rows.length} stitches${lat ? `, latency on ${lat.provider} batch ${lat.batch}${lat.device ? ` (${lat.device})` : ''}` : ''}`;
-  return [title, fmt(header), ...lines.map(fmt)].join('\n');
-}
-
-/** Writes a rendered plot to `<prefix>.svg` and `<prefix>.png` (creating the folder); returns the two paths. */
-export async function writePlotFiles(prefix: string, plot: { svg: string; png: Uint8Array }): Promise<{ svg: string; png: string }> {
-  const files = { svg: `${prefix}.svg`, png: `${prefix}.png` };
-  await mkdir(path.dirname(path.resolve(files.svg)), { recursive: true });
-  await writeFile(files.svg, plot.svg);
-  await writeFile(files.png, plot.png);
-  return files;
+  return [color('bold', title), color('dim', fmt(header)), ...lines.map(fmt)].join('\n');
 }

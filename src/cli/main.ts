@@ -5,6 +5,8 @@
 import { Command, CommanderError } from 'commander';
 import { isStitchnetError } from '../errors.js';
 import { registerCommands } from './commands/index.js';
+import { addExamples } from './examples.js';
+import { paint } from './style.js';
 import { VERSION } from './version.js';
 
 export async function main(argv: string[]): Promise<number> {
@@ -14,6 +16,7 @@ export async function main(argv: string[]): Promise<number> {
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   registerCommands(program);
+  addExamples(program);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return process.exitCode === undefined ? 0 : Number(process.exitCode);
@@ -29,12 +32,12 @@ function reportError(err: unknown): number {
     return err.exitCode === 0 ? 0 : 2;
   }
   if (isStitchnetError(err)) {
-    process.stderr.write(`stitchnet: ${err.message} [${err.code}]\n`);
+    process.stderr.write(`${paint(['bold', 'red'], 'stitchnet:', process.stderr)} ${err.message} ${paint('dim', `[${err.code}]`, process.stderr)}\n`);
     return err.code === 'OPTION_INVALID' ? 2 : 1;
   }
   // Every failure caused by input is a StitchnetError; anything else is a bug, and only then is a stack useful.
   const message = err instanceof Error ? (err.stack ?? err.message) : String(err);
-  process.stderr.write(`stitchnet: internal error: ${message}\n`);
+  process.stderr.write(`${paint(['bold', 'red'], 'stitchnet:', process.stderr)} internal error: ${message}\n`);
   process.stderr.write('stitchnet: this is a bug in stitchnet, not a problem with your input; please report it with the command line and the files it read\n');
   return 1;
 }

@@ -1,11 +1,13 @@
 /**
  * The stitch-package manifest (`stitchnet.json`), format `stitchnet/1`.
  *
- * The zod schema is the single source: the TypeScript types are inferred from it and
- * `readPackage` validates with it. Structural checks that need more than one field at a time
+ * The zod schema is what `readPackage` validates with; the public types are the plain interfaces
+ * of `types.ts`, checked here at compile time to be the schema's inferred types. Structural checks that need more than one field at a time
  * (routes reference real pieces, dimensions chain, hashes match) live in `read.ts`.
  */
 import { z } from 'zod';
+import type { SameType } from '../base/types.js';
+import type { Anchor, Dim, Latency, Manifest, Piece, Preprocess, RouteStep, Stitch, StitchLayer, TensorSpec } from './types.js';
 
 export const PACKAGE_FORMAT = 'stitchnet/1';
 export const MANIFEST_FILE = 'stitchnet.json';
@@ -112,16 +114,18 @@ export const ManifestSchema = z.strictObject({
   build: z.record(z.string(), z.unknown()).optional(),
 });
 
-export type Dim = z.infer<typeof DimSchema>;
-export type TensorSpec = z.infer<typeof TensorSpecSchema>;
-export type PieceKind = z.infer<typeof PieceKindSchema>;
-export type Piece = z.infer<typeof PieceSchema>;
-export type Anchor = z.infer<typeof AnchorSchema>;
-export type StitchLayer = z.infer<typeof StitchLayerSchema>;
-export type RouteStep = z.infer<typeof RouteStepSchema>;
-export type Latency = z.infer<typeof LatencySchema>;
-export type Stitch = z.infer<typeof StitchSchema>;
-export type Preprocess = z.infer<typeof PreprocessSchema>;
-export type Manifest = z.infer<typeof ManifestSchema>;
+export type { Dim, TensorSpec, PieceKind, Piece, Anchor, StitchLayer, RouteStep, Latency, Stitch, Preprocess, OutputSpec, Manifest } from './types.js';
+
+// The public types are plain interfaces (types.ts); these fail to compile when the schema drifts from them.
+true satisfies SameType<Dim, z.infer<typeof DimSchema>>;
+true satisfies SameType<TensorSpec, z.infer<typeof TensorSpecSchema>>;
+true satisfies SameType<Piece, z.infer<typeof PieceSchema>>;
+true satisfies SameType<Anchor, z.infer<typeof AnchorSchema>>;
+true satisfies SameType<StitchLayer, z.infer<typeof StitchLayerSchema>>;
+true satisfies SameType<RouteStep, z.infer<typeof RouteStepSchema>>;
+true satisfies SameType<Latency, z.infer<typeof LatencySchema>>;
+true satisfies SameType<Stitch, z.infer<typeof StitchSchema>>;
+true satisfies SameType<Preprocess, z.infer<typeof PreprocessSchema>>;
+true satisfies SameType<Manifest, z.infer<typeof ManifestSchema>>;
 /** What a writer passes in: defaults may be left out. */
 export type ManifestInput = z.input<typeof ManifestSchema>;

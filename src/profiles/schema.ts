@@ -1,13 +1,15 @@
 /**
  * The profile format: how an application trades accuracy for battery, heat and latency.
  *
- * The zod schema here is the single source of the format: the TypeScript types are inferred from
- * it, `parseProfile` validates with it, and the published JSON Schema is generated from it
+ * The schema here is the single source of the format: `parseProfile` validates with it, the
+ * public types (plain interfaces in `types.ts`) are checked against it at compile time, and the published JSON Schema is generated from it
  * (`profileJsonSchema`). Checks that need more than one field (signal names, conditions that can
  * never hold, duplicate rule names) are part of the schema too, in {@link checkProfileSemantics}.
  */
 import { z } from 'zod';
 import { PROVIDER_NAMES } from '../base/providers.js';
+import type { SameType } from '../base/types.js';
+import type { LimitName, Limits, NumberCondition, OrtSettings, Profile, ProfileInput, Provider, Rule, Sampling, Switching, When } from './types.js';
 import { isAppSignal, isBuiltinSignal, SIGNALS, SIGNAL_NAMES, signalInfo, signalNameHint, type BuiltinSignalName } from '../signals/names.js';
 import { DEFAULT_SAMPLING } from '../signals/options.js';
 
@@ -15,8 +17,6 @@ import { DEFAULT_SAMPLING } from '../signals/options.js';
 export const PROVIDERS = PROVIDER_NAMES;
 /** An execution provider name. */
 export const ProviderSchema = z.enum(PROVIDERS).describe('An onnxruntime execution provider.');
-/** An execution provider name. */
-export type Provider = z.infer<typeof ProviderSchema>;
 
 /** What a profile optimises among the stitches that meet every limit. */
 export const OBJECTIVES = ['max-accuracy', 'min-cost'] as const;
@@ -35,24 +35,9 @@ export const NumberConditionSchema = z
       .describe('Hysteresis margin for this condition (overrides switching.hysteresis for the signal): once the rule matched, it keeps matching until the reading is past the threshold by this much.'),
   })
   .describe('A condition on a numeric signal: below / above / between / equals (all given must hold).');
-/** A condition on a numeric signal. */
-export type NumberCondition = z.infer<typeof NumberConditionSchema>;
 
 /** A condition on a boolean signal: the value it must have. */
 export const BooleanConditionSchema = z.boolean().describe('Holds while the reading equals this value.');
-
-/** A condition on one signal. */
-export type Condition = boolean | NumberCondition;
-
-/**
- * A set of conditions that must all hold: signal names map to conditions, and `all` / `any`
- * nest further sets (every one / at least one of them must hold).
- */
-export interface When {
-  all?: When[] | undefined;
-  any?: When[] | undefined;
-  [signal: string]: Condition | When[] | undefined;
-}
 
 const signalConditions = Object.fromEntries(
   SIGNAL_NAMES.map((name) => {
@@ -66,8 +51,12 @@ const signalConditions = Object.fromEntries(
 /** JSON Schema id of {@link WhenSchema}, used to tighten its generated form. */
 export const WHEN_SCHEMA_ID = 'When';
 
-/** A condition set (see {@link When}); built-in signals are listed so editors can complete them. */
-export const WhenSchema: z.ZodType<When> = z
+/**
+ * A condition set (see {@link When}); built-in signals are listed so editors can complete them.
+ * Typed by hand: each built-in signal gets the condition schema of its kind above, a mapping zod
+ * cannot infer.
+ */
+export const WhenSchema: z.ZodType<When, When> = z
   .object({
     ...signalConditions,
     get all() {
@@ -81,7 +70,7 @@ export const WhenSchema: z.ZodType<When> = z
   .meta({
     id: WHEN_SCHEMA_ID,
     description: 'Conditions on named signals, all of which must hold; application signals are named "app.<name>".',
-  });
+  }) as unknown as z.ZodType<When, When>;
 
 /** Limits on the stitch: in the profile's `limits` (always in force) or a rule's `limit`. */
 export const LimitsSchema = z
@@ -110,10 +99,6 @@ export const LimitsSchema = z
       .describe('Stitch ids allowed (default: the Pareto frontier of the package).'),
   })
   .describe('Limits on the stitch. Where several apply, the strictest wins.');
-/** Limits on the stitch. */
-export type Limits = z.infer<typeof LimitsSchema>;
-/** The names of the limits. */
-export type LimitName = keyof Limits;
 /** Every limit name, in schema order. */
 export const LIMIT_NAMES = Object.keys(LimitsSchema.shape) as readonly LimitName[];
 
@@ -128,8 +113,6 @@ export const RuleSchema = z.strictObject({
     .default('skip')
     .describe('A condition on a signal that has no reading: skip (does not hold) or match (holds: the cautious choice for a sensor that may fail).'),
 });
-/** A validated rule. */
-export type Rule = z.infer<typeof RuleSchema>;
 
 /** The backoff of failed upgrades (part of the switching discipline). */
 export const BackoffSchema = z
@@ -188,8 +171,6 @@ export const SwitchingSchema = z
       .describe('Per signal: once a rule matched, its thresholds on that signal are relaxed by this margin until the reading is past them by it.'),
   })
   .describe('How eagerly the runtime follows the decisions.');
-/** A validated switching block. */
-export type Switching = z.infer<typeof SwitchingSchema>;
 
 /** Sampling settings; the same fields as the signal sources' `SamplingOptions`. */
 export const SamplingSchema = z
@@ -232,8 +213,6 @@ export const SamplingSchema = z
       .describe('Runs not counted after the runtime starts and after each switch of stitch or fuse (warm-up).'),
   })
   .describe('How the device is sampled.');
-/** A validated sampling block. */
-export type Sampling = z.infer<typeof SamplingSchema>;
 
 /** onnxruntime session settings a profile may set. */
 export const OrtSchema = z
@@ -247,8 +226,6 @@ export const OrtSchema = z
       .describe("Keep onnxruntime's CPU memory arena: activation memory stays reserved between runs, grown to the largest batch seen. Default false: much less resident memory; runs of large batches may pay for allocating their activations anew."),
   })
   .describe('onnxruntime session settings.');
-/** Validated onnxruntime settings. */
-export type OrtSettings = z.infer<typeof OrtSchema>;
 
 /**
  * Cross-field checks, run even when other parts of the profile are invalid so that one pass
@@ -394,7 +371,15 @@ export const ProfileSchema = z
   .superRefine((value, ctx) => checkProfileSemantics(value, ctx), { when: () => true })
   .describe('A stitchnet profile.');
 
-/** A validated profile, defaults filled in. */
-export type Profile = z.infer<typeof ProfileSchema>;
-/** A profile as written: defaults may be left out. */
-export type ProfileInput = z.input<typeof ProfileSchema>;
+export type { Provider, NumberCondition, Condition, ConditionOf, When, Limits, LimitName, Rule, RuleInput, Switching, Sampling, OrtSettings, Profile, ProfileInput } from './types.js';
+
+// The public types are plain interfaces (types.ts); these fail to compile when the schema drifts from them.
+true satisfies SameType<Provider, z.infer<typeof ProviderSchema>>;
+true satisfies SameType<NumberCondition, z.infer<typeof NumberConditionSchema>>;
+true satisfies SameType<Limits, z.infer<typeof LimitsSchema>>;
+true satisfies SameType<Rule, z.infer<typeof RuleSchema>>;
+true satisfies SameType<Switching, z.infer<typeof SwitchingSchema>>;
+true satisfies SameType<Sampling, z.infer<typeof SamplingSchema>>;
+true satisfies SameType<OrtSettings, z.infer<typeof OrtSchema>>;
+true satisfies SameType<Profile, z.infer<typeof ProfileSchema>>;
+true satisfies SameType<ProfileInput, z.input<typeof ProfileSchema>>;

@@ -27,8 +27,11 @@ import {
 import { inProcessClient, workerClient, type EngineClient } from '../engine/client.js';
 import { closedError, type EngineHost, type EngineOptions, type PieceBytes, type PieceSource } from '../engine/engine.js';
 import { pieceSource } from '../engine/pieces.js';
-import { checkInput, type RunInput } from '../engine/input.js';
+import { checkInput, type RunInput as TensorInput } from '../engine/input.js';
 import { fastPathPolicy, resolveFastPath, resolveThreads, type FastPath, type FastPathOptions, type ThreadOptions } from '../engine/options.js';
+import { checkSignal, raceAbort, throwIfAborted } from './abort.js';
+import { checkTopK, labelLogits, type ScoredLabel } from './classify.js';
+import { isImageInput, preprocessImages, type ImageInput } from './images.js';
 import { checkStitchId, defaultStitch } from './stitches.js';
 import type { RunOptions, StitchRuntimeOptions } from './option-types.js';
 import { parseCreateOptions, parseRunOptions } from './options-schema.js';
@@ -44,6 +47,13 @@ export type { CalibrateOptions, RunOptions, StitchRuntimeOptions } from './optio
 /** How many of the latest background errors `errors$` replays to a new subscriber. */
 export const ERRORS_REPLAYED = 16;
 
+/**
+ * What `run()` and `classify()` take: a float tensor (a Float32Array of one or more samples, or
+ * `{ data, dims }`), prepared as the model expects; or raw images (one, or an array for a batch),
+ * which the package's `preprocess` turns into that tensor.
+ */
+export type RunInput = TensorInput | ImageInput | readonly ImageInput[];
+
 /** The result of one {@link StitchRuntime.run}. */
 export interface RunResult {
   /** The model output (e.g. `[batch, classes]` logits), row-major. */
@@ -54,13 +64,38 @@ export interface RunResult {
   /** `'fused'` when the stitch's fused session ran, `'route'` when its pieces ran one by one. */
   path: 'route' | 'fused';
   /** The execution provider that ran it. */
-  provider: string;
+  provider: ProviderName;
   /** Time from the call to the result, by the runtime's clock. */
+  ms: number;
+}
+
+/** Options of {@link StitchRuntime.classify}. */
+export interface ClassifyOptions extends RunOptions {
+  /** How many labels to keep per sample, most probable first (default 5; more than the classes keeps them all). */
+  topK?: number;
+}
+
+/** The result of one {@link StitchRuntime.classify}. */
+export interface ClassifyResult {
+  /** The labels of the first (or only) sample, most probable first: `images[0]`. */
+  labels: ScoredLabel[];
+  /** One label list per sample of the batch, in input order. */
+  images: ScoredLabel[][];
+  /** The stitch that ran. */
+  stitch: number;
+  /** `'fused'` or `'route'`, as in {@link RunResult.path}. */
+  path: 'route' | 'fused';
+  /** The execution provider that ran it. */
+  provider: ProviderName;
+  /** Time from the call to the result (inference and labelling), by the runtime's clock. */
   ms: number;
 }
 
 /** The provider in use and why the ones before it were not used. */
 export type ProviderState = ProviderSelection;
+
+/** Where inference runs: in one worker thread (`'worker'`, the default) or in the calling thread. */
+export type RuntimeMode = 'worker' | 'in-process';
 
 /**
  * A loaded stitch package, ready to run any of its stitches.
@@ -171,11 +206,19 @@ export class StitchRuntime {
    *
    * @throws PackageError for a bad package (or one without cost figures, given a profile);
    *   ProfileError PROFILE_NOT_FOUND, PROFILE_INVALID; RuntimeError PROVIDER_UNKNOWN,
-   *   PROVIDER_UNAVAILABLE, SESSION_CREATE_FAILED, STITCH_UNKNOWN, WORKER_FAILED; OptionError
-   *   OPTION_INVALID
+   *   PROVIDER_UNAVAILABLE, SESSION_CREATE_FAILED, STITCH_UNKNOWN, WORKER_FAILED, ABORTED (the
+   *   `signal` fired; `cause` is its reason); OptionError OPTION_INVALID
    */
   static async create(options: StitchRuntimeOptions): Promise<StitchRuntime> {
     const opts = parseCreateOptions(options);
+    const signal = checkSignal(opts.signal, 'signal');
+    throwIfAborted(signal, 'StitchRuntime.create');
+    // On an abort, create() rejects at once; the work stops at its next step and releases what it holds.
+    return raceAbort(StitchRuntime.open(opts, signal), signal, 'StitchRuntime.create', (rt) => rt.close());
+  }
+
+  /** The steps of {@link StitchRuntime.create}; checks `signal` between them. */
+  private static async open(opts: StitchRuntimeOptions, signal: AbortSignal | undefined): Promise<StitchRuntime> {
     const preference = validateProviders(opts.providers);
     const fastPath = resolveFastPath(opts.fastPath);
     const useWorker = opts.worker ?? true;
@@ -184,6 +227,7 @@ export class StitchRuntime {
     const calibration = resolveCalibrate(opts.calibrate);
     const cacheDir = checkCacheDir(opts.cacheDir);
     const pkg = typeof opts.model === 'string' ? await readPackage(opts.model) : opts.model;
+    throwIfAborted(signal, 'StitchRuntime.create');
     const catalog = policyCatalog(pkg.manifest);
     const profile = opts.profile === undefined ? undefined : loadRuntimeProfile(opts.profile, requireCatalog(catalog, pkg.manifest));
     const ort = profile?.profile.ort ?? OrtSchema.parse({});
@@ -203,13 +247,14 @@ export class StitchRuntime {
       preference,
       (rest) => probeProviders(rest, workerFile),
       async (provider) => {
+        throwIfAborted(signal, 'StitchRuntime.create');
         const engine: EngineOptions = {
           session: { provider, threads, cpuMemArena },
           fastPath: fastPathPolicy(fastPath, opts.fastPath, provider),
         };
         const c = useWorker ? workerClient(engine, await workerFile(), host) : inProcessClient(engine, host);
         try {
-          await loadPieces(pkg, c);
+          await loadPieces(pkg, c, signal);
         } catch (e) {
           await c.close();
           throw e;
@@ -293,7 +338,7 @@ export class StitchRuntime {
   }
 
   /** Whether the worker thread runs inference (`'worker'`) or this thread does (`'in-process'`). */
-  get mode(): EngineClient['mode'] {
+  get mode(): RuntimeMode {
     return this.client.mode;
   }
 
@@ -365,25 +410,27 @@ export class StitchRuntime {
    * called: a `setStitch` while it runs does not affect it. The input array is not modified or
    * detached.
    *
-   * @param input - a Float32Array of one or more samples (the batch is inferred), or `{ data, dims }`;
-   *   every value must be finite unless `checkFinite: false`
-   * @throws RuntimeError INPUT_INVALID (with the expected shape, or the index of the first value
-   *   that is not finite), OptionError OPTION_INVALID for unknown or mistyped options, STITCH_UNKNOWN, RUNTIME_CLOSED,
-   *   INFERENCE_FAILED, WORKER_FAILED
+   * @param input - a Float32Array of one or more samples (the batch is inferred), `{ data, dims }`,
+   *   or raw images: one {@link ImageInput} or an array of them (a batch), which the package's
+   *   `preprocess` turns into the model input; every value must be finite unless `checkFinite: false`
+   * @throws RuntimeError INPUT_INVALID (with the expected shape, the image field at fault, or the
+   *   index of the first value that is not finite), STITCH_UNKNOWN, RUNTIME_CLOSED, INFERENCE_FAILED,
+   *   WORKER_FAILED, ABORTED; OptionError OPTION_INVALID for unknown or mistyped options
    */
   async run(input: RunInput, options?: RunOptions): Promise<RunResult> {
     if (this.closing) throw closedError();
-    const started = this.now();
     const opts = parseRunOptions(options);
+    const signal = checkSignal(opts.signal, 'signal');
+    throwIfAborted(signal, 'run');
+    const started = this.now();
     const stitch = opts.stitch === undefined ? this.adaptive.active : checkStitchId(this.pkg.manifest, opts.stitch, 'options.stitch');
-    const { data, dims } = checkInput(input, this.pkg.manifest.input, { checkFinite: opts.checkFinite ?? true });
+    const tensor = isImageInput(input) ? preprocessImages(input, this.pkg.manifest) : input;
+    const { data, dims } = checkInput(tensor, this.pkg.manifest.input, { checkFinite: opts.checkFinite ?? true });
     const pieces = this.routes.get(stitch) as readonly string[];
     const provider = this.provider;
     const epoch = this.calibrator?.epoch;
-    const job = this.client.run({ pieces, data, dims, at: started });
-    this.running.add(job);
-    try {
-      const out = await job;
+    // The bookkeeping is part of the job: a run whose caller aborted still counts (it did run).
+    const job = this.client.run({ pieces, data, dims, at: started }).then((out): RunResult => {
       const ms = this.now() - started;
       const batch = dims[0] ?? 1;
       this.batch = batch;
@@ -392,9 +439,34 @@ export class StitchRuntime {
       // With a policy, the active stitch gets this device's figure at this batch size (lazily).
       if (opts.stitch === undefined && this.adaptive.profile !== undefined) this.calibrator?.request(stitch, batch);
       return { logits: out.data, dims: out.dims, stitch, path: out.path, provider, ms };
-    } finally {
-      this.running.delete(job);
-    }
+    });
+    this.running.add(job);
+    const done = () => this.running.delete(job);
+    job.then(done, done);
+    return raceAbort(job, signal, 'run');
+  }
+
+  /**
+   * Runs {@link StitchRuntime.run} and labels the output: a softmax over the classes of each
+   * sample, named by the manifest's `output.labels`, the `topK` most probable first.
+   *
+   * ```ts
+   * const { labels } = await rt.classify({ pixels, width: 28, height: 28, channels: 1 }, { topK: 3 });
+   * // [{ label: 'Sneaker', index: 7, score: 0.97 }, …]
+   * ```
+   *
+   * @param input - as for {@link StitchRuntime.run}; for a batch, `images` has one list per sample
+   * @throws as {@link StitchRuntime.run}; OptionError OPTION_INVALID for a bad `topK`;
+   *   RuntimeError INFERENCE_FAILED when the output is not `[batch, classes]` or `output.labels`
+   *   does not match it
+   */
+  async classify(input: RunInput, opts: ClassifyOptions = {}): Promise<ClassifyResult> {
+    const topK = checkTopK(opts.topK);
+    const started = this.now();
+    const { topK: _topK, ...runOptions } = opts;
+    const r = await this.run(input, runOptions);
+    const images = labelLogits(r.logits, r.dims, this.pkg.manifest, topK);
+    return { labels: images[0] ?? [], images, stitch: r.stitch, path: r.path, provider: r.provider, ms: this.now() - started };
   }
 
   /**
@@ -464,7 +536,7 @@ async function readPieces(pkg: StitchPackage, ids: readonly string[]): Promise<P
  * Creates the session of every piece some stitch uses, each once, from its checked file (see
  * `pieceSource`), checking the next piece while the current one is being created.
  */
-async function loadPieces(pkg: StitchPackage, client: EngineClient): Promise<void> {
+async function loadPieces(pkg: StitchPackage, client: EngineClient, signal: AbortSignal | undefined): Promise<void> {
   const ids = [...new Set(pkg.manifest.stitches.flatMap((s) => pkg.routePieces(s.id)))];
   const source = (id: string | undefined) => (id === undefined ? undefined : pieceSource(pkg, id));
   let next = source(ids[0]);
@@ -473,8 +545,10 @@ async function loadPieces(pkg: StitchPackage, client: EngineClient): Promise<voi
     next = source(ids[i + 1]);
     // A check that fails while an earlier piece loads is reported when its turn comes.
     next?.catch(() => undefined);
+    throwIfAborted(signal, 'StitchRuntime.create');
     await client.loadPiece(piece);
   }
+  throwIfAborted(signal, 'StitchRuntime.create');
   await warmUp(pkg, ids, client);
 }
 

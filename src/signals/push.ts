@@ -3,7 +3,7 @@
  */
 import { concat, defer, of, Subject, type Observable } from 'rxjs';
 import { OptionError } from '../errors.js';
-import { describeValue, implausibleValue, isSignalName, signalInfo, signalNameHint, SIGNAL_NAMES } from './names.js';
+import { describeValue, implausibleValue, isSignalName, signalInfo, signalNameHint, SIGNAL_NAMES, type AppSignalName, type BuiltinSignalName, type SignalName, type SIGNALS } from './names.js';
 import type { SignalSource } from './source.js';
 import { missingReading, okReading, type Quality, type Reading, type SignalPatch, type SignalValue } from './state.js';
 
@@ -33,8 +33,16 @@ export abstract class PushSource implements SignalSource {
   }
 }
 
-/** Values as an app passes them: `null` or `undefined` means "no reading now". */
-export type SignalValues = Readonly<Record<string, SignalValue | null | undefined>>;
+/** The value type of a built-in signal: `boolean` for a flag such as `battery.charging`, else `number`. */
+export type SignalValueOf<S extends BuiltinSignalName> = (typeof SIGNALS)[S]['kind'] extends 'boolean' ? boolean : number;
+
+/**
+ * Values as an app passes them, keyed by signal name (a built-in name with the value type of its
+ * kind, or `app.<name>` with a number or boolean): `null` or `undefined` means "no reading now".
+ */
+export type SignalValues = { readonly [S in BuiltinSignalName]?: SignalValueOf<S> | null | undefined } & {
+  readonly [S in AppSignalName]?: SignalValue | null | undefined;
+};
 
 /**
  * Checks names and kinds and converts values into a patch; throws an {@link OptionError} on an
@@ -88,8 +96,8 @@ export class ManualSource extends PushSource {
   }
 
   /** Marks signals as missing with the given quality (e.g. `'error'` when the app's own sensor failed). */
-  mark(names: readonly string[], quality: Exclude<Quality, 'ok'>): void {
-    const checked = patchFromValues(Object.fromEntries(names.map((n) => [n, null])));
+  mark(names: readonly SignalName[], quality: Exclude<Quality, 'ok'>): void {
+    const checked = patchFromValues(Object.fromEntries(names.map((n) => [n, null])) as SignalValues);
     this.emit(Object.fromEntries(Object.keys(checked).map((n) => [n, missingReading(quality)])));
   }
 }

@@ -49,7 +49,7 @@ export interface Trace {
   readonly rows: readonly TraceRow[];
 }
 
-interface Where {
+export interface Where {
   file?: string | undefined;
 }
 

@@ -17,6 +17,12 @@ import { parseTraceJson, traceSource, type Trace, type TraceRow } from '../signa
 
 export { deviceState } from '../signals/state.js';
 export { parseTraceCsv, parseTraceJson } from '../signals/trace.js';
+// Types the testing helpers' signatures mention.
+export type { StitchCatalog, CatalogStitch, CatalogLatency } from '../policy/catalog.js';
+export type { PolicyContext } from '../policy/decide.js';
+export type { PolicyReplay } from '../policy/replay.js';
+export type { StitchSwitch } from '../policy/switching.js';
+export type { TraceRow, Where as TraceOrigin } from '../signals/trace.js';
 
 /**
  * A signal source for tests. Readings can be pushed now ({@link FakeSignalSource.push}) or

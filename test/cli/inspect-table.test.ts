@@ -21,23 +21,27 @@ beforeAll(async () => {
 
 describe('inspectPackage', () => {
   it('lays out the stitch table with cost, accuracy, latency and frontier', async () => {
-    const ins = await inspectPackage(path.join(dir, 'with-eval'), { plot: path.join(dir, 'plots', 'pareto') });
+    const svg = path.join(dir, 'plots', 'pareto.svg');
+    const png = path.join(dir, 'plots', 'pareto.png');
+    const ins = await inspectPackage(path.join(dir, 'with-eval'), { plot: [{ file: svg, format: 'svg' }, { file: png, format: 'png' }] });
     // depth 2: anchors, then (0,0) (0,1) (1,0) (1,1).
     expect(ins.rows.map((r) => r.id)).toEqual([0, 1, 2, 3, 4, 5]);
     expect(ins.rows[2]).toMatchObject({ route: 'small[0-0] → small-large.0 → large[0-1]', positions: '(0,0)' });
     expect(ins.rows.every((r) => r.macs! > 0 && r.params! > 0 && r.accuracy !== undefined && r.p50Ms! > 0)).toBe(true);
     expect(ins.rows.filter((r) => r.frontier).map((r) => r.id)).toEqual(ins.manifest.frontier.slice().sort((a, b) => a - b));
     expect(ins.latency).toMatchObject({ provider: 'cpu', batch: '1' });
-    expect(readFileSync(ins.plot!.svg, 'utf8')).toMatch(/^<svg/);
-    expect(existsSync(ins.plot!.png)).toBe(true);
+    expect(ins.plot).toEqual([svg, png]);
+    expect(readFileSync(svg, 'utf8')).toMatch(/^<svg/);
+    expect(readFileSync(png).subarray(1, 4).toString()).toBe('PNG');
     const table = formatStitchTable(ins).split('\n');
     expect(table[0]).toMatch(/^with-eval: 6 stitches, latency on cpu batch 1 \(cpu: /);
-    expect(table[1]).toMatch(/^id\s+route\s+GMACs\s+params \(M\)\s+top-1 %\s+p50 ms\s+p95 ms\s+frontier$/);
+    // one MACs unit for the table, that of its largest value (these tiny models: kMACs)
+    expect(table[1]).toMatch(/^id\s+route\s+kMACs\s+params \(M\)\s+top-1 %\s+p50 ms\s+p95 ms\s+frontier$/);
     expect(table).toHaveLength(8);
   });
 
   it('skips the plot, with a note, when the package has no accuracy', async () => {
-    const ins = await inspectPackage(path.join(dir, 'no-eval'), { plot: path.join(dir, 'none') });
+    const ins = await inspectPackage(path.join(dir, 'no-eval'), { plot: [{ file: path.join(dir, 'none.svg'), format: 'svg' }] });
     expect(ins.plot).toBeUndefined();
     expect(ins.notes[0]).toMatch(/--eval/);
     expect(formatStitchTable(ins).split('\n')[1]).not.toMatch(/p50/);

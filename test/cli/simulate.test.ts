@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { plotFiles } from '../../src/cli/commands/simulate.js';
+import { plotTargets } from '../../src/cli/plot-output.js';
 import { figuresFixture } from './figures.js';
 import { cli } from './helpers.js';
 
@@ -71,7 +71,8 @@ describe('stitchnet simulate', () => {
     // One line per switch (clock, direction, stitches and MACs), its reason under it.
     expect(a.stdout).toMatch(/\n\s*18:30  degrade  stitch \d+ → \d+ \([\d.]+ kMACs → [\d.]+ kMACs\)\n\s+rules low-battery \(battery\.percent=29\.5 below 30, battery\.charging=false\); limits cost ≤ 0\.6 of max \(low-battery\)/);
     expect(a.stdout).toMatch(/\n2 switches after the initial choice \(2 down, 0 up\) over 40:00\n/);
-    expect(a.stdout).toMatch(/\n {2}stitch +MACs +time +share\n/);
+    // one MACs unit throughout the report (the package's costliest stitch's): the table header names it
+    expect(a.stdout).toMatch(/\n {2}stitch +kMACs +time +share\n/);
     expect(a.stdout).toMatch(/Over budget \(no stitch met every limit\): 0:00 \(0\.0 %\)/);
   });
 
@@ -85,11 +86,12 @@ describe('stitchnet simulate', () => {
     expect(j.outOfLimitsMs).toBeGreaterThanOrEqual(j.overBudgetMs);
   });
 
-  it('writes the timeline as SVG and, with --png, as PNG', async () => {
+  it('writes the timeline to each --plot file, the extension picking SVG or PNG; the note goes to stderr', async () => {
     const svgFile = path.join(dir, 'plots', 'laptop.svg');
-    const r = await simulate('laptop-unplugged', 'balanced', ['--out', svgFile, '--png']);
+    const r = await simulate('laptop-unplugged', 'balanced', ['--plot', svgFile, '--plot', path.join(dir, 'plots', 'laptop.png')]);
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain(`Wrote the timeline to ${svgFile} and ${path.join(dir, 'plots', 'laptop.png')}`);
+    expect(r.stderr).toContain(`note: wrote the timeline to ${svgFile} and ${path.join(dir, 'plots', 'laptop.png')}`);
+    expect(r.stdout).not.toContain('wrote');
     const svg = await readFile(svgFile, 'utf8');
     expect(svg).toMatch(/^<svg[\s\S]*<\/svg>\s*$/);
     // A panel per signal of the trace, the rule thresholds, and the active stitch.
@@ -99,11 +101,24 @@ describe('stitchnet simulate', () => {
 
   });
 
-  it('names the plot files from --out', () => {
-    expect(plotFiles('t.svg', false)).toEqual({ svg: 't.svg' });
-    expect(plotFiles('t.svg', true)).toEqual({ svg: 't.svg', png: 't.png' });
-    expect(plotFiles('t.PNG', false)).toEqual({ png: 't.PNG' });
-    expect(() => plotFiles('t.jpg', false)).toThrow(/--out must end in \.svg or \.png/);
+  it('picks the format of each plot file from its extension', () => {
+    expect(plotTargets('--plot', ['t.svg'])).toEqual([{ file: 't.svg', format: 'svg' }]);
+    expect(plotTargets('--plot', ['t.svg', 't.PNG', 't.svg'])).toEqual([
+      { file: 't.svg', format: 'svg' },
+      { file: 't.PNG', format: 'png' },
+    ]);
+    expect(() => plotTargets('--plot', ['t.jpg'])).toThrow(/--plot takes a file ending in \.svg or \.png.*--plot t\.svg --plot t\.png/);
+    expect(() => plotTargets('--plot', [true])).toThrow(/--plot needs a file/);
+    expect(plotTargets('--plot', [true], 'x-pareto.svg')).toEqual([{ file: 'x-pareto.svg', format: 'svg' }]);
+  });
+
+  it('rejects the old --out and --png with the --plot form to use', async () => {
+    const out = await simulate('laptop-unplugged', 'balanced', ['--out', path.join(dir, 'old.svg')]);
+    expect(out.code).toBe(2);
+    expect(out.stderr).toMatch(/--out is no longer an option.*--plot .*old\.svg/);
+    const png = await simulate('laptop-unplugged', 'balanced', ['--png']);
+    expect(png.code).toBe(2);
+    expect(png.stderr).toMatch(/--png is no longer an option.*--plot timeline\.svg --plot timeline\.png/);
   });
 
   it('warns on stderr when the package has no accuracy figures, and still simulates', async () => {
@@ -121,7 +136,7 @@ describe('stitchnet simulate', () => {
   });
 
   it('rejects bad options with exit code 2', async () => {
-    expect((await simulate('laptop-unplugged', 'balanced', ['--out', path.join(dir, 'x.jpg')])).code).toBe(2);
+    expect((await simulate('laptop-unplugged', 'balanced', ['--plot', path.join(dir, 'x.jpg')])).code).toBe(2);
     const provider = await simulate('laptop-unplugged', 'balanced', ['--provider', 'cuda']);
     expect(provider.code).toBe(2);
     expect(provider.stderr).toContain('"cpu"');

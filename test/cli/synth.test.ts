@@ -31,7 +31,9 @@ describe('stitchnet synth vit', () => {
     const out = path.join(dir, 'custom');
     const r = await cli(['synth', 'vit', '--dims', '64,32', '--heads', '2,1', '--depth', '2', '--image', '28', '--patch', '7', '--channels', '1', '--classes', '10', '--out', out]);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/vit-d32\.onnx[\s\S]*vit-d64\.onnx/);
+    // "wrote …" notes on stderr, nothing else on stdout
+    expect(r.stderr).toMatch(/^note: wrote \S*vit-d32\.onnx[\s\S]*vit-d64\.onnx/);
+    expect(r.stdout).toBe('');
   });
 
   it('rejects a bad option with its name, the valid values and exit code 2', async () => {

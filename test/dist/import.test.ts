@@ -66,6 +66,35 @@ describe('built dist/', () => {
     expect(out.closedCode).toBe('RUNTIME_CLOSED');
   });
 
+  it('recognises errors across the ESM and CJS copies loaded in one process (the Symbol.for brand)', async () => {
+    const src = `
+      const { createRequire } = await import('node:module');
+      const esm = await import('stitchnet');
+      const cjs = createRequire(${JSON.stringify(path.join(root, 'package.json'))})('stitchnet');
+      const fromEsm = await esm.readPackage('does-not-exist').catch((e) => e);
+      const fromCjs = await cjs.readPackage('does-not-exist').catch((e) => e);
+      console.log(JSON.stringify({
+        distinctClasses: esm.StitchnetError !== cjs.StitchnetError,
+        codes: [fromEsm.code, fromCjs.code],
+        cjsSeesEsm: cjs.isStitchnetError(fromEsm),
+        esmSeesCjs: esm.isStitchnetError(fromCjs),
+        instanceofAcross: [fromEsm instanceof cjs.StitchnetError, fromCjs instanceof esm.StitchnetError],
+        subclassByClass: [fromEsm instanceof esm.PackageError, fromCjs instanceof esm.PackageError, new cjs.OptionError('OPTION_INVALID', 'x') instanceof esm.PackageError],
+        plainErrors: [esm.isStitchnetError(new Error('x')), cjs.isStitchnetError({ code: 'PACKAGE_NOT_FOUND' }), esm.isStitchnetError(null), new Error('x') instanceof esm.StitchnetError],
+      }));`;
+    const { stdout, stderr } = await node(['--input-type=module', '-e', src]);
+    expect(stderr).toBe('');
+    expect(JSON.parse(stdout.trim())).toEqual({
+      distinctClasses: true,
+      codes: ['PACKAGE_NOT_FOUND', 'PACKAGE_NOT_FOUND'],
+      cjsSeesEsm: true,
+      esmSeesCjs: true,
+      instanceofAcross: [true, true],
+      subclassByClass: [true, false, false],
+      plainErrors: [false, false, false, false],
+    });
+  });
+
   it('ships type declarations for both formats', () => {
     for (const f of ['index.d.ts', 'index.d.cts', 'testing/index.d.ts']) {
       expect(existsSync(path.join(root, 'dist', f)), f).toBe(true);

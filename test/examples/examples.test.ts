@@ -12,17 +12,20 @@ const run = promisify(execFile);
 const root = path.resolve(import.meta.dirname, '..', '..');
 
 async function example(name: string): Promise<string[]> {
-  const { stdout, stderr } = await run(process.execPath, [path.join('examples', name)], { cwd: root, timeout: 120_000 });
+  const { stdout, stderr } = await run(process.execPath, [path.join('examples', name)], { cwd: root, timeout: 170_000 });
   expect(stderr).toBe('');
   return stdout.trim().split('\n');
 }
 
 describe('examples/', () => {
-  it('classify.mjs: every frontier stitch on the shipped samples, within 3 points of the package accuracy', async () => {
+  it('classify.mjs: raw images in, labels out; every frontier stitch on the shipped samples, within 3 points of the package accuracy', async () => {
     const { manifest } = await readPackage(path.join(root, 'models', 'fmnist-vit'));
     const lines = await example('classify.mjs');
     expect(lines[0]).toMatch(/^fmnist-vit: 1000 sample images .* provider cpu$/);
-    const rows = lines.slice(2).map((l) => l.trim().split(/\s+/));
+    // The first sample's top three labels with their softmax scores.
+    const labels = (manifest.output.labels as string[]).map((l) => l.replace(/[/]/g, '\\/')).join('|');
+    expect(lines[1]).toMatch(new RegExp(`^first image \\(a (${labels})\\): (${labels}) [\\d.]+ %, (${labels}) [\\d.]+ %, (${labels}) [\\d.]+ %$`));
+    const rows = lines.slice(3).map((l) => l.trim().split(/\s+/));
     expect(rows.map((r) => Number(r[0]))).toEqual(manifest.frontier);
     for (const r of rows) {
       const [samples, stated] = [Number(r[2]), Number(r[4])];

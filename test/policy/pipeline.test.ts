@@ -79,6 +79,7 @@ describe('FakeSignalSource', () => {
   });
 
   it('rejects unknown signal names', () => {
+    // @ts-expect-error an unknown signal name
     expect(() => new FakeSignalSource().at(0, { 'battery.pct': 1 })).toThrow(/Unknown signal/);
   });
 });

@@ -30,11 +30,15 @@ describe('ManualSource', () => {
     expect(await next).toEqual([{ 'app.sensor': { value: undefined, quality: 'error' } }]);
   });
 
-  it('rejects unknown names and values of the wrong kind', () => {
+  it('rejects unknown names and values of the wrong kind (which the types reject too)', () => {
     const m = new ManualSource();
+    // @ts-expect-error an unknown signal name
     expect(() => m.set({ 'battery.pct': 1 })).toThrow(OptionError);
+    // @ts-expect-error an application signal needs the app. prefix
     expect(() => m.set({ frameDeadline: 1 })).toThrow(/app\.<name>/);
+    // @ts-expect-error a boolean signal
     expect(() => m.set({ 'battery.charging': 1 })).toThrow(/true or false/);
+    // @ts-expect-error a numeric signal
     expect(() => m.set({ 'cpu.load': true })).toThrow(/finite number/);
   });
 });

@@ -94,12 +94,12 @@ async function setUp(o: DemoCliOptions, root: string): Promise<DemoSetup> {
     samples = o.samples ?? path.join(shipped, 'samples');
   } else {
     const cache = o.cache ?? defaultCacheDir();
-    process.stdout.write(`The trained Fashion-MNIST family (models/fmnist-vit) is not here; using a random-weight stand-in from ${cache}.\n`);
+    process.stderr.write(`The trained Fashion-MNIST family (models/fmnist-vit) is not here; using a random-weight stand-in from ${cache}.\n`);
     const reporter = stepReporter(process.stderr);
     try {
       const demo = await randomDemoPackage(cache, reporter.progress);
       reporter.close();
-      if (demo.built) process.stdout.write(`Built it (first run only): ${demo.dir}\n`);
+      if (demo.built) process.stderr.write(`Built it (first run only): ${demo.dir}\n`);
       dir = demo.dir;
       samples = o.samples ?? demo.samples;
       random = true;
@@ -127,13 +127,6 @@ const RANDOM_NOTICE = [
   '└──────────────────────────────────────────────────────────────────────────────────────┘',
 ].join('\n');
 
-/** Index of the largest value of row `i` of `[batch, classes]` logits. */
-function argmax(logits: Float32Array, classes: number, i = 0): number {
-  let best = 0;
-  for (let c = 1; c < classes; c++) if ((logits[i * classes + c] as number) > (logits[i * classes + best] as number)) best = c;
-  return best;
-}
-
 /**
  * Writes every reading the policy sees to `file` as a trace CSV (`stitchnet simulate` replays it
  * to the same switches). Resolves the returned `done` once the file is complete (after close).
@@ -156,7 +149,7 @@ async function runDemo(o: DemoCliOptions): Promise<void> {
   const trace: Trace | undefined = o.trace === undefined ? undefined : loadTrace(o.trace);
   const durationMs = o.duration * 1000;
   const { pkg, catalog, data, random } = await setUp(o, root);
-  if (random) process.stdout.write(`${RANDOM_NOTICE}\n`);
+  if (random) process.stderr.write(`${RANDOM_NOTICE}\n`);
 
   // A trace is played `speed` times faster than real time (by default, all of it within the
   // duration), and with it the profile's smoothing, dwell and delays.
@@ -199,7 +192,7 @@ async function runDemo(o: DemoCliOptions): Promise<void> {
       live.line(changeLine(c, catalog, clock()));
       if (live.tty) draw();
     }),
-    rt.errors$.subscribe((e) => live.line(`warning: ${e.message}`)),
+    rt.errors$.subscribe((e) => process.stderr.write(`warning: ${e.message}\n`)),
   ];
   const ticker = setInterval(draw, live.tty ? 200 : 1000);
   let stop = false;
@@ -207,12 +200,11 @@ async function runDemo(o: DemoCliOptions): Promise<void> {
     stop = true;
   };
   process.once('SIGINT', interrupt);
-  const classes = Number(m.output.shape.at(-1));
   try {
     for (let i = 0; !stop && performance.now() - started < durationMs; i = (i + 1) % data.size) {
-      const r = await rt.run(data.batch(i, 1));
+      const r = await rt.classify(data.batch(i, 1), { topK: 1 });
       const label = data.labels?.[i];
-      stats.recordRun(r.stitch, r.ms, label === undefined ? undefined : argmax(r.logits, classes) === label);
+      stats.recordRun(r.stitch, r.ms, label === undefined ? undefined : r.labels[0]?.index === label);
     }
   } finally {
     clearInterval(ticker);
@@ -227,7 +219,7 @@ async function runDemo(o: DemoCliOptions): Promise<void> {
   if (o.json) process.stdout.write(`${JSON.stringify(summaryJson(stats, catalog, end, t0), null, 2)}\n`);
   else process.stdout.write(`\n${summaryText(stats, catalog, end, random)}`);
   if (o.record !== undefined) screen.write(`Recorded every reading the policy saw to ${o.record} (replay it: stitchnet simulate --model ${pkg.dir} --profile ${profile} --trace ${o.record})\n`);
-  if (random) process.stdout.write('Reminder: random weights; the accuracy above means nothing until the trained family ships.\n');
+  if (random) process.stderr.write('Reminder: random weights; the accuracy above means nothing until the trained family ships.\n');
 }
 
 export function registerDemo(program: Command): void {

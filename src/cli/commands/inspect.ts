@@ -5,15 +5,17 @@
  */
 import path from 'node:path';
 import type { Command } from 'commander';
-import { comparePlot } from '../../plots/index.js';
-import { formatStitchTable, inspectPackage, writePlotFiles, type Inspection } from '../inspect-table.js';
+import { compareSpec, renderSvg, svgToPng } from '../../plots/index.js';
+import { formatStitchTable, inspectPackage, type Inspection } from '../inspect-table.js';
+import { collectPlot, plotTargets, plotValues, writePlot, type PlotOption, type PlotTarget } from '../plot-output.js';
+import { note, styler } from '../style.js';
 import { OptionError } from '../../errors.js';
 import { readPackage } from '../../package/index.js';
 import type { Manifest } from '../../package/schema.js';
 import { positiveInt } from '../options.js';
 
 interface InspectCliOptions {
-  plot?: string | true;
+  plot?: PlotOption;
   provider?: string;
   batch?: number;
   width?: number;
@@ -30,11 +32,11 @@ export interface CompareEntry {
 }
 
 /**
- * Where `--plot` without a value writes: `<package name>-pareto`, or with `--compare`
- * `<package name>-compare`, in the current folder.
+ * Where `--plot` without a value writes: `<package name>-pareto.svg`, or with `--compare`
+ * `<package name>-compare.svg`, in the current folder.
  */
-export function defaultPlotPrefix(manifest: Manifest, kind: 'pareto' | 'compare' = 'pareto'): string {
-  return `${manifest.name.replace(/[^A-Za-z0-9_.-]/g, '_')}-${kind}`;
+export function defaultPlotFile(manifest: Manifest, kind: 'pareto' | 'compare' = 'pareto'): string {
+  return `${manifest.name.replace(/[^A-Za-z0-9_.-]/g, '_')}-${kind}.svg`;
 }
 
 /**
@@ -109,14 +111,14 @@ export function inspectionReport(dir: string, r: Inspection, compare?: readonly 
   };
 }
 
-/** Reads the `--compare` packages, labels every package and writes the comparison plot to `<prefix>.svg/.png`. */
+/** Reads the `--compare` packages, labels every package and writes the comparison plot to the `--plot` files. */
 async function writeComparePlot(
   dir: string,
   main: Manifest,
   o: InspectCliOptions,
   given: string[] | undefined,
-  prefix: string,
-): Promise<{ entries: CompareEntry[]; plot: { svg: string; png: string } }> {
+  targets: readonly PlotTarget[],
+): Promise<{ entries: CompareEntry[]; plot: string[] }> {
   // Only their manifests are plotted: read them as the option checks do (no hashing, no model decoding).
   const others = await Promise.all(
     (o.compare ?? []).map(async (d) => ({ dir: d, manifest: (await readPackage(d, { verifyHashes: false, loadModels: false })).manifest })),
@@ -124,7 +126,7 @@ async function writeComparePlot(
   const packages = [{ dir, manifest: main }, ...others];
   const labels = given ?? defaultLabels(packages);
   const series = packages.map((p, i) => ({ label: labels[i] as string, manifest: p.manifest }));
-  const plot = await writePlotFiles(prefix, await comparePlot(series, o.width !== undefined ? { width: o.width } : {}));
+  const plot = await writePlot(targets, await renderSvg(compareSpec(series, o.width !== undefined ? { width: o.width } : {})), svgToPng);
   return { entries: packages.map((p, i) => ({ dir: path.resolve(p.dir), name: p.manifest.name, label: labels[i] as string })), plot };
 }
 
@@ -133,13 +135,13 @@ function checkCompareChoice(dir: string, o: InspectCliOptions): string[] | undef
   if (o.compare !== undefined && o.plot === undefined) {
     throw new OptionError('OPTION_INVALID', '--compare overlays packages on a plot, but no plot was asked for', {
       option: '--compare',
-      hint: 'Add --plot [prefix] to write the comparison plot',
+      hint: 'Add --plot <file>.svg (or .png) to write the comparison plot',
     });
   }
   if (o.labels !== undefined && o.compare === undefined) {
     throw new OptionError('OPTION_INVALID', '--labels names the packages of a comparison plot, but there is no --compare', {
       option: '--labels',
-      hint: 'Add --compare <dirs...> --plot [prefix], or drop --labels',
+      hint: 'Add --compare <dirs...> --plot <file>.svg, or drop --labels',
     });
   }
   return o.labels !== undefined && o.compare !== undefined ? parseLabels(o.labels, [dir, ...o.compare]) : undefined;
@@ -154,8 +156,9 @@ export function registerInspect(program: Command): void {
     )
     .argument('<dir>', 'the package folder')
     .option(
-      '--plot [prefix]',
-      'write the Pareto plot (with --compare: the comparison plot) to <prefix>.svg and <prefix>.png (default prefix: <package name>-pareto, with --compare <package name>-compare, in the current folder)',
+      '--plot [file]',
+      'write the Pareto plot (with --compare: the comparison plot) to <file>; its extension (.svg or .png) picks the format; repeat for both (default: <package name>-pareto.svg, with --compare <package name>-compare.svg, in the current folder)',
+      collectPlot,
     )
     .option('--compare <dirs...>', 'other package folders of the same family to overlay on the plot (needs --plot; the table stays the one of <dir>)')
     .option('--labels <list>', 'comma-separated legend labels of the comparison, <dir> first, then one per --compare folder (default: the package names, or the folder names when those repeat)')
@@ -166,11 +169,13 @@ export function registerInspect(program: Command): void {
     .action(async (dir: string, o: InspectCliOptions) => {
       const labels = checkCompareChoice(dir, o);
       const comparing = o.compare !== undefined;
-      const needsManifest = o.plot === true || o.provider !== undefined || o.batch !== undefined;
+      const values = plotValues(o.plot);
+      plotTargets('--plot', values.filter((v) => v !== true)); // the file names, checked before any reading
+      const needsManifest = values.includes(true) || o.provider !== undefined || o.batch !== undefined;
       // A light read (no hashes, no model decoding) for the option checks; inspectPackage verifies it all.
       const manifest = needsManifest ? (await readPackage(dir, { verifyHashes: false, loadModels: false })).manifest : undefined;
       if (manifest) checkLatencyChoice(manifest, o);
-      const plot = o.plot === true ? defaultPlotPrefix(manifest as Manifest, comparing ? 'compare' : 'pareto') : o.plot;
+      const plot = values.length === 0 ? undefined : plotTargets('--plot', values, manifest && defaultPlotFile(manifest, comparing ? 'compare' : 'pareto'));
       const r = await inspectPackage(dir, {
         ...(plot !== undefined && !comparing ? { plot } : {}),
         ...(o.provider !== undefined ? { provider: o.provider } : {}),
@@ -183,8 +188,8 @@ export function registerInspect(program: Command): void {
         process.stdout.write(`${JSON.stringify(inspectionReport(dir, r, compared?.entries), null, 2)}\n`);
         return;
       }
-      process.stdout.write(`${formatStitchTable(r)}\n`);
-      if (r.plot) process.stdout.write(`Wrote the ${compared ? 'comparison' : 'Pareto'} plot to ${r.plot.svg} and ${r.plot.png}\n`);
-      for (const note of r.notes) process.stderr.write(`note: ${note}\n`);
+      process.stdout.write(`${formatStitchTable(r, styler(process.stdout))}\n`);
+      if (r.plot) note(`wrote the ${compared ? 'comparison' : 'Pareto'} plot to ${r.plot.join(' and ')}`);
+      for (const n of r.notes) note(n);
     });
 }

@@ -1,21 +1,22 @@
 /**
- * `stitchnet simulate --model dir --profile p --trace t.csv [--out timeline.svg]`: replays a
+ * `stitchnet simulate --model dir --profile p --trace t.csv [--plot timeline.svg]`: replays a
  * recorded device trace through the real policy in virtual time (instantly, the same result on
- * every run) and prints each switch with its time, direction and reason, then a summary; `--out`
- * draws the timeline of signals and active stitch.
+ * every run) and prints each switch with its time, direction and reason, then a summary; `--plot`
+ * draws the timeline of signals and active stitch (the extension picks SVG or PNG).
  *
  * stdout carries the result; warnings about what the package or the trace lack go to stderr.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { renderSvg, svgToPng } from '../../plots/index.js';
 import { OptionError } from '../../errors.js';
 import { readPackage } from '../../package/index.js';
 import { catalogFromManifest, checkProfileForCatalog, type StitchCatalog } from '../../policy/index.js';
 import { loadProfile, type Profile, type When } from '../../profiles/index.js';
 import { loadTrace, type Trace } from '../../signals/index.js';
-import { formatClock, formatMacs, formatShare } from '../format.js';
+import { formatClock, formatMacs, formatShare, macsUnit, type MacsUnit } from '../format.js';
+import { collectPlot, plotTargets, plotValues, replacedOption, writePlot, type PlotOption } from '../plot-output.js';
+import { note, styler, warn } from '../style.js';
 import { positiveInt } from '../options.js';
 import { simulate, type Simulation } from '../../runtime/simulate.js';
 import { timelineSpec } from '../../plots/timeline.js';
@@ -24,6 +25,8 @@ interface SimulateCliOptions {
   model: string;
   profile: string;
   trace: string;
+  plot?: PlotOption;
+  /** The old plot options, rejected with a hint. */
   out?: string;
   png?: boolean;
   provider?: string;
@@ -60,18 +63,21 @@ export function signalsNotInTrace(profile: Profile, trace: Trace): string[] {
   return [...read].filter((s) => !trace.signals.includes(s) && !derived.includes(s));
 }
 
-const macsOf = (catalog: StitchCatalog, id: number | undefined) => (id === undefined ? '' : formatMacs(catalog.stitches.get(id)?.macs ?? 0));
+/** The MACs of a stitch in the report's one unit. */
+const macsOf = (catalog: StitchCatalog, unit: MacsUnit, id: number | undefined) => (id === undefined ? '' : formatMacs(catalog.stitches.get(id)?.macs ?? 0, unit));
 
-/** The switches and the summary as text. */
-export function formatSimulation(sim: Simulation, catalog: StitchCatalog, header: string): string {
-  const lines = [header, ''];
+/** The switches and the summary as text; every MACs figure in one unit (that of the package's costliest stitch). */
+export function formatSimulation(sim: Simulation, catalog: StitchCatalog, header: string, color: ReturnType<typeof styler> = (_, t) => t): string {
+  const unit = macsUnit([...catalog.stitches.values()].map((s) => s.macs));
+  const lines = [color('bold', header), ''];
   const switches = sim.replay.switches;
   const clocks = switches.map((s) => formatClock(s.at));
   const pad = Math.max(0, ...clocks.map((c) => c.length));
   switches.forEach((s, i) => {
-    const move = s.from === undefined ? `stitch ${s.to} (${macsOf(catalog, s.to)})` : `stitch ${s.from} → ${s.to} (${macsOf(catalog, s.from)} → ${macsOf(catalog, s.to)})`;
+    const move = s.from === undefined ? `stitch ${s.to} (${macsOf(catalog, unit, s.to)})` : `stitch ${s.from} → ${s.to} (${macsOf(catalog, unit, s.from)} → ${macsOf(catalog, unit, s.to)})`;
     const waited = s.direction === 'upgrade' || s.wantedForMs > 0 ? `, wanted for ${formatClock(s.wantedForMs)}` : '';
-    lines.push(`${(clocks[i] as string).padStart(pad)}  ${s.direction.padEnd(7)}  ${move}${waited}`);
+    const direction = s.direction.padEnd(7);
+    lines.push(`${(clocks[i] as string).padStart(pad)}  ${s.direction === 'degrade' ? color('yellow', direction) : s.direction === 'upgrade' ? color('green', direction) : direction}  ${move}${waited}`);
     lines.push(`${' '.repeat(pad)}  ${s.decision.reason.summary}`);
   });
   const moves = switches.filter((s) => s.direction !== 'initial');
@@ -80,8 +86,8 @@ export function formatSimulation(sim: Simulation, catalog: StitchCatalog, header
     '',
     `${moves.length} switch${moves.length === 1 ? '' : 'es'} after the initial choice (${degrades} down, ${moves.length - degrades} up) over ${formatClock(sim.endMs)}`,
   );
-  const rows = sim.timePerStitch.map((t) => [String(t.stitch), macsOf(catalog, t.stitch), formatClock(t.ms), formatShare(t.ms, sim.endMs)]);
-  const table = [['stitch', 'MACs', 'time', 'share'], ...rows];
+  const rows = sim.timePerStitch.map((t) => [String(t.stitch), unit.format(catalog.stitches.get(t.stitch)?.macs ?? 0), formatClock(t.ms), formatShare(t.ms, sim.endMs)]);
+  const table = [['stitch', unit.name, 'time', 'share'], ...rows];
   const widths = [0, 1, 2, 3].map((c) => Math.max(...table.map((r) => (r[c] as string).length)));
   for (const r of table) lines.push(`  ${r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c] as number) : cell.padStart(widths[c] as number))).join('  ')}`);
   lines.push(
@@ -118,16 +124,6 @@ export function simulationReport(sim: Simulation, catalog: StitchCatalog, about:
   };
 }
 
-/** The plot files `--out` (and `--png`) ask for. */
-export function plotFiles(out: string, png: boolean): { svg?: string; png?: string } {
-  const ext = path.extname(out).toLowerCase();
-  if (ext === '.png') return { png: out };
-  if (ext !== '.svg') {
-    throw new OptionError('OPTION_INVALID', `--out must end in .svg or .png, got ${JSON.stringify(out)}`, { option: '--out', hint: 'For example: --out timeline.svg (add --png for a PNG next to it)' });
-  }
-  return png ? { svg: out, png: `${out.slice(0, -ext.length)}.png` } : { svg: out };
-}
-
 export function registerSimulate(program: Command): void {
   program
     .command('simulate')
@@ -135,15 +131,17 @@ export function registerSimulate(program: Command): void {
     .requiredOption('--model <dir>', 'the stitch package (only its manifest is read)')
     .requiredOption('--profile <file>', 'the profile (YAML or JSON)')
     .requiredOption('--trace <file>', 'the device trace (.csv or .json; see examples/traces)')
-    .option('--out <file>', 'write the timeline plot: <file>.svg, or <file>.png')
-    .option('--png', 'with --out x.svg, also write x.png')
+    .option('--plot <file>', 'write the timeline plot to <file>; its extension (.svg or .png) picks the format; repeat for both', collectPlot)
+    .addOption(new Option('--out <file>').hideHelp())
+    .addOption(new Option('--png').hideHelp())
     .option('--provider <name>', 'whose latency profile the latency limits use (default: cpu if profiled, else the first profiled)')
     .option('--batch <n>', 'batch size whose latency profile applies (default 1)', positiveInt('--batch'))
     .option('--width <px>', 'width of the plot panels in pixels (default 720)', positiveInt('--width'))
     .option('--json', 'print the result as JSON on stdout')
     .action(async (o: SimulateCliOptions) => {
-      const files = o.out === undefined ? undefined : plotFiles(o.out, o.png === true);
-      if (o.png && files === undefined) throw new OptionError('OPTION_INVALID', '--png needs --out <file>.svg', { option: '--png' });
+      if (o.out !== undefined) throw replacedOption('--out', `Plots are written with --plot <file>, the extension picking the format: --plot ${o.out}`);
+      if (o.png) throw replacedOption('--png', 'Ask for the PNG file itself: --plot timeline.svg --plot timeline.png');
+      const targets = plotTargets('--plot', plotValues(o.plot));
       const pkg = await readPackage(o.model, { verifyHashes: false, loadModels: false });
       const catalog = catalogFromManifest(pkg.manifest);
       if (o.provider !== undefined && !catalog.providers.includes(o.provider)) {
@@ -156,25 +154,17 @@ export function registerSimulate(program: Command): void {
       const profile = await loadProfile(o.profile, { check: (p) => checkProfileForCatalog(p, catalog) });
       const trace = loadTrace(o.trace);
       const name = pkg.manifest.name;
-      for (const w of missingFigures(catalog, name)) process.stderr.write(`warning: ${w}\n`);
+      for (const w of missingFigures(catalog, name)) warn(w);
       const absent = signalsNotInTrace(profile, trace);
-      if (absent.length > 0) process.stderr.write(`note: the trace has no ${absent.join(', ')}: rules on ${absent.length === 1 ? 'it' : 'them'} see no reading\n`);
+      if (absent.length > 0) note(`the trace has no ${absent.join(', ')}: rules on ${absent.length === 1 ? 'it' : 'them'} see no reading`);
 
       // Every state and decision is kept only for a plot: without one, memory stays bounded on long traces.
-      const sim = simulate({ trace, profile, catalog, provider: o.provider, batch: o.batch, keep: files !== undefined });
-      const written: string[] = [];
-      if (files) {
+      const sim = simulate({ trace, profile, catalog, provider: o.provider, batch: o.batch, keep: targets.length > 0 });
+      let written: string[] = [];
+      if (targets.length > 0) {
         const title = `${path.basename(o.trace)} × ${profile.name ?? path.basename(o.profile)} on ${name}`;
         const svg = await renderSvg(timelineSpec(sim, trace, profile, catalog, { title, ...(o.width !== undefined ? { width: o.width } : {}) }));
-        for (const f of [files.svg, files.png]) if (f !== undefined) await mkdir(path.dirname(path.resolve(f)), { recursive: true });
-        if (files.svg !== undefined) {
-          await writeFile(files.svg, svg);
-          written.push(files.svg);
-        }
-        if (files.png !== undefined) {
-          await writeFile(files.png, await svgToPng(svg));
-          written.push(files.png);
-        }
+        written = await writePlot(targets, svg, svgToPng);
       }
       const about = { model: name, profile: profile.name ?? o.profile, trace: o.trace };
       if (o.json) {
@@ -182,7 +172,7 @@ export function registerSimulate(program: Command): void {
         return;
       }
       const header = `Trace ${o.trace} (${trace.rows.length} rows, ${formatClock(trace.rows.at(-1)?.tMs ?? 0)}) × profile ${about.profile} on ${name} (${catalog.stitches.size} stitches, ${catalog.frontier.length} candidates)`;
-      process.stdout.write(formatSimulation(sim, catalog, header));
-      if (written.length > 0) process.stdout.write(`Wrote the timeline to ${written.join(' and ')}\n`);
+      process.stdout.write(formatSimulation(sim, catalog, header, styler(process.stdout)));
+      if (written.length > 0) note(`wrote the timeline to ${written.join(' and ')}`);
     });
 }

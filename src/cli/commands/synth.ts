@@ -6,6 +6,7 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
+import { note } from '../style.js';
 import { OptionError } from '../../errors.js';
 import { DEIT_B, DEIT_S, DEIT_TI, buildVitModel, randomVitWeights, writeModel, type VitConfig } from '../../onnx/index.js';
 import { intList, oneOf, positiveInt } from '../options.js';
@@ -95,7 +96,7 @@ export function registerSynth(program: Command): void {
         const file = path.join(o.out, `${name}.onnx`);
         await writeModel(file, buildVitModel(randomVitWeights(config, o.seed + i)));
         written.push({ file, config });
-        if (!o.json) process.stdout.write(`wrote ${file} (dim ${config.dim}, heads ${config.heads}, depth ${config.depth})\n`);
+        if (!o.json) note(`wrote ${file} (dim ${config.dim}, heads ${config.heads}, depth ${config.depth})`);
       }
       if (o.json) process.stdout.write(`${JSON.stringify({ anchors: written }, null, 2)}\n`);
     });

@@ -1,0 +1,54 @@
+/**
+ * `AbortSignal` support for `create()` and `run()`: an aborted signal rejects with RuntimeError
+ * ABORTED whose `cause` is the signal's reason.
+ */
+import { OptionError, RuntimeError } from '../errors.js';
+
+/** Checks that `signal` is an AbortSignal (or absent). @throws OptionError OPTION_INVALID */
+export function checkSignal(signal: unknown, option: string): AbortSignal | undefined {
+  if (signal === undefined) return undefined;
+  if (!(signal instanceof AbortSignal)) {
+    throw new OptionError('OPTION_INVALID', `${option} must be an AbortSignal`, { option, hint: 'Pass controller.signal of an AbortController, or AbortSignal.timeout(ms).' });
+  }
+  return signal;
+}
+
+/** The error an aborted operation rejects with. */
+export function abortedError(signal: AbortSignal, what: string): RuntimeError {
+  return new RuntimeError('ABORTED', `${what} was aborted`, { cause: signal.reason, hint: 'The AbortSignal passed in the options fired; the error cause is its reason.' });
+}
+
+/** Throws {@link abortedError} when `signal` has fired. */
+export function throwIfAborted(signal: AbortSignal | undefined, what: string): void {
+  if (signal?.aborted) throw abortedError(signal, what);
+}
+
+/**
+ * Settles with `work`, or rejects with {@link abortedError} as soon as `signal` fires, whichever
+ * comes first. `work` goes on after an abort: `discard` receives its value then (to release it).
+ */
+export function raceAbort<T>(work: Promise<T>, signal: AbortSignal | undefined, what: string, discard?: (value: T) => unknown): Promise<T> {
+  if (signal === undefined) return work;
+  if (signal.aborted) {
+    void work.then((v) => discard?.(v), () => undefined);
+    return Promise.reject(abortedError(signal, what));
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => {
+      void work.then((v) => discard?.(v), () => undefined);
+      reject(abortedError(signal, what));
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        if (signal.aborted) return; // onAbort already rejected and discards it
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}
