@@ -2,3 +2,4 @@
 export * from './stats.js';
 export * from './random.js';
 export * from './field-path.js';
+export * from './optional.js';
