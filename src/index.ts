@@ -23,7 +23,9 @@ export { ProviderUnavailableError } from './engine/providers.js';
 export type { ProviderName, ProviderAttempt } from './engine/providers.js';
 export type { Manifest, Stitch, RouteStep, Anchor, Piece, StitchLayer, TensorSpec } from './package/schema.js';
 export { readPackage } from './package/index.js';
-export type { StitchPackage } from './package/index.js';
+export type { StitchPackage, ReadPackageOptions } from './package/index.js';
+export { fetchPackage } from './package/fetch.js';
+export type { FetchPackageOptions, FetchProgress } from './package/fetch.js';
 
 // The adaptive loop: what `create({ profile, signals })` takes and what its observables emit.
 export type { AdaptiveOptions, ProfileSource, ProfileWatchOptions, StitchChange, StitchChangeReason } from './runtime/adaptive.js';

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { registerBuild } from './build.js';
 import { registerDemo } from './demo.js';
+import { registerFetch } from './fetch.js';
 import { registerInspect } from './inspect.js';
 import { registerSchema } from './schema.js';
 import { registerSimulate } from './simulate.js';
@@ -16,4 +17,5 @@ export function registerCommands(program: Command): void {
   registerValidate(program);
   registerSimulate(program);
   registerDemo(program);
+  registerFetch(program);
 }
