@@ -9,10 +9,10 @@
  * kept, a partial file continues with an HTTP range request where the server allows it).
  */
 import { createReadStream, createWriteStream, existsSync } from 'node:fs';
-import { mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Readable, Transform } from 'node:stream';
+import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { OptionError, PackageError } from '../errors.js';
 import { hashFile, sha256 } from './hash.js';
@@ -218,11 +218,19 @@ async function fetchToFile(url: URL, part: string, want: Expected, name: string,
   if (resumed) progress.add(name, have);
   const body = res.body;
   if (!body) throw fetchError(url, `empty response (HTTP ${res.status})`);
+  // Chunk by chunk, each written before the next is read: whatever arrived before a break is on
+  // disk for the next attempt to continue from.
+  const file = await open(part, resumed ? 'a' : 'w');
   try {
-    await pipeline(Readable.fromWeb(body as import('node:stream/web').ReadableStream<Uint8Array>), counter(name, progress), createWriteStream(part, { flags: resumed ? 'a' : 'w' }), { signal });
+    for await (const chunk of body as AsyncIterable<Uint8Array>) {
+      await file.write(chunk);
+      progress.add(name, chunk.length);
+    }
   } catch (e) {
     if (signal?.aborted) throw signal.reason;
     throw fetchError(url, 'the connection broke off', e);
+  } finally {
+    await file.close();
   }
 }
 

@@ -285,7 +285,7 @@ await main();
     expectClassified(stdout);
   });
 
-  it('runs the CLI, and names the package to install for a command that needs an optional one', async () => {
+  it('runs the CLI (a package by name, the demo on the installed family) and names the package to install for a command that needs an optional one', { timeout: 120_000 }, async () => {
     const cli = path.join(app, 'node_modules', '.bin', process.platform === 'win32' ? 'stitchnet.cmd' : 'stitchnet');
     // The table needs no optional dependency; the plot needs vega.
     const table = await exec(cli, ['inspect', '@stitchnet/fmnist-vit'], { cwd: app, timeout: 60_000 });
@@ -293,5 +293,10 @@ await main();
     const plot = await exec(cli, ['inspect', '@stitchnet/fmnist-vit', '--plot', path.join(tmp, 'pareto')], { cwd: app, timeout: 60_000 }).catch((e: { stdout: string; stderr: string; code: number }) => e);
     expect((plot as { code?: number }).code).toBe(1);
     expect((plot as { stderr: string }).stderr).toContain('needs the package vega, which is not installed. Install it next to stitchnet: npm install vega [DEPENDENCY_MISSING]');
+    // The demo from an installed copy runs the installed trained family, not the random stand-in.
+    const trace = path.join(root, 'examples', 'traces', 'laptop-unplugged.csv');
+    const demo = await exec(cli, ['demo', '--duration', '1', '--trace', trace, '--speed', '2400', '--provider', 'cpu'], { cwd: app, timeout: 60_000 });
+    expect(demo.stdout).not.toContain('RANDOM WEIGHTS');
+    expect(demo.stdout).toMatch(/\nRan \d+ inferences in [\d.]+ s/);
   });
 });
