@@ -9,7 +9,7 @@
  * kept, a partial file continues with an HTTP range request where the server allows it).
  */
 import { createReadStream, createWriteStream, existsSync } from 'node:fs';
-import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Transform } from 'node:stream';
@@ -80,6 +80,7 @@ export async function fetchPackage(url: string | URL, options: FetchPackageOptio
   const pin = checkPin(options?.sha256);
   const dest = path.resolve(options.dir ?? path.join(options.cacheDir ?? defaultCacheDir(), 'packages', pin));
   if (await isComplete(dest, pin)) return dest;
+  if (options.dir !== undefined) await refuseOtherContent(dest);
   const partial = `${dest}.partial`;
   await mkdir(partial, { recursive: true });
   const progress = new ProgressTracker(options.onProgress);
@@ -95,6 +96,17 @@ export async function fetchPackage(url: string | URL, options: FetchPackageOptio
   await rm(dest, { recursive: true, force: true });
   await rename(partial, dest);
   return dest;
+}
+
+/** A chosen `dir` that holds something else is left alone: the download would replace it. */
+async function refuseOtherContent(dest: string): Promise<void> {
+  const entries = await readdir(dest).catch(() => []);
+  if (entries.length > 0) {
+    throw new OptionError('OPTION_INVALID', `${dest} already holds files that are not this package`, {
+      option: 'dir',
+      hint: 'Choose an empty or new folder (the download replaces the folder when it is complete), or remove that one',
+    });
+  }
 }
 
 function checkUrl(url: string | URL): URL {

@@ -4,7 +4,7 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -171,6 +171,12 @@ describe('fetchPackage', () => {
     const out = path.join(await fresh(), 'models', 'tiny');
     expect(await fetchPackage(manifestUrl(), { sha256: pin, dir: out })).toBe(out);
     await readPackage(out);
+    expect(await fetchPackage(manifestUrl(), { sha256: pin, dir: out })).toBe(out);
+    const occupied = path.join(await fresh(), 'mine');
+    await mkdir(occupied);
+    await writeFile(path.join(occupied, 'notes.txt'), 'keep me');
+    await expect(fetchPackage(manifestUrl(), { sha256: pin, dir: occupied })).rejects.toMatchObject({ code: 'OPTION_INVALID', option: 'dir' });
+    expect(await readFile(path.join(occupied, 'notes.txt'), 'utf8')).toBe('keep me');
     await expect(fetchPackage(`${base}/nowhere/stitchnet.json`, { sha256: pin, cacheDir: await fresh() })).rejects.toMatchObject({
       code: 'PACKAGE_FETCH_FAILED',
       message: expect.stringContaining('HTTP 404') as unknown,
