@@ -45,7 +45,16 @@ module.exports = {
       comment: 'What ships must not need a devDependency.',
       severity: 'error',
       from: { path: '^src/' },
-      to: { dependencyTypes: ['npm-dev'] },
+      to: { dependencyTypes: ['npm-dev'], dependencyTypesNot: ['npm-peer'] },
+    },
+    {
+      name: 'optional-peers-loaded-lazily',
+      comment:
+        'Optional peer dependencies (plots, builder, progress bars) are loaded only through src/base/optional.ts, on first use: ' +
+        'import "stitchnet" never loads them and a consumer without them gets DEPENDENCY_MISSING naming the package.',
+      severity: 'error',
+      from: { pathNot: '^src/base/optional\\.ts$' },
+      to: { path: 'node_modules/(vega|vega-lite|@resvg/resvg-js|ml-matrix|cli-progress)/', dynamic: false, dependencyTypesNot: ['type-only'] },
     },
     { name: 'nobody-imports-cli', severity: 'error', from: { pathNot: area('cli') }, to: { path: area('cli') } },
     { name: 'nobody-imports-testing', severity: 'error', from: { pathNot: area('testing') }, to: { path: area('testing') } },

@@ -1,5 +1,8 @@
 import { defineConfig } from 'tsup';
 
+// What ships (`npm pack`): the library and the CLI, without source maps (the sources do not ship,
+// and maps that embed them doubled the tarball). The benchmarks build separately
+// (tsup.bench.config.ts, `npm run bench`) and never ship.
 export default defineConfig([
   {
     // Library: dual ESM/CJS with types.
@@ -11,7 +14,7 @@ export default defineConfig([
     },
     format: ['esm', 'cjs'],
     dts: { entry: { index: 'src/index.ts', 'testing/index': 'src/testing/index.ts' } },
-    sourcemap: true,
+    sourcemap: false,
     clean: true,
     target: 'node20',
     splitting: false,
@@ -19,16 +22,10 @@ export default defineConfig([
     external: ['onnxruntime-node'],
   },
   {
-    // Command-line tools and scripts: ESM only.
-    entry: {
-      'cli/main': 'src/cli/main.ts',
-      'bench/main': 'bench/main.ts',
-      'bench/soak': 'bench/soak.ts',
-      'bench/adaptive': 'bench/adaptive.ts',
-      'bench/finite-check': 'bench/finite-check.ts',
-    },
+    // Command-line tool: ESM only.
+    entry: { 'cli/main': 'src/cli/main.ts' },
     format: ['esm'],
-    sourcemap: true,
+    sourcemap: false,
     clean: false,
     target: 'node20',
     splitting: false,

@@ -49,6 +49,9 @@ export type StitchnetErrorCode =
   | 'SIGNAL_UNAVAILABLE'
   | 'SIGNAL_SOURCE_FAILED'
   | 'TRACE_INVALID'
+  // install: optional dependencies, models by package name, downloads
+  | 'DEPENDENCY_MISSING'
+  | 'PACKAGE_FETCH_FAILED'
   // builder and CLI
   | 'BUILD_BOUNDARY_NOT_FOUND'
   | 'BUILD_ANCHORS_INVALID'

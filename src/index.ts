@@ -39,6 +39,8 @@ export type { ProviderName, ProviderAttempt, ProviderSelection } from './engine/
 export type { Manifest, Stitch, RouteStep, Anchor, Piece, PieceKind, StitchLayer, TensorSpec, OutputSpec, Dim, Latency, Preprocess } from './package/types.js';
 export { readPackage } from './package/index.js';
 export type { StitchPackage, ReadPackageOptions } from './package/index.js';
+export { fetchPackage } from './package/fetch.js';
+export type { FetchPackageOptions, FetchProgress } from './package/fetch.js';
 
 // The adaptive loop: what `create({ profile, signals })` takes and what its observables emit.
 export type { AdaptiveOptions, ProfileSource, ProfileWatchOptions, StitchChange, StitchChangeReason } from './runtime/adaptive.js';

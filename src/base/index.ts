@@ -6,3 +6,4 @@ export * from './text.js';
 export * from './message.js';
 export * from './providers.js';
 export * from './describe.js';
+export * from './optional.js';

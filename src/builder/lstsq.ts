@@ -11,7 +11,8 @@
  * the minimum-norm solution that `pinv` gives. The source moments depend only on the source
  * tensor, so one {@link SourceMoments} serves every position that stitches from the same block.
  */
-import { CholeskyDecomposition, Matrix, solve } from 'ml-matrix';
+import type * as MlMatrix from 'ml-matrix';
+import { requireOptional } from '../base/optional.js';
 import { BuilderError } from '../errors.js';
 
 /** A token-wise linear map `y = x·W + b`. */
@@ -196,6 +197,8 @@ export function solveLinearMap(source: SourceMoments, cross: CrossMoments, optio
       hint: 'Pass a larger calibration set',
     });
   }
+  // ml-matrix is an optional peer dependency: only the builder needs it.
+  const { CholeskyDecomposition, Matrix, solve } = requireOptional<typeof MlMatrix>('ml-matrix');
   const muA = Array.from(source.sum, (s) => s / n);
   const muB = Array.from(cross.sum, (s) => s / n);
   const cov = new Matrix(D, D);

@@ -22,6 +22,8 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { messageOf } from '../base/message.js';
+import type { Resvg as ResvgClass } from '@resvg/resvg-js';
+import { importOptional } from '../base/optional.js';
 import { BuilderError, OptionError } from '../errors.js';
 import type { Dim, Preprocess } from '../package/schema.js';
 
@@ -236,7 +238,7 @@ function labelsFrom(arr: NdArray, file: string, option?: string): Int32Array {
 const IMAGE_TYPES: Record<string, string> = { '.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.gif': 'image/gif' };
 
 /** Decodes one image file, covering `w × h` (shorter side resized, centre crop), as RGBA bytes. */
-function decodeImage(Resvg: typeof import('@resvg/resvg-js').Resvg, file: string, w: number, h: number): Uint8Array {
+function decodeImage(Resvg: typeof ResvgClass, file: string, w: number, h: number): Uint8Array {
   const bytes = readFileSync(file);
   const mime = IMAGE_TYPES[path.extname(file).toLowerCase()] ?? 'image/png';
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="${w}" height="${h}"><image width="${w}" height="${h}" preserveAspectRatio="xMidYMid slice" xlink:href="data:${mime};base64,${bytes.toString('base64')}"/></svg>`;
@@ -270,7 +272,7 @@ async function imageFolderSource(dir: string, sampleShape: number[], layout: 'NC
     }
   });
   const { c, h, w } = imageGeometry(sampleShape, layout, dir, option);
-  const { Resvg } = await import('@resvg/resvg-js');
+  const { Resvg } = await importOptional('@resvg/resvg-js', () => import('@resvg/resvg-js'));
   const read = (i: number, out: Float32Array, offset: number): void => {
     const px = decodeImage(Resvg, files[i] as string, w, h);
     for (let p = 0; p < h * w; p++) {

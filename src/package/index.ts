@@ -3,9 +3,12 @@
  */
 export * from './schema.js';
 export { readPackage, DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_MANIFEST_BYTES } from './read.js';
+export { findInstalledPackage, isPackageName, resolveModel } from './resolve.js';
 export type { ReadPackageOptions, StitchPackage } from './read.js';
 export { writePackage } from './write.js';
 export type { ManifestDraft, PieceDraft, WritePackageInput } from './write.js';
 export { expandRoute } from './route.js';
 export { hashFile, sha256 } from './hash.js';
 export { parseManifest, checkManifest, shapesEqual } from './validate.js';
+export { fetchPackage, defaultCacheDir } from './fetch.js';
+export type { FetchPackageOptions, FetchProgress } from './fetch.js';

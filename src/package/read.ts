@@ -9,6 +9,7 @@ import { messageOf } from '../base/message.js';
 import { PackageError } from '../errors.js';
 import { checkPieceModel, readPieceFile } from './files.js';
 import { MANIFEST_FILE, type Manifest, type Piece, type Stitch } from './schema.js';
+import { resolveModel } from './resolve.js';
 import { checkManifest, parseManifest } from './validate.js';
 
 /** Default cap on the size of any one file of a package: 2 GiB (protobuf's own limit). */
@@ -39,6 +40,12 @@ export interface ReadPackageOptions {
    * @defaultValue true
    */
   loadModels?: boolean;
+  /**
+   * Where an npm package name (`'@stitchnet/fmnist-vit'`) is looked up: the `node_modules` folders
+   * from this folder upwards.
+   * @defaultValue the working directory, then this installation of stitchnet
+   */
+  from?: string;
 }
 
 /** A stitch package that passed its checks. */
@@ -78,14 +85,16 @@ export interface StitchPackage {
  * pkg.routePieces(3); // ['ti.embed', 'ti.block.0', 'ti-s.0', 's.block.1', …, 's.head']
  * ```
  *
- * @param dir - the package folder (or its `stitchnet.json`)
+ * @param dirOrName - the package folder (or its `stitchnet.json`), or the name of an installed npm
+ *   package holding one (`'@stitchnet/fmnist-vit'`, looked up as `opts.from` says)
  * @throws PackageError with `file` and `field` naming the culprit (`PACKAGE_NOT_FOUND`,
  *   `PACKAGE_MANIFEST_INVALID`, `PACKAGE_FORMAT_UNKNOWN`, `PACKAGE_PATH_OUTSIDE`,
  *   `PACKAGE_FILE_MISSING`, `PACKAGE_FILE_TOO_LARGE`, `PACKAGE_HASH_MISMATCH`,
  *   `PACKAGE_ROUTE_INVALID`, `PACKAGE_DIMENSION_MISMATCH`), or OnnxError `ONNX_DECODE_FAILED` /
  *   `ONNX_GRAPH_INVALID` for a piece that is not a usable ONNX model
  */
-export async function readPackage(dir: string, opts: ReadPackageOptions = {}): Promise<StitchPackage> {
+export async function readPackage(dirOrName: string, opts: ReadPackageOptions = {}): Promise<StitchPackage> {
+  const dir = resolveModel(dirOrName, opts.from);
   const maxFileBytes = opts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
   const verifyHash = opts.verifyHashes ?? true;
   const loadModels = opts.loadModels ?? true;

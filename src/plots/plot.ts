@@ -7,6 +7,7 @@
  * to PNG by resvg.
  */
 import type { TopLevelSpec } from 'vega-lite';
+import { importOptional } from '../base/optional.js';
 import { BuilderError } from '../errors.js';
 import type { Manifest, RouteStep, Stitch } from '../package/schema.js';
 import { frontierByLatency, frontierByMacs } from '../builder/frontier.js';
@@ -269,7 +270,7 @@ export function compareSpec(series: readonly CompareSeries[], options: CompareOp
 
 /** Renders a Vega-Lite spec to SVG text (headless, no canvas needed). */
 export async function renderSvg(spec: TopLevelSpec): Promise<string> {
-  const [vega, vl] = await Promise.all([import('vega'), import('vega-lite')]);
+  const [vega, vl] = await Promise.all([importOptional('vega', () => import('vega')), importOptional('vega-lite', () => import('vega-lite'))]);
   const view = new vega.View(vega.parse(vl.compile(spec).spec), { renderer: 'none' });
   try {
     return await view.toSVG();
@@ -280,7 +281,7 @@ export async function renderSvg(spec: TopLevelSpec): Promise<string> {
 
 /** Rasterises SVG text to PNG bytes at `scale` times its size (default 2). */
 export async function svgToPng(svg: string, scale = 2): Promise<Uint8Array> {
-  const { Resvg } = await import('@resvg/resvg-js');
+  const { Resvg } = await importOptional('@resvg/resvg-js', () => import('@resvg/resvg-js'));
   const r = new Resvg(svg, { fitTo: { mode: 'zoom', value: scale }, background: 'white', font: { loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans' } });
   return new Uint8Array(r.render().asPng());
 }

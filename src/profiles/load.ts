@@ -8,13 +8,14 @@ import { asyncScheduler, debounceTime, defer, filter, map, merge, Observable, of
 import { isStitchnetError, ProfileError } from '../errors.js';
 import { DEFAULT_MAX_PROFILE_BYTES, parseProfile, type ParseProfileOptions } from './parse.js';
 import type { Profile } from './schema.js';
+import { resolveProfileFile } from './shipped.js';
 
 function notFound(file: string, cause: unknown): ProfileError {
   const code = (cause as { code?: unknown } | null)?.code;
   return new ProfileError('PROFILE_NOT_FOUND', `Cannot read the profile${code ? ` (${String(code)})` : ''}`, {
     file,
     cause,
-    hint: 'Check the path; the package ships balanced.yaml, battery-saver.yaml, performance.yaml and thermal-guard.yaml in its profiles/ folder',
+    hint: 'Check the path, or give a shipped profile by name (balanced, battery-saver, performance, thermal-guard)',
   });
 }
 
@@ -26,8 +27,12 @@ function tooLarge(file: string, size: number, maxBytes: number): ProfileError {
   });
 }
 
-/** Reads and validates a profile file (YAML or JSON). Throws {@link ProfileError} (`PROFILE_NOT_FOUND`, `PROFILE_INVALID`). */
-export async function loadProfile(file: string, options: Omit<ParseProfileOptions, 'file'> = {}): Promise<Profile> {
+/**
+ * Reads and validates a profile file (YAML or JSON), or a shipped profile by name (`'balanced'`).
+ * Throws {@link ProfileError} (`PROFILE_NOT_FOUND`, `PROFILE_INVALID`).
+ */
+export async function loadProfile(nameOrFile: string, options: Omit<ParseProfileOptions, 'file'> = {}): Promise<Profile> {
+  const file = resolveProfileFile(nameOrFile);
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_PROFILE_BYTES;
   let text: string;
   let size: number;
@@ -42,7 +47,8 @@ export async function loadProfile(file: string, options: Omit<ParseProfileOption
 }
 
 /** Synchronous {@link loadProfile}. */
-export function loadProfileSync(file: string, options: Omit<ParseProfileOptions, 'file'> = {}): Profile {
+export function loadProfileSync(nameOrFile: string, options: Omit<ParseProfileOptions, 'file'> = {}): Profile {
+  const file = resolveProfileFile(nameOrFile);
   let text: string;
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_PROFILE_BYTES;
   let size: number;
@@ -100,7 +106,8 @@ export function fileChanges(file: string): Observable<string> {
  * invalid — the previous profile stays in force (`inForce`). Saving identical content emits
  * nothing. Pipe through {@link profilesInForce} for a plain `Observable<Profile>`.
  */
-export function watchProfile(file: string, options: WatchProfileOptions = {}): Observable<ProfileEvent> {
+export function watchProfile(nameOrFile: string, options: WatchProfileOptions = {}): Observable<ProfileEvent> {
+  const file = resolveProfileFile(nameOrFile);
   const scheduler = options.scheduler ?? asyncScheduler;
   const read = options.read ?? ((f: string) => readFileSync(f, 'utf8'));
   return defer(() => {

@@ -14,7 +14,11 @@ export type { CalibrateOption, CalibrateOptions } from './calibration.js';
 
 /** Options of {@link StitchRuntime.create}; the adaptive ones (`profile`, `signals`, …) are in {@link AdaptiveOptions}. */
 export interface StitchRuntimeOptions extends AdaptiveOptions {
-  /** A stitch package folder, or a package already read with `readPackage`. */
+  /**
+   * A stitch package folder, the name of an installed model package (`'@stitchnet/fmnist-vit'`,
+   * looked up in `node_modules` from the working directory; see `readPackage`'s `from` to look
+   * elsewhere), or a package already read with `readPackage`.
+   */
   model: string | StitchPackage;
   /** Execution providers in order of preference. Default `['cuda', 'dml', 'webgpu', 'coreml', 'cpu']`. */
   providers?: readonly ProviderName[];

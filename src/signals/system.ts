@@ -9,6 +9,7 @@ import type Si from 'systeminformation';
 import { catchError, defer, map, merge, of, switchMap, timeout, type Observable, type SchedulerLike } from 'rxjs';
 import { NVIDIA_SMI_SIGNALS, nvidiaSmiSource, spawnLines, type LineSpawner } from './nvidia-smi.js';
 import { linuxCpuTemperature, linuxGpuInventory, osCpuLoad } from './cheap-probes.js';
+import { PowerShellLease, systeminformationPowerShell, withPowerShell } from './powershell.js';
 import { DEFAULT_SAMPLING, type SamplingOptions } from './options.js';
 import { exclusive, pollProbe } from './sample.js';
 import type { SignalSource } from './source.js';
@@ -125,6 +126,9 @@ function systeminformation(): Promise<typeof Si> {
   return siModule;
 }
 
+/** The process-wide lease on systeminformation's persistent PowerShell (Windows). */
+const powerShellLease = new PowerShellLease(systeminformationPowerShell(systeminformation));
+
 /** Options of {@link systemSource}. Sampling fields as in a profile's `sampling` block. */
 export interface SystemSourceOptions extends Partial<Pick<SamplingOptions, 'fastMs' | 'slowMs' | 'gpuMs' | 'probeTimeoutMs'>> {
   /** The platform, which decides the lane of the battery probe. Default `process.platform`. */
@@ -188,13 +192,14 @@ export function systemSource(options: SystemSourceOptions = {}): SignalSource {
                   : of(missingPatch(NVIDIA_SMI_SIGNALS, 'unavailable')),
               ),
             );
-      return merge(
+      // Windows: one long-lived PowerShell for the default probes while subscribed (src/signals/powershell.ts).
+      return withPowerShell(platform, options.si === undefined ? powerShellLease : undefined, merge(
         pollProbe({ probe: calls.currentLoad, toPatch: loadPatch, signals: ['cpu.load'], ...t(fastMs) }),
         pollProbe({ probe: calls.mem, toPatch: memoryPatch, signals: ['memory.availableMB'], ...t(fastMs) }),
         pollProbe({ probe: calls.battery, toPatch: batteryPatch, signals: BATTERY, ...t(batteryMs) }),
         pollProbe({ probe: calls.cpuTemperature, toPatch: temperaturePatch, signals: ['thermal.cpuC'], ...t(slowMs) }),
         gpu$,
-      );
+      ));
     },
   };
 }

@@ -28,7 +28,7 @@ describe('stitchnet demo', () => {
     } else {
       // notices go to stderr; stdout carries the run
       expect(r.stderr).toContain('RANDOM WEIGHTS. This stand-in family has untrained, random weights');
-      expect(r.stderr).toContain('Reminder: random weights; the accuracy above means nothing until the trained family ships.');
+      expect(r.stderr).toContain('Reminder: random weights; the accuracy above means nothing (npm install @stitchnet/fmnist-vit for the trained family).');
       expect(existsSync(path.join(cache, 'demo-random-vit-v1', 'stitchnet.json'))).toBe(true);
     }
     expect(r.stdout).toMatch(/signals: trace examples\/traces\/laptop-unplugged\.csv \(40:00 played 2400× faster\)/);

@@ -8,11 +8,13 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
-import cliProgress, { type Options as BarOptions, type Params as BarParams, type SingleBar } from 'cli-progress';
+import type * as CliProgress from 'cli-progress';
+import type { Options as BarOptions, Params as BarParams, SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import { buildPackage, type AnchorInput, type BuildOptions, type BuildProgress, type BuildResult, type BuildStep } from '../../builder/index.js';
 import type { RoutesMode } from '../../builder/index.js';
-import { OptionError } from '../../errors.js';
+import { requireOptional } from '../../base/optional.js';
+import { isStitchnetError, OptionError } from '../../errors.js';
 import { messageOf } from '../../base/message.js';
 import { PROVIDER_NAMES, type ProviderName } from '../../base/providers.js';
 import { intList, nonNegativeInt, numberList, oneOf, positiveInt, positiveNumber } from '../options.js';
@@ -66,7 +68,7 @@ export interface StepReporter {
  * the builder's own timings do for setup work.
  */
 export function stepReporter(stream: ProgressStream): StepReporter {
-  const tty = stream.isTTY === true;
+  const bars = stream.isTTY === true ? progressBars() : undefined;
   let current: { step: BuildStep; bar?: SingleBar } | undefined;
   const ended = new Set<BuildStep>();
   let stepStart = performance.now();
@@ -85,10 +87,10 @@ export function stepReporter(stream: ProgressStream): StepReporter {
     if (current?.step !== step) {
       end();
       current = { step };
-      if (tty) {
-        current.bar = new cliProgress.SingleBar({
+      if (bars) {
+        current.bar = new bars.SingleBar({
           stream,
-          format: (opts, params) => barLine(step, opts, params),
+          format: (opts, params) => barLine(bars, step, opts, params),
           barsize: 30,
           etaBuffer: 20,
           fps: 10,
@@ -107,8 +109,18 @@ export function stepReporter(stream: ProgressStream): StepReporter {
   return { progress, close: end };
 }
 
+/** cli-progress (an optional peer dependency), or `undefined` for plain step lines when it is not installed. */
+function progressBars(): typeof CliProgress | undefined {
+  try {
+    return requireOptional<typeof CliProgress>('cli-progress');
+  } catch (e) {
+    if (isStitchnetError(e) && e.code === 'DEPENDENCY_MISSING') return undefined;
+    throw e;
+  }
+}
+
 /** One bar line: step, bar, percentage, units, ETA (`--` until there is a rate to go by), elapsed. */
-function barLine(step: BuildStep, opts: BarOptions, params: BarParams): string {
+function barLine(cliProgress: typeof CliProgress, step: BuildStep, opts: BarOptions, params: BarParams): string {
   const eta = Number(params.eta);
   const running = params.value > 0 && params.value < params.total && Number.isFinite(eta);
   const elapsed = ((params.stopTime ?? Date.now()) - params.startTime) / 1000;

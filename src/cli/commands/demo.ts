@@ -17,7 +17,7 @@ import type { Command } from 'commander';
 import { asyncScheduler, type SchedulerLike } from 'rxjs';
 import { openDataset, type Dataset } from '../../data/index.js';
 import { OptionError } from '../../errors.js';
-import { readPackage, type StitchPackage } from '../../package/index.js';
+import { findInstalledPackage, readPackage, resolveModel, type StitchPackage } from '../../package/index.js';
 import { catalogFromManifest, type StitchCatalog } from '../../policy/index.js';
 import { PROVIDER_NAMES, seededRandom, type ProviderName } from '../../base/index.js';
 import { StitchRuntime } from '../../runtime/stitch-runtime.js';
@@ -81,20 +81,30 @@ interface DemoSetup {
   random: boolean;
 }
 
-async function setUp(o: DemoCliOptions, root: string): Promise<DemoSetup> {
+/** The npm package of the trained Fashion-MNIST family. */
+export const FAMILY_PACKAGE = '@stitchnet/fmnist-vit';
+
+/** The trained family: the checkout's `models/fmnist-vit`, else the installed `@stitchnet/fmnist-vit`. */
+export function trainedFamily(root: string): string | undefined {
   const shipped = path.join(root, 'models', 'fmnist-vit');
+  if (existsSync(path.join(shipped, 'stitchnet.json'))) return shipped;
+  return findInstalledPackage(FAMILY_PACKAGE, [process.cwd(), root]);
+}
+
+async function setUp(o: DemoCliOptions, root: string): Promise<DemoSetup> {
+  const trained = trainedFamily(root);
   let dir: string;
   let samples: string | undefined;
   let random = false;
   if (o.model !== undefined) {
-    dir = o.model;
-    samples = o.samples ?? path.join(o.model, 'samples');
-  } else if (existsSync(path.join(shipped, 'stitchnet.json'))) {
-    dir = shipped;
-    samples = o.samples ?? path.join(shipped, 'samples');
+    dir = resolveModel(o.model);
+    samples = o.samples ?? path.join(dir, 'samples');
+  } else if (trained !== undefined) {
+    dir = trained;
+    samples = o.samples ?? path.join(trained, 'samples');
   } else {
     const cache = o.cache ?? defaultCacheDir();
-    process.stderr.write(`The trained Fashion-MNIST family (models/fmnist-vit) is not here; using a random-weight stand-in from ${cache}.\n`);
+    process.stderr.write(`The trained Fashion-MNIST family is not installed (npm install ${FAMILY_PACKAGE}); using a random-weight stand-in from ${cache}.\n`);
     const reporter = stepReporter(process.stderr);
     try {
       const demo = await randomDemoPackage(cache, reporter.progress);
@@ -122,8 +132,8 @@ async function setUp(o: DemoCliOptions, root: string): Promise<DemoSetup> {
 const RANDOM_NOTICE = [
   '┌──────────────────────────────────────────────────────────────────────────────────────┐',
   '│ RANDOM WEIGHTS. This stand-in family has untrained, random weights: its accuracy is   │',
-  '│ chance (about 10 %) and means nothing until the trained Fashion-MNIST family ships.   │',
-  '│ Its costs and measured latencies are real, and so is every stitch switch you see.     │',
+  '│ chance (about 10 %) and means nothing. For the trained Fashion-MNIST family run       │',
+  '│ npm install @stitchnet/fmnist-vit. Costs, latencies and stitch switches are real.     │',
   '└──────────────────────────────────────────────────────────────────────────────────────┘',
 ].join('\n');
 
@@ -145,7 +155,7 @@ function startRecording(rt: StitchRuntime, file: string): { done: Promise<void> 
 
 async function runDemo(o: DemoCliOptions): Promise<void> {
   const root = installRoot();
-  const profile = o.profile ?? path.join(root, 'profiles', 'balanced.yaml');
+  const profile = o.profile ?? 'balanced';
   const trace: Trace | undefined = o.trace === undefined ? undefined : loadTrace(o.trace);
   const durationMs = o.duration * 1000;
   const { pkg, catalog, data, random } = await setUp(o, root);
@@ -219,7 +229,7 @@ async function runDemo(o: DemoCliOptions): Promise<void> {
   if (o.json) process.stdout.write(`${JSON.stringify(summaryJson(stats, catalog, end, t0), null, 2)}\n`);
   else process.stdout.write(`\n${summaryText(stats, catalog, end, random)}`);
   if (o.record !== undefined) screen.write(`Recorded every reading the policy saw to ${o.record} (replay it: stitchnet simulate --model ${pkg.dir} --profile ${profile} --trace ${o.record})\n`);
-  if (random) process.stderr.write('Reminder: random weights; the accuracy above means nothing until the trained family ships.\n');
+  if (random) process.stderr.write('Reminder: random weights; the accuracy above means nothing (npm install @stitchnet/fmnist-vit for the trained family).\n');
 }
 
 export function registerDemo(program: Command): void {
@@ -227,7 +237,7 @@ export function registerDemo(program: Command): void {
     .command('demo')
     .description('Run a stitch package live under a profile with this machine’s signals (or a trace): active stitch, MACs, latency, accuracy, device readings and every switch with its reason.')
     .option('--model <dir>', 'stitch package (default: models/fmnist-vit if present, else a random-weight stand-in built into the cache)')
-    .option('--profile <file>', 'profile (default: profiles/balanced.yaml)')
+    .option('--profile <file|name>', 'profile: a file, or a shipped profile by name (default: balanced)')
     .option('--duration <s>', 'seconds to run', positiveNumber('--duration'), 20)
     .option('--samples <path>', 'IDX images (labels next to them) or a folder holding them (default: <model>/samples)')
     .option('--trace <file>', 'drive the signals from a recorded trace instead of the sensors (see examples/traces)')

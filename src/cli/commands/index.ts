@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { registerBuild } from './build.js';
 import { registerCalibrate } from './calibrate.js';
 import { registerDemo } from './demo.js';
+import { registerFetch } from './fetch.js';
 import { registerInspect } from './inspect.js';
 import { registerSchema } from './schema.js';
 import { registerSimulate } from './simulate.js';
@@ -18,4 +19,5 @@ export function registerCommands(program: Command): void {
   registerValidate(program);
   registerSimulate(program);
   registerDemo(program);
+  registerFetch(program);
 }

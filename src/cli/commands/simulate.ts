@@ -129,7 +129,7 @@ export function registerSimulate(program: Command): void {
     .command('simulate')
     .description('Replay a device trace through a profile and a package in virtual time: every stitch switch with its reason, time per stitch, time over budget, and a timeline plot.')
     .requiredOption('--model <dir>', 'the stitch package (only its manifest is read)')
-    .requiredOption('--profile <file>', 'the profile (YAML or JSON)')
+    .requiredOption('--profile <file|name>', 'the profile (YAML or JSON), or a shipped profile by name (balanced, battery-saver, …)')
     .requiredOption('--trace <file>', 'the device trace (.csv or .json; see examples/traces)')
     .option('--plot <file>', 'write the timeline plot to <file>; its extension (.svg or .png) picks the format; repeat for both', collectPlot)
     .addOption(new Option('--out <file>').hideHelp())

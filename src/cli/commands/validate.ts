@@ -10,9 +10,10 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
+import { isStitchnetError } from '../../errors.js';
 import { catalogFromManifest, checkProfileForCatalog, latencyProvider, unmetLimits, type EffectiveLimits, type StitchCatalog } from '../../policy/index.js';
 import { readPackage } from '../../package/index.js';
-import { validateProfileText, type Limits, type Profile, type ProfileCheckIssue, type ProfileIssue } from '../../profiles/index.js';
+import { resolveProfileFile, validateProfileText, type Limits, type Profile, type ProfileCheckIssue, type ProfileIssue } from '../../profiles/index.js';
 
 interface ValidateCliOptions {
   model?: string;
@@ -112,8 +113,12 @@ export function unmeetableLimits(profile: Profile, model: ModelCheck): ProfileCh
 export async function validateProfileFile(file: string, model?: ModelCheck): Promise<ProfileReport> {
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = await readFile(resolveProfileFile(file), 'utf8');
   } catch (e) {
+    if (isStitchnetError(e)) {
+      const validValues = e.validValues ? [...e.validValues] : null;
+      return { file, valid: false, name: null, findings: [{ severity: 'error', line: null, column: null, field: '(file)', message: e.message, hint: e.hint ?? 'Check the path', validValues }] };
+    }
     const code = (e as { code?: string }).code;
     return {
       file,
@@ -161,7 +166,7 @@ export function registerValidate(program: Command): void {
   program
     .command('validate')
     .description('Check profiles: every problem with file:line:column and a hint; with --model, also against a stitch package. Exit 0 valid, 1 invalid, 2 bad options.')
-    .argument('<profiles...>', 'profile files (YAML or JSON)')
+    .argument('<profiles...>', 'profile files (YAML or JSON), or shipped profiles by name (balanced, battery-saver, performance, thermal-guard)')
     .option('--model <dir>', 'also check the profile against this stitch package (stitch ids, figures the limits need, limits no stitch meets)')
     .option('--json', 'print the result as JSON on stdout')
     .action(async (files: string[], o: ValidateCliOptions) => {
