@@ -7,7 +7,7 @@ import { frontierByLatency } from '../builder/frontier.js';
 import { describeRoute, latencyView, paretoSpec, renderSvg, svgToPng, type PlotOptions } from '../plots/plot.js';
 import { macsUnit } from './format.js';
 import { writePlot, type PlotTarget } from './plot-output.js';
-import { styler } from './style.js';
+import type { styler } from './style.js';
 
 /** One line of the stitch table. */
 export interface StitchRow {

@@ -51,7 +51,7 @@ export const CalibrateOptionsSchema = z.union([
     batches: z.array(count).min(1).optional(),
     rounds: count.optional(),
     warmup: z.number().int().nonnegative().optional(),
-    budgetMs: z.union([z.number().positive(), z.literal(Number.POSITIVE_INFINITY)]).optional(),
+    budgetMs: z.union([z.number().nonnegative(), z.literal(Number.POSITIVE_INFINITY)]).optional(),
   }),
 ]) satisfies z.ZodType<CalibrateOption>;
 

@@ -72,7 +72,7 @@ export const SIGNAL_NAMES = Object.keys(SIGNALS) as readonly BuiltinSignalName[]
 
 /** True for a name in {@link SIGNALS}. */
 export function isBuiltinSignal(name: string): name is BuiltinSignalName {
-  return Object.prototype.hasOwnProperty.call(SIGNALS, name);
+  return  Object.hasOwn(SIGNALS, name);
 }
 
 /** True for a well-formed application signal name such as `app.frameDeadlineMs`. */

@@ -33,9 +33,9 @@ describe('stitchnet demo', () => {
     }
     expect(r.stdout).toMatch(/signals: trace examples\/traces\/laptop-unplugged\.csv \(40:00 played 2400× faster\)/);
     // A degrade driven by the trace's battery, with the rule and the reading that matched.
-    expect(r.stdout).toMatch(/^ *\d+:\d\d(\.\d)?  down  stitch \d+ → \d+ \([\d.]+ [kMG]MACs → [\d.]+ [kMG]MACs\): rules .*critical-battery \(battery\.percent=1\d(\.5)? below 15, battery\.charging=false\)/m);
+    expect(r.stdout).toMatch(/^ *\d+:\d\d(\.\d)? {2}down {2}stitch \d+ → \d+ \([\d.]+ [kMG]MACs → [\d.]+ [kMG]MACs\): rules .*critical-battery \(battery\.percent=1\d(\.5)? below 15, battery\.charging=false\)/m);
     // Not a terminal: plain status lines (one a second), no cursor movement.
-    expect(r.stdout).toMatch(/^ *\d+:\d\d(\.\d)?  stitch \d+  [\d.]+ [kMG]MACs  p50 [\d.]+ ms  acc [\d.]+ % of \d+  battery \d+ % on battery  cpu \d+ °C/m);
+    expect(r.stdout).toMatch(/^ *\d+:\d\d(\.\d)? {2}stitch \d+ {2}[\d.]+ [kMG]MACs {2}p50 [\d.]+ ms {2}acc [\d.]+ % of \d+ {2}battery \d+ % on battery {2}cpu \d+ °C/m);
     expect(r.stdout).not.toContain('\x1b[');
     expect(r.stdout).toMatch(/\nRan \d+ inferences in [\d.]+ s/);
     expect(r.stdout).toMatch(/\n {2}stitch +[kMG]MACs +active +share +runs +p50 ms +accuracy\n/);

@@ -69,7 +69,7 @@ describe('stitchnet simulate', () => {
     expect(a.code).toBe(0);
     expect(a.stdout).toBe(b.stdout);
     // One line per switch (clock, direction, stitches and MACs), its reason under it.
-    expect(a.stdout).toMatch(/\n\s*18:30  degrade  stitch \d+ → \d+ \([\d.]+ kMACs → [\d.]+ kMACs\)\n\s+rules low-battery \(battery\.percent=29\.5 below 30, battery\.charging=false\); limits cost ≤ 0\.6 of max \(low-battery\)/);
+    expect(a.stdout).toMatch(/\n\s*18:30 {2}degrade {2}stitch \d+ → \d+ \([\d.]+ kMACs → [\d.]+ kMACs\)\n\s+rules low-battery \(battery\.percent=29\.5 below 30, battery\.charging=false\); limits cost ≤ 0\.6 of max \(low-battery\)/);
     expect(a.stdout).toMatch(/\n2 switches after the initial choice \(2 down, 0 up\) over 40:00\n/);
     // one MACs unit throughout the report (the package's costliest stitch's): the table header names it
     expect(a.stdout).toMatch(/\n {2}stitch +kMACs +time +share\n/);
@@ -125,7 +125,7 @@ describe('stitchnet simulate', () => {
     const r = await simulate('laptop-unplugged', 'balanced', [], plain);
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(/^warning: plain has no accuracy figures/m);
-    expect(r.stdout).toMatch(/degrade  stitch/);
+    expect(r.stdout).toMatch(/degrade {2}stitch/);
   });
 
   it('refuses a profile that does not fit the package, with file and line', async () => {

@@ -6,9 +6,9 @@ import { describe, expectTypeOf, it } from 'vitest';
 import {
   isStitchnetError,
   ManualSource,
-  PushSource,
-  StitchRuntime,
-  StitchnetError,
+  type PushSource,
+  type StitchRuntime,
+  type StitchnetError,
   type ClassifyOptions,
   type ClassifyResult,
   type ImageInput,
