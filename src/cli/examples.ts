@@ -21,7 +21,13 @@ export const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
     'stitchnet simulate --model models/fmnist-vit --profile profiles/balanced.yaml --trace examples/traces/laptop-unplugged.csv',
     'stitchnet simulate --model models/fmnist-vit --profile profiles/battery-saver.yaml --trace examples/traces/heating-throttling.csv --plot timeline.svg --plot timeline.png',
   ],
-  demo: ['stitchnet demo', 'stitchnet demo --trace examples/traces/heating-throttling.csv --duration 30'],
+  demo: [
+    'stitchnet demo',
+    'stitchnet demo --trace examples/traces/heating-throttling.csv --duration 30',
+    'stitchnet demo --profile balanced --record run.csv --json > summary.json',
+  ],
+  calibrate: ['stitchnet calibrate models/fmnist-vit', 'stitchnet calibrate models/fmnist-vit --batch 1,8 --json'],
+  fetch: ['stitchnet fetch https://example.com/fmnist-vit/stitchnet.json --sha256 <sha256 of stitchnet.json> --out models/fmnist-vit'],
 };
 
 /** The path of a command below the program: `'synth vit'`. */

@@ -1,6 +1,6 @@
 /**
  * The options of `StitchRuntime.create` and `run`, as plain interfaces (the public types). They
- * are checked at run time by the zod schemas in `options-schema.ts`, which are typed against them.
+ * are checked at run time by the schemas in `options-schema.ts`, which are typed against them.
  */
 import type { FastPathOptions, ThreadOptions } from '../engine/options.js';
 import type { ProviderName } from '../engine/providers.js';

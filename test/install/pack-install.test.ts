@@ -290,7 +290,7 @@ await main();
     // The table needs no optional dependency; the plot needs vega.
     const table = await exec(cli, ['inspect', '@stitchnet/fmnist-vit'], { cwd: app, timeout: 60_000 });
     expect(table.stdout).toMatch(/frontier/i);
-    const plot = await exec(cli, ['inspect', '@stitchnet/fmnist-vit', '--plot', path.join(tmp, 'pareto')], { cwd: app, timeout: 60_000 }).catch((e: { stdout: string; stderr: string; code: number }) => e);
+    const plot = await exec(cli, ['inspect', '@stitchnet/fmnist-vit', '--plot', path.join(tmp, 'pareto.svg')], { cwd: app, timeout: 60_000 }).catch((e: { stdout: string; stderr: string; code: number }) => e);
     expect((plot as { code?: number }).code).toBe(1);
     expect((plot as { stderr: string }).stderr).toContain('needs the package vega, which is not installed. Install it next to stitchnet: npm install vega [DEPENDENCY_MISSING]');
     // The demo from an installed copy runs the installed trained family, not the random stand-in.

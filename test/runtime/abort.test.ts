@@ -14,6 +14,8 @@ import { makeTinyPackage } from '../helpers/tiny-package.js';
 
 /** Every engine client the runtime opens, with what was done to it. */
 const clients: { loads: number; runs: number; closed: Promise<void> }[] = [];
+/** Called with the count of pieces asked for so far, as each load is asked for. */
+const hooks: { onLoad?: ((loads: number) => void) | undefined } = {};
 
 vi.mock('../../src/engine/client.js', async (importOriginal) => {
   const real = await importOriginal<typeof import('../../src/engine/client.js')>();
@@ -23,7 +25,11 @@ vi.mock('../../src/engine/client.js', async (importOriginal) => {
     clients.push(entry);
     return {
       mode: c.mode,
-      loadPiece: (p) => (entry.loads++, c.loadPiece(p)),
+      loadPiece: (p) => {
+        entry.loads++;
+        hooks.onLoad?.(entry.loads);
+        return c.loadPiece(p);
+      },
       run: (r) => (entry.runs++, c.run(r)),
       fuse: (p) => c.fuse(p),
       close: () => c.close().finally(resolveClosed),
@@ -63,18 +69,15 @@ describe('create({ signal })', () => {
 
   it('stops loading pieces when aborted midway, rejects with the reason as cause, and closes the engine', async () => {
     const controller = new AbortController();
-    let reads = 0;
-    // Aborts while the third piece is being read: deterministic, no timers.
-    const aborting: StitchPackage = {
-      ...pkg,
-      manifest: pkg.manifest,
-      routePieces: (id) => pkg.routePieces(id),
-      pieceBytes: (id) => {
-        if (++reads === 3) controller.abort('navigated away');
-        return pkg.pieceBytes(id);
-      },
+    // Aborts while the third piece is being loaded: deterministic, no timers.
+    hooks.onLoad = (loads) => {
+      if (loads === 3) controller.abort('navigated away');
     };
-    const error = await StitchRuntime.create({ model: aborting, providers: ['cpu'], signal: controller.signal }).catch((e: unknown) => e);
+    const error = await StitchRuntime.create({ model: pkg, providers: ['cpu'], signal: controller.signal })
+      .catch((e: unknown) => e)
+      .finally(() => {
+        hooks.onLoad = undefined;
+      });
     expect(error).toMatchObject({ code: 'ABORTED', cause: 'navigated away', message: expect.stringMatching(/StitchRuntime.create was aborted/) });
     expect(clients).toHaveLength(1);
     await clients[0]!.closed;

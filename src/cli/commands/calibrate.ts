@@ -80,7 +80,6 @@ export function registerCalibrate(program: Command): void {
     .option('--profile <file>', "calibrate the stitches this profile restricts itself to (default: the package's frontier)")
     .option('--cache-dir <dir>', 'stitchnet cache folder (default: $STITCHNET_CACHE_DIR, else the OS cache folder)')
     .option('--json', 'print the calibration as JSON on stdout')
-    .addHelpText('after', '\nExamples:\n  stitchnet calibrate models/fmnist-vit\n  stitchnet calibrate models/fmnist-vit --batch 1,8 --json')
     .action(async (dir: string, o: CalibrateCliOptions) => {
       const pkg = await readPackage(dir);
       const rt = await StitchRuntime.create({

@@ -36,7 +36,6 @@ export function registerFetch(program: Command): void {
     .requiredOption('--sha256 <hex>', 'sha256 of that stitchnet.json (pins the manifest and, through it, every piece)')
     .option('--out <dir>', 'folder to write the package to (default: the cache, named by the sha256)')
     .option('--cache <dir>', 'cache folder (default: STITCHNET_CACHE_DIR, else the OS cache folder)')
-    .addHelpText('after', '\nExample:\n  stitchnet fetch https://example.com/fmnist-vit/stitchnet.json --sha256 3f5c… --out models/fmnist-vit\n')
     .action(async (url: string, o: FetchCliOptions) => {
       const dir = await fetchPackage(url, {
         sha256: o.sha256,
