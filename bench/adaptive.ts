@@ -60,7 +60,15 @@ function calibrationOf(rt: StitchRuntime): string {
 async function calibrationTimes(o: Options): Promise<{ cold: string; cached: string }> {
   const cacheDir = await mkdtemp(path.join(os.tmpdir(), 'stitchnet-bench-cache-'));
   try {
-    const open = () => StitchRuntime.create({ model: o.model, providers: ['cpu'], profile: o.profile, watchProfile: false, systemSource: false, ...{ cacheDir } });
+    const open = () =>
+      StitchRuntime.create({
+        model: o.model,
+        providers: ['cpu'],
+        profile: o.profile,
+        watchProfile: false,
+        systemSource: false,
+        ...{ cacheDir },
+      });
     const cold = await open();
     const coldText = calibrationOf(cold);
     await cold.close();
@@ -80,14 +88,22 @@ function profileChoice(o: Options, catalog: StitchCatalog): number {
 
 /** Runs inference back to back for the whole span, with the busy phases; returns what happened. */
 async function live(o: Options, phases: [number, number][]) {
-  const rt = await StitchRuntime.create({ model: o.model, profile: o.profile, watchProfile: false, providers: ['cpu'] });
+  const rt = await StitchRuntime.create({
+    model: o.model,
+    profile: o.profile,
+    watchProfile: false,
+    providers: ['cpu'],
+  });
   const input = new Float32Array(28 * 28).fill(0.5);
   const seen: Seen[] = [];
   const runs = new Map<number, number>();
   let overLimits = 0;
   let latest: LoopDecision | undefined;
   const start = performance.now();
-  const subs = [rt.stitchChanges$.subscribe((change) => seen.push({ t: performance.now() - start, change })), rt.decisions$.subscribe((d) => (latest = d))];
+  const subs = [
+    rt.stitchChanges$.subscribe((change) => seen.push({ t: performance.now() - start, change })),
+    rt.decisions$.subscribe((d) => (latest = d)),
+  ];
   const spanMs = o.minutes * 60_000;
   let load: { stop: () => void } | undefined;
   try {
@@ -153,9 +169,20 @@ function recovery(initial: number, seen: readonly Seen[], phaseEnd: number, choi
 function syntheticTrace(rows: number): Trace {
   const list: TraceRow[] = new Array(rows);
   for (let i = 0; i < rows; i++) {
-    list[i] = { tMs: i * 1000, values: { 'battery.percent': 100 - ((i / 60) % 100), 'battery.charging': false, 'inference.slowdown': i % 3600 < 600 ? 2 : 1 } };
+    list[i] = {
+      tMs: i * 1000,
+      values: {
+        'battery.percent': 100 - ((i / 60) % 100),
+        'battery.charging': false,
+        'inference.slowdown': i % 3600 < 600 ? 2 : 1,
+      },
+    };
   }
-  return { name: `synthetic-${rows}`, signals: ['battery.percent', 'battery.charging', 'inference.slowdown'], rows: list };
+  return {
+    name: `synthetic-${rows}`,
+    signals: ['battery.percent', 'battery.charging', 'inference.slowdown'],
+    rows: list,
+  };
 }
 
 function simulateTimes(o: Options, catalog: StitchCatalog): string[] {
@@ -173,7 +200,8 @@ function simulateTimes(o: Options, catalog: StitchCatalog): string[] {
   });
 }
 
-const clock = (ms: number) => `${Math.floor(ms / 60_000)}:${String(Math.floor((ms % 60_000) / 1000)).padStart(2, '0')}.${Math.floor((ms % 1000) / 100)}`;
+const clock = (ms: number) =>
+  `${Math.floor(ms / 60_000)}:${String(Math.floor((ms % 60_000) / 1000)).padStart(2, '0')}.${Math.floor((ms % 1000) / 100)}`;
 
 async function main(o: Options): Promise<void> {
   const scale = o.minutes / 5;
@@ -187,13 +215,18 @@ async function main(o: Options): Promise<void> {
   const choice = profileChoice(o, catalog);
   const out = (line = '') => process.stdout.write(`${line}\n`);
 
-  out(`bench:adaptive — ${o.model} × ${o.profile}, ${o.minutes} min live, busy ×2 at ${phases.map(([a, b]) => `${clock(a)}–${clock(b)}`).join(' and ')}; ${os.cpus().length} cores`);
+  out(
+    `bench:adaptive — ${o.model} × ${o.profile}, ${o.minutes} min live, busy ×2 at ${phases.map(([a, b]) => `${clock(a)}–${clock(b)}`).join(' and ')}; ${os.cpus().length} cores`,
+  );
   const calibration = await calibrationTimes(o);
   out(`Calibration: cold ${calibration.cold}; cached ${calibration.cached}`);
 
   const run = await live(o, phases);
   out(`\nSwitches (${run.seen.length}; started on stitch ${run.initial}, the profile's choice is ${choice}):`);
-  for (const s of run.seen) out(`  ${clock(s.t).padStart(8)}  ${String(s.change.direction ?? '').padEnd(7)} ${s.change.from} → ${s.change.to}  ${s.change.reason.summary}`);
+  for (const s of run.seen)
+    out(
+      `  ${clock(s.t).padStart(8)}  ${String(s.change.direction ?? '').padEnd(7)} ${s.change.from} → ${s.change.to}  ${s.change.reason.summary}`,
+    );
   const firstMinute = run.seen.filter((s) => s.t < 60_000 * scale).length;
   const perPhase = phases.map(([a, b]) => {
     const inside = run.seen.filter((s) => s.t >= a && s.t < b + 30_000);
@@ -203,12 +236,16 @@ async function main(o: Options): Promise<void> {
   out(`\nIn the first ${clock(60_000 * scale)}: ${firstMinute} switch(es) (target 0)`);
   out(`Per busy phase (to 30 s after its end): ${perPhase.join('; ')} (target ≤ 1 down, ≤ 1 up)`);
   out(`Reversals within ${clock(60_000 * scale)}: ${reversals(run.seen, 60_000 * scale)} (target 0)`);
-  out(`Back on the profile's choice after each phase: ${back.map((b) => (b === undefined ? 'never' : `${(b / 1000).toFixed(1)} s`)).join('; ')} (target ≤ 30 s)`);
+  out(
+    `Back on the profile's choice after each phase: ${back.map((b) => (b === undefined ? 'never' : `${(b / 1000).toFixed(1)} s`)).join('; ')} (target ≤ 30 s)`,
+  );
   const total = [...run.runs.values()].reduce((a, b) => a + b, 0);
   out(`Runs over the limits in force: ${run.overLimits} of ${total}`);
   out('Time on each stitch:');
   for (const [id, ms] of [...timeOnStitches(run.initial, run.seen, run.end)].sort((a, b) => b[1] - a[1])) {
-    out(`  stitch ${String(id).padStart(3)}: ${clock(ms).padStart(8)} (${((100 * ms) / run.end).toFixed(1)} %), ${run.runs.get(id) ?? 0} runs`);
+    out(
+      `  stitch ${String(id).padStart(3)}: ${clock(ms).padStart(8)} (${((100 * ms) / run.end).toFixed(1)} %), ${run.runs.get(id) ?? 0} runs`,
+    );
   }
   if (o.simulateRows.length > 0) {
     out('\nsimulate (virtual time, keep: false):');
@@ -220,7 +257,12 @@ const program = new Command('bench:adaptive')
   .option('--minutes <n>', 'length of the live run; every time scales with it (default 5)', positive, 5)
   .option('--model <dir>', 'stitch package', 'models/fmnist-vit')
   .option('--profile <file>', 'profile', 'profiles/balanced.yaml')
-  .option('--simulate-rows <list>', 'trace lengths to time simulate on, comma-separated (empty: none)', (v: string) => v.split(',').filter(Boolean).map(positive), [86_400, 1_000_000])
+  .option(
+    '--simulate-rows <list>',
+    'trace lengths to time simulate on, comma-separated (empty: none)',
+    (v: string) => v.split(',').filter(Boolean).map(positive),
+    [86_400, 1_000_000],
+  )
   .action(async (o: Options) => main(o));
 program.parseAsync().catch((e: unknown) => {
   process.stderr.write(`${e instanceof Error ? e.message : String(e)}\n`);

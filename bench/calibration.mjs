@@ -10,14 +10,24 @@ import { parseArgs } from 'node:util';
 import { StitchRuntime } from '../dist/index.js';
 
 const { values } = parseArgs({
-  options: { reps: { type: 'string', default: '5' }, model: { type: 'string', default: 'models/fmnist-vit' }, profile: { type: 'string', default: 'profiles/balanced.yaml' } },
+  options: {
+    reps: { type: 'string', default: '5' },
+    model: { type: 'string', default: 'models/fmnist-vit' },
+    profile: { type: 'string', default: 'profiles/balanced.yaml' },
+  },
 });
 const reps = Number(values.reps);
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
 
 async function create(opts) {
   const t0 = performance.now();
-  const rt = await StitchRuntime.create({ model: values.model, profile: values.profile, watchProfile: false, systemSource: false, ...opts });
+  const rt = await StitchRuntime.create({
+    model: values.model,
+    profile: values.profile,
+    watchProfile: false,
+    systemSource: false,
+    ...opts,
+  });
   const ms = performance.now() - t0;
   const cal = rt.calibration;
   await rt.close();
@@ -47,9 +57,13 @@ for (let i = 0; i < reps; i++) {
 
 const off = median(rows.off);
 process.stdout.write(`${values.model}, ${reps} interleaved repetitions, medians\n`);
-process.stdout.write(`candidates ${last.candidates.length}, batches ${last.batches.join(',')}, mode ${last.mode}, runs per stitch ${Math.min(...last.stitches.map((s) => s.samples))}\n`);
+process.stdout.write(
+  `candidates ${last.candidates.length}, batches ${last.batches.join(',')}, mode ${last.mode}, runs per stitch ${Math.min(...last.stitches.map((s) => s.samples))}\n`,
+);
 process.stdout.write(`create() without calibration   ${off.toFixed(0).padStart(6)} ms   1.00×\n`);
 for (const kind of ['cold', 'cached']) {
   const m = median(rows[kind]);
-  process.stdout.write(`create() ${kind.padEnd(6)} cache          ${m.toFixed(0).padStart(6)} ms   ${(m / off).toFixed(2)}×   (calibration ${median(calMs[kind]).toFixed(0)} ms, at most ${Math.max(...calMs[kind]).toFixed(0)} ms)\n`);
+  process.stdout.write(
+    `create() ${kind.padEnd(6)} cache          ${m.toFixed(0).padStart(6)} ms   ${(m / off).toFixed(2)}×   (calibration ${median(calMs[kind]).toFixed(0)} ms, at most ${Math.max(...calMs[kind]).toFixed(0)} ms)\n`,
+  );
 }

@@ -185,7 +185,13 @@ export async function writeFamilyPackage(dir: string, spec: FamilySpec): Promise
   const stream = (name: string, dim: number) => ({ name, shape: ['batch', tokens, dim] });
   const files = new Map<string, Uint8Array>();
   const pieces: Record<string, PieceDraft> = {};
-  const addPiece = (id: string, kind: PieceDraft['kind'], bytes: Uint8Array, input: PieceDraft['input'], output: PieceDraft['output']) => {
+  const addPiece = (
+    id: string,
+    kind: PieceDraft['kind'],
+    bytes: Uint8Array,
+    input: PieceDraft['input'],
+    output: PieceDraft['output'],
+  ) => {
     const file = `pieces/${id}.onnx`;
     files.set(file, bytes);
     pieces[id] = { kind, file, input, output };
@@ -201,24 +207,46 @@ export async function writeFamilyPackage(dir: string, spec: FamilySpec): Promise
     const cut = (inputs: string[], outputs: string[], rename: Record<string, string>) =>
       encodeModel(extractSubgraph(whole, { inputs, outputs, rename }));
 
-    addPiece(`${id}.embed`, 'embed', cut(['input'], [bounds.embedOut], { [bounds.embedOut]: 'tokens' }), {
-      name: 'input',
-      shape: ['batch', image.channels, image.imageSize, image.imageSize],
-    }, stream('tokens', dim));
+    addPiece(
+      `${id}.embed`,
+      'embed',
+      cut(['input'], [bounds.embedOut], { [bounds.embedOut]: 'tokens' }),
+      {
+        name: 'input',
+        shape: ['batch', image.channels, image.imageSize, image.imageSize],
+      },
+      stream('tokens', dim),
+    );
     const blocks = bounds.blockOut.map((out, b) => {
       const input = b === 0 ? bounds.embedOut : (bounds.blockOut[b - 1] as string);
-      addPiece(`${id}.block.${b}`, 'block', cut([input], [out], { [input]: 'tokens', [out]: 'tokens_out' }), stream('tokens', dim), stream('tokens_out', dim));
+      addPiece(
+        `${id}.block.${b}`,
+        'block',
+        cut([input], [out], { [input]: 'tokens', [out]: 'tokens_out' }),
+        stream('tokens', dim),
+        stream('tokens_out', dim),
+      );
       return `${id}.block.${b}`;
     });
-    addPiece(`${id}.head`, 'head', cut([bounds.headIn], ['logits'], { [bounds.headIn]: 'tokens' }), stream('tokens', dim), {
-      name: 'logits',
-      shape: ['batch', image.classes],
-    });
+    addPiece(
+      `${id}.head`,
+      'head',
+      cut([bounds.headIn], ['logits'], { [bounds.headIn]: 'tokens' }),
+      stream('tokens', dim),
+      {
+        name: 'logits',
+        shape: ['batch', image.classes],
+      },
+    );
     anchors.push({ id, dim, weights });
     manifestAnchors.push({ id, dim, depth, embed: `${id}.embed`, blocks, head: `${id}.head` });
   });
 
-  const stitches: FamilyStitch[] = anchors.map((_, a) => ({ id: a, segments: [{ anchor: a, from: 0, to: depth - 1 }], layers: [] }));
+  const stitches: FamilyStitch[] = anchors.map((_, a) => ({
+    id: a,
+    segments: [{ anchor: a, from: 0, to: depth - 1 }],
+    layers: [],
+  }));
   const stitchLayers: ManifestDraft['stitchLayers'] = [];
   for (let a = 0; a + 1 < anchors.length; a++) {
     const front = anchors[a] as FamilyAnchor;
@@ -265,7 +293,10 @@ export async function writeFamilyPackage(dir: string, spec: FamilySpec): Promise
       stitches: stitches.map((s) => ({
         id: s.id,
         route: s.segments.flatMap((seg, i) => {
-          const step = { anchor: (anchors[seg.anchor] as FamilyAnchor).id, blocks: [seg.from, seg.to] as [number, number] };
+          const step = {
+            anchor: (anchors[seg.anchor] as FamilyAnchor).id,
+            blocks: [seg.from, seg.to] as [number, number],
+          };
           return i === 0 ? [step] : [{ stitchLayer: s.stitchLayer as string }, step];
         }),
         ...(s.position ? { positions: [s.position] } : {}),
@@ -286,7 +317,16 @@ export async function writeFamilyPackage(dir: string, spec: FamilySpec): Promise
 export function routeModelBytes(family: Pick<FamilyPackage, 'anchors' | 'stitches'>, stitchId: number): Uint8Array {
   const stitch = family.stitches.find((s) => s.id === stitchId);
   if (!stitch) {
-    throw new OptionError('OPTION_INVALID', `the family has no stitch ${stitchId}`, { option: 'stitchId', validValues: family.stitches.map((s) => s.id) });
+    throw new OptionError('OPTION_INVALID', `the family has no stitch ${stitchId}`, {
+      option: 'stitchId',
+      validValues: family.stitches.map((s) => s.id),
+    });
   }
-  return encodeModel(buildRouteModel(family.anchors.map((a) => a.weights), stitch.segments, stitch.layers));
+  return encodeModel(
+    buildRouteModel(
+      family.anchors.map((a) => a.weights),
+      stitch.segments,
+      stitch.layers,
+    ),
+  );
 }

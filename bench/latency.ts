@@ -17,7 +17,13 @@ import { type FamilyPackage, type FamilySpec, routeModelBytes, sampleSize, unifo
 import { type Cell, echoWorker, pairedRounds } from './measure.js';
 import { type MedianCI, type Summary, median, pairedRatio, summarize } from './stats.js';
 
-export type RuntimeKind = 'route.worker' | 'fast.worker' | 'route.inProcess' | 'fast.inProcess' | 'route.worker.arenaOn' | 'route.worker.arenaOff';
+export type RuntimeKind =
+  | 'route.worker'
+  | 'fast.worker'
+  | 'route.inProcess'
+  | 'fast.inProcess'
+  | 'route.worker.arenaOn'
+  | 'route.worker.arenaOff';
 
 export const RUNTIME_KINDS: Record<RuntimeKind, { worker: boolean; fast: boolean; cpuMemArena?: boolean }> = {
   'route.worker': { worker: true, fast: false },
@@ -93,7 +99,9 @@ export interface ScaleLatency {
 const BATCHES = [1, 8] as const;
 
 export function benchError(message: string): RuntimeError {
-  return new RuntimeError('INFERENCE_FAILED', message, { hint: 'The benchmark checks that it measures what it claims; this check failed.' });
+  return new RuntimeError('INFERENCE_FAILED', message, {
+    hint: 'The benchmark checks that it measures what it claims; this check failed.',
+  });
 }
 
 export function sample(spec: FamilySpec, batch: number, seed = 3): { data: Float32Array; dims: number[] } {
@@ -109,7 +117,12 @@ export function maxAbsDiff(a: Float32Array, b: Float32Array): number {
 }
 
 /** A runtime of one kind on the scale's stitch. */
-export async function createRuntime(kind: RuntimeKind, scale: Scale, family: FamilyPackage, ctx: BenchContext): Promise<StitchRuntime> {
+export async function createRuntime(
+  kind: RuntimeKind,
+  scale: Scale,
+  family: FamilyPackage,
+  ctx: BenchContext,
+): Promise<StitchRuntime> {
   const { worker, fast, cpuMemArena } = RUNTIME_KINDS[kind];
   const rt = await StitchRuntime.create({
     model: family.dir,
@@ -124,17 +137,28 @@ export async function createRuntime(kind: RuntimeKind, scale: Scale, family: Fam
 }
 
 /** Runs the active stitch until the runtime's fast path has kicked in by itself (its own thresholds). */
-async function untilFused(rt: StitchRuntime, x: Float32Array, timeoutMs: number): Promise<{ runs: number; ms: number }> {
+async function untilFused(
+  rt: StitchRuntime,
+  x: Float32Array,
+  timeoutMs: number,
+): Promise<{ runs: number; ms: number }> {
   const t0 = performance.now();
   for (let runs = 1; ; runs++) {
     const r = await rt.run(x);
     if (r.path === 'fused') return { runs, ms: performance.now() - t0 };
-    if (performance.now() - t0 > timeoutMs) throw benchError(`the fast path did not kick in within ${timeoutMs} ms (${runs} runs)`);
+    if (performance.now() - t0 > timeoutMs)
+      throw benchError(`the fast path did not kick in within ${timeoutMs} ms (${runs} runs)`);
   }
 }
 
 /** A cell that runs the runtime and counts runs that took another path or stitch than expected. */
-function runtimeCell(name: string, rt: StitchRuntime, x: Float32Array, want: { path: RunResult['path']; stitch: number }, wrong: Map<string, number>): Cell {
+function runtimeCell(
+  name: string,
+  rt: StitchRuntime,
+  x: Float32Array,
+  want: { path: RunResult['path']; stitch: number },
+  wrong: Map<string, number>,
+): Cell {
   return {
     name,
     run: async () => {
@@ -155,14 +179,27 @@ function fusedCell(fused: OrtSession, x: { data: Float32Array; dims: number[] })
 }
 
 /** Times `cells` (reference first) side by side and summarizes subject (`cells[1]`) ÷ reference. */
-async function measurePair(label: string, cells: Cell[], budget: RoundBudget, warmup: number, ctx: BenchContext, diff: number): Promise<PairResult> {
+async function measurePair(
+  label: string,
+  cells: Cell[],
+  budget: RoundBudget,
+  warmup: number,
+  ctx: BenchContext,
+  diff: number,
+): Promise<PairResult> {
   const [reference, subject] = cells as [Cell, Cell];
   const meter = cpuMeter();
   ctx.log(`${label}: ${subject.name} ÷ ${reference.name}, ${budget.min}–${budget.max} rounds`);
-  const times = await pairedRounds(cells, { warmup, minRounds: budget.min, maxRounds: budget.max, targetHalfWidth: ctx.targetHalfWidth }, ['echo']);
+  const times = await pairedRounds(
+    cells,
+    { warmup, minRounds: budget.min, maxRounds: budget.max, targetHalfWidth: ctx.targetHalfWidth },
+    ['echo'],
+  );
   const [s, r] = [times[subject.name] as number[], times[reference.name] as number[]];
   const ratio = pairedRatio(s, r);
-  ctx.log(`${label}: ${ratio.median.toFixed(3)} [${ratio.lo.toFixed(3)}, ${ratio.hi.toFixed(3)}] after ${s.length} rounds`);
+  ctx.log(
+    `${label}: ${ratio.median.toFixed(3)} [${ratio.lo.toFixed(3)}, ${ratio.hi.toFixed(3)}] after ${s.length} rounds`,
+  );
   return {
     subject: summarize(s),
     reference: summarize(r),
@@ -183,7 +220,15 @@ function checkResults(label: string, wrong: Map<string, number>, diff: number): 
 }
 
 /** One runtime kind ÷ the fused session, at b1 and b8, the runtime alive only for this pair. */
-async function overFused(kind: RuntimeKind, scale: Scale, family: FamilyPackage, fused: OrtSession, refs: Map<number, Float32Array>, ctx: BenchContext, kickIn: ScaleLatency['fastPathKickIn']): Promise<ByBatch> {
+async function overFused(
+  kind: RuntimeKind,
+  scale: Scale,
+  family: FamilyPackage,
+  fused: OrtSession,
+  refs: Map<number, Float32Array>,
+  ctx: BenchContext,
+  kickIn: ScaleLatency['fastPathKickIn'],
+): Promise<ByBatch> {
   const rt = await createRuntime(kind, scale, family, ctx);
   try {
     const fast = RUNTIME_KINDS[kind].fast;
@@ -196,7 +241,10 @@ async function overFused(kind: RuntimeKind, scale: Scale, family: FamilyPackage,
       const x = sample(scale.spec, batch);
       const diff = maxAbsDiff((await rt.run(x.data)).logits, refs.get(batch) as Float32Array);
       const wrong = new Map<string, number>();
-      const cells = [fusedCell(fused, x), runtimeCell(kind, rt, x.data, { path: fast ? 'fused' : 'route', stitch: scale.stitch }, wrong)];
+      const cells = [
+        fusedCell(fused, x),
+        runtimeCell(kind, rt, x.data, { path: fast ? 'fused' : 'route', stitch: scale.stitch }, wrong),
+      ];
       const budget = batch === 1 ? scale.rounds.b1 : scale.rounds.b8;
       out[`b${batch}`] = await measurePair(`${scale.label} b${batch}`, cells, budget, scale.warmup, ctx, diff);
       checkResults(`${scale.label} b${batch} ${kind}`, wrong, diff);
@@ -208,8 +256,19 @@ async function overFused(kind: RuntimeKind, scale: Scale, family: FamilyPackage,
 }
 
 /** `subject` ÷ `reference` runtime (both alive, nothing else), at b1 and b8; `echo` adds the bare round trip. */
-async function betweenRuntimes(subject: RuntimeKind, reference: RuntimeKind, scale: Scale, family: FamilyPackage, refs: Map<number, Float32Array>, ctx: BenchContext, echo: boolean): Promise<ByBatch> {
-  const rts = [await createRuntime(reference, scale, family, ctx), await createRuntime(subject, scale, family, ctx)] as const;
+async function betweenRuntimes(
+  subject: RuntimeKind,
+  reference: RuntimeKind,
+  scale: Scale,
+  family: FamilyPackage,
+  refs: Map<number, Float32Array>,
+  ctx: BenchContext,
+  echo: boolean,
+): Promise<ByBatch> {
+  const rts = [
+    await createRuntime(reference, scale, family, ctx),
+    await createRuntime(subject, scale, family, ctx),
+  ] as const;
   const outputFloats = family.manifest.output.shape.reduce<number>((n, d) => n * (typeof d === 'number' ? d : 1), 1);
   const bare = echo ? echoWorker(outputFloats) : undefined;
   try {
@@ -219,7 +278,10 @@ async function betweenRuntimes(subject: RuntimeKind, reference: RuntimeKind, sca
       const diff = maxAbsDiff((await rts[1].run(x.data)).logits, refs.get(batch) as Float32Array);
       const wrong = new Map<string, number>();
       const want = { path: 'route' as const, stitch: scale.stitch };
-      const cells = [runtimeCell(reference, rts[0], x.data, want, wrong), runtimeCell(subject, rts[1], x.data, want, wrong)];
+      const cells = [
+        runtimeCell(reference, rts[0], x.data, want, wrong),
+        runtimeCell(subject, rts[1], x.data, want, wrong),
+      ];
       if (bare) cells.push({ name: 'echo', run: () => bare.roundTrip(x.data) });
       const budget = batch === 1 ? scale.rounds.b1 : scale.rounds.b8;
       out[`b${batch}`] = await measurePair(`${scale.label} b${batch}`, cells, budget, scale.warmup, ctx, diff);
@@ -236,7 +298,10 @@ async function referenceLogits(fused: OrtSession, spec: FamilySpec): Promise<Map
   const refs = new Map<number, Float32Array>();
   for (const batch of BATCHES) {
     const x = sample(spec, batch);
-    refs.set(batch, new Float32Array((await fused.run(fused.tensor(x.data, x.dims), 'the fused route')).data as Float32Array));
+    refs.set(
+      batch,
+      new Float32Array((await fused.run(fused.tensor(x.data, x.dims), 'the fused route')).data as Float32Array),
+    );
   }
   return refs;
 }
@@ -248,11 +313,20 @@ export async function latency(scale: Scale, family: FamilyPackage, ctx: BenchCon
   const refs = await referenceLogits(fused, scale.spec);
   const result: ScaleLatency = { overFused: {}, workerOverInProcess: {}, arenaOffOverOn: {}, fastPathKickIn: {} };
   try {
-    for (const kind of scale.overFused) result.overFused[kind] = await overFused(kind, scale, family, fused, refs, ctx, result.fastPathKickIn);
+    for (const kind of scale.overFused)
+      result.overFused[kind] = await overFused(kind, scale, family, fused, refs, ctx, result.fastPathKickIn);
   } finally {
     await fused.release();
   }
   result.workerOverInProcess = await betweenRuntimes('route.worker', 'route.inProcess', scale, family, refs, ctx, true);
-  result.arenaOffOverOn = await betweenRuntimes('route.worker.arenaOff', 'route.worker.arenaOn', scale, family, refs, ctx, false);
+  result.arenaOffOverOn = await betweenRuntimes(
+    'route.worker.arenaOff',
+    'route.worker.arenaOn',
+    scale,
+    family,
+    refs,
+    ctx,
+    false,
+  );
   return result;
 }

@@ -23,27 +23,55 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { resolveThreads } from '../src/engine/options.js';
 import { PROVIDER_NAMES } from '../src/engine/providers.js';
 import { cpuMeter, environment } from './env.js';
-import { DEIT_TS_FAMILY, DEIT_TSB_FAMILY, type FamilyPackage, MICRO_FAMILY, TINY_FAMILY, routeModelBytes, writeFamilyPackage } from './families.js';
+import {
+  DEIT_TS_FAMILY,
+  DEIT_TSB_FAMILY,
+  type FamilyPackage,
+  MICRO_FAMILY,
+  TINY_FAMILY,
+  routeModelBytes,
+  writeFamilyPackage,
+} from './families.js';
 import { type BenchContext, type Scale, type ScaleLatency, createRuntime, latency, sample } from './latency.js';
 import { type SwitchSample, eventLoopLag, freshSessionTrials, switchTrials } from './measure.js';
-import { buildReport, printTables, TARGETS, type BenchOptions, type LagResult, type ScaleResults, type SwitchResult } from './report.js';
+import {
+  buildReport,
+  printTables,
+  TARGETS,
+  type BenchOptions,
+  type LagResult,
+  type ScaleResults,
+  type SwitchResult,
+} from './report.js';
 import { MORE_VARIANTS, PROBE_FLAG, RUNTIME_VARIANT, type RssResult, probeInChild, runProbe } from './rss.js';
 import { round, summarize } from './stats.js';
 
 const started = performance.now();
-const log = (message: string) => process.stderr.write(`[bench ${((performance.now() - started) / 1000).toFixed(0).padStart(4)}s] ${message}\n`);
+const log = (message: string) =>
+  process.stderr.write(`[bench ${((performance.now() - started) / 1000).toFixed(0).padStart(4)}s] ${message}\n`);
 const gc = () => (globalThis as { gc?: () => void }).gc?.();
 
 /** (b) at one scale, on a runtime of its own without fast path; `withFresh` adds the fresh-session trials. */
-async function switching(scale: Scale, family: FamilyPackage, ctx: BenchContext, kind: 'route.worker' | 'route.inProcess', withFresh: boolean): Promise<SwitchResult> {
+async function switching(
+  scale: Scale,
+  family: FamilyPackage,
+  ctx: BenchContext,
+  kind: 'route.worker' | 'route.inProcess',
+  withFresh: boolean,
+): Promise<SwitchResult> {
   const rt = await createRuntime(kind, scale, family, ctx);
   try {
     const x = sample(scale.spec, 1);
     const [a, b] = scale.switchPair;
-    log(`${scale.label}: ${scale.switchTrials} switch trials ${a}⇄${b} on the ${rt.mode} runtime (+ as many no-switch controls)`);
+    log(
+      `${scale.label}: ${scale.switchTrials} switch trials ${a}⇄${b} on the ${rt.mode} runtime (+ as many no-switch controls)`,
+    );
     const meter = cpuMeter();
     const pairs = [[a, b] as const, [b, a] as const];
-    const { switched, control } = await switchTrials(rt, x.data, pairs, { trials: scale.switchTrials, settleRuns: scale.settleRuns });
+    const { switched, control } = await switchTrials(rt, x.data, pairs, {
+      trials: scale.switchTrials,
+      settleRuns: scale.settleRuns,
+    });
     let fresh: number[] | undefined;
     if (withFresh) {
       log(`${scale.label}: ${scale.freshTrials} fresh fused sessions of stitch ${b} (create + first run)`);
@@ -97,10 +125,23 @@ interface RssFamily {
 }
 
 /** (c): the runtime in a child process, then (when over target) the other variants. */
-async function memory(family: RssFamily, microDir: string, ctx: BenchContext, withVariants: boolean): Promise<{ runtime: RssResult; variants: RssResult[] }> {
+async function memory(
+  family: RssFamily,
+  microDir: string,
+  ctx: BenchContext,
+  withVariants: boolean,
+): Promise<{ runtime: RssResult; variants: RssResult[] }> {
   const script = fileURLToPath(import.meta.url);
-  const base = { dir: family.dir, microDir, latencyStitch: family.latencyStitch, latencyRuns: 5, provider: ctx.provider };
-  log(`memory: ${family.name} (${(family.pieceBytes / 1024 ** 2).toFixed(0)} MB of pieces) in StitchRuntime, worker mode`);
+  const base = {
+    dir: family.dir,
+    microDir,
+    latencyStitch: family.latencyStitch,
+    latencyRuns: 5,
+    provider: ctx.provider,
+  };
+  log(
+    `memory: ${family.name} (${(family.pieceBytes / 1024 ** 2).toFixed(0)} MB of pieces) in StitchRuntime, worker mode`,
+  );
   const runtime = await probeInChild(script, { ...base, variant: RUNTIME_VARIANT });
   const variants: RssResult[] = [];
   const over = Math.max(runtime.overWeights.loaded, runtime.overWeights.afterRunB1) > TARGETS.rssOverWeights;
@@ -124,13 +165,26 @@ function parseOptions(): BenchOptions {
     .name('bench')
     .description("Measures stitchnet's runtime against fused ONNX sessions of the same stitches.")
     .option('--json <file>', 'also write every figure as JSON to this file')
-    .addOption(new Option('--provider <name>', 'execution provider of every session').choices([...PROVIDER_NAMES]).default('cpu'))
+    .addOption(
+      new Option('--provider <name>', 'execution provider of every session')
+        .choices([...PROVIDER_NAMES])
+        .default('cpu'),
+    )
     .option('--max-rounds <n>', 'most timed rounds of a DeiT-S b1 pair (b8: a quarter; tiny: ×8)', parsePositive, 80)
-    .option('--target <fraction>', 'stop a pair once its ratio is known within ± this fraction (95% interval)', parsePositive, 0.01)
+    .option(
+      '--target <fraction>',
+      'stop a pair once its ratio is known within ± this fraction (95% interval)',
+      parsePositive,
+      0.01,
+    )
     .option('--switch-trials <n>', 'switch trials at tiny scale (each with a no-switch control)', parsePositive, 300)
     .option('--deit-switch-trials <n>', 'switch trials at DeiT-S scale', parsePositive, 30)
     .option('--lag-seconds <s>', 'length of each event-loop lag window', parsePositive, 3)
-    .option('--skip-deit', 'tiny scale only (a quick check; DeiT figures are null and memory uses the tiny family)', false)
+    .option(
+      '--skip-deit',
+      'tiny scale only (a quick check; DeiT figures are null and memory uses the tiny family)',
+      false,
+    )
     .option('--no-rss-variants', 'do not compare memory variants when the runtime is over target')
     .option('--keep', 'keep the generated packages', false)
     .parse(process.argv)
@@ -171,11 +225,22 @@ function scales(opts: BenchOptions): { tiny: Scale; deitS: Scale } {
 }
 
 /** Sections (a), (b) and (d) at one scale. */
-async function runScale(scale: Scale, family: FamilyPackage, ctx: BenchContext, opts: BenchOptions): Promise<ScaleResults> {
+async function runScale(
+  scale: Scale,
+  family: FamilyPackage,
+  ctx: BenchContext,
+  opts: BenchOptions,
+): Promise<ScaleResults> {
   const lat = await latency(scale, family, ctx);
   const switchWorker = await switching(scale, family, ctx, 'route.worker', true);
-  const switchInProcess = scale.key === 'tiny' ? await switching(scale, family, ctx, 'route.inProcess', false) : undefined;
-  const lagResult = await lag(scale, family, ctx, scale.key === 'tiny' ? Math.min(2, opts.lagSeconds) : opts.lagSeconds);
+  const switchInProcess =
+    scale.key === 'tiny' ? await switching(scale, family, ctx, 'route.inProcess', false) : undefined;
+  const lagResult = await lag(
+    scale,
+    family,
+    ctx,
+    scale.key === 'tiny' ? Math.min(2, opts.lagSeconds) : opts.lagSeconds,
+  );
   return { latency: lat, switchWorker, ...(switchInProcess ? { switchInProcess } : {}), lag: lagResult };
 }
 
@@ -190,8 +255,15 @@ async function memoryFamily(tmp: string, tiny: FamilyPackage, skipDeit: boolean)
 async function main(): Promise<void> {
   const opts = parseOptions();
   const env = await environment();
-  const ctx: BenchContext = { provider: opts.provider, settings: { provider: opts.provider, threads: resolveThreads(undefined) }, targetHalfWidth: opts.target, log };
-  log(`${env.cpu}, ${env.cores} cores, load average ${env.loadAverageAtStart.join(' ')}; node ${env.node}, onnxruntime-node ${env.onnxruntime}; provider ${opts.provider}`);
+  const ctx: BenchContext = {
+    provider: opts.provider,
+    settings: { provider: opts.provider, threads: resolveThreads(undefined) },
+    targetHalfWidth: opts.target,
+    log,
+  };
+  log(
+    `${env.cpu}, ${env.cores} cores, load average ${env.loadAverageAtStart.join(' ')}; node ${env.node}, onnxruntime-node ${env.onnxruntime}; provider ${opts.provider}`,
+  );
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'stitchnet-bench-'));
   try {
     const { tiny, deitS } = scales(opts);
@@ -202,18 +274,35 @@ async function main(): Promise<void> {
     let deitResults: ScaleResults | undefined;
     if (!opts.skipDeit) {
       log('writing the DeiT-Ti/S package');
-      deitResults = await runScale(deitS, await writeFamilyPackage(path.join(tmp, 'deit-ts'), DEIT_TS_FAMILY), ctx, opts);
+      deitResults = await runScale(
+        deitS,
+        await writeFamilyPackage(path.join(tmp, 'deit-ts'), DEIT_TS_FAMILY),
+        ctx,
+        opts,
+      );
       await rm(path.join(tmp, 'deit-ts'), { recursive: true, force: true });
     }
     const rssFamily = await memoryFamily(tmp, tinyFamily, opts.skipDeit);
     gc();
     const rss = await memory(rssFamily, micro.dir, ctx, opts.rssVariants);
     const wallSeconds = (performance.now() - started) / 1000;
-    const report = buildReport({ env, opts, threads: ctx.settings.threads, tiny: tinyResults, deitS: deitResults, rss, rssFamilyName: rssFamily.name, wallSeconds });
+    const report = buildReport({
+      env,
+      opts,
+      threads: ctx.settings.threads,
+      tiny: tinyResults,
+      deitS: deitResults,
+      rss,
+      rssFamilyName: rssFamily.name,
+      wallSeconds,
+    });
     process.stdout.write(`${printTables(report)}\n`);
     if (opts.json) {
       await mkdir(path.dirname(path.resolve(opts.json)), { recursive: true });
-      await writeFile(opts.json, `${JSON.stringify(report, (_, v: unknown) => (typeof v === 'number' ? round(v, 4) : v), 2)}\n`);
+      await writeFile(
+        opts.json,
+        `${JSON.stringify(report, (_, v: unknown) => (typeof v === 'number' ? round(v, 4) : v), 2)}\n`,
+      );
       log(`wrote ${opts.json}`);
     }
   } finally {

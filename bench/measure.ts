@@ -20,7 +20,10 @@ export interface Cell {
  * order rotates by one cell per round, so that every cell runs equally often right after every
  * other one and slow drifts of the machine's load hit all cells alike.
  */
-export async function interleaved(cells: readonly Cell[], opts: { warmup: number; rounds: number; onRound?: (round: number) => void }): Promise<Record<string, number[]>> {
+export async function interleaved(
+  cells: readonly Cell[],
+  opts: { warmup: number; rounds: number; onRound?: (round: number) => void },
+): Promise<Record<string, number[]>> {
   for (const cell of cells) for (let i = 0; i < opts.warmup; i++) await cell.run();
   const times: Record<string, number[]> = Object.fromEntries(cells.map((c) => [c.name, []]));
   for (let r = 0; r < opts.rounds; r++) {
@@ -56,11 +59,22 @@ export interface RoundsOptions {
  * interval within `targetHalfWidth` (checked every 10 rounds), or `maxRounds`. Cells named in
  * `unpaired` are timed along but not waited for.
  */
-export async function pairedRounds(cells: readonly Cell[], opts: RoundsOptions, unpaired: readonly string[] = []): Promise<Record<string, number[]>> {
+export async function pairedRounds(
+  cells: readonly Cell[],
+  opts: RoundsOptions,
+  unpaired: readonly string[] = [],
+): Promise<Record<string, number[]>> {
   for (const cell of cells) for (let i = 0; i < opts.warmup; i++) await cell.run();
   const times: Record<string, number[]> = Object.fromEntries(cells.map((c) => [c.name, []]));
   const reference = times[(cells[0] as Cell).name] as number[];
-  const settled = () => cells.slice(1).every((c) => unpaired.includes(c.name) || pairedRatio(times[c.name] as number[], reference).halfWidth <= opts.targetHalfWidth);
+  const settled = () =>
+    cells
+      .slice(1)
+      .every(
+        (c) =>
+          unpaired.includes(c.name) ||
+          pairedRatio(times[c.name] as number[], reference).halfWidth <= opts.targetHalfWidth,
+      );
   for (let r = 0; r < opts.maxRounds; r++) {
     const k = r % cells.length;
     const rotated = [...cells.slice(k), ...cells.slice(0, k)];
@@ -116,11 +130,21 @@ export async function switchTrials(
     const second = await rt.run(x);
     const t3 = performance.now();
     if (first.stitch !== to || second.stitch !== to) {
-      throw new RuntimeError('INFERENCE_FAILED', `a switch trial ran stitches ${first.stitch} and ${second.stitch} after setStitch(${to})`, {
-        hint: 'run() must use the stitch that is active when it is called.',
-      });
+      throw new RuntimeError(
+        'INFERENCE_FAILED',
+        `a switch trial ran stitches ${first.stitch} and ${second.stitch} after setStitch(${to})`,
+        {
+          hint: 'run() must use the stitch that is active when it is called.',
+        },
+      );
     }
-    const sample = { setStitchMs: t1 - t0, firstRunMs: t2 - t1, switchToResultMs: t2 - t0, steadyRunMs: t3 - t2, overheadMs: t2 - t1 - (t3 - t2) };
+    const sample = {
+      setStitchMs: t1 - t0,
+      firstRunMs: t2 - t1,
+      switchToResultMs: t2 - t0,
+      steadyRunMs: t3 - t2,
+      overheadMs: t2 - t1 - (t3 - t2),
+    };
     (isSwitch ? switched : control).push(sample);
     if (isSwitch) opts.onTrial?.(switched.length);
   }
@@ -131,7 +155,12 @@ export async function switchTrials(
  * What a user without stitchnet does to change models: create a session for the new stitch's
  * fused graph (bytes already in memory) and run it once. Returns the time of each trial (ms).
  */
-export async function freshSessionTrials(bytes: Uint8Array, settings: SessionSettings, x: { data: Float32Array; dims: number[] }, trials: number): Promise<number[]> {
+export async function freshSessionTrials(
+  bytes: Uint8Array,
+  settings: SessionSettings,
+  x: { data: Float32Array; dims: number[] },
+  trials: number,
+): Promise<number[]> {
   const times: number[] = [];
   for (let i = 0; i < trials; i++) {
     const t0 = performance.now();
@@ -172,7 +201,13 @@ export async function eventLoopLag(ms: number, work?: () => Promise<unknown>): P
   }
   h.disable();
   const toMs = (ns: number) => ns / 1e6;
-  return { p50: toMs(h.percentile(50)), p99: toMs(h.percentile(99)), max: toMs(h.max), runs, seconds: (performance.now() - t0) / 1000 };
+  return {
+    p50: toMs(h.percentile(50)),
+    p99: toMs(h.percentile(99)),
+    max: toMs(h.max),
+    runs,
+    seconds: (performance.now() - t0) / 1000,
+  };
 }
 
 /** A bare worker thread for measuring one round trip of the runtime's worker protocol. */

@@ -70,7 +70,11 @@ const med = (p: Pairs, b: string) => p?.[b]?.ratio.median ?? null;
 const ci = (p: Pairs, b: string) => (p?.[b] ? [p[b].ratio.lo, p[b].ratio.hi] : null);
 
 /** `{b1, b8, b1Fast, b8Fast}` of one scale's runtime ÷ fused pairs, worker or in-process. */
-function overFusedKeys(l: ScaleLatency | undefined, where: 'worker' | 'inProcess', pick: (p: Pairs, b: string) => unknown) {
+function overFusedKeys(
+  l: ScaleLatency | undefined,
+  where: 'worker' | 'inProcess',
+  pick: (p: Pairs, b: string) => unknown,
+) {
   const route = l?.overFused[`route.${where}` as RuntimeKind];
   const fast = l?.overFused[`fast.${where}` as RuntimeKind];
   return { b1: pick(route, 'b1'), b8: pick(route, 'b8'), b1Fast: pick(fast, 'b1'), b8Fast: pick(fast, 'b8') };
@@ -84,14 +88,19 @@ function byScale(r: ReportInput, pick: (l: ScaleLatency) => Pairs, value: (p: Pa
 /** Every pair that stayed wider than the target, as `scale what batch`. */
 function noisyPairs(r: ReportInput): string[] {
   const out: string[] = [];
-  for (const [scale, res] of [['tiny', r.tiny], ['DeiT-S', r.deitS]] as const) {
+  for (const [scale, res] of [
+    ['tiny', r.tiny],
+    ['DeiT-S', r.deitS],
+  ] as const) {
     if (!res) continue;
     const groups: [string, Pairs][] = [
       ...Object.entries(res.latency.overFused).map(([k, v]) => [`${k} ÷ fused`, v] as [string, Pairs]),
       ['worker ÷ in-process', res.latency.workerOverInProcess],
       ['arena off ÷ on', res.latency.arenaOffOverOn],
     ];
-    for (const [what, pairs] of groups) for (const [b, p] of Object.entries(pairs ?? {})) if (p.noisy) out.push(`${scale} ${what} ${b} (±${(p.ratio.halfWidth * 100).toFixed(1)}%)`);
+    for (const [what, pairs] of groups)
+      for (const [b, p] of Object.entries(pairs ?? {}))
+        if (p.noisy) out.push(`${scale} ${what} ${b} (±${(p.ratio.halfWidth * 100).toFixed(1)}%)`);
   }
   return out;
 }
@@ -101,8 +110,16 @@ function memoryKeys(rss: RssResult) {
   return {
     rssOverWeights: rss.overWeights.loaded,
     rssOverWeightsAfterRun: { b1: rss.overWeights.afterRunB1, b8: rss.overWeights.afterRunB8 ?? null },
-    anonOverWeights: anon ? { loaded: anon.loaded, afterRunB1: anon.afterRunB1, afterRunB8: anon.afterRunB8 ?? null } : null,
-    pssOverWeights: rss.pssOverWeights ? { loaded: rss.pssOverWeights.loaded, afterRunB1: rss.pssOverWeights.afterRunB1, afterRunB8: rss.pssOverWeights.afterRunB8 ?? null } : null,
+    anonOverWeights: anon
+      ? { loaded: anon.loaded, afterRunB1: anon.afterRunB1, afterRunB8: anon.afterRunB8 ?? null }
+      : null,
+    pssOverWeights: rss.pssOverWeights
+      ? {
+          loaded: rss.pssOverWeights.loaded,
+          afterRunB1: rss.pssOverWeights.afterRunB1,
+          afterRunB8: rss.pssOverWeights.afterRunB8 ?? null,
+        }
+      : null,
   };
 }
 
@@ -111,15 +128,29 @@ export function buildReport(r: ReportInput) {
   const lagMain = r.deitS?.lag ?? r.tiny.lag;
   return {
     provider: r.opts.provider,
-    routeOverFused: { deitS: overFusedKeys(r.deitS?.latency, 'worker', med), tiny: overFusedKeys(r.tiny.latency, 'worker', med) },
-    routeOverFusedCI95: { deitS: overFusedKeys(r.deitS?.latency, 'worker', ci), tiny: overFusedKeys(r.tiny.latency, 'worker', ci) },
+    routeOverFused: {
+      deitS: overFusedKeys(r.deitS?.latency, 'worker', med),
+      tiny: overFusedKeys(r.tiny.latency, 'worker', med),
+    },
+    routeOverFusedCI95: {
+      deitS: overFusedKeys(r.deitS?.latency, 'worker', ci),
+      tiny: overFusedKeys(r.tiny.latency, 'worker', ci),
+    },
     routeOverFusedDefinition:
       'median over rounds of (StitchRuntime.run() latency, worker mode ÷ one ORT session of the same stitch built whole by buildRouteModel, same session options, timed in the same round); only those two alive; Fast = after the runtime fused the stitch by itself; CI95 = distribution-free 95% interval of that median',
-    routeOverFusedInProcess: { tiny: overFusedKeys(r.tiny.latency, 'inProcess', med), deitS: overFusedKeys(r.deitS?.latency, 'inProcess', med) },
+    routeOverFusedInProcess: {
+      tiny: overFusedKeys(r.tiny.latency, 'inProcess', med),
+      deitS: overFusedKeys(r.deitS?.latency, 'inProcess', med),
+    },
     workerOverInProcess: byScale(r, (l) => l.workerOverInProcess, med),
     workerOverInProcessCI95: byScale(r, (l) => l.workerOverInProcess, ci),
-    workerOverInProcessDefinition: 'median over rounds of (worker runtime ÷ in-process runtime, fast path off, same round), only those two and a bare echo worker alive',
-    workerRoundTripMs: byScale(r, (l) => l.workerOverInProcess, (p, b) => p?.[b]?.roundTrip?.median ?? null),
+    workerOverInProcessDefinition:
+      'median over rounds of (worker runtime ÷ in-process runtime, fast path off, same round), only those two and a bare echo worker alive',
+    workerRoundTripMs: byScale(
+      r,
+      (l) => l.workerOverInProcess,
+      (p, b) => p?.[b]?.roundTrip?.median ?? null,
+    ),
     arenaOffOverOn: byScale(r, (l) => l.arenaOffOverOn, med),
     arenaOffOverOnCI95: byScale(r, (l) => l.arenaOffOverOn, ci),
     noisy: noisyPairs(r),
@@ -153,7 +184,9 @@ export function table(headers: string[], rows: (string | number)[][]): string {
   const cells = [headers, ...rows.map((r) => r.map((c) => (typeof c === 'number' ? fmt(c) : c)))];
   const widths = headers.map((_, i) => Math.max(...cells.map((r) => String(r[i] ?? '').length)));
   const line = (r: (string | number)[]) => r.map((c, i) => String(c).padStart(widths[i] as number)).join('  ');
-  return [line(cells[0] as string[]), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n');
+  return [line(cells[0] as string[]), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join(
+    '\n',
+  );
 }
 
 export function fmt(x: number): string {
@@ -184,7 +217,10 @@ function header(rep: Report): string[] {
 /** Rows of (a): one per scale, comparison and batch. */
 function latencyRows(rep: Report): (string | number)[][] {
   const rows: (string | number)[][] = [];
-  for (const [scale, l] of [['tiny', rep.latency.tiny], ['DeiT-S', rep.latency.deitS]] as const) {
+  for (const [scale, l] of [
+    ['tiny', rep.latency.tiny],
+    ['DeiT-S', rep.latency.deitS],
+  ] as const) {
     if (!l) continue;
     const groups: [string, ByBatch | undefined][] = [
       ...Object.entries(l.overFused).map(([k, v]) => [`${k} ÷ fused`, v] as [string, ByBatch | undefined]),
@@ -193,7 +229,18 @@ function latencyRows(rep: Report): (string | number)[][] {
     ];
     for (const [what, pairs] of groups) {
       for (const [b, p] of Object.entries(pairs ?? {}) as [string, PairResult][]) {
-        rows.push([scale, b, what, p.rounds, `${fmt(p.subject.median)} / ${fmt(p.reference.median)}`, ratioText(p.ratio, p.noisy), p.ratioOfMedians, p.roundTrip ? fmt(p.roundTrip.median) : '–', p.maxAbsDiff.toExponential(1), fmt(p.cpu.otherCores ?? Number.NaN)]);
+        rows.push([
+          scale,
+          b,
+          what,
+          p.rounds,
+          `${fmt(p.subject.median)} / ${fmt(p.reference.median)}`,
+          ratioText(p.ratio, p.noisy),
+          p.ratioOfMedians,
+          p.roundTrip ? fmt(p.roundTrip.median) : '–',
+          p.maxAbsDiff.toExponential(1),
+          fmt(p.cpu.otherCores ?? Number.NaN),
+        ]);
       }
     }
   }
@@ -201,11 +248,31 @@ function latencyRows(rep: Report): (string | number)[][] {
 }
 
 function latencySection(rep: Report): string[] {
-  const kick = [rep.latency.tiny, rep.latency.deitS].flatMap((l, i) => (l ? Object.entries(l.fastPathKickIn).map(([k, v]) => `${i === 0 ? 'tiny' : 'DeiT-S'} ${k} after ${v.runs} runs / ${fmt(v.ms / 1000)} s`) : []));
+  const kick = [rep.latency.tiny, rep.latency.deitS].flatMap((l, i) =>
+    l
+      ? Object.entries(l.fastPathKickIn).map(
+          ([k, v]) => `${i === 0 ? 'tiny' : 'DeiT-S'} ${k} after ${v.runs} runs / ${fmt(v.ms / 1000)} s`,
+        )
+      : [],
+  );
   return [
     '',
     '(a) latency, each pair timed side by side with nothing else alive (ms: medians of subject / reference; ratio = median of per-round ratios [95% interval], ! = wider than the target; "÷ medians" = the unpaired ratio)',
-    table(['scale', 'batch', 'subject ÷ reference', 'rounds', 'ms', 'ratio [95%]', '÷ medians', 'echo ms', 'max|Δ|', 'other cores'], latencyRows(rep)),
+    table(
+      [
+        'scale',
+        'batch',
+        'subject ÷ reference',
+        'rounds',
+        'ms',
+        'ratio [95%]',
+        '÷ medians',
+        'echo ms',
+        'max|Δ|',
+        'other cores',
+      ],
+      latencyRows(rep),
+    ),
     `fast path kicked in by itself (default thresholds): ${kick.join('; ')}`,
     'echo = a bare worker round trip (input copied and sent, logits-sized reply, no inference), timed along with worker ÷ in-process',
   ];
@@ -213,7 +280,11 @@ function latencySection(rep: Report): string[] {
 
 function switchSection(rep: Report): string[] {
   const rows: (string | number)[][] = [];
-  for (const [scale, sw] of [['tiny, worker', rep.switch.tiny], ['tiny, in-process', rep.switch.tinyInProcess], ['DeiT-S, worker', rep.switch.deitS]] as const) {
+  for (const [scale, sw] of [
+    ['tiny, worker', rep.switch.tiny],
+    ['tiny, in-process', rep.switch.tinyInProcess],
+    ['DeiT-S, worker', rep.switch.deitS],
+  ] as const) {
     if (!sw) continue;
     const fresh = sw.freshSessionMs;
     rows.push([
@@ -232,7 +303,21 @@ function switchSection(rep: Report): string[] {
   return [
     '',
     '(b) switching, b1, runtimes without fast path (ms; overhead = first run after setStitch − next run; control = same without a switch)',
-    table(['scale', 'trials', 'setStitch p50/p99', 'steady run', 'first run', 'overhead p50/p99', 'control p50/p99', 'setStitch→result p50/p99', 'fresh session+run p50/p99', 'fresh ÷ switch'], rows),
+    table(
+      [
+        'scale',
+        'trials',
+        'setStitch p50/p99',
+        'steady run',
+        'first run',
+        'overhead p50/p99',
+        'control p50/p99',
+        'setStitch→result p50/p99',
+        'fresh session+run p50/p99',
+        'fresh ÷ switch',
+      ],
+      rows,
+    ),
   ];
 }
 
@@ -254,19 +339,45 @@ function memorySection(rep: Report): string[] {
   const lines = [
     '',
     `(c) memory, ${rep.rss.family}, each row a fresh child process (MB; × = (reading − baseline) ÷ piece bytes, loaded / after b1 / after b8; after b1 = every stitch run once, after b8 = then every anchor once at batch 8)`,
-    table(['variant', 'pieces', 'baseline RSS', 'RSS ×', 'anonymous ×', 'PSS ×', 'sessions', 'load s', 'b1 ms', 'b8 ms', 'what'], rows),
+    table(
+      [
+        'variant',
+        'pieces',
+        'baseline RSS',
+        'RSS ×',
+        'anonymous ×',
+        'PSS ×',
+        'sessions',
+        'load s',
+        'b1 ms',
+        'b8 ms',
+        'what',
+      ],
+      rows,
+    ),
   ];
-  if (rep.rss.runtime.extraWorkerMB !== undefined) lines.push(`a second worker runtime (micro package) adds ${fmt(rep.rss.runtime.extraWorkerMB)} MB; the runtime rows include one such worker`);
+  if (rep.rss.runtime.extraWorkerMB !== undefined)
+    lines.push(
+      `a second worker runtime (micro package) adds ${fmt(rep.rss.runtime.extraWorkerMB)} MB; the runtime rows include one such worker`,
+    );
   return lines;
 }
 
 function lagSection(rep: Report): string[] {
   const rows: (string | number)[][] = [];
-  for (const [scale, lg] of [['tiny', rep.eventLoop.tiny], ['DeiT-S', rep.eventLoop.deitS]] as const) {
+  for (const [scale, lg] of [
+    ['tiny', rep.eventLoop.tiny],
+    ['DeiT-S', rep.eventLoop.deitS],
+  ] as const) {
     if (!lg) continue;
-    for (const w of ['idle', 'worker', 'inProcess'] as const) rows.push([scale, w, lg[w].p50, lg[w].p99, lg[w].max, lg[w].runs, lg[w].seconds]);
+    for (const w of ['idle', 'worker', 'inProcess'] as const)
+      rows.push([scale, w, lg[w].p50, lg[w].p99, lg[w].max, lg[w].runs, lg[w].seconds]);
   }
-  return ['', '(d) main-thread event-loop delay while running b1 back to back (ms)', table(['scale', 'mode', 'p50', 'p99', 'max', 'runs', 's'], rows)];
+  return [
+    '',
+    '(d) main-thread event-loop delay while running b1 back to back (ms)',
+    table(['scale', 'mode', 'p50', 'p99', 'max', 'runs', 's'], rows),
+  ];
 }
 
 function cpuSection(rep: Report): string[] {
@@ -279,7 +390,11 @@ function cpuSection(rep: Report): string[] {
   cpuRow('tiny (d)', rep.eventLoop.tiny.cpu);
   cpuRow('DeiT-S (b)', rep.switch.deitS?.cpu);
   cpuRow('DeiT-S (d)', rep.eventLoop.deitS?.cpu);
-  return ['', 'CPU during sections (b) and (d) (cores; other = every other process; (a) shows it per pair)', table(['section', 's', 'ours', 'other', 'niced', 'load 1m'], rows)];
+  return [
+    '',
+    'CPU during sections (b) and (d) (cores; other = every other process; (a) shows it per pair)',
+    table(['section', 's', 'ours', 'other', 'niced', 'load 1m'], rows),
+  ];
 }
 
 function targetsSection(rep: Report): string[] {
@@ -296,11 +411,19 @@ function targetsSection(rep: Report): string[] {
     ['RSS ÷ weights, after one b8 run of every anchor', rep.rssOverWeightsAfterRun.b8, TARGETS.rssOverWeights],
     [`event-loop lag p99, worker (ms, ${rep.eventLoopLagScale})`, rep.eventLoopLagP99Ms.worker, TARGETS.lagP99Ms],
   ];
-  return ['', 'targets', table(['target', 'value', '≤', 'verdict'], rows.map(([name, v, t]) => [name, v ?? 'null', t, verdict(v, t)]))];
+  return [
+    '',
+    'targets',
+    table(
+      ['target', 'value', '≤', 'verdict'],
+      rows.map(([name, v, t]) => [name, v ?? 'null', t, verdict(v, t)]),
+    ),
+  ];
 }
 
 function noiseSection(rep: Report): string[] {
-  if (rep.noisy.length === 0) return ['', `every ratio is known within ±${fmt(rep.options.target * 100)}% (95% interval)`];
+  if (rep.noisy.length === 0)
+    return ['', `every ratio is known within ±${fmt(rep.options.target * 100)}% (95% interval)`];
   return [
     '',
     `TOO NOISY: ${rep.noisy.length} ratios stayed wider than ±${fmt(rep.options.target * 100)}% within their round budget (other processes were using the cores; see "other cores"): ${rep.noisy.join('; ')}. Read them as their interval, not as the median alone.`,
@@ -308,5 +431,14 @@ function noiseSection(rep: Report): string[] {
 }
 
 export function printTables(rep: Report): string {
-  return [...header(rep), ...latencySection(rep), ...switchSection(rep), ...memorySection(rep), ...lagSection(rep), ...cpuSection(rep), ...targetsSection(rep), ...noiseSection(rep)].join('\n');
+  return [
+    ...header(rep),
+    ...latencySection(rep),
+    ...switchSection(rep),
+    ...memorySection(rep),
+    ...lagSection(rep),
+    ...cpuSection(rep),
+    ...targetsSection(rep),
+    ...noiseSection(rep),
+  ].join('\n');
 }

@@ -132,7 +132,14 @@ type Sample = { data: Float32Array; dims: number[] };
 
 function input(pkg: StitchPackage, batch: number): Sample {
   const dims = pkg.manifest.input.shape.map((d) => (typeof d === 'number' ? d : batch));
-  return { data: uniform(dims.reduce((a, b) => a * b, 1), 99, 1), dims };
+  return {
+    data: uniform(
+      dims.reduce((a, b) => a * b, 1),
+      99,
+      1,
+    ),
+    dims,
+  };
 }
 
 /** Every piece any stitch uses, each once, in first-use order. */
@@ -211,18 +218,26 @@ async function timeStitch(loaded: Loaded, stitch: number, x: Sample, runs: numbe
 }
 
 /** Every anchor once at batch 8, then the memory reading and a few timed b8 runs. */
-async function batch8(pkg: StitchPackage, loaded: Loaded, args: ProbeArgs): Promise<{ reading: MemoryReading; latencyMs: number }> {
+async function batch8(
+  pkg: StitchPackage,
+  loaded: Loaded,
+  args: ProbeArgs,
+): Promise<{ reading: MemoryReading; latencyMs: number }> {
   const x8 = input(pkg, 8);
   const anchors = pkg.manifest.stitches.filter((s) => s.route.length === 1).map((s) => s.id);
   for (const stitch of anchors) await loaded.run(stitch, x8);
   await settle();
   const reading = memory();
-  return { reading, latencyMs: await timeStitch(loaded, args.latencyStitch, x8, Math.max(2, Math.floor(args.latencyRuns / 2))) };
+  return {
+    reading,
+    latencyMs: await timeStitch(loaded, args.latencyStitch, x8, Math.max(2, Math.floor(args.latencyRuns / 2))),
+  };
 }
 
 function overWeights(r: RssResult['readings'], key: keyof MemoryReading, weightMB: number): OverWeights | null {
   const base = r.baseline[key];
-  const at = (m: MemoryReading | undefined) => (m && m[key] !== null && base !== null ? ((m[key] as number) - base) / weightMB : null);
+  const at = (m: MemoryReading | undefined) =>
+    m && m[key] !== null && base !== null ? ((m[key] as number) - base) / weightMB : null;
   const [loaded, b1, b8] = [at(r.loaded), at(r.afterRunB1), at(r.afterRunB8)];
   if (loaded === null || b1 === null) return null;
   return { loaded, afterRunB1: b1, ...(b8 === null ? {} : { afterRunB8: b8 }) };
@@ -230,7 +245,12 @@ function overWeights(r: RssResult['readings'], key: keyof MemoryReading, weightM
 
 function runtimeHarness(args: ProbeArgs): Harness {
   const worker = args.variant.worker ?? true;
-  const base = { providers: [args.provider], fastPath: false as const, worker, ...(args.variant.cpuMemArena === undefined ? {} : { cpuMemArena: args.variant.cpuMemArena }) };
+  const base = {
+    providers: [args.provider],
+    fastPath: false as const,
+    worker,
+    ...(args.variant.cpuMemArena === undefined ? {} : { cpuMemArena: args.variant.cpuMemArena }),
+  };
   let micro: StitchRuntime | undefined;
   return {
     async baseline() {
@@ -280,7 +300,10 @@ export function withOverrides(base: SessionOptions, overrides: Partial<SessionOp
 
 async function rawHarness(args: ProbeArgs): Promise<Harness> {
   const ort = await loadOrt();
-  const options = withOverrides(sessionOptions({ provider: args.provider, threads: resolveThreads(undefined) }), args.variant.overrides);
+  const options = withOverrides(
+    sessionOptions({ provider: args.provider, threads: resolveThreads(undefined) }),
+    args.variant.overrides,
+  );
   const kept: Uint8Array[] = [];
   const load = async (pkg: StitchPackage, keep: boolean): Promise<Loaded> => {
     const sessions = new Map<string, Session>();
@@ -340,7 +363,13 @@ export function probeInChild(script: string, args: ProbeArgs): Promise<RssResult
     child.on('close', (code) => {
       const line = out.trim().split('\n').at(-1) ?? '';
       if (code !== 0 || !line.startsWith('{')) {
-        reject(new RuntimeError('WORKER_FAILED', `the RSS probe "${args.variant.name}" exited with code ${code}: ${out.slice(-500)}`, { hint: 'Its own error is printed above.' }));
+        reject(
+          new RuntimeError(
+            'WORKER_FAILED',
+            `the RSS probe "${args.variant.name}" exited with code ${code}: ${out.slice(-500)}`,
+            { hint: 'Its own error is printed above.' },
+          ),
+        );
         return;
       }
       resolve(JSON.parse(line) as RssResult);
@@ -352,11 +381,22 @@ export function probeInChild(script: string, args: ProbeArgs): Promise<RssResult
 const MMAP_4M = { MALLOC_MMAP_THRESHOLD_: '4194304' };
 
 /** The runtime as users get it: worker mode, fast path off so only pieces are loaded. */
-export const RUNTIME_VARIANT: RssVariant = { name: 'runtime', kind: 'runtime', batch8: true, description: 'StitchRuntime, worker mode, defaults (fast path off)' };
+export const RUNTIME_VARIANT: RssVariant = {
+  name: 'runtime',
+  kind: 'runtime',
+  batch8: true,
+  description: 'StitchRuntime, worker mode, defaults (fast path off)',
+};
 
 /** The configurations compared when the runtime's RSS is over its target (each a child of a minute or two at DeiT scale). */
 export const MORE_VARIANTS: RssVariant[] = [
-  { name: 'runtime:arena-on', kind: 'runtime', batch8: true, cpuMemArena: true, description: 'StitchRuntime, worker mode, cpuMemArena: true' },
+  {
+    name: 'runtime:arena-on',
+    kind: 'runtime',
+    batch8: true,
+    cpuMemArena: true,
+    description: 'StitchRuntime, worker mode, cpuMemArena: true',
+  },
   {
     name: 'runtime:arena-off+mmap-4m',
     kind: 'runtime',
@@ -365,7 +405,13 @@ export const MORE_VARIANTS: RssVariant[] = [
     env: MMAP_4M,
     description: 'StitchRuntime, worker mode, cpuMemArena: false, MALLOC_MMAP_THRESHOLD_=4194304',
   },
-  { name: 'raw:no-arena', kind: 'raw', batch8: true, overrides: { enableCpuMemArena: false }, description: "stitchnet's session options, arena off, sessions on the main thread from bytes" },
+  {
+    name: 'raw:no-arena',
+    kind: 'raw',
+    batch8: true,
+    overrides: { enableCpuMemArena: false },
+    description: "stitchnet's session options, arena off, sessions on the main thread from bytes",
+  },
   {
     name: 'raw:no-arena+from-file',
     kind: 'raw',

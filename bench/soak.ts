@@ -27,7 +27,15 @@ import { Command, InvalidArgumentError } from 'commander';
 import { isStitchnetError, type RunResult, StitchRuntime } from '../src/index.js';
 import { resolveThreads } from '../src/engine/options.js';
 import { OrtSession } from '../src/engine/ort.js';
-import { type FamilyPackage, type FamilySpec, TINY_FAMILY, routeModelBytes, sampleSize, uniform, writeFamilyPackage } from './families.js';
+import {
+  type FamilyPackage,
+  type FamilySpec,
+  TINY_FAMILY,
+  routeModelBytes,
+  sampleSize,
+  uniform,
+  writeFamilyPackage,
+} from './families.js';
 
 /** The soak family: the tiny benchmark family at patch 7 (17 tokens), nine stitches. */
 const SOAK_FAMILY: FamilySpec = {
@@ -55,7 +63,8 @@ interface Options {
 
 const MB = 1024 ** 2;
 const started = performance.now();
-const log = (message: string) => process.stderr.write(`[soak ${((performance.now() - started) / 1000).toFixed(0).padStart(4)}s] ${message}\n`);
+const log = (message: string) =>
+  process.stderr.write(`[soak ${((performance.now() - started) / 1000).toFixed(0).padStart(4)}s] ${message}\n`);
 const gc = () => (globalThis as { gc?: () => void }).gc?.();
 
 async function rssAfterGc(): Promise<number> {
@@ -93,13 +102,16 @@ class Checker {
   }
 
   result(r: RunResult, expectedStitch: number, input: number): void {
-    if (r.stitch !== expectedStitch) return this.problem(`a run called on stitch ${expectedStitch} reported stitch ${r.stitch}`);
+    if (r.stitch !== expectedStitch)
+      return this.problem(`a run called on stitch ${expectedStitch} reported stitch ${r.stitch}`);
     const ref = this.refs.get(r.stitch)?.[input];
-    if (!ref || ref.length !== r.logits.length) return this.problem(`stitch ${r.stitch}, input ${input}: ${r.logits.length} logits, expected ${ref?.length}`);
+    if (!ref || ref.length !== r.logits.length)
+      return this.problem(`stitch ${r.stitch}, input ${input}: ${r.logits.length} logits, expected ${ref?.length}`);
     let d = 0;
     for (let i = 0; i < ref.length; i++) d = Math.max(d, Math.abs((ref[i] as number) - (r.logits[i] as number)));
     this.maxDiff = Math.max(this.maxDiff, d);
-    if (!(d <= 1e-5)) return this.problem(`stitch ${r.stitch} (${r.path}), input ${input}: logits differ from the reference by ${d}`);
+    if (!(d <= 1e-5))
+      return this.problem(`stitch ${r.stitch} (${r.path}), input ${input}: logits differ from the reference by ${d}`);
     if (r.path === 'fused') this.fused++;
     this.ok++;
   }
@@ -121,7 +133,11 @@ function parseOptions(): Options {
     .option('--switch-every-ms <ms>', 'period of the stitch-switching timer', parsePositive, 3)
     .option('--window <n>', 'runs in flight during the endurance phase', parsePositive, 64)
     .option('--no-fast-path', 'turn the fused fast path off (to tell fused-session churn apart from the rest)')
-    .option('--in-process', 'run inference on the main thread instead of the worker (to tell the two heaps apart)', false)
+    .option(
+      '--in-process',
+      'run inference on the main thread instead of the worker (to tell the two heaps apart)',
+      false,
+    )
     .option('--json <file>', 'also write the figures as JSON')
     .parse(process.argv)
     .opts<Options>();
@@ -141,7 +157,9 @@ interface Soak {
 const BATCHES = [1, 1, 1, 3];
 
 /** Writes the package and computes every stitch's reference logits with a fused session built whole. */
-async function references(dir: string): Promise<{ family: FamilyPackage; inputs: Float32Array[]; refs: Map<number, Float32Array[]> }> {
+async function references(
+  dir: string,
+): Promise<{ family: FamilyPackage; inputs: Float32Array[]; refs: Map<number, Float32Array[]> }> {
   log('writing the package and computing reference logits with fused sessions built whole');
   const family = await writeFamilyPackage(path.join(dir, 'pkg'), SOAK_FAMILY);
   const { channels, imageSize } = SOAK_FAMILY.image;
@@ -152,7 +170,10 @@ async function references(dir: string): Promise<{ family: FamilyPackage; inputs:
     const session = await OrtSession.create(routeModelBytes(family, id), settings, `the fused stitch ${id}`);
     const outs: Float32Array[] = [];
     for (const [k, x] of inputs.entries()) {
-      const y = await session.run(session.tensor(x, [BATCHES[k] as number, channels, imageSize, imageSize]), `the fused stitch ${id}`);
+      const y = await session.run(
+        session.tensor(x, [BATCHES[k] as number, channels, imageSize, imageSize]),
+        `the fused stitch ${id}`,
+      );
       outs.push(new Float32Array(y.data as Float32Array));
     }
     refs.set(id, outs);
@@ -219,7 +240,12 @@ async function endurance(s: Soak, switches: { count(): number }) {
       }
       done++;
       if (sampleAt.has(done)) {
-        rss.push({ runs: done, switches: switches.count(), mb: await rssAfterGc(), seconds: (performance.now() - t0) / 1000 });
+        rss.push({
+          runs: done,
+          switches: switches.count(),
+          mb: await rssAfterGc(),
+          seconds: (performance.now() - t0) / 1000,
+        });
         const last = rss[rss.length - 1] as RssSample;
         log(`endurance: ${last.runs} runs, ${last.switches} switches, RSS ${last.mb.toFixed(1)} MB`);
       }
@@ -245,7 +271,10 @@ async function endurance(s: Soak, switches: { count(): number }) {
     rssGrowthAfterFirstTenth: rssEnd / rss10pc - 1,
     rssSamples: rss,
   };
-  if (!(Math.abs(phase.rssGrowth) <= 0.05)) s.check.problem(`RSS went from ${rss1k.toFixed(1)} MB after 1k runs to ${rssEnd.toFixed(1)} MB (${(phase.rssGrowth * 100).toFixed(1)}%), over 5%`);
+  if (!(Math.abs(phase.rssGrowth) <= 0.05))
+    s.check.problem(
+      `RSS went from ${rss1k.toFixed(1)} MB after 1k runs to ${rssEnd.toFixed(1)} MB (${(phase.rssGrowth * 100).toFixed(1)}%), over 5%`,
+    );
   if (phase.switches < s.opts.switches) s.check.problem(`only ${phase.switches} switches during the endurance phase`);
   return phase;
 }
@@ -298,7 +327,8 @@ async function concurrency(s: Soak, switches: { count(): number }) {
   const seconds = (performance.now() - t0) / 1000;
   const counts = { once: 0, never: 0, twice: 0 };
   for (const n of settled) counts[n === 1 ? 'once' : n === 0 ? 'never' : 'twice']++;
-  if (outcome === 'timeout' || counts.never > 0 || counts.twice > 0) s.check.problem(`settled once: ${counts.once}, never: ${counts.never}, more than once: ${counts.twice}`);
+  if (outcome === 'timeout' || counts.never > 0 || counts.twice > 0)
+    s.check.problem(`settled once: ${counts.once}, never: ${counts.never}, more than once: ${counts.twice}`);
   const phase = {
     calls: s.opts.concurrent,
     issuedMs,
@@ -314,7 +344,9 @@ async function concurrency(s: Soak, switches: { count(): number }) {
     fusedResults: s.check.fused - fusedBefore,
     rssAfterMB: await rssAfterGc(),
   };
-  log(`concurrency: ${counts.once}/${s.opts.concurrent} settled once (max ${maxInFlight} in flight, issued in ${issuedMs.toFixed(0)} ms), ${phase.switches} switches, ${s.check.problemCount} problems`);
+  log(
+    `concurrency: ${counts.once}/${s.opts.concurrent} settled once (max ${maxInFlight} in flight, issued in ${issuedMs.toFixed(0)} ms), ${phase.switches} switches, ${s.check.problemCount} problems`,
+  );
   return phase;
 }
 
@@ -325,7 +357,8 @@ async function closeAndCheck(s: Soak): Promise<string> {
     () => 'resolved',
     (e: unknown) => (isStitchnetError(e) ? e.code : 'other error'),
   );
-  if (afterClose !== 'RUNTIME_CLOSED') s.check.problem(`run() after close() gave ${afterClose}, expected RUNTIME_CLOSED`);
+  if (afterClose !== 'RUNTIME_CLOSED')
+    s.check.problem(`run() after close() gave ${afterClose}, expected RUNTIME_CLOSED`);
   return afterClose;
 }
 
@@ -361,7 +394,9 @@ function printReport(report: SoakReport, mode: string, opts: Options): string {
     `  RSS after the burst ${f(p3.rssAfterMB)} MB`,
     `max |logits − reference| over all results: ${report.maxAbsDiff.toExponential(2)} (limit 1e-5)`,
     `run() after close(): ${report.afterClose}`,
-    report.ok ? 'PASS: every check held' : `FAIL: ${report.problems} problems; first: ${report.firstProblems.join(' | ')}`,
+    report.ok
+      ? 'PASS: every check held'
+      : `FAIL: ${report.problems} problems; first: ${report.firstProblems.join(' | ')}`,
   ].join('\n');
 }
 
@@ -374,7 +409,12 @@ async function main(): Promise<number> {
     const random = rng(42);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)] as T;
     const check = new Checker(refs);
-    const rt = await StitchRuntime.create({ model: family.dir, providers: ['cpu'], worker: !opts.inProcess, ...(opts.fastPath ? {} : { fastPath: false as const }) });
+    const rt = await StitchRuntime.create({
+      model: family.dir,
+      providers: ['cpu'],
+      worker: !opts.inProcess,
+      ...(opts.fastPath ? {} : { fastPath: false as const }),
+    });
     rt.errors$.subscribe((e) => check.problem(`errors$: ${e.message}`));
     const rssLoadedMB = await rssAfterGc();
     log(`runtime up (${rt.mode}, ${rt.provider}), ${ids.length} stitches, RSS ${rssLoadedMB.toFixed(1)} MB`);

@@ -23,7 +23,9 @@ const rt = await StitchRuntime.create({
 const macs = (id) => `${(rt.manifest.stitches[id].macs / 1e6).toFixed(1)} MMACs`;
 console.log(`profile ${rt.profile.name}: starts on stitch ${rt.stitch} (${macs(rt.stitch)})`);
 rt.stitchChanges$.subscribe((e) => {
-  console.log(`${String(e.at / 1000).padStart(4)} s  stitch ${e.from} → ${e.to} (${macs(e.to)}, ${e.direction}): ${e.reason.summary}`);
+  console.log(
+    `${String(e.at / 1000).padStart(4)} s  stitch ${e.from} → ${e.to} (${macs(e.to)}, ${e.direction}): ${e.reason.summary}`,
+  );
 });
 
 // [time in ms, readings]: unplugged and draining, then plugged in.

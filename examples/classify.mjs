@@ -39,7 +39,9 @@ const rt = await StitchRuntime.create({ model: pkg });
 const first = await rt.classify(images[0], { topK: 3 });
 const top = first.labels.map((l) => `${l.label} ${(100 * l.score).toFixed(1)} %`).join(', ');
 const stderr = Math.sqrt(0.25 / count) * 100;
-console.log(`${pkg.manifest.name}: ${count} sample images (an estimate within about ±${stderr.toFixed(1)} points, one standard error), provider ${rt.provider}`);
+console.log(
+  `${pkg.manifest.name}: ${count} sample images (an estimate within about ±${stderr.toFixed(1)} points, one standard error), provider ${rt.provider}`,
+);
 console.log(`first image (a ${pkg.manifest.output.labels[labels[0]]}): ${top}`);
 console.log(' id  MMACs  accuracy (samples)  accuracy (package)  ms per image');
 const batch = 100;

@@ -39,7 +39,10 @@ function nameOf(node, source) {
   if (node.name) return node.name.getText(source);
   if (ts.isConstructorDeclaration(node)) return 'constructor';
   const parent = node.parent;
-  if (parent && (ts.isVariableDeclaration(parent) || ts.isPropertyAssignment(parent) || ts.isPropertyDeclaration(parent))) {
+  if (
+    parent &&
+    (ts.isVariableDeclaration(parent) || ts.isPropertyAssignment(parent) || ts.isPropertyDeclaration(parent))
+  ) {
     return parent.name.getText(source);
   }
   return '(anonymous)';
@@ -59,7 +62,12 @@ function functionsIn(file) {
     if (ts.isFunctionLike(node) && 'body' in node && node.body) {
       const start = source.getLineAndCharacterOfPosition(node.getStart(source)).line + 1;
       const end = source.getLineAndCharacterOfPosition(node.end).line + 1;
-      found.push({ file, name: `${ownerOf(node, source)}${nameOf(node, source)}`, line: start, lines: end - start + 1 });
+      found.push({
+        file,
+        name: `${ownerOf(node, source)}${nameOf(node, source)}`,
+        line: start,
+        lines: end - start + 1,
+      });
     }
     ts.forEachChild(node, visit);
   };
@@ -69,7 +77,9 @@ function functionsIn(file) {
 
 /** Every function under `roots`, longest first: `{ file, name, line, lines }`. */
 export function functionsUnder(roots) {
-  return roots.flatMap((root) => [...tsFiles(root)].flatMap(functionsIn)).sort((a, b) => b.lines - a.lines || a.file.localeCompare(b.file));
+  return roots
+    .flatMap((root) => [...tsFiles(root)].flatMap(functionsIn))
+    .sort((a, b) => b.lines - a.lines || a.file.localeCompare(b.file));
 }
 
 /** Prints the report for the command line. */

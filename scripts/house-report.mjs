@@ -13,7 +13,10 @@ import { fileURLToPath } from 'node:url';
 import { functionsUnder } from './function-lengths.mjs';
 
 const root = path.resolve(process.argv[2] ?? '.');
-const depcruise = path.join(path.dirname(fileURLToPath(import.meta.url)), '../node_modules/dependency-cruiser/bin/dependency-cruise.mjs');
+const depcruise = path.join(
+  path.dirname(fileURLToPath(import.meta.url)),
+  '../node_modules/dependency-cruiser/bin/dependency-cruise.mjs',
+);
 
 function* files(dir) {
   for (const name of readdirSync(dir).sort()) {
@@ -40,7 +43,9 @@ function folders() {
 function arrows() {
   const args = [depcruise, 'src', '--no-config', '--ts-config', 'tsconfig.json', '--ts-pre-compilation-deps'];
   args.push('--collapse', '^src/[^/]+', '--do-not-follow', 'node_modules', '--output-type', 'json');
-  const report = JSON.parse(execFileSync(process.execPath, args, { cwd: root, maxBuffer: 256 << 20, encoding: 'utf8' }));
+  const report = JSON.parse(
+    execFileSync(process.execPath, args, { cwd: root, maxBuffer: 256 << 20, encoding: 'utf8' }),
+  );
   const out = new Map();
   for (const m of report.modules) {
     if (!m.source.startsWith('src/')) continue;
@@ -53,12 +58,17 @@ function arrows() {
 const short = (p) => p.replace(/^src\//, '');
 const lines = [];
 const byArea = folders();
-const total = [...byArea.values()].reduce((s, e) => ({ files: s.files + e.files, lines: s.lines + e.lines }), { files: 0, lines: 0 });
+const total = [...byArea.values()].reduce((s, e) => ({ files: s.files + e.files, lines: s.lines + e.lines }), {
+  files: 0,
+  lines: 0,
+});
 lines.push('| folder | files | lines |', '|---|---:|---:|');
-for (const [area, e] of [...byArea].sort((a, b) => b[1].lines - a[1].lines)) lines.push(`| ${short(area)} | ${e.files} | ${e.lines.toLocaleString('en')} |`);
+for (const [area, e] of [...byArea].sort((a, b) => b[1].lines - a[1].lines))
+  lines.push(`| ${short(area)} | ${e.files} | ${e.lines.toLocaleString('en')} |`);
 lines.push(`| **src/** | ${total.files} | ${total.lines.toLocaleString('en')} |`, '');
 lines.push('Import arrows (a → b: a imports b):', '', '```');
 for (const [from, to] of [...arrows()].sort()) lines.push(`${short(from).padEnd(12)} → ${to.map(short).join(', ')}`);
 lines.push('```', '', 'Longest functions:', '', '| lines | function | file |', '|---:|---|---|');
-for (const f of functionsUnder([path.join(root, 'src')]).slice(0, 5)) lines.push(`| ${f.lines} | \`${f.name}\` | ${path.relative(root, f.file)}:${f.line} |`);
+for (const f of functionsUnder([path.join(root, 'src')]).slice(0, 5))
+  lines.push(`| ${f.lines} | \`${f.name}\` | ${path.relative(root, f.file)}:${f.line} |`);
 process.stdout.write(`${lines.join('\n')}\n`);

@@ -145,7 +145,10 @@ function composeMessage(message: string, o: StitchnetErrorOptions): string {
   let text = message;
   if (where) text += ` (${where})`;
   if (o.validValues && o.validValues.length > 0) {
-    const shown = o.validValues.slice(0, 20).map((v) => JSON.stringify(v)).join(', ');
+    const shown = o.validValues
+      .slice(0, 20)
+      .map((v) => JSON.stringify(v))
+      .join(', ');
     text += `. Valid values: ${shown}${o.validValues.length > 20 ? ', …' : ''}`;
   }
   if (o.hint) text += `. ${o.hint}`;
@@ -198,10 +201,18 @@ export function reviveError(e: SerializedStitchnetError): StitchnetError {
   return err;
 }
 
-Object.defineProperty(StitchnetError.prototype, STITCHNET_ERROR_BRAND, { value: true, enumerable: false, writable: false });
+Object.defineProperty(StitchnetError.prototype, STITCHNET_ERROR_BRAND, {
+  value: true,
+  enumerable: false,
+  writable: false,
+});
 
 function hasBrand(value: unknown): boolean {
-  return (typeof value === 'object' || typeof value === 'function') && value !== null && (value as Record<symbol, unknown>)[STITCHNET_ERROR_BRAND] === true;
+  return (
+    (typeof value === 'object' || typeof value === 'function') &&
+    value !== null &&
+    (value as Record<symbol, unknown>)[STITCHNET_ERROR_BRAND] === true
+  );
 }
 
 /**

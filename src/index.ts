@@ -36,14 +36,33 @@ export type { FastPathOptions, ThreadOptions } from './engine/options.js';
 export { ProviderUnavailableError } from './engine/providers.js';
 export { PROVIDER_NAMES } from './engine/providers.js';
 export type { ProviderName, ProviderAttempt, ProviderSelection } from './engine/providers.js';
-export type { Manifest, Stitch, RouteStep, Anchor, Piece, PieceKind, StitchLayer, TensorSpec, OutputSpec, Dim, Latency, Preprocess } from './package/types.js';
+export type {
+  Manifest,
+  Stitch,
+  RouteStep,
+  Anchor,
+  Piece,
+  PieceKind,
+  StitchLayer,
+  TensorSpec,
+  OutputSpec,
+  Dim,
+  Latency,
+  Preprocess,
+} from './package/types.js';
 export { readPackage } from './package/index.js';
 export type { StitchPackage, ReadPackageOptions } from './package/index.js';
 export { fetchPackage } from './package/fetch.js';
 export type { FetchPackageOptions, FetchProgress } from './package/fetch.js';
 
 // The adaptive loop: what `create({ profile, signals })` takes and what its observables emit.
-export type { AdaptiveOptions, ProfileSource, ProfileWatchOptions, StitchChange, StitchChangeReason } from './runtime/adaptive.js';
+export type {
+  AdaptiveOptions,
+  ProfileSource,
+  ProfileWatchOptions,
+  StitchChange,
+  StitchChangeReason,
+} from './runtime/adaptive.js';
 export type { DeviceState, Quality, Reading, SignalPatch, SignalValue } from './signals/state.js';
 export type { SignalSource } from './signals/source.js';
 export { SIGNALS } from './signals/names.js';
@@ -52,7 +71,13 @@ export { ManualSource, PushSource } from './signals/push.js';
 export type { SignalValues, SignalValueOf } from './signals/push.js';
 export type { SamplingOptions } from './signals/options.js';
 export { systemSource } from './signals/system.js';
-export type { SystemSourceOptions, SystemInformation, BatteryInfo, TemperatureInfo, GraphicsInfo } from './signals/system.js';
+export type {
+  SystemSourceOptions,
+  SystemInformation,
+  BatteryInfo,
+  TemperatureInfo,
+  GraphicsInfo,
+} from './signals/system.js';
 export type { LineSpawner } from './signals/nvidia-smi.js';
 export { loadTrace, traceSource } from './signals/trace.js';
 export type { Trace, TraceRow, TraceSourceOptions } from './signals/trace.js';

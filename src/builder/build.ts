@@ -124,19 +124,38 @@ const optionError = (option: string, message: string, hint: string, validValues?
   new OptionError('OPTION_INVALID', message, { option, hint, validValues });
 
 function anchorIdOf(file: string): string {
-  return path.basename(file).replace(/\.onnx$/i, '').replace(/[^A-Za-z0-9_.-]/g, '_');
+  return path
+    .basename(file)
+    .replace(/\.onnx$/i, '')
+    .replace(/[^A-Za-z0-9_.-]/g, '_');
 }
 
 function checkOptions(o: BuildOptions): void {
-  if (!Array.isArray(o.anchors) || o.anchors.length === 0) throw optionError('--anchors', 'No anchor models given', 'Pass the anchor ONNX files, smallest first');
-  if (o.routes !== undefined && o.routes !== 'v1' && o.routes !== 'v2') throw optionError('--routes', `Unknown routes mode "${String(o.routes)}"`, 'Use v1 or v2', ['v1', 'v2']);
+  if (!Array.isArray(o.anchors) || o.anchors.length === 0)
+    throw optionError('--anchors', 'No anchor models given', 'Pass the anchor ONNX files, smallest first');
+  if (o.routes !== undefined && o.routes !== 'v1' && o.routes !== 'v2')
+    throw optionError('--routes', `Unknown routes mode "${String(o.routes)}"`, 'Use v1 or v2', ['v1', 'v2']);
   if (o.anchors.length > 1 && o.calib === undefined && o.stitchWeights === undefined) {
-    throw optionError('--calib', 'Stitching layers need a calibration set to fit them, or a stitch-weights file', 'Pass --calib <data> or --stitch-weights <file>');
+    throw optionError(
+      '--calib',
+      'Stitching layers need a calibration set to fit them, or a stitch-weights file',
+      'Pass --calib <data> or --stitch-weights <file>',
+    );
   }
   if (o.profile) {
-    if (!isProviderName(o.profile.provider)) throw optionError('--profile', `Unknown provider "${String(o.profile.provider)}"`, 'Choose a provider onnxruntime-node knows', PROVIDER_NAMES);
+    if (!isProviderName(o.profile.provider))
+      throw optionError(
+        '--profile',
+        `Unknown provider "${String(o.profile.provider)}"`,
+        'Choose a provider onnxruntime-node knows',
+        PROVIDER_NAMES,
+      );
     if (o.profile.batches.length === 0 || o.profile.batches.some((b) => !Number.isInteger(b) || b < 1)) {
-      throw optionError('--batch', `Batch sizes must be positive integers, got [${o.profile.batches.join(', ')}]`, 'For example --batch 1,8');
+      throw optionError(
+        '--batch',
+        `Batch sizes must be positive integers, got [${o.profile.batches.join(', ')}]`,
+        'For example --batch 1,8',
+      );
     }
   }
   for (const [option, v] of [
@@ -144,7 +163,8 @@ function checkOptions(o: BuildOptions): void {
     ['--eval-samples', o.evalSamples],
     ['--batch-size', o.batchSize],
   ] as const) {
-    if (v !== undefined && (!Number.isInteger(v) || v < 1)) throw optionError(option, `${option} must be a positive integer, got ${v}`, 'Give a whole number of samples');
+    if (v !== undefined && (!Number.isInteger(v) || v < 1))
+      throw optionError(option, `${option} must be a positive integer, got ${v}`, 'Give a whole number of samples');
   }
 }
 
@@ -164,7 +184,8 @@ async function checkWritable(out: string): Promise<void> {
   }
 }
 
-const sameShape = (a: readonly (number | string)[], b: readonly (number | string)[]) => a.length === b.length && a.every((d, i) => d === b[i]);
+const sameShape = (a: readonly (number | string)[], b: readonly (number | string)[]) =>
+  a.length === b.length && a.every((d, i) => d === b[i]);
 
 /** Checks that the anchors are one architecture of growing size. */
 function checkFamily(anchors: readonly PreparedAnchor[], paramsOf: (a: PreparedAnchor) => number): void {
@@ -173,15 +194,24 @@ function checkFamily(anchors: readonly PreparedAnchor[], paramsOf: (a: PreparedA
   anchors.forEach((a, i) => {
     const s = a.split;
     const differ = (what: string, x: string, y: string) =>
-      new BuilderError('BUILD_ANCHORS_INVALID', `Anchor "${a.id}" ${what} ${x}, but anchor "${first.id}" ${what} ${y}: the anchors are not one architecture`, {
-        file: a.file,
-        option: `anchors[${i}]`,
-        hint: 'Stitch models of one family that differ only in width and depth (same input, tokens and classes)',
-      });
+      new BuilderError(
+        'BUILD_ANCHORS_INVALID',
+        `Anchor "${a.id}" ${what} ${x}, but anchor "${first.id}" ${what} ${y}: the anchors are not one architecture`,
+        {
+          file: a.file,
+          option: `anchors[${i}]`,
+          hint: 'Stitch models of one family that differ only in width and depth (same input, tokens and classes)',
+        },
+      );
     if (s.input.name !== f.input.name || !sameShape(s.input.shape, f.input.shape)) {
-      throw differ('takes', `${s.input.name} [${s.input.shape.join(', ')}]`, `${f.input.name} [${f.input.shape.join(', ')}]`);
+      throw differ(
+        'takes',
+        `${s.input.name} [${s.input.shape.join(', ')}]`,
+        `${f.input.name} [${f.input.shape.join(', ')}]`,
+      );
     }
-    if (!sameShape(s.output.shape, f.output.shape)) throw differ('outputs', `[${s.output.shape.join(', ')}]`, `[${f.output.shape.join(', ')}]`);
+    if (!sameShape(s.output.shape, f.output.shape))
+      throw differ('outputs', `[${s.output.shape.join(', ')}]`, `[${f.output.shape.join(', ')}]`);
     if (!sameShape(s.streamShape.slice(0, -1), f.streamShape.slice(0, -1))) {
       throw differ('has a residual stream of shape', `[${s.streamShape.join(', ')}]`, `[${f.streamShape.join(', ')}]`);
     }
@@ -190,7 +220,11 @@ function checkFamily(anchors: readonly PreparedAnchor[], paramsOf: (a: PreparedA
       throw new BuilderError(
         'BUILD_ANCHORS_INVALID',
         `Anchors must be listed smallest first, but "${prev.id}" (${paramsOf(prev).toLocaleString('en')} parameters) comes before "${a.id}" (${paramsOf(a).toLocaleString('en')})`,
-        { option: '--anchors', validValues: [...anchors].sort((x, y) => paramsOf(x) - paramsOf(y)).map((x) => x.file), hint: 'List the anchors in the order shown' },
+        {
+          option: '--anchors',
+          validValues: [...anchors].sort((x, y) => paramsOf(x) - paramsOf(y)).map((x) => x.file),
+          hint: 'List the anchors in the order shown',
+        },
       );
     }
   });
@@ -290,9 +324,16 @@ async function prepare(options: BuildOptions, progress: BuildProgress): Promise<
   const routes = options.routes ?? 'v1';
   const inputs = options.anchors.map((a) => (typeof a === 'string' ? { file: a } : a));
   const { anchors, pieces } = await readAnchors(inputs, progress);
-  const paramsOf = (a: PreparedAnchor) => [a.pieceIds.embed, ...a.pieceIds.blocks, a.pieceIds.head].reduce((s, p) => s + (pieces.get(p) as PieceEntry).cost.params, 0);
+  const paramsOf = (a: PreparedAnchor) =>
+    [a.pieceIds.embed, ...a.pieceIds.blocks, a.pieceIds.head].reduce(
+      (s, p) => s + (pieces.get(p) as PieceEntry).cost.params,
+      0,
+    );
   checkFamily(anchors, paramsOf);
-  const plan: Enumeration = enumerateStitches(anchors.map((a) => ({ id: a.id, depth: a.split.depth })), routes);
+  const plan: Enumeration = enumerateStitches(
+    anchors.map((a) => ({ id: a.id, depth: a.split.depth })),
+    routes,
+  );
   const first = (anchors[0] as PreparedAnchor).split;
   checkFixedSampleShape(first, (anchors[0] as PreparedAnchor).file);
   const layout = options.preprocess?.layout ?? 'NCHW';
@@ -305,7 +346,10 @@ async function prepare(options: BuildOptions, progress: BuildProgress): Promise<
 }
 
 /** Reads and splits every anchor into pieces (`<id>.embed`, `<id>.block.<i>`, `<id>.head`). */
-async function readAnchors(inputs: readonly AnchorInput[], progress: BuildProgress): Promise<{ anchors: PreparedAnchor[]; pieces: Map<string, PieceEntry> }> {
+async function readAnchors(
+  inputs: readonly AnchorInput[],
+  progress: BuildProgress,
+): Promise<{ anchors: PreparedAnchor[]; pieces: Map<string, PieceEntry> }> {
   const anchors: PreparedAnchor[] = [];
   const pieces = new Map<string, PieceEntry>();
   for (const [i, a] of inputs.entries()) {
@@ -314,11 +358,20 @@ async function readAnchors(inputs: readonly AnchorInput[], progress: BuildProgre
     const split = splitAnchor(model, { file: a.file, ...(a.boundaries ? { boundaries: a.boundaries } : {}) });
     const id = a.id ?? anchorIdOf(a.file);
     if (anchors.some((x) => x.id === id)) {
-      throw optionError(`anchors[${i}]`, `Two anchors are named "${id}"`, 'Give the anchor files different names, or ids');
+      throw optionError(
+        `anchors[${i}]`,
+        `Two anchors are named "${id}"`,
+        'Give the anchor files different names, or ids',
+      );
     }
-    const pieceIds = { embed: `${id}.embed`, blocks: split.blocks.map((_, b) => `${id}.block.${b}`), head: `${id}.head` };
+    const pieceIds = {
+      embed: `${id}.embed`,
+      blocks: split.blocks.map((_, b) => `${id}.block.${b}`),
+      head: `${id}.head`,
+    };
     const stream = split.streamShape;
-    const add = (pid: string, kind: Piece['kind'], m: Model, input: TensorSpec, output: TensorSpec) => pieces.set(pid, pieceEntry(pid, kind, m, input, output, a.file));
+    const add = (pid: string, kind: Piece['kind'], m: Model, input: TensorSpec, output: TensorSpec) =>
+      pieces.set(pid, pieceEntry(pid, kind, m, input, output, a.file));
     add(pieceIds.embed, 'embed', split.embed, spec(split.input.name, split.input.shape), spec('tokens', stream));
     split.blocks.forEach((m, b) => add(pieceIds.blocks[b] as string, 'block', m, spec('x', stream), spec('y', stream)));
     add(pieceIds.head, 'head', split.head, spec('x', stream), spec(split.output.name, split.output.shape));
@@ -328,52 +381,112 @@ async function readAnchors(inputs: readonly AnchorInput[], progress: BuildProgre
 }
 
 /** A piece's bytes, cost and manifest entry. */
-function pieceEntry(id: string, kind: Piece['kind'], model: Model, input: TensorSpec, output: TensorSpec, file?: string): PieceEntry {
+function pieceEntry(
+  id: string,
+  kind: Piece['kind'],
+  model: Model,
+  input: TensorSpec,
+  output: TensorSpec,
+  file?: string,
+): PieceEntry {
   const bytes = encodeModel(model);
   const cost = graphCost(model, file === undefined ? {} : { file });
-  return { bytes, cost, piece: { kind, file: `pieces/${id}.onnx`, sha256: sha256(bytes), bytes: bytes.length, input, output, macs: cost.macs, params: cost.params } };
+  return {
+    bytes,
+    cost,
+    piece: {
+      kind,
+      file: `pieces/${id}.onnx`,
+      sha256: sha256(bytes),
+      bytes: bytes.length,
+      input,
+      output,
+      macs: cost.macs,
+      params: cost.params,
+    },
+  };
 }
 
 function checkFixedSampleShape(first: AnchorSplit, file: string): void {
   const symbolic = first.input.shape.slice(1).find((d) => typeof d !== 'number');
   if (symbolic !== undefined) {
-    throw new BuilderError('BUILD_ANCHORS_INVALID', `The anchors take [${first.input.shape.join(', ')}]: only the batch dimension may be symbolic`, {
-      file,
-      hint: 'Export the models with a fixed sample shape (dynamic_axes only for the batch)',
-    });
+    throw new BuilderError(
+      'BUILD_ANCHORS_INVALID',
+      `The anchors take [${first.input.shape.join(', ')}]: only the batch dimension may be symbolic`,
+      {
+        file,
+        hint: 'Export the models with a fixed sample shape (dynamic_axes only for the batch)',
+      },
+    );
   }
 }
 
 /** Opens the calibration and evaluation sets and checks their labels against the model's classes. */
-async function openData(options: BuildOptions, first: AnchorSplit, layout: 'NCHW' | 'NHWC'): Promise<Pick<Prepared, 'calib' | 'evalSet' | 'labels'>> {
-  const inputSpec = { shape: first.input.shape, layout, ...(options.preprocess ? { preprocess: options.preprocess } : {}) };
-  const calib = options.calib === undefined
-    ? undefined
-    : await openDataset(options.calib, inputSpec, { option: '--calib', ...(options.calibSamples ? { limit: options.calibSamples } : {}) });
-  const evalSet = options.eval === undefined ? undefined : await openDataset(options.eval, inputSpec, { option: '--eval', requireLabels: true, ...(options.evalSamples ? { limit: options.evalSamples } : {}) });
+async function openData(
+  options: BuildOptions,
+  first: AnchorSplit,
+  layout: 'NCHW' | 'NHWC',
+): Promise<Pick<Prepared, 'calib' | 'evalSet' | 'labels'>> {
+  const inputSpec = {
+    shape: first.input.shape,
+    layout,
+    ...(options.preprocess ? { preprocess: options.preprocess } : {}),
+  };
+  const calib =
+    options.calib === undefined
+      ? undefined
+      : await openDataset(options.calib, inputSpec, {
+          option: '--calib',
+          ...(options.calibSamples ? { limit: options.calibSamples } : {}),
+        });
+  const evalSet =
+    options.eval === undefined
+      ? undefined
+      : await openDataset(options.eval, inputSpec, {
+          option: '--eval',
+          requireLabels: true,
+          ...(options.evalSamples ? { limit: options.evalSamples } : {}),
+        });
   const classes = first.output.shape[first.output.shape.length - 1];
   if (evalSet?.labels && typeof classes === 'number') {
     const bad = evalSet.labels.findIndex((l) => l >= classes);
     if (bad >= 0) {
-      throw new BuilderError('BUILD_DATA_INVALID', `Evaluation label ${evalSet.labels[bad]} (sample ${bad}) is not one of the model's ${classes} classes`, {
-        option: '--eval',
-        hint: 'Check that the evaluation set belongs to this model family',
-      });
+      throw new BuilderError(
+        'BUILD_DATA_INVALID',
+        `Evaluation label ${evalSet.labels[bad]} (sample ${bad}) is not one of the model's ${classes} classes`,
+        {
+          option: '--eval',
+          hint: 'Check that the evaluation set belongs to this model family',
+        },
+      );
     }
   }
   const labels = options.labels ?? evalSet?.classes;
   if (labels && typeof classes === 'number' && labels.length !== classes) {
-    throw optionError('--labels', `${labels.length} class names given for ${classes} model outputs`, 'Give one name per output');
+    throw optionError(
+      '--labels',
+      `${labels.length} class names given for ${classes} model outputs`,
+      'Give one name per output',
+    );
   }
   return { calib, evalSet, labels };
 }
 
 async function checkProfileProvider(provider: ProviderName): Promise<void> {
   const selection = await probeProviders([provider], workerFile).catch((e: unknown) => {
-    throw new OptionError('OPTION_INVALID', `Cannot profile on provider "${provider}": ${messageOf(e)}`, { option: '--profile', cause: e, hint: 'Profile on cpu, or on a provider this machine has' });
+    throw new OptionError('OPTION_INVALID', `Cannot profile on provider "${provider}": ${messageOf(e)}`, {
+      option: '--profile',
+      cause: e,
+      hint: 'Profile on cpu, or on a provider this machine has',
+    });
   });
   if (selection.provider !== provider) {
-    throw optionError('--profile', `Provider "${provider}" is not available here`, 'Profile on cpu, or on a provider this machine has', selection.attempts.filter((x) => x.ok).map((x) => x.provider));
+    throw optionError(
+      '--profile',
+      `Provider "${provider}" is not available here`,
+      'Profile on cpu, or on a provider this machine has',
+      selection.attempts.filter((x) => x.ok).map((x) => x.provider),
+    );
   }
 }
 
@@ -385,13 +498,23 @@ function probeBatch(first: AnchorSplit, probeSet: Dataset | undefined): { data: 
   const probeCount = Math.min(4, probeSet?.size ?? 2);
   const sampleShape = first.input.shape.slice(1) as number[];
   return {
-    data: probeSet ? probeSet.batch(0, probeCount) : Float32Array.from({ length: probeCount * sampleShape.reduce((x, y) => x * y, 1) }, (_, i) => Math.sin(i * 12.9898) * 2),
+    data: probeSet
+      ? probeSet.batch(0, probeCount)
+      : Float32Array.from(
+          { length: probeCount * sampleShape.reduce((x, y) => x * y, 1) },
+          (_, i) => Math.sin(i * 12.9898) * 2,
+        ),
     dims: [probeCount, ...sampleShape],
   };
 }
 
 /** Loads every anchor whole and in pieces, and returns each one's largest output difference. */
-async function checkParity(prep: Prepared, runner: PieceRunner, probe: { data: Float32Array; dims: number[] }, progress: BuildProgress): Promise<Record<string, number>> {
+async function checkParity(
+  prep: Prepared,
+  runner: PieceRunner,
+  probe: { data: Float32Array; dims: number[] },
+  progress: BuildProgress,
+): Promise<Record<string, number>> {
   const parity: Record<string, number> = {};
   for (const [i, a] of prep.anchors.entries()) {
     progress('parity', i, prep.anchors.length);
@@ -408,10 +531,14 @@ async function checkParity(prep: Prepared, runner: PieceRunner, probe: { data: F
     });
     parity[a.id] = diff;
     if (!(diff <= PARITY_TOLERANCE * scale)) {
-      throw new BuilderError('BUILD_PARITY_FAILED', `The pieces of anchor "${a.id}" give outputs up to ${diff.toExponential(2)} away from the whole model`, {
-        file: a.file,
-        hint: 'The boundaries do not cut the model into a clean chain; pass the residual-stream tensor names explicitly',
-      });
+      throw new BuilderError(
+        'BUILD_PARITY_FAILED',
+        `The pieces of anchor "${a.id}" give outputs up to ${diff.toExponential(2)} away from the whole model`,
+        {
+          file: a.file,
+          hint: 'The boundaries do not cut the model into a clean chain; pass the residual-stream tensor names explicitly',
+        },
+      );
     }
   }
   progress('parity', prep.anchors.length, prep.anchors.length);
@@ -422,30 +549,55 @@ async function checkParity(prep: Prepared, runner: PieceRunner, probe: { data: F
 // 3. fit: the stitching layers, by least squares or from a weights file
 
 /** Fits (or reads) every stitching layer, adds it to the pieces and loads it into the runner. */
-async function addStitchLayers(options: BuildOptions, prep: Prepared, runner: PieceRunner, progress: BuildProgress): Promise<void> {
+async function addStitchLayers(
+  options: BuildOptions,
+  prep: Prepared,
+  runner: PieceRunner,
+  progress: BuildProgress,
+): Promise<void> {
   const maps = await stitchLayerMaps(options, prep, runner, progress);
   const byId = new Map(prep.anchors.map((a) => [a.id, a]));
   for (const layer of prep.plan.layers) {
     const map = maps.get(layer.id) as LinearMap;
     const from = (byId.get(layer.from) as PreparedAnchor).split.streamShape;
     const to = (byId.get(layer.to) as PreparedAnchor).split.streamShape;
-    const model = linearModel({ weight: map.weight, bias: map.bias, dimIn: map.dimIn, dimOut: map.dimOut, inputShape: from });
+    const model = linearModel({
+      weight: map.weight,
+      bias: map.bias,
+      dimIn: map.dimIn,
+      dimOut: map.dimOut,
+      inputShape: from,
+    });
     const entry = pieceEntry(layer.id, 'stitch', model, spec('x', from), spec('y', to));
     prep.pieces.set(layer.id, entry);
     await runner.load(layer.id, entry.bytes);
   }
 }
 
-async function stitchLayerMaps(options: BuildOptions, prep: Prepared, runner: PieceRunner, progress: BuildProgress): Promise<Map<string, LinearMap>> {
+async function stitchLayerMaps(
+  options: BuildOptions,
+  prep: Prepared,
+  runner: PieceRunner,
+  progress: BuildProgress,
+): Promise<Map<string, LinearMap>> {
   const { anchors, plan } = prep;
   if (options.stitchWeights !== undefined) {
     progress('fit', 0, 1);
-    const maps = await readStitchWeights(options.stitchWeights, plan.layers, new Map(anchors.map((a) => [a.id, a.split.dim])));
+    const maps = await readStitchWeights(
+      options.stitchWeights,
+      plan.layers,
+      new Map(anchors.map((a) => [a.id, a.split.dim])),
+    );
     progress('fit', 1, 1);
     return maps;
   }
   if (plan.layers.length === 0) return new Map();
-  const anchorPieces: AnchorPieces[] = anchors.map((a) => ({ id: a.id, dim: a.split.dim, embed: a.pieceIds.embed, blocks: a.pieceIds.blocks }));
+  const anchorPieces: AnchorPieces[] = anchors.map((a) => ({
+    id: a.id,
+    dim: a.split.dim,
+    embed: a.pieceIds.embed,
+    blocks: a.pieceIds.blocks,
+  }));
   return fitStitchLayers(plan.layers, anchorPieces, prep.calib as Dataset, runner, {
     ...(options.batchSize ? { batchSize: options.batchSize } : {}),
     ...(options.ridge !== undefined ? { ridge: options.ridge } : {}),
@@ -468,9 +620,23 @@ function manifestOf(options: BuildOptions, prep: Prepared): Manifest {
     input: spec(first.input.name, first.input.shape),
     output: { ...spec(first.output.name, first.output.shape), ...(labels ? { labels } : {}) },
     ...(options.preprocess?.mean && options.preprocess.std
-      ? { preprocess: { layout, scale: options.preprocess.scale ?? 1, mean: options.preprocess.mean, std: options.preprocess.std } }
+      ? {
+          preprocess: {
+            layout,
+            scale: options.preprocess.scale ?? 1,
+            mean: options.preprocess.mean,
+            std: options.preprocess.std,
+          },
+        }
       : {}),
-    anchors: anchors.map((a) => ({ id: a.id, dim: a.split.dim, depth: a.split.depth, embed: a.pieceIds.embed, blocks: a.pieceIds.blocks, head: a.pieceIds.head })),
+    anchors: anchors.map((a) => ({
+      id: a.id,
+      dim: a.split.dim,
+      depth: a.split.depth,
+      embed: a.pieceIds.embed,
+      blocks: a.pieceIds.blocks,
+      head: a.pieceIds.head,
+    })),
     pieces: Object.fromEntries([...prep.pieces].map(([id, p]) => [id, p.piece])),
     stitchLayers: prep.plan.layers.map((l) => ({ id: l.id, piece: l.id, from: l.from, to: l.to, origin })),
     stitches: [],
@@ -484,7 +650,13 @@ function addStitchCosts(manifest: Manifest, prep: Prepared, progress: BuildProgr
   const runnable = prep.plan.stitches.filter((s) => s.runnable);
   runnable.forEach((s, i) => {
     const c = routeCost(expandRoute(manifest, s.route), costs);
-    const stitch: Stitch = { id: s.id, route: s.route, ...(s.positions.length > 0 ? { positions: s.positions } : {}), macs: c.macs, params: c.params };
+    const stitch: Stitch = {
+      id: s.id,
+      route: s.route,
+      ...(s.positions.length > 0 ? { positions: s.positions } : {}),
+      macs: c.macs,
+      params: c.params,
+    };
     manifest.stitches.push(stitch);
     progress('cost', i + 1, runnable.length);
   });
@@ -503,45 +675,79 @@ async function addAccuracy(
   options: BuildOptions,
   progress: BuildProgress,
 ): Promise<void> {
-  const acc = await evaluateStitches(manifest, runnable.map((s) => s.id), evalSet, runner, {
-    ...(options.batchSize ? { batchSize: options.batchSize } : {}),
-    onBatch: (d, t) => progress('evaluate', d, t),
-  });
+  const acc = await evaluateStitches(
+    manifest,
+    runnable.map((s) => s.id),
+    evalSet,
+    runner,
+    {
+      ...(options.batchSize ? { batchSize: options.batchSize } : {}),
+      onBatch: (d, t) => progress('evaluate', d, t),
+    },
+  );
   for (const s of manifest.stitches) s.accuracy = acc.get(s.id) as number;
   manifest.evaluation = { dataset: evalSet.name, samples: evalSet.size };
   manifest.frontier = frontierByMacs(manifest.stitches);
 }
 
 /** How the package was built: routes, calibration or weights file, anchors' boundaries and parity. */
-function buildRecord(options: BuildOptions, prep: Prepared, runnable: Enumeration['stitches'], parity: Record<string, number>): Manifest['build'] {
+function buildRecord(
+  options: BuildOptions,
+  prep: Prepared,
+  runnable: Enumeration['stitches'],
+  parity: Record<string, number>,
+): Manifest['build'] {
   const { calib, plan, anchors } = prep;
   return {
     tool: 'stitchnet build',
     routes: prep.routes,
-    ...(calib && options.stitchWeights === undefined ? { calibration: { dataset: calib.name, samples: calib.size }, ridge: options.ridge ?? 1e-6 } : {}),
+    ...(calib && options.stitchWeights === undefined
+      ? { calibration: { dataset: calib.name, samples: calib.size }, ridge: options.ridge ?? 1e-6 }
+      : {}),
     ...(options.stitchWeights !== undefined ? { stitchWeights: path.basename(options.stitchWeights) } : {}),
-    anchors: Object.fromEntries(anchors.map((a) => [a.id, { file: path.basename(a.file), boundaries: a.split.boundaries, parityMaxAbsDiff: parity[a.id] }])),
-    ...(plan.stitches.length > runnable.length ? { notRunnable: plan.stitches.filter((s) => !s.runnable).map((s) => s.id) } : {}),
+    anchors: Object.fromEntries(
+      anchors.map((a) => [
+        a.id,
+        { file: path.basename(a.file), boundaries: a.split.boundaries, parityMaxAbsDiff: parity[a.id] },
+      ]),
+    ),
+    ...(plan.stitches.length > runnable.length
+      ? { notRunnable: plan.stitches.filter((s) => !s.runnable).map((s) => s.id) }
+      : {}),
   };
 }
 
 // ---------------------------------------------------------------------------------------------
 // 7. profile: latency of every stitch of the written package on this device
 
-async function addLatency(manifest: Manifest, options: BuildOptions, request: ProfileRequest, probeSet: Dataset | undefined, progress: BuildProgress): Promise<void> {
-  const prof = await profileStitches(options.out, manifest.stitches.map((s) => s.id), {
-    provider: request.provider,
-    batches: request.batches,
-    ...(request.warmup !== undefined ? { warmup: request.warmup } : {}),
-    ...(request.rounds !== undefined ? { rounds: request.rounds } : {}),
-    ...(probeSet ? { sample: probeSet.batch(0, 1) } : {}),
-    ...(options.threads ? { threads: options.threads } : {}),
-    onRound: (d, t) => progress('profile', d, t),
-  });
+async function addLatency(
+  manifest: Manifest,
+  options: BuildOptions,
+  request: ProfileRequest,
+  probeSet: Dataset | undefined,
+  progress: BuildProgress,
+): Promise<void> {
+  const prof = await profileStitches(
+    options.out,
+    manifest.stitches.map((s) => s.id),
+    {
+      provider: request.provider,
+      batches: request.batches,
+      ...(request.warmup !== undefined ? { warmup: request.warmup } : {}),
+      ...(request.rounds !== undefined ? { rounds: request.rounds } : {}),
+      ...(probeSet ? { sample: probeSet.batch(0, 1) } : {}),
+      ...(options.threads ? { threads: options.threads } : {}),
+      onRound: (d, t) => progress('profile', d, t),
+    },
+  );
   const at = new Date().toISOString();
   for (const s of manifest.stitches) {
     const byBatch = prof.latency.get(s.id);
     if (!byBatch) continue;
-    s.latency = { [prof.provider]: Object.fromEntries([...byBatch].map(([b, l]) => [String(b), { p50Ms: l.p50Ms, p95Ms: l.p95Ms, device: prof.device, at }])) };
+    s.latency = {
+      [prof.provider]: Object.fromEntries(
+        [...byBatch].map(([b, l]) => [String(b), { p50Ms: l.p50Ms, p95Ms: l.p95Ms, device: prof.device, at }]),
+      ),
+    };
   }
 }

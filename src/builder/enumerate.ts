@@ -180,7 +180,10 @@ function validateAnchors(anchors: readonly AnchorShape[]): void {
       throw new BuilderError(
         'BUILD_ANCHORS_INVALID',
         `Anchor "${f.id}" (depth ${f.depth}) is deeper than the next, larger anchor "${e.id}" (depth ${e.depth}); SN-Net only maps a shallower front anchor onto a deeper end anchor`,
-        { option: `anchors[${i}]`, hint: 'List anchors smallest first; a smaller anchor must not have more blocks than a larger one' },
+        {
+          option: `anchors[${i}]`,
+          hint: 'List anchors smallest first; a smaller anchor must not have more blocks than a larger one',
+        },
       );
     }
   }
@@ -230,7 +233,12 @@ function useLayer(layers: EnumeratedLayer[], from: string, to: string, index: nu
   return id;
 }
 
-function enumerateV1Pair(front: AnchorShape, end: AnchorShape, stitches: EnumeratedStitch[], layers: EnumeratedLayer[]): void {
+function enumerateV1Pair(
+  front: AnchorShape,
+  end: AnchorShape,
+  stitches: EnumeratedStitch[],
+  layers: EnumeratedLayer[],
+): void {
   const plan = front.depth === end.depth ? pairedStitching(front.depth) : unpairedStitching(front.depth, end.depth);
   plan.positions.forEach((p, n) => {
     const sl = useLayer(layers, front.id, end.id, plan.layerOf[n] as number, p);
@@ -254,7 +262,12 @@ interface V2Config {
   layer: number;
 }
 
-function enumerateV2Pair(small: AnchorShape, large: AnchorShape, stitches: EnumeratedStitch[], layers: EnumeratedLayer[]): void {
+function enumerateV2Pair(
+  small: AnchorShape,
+  large: AnchorShape,
+  stitches: EnumeratedStitch[],
+  layers: EnumeratedLayer[],
+): void {
   const d0 = small.depth;
   const d1 = large.depth;
   const ratio = Math.floor(d1 / d0);
@@ -268,7 +281,9 @@ function enumerateV2Pair(small: AnchorShape, large: AnchorShape, stitches: Enume
   }
   // The stitching layers are fitted from the two-segment routes only.
   const slLayer = (c: V2Config): string =>
-    c.position[1] < d1 ? useLayer(layers, small.id, large.id, c.layer, c.position) : layerId(small.id, large.id, c.layer);
+    c.position[1] < d1
+      ? useLayer(layers, small.id, large.id, c.layer, c.position)
+      : layerId(small.id, large.id, c.layer);
   const lsLayer = (c: V2Config): string => useLayer(layers, large.id, small.id, c.layer, c.position);
   const slIds = sl.map(slLayer);
   const lsIds = ls.map(lsLayer);
@@ -298,12 +313,14 @@ function enumerateV2Pair(small: AnchorShape, large: AnchorShape, stitches: Enume
   ls.forEach((a, m) => {
     sl.forEach((b, n) => {
       if (b.layer === d0 - 1) return;
-      if (b.position[0] >= a.position[1]) push('LSL', [large, small, large], [a, b], [lsIds[m] as string, slIds[n] as string]);
+      if (b.position[0] >= a.position[1])
+        push('LSL', [large, small, large], [a, b], [lsIds[m] as string, slIds[n] as string]);
     });
   });
   sl.forEach((a, n) => {
     ls.forEach((b, m) => {
-      if (b.position[0] >= a.position[1]) push('SLS', [small, large, small], [a, b], [slIds[n] as string, lsIds[m] as string]);
+      if (b.position[0] >= a.position[1])
+        push('SLS', [small, large, small], [a, b], [slIds[n] as string, lsIds[m] as string]);
     });
   });
 }

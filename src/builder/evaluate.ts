@@ -23,7 +23,8 @@ export function argmaxRows(logits: Float32Array, classes: number): Int32Array {
   const out = new Int32Array(rows);
   for (let r = 0; r < rows; r++) {
     let best = 0;
-    for (let c = 1; c < classes; c++) if ((logits[r * classes + c] as number) > (logits[r * classes + best] as number)) best = c;
+    for (let c = 1; c < classes; c++)
+      if ((logits[r * classes + c] as number) > (logits[r * classes + best] as number)) best = c;
     out[r] = best;
   }
   return out;
@@ -34,9 +35,17 @@ export function argmaxRows(logits: Float32Array, classes: number): Int32Array {
  *
  * @returns accuracy in `[0, 1]` by stitch id.
  */
-export async function evaluateStitches(manifest: Manifest, ids: readonly number[], data: Dataset, runner: PieceRunner, options: EvaluateOptions = {}): Promise<Map<number, number>> {
+export async function evaluateStitches(
+  manifest: Manifest,
+  ids: readonly number[],
+  data: Dataset,
+  runner: PieceRunner,
+  options: EvaluateOptions = {},
+): Promise<Map<number, number>> {
   const labels = data.labels as Int32Array;
-  const anchors = new Map<string, AnchorPieces>(manifest.anchors.map((a) => [a.id, { id: a.id, dim: a.dim, embed: a.embed, blocks: a.blocks }]));
+  const anchors = new Map<string, AnchorPieces>(
+    manifest.anchors.map((a) => [a.id, { id: a.id, dim: a.dim, embed: a.embed, blocks: a.blocks }]),
+  );
   const plans = ids.map((id) => {
     const stitch = manifest.stitches.find((s) => s.id === id);
     const route = stitch?.route ?? [];
@@ -50,7 +59,8 @@ export async function evaluateStitches(manifest: Manifest, ids: readonly number[
   for (const { index, total, start, input } of batchesOf(data, options.batchSize ?? 32)) {
     const streams = new Map<string, Batch[]>();
     for (const p of plans) {
-      if (!streams.has(p.anchor)) streams.set(p.anchor, await captureStream(runner, anchors.get(p.anchor) as AnchorPieces, input));
+      if (!streams.has(p.anchor))
+        streams.set(p.anchor, await captureStream(runner, anchors.get(p.anchor) as AnchorPieces, input));
       const from = (streams.get(p.anchor) as Batch[])[p.streamIndex] as Batch;
       const logits = await runner.run(p.rest, from);
       const classes = logits.dims[logits.dims.length - 1] as number;

@@ -31,7 +31,12 @@ export interface FitOptions {
  * The residual stream of one anchor on one batch: `stream[0]` is the embedding output,
  * `stream[i + 1]` the output of block `i`.
  */
-export async function captureStream(runner: PieceRunner, anchor: AnchorPieces, input: Batch, upTo = anchor.blocks.length): Promise<Batch[]> {
+export async function captureStream(
+  runner: PieceRunner,
+  anchor: AnchorPieces,
+  input: Batch,
+  upTo = anchor.blocks.length,
+): Promise<Batch[]> {
   const stream = [await runner.run([anchor.embed], input)];
   for (let i = 0; i < upTo; i++) stream.push(await runner.run([anchor.blocks[i] as string], stream[i] as Batch));
   return stream;
@@ -68,7 +73,8 @@ export async function fitStitchLayers(
 
   for (const { index, total, input } of batchesOf(data, options.batchSize ?? 32)) {
     const streams = new Map<string, Batch[]>();
-    for (const [id, depth] of need) streams.set(id, await captureStream(runner, byId.get(id) as AnchorPieces, input, depth));
+    for (const [id, depth] of need)
+      streams.set(id, await captureStream(runner, byId.get(id) as AnchorPieces, input, depth));
     const at = (id: string, index: number): Float32Array => ((streams.get(id) as Batch[])[index] as Batch).data;
     for (const [key, moments] of sources) {
       const [id, j] = splitKey(key);
@@ -85,7 +91,11 @@ export async function fitStitchLayers(
   const fitted = new Map<string, LinearMap>();
   for (const layer of layers) {
     const fits = layer.positions.map(([j, k]) =>
-      solveLinearMap(sources.get(`${layer.from}:${j}`) as SourceMoments, crosses.get(`${layer.id}:${j}:${k}`) as CrossMoments, options.ridge === undefined ? {} : { ridge: options.ridge }),
+      solveLinearMap(
+        sources.get(`${layer.from}:${j}`) as SourceMoments,
+        crosses.get(`${layer.id}:${j}:${k}`) as CrossMoments,
+        options.ridge === undefined ? {} : { ridge: options.ridge },
+      ),
     );
     fitted.set(layer.id, averageLinearMaps(fits));
   }

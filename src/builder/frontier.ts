@@ -34,7 +34,9 @@ export function paretoFrontier(points: readonly FrontierPoint[]): number[] {
 /** The frontier by MACs over the stitches that have both MACs and accuracy. */
 export function frontierByMacs(stitches: readonly Stitch[]): number[] {
   return paretoFrontier(
-    stitches.flatMap((s) => (s.macs !== undefined && s.accuracy !== undefined ? [{ id: s.id, cost: s.macs, accuracy: s.accuracy }] : [])),
+    stitches.flatMap((s) =>
+      s.macs !== undefined && s.accuracy !== undefined ? [{ id: s.id, cost: s.macs, accuracy: s.accuracy }] : [],
+    ),
   );
 }
 

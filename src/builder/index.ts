@@ -5,7 +5,15 @@
 export { buildPackage, PARITY_TOLERANCE } from './build.js';
 export type { AnchorInput, BuildOptions, BuildProgress, BuildResult, BuildStep, ProfileRequest } from './build.js';
 export { enumerateStitches } from './enumerate.js';
-export type { AnchorShape, EnumeratedLayer, EnumeratedStitch, Enumeration, Position, RoutesMode, StitchKind } from './enumerate.js';
+export type {
+  AnchorShape,
+  EnumeratedLayer,
+  EnumeratedStitch,
+  Enumeration,
+  Position,
+  RoutesMode,
+  StitchKind,
+} from './enumerate.js';
 export { splitAnchor, detectBoundaries } from './split.js';
 export type { AnchorSplit, Boundaries, SplitOptions } from './split.js';
 export { fitLinearMap, averageLinearMaps } from './lstsq.js';

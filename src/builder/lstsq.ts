@@ -29,9 +29,13 @@ const CHUNK_ROWS = 256;
 
 function rowCount(data: ArrayLike<number>, dim: number, what: string): number {
   if (data.length % dim !== 0) {
-    throw new BuilderError('BUILD_DATA_INVALID', `${what} has ${data.length} values, not a multiple of its width ${dim}`, {
-      hint: 'Pass row-major activations whose last dimension is the stated width',
-    });
+    throw new BuilderError(
+      'BUILD_DATA_INVALID',
+      `${what} has ${data.length} values, not a multiple of its width ${dim}`,
+      {
+        hint: 'Pass row-major activations whose last dimension is the stated width',
+      },
+    );
   }
   return data.length / dim;
 }
@@ -49,7 +53,15 @@ function transposeChunk(data: ArrayLike<number>, dim: number, r0: number, n: num
  * (dy × n); with `upper`, only `j ≥ i` (x and y are then the same chunk). Blocked 2×4 so that each
  * loaded value serves several multiply-adds.
  */
-function accumulateProducts(out: Float64Array, x: Float64Array, dx: number, y: Float64Array, dy: number, n: number, upper: boolean): void {
+function accumulateProducts(
+  out: Float64Array,
+  x: Float64Array,
+  dx: number,
+  y: Float64Array,
+  dy: number,
+  n: number,
+  upper: boolean,
+): void {
   for (let i = 0; i < dx; i += 2) {
     const i1 = Math.min(i + 1, dx - 1);
     const xa = i * n;
@@ -62,7 +74,14 @@ function accumulateProducts(out: Float64Array, x: Float64Array, dx: number, y: F
       const y1 = j1 * n;
       const y2 = j2 * n;
       const y3 = j3 * n;
-      let a0 = 0, a1 = 0, a2 = 0, a3 = 0, b0 = 0, b1 = 0, b2 = 0, b3 = 0;
+      let a0 = 0,
+        a1 = 0,
+        a2 = 0,
+        a3 = 0,
+        b0 = 0,
+        b1 = 0,
+        b2 = 0,
+        b3 = 0;
       for (let r = 0; r < n; r++) {
         const u = x[xa + r] as number;
         const v = x[xb + r] as number;
@@ -70,8 +89,14 @@ function accumulateProducts(out: Float64Array, x: Float64Array, dx: number, y: F
         const q = y[y1 + r] as number;
         const s = y[y2 + r] as number;
         const t = y[y3 + r] as number;
-        a0 += u * p; a1 += u * q; a2 += u * s; a3 += u * t;
-        b0 += v * p; b1 += v * q; b2 += v * s; b3 += v * t;
+        a0 += u * p;
+        a1 += u * q;
+        a2 += u * s;
+        a3 += u * t;
+        b0 += v * p;
+        b1 += v * q;
+        b2 += v * s;
+        b3 += v * t;
       }
       const put = (row: number, colIdx: number, val: number, valid: boolean): void => {
         if (!valid || (upper && colIdx < row)) return;
@@ -186,9 +211,13 @@ export function solveLinearMap(source: SourceMoments, cross: CrossMoments, optio
   const D = source.dim;
   const Do = cross.dimOut;
   if (cross.dimIn !== D || cross.n !== source.n) {
-    throw new BuilderError('BUILD_DATA_INVALID', `Moments do not match: source ${D} wide over ${source.n} rows, cross ${cross.dimIn} wide over ${cross.n} rows`, {
-      hint: 'Feed the source and cross moments the same source rows',
-    });
+    throw new BuilderError(
+      'BUILD_DATA_INVALID',
+      `Moments do not match: source ${D} wide over ${source.n} rows, cross ${cross.dimIn} wide over ${cross.n} rows`,
+      {
+        hint: 'Feed the source and cross moments the same source rows',
+      },
+    );
   }
   const n = source.n;
   if (n < 2) {
@@ -215,7 +244,8 @@ export function solveLinearMap(source: SourceMoments, cross: CrossMoments, optio
   for (let i = 0; i < D; i++) cov.set(i, i, cov.get(i, i) + lambda);
   const rhs = new Matrix(D, Do);
   for (let i = 0; i < D; i++) {
-    for (let o = 0; o < Do; o++) rhs.set(i, o, (cross.cross[i * Do + o] as number) / n - (muA[i] as number) * (muB[o] as number));
+    for (let o = 0; o < Do; o++)
+      rhs.set(i, o, (cross.cross[i * Do + o] as number) / n - (muA[i] as number) * (muB[o] as number));
   }
   const chol = new CholeskyDecomposition(cov);
   const W = chol.isPositiveDefinite() ? chol.solve(rhs) : solve(cov, rhs, true);
@@ -236,7 +266,13 @@ export function solveLinearMap(source: SourceMoments, cross: CrossMoments, optio
 /**
  * One-shot fit of `y = x·W + b` on row-major activations `a` (rows × dimIn) and `b` (rows × dimOut).
  */
-export function fitLinearMap(a: ArrayLike<number>, b: ArrayLike<number>, dimIn: number, dimOut: number, options: SolveOptions = {}): LinearMap {
+export function fitLinearMap(
+  a: ArrayLike<number>,
+  b: ArrayLike<number>,
+  dimIn: number,
+  dimOut: number,
+  options: SolveOptions = {},
+): LinearMap {
   const source = new SourceMoments(dimIn);
   const cross = new CrossMoments(dimIn, dimOut);
   source.add(a);
@@ -251,15 +287,21 @@ export function fitLinearMap(a: ArrayLike<number>, b: ArrayLike<number>, dimIn: 
 export function averageLinearMaps(maps: readonly LinearMap[]): LinearMap {
   const first = maps[0];
   if (!first) {
-    throw new BuilderError('BUILD_DATA_INVALID', 'No linear maps to average', { hint: 'Fit at least one position per stitching layer' });
+    throw new BuilderError('BUILD_DATA_INVALID', 'No linear maps to average', {
+      hint: 'Fit at least one position per stitching layer',
+    });
   }
   const weight = new Float64Array(first.weight.length);
   const bias = new Float64Array(first.bias.length);
   for (const m of maps) {
     if (m.dimIn !== first.dimIn || m.dimOut !== first.dimOut) {
-      throw new BuilderError('BUILD_DATA_INVALID', `Cannot average a ${m.dimIn}→${m.dimOut} map with a ${first.dimIn}→${first.dimOut} map`, {
-        hint: 'Average only the fits of one stitching layer',
-      });
+      throw new BuilderError(
+        'BUILD_DATA_INVALID',
+        `Cannot average a ${m.dimIn}→${m.dimOut} map with a ${first.dimIn}→${first.dimOut} map`,
+        {
+          hint: 'Average only the fits of one stitching layer',
+        },
+      );
     }
     m.weight.forEach((v, i) => (weight[i] = (weight[i] as number) + v));
     m.bias.forEach((v, i) => (bias[i] = (bias[i] as number) + v));

@@ -48,12 +48,20 @@ export async function describeDevice(provider: string): Promise<string> {
 }
 
 /** Measures every stitch of the package in `dir` (ids as given) at each batch size. */
-export async function profileStitches(dir: string, ids: readonly number[], options: ProfileOptions): Promise<ProfileResult> {
+export async function profileStitches(
+  dir: string,
+  ids: readonly number[],
+  options: ProfileOptions,
+): Promise<ProfileResult> {
   const pkg = await readPackage(dir);
-  const engine = new Engine({ session: { provider: options.provider, threads: resolveThreads(options.threads) }, fastPath: false });
+  const engine = new Engine({
+    session: { provider: options.provider, threads: resolveThreads(options.threads) },
+    fastPath: false,
+  });
   try {
     const routes = ids.map((id) => ({ key: id, pieces: pkg.routePieces(id) }));
-    for (const id of new Set(routes.flatMap((r) => r.pieces))) await engine.loadPiece({ id, bytes: await pkg.pieceBytes(id) });
+    for (const id of new Set(routes.flatMap((r) => r.pieces)))
+      await engine.loadPiece({ id, bytes: await pkg.pieceBytes(id) });
     const timedRun = async (pieces: readonly string[], data: Float32Array, dims: readonly number[]) => {
       const t0 = performance.now();
       await engine.run({ pieces, data, dims });

@@ -23,7 +23,10 @@ export interface PieceRunner {
 
 /** A {@link PieceRunner} on an in-process runtime engine. */
 export function engineRunner(options: { provider?: ProviderName; threads?: ThreadOptions } = {}): PieceRunner {
-  const engine = new Engine({ session: { provider: options.provider ?? 'cpu', threads: resolveThreads(options.threads) }, fastPath: false });
+  const engine = new Engine({
+    session: { provider: options.provider ?? 'cpu', threads: resolveThreads(options.threads) },
+    fastPath: false,
+  });
   return {
     load: (id, bytes) => engine.loadPiece({ id, bytes }),
     async run(pieces, input) {

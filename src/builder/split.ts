@@ -93,11 +93,15 @@ export function detectBoundaries(model: Model, options: { file?: string; shapes?
     throw boundaryError('No block structure found in the node names (no "/blocks.N/" or similar scopes)', file);
   }
   if (indices.some((b, i) => b !== i)) {
-    throw boundaryError(`Block indices in the node names are [${indices.join(', ')}], not 0..${indices.length - 1}`, file);
+    throw boundaryError(
+      `Block indices in the node names are [${indices.join(', ')}], not 0..${indices.length - 1}`,
+      file,
+    );
   }
   const shapes = options.shapes ?? inferShapes(model, { file });
   const live = dataDependent(model);
-  const isActivation = (t: string): boolean => live.has(t) && isFloatType(shapes.get(t)?.dtype ?? 0) && (shapes.get(t)?.shape.length ?? 0) >= 2;
+  const isActivation = (t: string): boolean =>
+    live.has(t) && isFloatType(shapes.get(t)?.dtype ?? 0) && (shapes.get(t)?.shape.length ?? 0) >= 2;
   const producerBlock = new Map<string, number | undefined>();
   nodes.forEach((n, i) => (n.output ?? []).forEach((o) => producerBlock.set(o, blockOf[i])));
 
@@ -113,7 +117,8 @@ export function detectBoundaries(model: Model, options: { file?: string; shapes?
       if (from === last && b !== last) leavingLast.add(t);
     }
   });
-  for (const o of g.output ?? []) if (producerBlock.get(o.name ?? '') === last && isActivation(o.name ?? '')) leavingLast.add(o.name ?? '');
+  for (const o of g.output ?? [])
+    if (producerBlock.get(o.name ?? '') === last && isActivation(o.name ?? '')) leavingLast.add(o.name ?? '');
 
   const stream: string[] = [];
   entering.forEach((set, b) => {
@@ -131,7 +136,11 @@ export function detectBoundaries(model: Model, options: { file?: string; shapes?
     stream.push(t);
   });
   if (leavingLast.size !== 1) {
-    throw boundaryError(`The last block is left by ${leavingLast.size} activation tensors, expected exactly one`, file, [...leavingLast].slice(0, 5).join(', ') || 'none');
+    throw boundaryError(
+      `The last block is left by ${leavingLast.size} activation tensors, expected exactly one`,
+      file,
+      [...leavingLast].slice(0, 5).join(', ') || 'none',
+    );
   }
   stream.push([...leavingLast][0] as string);
   return stream;
@@ -158,10 +167,14 @@ export function splitAnchor(model: Model, options: SplitOptions = {}): AnchorSpl
   const input = inputs[0];
   const output = outputs[0];
   if (inputs.length !== 1 || outputs.length !== 1 || !input || !output) {
-    throw new BuilderError('BUILD_ANCHORS_INVALID', `An anchor needs exactly one input and one output, this one has ${inputs.length} and ${outputs.length}`, {
-      file,
-      hint: 'Export the classifier with a single image input and a single logits output',
-    });
+    throw new BuilderError(
+      'BUILD_ANCHORS_INVALID',
+      `An anchor needs exactly one input and one output, this one has ${inputs.length} and ${outputs.length}`,
+      {
+        file,
+        hint: 'Export the classifier with a single image input and a single logits output',
+      },
+    );
   }
   const symbolic = [...input.shape.filter((d): d is string => typeof d === 'string')];
   const batchName = symbolic[0] ?? 'batch';
@@ -178,7 +191,11 @@ export function splitAnchor(model: Model, options: SplitOptions = {}): AnchorSpl
     if (!known.has(t)) throw boundaryError(`Boundary ${i} "${t}" is not a tensor computed by the graph`, file);
   });
   const streamShape = symbolicShape(boundaries[0] as string, at1, at2, batchName);
-  const info = (name: string): TensorInfo => ({ name, shape: symbolicShape(name, at1, at2, batchName), dtype: 'float32' });
+  const info = (name: string): TensorInfo => ({
+    name,
+    shape: symbolicShape(name, at1, at2, batchName),
+    dtype: 'float32',
+  });
   const piece = (what: string, from: TensorInfo, to: TensorInfo, rename: Record<string, string>): Model => {
     try {
       return extractSubgraph(model, { inputs: [from], outputs: [to], rename, name: what });
@@ -192,15 +209,24 @@ export function splitAnchor(model: Model, options: SplitOptions = {}): AnchorSpl
   const stream = boundaries.map(info);
   stream.forEach((s, i) => {
     if (s.shape.length !== streamShape.length || s.shape.some((d, k) => d !== streamShape[k])) {
-      throw boundaryError(`Boundary ${i} "${s.name}" has shape [${s.shape.join(', ')}], but boundary 0 has [${streamShape.join(', ')}]`, file);
+      throw boundaryError(
+        `Boundary ${i} "${s.name}" has shape [${s.shape.join(', ')}], but boundary 0 has [${streamShape.join(', ')}]`,
+        file,
+      );
     }
   });
   const first = stream[0] as TensorInfo;
   const lastStream = stream[stream.length - 1] as TensorInfo;
   const embed = piece('embed', input, first, { [first.name]: EMBED_OUT });
-  const blocks = stream.slice(1).map((out, i) => piece(`block.${i}`, stream[i] as TensorInfo, out, { [(stream[i] as TensorInfo).name]: STREAM_IN, [out.name]: STREAM_OUT }));
+  const blocks = stream.slice(1).map((out, i) =>
+    piece(`block.${i}`, stream[i] as TensorInfo, out, {
+      [(stream[i] as TensorInfo).name]: STREAM_IN,
+      [out.name]: STREAM_OUT,
+    }),
+  );
   const head = piece('head', lastStream, output, { [lastStream.name]: STREAM_IN });
   const dim = streamShape[streamShape.length - 1];
-  if (typeof dim !== 'number') throw boundaryError(`The residual stream's last dimension is not fixed ([${streamShape.join(', ')}])`, file);
+  if (typeof dim !== 'number')
+    throw boundaryError(`The residual stream's last dimension is not fixed ([${streamShape.join(', ')}])`, file);
   return { input, output, depth: blocks.length, dim, streamShape, boundaries: [...boundaries], embed, blocks, head };
 }

@@ -58,7 +58,9 @@ export function formatStitchWeights(layers: readonly { layer: EnumeratedLayer; m
       index: layer.index,
       dimIn: map.dimIn,
       dimOut: map.dimOut,
-      weight: Array.from({ length: map.dimIn }, (_, i) => Array.from(map.weight.subarray(i * map.dimOut, (i + 1) * map.dimOut))),
+      weight: Array.from({ length: map.dimIn }, (_, i) =>
+        Array.from(map.weight.subarray(i * map.dimOut, (i + 1) * map.dimOut)),
+      ),
       bias: Array.from(map.bias),
     })),
   });
@@ -71,7 +73,11 @@ export function formatStitchWeights(layers: readonly { layer: EnumeratedLayer; m
  * @throws BuilderError `BUILD_STITCH_WEIGHTS_INVALID` naming the file and field: unreadable or
  *   malformed JSON, an unknown or missing layer, or sizes that don't match the anchors.
  */
-export async function readStitchWeights(file: string, layers: readonly EnumeratedLayer[], dims: ReadonlyMap<string, number>): Promise<Map<string, LinearMap>> {
+export async function readStitchWeights(
+  file: string,
+  layers: readonly EnumeratedLayer[],
+  dims: ReadonlyMap<string, number>,
+): Promise<Map<string, LinearMap>> {
   const fail = (message: string, field?: string, hint = `Write the file in the ${STITCH_WEIGHTS_FORMAT} format`) =>
     new BuilderError('BUILD_STITCH_WEIGHTS_INVALID', message, { file, field, option: '--stitch-weights', hint });
   let json: unknown;
@@ -91,49 +97,70 @@ export async function readStitchWeights(file: string, layers: readonly Enumerate
     const field = `layers[${n}]`;
     const layer = wanted.get(`${entry.from}|${entry.to}|${entry.index}`);
     if (!layer) {
-      throw new BuilderError('BUILD_STITCH_WEIGHTS_INVALID', `Layer ${entry.from}→${entry.to} #${entry.index} is not a stitching layer of these anchors and routes`, {
-        file,
-        field,
-        option: '--stitch-weights',
-        validValues: layers.map((l) => `${l.from}→${l.to} #${l.index}`),
-        hint: 'Use the anchor ids (the model file names) and layer indices the builder enumerates',
-      });
+      throw new BuilderError(
+        'BUILD_STITCH_WEIGHTS_INVALID',
+        `Layer ${entry.from}→${entry.to} #${entry.index} is not a stitching layer of these anchors and routes`,
+        {
+          file,
+          field,
+          option: '--stitch-weights',
+          validValues: layers.map((l) => `${l.from}→${l.to} #${l.index}`),
+          hint: 'Use the anchor ids (the model file names) and layer indices the builder enumerates',
+        },
+      );
     }
     if (out.has(layer.id)) throw fail(`Layer ${layer.id} is given twice`, field);
     if (entry.positions !== undefined) {
-      const key = (ps: readonly (readonly [number, number])[]) => ps.map(([j, k]) => `${j},${k}`).sort().join(' ');
+      const key = (ps: readonly (readonly [number, number])[]) =>
+        ps
+          .map(([j, k]) => `${j},${k}`)
+          .sort()
+          .join(' ');
       if (key(entry.positions) !== key(layer.positions)) {
-        throw new BuilderError('BUILD_STITCH_WEIGHTS_INVALID', `Layer ${layer.id} was trained for positions ${key(entry.positions)}, but the builder uses it at ${key(layer.positions)}`, {
-          file,
-          field: `${field}.positions`,
-          option: '--stitch-weights',
-          validValues: layer.positions.map(([j, k]) => `[${j}, ${k}]`),
-          hint: 'Enumerate the stitches as SN-Net v1 does (paired windows of kernel 2, stride 1), or pass the matching --routes mode',
-        });
+        throw new BuilderError(
+          'BUILD_STITCH_WEIGHTS_INVALID',
+          `Layer ${layer.id} was trained for positions ${key(entry.positions)}, but the builder uses it at ${key(layer.positions)}`,
+          {
+            file,
+            field: `${field}.positions`,
+            option: '--stitch-weights',
+            validValues: layer.positions.map(([j, k]) => `[${j}, ${k}]`),
+            hint: 'Enumerate the stitches as SN-Net v1 does (paired windows of kernel 2, stride 1), or pass the matching --routes mode',
+          },
+        );
       }
     }
     const dimIn = dims.get(entry.from) as number;
     const dimOut = dims.get(entry.to) as number;
     if (entry.dimIn !== dimIn || entry.dimOut !== dimOut) {
-      throw fail(`Layer ${layer.id} is ${entry.dimIn}→${entry.dimOut}, but the anchors are ${dimIn}→${dimOut} wide`, field);
+      throw fail(
+        `Layer ${layer.id} is ${entry.dimIn}→${entry.dimOut}, but the anchors are ${dimIn}→${dimOut} wide`,
+        field,
+      );
     }
     if (entry.weight.length !== dimIn || entry.weight.some((row) => row.length !== dimOut)) {
       throw fail(`Layer ${layer.id}: weight must be ${dimIn} rows of ${dimOut} numbers`, `${field}.weight`);
     }
-    if (entry.bias.length !== dimOut) throw fail(`Layer ${layer.id}: bias must have ${dimOut} numbers, it has ${entry.bias.length}`, `${field}.bias`);
+    if (entry.bias.length !== dimOut)
+      throw fail(`Layer ${layer.id}: bias must have ${dimOut} numbers, it has ${entry.bias.length}`, `${field}.bias`);
     const weight = Float32Array.from(entry.weight.flat());
     const bias = Float32Array.from(entry.bias);
-    if (!weight.every(Number.isFinite) || !bias.every(Number.isFinite)) throw fail(`Layer ${layer.id} holds a value that is not a finite float32`, field);
+    if (!weight.every(Number.isFinite) || !bias.every(Number.isFinite))
+      throw fail(`Layer ${layer.id} holds a value that is not a finite float32`, field);
     out.set(layer.id, { dimIn, dimOut, weight, bias });
   });
   const missing = layers.filter((l) => !out.has(l.id));
   if (missing.length > 0) {
-    throw new BuilderError('BUILD_STITCH_WEIGHTS_INVALID', `Stitch weights lack ${missing.length} layer(s) the routes use`, {
-      file,
-      option: '--stitch-weights',
-      validValues: missing.map((l) => `${l.from}→${l.to} #${l.index}`),
-      hint: 'Give every listed layer, or leave out --stitch-weights to fit them by least squares',
-    });
+    throw new BuilderError(
+      'BUILD_STITCH_WEIGHTS_INVALID',
+      `Stitch weights lack ${missing.length} layer(s) the routes use`,
+      {
+        file,
+        option: '--stitch-weights',
+        validValues: missing.map((l) => `${l.from}→${l.to} #${l.index}`),
+        hint: 'Give every listed layer, or leave out --stitch-weights to fit them by least squares',
+      },
+    );
   }
   return out;
 }

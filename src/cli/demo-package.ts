@@ -86,7 +86,8 @@ export async function randomDemoPackage(cacheDir: string, progress?: BuildProgre
         out,
         calib,
         name: 'random-vit-demo',
-        description: 'Random weights: a stand-in for the demo until a trained family ships. Costs and latencies are real; accuracy is chance.',
+        description:
+          'Random weights: a stand-in for the demo until a trained family ships. Costs and latencies are real; accuracy is chance.',
         preprocess: { scale: 1 / 255, mean: [0.5], std: [0.5] },
         profile: { provider: 'cpu', batches: [1], warmup: 2, rounds: 10 },
         threads: { intraOp: 1 },

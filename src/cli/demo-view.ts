@@ -92,14 +92,19 @@ export class DemoStats {
 }
 
 const na = 'n/a';
-const fixed = (v: number | undefined, digits: number, unit = '') => (v === undefined ? na : `${v.toFixed(digits)}${unit}`);
+const fixed = (v: number | undefined, digits: number, unit = '') =>
+  v === undefined ? na : `${v.toFixed(digits)}${unit}`;
 
 /** The device readings the demo shows, `n/a` where there is no reading. */
 export function formatDevice(state: DeviceState | undefined): string {
   const b = state?.battery;
-  const battery = b?.percent === undefined ? na : `${b.percent.toFixed(0)} %${b.charging === undefined ? '' : b.charging ? ' charging' : ' on battery'}`;
+  const battery =
+    b?.percent === undefined
+      ? na
+      : `${b.percent.toFixed(0)} %${b.charging === undefined ? '' : b.charging ? ' charging' : ' on battery'}`;
   const t = state?.thermal;
-  const trend = t?.trendCPerMin === undefined ? '' : ` (${t.trendCPerMin >= 0 ? '+' : ''}${t.trendCPerMin.toFixed(1)} °C/min)`;
+  const trend =
+    t?.trendCPerMin === undefined ? '' : ` (${t.trendCPerMin >= 0 ? '+' : ''}${t.trendCPerMin.toFixed(1)} °C/min)`;
   return [
     `battery ${battery}`,
     `cpu ${fixed(t?.cpuC, 0, ' °C')}${t?.cpuC === undefined ? '' : trend}`,
@@ -122,7 +127,13 @@ function catalogUnit(catalog: StitchCatalog | undefined): MacsUnit {
 /** The status: clock, active stitch, its MACs and latency, running accuracy; then the device readings. */
 export function statusLines(stats: DemoStats, catalog: StitchCatalog | undefined, clock: string): [string, string] {
   const macs = catalog?.stitches.get(stats.stitch)?.macs;
-  const run = [clock, `stitch ${stats.stitch}`, macs === undefined ? 'MACs n/a' : formatMacs(macs, catalogUnit(catalog)), `p50 ${fixed(stats.p50(stats.stitch), 2, ' ms')}`, `acc ${formatAccuracy(stats.correct, stats.labelled)}`];
+  const run = [
+    clock,
+    `stitch ${stats.stitch}`,
+    macs === undefined ? 'MACs n/a' : formatMacs(macs, catalogUnit(catalog)),
+    `p50 ${fixed(stats.p50(stats.stitch), 2, ' ms')}`,
+    `acc ${formatAccuracy(stats.correct, stats.labelled)}`,
+  ];
   return [run.join('  '), `${' '.repeat(clock.length)}  ${formatDevice(stats.state)}`];
 }
 
@@ -186,7 +197,12 @@ export function changeLine(change: StitchChange, catalog: StitchCatalog | undefi
 }
 
 /** The closing summary: runs, throughput, accuracy, and per stitch its time, runs, latency and accuracy. */
-export function summaryText(stats: DemoStats, catalog: StitchCatalog | undefined, now: number, random: boolean): string {
+export function summaryText(
+  stats: DemoStats,
+  catalog: StitchCatalog | undefined,
+  now: number,
+  random: boolean,
+): string {
   const wall = now - stats.startedAt;
   const active = stats.activeTimes(now);
   const lines = [
@@ -198,10 +214,21 @@ export function summaryText(stats: DemoStats, catalog: StitchCatalog | undefined
   for (const [id, ms] of active) {
     const s = stats.perStitch.get(id);
     const macs = catalog?.stitches.get(id)?.macs;
-    rows.push([String(id), macs === undefined ? na : unit.format(macs), formatClock(ms), formatShare(ms, wall), String(s?.runs ?? 0), fixed(stats.p50(id), 2), formatAccuracy(s?.correct ?? 0, s?.labelled ?? 0)]);
+    rows.push([
+      String(id),
+      macs === undefined ? na : unit.format(macs),
+      formatClock(ms),
+      formatShare(ms, wall),
+      String(s?.runs ?? 0),
+      fixed(stats.p50(id), 2),
+      formatAccuracy(s?.correct ?? 0, s?.labelled ?? 0),
+    ]);
   }
   const widths = (rows[0] as string[]).map((_, c) => Math.max(...rows.map((r) => (r[c] as string).length)));
-  for (const r of rows) lines.push(`  ${r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c] as number) : cell.padStart(widths[c] as number))).join('  ')}`);
+  for (const r of rows)
+    lines.push(
+      `  ${r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c] as number) : cell.padStart(widths[c] as number))).join('  ')}`,
+    );
   return `${lines.join('\n')}\n`;
 }
 
@@ -212,23 +239,50 @@ export interface DemoSummary {
   /** Share of labelled samples answered right, 0..1; `null` without labels. */
   accuracy: number | null;
   /** Every change of the active stitch, in order. */
-  switches: { atMs: number; from: number; to: number; direction: 'degrade' | 'upgrade' | null; cause: StitchChange['cause']; reason: string }[];
+  switches: {
+    atMs: number;
+    from: number;
+    to: number;
+    direction: 'degrade' | 'upgrade' | null;
+    cause: StitchChange['cause'];
+    reason: string;
+  }[];
   /** Each stitch used: time active, runs, median latency of its recent runs, accuracy. */
-  stitches: { stitch: number; macs: number | null; activeMs: number; share: number; runs: number; p50Ms: number | null; accuracy: number | null }[];
+  stitches: {
+    stitch: number;
+    macs: number | null;
+    activeMs: number;
+    share: number;
+    runs: number;
+    p50Ms: number | null;
+    accuracy: number | null;
+  }[];
 }
 
 /**
  * The summary of {@link summaryText} as data. `now` is the wall-clock end; `t0` the scheduler time
  * at the start, against which the switches' `at` are taken.
  */
-export function summaryJson(stats: DemoStats, catalog: StitchCatalog | undefined, now: number, t0: number): DemoSummary {
+export function summaryJson(
+  stats: DemoStats,
+  catalog: StitchCatalog | undefined,
+  now: number,
+  t0: number,
+): DemoSummary {
   const wall = now - stats.startedAt;
   const share = (correct: number, labelled: number) => (labelled === 0 ? null : correct / labelled);
   return {
     durationMs: Math.round(wall),
     runs: stats.runs,
     accuracy: share(stats.correct, stats.labelled),
-    switches: stats.changes.map((c) => ({ atMs: Math.round(c.at - t0), from: c.from, to: c.to, direction: c.direction ?? null, cause: c.cause, reason: c.reason.summary })),
+    switches: stats.changes.map((c) => ({
+      atMs: Math.round(c.at - t0),
+      from: c.from,
+      to: c.to,
+      direction: c.direction ?? null,
+      cause: c.cause,
+      reason: c.reason.summary,
+    })),
     stitches: [...stats.activeTimes(now)].map(([id, ms]) => {
       const s = stats.perStitch.get(id);
       return {

@@ -16,7 +16,10 @@ export const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
     'stitchnet inspect tuned --compare untuned --labels tuned,untuned --plot compare.svg',
   ],
   'schema profile': ['stitchnet schema profile > profile.schema.json'],
-  validate: ['stitchnet validate profiles/balanced.yaml', 'stitchnet validate my-profile.yaml --model models/fmnist-vit --json'],
+  validate: [
+    'stitchnet validate profiles/balanced.yaml',
+    'stitchnet validate my-profile.yaml --model models/fmnist-vit --json',
+  ],
   simulate: [
     'stitchnet simulate --model models/fmnist-vit --profile profiles/balanced.yaml --trace examples/traces/laptop-unplugged.csv',
     'stitchnet simulate --model models/fmnist-vit --profile profiles/battery-saver.yaml --trace examples/traces/heating-throttling.csv --plot timeline.svg --plot timeline.png',
@@ -27,7 +30,9 @@ export const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
     'stitchnet demo --profile balanced --record run.csv --json > summary.json',
   ],
   calibrate: ['stitchnet calibrate models/fmnist-vit', 'stitchnet calibrate models/fmnist-vit --batch 1,8 --json'],
-  fetch: ['stitchnet fetch https://example.com/fmnist-vit/stitchnet.json --sha256 <sha256 of stitchnet.json> --out models/fmnist-vit'],
+  fetch: [
+    'stitchnet fetch https://example.com/fmnist-vit/stitchnet.json --sha256 <sha256 of stitchnet.json> --out models/fmnist-vit',
+  ],
 };
 
 /** The path of a command below the program: `'synth vit'`. */
@@ -46,6 +51,10 @@ export function leafCommands(program: Command): Command[] {
 export function addExamples(program: Command): void {
   for (const cmd of leafCommands(program)) {
     const lines = EXAMPLES[commandPath(cmd)];
-    if (lines) cmd.addHelpText('after', `\nExample${lines.length > 1 ? 's' : ''}:\n${lines.map((l) => `  $ ${l}`).join('\n')}\n`);
+    if (lines)
+      cmd.addHelpText(
+        'after',
+        `\nExample${lines.length > 1 ? 's' : ''}:\n${lines.map((l) => `  $ ${l}`).join('\n')}\n`,
+      );
   }
 }

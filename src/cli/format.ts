@@ -27,7 +27,8 @@ export interface MacsUnit {
 export function macsUnit(values: Iterable<number>): MacsUnit {
   let max = 0;
   for (const v of values) max = Math.max(max, v);
-  const [scale, name] = max >= 1e9 ? ([1e9, 'GMACs'] as const) : max >= 1e6 ? ([1e6, 'MMACs'] as const) : ([1e3, 'kMACs'] as const);
+  const [scale, name] =
+    max >= 1e9 ? ([1e9, 'GMACs'] as const) : max >= 1e6 ? ([1e6, 'MMACs'] as const) : ([1e3, 'kMACs'] as const);
   return {
     name,
     scale,

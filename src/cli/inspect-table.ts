@@ -67,8 +67,15 @@ export async function inspectPackage(dir: string, options: InspectOptions = {}):
       latencyFrontier: onLatency.has(s.id),
     };
   });
-  const device = view ? manifest.stitches.map((s) => s.latency?.[view.provider]?.[view.batch]?.device).find((d) => d !== undefined) : undefined;
-  const result: Inspection = { manifest, rows, notes: [], ...(view ? { latency: { ...view, ...(device ? { device } : {}) } } : {}) };
+  const device = view
+    ? manifest.stitches.map((s) => s.latency?.[view.provider]?.[view.batch]?.device).find((d) => d !== undefined)
+    : undefined;
+  const result: Inspection = {
+    manifest,
+    rows,
+    notes: [],
+    ...(view ? { latency: { ...view, ...(device ? { device } : {}) } } : {}),
+  };
   if (options.plot !== undefined && options.plot.length > 0) {
     if (manifest.stitches.some((s) => s.accuracy !== undefined)) {
       result.plot = await writePlot(options.plot, await renderSvg(paretoSpec(manifest, options)), svgToPng);
@@ -93,12 +100,18 @@ export function formatStitchTable(inspection: Inspection, color: ReturnType<type
     r.macs !== undefined ? unit.format(r.macs) : '-',
     r.params !== undefined ? (r.params / 1e6).toFixed(3) : '-',
     r.accuracy !== undefined ? (r.accuracy * 100).toFixed(2) : '-',
-    ...(lat ? [r.p50Ms !== undefined ? r.p50Ms.toFixed(3) : '-', r.p95Ms !== undefined ? r.p95Ms.toFixed(3) : '-'] : []),
+    ...(lat
+      ? [r.p50Ms !== undefined ? r.p50Ms.toFixed(3) : '-', r.p95Ms !== undefined ? r.p95Ms.toFixed(3) : '-']
+      : []),
     [r.frontier ? 'MACs' : '', r.latencyFrontier ? 'latency' : ''].filter(Boolean).join('+') || '',
   ]);
   const widths = header.map((h, c) => Math.max(h.length, ...lines.map((l) => (l[c] as string).length)));
   const numeric = new Set([0, 2, 3, 4, 5, 6].filter((c) => c < header.length - 1));
-  const fmt = (cells: string[]) => cells.map((cell, c) => (numeric.has(c) ? cell.padStart(widths[c] as number) : cell.padEnd(widths[c] as number))).join('  ').trimEnd();
+  const fmt = (cells: string[]) =>
+    cells
+      .map((cell, c) => (numeric.has(c) ? cell.padStart(widths[c] as number) : cell.padEnd(widths[c] as number)))
+      .join('  ')
+      .trimEnd();
   const title = `${inspection.manifest.name}: ${inspection.rows.length} stitches${lat ? `, latency on ${lat.provider} batch ${lat.batch}${lat.device ? ` (${lat.device})` : ''}` : ''}`;
   return [color('bold', title), color('dim', fmt(header)), ...lines.map(fmt)].join('\n');
 }

@@ -32,13 +32,17 @@ function reportError(err: unknown): number {
     return err.exitCode === 0 ? 0 : 2;
   }
   if (isStitchnetError(err)) {
-    process.stderr.write(`${paint(['bold', 'red'], 'stitchnet:', process.stderr)} ${err.message} ${paint('dim', `[${err.code}]`, process.stderr)}\n`);
+    process.stderr.write(
+      `${paint(['bold', 'red'], 'stitchnet:', process.stderr)} ${err.message} ${paint('dim', `[${err.code}]`, process.stderr)}\n`,
+    );
     return err.code === 'OPTION_INVALID' ? 2 : 1;
   }
   // Every failure caused by input is a StitchnetError; anything else is a bug, and only then is a stack useful.
   const message = err instanceof Error ? (err.stack ?? err.message) : String(err);
   process.stderr.write(`${paint(['bold', 'red'], 'stitchnet:', process.stderr)} internal error: ${message}\n`);
-  process.stderr.write('stitchnet: this is a bug in stitchnet, not a problem with your input; please report it with the command line and the files it read\n');
+  process.stderr.write(
+    'stitchnet: this is a bug in stitchnet, not a problem with your input; please report it with the command line and the files it read\n',
+  );
   return 1;
 }
 

@@ -7,10 +7,14 @@ export function intList(option: string) {
     const parts = value.split(',').map((s) => s.trim());
     const out = parts.map(Number);
     if (parts.length === 0 || out.some((n, i) => !Number.isInteger(n) || n <= 0 || parts[i] === '')) {
-      throw new OptionError('OPTION_INVALID', `${option} must be a comma-separated list of positive integers, got ${JSON.stringify(value)}`, {
-        option,
-        hint: `For example: ${option} 1,8`,
-      });
+      throw new OptionError(
+        'OPTION_INVALID',
+        `${option} must be a comma-separated list of positive integers, got ${JSON.stringify(value)}`,
+        {
+          option,
+          hint: `For example: ${option} 1,8`,
+        },
+      );
     }
     return out;
   };
@@ -21,7 +25,9 @@ export function positiveInt(option: string) {
   return (value: string): number => {
     const n = Number(value);
     if (!Number.isInteger(n) || n <= 0) {
-      throw new OptionError('OPTION_INVALID', `${option} must be a positive integer, got ${JSON.stringify(value)}`, { option });
+      throw new OptionError('OPTION_INVALID', `${option} must be a positive integer, got ${JSON.stringify(value)}`, {
+        option,
+      });
     }
     return n;
   };
@@ -31,7 +37,10 @@ export function positiveInt(option: string) {
 export function oneOf<T extends string>(option: string, values: readonly T[]) {
   return (value: string): T => {
     if (!(values as readonly string[]).includes(value)) {
-      throw new OptionError('OPTION_INVALID', `${option} got ${JSON.stringify(value)}`, { option, validValues: values });
+      throw new OptionError('OPTION_INVALID', `${option} got ${JSON.stringify(value)}`, {
+        option,
+        validValues: values,
+      });
     }
     return value as T;
   };
@@ -42,7 +51,10 @@ export function positiveNumber(option: string) {
   return (value: string): number => {
     const n = parseNumber(value);
     if (n === undefined || n <= 0) {
-      throw new OptionError('OPTION_INVALID', `${option} must be a positive number, got ${JSON.stringify(value)}`, { option, hint: `For example: ${option} 0.5 or ${option} 1/255` });
+      throw new OptionError('OPTION_INVALID', `${option} must be a positive number, got ${JSON.stringify(value)}`, {
+        option,
+        hint: `For example: ${option} 0.5 or ${option} 1/255`,
+      });
     }
     return n;
   };
@@ -53,10 +65,14 @@ export function numberList(option: string) {
   return (value: string): number[] => {
     const out = value.split(',').map((s) => parseNumber(s.trim()));
     if (out.some((n) => n === undefined)) {
-      throw new OptionError('OPTION_INVALID', `${option} must be a comma-separated list of numbers, got ${JSON.stringify(value)}`, {
-        option,
-        hint: `For example: ${option} 0.5,0.5,0.5`,
-      });
+      throw new OptionError(
+        'OPTION_INVALID',
+        `${option} must be a comma-separated list of numbers, got ${JSON.stringify(value)}`,
+        {
+          option,
+          hint: `For example: ${option} 0.5,0.5,0.5`,
+        },
+      );
     }
     return out as number[];
   };
@@ -67,7 +83,9 @@ export function nonNegativeInt(option: string) {
   return (value: string): number => {
     const n = Number(value);
     if (value.trim() === '' || !Number.isInteger(n) || n < 0) {
-      throw new OptionError('OPTION_INVALID', `${option} must be a whole number ≥ 0, got ${JSON.stringify(value)}`, { option });
+      throw new OptionError('OPTION_INVALID', `${option} must be a whole number ≥ 0, got ${JSON.stringify(value)}`, {
+        option,
+      });
     }
     return n;
   };

@@ -37,7 +37,11 @@ export function plotValues(option: PlotOption | undefined): (string | true)[] {
 export function plotTargets(option: string, values: readonly (string | true)[], defaultFile?: string): PlotTarget[] {
   const targets = values.map((v): PlotTarget => {
     if (v === true) {
-      if (defaultFile === undefined) throw new OptionError('OPTION_INVALID', `${option} needs a file`, { option, hint: `For example: ${option} timeline.svg` });
+      if (defaultFile === undefined)
+        throw new OptionError('OPTION_INVALID', `${option} needs a file`, {
+          option,
+          hint: `For example: ${option} timeline.svg`,
+        });
       return { file: defaultFile, format: 'svg' };
     }
     const ext = path.extname(v).toLowerCase();
@@ -52,7 +56,11 @@ export function plotTargets(option: string, values: readonly (string | true)[], 
 }
 
 /** Writes a rendered SVG to every target, converting to PNG (by `toPng`) only when one is asked for; returns the files. */
-export async function writePlot(targets: readonly PlotTarget[], svg: string, toPng: (svg: string) => Promise<Uint8Array>): Promise<string[]> {
+export async function writePlot(
+  targets: readonly PlotTarget[],
+  svg: string,
+  toPng: (svg: string) => Promise<Uint8Array>,
+): Promise<string[]> {
   const png = targets.some((t) => t.format === 'png') ? await toPng(svg) : undefined;
   for (const t of targets) {
     await mkdir(path.dirname(path.resolve(t.file)), { recursive: true });

@@ -93,12 +93,16 @@ function readMaybeGzip(file: string, option?: string): Uint8Array {
     try {
       return gunzipSync(bytes);
     } catch (cause) {
-      throw new BuilderError('BUILD_DATA_INVALID', `${file} looks gzipped but does not decompress: ${messageOf(cause)}`, {
-        file,
-        option,
-        cause,
-        hint: 'The download is probably truncated; fetch the file again',
-      });
+      throw new BuilderError(
+        'BUILD_DATA_INVALID',
+        `${file} looks gzipped but does not decompress: ${messageOf(cause)}`,
+        {
+          file,
+          option,
+          cause,
+          hint: 'The download is probably truncated; fetch the file again',
+        },
+      );
     }
   }
   return bytes;
@@ -121,7 +125,13 @@ const IDX_TYPES: Record<number, [number, (v: DataView, o: number) => number]> = 
 
 /** Parses an IDX file (big-endian, as MNIST ships). */
 export function parseIdx(bytes: Uint8Array, file?: string): NdArray {
-  const bad = (why: string) => dataError(`${file ?? 'The data'} is not an IDX file: ${why}`, file, undefined, 'Pass MNIST-format files such as train-images-idx3-ubyte(.gz)');
+  const bad = (why: string) =>
+    dataError(
+      `${file ?? 'The data'} is not an IDX file: ${why}`,
+      file,
+      undefined,
+      'Pass MNIST-format files such as train-images-idx3-ubyte(.gz)',
+    );
   if (bytes.length < 4 || bytes[0] !== 0 || bytes[1] !== 0) throw bad('it does not start with the IDX magic number');
   const type = IDX_TYPES[bytes[2] as number];
   if (!type) throw bad(`unknown element type 0x${(bytes[2] as number).toString(16)}`);
@@ -132,7 +142,8 @@ export function parseIdx(bytes: Uint8Array, file?: string): NdArray {
   const offset = 4 + 4 * ndim;
   const [size, get] = type;
   const n = numel(shape);
-  if (bytes.length !== offset + n * size) throw bad(`shape [${shape.join(', ')}] needs ${offset + n * size} bytes, the file has ${bytes.length}`);
+  if (bytes.length !== offset + n * size)
+    throw bad(`shape [${shape.join(', ')}] needs ${offset + n * size} bytes, the file has ${bytes.length}`);
   if (size === 1 && bytes[2] === 0x08) return { shape, data: bytes.subarray(offset) };
   const data = new Float64Array(n);
   for (let i = 0; i < n; i++) data[i] = get(view, offset + i * size);
@@ -155,7 +166,13 @@ const NPY_TYPES: Record<string, [number, (v: DataView, o: number, le: boolean) =
 
 /** Parses a NumPy `.npy` file (C order; any integer, bool or float element type). */
 export function parseNpy(bytes: Uint8Array, file?: string): NdArray {
-  const bad = (why: string) => dataError(`${file ?? 'The data'} is not a usable .npy file: ${why}`, file, undefined, 'Save the array with numpy.save (C order, a numeric dtype)');
+  const bad = (why: string) =>
+    dataError(
+      `${file ?? 'The data'} is not a usable .npy file: ${why}`,
+      file,
+      undefined,
+      'Save the array with numpy.save (C order, a numeric dtype)',
+    );
   const magic = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59];
   if (bytes.length < 10 || magic.some((b, i) => bytes[i] !== b)) throw bad('it does not start with \\x93NUMPY');
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -171,11 +188,16 @@ export function parseNpy(bytes: Uint8Array, file?: string): NdArray {
   const key = `${descr[2]}${descr[3]}`;
   const type = NPY_TYPES[key];
   if (!type) throw bad(`element type ${descr[0]} is not supported`);
-  const shape = (shapeText[1] as string).split(',').map((s) => s.trim()).filter(Boolean).map(Number);
+  const shape = (shapeText[1] as string)
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map(Number);
   const offset = start + headerLen;
   const [size, get] = type;
   const n = numel(shape);
-  if (bytes.length < offset + n * size) throw bad(`shape [${shape.join(', ')}] needs ${n * size} data bytes, the file has ${bytes.length - offset}`);
+  if (bytes.length < offset + n * size)
+    throw bad(`shape [${shape.join(', ')}] needs ${n * size} data bytes, the file has ${bytes.length - offset}`);
   const le = descr[1] !== '>';
   if (key === 'u1' || key === 'b1') return { shape, data: bytes.subarray(offset, offset + n) };
   const data = new Float64Array(n);
@@ -184,7 +206,11 @@ export function parseNpy(bytes: Uint8Array, file?: string): NdArray {
 }
 
 /** How to copy a raw sample of shape `raw` into the model's sample shape `model`. */
-function sampleMapping(raw: readonly number[], model: readonly number[], layout: 'NCHW' | 'NHWC'): ((src: ArrayLike<number>, base: number, out: Float32Array, offset: number) => void) | undefined {
+function sampleMapping(
+  raw: readonly number[],
+  model: readonly number[],
+  layout: 'NCHW' | 'NHWC',
+): ((src: ArrayLike<number>, base: number, out: Float32Array, offset: number) => void) | undefined {
   const n = numel(model);
   if (numel(raw) !== n) return undefined;
   const squeeze = (s: readonly number[]) => s.filter((d) => d !== 1).join('x');
@@ -197,19 +223,27 @@ function sampleMapping(raw: readonly number[], model: readonly number[], layout:
   if (layout === 'NCHW' && model[0] === c && model[1] === a && model[2] === b) {
     // raw HWC → model CHW
     return (src, base, out, offset) => {
-      for (let ch = 0; ch < c; ch++) for (let p = 0; p < a * b; p++) out[offset + ch * a * b + p] = src[base + p * c + ch] as number;
+      for (let ch = 0; ch < c; ch++)
+        for (let p = 0; p < a * b; p++) out[offset + ch * a * b + p] = src[base + p * c + ch] as number;
     };
   }
   if (layout === 'NHWC' && model[0] === b && model[1] === c && model[2] === a) {
     // raw CHW → model HWC
     return (src, base, out, offset) => {
-      for (let p = 0; p < b * c; p++) for (let ch = 0; ch < a; ch++) out[offset + p * a + ch] = src[base + ch * b * c + p] as number;
+      for (let p = 0; p < b * c; p++)
+        for (let ch = 0; ch < a; ch++) out[offset + p * a + ch] = src[base + ch * b * c + p] as number;
     };
   }
   return undefined;
 }
 
-function arraySource(arr: NdArray, sampleShape: number[], layout: 'NCHW' | 'NHWC', file: string, option?: string): RawSource {
+function arraySource(
+  arr: NdArray,
+  sampleShape: number[],
+  layout: 'NCHW' | 'NHWC',
+  file: string,
+  option?: string,
+): RawSource {
   const raw = arr.shape.slice(1);
   const map = sampleMapping(raw, sampleShape, layout);
   if (!map || arr.shape.length < 1) {
@@ -226,16 +260,32 @@ function arraySource(arr: NdArray, sampleShape: number[], layout: 'NCHW' | 'NHWC
 
 function labelsFrom(arr: NdArray, file: string, option?: string): Int32Array {
   if (arr.shape.length < 1 || numel(arr.shape) !== arr.shape[0]) {
-    throw dataError(`Labels in ${path.basename(file)} have shape [${arr.shape.join(', ')}], expected one integer per sample`, file, option, 'Pass a 1-D array of class indices');
+    throw dataError(
+      `Labels in ${path.basename(file)} have shape [${arr.shape.join(', ')}], expected one integer per sample`,
+      file,
+      option,
+      'Pass a 1-D array of class indices',
+    );
   }
   const out = Int32Array.from(arr.data as ArrayLike<number>);
   out.forEach((v, i) => {
-    if (v < 0 || v !== (arr.data[i] as number)) throw dataError(`Label ${i} in ${path.basename(file)} is ${arr.data[i]}, not a class index`, file, option, 'Labels must be non-negative integers');
+    if (v < 0 || v !== (arr.data[i] as number))
+      throw dataError(
+        `Label ${i} in ${path.basename(file)} is ${arr.data[i]}, not a class index`,
+        file,
+        option,
+        'Labels must be non-negative integers',
+      );
   });
   return out;
 }
 
-const IMAGE_TYPES: Record<string, string> = { '.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.gif': 'image/gif' };
+const IMAGE_TYPES: Record<string, string> = {
+  '.png': 'image/png',
+  '.jpg': 'image/jpeg',
+  '.jpeg': 'image/jpeg',
+  '.gif': 'image/gif',
+};
 
 /** Decodes one image file, covering `w × h` (shorter side resized, centre crop), as RGBA bytes. */
 function decodeImage(Resvg: typeof ResvgClass, file: string, w: number, h: number): Uint8Array {
@@ -243,21 +293,46 @@ function decodeImage(Resvg: typeof ResvgClass, file: string, w: number, h: numbe
   const mime = IMAGE_TYPES[path.extname(file).toLowerCase()] ?? 'image/png';
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="${w}" height="${h}"><image width="${w}" height="${h}" preserveAspectRatio="xMidYMid slice" xlink:href="data:${mime};base64,${bytes.toString('base64')}"/></svg>`;
   const img = new Resvg(svg, { background: 'white', font: { loadSystemFonts: false } }).render();
-  if (img.width !== w || img.height !== h) throw dataError(`Cannot decode image ${file}`, file, undefined, 'Use PNG, JPEG or GIF images');
+  if (img.width !== w || img.height !== h)
+    throw dataError(`Cannot decode image ${file}`, file, undefined, 'Use PNG, JPEG or GIF images');
   return new Uint8Array(img.pixels);
 }
 
 /** Spatial size and channel count of an image model input. */
-function imageGeometry(sampleShape: number[], layout: 'NCHW' | 'NHWC', dir: string, option?: string): { c: number; h: number; w: number } {
+function imageGeometry(
+  sampleShape: number[],
+  layout: 'NCHW' | 'NHWC',
+  dir: string,
+  option?: string,
+): { c: number; h: number; w: number } {
   if (sampleShape.length !== 3) {
-    throw dataError(`A folder of images needs an image model input, but the model takes [${sampleShape.join(', ')}] per sample`, dir, option, 'Pass IDX or .npy data shaped like the model input');
+    throw dataError(
+      `A folder of images needs an image model input, but the model takes [${sampleShape.join(', ')}] per sample`,
+      dir,
+      option,
+      'Pass IDX or .npy data shaped like the model input',
+    );
   }
-  const [c, h, w] = layout === 'NCHW' ? (sampleShape as [number, number, number]) : ([sampleShape[2], sampleShape[0], sampleShape[1]] as [number, number, number]);
-  if (c !== 1 && c !== 3) throw dataError(`The model input has ${c} channels; images give 1 (grey) or 3 (RGB)`, dir, option, 'Check the input layout (NCHW or NHWC)');
+  const [c, h, w] =
+    layout === 'NCHW'
+      ? (sampleShape as [number, number, number])
+      : ([sampleShape[2], sampleShape[0], sampleShape[1]] as [number, number, number]);
+  if (c !== 1 && c !== 3)
+    throw dataError(
+      `The model input has ${c} channels; images give 1 (grey) or 3 (RGB)`,
+      dir,
+      option,
+      'Check the input layout (NCHW or NHWC)',
+    );
   return { c, h, w };
 }
 
-async function imageFolderSource(dir: string, sampleShape: number[], layout: 'NCHW' | 'NHWC', option?: string): Promise<{ source: RawSource; labels: Int32Array; classes: string[] }> {
+async function imageFolderSource(
+  dir: string,
+  sampleShape: number[],
+  layout: 'NCHW' | 'NHWC',
+  option?: string,
+): Promise<{ source: RawSource; labels: Int32Array; classes: string[] }> {
   const classes = readdirSync(dir)
     .filter((d) => statSync(path.join(dir, d)).isDirectory())
     .sort();
@@ -320,29 +395,39 @@ function imagesFileIn(dir: string, option?: string): string | undefined {
   return idx[0] ? path.join(dir, idx[0]) : undefined;
 }
 
-function normaliser(sampleShape: number[], layout: 'NCHW' | 'NHWC', pre: Partial<Preprocess> | undefined, option?: string): (out: Float32Array, offset: number) => void {
+function normaliser(
+  sampleShape: number[],
+  layout: 'NCHW' | 'NHWC',
+  pre: Partial<Preprocess> | undefined,
+  option?: string,
+): (out: Float32Array, offset: number) => void {
   const scale = pre?.scale ?? 1;
   const mean = pre?.mean ?? [0];
   const std = pre?.std ?? [1];
   const n = numel(sampleShape);
-  const channels = sampleShape.length === 3 ? (layout === 'NCHW' ? sampleShape[0] : sampleShape[2]) ?? 1 : 1;
+  const channels = sampleShape.length === 3 ? ((layout === 'NCHW' ? sampleShape[0] : sampleShape[2]) ?? 1) : 1;
   for (const [name, v] of [
     ['mean', mean],
     ['std', std],
   ] as const) {
     if (v.length !== 1 && v.length !== channels) {
-      throw new OptionError('OPTION_INVALID', `preprocess.${name} has ${v.length} values, the model input has ${channels} channel(s)`, {
-        option: option ?? `preprocess.${name}`,
-        validValues: [1, channels],
-        hint: 'Give one value for all channels or one per channel',
-      });
+      throw new OptionError(
+        'OPTION_INVALID',
+        `preprocess.${name} has ${v.length} values, the model input has ${channels} channel(s)`,
+        {
+          option: option ?? `preprocess.${name}`,
+          validValues: [1, channels],
+          hint: 'Give one value for all channels or one per channel',
+        },
+      );
     }
   }
   const plane = channels > 1 && layout === 'NCHW' ? n / channels : 1;
   return (out, offset) => {
     for (let k = 0; k < n; k++) {
       const ch = channels === 1 ? 0 : layout === 'NCHW' ? Math.floor(k / plane) : k % channels;
-      out[offset + k] = ((out[offset + k] as number) * scale - ((mean[ch] ?? mean[0]) as number)) / ((std[ch] ?? std[0]) as number);
+      out[offset + k] =
+        ((out[offset + k] as number) * scale - ((mean[ch] ?? mean[0]) as number)) / ((std[ch] ?? std[0]) as number);
     }
   };
 }
@@ -354,18 +439,32 @@ function normaliser(sampleShape: number[], layout: 'NCHW' | 'NHWC', pre: Partial
  *   don't fit the model input, the images and labels disagree in count, the set is empty, or
  *   labels are required and missing.
  */
-export async function openDataset(source: DataSource, input: InputSpec, options: OpenDatasetOptions = {}): Promise<Dataset> {
+export async function openDataset(
+  source: DataSource,
+  input: InputSpec,
+  options: OpenDatasetOptions = {},
+): Promise<Dataset> {
   const { option } = options;
   const layout = input.layout ?? input.preprocess?.layout ?? 'NCHW';
   const sampleShape = input.shape.slice(1).map((d, i) => {
     if (typeof d !== 'number') {
-      throw dataError(`The model input dimension ${i + 1} is symbolic ("${d}")`, undefined, option, 'Export the model with a fixed sample shape (only the batch may be symbolic)');
+      throw dataError(
+        `The model input dimension ${i + 1} is symbolic ("${d}")`,
+        undefined,
+        option,
+        'Export the model with a fixed sample shape (only the batch may be symbolic)',
+      );
     }
     return d;
   });
   const spec = typeof source === 'string' ? { images: source } : source;
   if (!existsSync(spec.images)) {
-    throw dataError(`Data path ${spec.images} does not exist`, spec.images, option, 'Pass an IDX or .npy file, or a folder with one sub-folder of images per class');
+    throw dataError(
+      `Data path ${spec.images} does not exist`,
+      spec.images,
+      option,
+      'Pass an IDX or .npy file, or a folder with one sub-folder of images per class',
+    );
   }
   let raw: RawSource;
   let labels: Int32Array | undefined;
@@ -386,14 +485,25 @@ export async function openDataset(source: DataSource, input: InputSpec, options:
       const lparse = labelsFile.replace(/\.gz$/, '').endsWith('.npy') ? parseNpy : parseIdx;
       labels = labelsFrom(lparse(readMaybeGzip(labelsFile, option), labelsFile), labelsFile, option);
       if (labels.length !== raw.count) {
-        throw dataError(`${path.basename(file)} has ${raw.count} samples but ${path.basename(labelsFile)} has ${labels.length} labels`, labelsFile, option, 'Pair the images with their own labels file');
+        throw dataError(
+          `${path.basename(file)} has ${raw.count} samples but ${path.basename(labelsFile)} has ${labels.length} labels`,
+          labelsFile,
+          option,
+          'Pair the images with their own labels file',
+        );
       }
     }
   }
   const size = Math.min(raw.count, options.limit ?? raw.count);
-  if (size === 0) throw dataError(`Dataset ${spec.images} is empty`, spec.images, option, 'Pass a dataset with at least one sample');
+  if (size === 0)
+    throw dataError(`Dataset ${spec.images} is empty`, spec.images, option, 'Pass a dataset with at least one sample');
   if (options.requireLabels && !labels) {
-    throw dataError(`Dataset ${spec.images} has no labels`, spec.images, option, 'Put the labels file next to the images (…labels-idx1…, y.npy) or pass it explicitly, or use a folder per class');
+    throw dataError(
+      `Dataset ${spec.images} has no labels`,
+      spec.images,
+      option,
+      'Put the labels file next to the images (…labels-idx1…, y.npy) or pass it explicitly, or use a folder per class',
+    );
   }
   const per = numel(sampleShape);
   const normalise = normaliser(sampleShape, layout, input.preprocess, option);
@@ -405,7 +515,11 @@ export async function openDataset(source: DataSource, input: InputSpec, options:
     ...(classes ? { classes } : {}),
     batch(start: number, count: number): Float32Array {
       if (start < 0 || count < 0 || start + count > size) {
-        throw new BuilderError('BUILD_DATA_INVALID', `Batch ${start}..${start + count - 1} is outside the dataset's ${size} samples`, { hint: 'Ask for batches within the dataset size' });
+        throw new BuilderError(
+          'BUILD_DATA_INVALID',
+          `Batch ${start}..${start + count - 1} is outside the dataset's ${size} samples`,
+          { hint: 'Ask for batches within the dataset size' },
+        );
       }
       const out = new Float32Array(count * per);
       for (let i = 0; i < count; i++) {

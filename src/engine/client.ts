@@ -5,7 +5,16 @@
  */
 import { Worker } from 'node:worker_threads';
 import { isStitchnetError, reviveError, RuntimeError, type StitchnetError } from '../errors.js';
-import { closedError, Engine, fusedKey, type EngineHost, type EngineOptions, type PieceSource, type RunOutput, type RunRequest } from './engine.js';
+import {
+  closedError,
+  Engine,
+  fusedKey,
+  type EngineHost,
+  type EngineOptions,
+  type PieceSource,
+  type RunOutput,
+  type RunRequest,
+} from './engine.js';
 import { messageOf } from '../base/message.js';
 import type { FromWorker, RunReply, ToWorker, WorkerInit, WorkerRequest, WorkerResults } from './protocol.js';
 
@@ -40,7 +49,8 @@ export function inProcessClient(options: EngineOptions, host: EngineHost): Engin
 type Pending = { resolve(value: unknown): void; reject(error: unknown): void };
 type RequestBody = WorkerRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
 
-const WORKER_HINT = 'Create a new StitchRuntime; pass worker: false to run in-process and see the error where it happens.';
+const WORKER_HINT =
+  'Create a new StitchRuntime; pass worker: false to run in-process and see the error where it happens.';
 
 /**
  * An engine in a new worker thread started from `file` (see `workerFile()`).
@@ -60,9 +70,30 @@ export function workerClient(options: EngineOptions, file: string, host: EngineH
     if (m.kind === 'report') return host.report(reviveError(m.error));
     void answerNeed(worker, host, m.need, m.pieces);
   });
-  worker.on('error', (e) => requests.fail(new RuntimeError('WORKER_FAILED', `the inference worker failed: ${messageOf(e)}`, { hint: WORKER_HINT, cause: e })));
-  worker.on('messageerror', (e) => requests.fail(new RuntimeError('WORKER_FAILED', `a message from the inference worker could not be read: ${messageOf(e)}`, { cause: e })));
-  worker.on('exit', (code) => requests.fail(closing ? closedError() : new RuntimeError('WORKER_FAILED', `the inference worker exited unexpectedly (code ${code})`, { hint: WORKER_HINT })));
+  worker.on('error', (e) =>
+    requests.fail(
+      new RuntimeError('WORKER_FAILED', `the inference worker failed: ${messageOf(e)}`, {
+        hint: WORKER_HINT,
+        cause: e,
+      }),
+    ),
+  );
+  worker.on('messageerror', (e) =>
+    requests.fail(
+      new RuntimeError('WORKER_FAILED', `a message from the inference worker could not be read: ${messageOf(e)}`, {
+        cause: e,
+      }),
+    ),
+  );
+  worker.on('exit', (code) =>
+    requests.fail(
+      closing
+        ? closedError()
+        : new RuntimeError('WORKER_FAILED', `the inference worker exited unexpectedly (code ${code})`, {
+            hint: WORKER_HINT,
+          }),
+    ),
+  );
 
   return {
     mode: 'worker',
@@ -76,7 +107,15 @@ export function workerClient(options: EngineOptions, file: string, host: EngineH
       new Float32Array(slot, 0, data.length).set(data);
       const { route, first } = routes.number(pieces);
       try {
-        const body = { op: 'run' as const, route, buffer: slot, size: data.length, dims: [...dims], at, ...(first ? { pieces: [...pieces] } : {}) };
+        const body = {
+          op: 'run' as const,
+          route,
+          buffer: slot,
+          size: data.length,
+          dims: [...dims],
+          at,
+          ...(first ? { pieces: [...pieces] } : {}),
+        };
         return readOutput(await requests.send<'run'>(body), slot, slots);
       } finally {
         slots.give(slot);
@@ -120,7 +159,10 @@ class Requests {
 
   constructor(private readonly worker: Worker) {}
 
-  send<Op extends WorkerRequest['op']>(body: Extract<RequestBody, { op: Op }>, transfer: ArrayBuffer[] = []): Promise<WorkerResults[Op]> {
+  send<Op extends WorkerRequest['op']>(
+    body: Extract<RequestBody, { op: Op }>,
+    transfer: ArrayBuffer[] = [],
+  ): Promise<WorkerResults[Op]> {
     if (this.failure) return Promise.reject(this.failure);
     const id = this.nextId++;
     return new Promise<WorkerResults[Op]>((resolve, reject) => {
@@ -130,7 +172,11 @@ class Requests {
         this.worker.postMessage({ ...body, id } as ToWorker, transfer);
       } catch (e) {
         this.forget(id);
-        reject(new RuntimeError('WORKER_FAILED', `could not send a request to the inference worker: ${messageOf(e)}`, { cause: e }));
+        reject(
+          new RuntimeError('WORKER_FAILED', `could not send a request to the inference worker: ${messageOf(e)}`, {
+            cause: e,
+          }),
+        );
       }
     });
   }
@@ -210,9 +256,14 @@ function readOutput(reply: RunReply, slot: SharedArrayBuffer, slots: SharedSlots
 async function answerNeed(worker: Worker, host: EngineHost, need: number, pieces: string[]): Promise<void> {
   try {
     const moved = (await host.pieceBytes(pieces)).map((p) => ({ id: p.id, bytes: movable(p.bytes) }));
-    worker.postMessage({ op: 'bytes', need, ok: true, pieces: moved } satisfies ToWorker, moved.map((p) => p.bytes.buffer as ArrayBuffer));
+    worker.postMessage(
+      { op: 'bytes', need, ok: true, pieces: moved } satisfies ToWorker,
+      moved.map((p) => p.bytes.buffer as ArrayBuffer),
+    );
   } catch (e) {
-    const error = isStitchnetError(e) ? e : new RuntimeError('WORKER_FAILED', `could not read the pieces to fuse: ${messageOf(e)}`, { cause: e });
+    const error = isStitchnetError(e)
+      ? e
+      : new RuntimeError('WORKER_FAILED', `could not read the pieces to fuse: ${messageOf(e)}`, { cause: e });
     worker.postMessage({ op: 'bytes', need, ok: false, error: error.toJSON() } satisfies ToWorker);
   }
 }
@@ -224,5 +275,7 @@ async function answerNeed(worker: Worker, host: EngineHost, need: number, pieces
  * into a larger buffer (e.g. Node's pooled small-file buffers) is copied.
  */
 function movable(bytes: Uint8Array): Uint8Array {
-  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer ? bytes : bytes.slice();
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer
+    ? bytes
+    : bytes.slice();
 }

@@ -53,7 +53,8 @@ export interface EngineHost {
 
 /** The host of an engine that never fuses (tools): it has no bytes to give and nothing to report to. */
 const NO_HOST: EngineHost = {
-  pieceBytes: () => Promise.reject(new RuntimeError('INFERENCE_FAILED', 'this engine has no host to read piece bytes from', {})),
+  pieceBytes: () =>
+    Promise.reject(new RuntimeError('INFERENCE_FAILED', 'this engine has no host to read piece bytes from', {})),
   report: () => undefined,
 };
 
@@ -144,7 +145,10 @@ export class Engine {
       this.book?.touch(key);
       entry.users++;
       try {
-        return this.output(await this.step(entry.session, entry.session.tensor(this.ownInput(data), dims), 0, 'the fused route'), 'fused');
+        return this.output(
+          await this.step(entry.session, entry.session.tensor(this.ownInput(data), dims), 0, 'the fused route'),
+          'fused',
+        );
       } finally {
         entry.users--;
         if (entry.evicted && entry.users === 0) await entry.session.release();
@@ -245,14 +249,22 @@ export class Engine {
     book.startBuilding(key);
     try {
       const models = (await this.host.pieceBytes(pieces)).map((p) => decodeModel(p.bytes, p.id));
-      const session = await OrtSession.create(encodeModel(composeModels(models)), this.options.session, `the fused route ${pieces.join(' → ')}`);
+      const session = await OrtSession.create(
+        encodeModel(composeModels(models)),
+        this.options.session,
+        `the fused route ${pieces.join(' → ')}`,
+      );
       if (this.closed) return void (await session.release());
       this.fused.set(key, { session, users: 0, evicted: false });
       for (const k of book.admit(key, bytes)) await this.evict(k);
     } catch (e) {
       book.refuse(key, 'failed');
       if (isStitchnetError(e)) throw e;
-      throw new RuntimeError('SESSION_CREATE_FAILED', `could not fuse the route ${pieces.join(' → ')}: ${messageOf(e)}`, { cause: e });
+      throw new RuntimeError(
+        'SESSION_CREATE_FAILED',
+        `could not fuse the route ${pieces.join(' → ')}: ${messageOf(e)}`,
+        { cause: e },
+      );
     }
   }
 
@@ -316,8 +328,12 @@ export function closedError(): RuntimeError {
 }
 
 function overBudget(bytes: number, budget: number): OptionError {
-  return new OptionError('OPTION_INVALID', `a fused session of this route would hold ${(bytes / MB).toFixed(1)} MB of weights, over the fast path's memory budget of ${(budget / MB).toFixed(1)} MB`, {
-    option: 'fastPath.memoryBudgetMB',
-    hint: 'Raise fastPath.memoryBudgetMB to fuse routes this large.',
-  });
+  return new OptionError(
+    'OPTION_INVALID',
+    `a fused session of this route would hold ${(bytes / MB).toFixed(1)} MB of weights, over the fast path's memory budget of ${(budget / MB).toFixed(1)} MB`,
+    {
+      option: 'fastPath.memoryBudgetMB',
+      hint: 'Raise fastPath.memoryBudgetMB to fuse routes this large.',
+    },
+  );
 }

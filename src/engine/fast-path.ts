@@ -58,7 +58,11 @@ export class FastPathBook {
     if (this.ready.has(key) || this.building.has(key) || this.refused.has(key)) return false;
     if (this.policy.eager) return true;
     const { afterRuns, afterMs, maxRunMs } = this.policy;
-    return this.streak.runs >= afterRuns && at - this.streak.since >= afterMs && this.streak.ms / this.streak.runs <= maxRunMs;
+    return (
+      this.streak.runs >= afterRuns &&
+      at - this.streak.since >= afterMs &&
+      this.streak.ms / this.streak.runs <= maxRunMs
+    );
   }
 
   /** Whether a fused session of `bytes` weight bytes can be kept at all under the budget. */

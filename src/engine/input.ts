@@ -18,10 +18,14 @@ function shapeText(shape: readonly (number | string)[]): string {
 }
 
 function invalid(message: string, spec: TensorSpec, option: string): RuntimeError {
-  return new RuntimeError('INPUT_INVALID', `${message}; the package input "${spec.name}" has shape ${shapeText(spec.shape)}`, {
-    option,
-    hint: 'Pass a Float32Array whose length is a multiple of one sample, or { data, dims } with dims matching that shape (symbolic dims such as "batch" are free).',
-  });
+  return new RuntimeError(
+    'INPUT_INVALID',
+    `${message}; the package input "${spec.name}" has shape ${shapeText(spec.shape)}`,
+    {
+      option,
+      hint: 'Pass a Float32Array whose length is a multiple of one sample, or { data, dims } with dims matching that shape (symbolic dims such as "batch" are free).',
+    },
+  );
 }
 
 /** Options of {@link checkInput}. */
@@ -53,10 +57,14 @@ export function checkInput(input: RunInput, spec: TensorSpec, options: CheckInpu
   if (options.checkFinite ?? true) {
     const bad = firstNonFinite(checked.data);
     if (bad >= 0) {
-      throw new RuntimeError('INPUT_INVALID', `input value [${bad}] is ${String(checked.data[bad])}, not a finite number`, {
-        option: `input[${bad}]`,
-        hint: 'Check the preprocessing that produced the input (a division by zero, a missing pixel); pass { checkFinite: false } to run() only if your data is always finite',
-      });
+      throw new RuntimeError(
+        'INPUT_INVALID',
+        `input value [${bad}] is ${String(checked.data[bad])}, not a finite number`,
+        {
+          option: `input[${bad}]`,
+          hint: 'Check the preprocessing that produced the input (a division by zero, a missing pixel); pass { checkFinite: false } to run() only if your data is always finite',
+        },
+      );
     }
   }
   return checked;
@@ -65,28 +73,57 @@ export function checkInput(input: RunInput, spec: TensorSpec, options: CheckInpu
 function checkShape(input: RunInput, spec: TensorSpec): Input {
   if (input instanceof Float32Array) {
     const free = spec.shape.filter((d) => typeof d === 'string');
-    if (free.length > 1) throw invalid('a bare Float32Array is ambiguous with several symbolic dimensions; pass { data, dims }', spec, 'input');
+    if (free.length > 1)
+      throw invalid(
+        'a bare Float32Array is ambiguous with several symbolic dimensions; pass { data, dims }',
+        spec,
+        'input',
+      );
     const sample = spec.shape.reduce<number>((a, d) => (typeof d === 'number' ? a * d : a), 1);
-    if (input.length === 0 || sample === 0 || input.length % sample !== 0 || (free.length === 0 && input.length !== sample)) {
-      throw invalid(`the input has ${input.length} values, which is not ${free.length === 0 ? '' : 'a positive multiple of '}${sample}`, spec, 'input');
+    if (
+      input.length === 0 ||
+      sample === 0 ||
+      input.length % sample !== 0 ||
+      (free.length === 0 && input.length !== sample)
+    ) {
+      throw invalid(
+        `the input has ${input.length} values, which is not ${free.length === 0 ? '' : 'a positive multiple of '}${sample}`,
+        spec,
+        'input',
+      );
     }
     return { data: input, dims: spec.shape.map((d) => (typeof d === 'number' ? d : input.length / sample)) };
   }
-  if (input === null || typeof input !== 'object' || !(input.data instanceof Float32Array) || !Array.isArray(input.dims)) {
+  if (
+    input === null ||
+    typeof input !== 'object' ||
+    !(input.data instanceof Float32Array) ||
+    !Array.isArray(input.dims)
+  ) {
     throw invalid('the input must be a Float32Array or { data: Float32Array, dims: number[] }', spec, 'input');
   }
   const { data, dims } = input;
   if (dims.length !== spec.shape.length) {
-    throw invalid(`input dims [${dims.join(', ')}] have rank ${dims.length}, expected rank ${spec.shape.length}`, spec, 'input.dims');
+    throw invalid(
+      `input dims [${dims.join(', ')}] have rank ${dims.length}, expected rank ${spec.shape.length}`,
+      spec,
+      'input.dims',
+    );
   }
   dims.forEach((d, i) => {
     const want = spec.shape[i];
-    if (!Number.isInteger(d) || d <= 0) throw invalid(`input dims[${i}] is ${d}, not a positive integer`, spec, `input.dims[${i}]`);
-    if (typeof want === 'number' && d !== want) throw invalid(`input dims[${i}] is ${d}, expected ${want}`, spec, `input.dims[${i}]`);
+    if (!Number.isInteger(d) || d <= 0)
+      throw invalid(`input dims[${i}] is ${d}, not a positive integer`, spec, `input.dims[${i}]`);
+    if (typeof want === 'number' && d !== want)
+      throw invalid(`input dims[${i}] is ${d}, expected ${want}`, spec, `input.dims[${i}]`);
   });
   const count = dims.reduce((a, b) => a * b, 1);
   if (data.length !== count) {
-    throw invalid(`the input has ${data.length} values but dims [${dims.join(', ')}] need ${count}`, spec, 'input.data');
+    throw invalid(
+      `the input has ${data.length} values but dims [${dims.join(', ')}] need ${count}`,
+      spec,
+      'input.data',
+    );
   }
   return { data, dims: [...dims] };
 }

@@ -50,7 +50,11 @@ export interface RouteLatency {
 export type LatencyTable<K> = Map<K, Map<number, RouteLatency>>;
 
 /** A batch of `batch` copies of `sample` (zeros without one). */
-export function batchInput(sampleShape: readonly number[], batch: number, sample?: Float32Array): { data: Float32Array; dims: number[] } {
+export function batchInput(
+  sampleShape: readonly number[],
+  batch: number,
+  sample?: Float32Array,
+): { data: Float32Array; dims: number[] } {
   const per = sampleShape.reduce((a, b) => a * b, 1);
   const data = new Float32Array(batch * per);
   if (sample) for (let i = 0; i < batch; i++) data.set(sample.subarray(0, per), i * per);
@@ -58,7 +62,11 @@ export function batchInput(sampleShape: readonly number[], batch: number, sample
 }
 
 /** Measures every route at every batch size, interleaved. */
-export async function measureLatency<K>(run: TimedRun, routes: readonly MeasuredRoute<K>[], options: MeasureOptions): Promise<LatencyTable<K>> {
+export async function measureLatency<K>(
+  run: TimedRun,
+  routes: readonly MeasuredRoute<K>[],
+  options: MeasureOptions,
+): Promise<LatencyTable<K>> {
   const warmup = options.warmup ?? 3;
   const rounds = options.rounds ?? 20;
   const total = options.batches.length * (warmup + rounds);

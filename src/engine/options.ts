@@ -47,7 +47,12 @@ export interface FastPathOptions {
 /** Resolved fast-path settings. */
 export type FastPath = Required<FastPathOptions>;
 
-export const DEFAULT_FAST_PATH: Readonly<Omit<FastPath, 'memoryBudgetMB'>> = Object.freeze({ afterRuns: 20, afterMs: 1000, cacheSize: 2, maxRunMs: Number.POSITIVE_INFINITY });
+export const DEFAULT_FAST_PATH: Readonly<Omit<FastPath, 'memoryBudgetMB'>> = Object.freeze({
+  afterRuns: 20,
+  afterMs: 1000,
+  cacheSize: 2,
+  maxRunMs: Number.POSITIVE_INFINITY,
+});
 
 /** The default memory budget's share of the memory available at create. */
 export const FAST_PATH_MEMORY_SHARE = 0.25;
@@ -56,7 +61,10 @@ export const FAST_PATH_MEMORY_SHARE = 0.25;
 export function availableMemoryMB(): number {
   const free = freemem();
   const limit = typeof process.constrainedMemory === 'function' ? process.constrainedMemory() : 0;
-  const bytes = limit && limit > 0 && limit < Number.MAX_SAFE_INTEGER ? Math.min(free, Math.max(0, limit - process.memoryUsage.rss())) : free;
+  const bytes =
+    limit && limit > 0 && limit < Number.MAX_SAFE_INTEGER
+      ? Math.min(free, Math.max(0, limit - process.memoryUsage.rss()))
+      : free;
   return bytes / MB;
 }
 
@@ -69,9 +77,15 @@ export function isDeviceProvider(provider: ProviderName): boolean {
  * The engine's fast-path policy for a provider. On a device provider a stitch is fused on its
  * first run (thresholds the user did not set are 1 run and 0 ms), memory budget permitting.
  */
-export function fastPathPolicy(fastPath: FastPath | false, given: FastPathOptions | false | undefined, provider: ProviderName): FastPathPolicy | false {
+export function fastPathPolicy(
+  fastPath: FastPath | false,
+  given: FastPathOptions | false | undefined,
+  provider: ProviderName,
+): FastPathPolicy | false {
   if (fastPath === false) return false;
-  const eager = isDeviceProvider(provider) && (given === undefined || given === false || (given.afterRuns === undefined && given.afterMs === undefined));
+  const eager =
+    isDeviceProvider(provider) &&
+    (given === undefined || given === false || (given.afterRuns === undefined && given.afterMs === undefined));
   return {
     afterRuns: fastPath.afterRuns,
     afterMs: fastPath.afterMs,
@@ -99,13 +113,20 @@ export function resolveThreads(threads: ThreadOptions | undefined): ThreadSettin
 /** A boolean option, or `undefined` when absent. Throws OptionError OPTION_INVALID for anything else. */
 export function resolveBoolean(value: unknown, option: string): boolean | undefined {
   if (value === undefined || typeof value === 'boolean') return value;
-  throw new OptionError('OPTION_INVALID', `${option} must be true or false, got ${String(value)}`, { option, validValues: ['true', 'false'] });
+  throw new OptionError('OPTION_INVALID', `${option} must be true or false, got ${String(value)}`, {
+    option,
+    validValues: ['true', 'false'],
+  });
 }
 
 /** The fast-path settings, or `false` when it is off. */
 export function resolveFastPath(fastPath: false | FastPathOptions | undefined): FastPath | false {
   if (fastPath === false) return false;
-  const out = { ...DEFAULT_FAST_PATH, memoryBudgetMB: fastPath?.memoryBudgetMB ?? FAST_PATH_MEMORY_SHARE * availableMemoryMB(), ...fastPath };
+  const out = {
+    ...DEFAULT_FAST_PATH,
+    memoryBudgetMB: fastPath?.memoryBudgetMB ?? FAST_PATH_MEMORY_SHARE * availableMemoryMB(),
+    ...fastPath,
+  };
   nonNegative(out.afterRuns, 'fastPath.afterRuns');
   nonNegative(out.afterMs, 'fastPath.afterMs');
   positiveInt(out.cacheSize, 'fastPath.cacheSize');
@@ -116,13 +137,18 @@ export function resolveFastPath(fastPath: false | FastPathOptions | undefined): 
 
 function positiveInt(v: unknown, option: string): void {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) {
-    throw new OptionError('OPTION_INVALID', `${option} must be a positive integer, got ${String(v)}`, { option, hint: 'Pass an integer ≥ 1 or leave it out.' });
+    throw new OptionError('OPTION_INVALID', `${option} must be a positive integer, got ${String(v)}`, {
+      option,
+      hint: 'Pass an integer ≥ 1 or leave it out.',
+    });
   }
 }
 
 function nonNegative(v: unknown, option: string): void {
   if (typeof v !== 'number' || Number.isNaN(v) || v < 0) {
-    throw new OptionError('OPTION_INVALID', `${option} must be a number ≥ 0, got ${String(v)}`, { option, hint: 'Pass a number ≥ 0 or leave it out.' });
+    throw new OptionError('OPTION_INVALID', `${option} must be a number ≥ 0, got ${String(v)}`, {
+      option,
+      hint: 'Pass a number ≥ 0 or leave it out.',
+    });
   }
 }
-

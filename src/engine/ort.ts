@@ -117,20 +117,34 @@ export class OrtSession {
     const ort = await loadOrt();
     let session: OrtModule.InferenceSession;
     try {
-      session = typeof model === 'string' ? await ort.InferenceSession.create(model, sessionOptions(settings)) : await ort.InferenceSession.create(model, sessionOptions(settings));
+      session =
+        typeof model === 'string'
+          ? await ort.InferenceSession.create(model, sessionOptions(settings))
+          : await ort.InferenceSession.create(model, sessionOptions(settings));
     } catch (e) {
-      throw new RuntimeError('SESSION_CREATE_FAILED', `onnxruntime could not create a session for ${label} on provider "${settings.provider}": ${messageOf(e)}`, {
-        hint: settings.provider === 'cpu' ? 'Check that the model is a valid ONNX file (opset ≤ 21).' : "Try providers: ['cpu'].",
-        cause: e,
-      });
+      throw new RuntimeError(
+        'SESSION_CREATE_FAILED',
+        `onnxruntime could not create a session for ${label} on provider "${settings.provider}": ${messageOf(e)}`,
+        {
+          hint:
+            settings.provider === 'cpu'
+              ? 'Check that the model is a valid ONNX file (opset ≤ 21).'
+              : "Try providers: ['cpu'].",
+          cause: e,
+        },
+      );
     }
     const [input, ...moreInputs] = session.inputNames;
     const [output, ...moreOutputs] = session.outputNames;
     if (input === undefined || output === undefined || moreInputs.length > 0 || moreOutputs.length > 0) {
       await session.release();
-      throw new RuntimeError('SESSION_CREATE_FAILED', `${label} must have exactly one input and one output, it has inputs [${session.inputNames.join(', ')}] and outputs [${session.outputNames.join(', ')}]`, {
-        hint: 'Pieces are single-input, single-output graphs; rebuild the package.',
-      });
+      throw new RuntimeError(
+        'SESSION_CREATE_FAILED',
+        `${label} must have exactly one input and one output, it has inputs [${session.inputNames.join(', ')}] and outputs [${session.outputNames.join(', ')}]`,
+        {
+          hint: 'Pieces are single-input, single-output graphs; rebuild the package.',
+        },
+      );
     }
     return new OrtSession(ort, session, input, output);
   }
@@ -156,12 +170,18 @@ export class OrtSession {
   async run(input: OrtTensor, label: string, into?: OrtTensor): Promise<OrtTensor> {
     let out: OrtModule.InferenceSession.ReturnType;
     try {
-      out = into ? await this.session.run({ [this.inputName]: input }, { [this.outputName]: into }) : await this.session.run({ [this.inputName]: input });
+      out = into
+        ? await this.session.run({ [this.inputName]: input }, { [this.outputName]: into })
+        : await this.session.run({ [this.inputName]: input });
     } catch (e) {
-      throw new RuntimeError('INFERENCE_FAILED', `inference failed in ${label} on input [${input.dims.join(', ')}]: ${messageOf(e)}`, {
-        hint: 'Check the input shape against the package input.',
-        cause: e,
-      });
+      throw new RuntimeError(
+        'INFERENCE_FAILED',
+        `inference failed in ${label} on input [${input.dims.join(', ')}]: ${messageOf(e)}`,
+        {
+          hint: 'Check the input shape against the package input.',
+          cause: e,
+        },
+      );
     }
     const y = out[this.outputName];
     if (y === undefined || y.type !== 'float32') {

@@ -12,7 +12,13 @@ import { execFile } from 'node:child_process';
 import { encodeModel, linearModel } from '../onnx/index.js';
 import { messageOf } from '../base/message.js';
 import { loadOrt, sessionOptions } from './ort.js';
-import { isProviderName, selectProvider, type ProbeResult, type ProviderName, type ProviderSelection } from './providers.js';
+import {
+  isProviderName,
+  selectProvider,
+  type ProbeResult,
+  type ProviderName,
+  type ProviderSelection,
+} from './providers.js';
 
 /** Argument that makes the worker entry run as a provider probe instead of a worker. */
 export const PROBE_FLAG = '--stitchnet-probe';
@@ -44,7 +50,10 @@ export async function runProbeCommand(names: readonly string[]): Promise<void> {
     process.stderr.write(`${STDERR_MARK}${name}\n`);
     let result: ProbeResult;
     try {
-      const session = await ort.InferenceSession.create(bytes, sessionOptions({ provider: name, threads: { intraOp: 1, interOp: 1 } }));
+      const session = await ort.InferenceSession.create(
+        bytes,
+        sessionOptions({ provider: name, threads: { intraOp: 1, interOp: 1 } }),
+      );
       try {
         const x = new ort.Tensor('float32', new Float32Array([1, 1, 1, 1]), [1, 4]);
         const y = (await session.run({ x })).y;
@@ -92,7 +101,8 @@ function runChild(file: string, names: readonly string[]): Promise<ChildReport> 
         for (const line of stdout.split('\n')) {
           const parsed = parseResult(line);
           if (parsed?.backends) report.backends = parsed.backends;
-          else if (parsed?.provider) report.results.set(parsed.provider, parsed.ok ? { ok: true } : { ok: false, reason: parsed.reason });
+          else if (parsed?.provider)
+            report.results.set(parsed.provider, parsed.ok ? { ok: true } : { ok: false, reason: parsed.reason });
         }
         let current: string | undefined;
         for (const line of stderr.split('\n')) {
@@ -104,7 +114,9 @@ function runChild(file: string, names: readonly string[]): Promise<ChildReport> 
           report.stderrByProvider.set(current, `${report.stderrByProvider.get(current) ?? ''}${line}\n`);
         }
         if (error) {
-          report.crash = error.killed ? `the probe process was killed after ${PROBE_TIMEOUT_MS / 1000} s` : `the probe process failed: ${error.message.split('\n')[0] ?? ''}`;
+          report.crash = error.killed
+            ? `the probe process was killed after ${PROBE_TIMEOUT_MS / 1000} s`
+            : `the probe process failed: ${error.message.split('\n')[0] ?? ''}`;
           if (current !== undefined && !report.results.has(current)) report.crashedOn = current;
         }
         resolve(report);
@@ -140,7 +152,10 @@ const selections = new Map<string, Promise<ProviderSelection>>();
  * preference is kept for the life of the process (a provider's libraries don't appear or vanish
  * while it runs), so creating more runtimes costs no more probes.
  */
-export function probeProviders(preference: readonly ProviderName[], probeFile: () => Promise<string>): Promise<ProviderSelection> {
+export function probeProviders(
+  preference: readonly ProviderName[],
+  probeFile: () => Promise<string>,
+): Promise<ProviderSelection> {
   if (preference[0] === 'cpu') return Promise.resolve({ provider: 'cpu', attempts: [{ provider: 'cpu', ok: true }] });
   const key = preference.join(',');
   let selection = selections.get(key);
@@ -153,7 +168,10 @@ export function probeProviders(preference: readonly ProviderName[], probeFile: (
   return selection;
 }
 
-async function probeInChildren(preference: readonly ProviderName[], probeFile: () => Promise<string>): Promise<ProviderSelection> {
+async function probeInChildren(
+  preference: readonly ProviderName[],
+  probeFile: () => Promise<string>,
+): Promise<ProviderSelection> {
   const file = await probeFile();
   const known = new Map<string, ProbeResult>();
   let backends: readonly string[] | undefined;
@@ -171,11 +189,17 @@ async function probeInChildren(preference: readonly ProviderName[], probeFile: (
     }
     for (const [name, result] of report.results) {
       const detail = cleanNativeText(report.stderrByProvider.get(name) ?? '');
-      known.set(name, result.ok ? result : { ok: false, reason: cleanNativeText(result.reason) + (detail ? ` (${detail})` : '') });
+      known.set(
+        name,
+        result.ok ? result : { ok: false, reason: cleanNativeText(result.reason) + (detail ? ` (${detail})` : '') },
+      );
     }
     if (report.crashedOn !== undefined) {
       const detail = cleanNativeText(report.stderrByProvider.get(report.crashedOn) ?? '');
-      known.set(report.crashedOn, { ok: false, reason: `${report.crash ?? 'the probe process crashed'}${detail ? ` (${detail})` : ''}` });
+      known.set(report.crashedOn, {
+        ok: false,
+        reason: `${report.crash ?? 'the probe process crashed'}${detail ? ` (${detail})` : ''}`,
+      });
     }
     const answered = new Set(known.keys());
     if ([...known.values()].some((r) => r.ok) || report.crashedOn === undefined) break;

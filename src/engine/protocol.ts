@@ -35,7 +35,9 @@ export type WorkerRequest =
   | { id: number; op: 'close' };
 
 /** The main thread's answer to a `need`. */
-export type BytesMessage = { op: 'bytes'; need: number; ok: true; pieces: PieceBytes[] } | { op: 'bytes'; need: number; ok: false; error: SerializedStitchnetError };
+export type BytesMessage =
+  | { op: 'bytes'; need: number; ok: true; pieces: PieceBytes[] }
+  | { op: 'bytes'; need: number; ok: false; error: SerializedStitchnetError };
 
 /** Anything the main thread posts to the worker. */
 export type ToWorker = WorkerRequest | BytesMessage;
@@ -57,7 +59,9 @@ export interface WorkerResults {
 }
 
 /** The worker's answer to one request. */
-export type WorkerReply = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: SerializedStitchnetError };
+export type WorkerReply =
+  | { id: number; ok: true; value: unknown }
+  | { id: number; ok: false; error: SerializedStitchnetError };
 
 /** Anything the worker posts to the main thread. */
 export type FromWorker =

@@ -103,7 +103,10 @@ export interface ProviderProbes {
  * Walks the preference list in order and returns the first provider that works, with the reason
  * for every one that did not. Throws RuntimeError PROVIDER_UNAVAILABLE when none works.
  */
-export async function selectProvider(preference: readonly ProviderName[], probes: ProviderProbes): Promise<ProviderSelection> {
+export async function selectProvider(
+  preference: readonly ProviderName[],
+  probes: ProviderProbes,
+): Promise<ProviderSelection> {
   const inBinary = new Set(await probes.backends());
   const attempts: ProviderAttempt[] = [];
   for (const provider of preference) {
@@ -165,7 +168,11 @@ export async function openWithFallback<T>(
       selection = await select(rest);
     } catch (e) {
       if (earlier.length === 0 || !(e instanceof ProviderUnavailableError)) throw e;
-      throw new ProviderUnavailableError([...earlier, ...e.attempts], (e.validValues ?? []).filter(isProviderName), preference.includes('cpu'));
+      throw new ProviderUnavailableError(
+        [...earlier, ...e.attempts],
+        (e.validValues ?? []).filter(isProviderName),
+        preference.includes('cpu'),
+      );
     }
     const { provider } = selection;
     try {
@@ -173,7 +180,8 @@ export async function openWithFallback<T>(
       return { selection: { provider, attempts: [...earlier, ...selection.attempts] }, value };
     } catch (e) {
       const after = rest.slice(rest.indexOf(provider) + 1);
-      if (provider === 'cpu' || !(e instanceof RuntimeError) || !LOAD_FAILURES.has(e.code) || after.length === 0) throw e;
+      if (provider === 'cpu' || !(e instanceof RuntimeError) || !LOAD_FAILURES.has(e.code) || after.length === 0)
+        throw e;
       earlier.push(...selection.attempts.filter((a) => !a.ok), {
         provider,
         ok: false,

@@ -33,13 +33,21 @@ async function locate(): Promise<string> {
   const dir = path.dirname(here);
   const ext = path.extname(here);
   if (ext === '.ts') return bundleFromSource(path.join(dir, 'worker.ts'));
-  const candidates = [path.join(dir, 'engine', `worker${ext}`), path.join(dir, '..', 'engine', `worker${ext}`), path.join(dir, `worker${ext}`)];
+  const candidates = [
+    path.join(dir, 'engine', `worker${ext}`),
+    path.join(dir, '..', 'engine', `worker${ext}`),
+    path.join(dir, `worker${ext}`),
+  ];
   const found = candidates.find((c) => existsSync(c));
   if (!found) {
-    throw new RuntimeError('WORKER_FAILED', `the inference worker entry (engine/worker${ext}) is missing next to ${path.basename(here)}`, {
-      file: candidates[0],
-      hint: 'Rebuild or reinstall stitchnet, or pass worker: false to run in-process.',
-    });
+    throw new RuntimeError(
+      'WORKER_FAILED',
+      `the inference worker entry (engine/worker${ext}) is missing next to ${path.basename(here)}`,
+      {
+        file: candidates[0],
+        hint: 'Rebuild or reinstall stitchnet, or pass worker: false to run in-process.',
+      },
+    );
   }
   return found;
 }
@@ -55,10 +63,14 @@ async function bundleFromSource(entry: string): Promise<string> {
   try {
     esbuild = (await import(esbuildName)) as EsbuildLike;
   } catch (e) {
-    throw new RuntimeError('WORKER_FAILED', 'running from TypeScript sources needs esbuild to bundle the inference worker', {
-      hint: 'Install the dev dependencies (npm ci), use the built package, or pass worker: false.',
-      cause: e,
-    });
+    throw new RuntimeError(
+      'WORKER_FAILED',
+      'running from TypeScript sources needs esbuild to bundle the inference worker',
+      {
+        hint: 'Install the dev dependencies (npm ci), use the built package, or pass worker: false.',
+        cause: e,
+      },
+    );
   }
   const out = await esbuild.build({
     entryPoints: [entry],

@@ -9,7 +9,15 @@ import { isStitchnetError, reviveError, RuntimeError, type StitchnetError } from
 import { Engine, type EngineHost, type PieceBytes } from './engine.js';
 import { messageOf } from '../base/message.js';
 import { PROBE_FLAG, runProbeCommand } from './probe.js';
-import type { BytesMessage, FromWorker, RunMessage, RunReply, ToWorker, WorkerInit, WorkerRequest } from './protocol.js';
+import type {
+  BytesMessage,
+  FromWorker,
+  RunMessage,
+  RunReply,
+  ToWorker,
+  WorkerInit,
+  WorkerRequest,
+} from './protocol.js';
 
 function asStitchnetError(e: unknown): StitchnetError {
   if (isStitchnetError(e)) return e;
@@ -19,13 +27,25 @@ function asStitchnetError(e: unknown): StitchnetError {
 /** Piece lists of the routes the main thread has named, by number. */
 const routes = new Map<number, string[]>();
 
-async function runFromSharedMemory(engine: Engine, m: RunMessage): Promise<{ value: RunReply; transfer: ArrayBuffer[] }> {
+async function runFromSharedMemory(
+  engine: Engine,
+  m: RunMessage,
+): Promise<{ value: RunReply; transfer: ArrayBuffer[] }> {
   if (m.pieces) routes.set(m.route, m.pieces);
   const pieces = routes.get(m.route);
   if (!pieces) throw new RuntimeError('WORKER_FAILED', `the inference worker does not know route ${m.route}`, {});
-  const out = await engine.run({ pieces, data: new Float32Array(m.buffer, 0, m.size), dims: m.dims, ...(m.at === undefined ? {} : { at: m.at }) });
+  const out = await engine.run({
+    pieces,
+    data: new Float32Array(m.buffer, 0, m.size),
+    dims: m.dims,
+    ...(m.at === undefined ? {} : { at: m.at }),
+  });
   const size = out.data.length;
-  if (size * 4 > m.buffer.byteLength) return { value: { dims: out.dims, path: out.path, size, data: out.data }, transfer: [out.data.buffer as ArrayBuffer] };
+  if (size * 4 > m.buffer.byteLength)
+    return {
+      value: { dims: out.dims, path: out.path, size, data: out.data },
+      transfer: [out.data.buffer as ArrayBuffer],
+    };
   new Float32Array(m.buffer, 0, size).set(out.data);
   return { value: { dims: out.dims, path: out.path, size }, transfer: [] };
 }
@@ -91,7 +111,8 @@ function serve(port: MessagePort, init: WorkerInit): void {
     if (message.op === 'bytes') return answer(message);
     handle(engine, message).then(
       ({ value, transfer }) => port.postMessage({ id: message.id, ok: true, value } satisfies FromWorker, transfer),
-      (e: unknown) => port.postMessage({ id: message.id, ok: false, error: asStitchnetError(e).toJSON() } satisfies FromWorker),
+      (e: unknown) =>
+        port.postMessage({ id: message.id, ok: false, error: asStitchnetError(e).toJSON() } satisfies FromWorker),
     );
   });
 }

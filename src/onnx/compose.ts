@@ -32,13 +32,21 @@ export function composeModels(models: Model[], opts: ComposeOptions = {}): Model
     const [input] = ins;
     const [output] = outs;
     if (ins.length !== 1 || outs.length !== 1 || !input || !output) {
-      throw new OnnxError('ONNX_GRAPH_INVALID', `Model ${i} has ${ins.length} inputs and ${outs.length} outputs; composing needs exactly one of each`, {
-        option: `models[${i}]`,
-        hint: 'Extract single-input, single-output pieces first (extractSubgraph).',
-      });
+      throw new OnnxError(
+        'ONNX_GRAPH_INVALID',
+        `Model ${i} has ${ins.length} inputs and ${outs.length} outputs; composing needs exactly one of each`,
+        {
+          option: `models[${i}]`,
+          hint: 'Extract single-input, single-output pieces first (extractSubgraph).',
+        },
+      );
     }
     if (input.name === output.name) {
-      throw new OnnxError('ONNX_GRAPH_INVALID', `Model ${i} passes its input ${input.name} straight through as its output`, { option: `models[${i}]` });
+      throw new OnnxError(
+        'ONNX_GRAPH_INVALID',
+        `Model ${i} passes its input ${input.name} straight through as its output`,
+        { option: `models[${i}]` },
+      );
     }
     return { input, output };
   });
@@ -67,7 +75,8 @@ export function composeModels(models: Model[], opts: ComposeOptions = {}): Model
     };
     for (const n of g.node ?? []) node.push(renameNode(n, rename, (name) => prefix + name));
     for (const t of g.initializer ?? []) initializer.push(renameTensor(t, rename(t.name ?? '')));
-    for (const vi of g.valueInfo ?? []) valueInfo.set(rename(vi.name ?? ''), renameValueInfo(vi, rename(vi.name ?? '')));
+    for (const vi of g.valueInfo ?? [])
+      valueInfo.set(rename(vi.name ?? ''), renameValueInfo(vi, rename(vi.name ?? '')));
     for (const vi of g.output ?? []) {
       if (vi.name !== mo.name) continue;
       if (i === last) output = renameValueInfo(vi, outputName);
@@ -104,11 +113,13 @@ export function composeModels(models: Model[], opts: ComposeOptions = {}): Model
 
 function checkChains(from: TensorInfo, to: TensorInfo, i: number): void {
   const where = `model ${i - 1} output ${from.name} [${from.shape.join(', ')}] (${from.dtype}) -> model ${i} input ${to.name} [${to.shape.join(', ')}] (${to.dtype})`;
-  const fixedDiffers = from.shape.some((d, k) => typeof d === 'number' && typeof to.shape[k] === 'number' && d !== to.shape[k]);
+  const fixedDiffers = from.shape.some(
+    (d, k) => typeof d === 'number' && typeof to.shape[k] === 'number' && d !== to.shape[k],
+  );
   if (from.dtype !== to.dtype || from.shape.length !== to.shape.length || fixedDiffers) {
     throw new OnnxError('ONNX_GRAPH_INVALID', `Models don't chain: ${where}`, {
       option: `models[${i}]`,
-      hint: 'Each model must accept the previous one\'s output; insert a stitching layer where widths differ.',
+      hint: "Each model must accept the previous one's output; insert a stitching layer where widths differ.",
     });
   }
 }

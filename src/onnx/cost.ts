@@ -43,7 +43,8 @@ export function graphCost(model: Model, options: ShapeOptions = {}): GraphCost {
   const producer = new Map<string, string>();
   for (const n of nodes) for (const o of n.output ?? []) producer.set(o, n.opType ?? '');
   const reduceMeanInput = new Map<string, string>();
-  for (const n of nodes) if (n.opType === 'ReduceMean' && n.input?.[0]) reduceMeanInput.set(n.output?.[0] ?? '', n.input[0]);
+  for (const n of nodes)
+    if (n.opType === 'ReduceMean' && n.input?.[0]) reduceMeanInput.set(n.output?.[0] ?? '', n.input[0]);
 
   const macsByOp: Record<string, number> = {};
   const add = (op: string, v: number): void => {
@@ -72,7 +73,13 @@ export function graphCost(model: Model, options: ShapeOptions = {}): GraphCost {
   return { macs, params, macsByOp };
 }
 
-function nodeMacs(op: string, inputs: readonly string[], outputs: readonly string[], attrs: readonly onnx.IAttributeProto[], shapes: ShapeMap): number {
+function nodeMacs(
+  op: string,
+  inputs: readonly string[],
+  outputs: readonly string[],
+  attrs: readonly onnx.IAttributeProto[],
+  shapes: ShapeMap,
+): number {
   const shapeOf = (name: string | undefined): number[] | undefined => (name ? shapes.get(name)?.shape : undefined);
   const out = shapeOf(outputs[0]);
   if (!out) return 0;
@@ -103,7 +110,10 @@ function nodeMacs(op: string, inputs: readonly string[], outputs: readonly strin
 }
 
 /** Sum of piece costs along a route (pieces as `expandRoute` lists them). */
-export function routeCost(pieces: readonly string[], costs: ReadonlyMap<string, Pick<GraphCost, 'macs' | 'params'>>): { macs: number; params: number } {
+export function routeCost(
+  pieces: readonly string[],
+  costs: ReadonlyMap<string, Pick<GraphCost, 'macs' | 'params'>>,
+): { macs: number; params: number } {
   let macs = 0;
   let params = 0;
   const counted = new Set<string>();

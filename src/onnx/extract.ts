@@ -96,16 +96,24 @@ function checkBoundaryNames(index: GraphIndex, inputNames: readonly string[], ou
   const inputSet = new Set(inputNames);
   for (const n of outputNames) {
     if (inputSet.has(n)) {
-      throw new OnnxError('ONNX_GRAPH_INVALID', `Tensor ${n} is both an input and an output of the piece, which would then compute nothing`, {
-        option: 'outputs',
-        hint: 'Choose an output that lies after the inputs in the graph.',
-      });
+      throw new OnnxError(
+        'ONNX_GRAPH_INVALID',
+        `Tensor ${n} is both an input and an output of the piece, which would then compute nothing`,
+        {
+          option: 'outputs',
+          hint: 'Choose an output that lies after the inputs in the graph.',
+        },
+      );
     }
   }
 }
 
 /** Walks back from the outputs to the inputs: the nodes and initializers on the way. */
-function walkBack(index: GraphIndex, inputSet: ReadonlySet<string>, outputNames: readonly string[]): { keepNodes: Set<number>; keepInits: Set<string> } {
+function walkBack(
+  index: GraphIndex,
+  inputSet: ReadonlySet<string>,
+  outputNames: readonly string[],
+): { keepNodes: Set<number>; keepInits: Set<string> } {
   const { nodes, producer, inits, graphInputNames } = index;
   const keepNodes = new Set<number>();
   const keepInits = new Set<string>();
@@ -125,14 +133,22 @@ function walkBack(index: GraphIndex, inputSet: ReadonlySet<string>, outputNames:
       } else if (inits.has(name)) {
         keepInits.add(name);
       } else if (graphInputNames.has(name)) {
-        throw new OnnxError('ONNX_GRAPH_INVALID', `Output ${out} depends on graph input ${name}, which is not among the piece's inputs`, {
-          option: 'inputs',
-          hint: `Add ${name} to the inputs, or choose inputs that separate ${out} from the graph inputs.`,
-        });
+        throw new OnnxError(
+          'ONNX_GRAPH_INVALID',
+          `Output ${out} depends on graph input ${name}, which is not among the piece's inputs`,
+          {
+            option: 'inputs',
+            hint: `Add ${name} to the inputs, or choose inputs that separate ${out} from the graph inputs.`,
+          },
+        );
       } else {
-        throw new OnnxError('ONNX_GRAPH_INVALID', `Tensor ${name}, needed for output ${out}, is read but never produced in the graph`, {
-          hint: 'The model is malformed; check it with onnx.checker.check_model.',
-        });
+        throw new OnnxError(
+          'ONNX_GRAPH_INVALID',
+          `Tensor ${name}, needed for output ${out}, is read but never produced in the graph`,
+          {
+            hint: 'The model is malformed; check it with onnx.checker.check_model.',
+          },
+        );
       }
     }
   }
@@ -140,7 +156,11 @@ function walkBack(index: GraphIndex, inputSet: ReadonlySet<string>, outputNames:
 }
 
 /** The renaming of boundary tensors, checked: only boundary tensors, no two kept tensors with one name. */
-function boundaryRenamer(rename: Record<string, string>, boundary: ReadonlySet<string>, keptNames: ReadonlySet<string>): (name: string) => string {
+function boundaryRenamer(
+  rename: Record<string, string>,
+  boundary: ReadonlySet<string>,
+  keptNames: ReadonlySet<string>,
+): (name: string) => string {
   for (const key of Object.keys(rename)) {
     if (!boundary.has(key)) throw notFound(key, `rename.${key}`, boundary);
   }
@@ -184,6 +204,9 @@ function notFound(name: string, option: string, names: Iterable<string>): OnnxEr
   return new OnnxError('ONNX_TENSOR_NOT_FOUND', `Tensor ${name} is not in the graph`, {
     option,
     validValues: similar,
-    hint: similar.length > 0 ? 'The valid values listed are the most similar tensor names.' : 'List the graph tensors with a viewer such as Netron.',
+    hint:
+      similar.length > 0
+        ? 'The valid values listed are the most similar tensor names.'
+        : 'List the graph tensors with a viewer such as Netron.',
   });
 }

@@ -29,7 +29,13 @@ export class GraphBuilder {
   private matmulWeights = 0;
 
   /** Adds a node and returns the name of its (single) output. */
-  op(scope: string, opType: string, inputs: string[], attributes: onnx.IAttributeProto[] = [], output?: string): string {
+  op(
+    scope: string,
+    opType: string,
+    inputs: string[],
+    attributes: onnx.IAttributeProto[] = [],
+    output?: string,
+  ): string {
     const base = `${scope}/${opType}`;
     const n = this.counts.get(base) ?? 0;
     this.counts.set(base, n + 1);

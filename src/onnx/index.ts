@@ -1,5 +1,13 @@
 /** ONNX protobuf tooling: decode/encode, graph slicing and composition, Linear and ViT graph builders. */
-export { onnx, type Model, type TensorInfo, type TensorDtype, float32Tensor, tensorToFloat32, toNumber } from './proto.js';
+export {
+  onnx,
+  type Model,
+  type TensorInfo,
+  type TensorDtype,
+  float32Tensor,
+  tensorToFloat32,
+  toNumber,
+} from './proto.js';
 export { decodeModel, encodeModel, readModel, writeModel } from './io.js';
 export { graphInputs, graphOutputs } from './graph.js';
 export { extractSubgraph, type ExtractOptions } from './extract.js';

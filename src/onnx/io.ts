@@ -17,11 +17,19 @@ export function decodeModel(bytes: Uint8Array, file?: string): Model {
     model = onnx.ModelProto.decode(bytes);
   } catch (cause) {
     const reason = messageOf(cause);
-    throw new OnnxError('ONNX_DECODE_FAILED', `Cannot decode ${what} as an ONNX model (${bytes.length} bytes): ${reason}`, { file, hint, cause });
+    throw new OnnxError(
+      'ONNX_DECODE_FAILED',
+      `Cannot decode ${what} as an ONNX model (${bytes.length} bytes): ${reason}`,
+      { file, hint, cause },
+    );
   }
   const g = model.graph;
   if (!g?.node || g.node.length === 0) {
-    throw new OnnxError('ONNX_DECODE_FAILED', `${file ?? 'The bytes'} decoded to an ONNX model without graph nodes (${bytes.length} bytes)`, { file, hint });
+    throw new OnnxError(
+      'ONNX_DECODE_FAILED',
+      `${file ?? 'The bytes'} decoded to an ONNX model without graph nodes (${bytes.length} bytes)`,
+      { file, hint },
+    );
   }
   for (const t of g.initializer ?? []) {
     const size = ELEM_BYTES[t.dataType ?? 0];
@@ -29,11 +37,15 @@ export function decodeModel(bytes: Uint8Array, file?: string): Model {
     if (size === undefined || !raw || raw.length === 0) continue;
     const count = (t.dims ?? []).reduce<number>((a, d) => a * toNumber(d), 1);
     if (raw.length !== count * size) {
-      throw new OnnxError('ONNX_DECODE_FAILED', `Initializer ${t.name ?? ''} in ${what} has ${raw.length} bytes of data but its dims need ${count * size}`, {
-        file,
-        field: `graph.initializer.${t.name ?? ''}`,
-        hint,
-      });
+      throw new OnnxError(
+        'ONNX_DECODE_FAILED',
+        `Initializer ${t.name ?? ''} in ${what} has ${raw.length} bytes of data but its dims need ${count * size}`,
+        {
+          file,
+          field: `graph.initializer.${t.name ?? ''}`,
+          hint,
+        },
+      );
     }
   }
   return model;

@@ -32,20 +32,29 @@ export function linearModel(opts: LinearModelOptions): Model {
     ['dimIn', dimIn],
     ['dimOut', dimOut],
   ] as const) {
-    if (!Number.isInteger(v) || v <= 0) throw new OptionError('OPTION_INVALID', `${option} must be a positive integer, got ${v}`, { option });
+    if (!Number.isInteger(v) || v <= 0)
+      throw new OptionError('OPTION_INVALID', `${option} must be a positive integer, got ${v}`, { option });
   }
   if (weight.length !== dimIn * dimOut) {
-    throw new OptionError('OPTION_INVALID', `weight has ${weight.length} values but [dimIn, dimOut] = [${dimIn}, ${dimOut}] needs ${dimIn * dimOut}`, {
-      option: 'weight',
-      hint: 'Pass the weight row-major as [dimIn, dimOut] (the transpose of a PyTorch Linear weight).',
-    });
+    throw new OptionError(
+      'OPTION_INVALID',
+      `weight has ${weight.length} values but [dimIn, dimOut] = [${dimIn}, ${dimOut}] needs ${dimIn * dimOut}`,
+      {
+        option: 'weight',
+        hint: 'Pass the weight row-major as [dimIn, dimOut] (the transpose of a PyTorch Linear weight).',
+      },
+    );
   }
   if (bias.length !== dimOut) {
-    throw new OptionError('OPTION_INVALID', `bias has ${bias.length} values, expected dimOut = ${dimOut}`, { option: 'bias' });
+    throw new OptionError('OPTION_INVALID', `bias has ${bias.length} values, expected dimOut = ${dimOut}`, {
+      option: 'bias',
+    });
   }
   const lastDim = inputShape[inputShape.length - 1];
   if (inputShape.length === 0 || (typeof lastDim === 'number' && lastDim !== dimIn)) {
-    throw new OptionError('OPTION_INVALID', `inputShape [${inputShape.join(', ')}] must end in dimIn = ${dimIn}`, { option: 'inputShape' });
+    throw new OptionError('OPTION_INVALID', `inputShape [${inputShape.join(', ')}] must end in dimIn = ${dimIn}`, {
+      option: 'inputShape',
+    });
   }
   const g = new GraphBuilder();
   const x = g.input(opts.inputName ?? 'x', inputShape);

@@ -18,10 +18,33 @@ export { onnx };
 export type Model = onnx.ModelProto;
 
 /** ONNX `TensorProto.DataType` codes used here. */
-export const DataType = { FLOAT: 1, UINT8: 2, INT8: 3, UINT16: 4, INT16: 5, INT32: 6, INT64: 7, STRING: 8, BOOL: 9, FLOAT16: 10, DOUBLE: 11, UINT32: 12, UINT64: 13 } as const;
+export const DataType = {
+  FLOAT: 1,
+  UINT8: 2,
+  INT8: 3,
+  UINT16: 4,
+  INT16: 5,
+  INT32: 6,
+  INT64: 7,
+  STRING: 8,
+  BOOL: 9,
+  FLOAT16: 10,
+  DOUBLE: 11,
+  UINT32: 12,
+  UINT64: 13,
+} as const;
 
 /** ONNX `AttributeProto.AttributeType` codes used here. */
-export const AttributeType = { FLOAT: 1, INT: 2, STRING: 3, TENSOR: 4, GRAPH: 5, FLOATS: 6, INTS: 7, GRAPHS: 10 } as const;
+export const AttributeType = {
+  FLOAT: 1,
+  INT: 2,
+  STRING: 3,
+  TENSOR: 4,
+  GRAPH: 5,
+  FLOATS: 6,
+  INTS: 7,
+  GRAPHS: 10,
+} as const;
 
 /** Element types by the names onnxruntime uses for tensors. */
 export type TensorDtype =
@@ -55,7 +78,10 @@ const DTYPES: Record<number, TensorDtype> = {
   [DataType.STRING]: 'string',
 };
 
-const ELEM_CODES = Object.fromEntries(Object.entries(DTYPES).map(([code, name]) => [name, Number(code)])) as Record<TensorDtype, number>;
+const ELEM_CODES = Object.fromEntries(Object.entries(DTYPES).map(([code, name]) => [name, Number(code)])) as Record<
+  TensorDtype,
+  number
+>;
 
 /** Bytes per element of fixed-size element types (absent: variable size or unknown). */
 export const ELEM_BYTES: Record<number, number> = {
@@ -113,10 +139,14 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 export function float32Tensor(name: string, dims: readonly number[], data: Float32Array): onnx.TensorProto {
   const expected = dims.reduce((a, b) => a * b, 1);
   if (data.length !== expected) {
-    throw new OnnxError('ONNX_GRAPH_INVALID', `Tensor ${name} has ${data.length} values but dims [${dims.join(', ')}] need ${expected}`, {
-      field: name,
-      hint: 'Pass data whose length is the product of dims.',
-    });
+    throw new OnnxError(
+      'ONNX_GRAPH_INVALID',
+      `Tensor ${name} has ${data.length} values but dims [${dims.join(', ')}] need ${expected}`,
+      {
+        field: name,
+        hint: 'Pass data whose length is the product of dims.',
+      },
+    );
   }
   let raw: Uint8Array;
   if (LITTLE_ENDIAN) {
@@ -130,7 +160,11 @@ export function float32Tensor(name: string, dims: readonly number[], data: Float
 }
 
 /** An int64 tensor (for shapes, axes and indices); `dims` defaults to a 1-D vector, `[]` makes a scalar. */
-export function int64Tensor(name: string, values: readonly number[], dims: readonly number[] = [values.length]): onnx.TensorProto {
+export function int64Tensor(
+  name: string,
+  values: readonly number[],
+  dims: readonly number[] = [values.length],
+): onnx.TensorProto {
   const data = BigInt64Array.from(values, (v) => BigInt(v));
   let raw = new Uint8Array(data.buffer);
   if (!LITTLE_ENDIAN) {
@@ -165,7 +199,9 @@ export function tensorToFloat32(t: onnx.ITensorProto): Float32Array {
   let out: Float32Array;
   if (raw && raw.length > 0) {
     if (raw.length % 4 !== 0) {
-      throw new OnnxError('ONNX_GRAPH_INVALID', `Tensor ${name} has ${raw.length} raw bytes, not a multiple of 4`, { field: name });
+      throw new OnnxError('ONNX_GRAPH_INVALID', `Tensor ${name} has ${raw.length} raw bytes, not a multiple of 4`, {
+        field: name,
+      });
     }
     out = new Float32Array(raw.length / 4);
     if (LITTLE_ENDIAN) {
@@ -178,10 +214,14 @@ export function tensorToFloat32(t: onnx.ITensorProto): Float32Array {
     out = Float32Array.from(t.floatData ?? []);
   }
   if (out.length !== count) {
-    throw new OnnxError('ONNX_GRAPH_INVALID', `Tensor ${name} holds ${out.length} values but its dims [${(t.dims ?? []).map(toNumber).join(', ')}] need ${count}`, {
-      field: name,
-      hint: 'The model file is damaged; re-export it.',
-    });
+    throw new OnnxError(
+      'ONNX_GRAPH_INVALID',
+      `Tensor ${name} holds ${out.length} values but its dims [${(t.dims ?? []).map(toNumber).join(', ')}] need ${count}`,
+      {
+        field: name,
+        hint: 'The model file is damaged; re-export it.',
+      },
+    );
   }
   return out;
 }
@@ -192,7 +232,11 @@ export function dtypeName(code: number): string {
 }
 
 /** A `ValueInfoProto` for a tensor of the given shape and element type. */
-export function valueInfo(name: string, shape: readonly (number | string)[], dtype: TensorDtype = 'float32'): onnx.ValueInfoProto {
+export function valueInfo(
+  name: string,
+  shape: readonly (number | string)[],
+  dtype: TensorDtype = 'float32',
+): onnx.ValueInfoProto {
   return onnx.ValueInfoProto.create({
     name,
     type: {

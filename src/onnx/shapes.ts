@@ -30,7 +30,12 @@ export interface ShapeOptions {
 /** Tensors with at most this many elements keep their values. */
 const MAX_DATA = 4096;
 
-const FLOAT_TYPES: ReadonlySet<number> = new Set([DataType.FLOAT, DataType.FLOAT16, DataType.DOUBLE, 16 /* BFLOAT16 */]);
+const FLOAT_TYPES: ReadonlySet<number> = new Set([
+  DataType.FLOAT,
+  DataType.FLOAT16,
+  DataType.DOUBLE,
+  16 /* BFLOAT16 */,
+]);
 
 /** Whether an ONNX element type is a floating-point type. */
 export function isFloatType(dtype: number): boolean {
@@ -51,23 +56,50 @@ export function tensorValues(t: onnx.ITensorProto, limit = MAX_DATA): number[] |
     const out: number[] = [];
     for (let i = 0; i < count; i++) {
       switch (type) {
-        case DataType.FLOAT: out.push(view.getFloat32(i * 4, true)); break;
-        case DataType.DOUBLE: out.push(view.getFloat64(i * 8, true)); break;
-        case DataType.INT64: out.push(Number(view.getBigInt64(i * 8, true))); break;
-        case DataType.UINT64: out.push(Number(view.getBigUint64(i * 8, true))); break;
-        case DataType.INT32: out.push(view.getInt32(i * 4, true)); break;
-        case DataType.UINT32: out.push(view.getUint32(i * 4, true)); break;
-        case DataType.INT16: out.push(view.getInt16(i * 2, true)); break;
-        case DataType.UINT16: out.push(view.getUint16(i * 2, true)); break;
-        case DataType.INT8: out.push(view.getInt8(i)); break;
+        case DataType.FLOAT:
+          out.push(view.getFloat32(i * 4, true));
+          break;
+        case DataType.DOUBLE:
+          out.push(view.getFloat64(i * 8, true));
+          break;
+        case DataType.INT64:
+          out.push(Number(view.getBigInt64(i * 8, true)));
+          break;
+        case DataType.UINT64:
+          out.push(Number(view.getBigUint64(i * 8, true)));
+          break;
+        case DataType.INT32:
+          out.push(view.getInt32(i * 4, true));
+          break;
+        case DataType.UINT32:
+          out.push(view.getUint32(i * 4, true));
+          break;
+        case DataType.INT16:
+          out.push(view.getInt16(i * 2, true));
+          break;
+        case DataType.UINT16:
+          out.push(view.getUint16(i * 2, true));
+          break;
+        case DataType.INT8:
+          out.push(view.getInt8(i));
+          break;
         case DataType.UINT8:
-        case DataType.BOOL: out.push(view.getUint8(i)); break;
-        default: return undefined;
+        case DataType.BOOL:
+          out.push(view.getUint8(i));
+          break;
+        default:
+          return undefined;
       }
     }
     return out;
   }
-  const fields: (ArrayLike<unknown> | null | undefined)[] = [t.floatData, t.doubleData, t.int64Data, t.int32Data, t.uint64Data];
+  const fields: (ArrayLike<unknown> | null | undefined)[] = [
+    t.floatData,
+    t.doubleData,
+    t.int64Data,
+    t.int32Data,
+    t.uint64Data,
+  ];
   for (const f of fields) {
     if (f && f.length > 0) return Array.from(f as ArrayLike<number>, (v) => toNumber(v as never));
   }
@@ -95,7 +127,12 @@ const stridesOf = (shape: readonly number[]): number[] => {
 };
 
 /** Element `flat` of the broadcast output, read from an input of shape `inShape`. */
-function broadcastIndex(flat: number, outShape: readonly number[], outStrides: readonly number[], inShape: readonly number[]): number {
+function broadcastIndex(
+  flat: number,
+  outShape: readonly number[],
+  outStrides: readonly number[],
+  inShape: readonly number[],
+): number {
   const offset = outShape.length - inShape.length;
   const inStrides = stridesOf(inShape);
   let idx = 0;
@@ -202,20 +239,99 @@ function fromRecorded(vi: onnx.IValueInfoProto | undefined, options: ShapeOption
 }
 
 const UNARY = new Set([
-  'Identity', 'Relu', 'Gelu', 'Erf', 'Sqrt', 'Exp', 'Log', 'Tanh', 'Sigmoid', 'Neg', 'Reciprocal', 'Abs', 'Floor',
-  'Ceil', 'Round', 'Sign', 'Not', 'Softmax', 'LogSoftmax', 'HardSigmoid', 'HardSwish', 'LeakyRelu', 'Elu', 'Selu',
-  'Clip', 'Sin', 'Cos', 'Softplus', 'Mish', 'CumSum', 'InstanceNormalization', 'LpNormalization', 'Dropout',
-  'BatchNormalization', 'Trilu', 'Celu', 'ThresholdedRelu', 'Hardmax', 'Shrink',
+  'Identity',
+  'Relu',
+  'Gelu',
+  'Erf',
+  'Sqrt',
+  'Exp',
+  'Log',
+  'Tanh',
+  'Sigmoid',
+  'Neg',
+  'Reciprocal',
+  'Abs',
+  'Floor',
+  'Ceil',
+  'Round',
+  'Sign',
+  'Not',
+  'Softmax',
+  'LogSoftmax',
+  'HardSigmoid',
+  'HardSwish',
+  'LeakyRelu',
+  'Elu',
+  'Selu',
+  'Clip',
+  'Sin',
+  'Cos',
+  'Softplus',
+  'Mish',
+  'CumSum',
+  'InstanceNormalization',
+  'LpNormalization',
+  'Dropout',
+  'BatchNormalization',
+  'Trilu',
+  'Celu',
+  'ThresholdedRelu',
+  'Hardmax',
+  'Shrink',
 ]);
 const COMPARE = new Set(['Equal', 'Less', 'LessOrEqual', 'Greater', 'GreaterOrEqual', 'And', 'Or', 'Xor']);
-const BINARY = new Set(['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Max', 'Min', 'Mod', 'Sum', 'Mean', 'PRelu', 'BitShift', ...COMPARE]);
-const REDUCE = new Set(['ReduceMean', 'ReduceSum', 'ReduceMax', 'ReduceMin', 'ReduceProd', 'ReduceL1', 'ReduceL2', 'ReduceSumSquare', 'ReduceLogSum', 'ReduceLogSumExp']);
-const INT_TYPES: ReadonlySet<number> = new Set([DataType.INT8, DataType.INT16, DataType.INT32, DataType.INT64, DataType.UINT8, DataType.UINT16, DataType.UINT32, DataType.UINT64]);
+const BINARY = new Set([
+  'Add',
+  'Sub',
+  'Mul',
+  'Div',
+  'Pow',
+  'Max',
+  'Min',
+  'Mod',
+  'Sum',
+  'Mean',
+  'PRelu',
+  'BitShift',
+  ...COMPARE,
+]);
+const REDUCE = new Set([
+  'ReduceMean',
+  'ReduceSum',
+  'ReduceMax',
+  'ReduceMin',
+  'ReduceProd',
+  'ReduceL1',
+  'ReduceL2',
+  'ReduceSumSquare',
+  'ReduceLogSum',
+  'ReduceLogSumExp',
+]);
+const INT_TYPES: ReadonlySet<number> = new Set([
+  DataType.INT8,
+  DataType.INT16,
+  DataType.INT32,
+  DataType.INT64,
+  DataType.UINT8,
+  DataType.UINT16,
+  DataType.UINT32,
+  DataType.UINT64,
+]);
 
 const unaryFns: Record<string, (x: number) => number> = {
-  Identity: (x) => x, Neg: (x) => -x, Abs: Math.abs, Floor: Math.floor, Ceil: Math.ceil, Sqrt: Math.sqrt,
-  Exp: Math.exp, Log: Math.log, Sign: Math.sign, Not: (x) => (x ? 0 : 1), Reciprocal: (x) => 1 / x,
-  Relu: (x) => Math.max(0, x), Round: (x) => Math.round(x),
+  Identity: (x) => x,
+  Neg: (x) => -x,
+  Abs: Math.abs,
+  Floor: Math.floor,
+  Ceil: Math.ceil,
+  Sqrt: Math.sqrt,
+  Exp: Math.exp,
+  Log: Math.log,
+  Sign: Math.sign,
+  Not: (x) => (x ? 0 : 1),
+  Reciprocal: (x) => 1 / x,
+  Relu: (x) => Math.max(0, x),
+  Round: (x) => Math.round(x),
 };
 const binaryFns: Record<string, (x: number, y: number, int: boolean) => number> = {
   Add: (x, y) => x + y,
@@ -248,21 +364,37 @@ function elementwise(inputs: ValueInfo[], dtype: number, fn?: (args: number[]) =
   if (!shape) return undefined;
   const out = shape;
   const canCompute = fn && inputs.every((v) => v.data);
-  return withData(out, dtype, canCompute ? () => {
-    const strides = stridesOf(out);
-    const n = numel(out);
-    const res: number[] = [];
-    for (let f = 0; f < n; f++) res.push(fn(inputs.map((v) => v.data?.[broadcastIndex(f, out, strides, v.shape)] as number)));
-    return res;
-  } : undefined);
+  return withData(
+    out,
+    dtype,
+    canCompute
+      ? () => {
+          const strides = stridesOf(out);
+          const n = numel(out);
+          const res: number[] = [];
+          for (let f = 0; f < n; f++)
+            res.push(fn(inputs.map((v) => v.data?.[broadcastIndex(f, out, strides, v.shape)] as number)));
+          return res;
+        }
+      : undefined,
+  );
 }
 
 /** `x` broadcast to `shape` (Expand). */
 function broadcastTo(x: ValueInfo, shape: number[]): ValueInfo {
-  return withData(shape, x.dtype, x.data ? () => {
-    const strides = stridesOf(shape);
-    return Array.from({ length: numel(shape) }, (_, f) => (x.data as number[])[broadcastIndex(f, shape, strides, x.shape)] as number);
-  } : undefined);
+  return withData(
+    shape,
+    x.dtype,
+    x.data
+      ? () => {
+          const strides = stridesOf(shape);
+          return Array.from(
+            { length: numel(shape) },
+            (_, f) => (x.data as number[])[broadcastIndex(f, shape, strides, x.shape)] as number,
+          );
+        }
+      : undefined,
+  );
 }
 
 /** Axes given by attribute (older opsets) or by an input (newer ones). */
@@ -271,7 +403,16 @@ function axesOf(attrs: Attrs, input: ValueInfo | undefined): number[] | undefine
 }
 
 /** Output size of a sliding window along one spatial axis (Conv, pooling). */
-function windowOut(size: number, kernel: number, stride: number, dilation: number, padBegin: number, padEnd: number, autoPad: string, ceilMode: boolean): number {
+function windowOut(
+  size: number,
+  kernel: number,
+  stride: number,
+  dilation: number,
+  padBegin: number,
+  padEnd: number,
+  autoPad: string,
+  ceilMode: boolean,
+): number {
   if (autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') return Math.ceil(size / stride);
   const span = dilation * (kernel - 1) + 1;
   if (autoPad === 'VALID') return Math.floor((size - span) / stride) + 1;
@@ -287,7 +428,16 @@ function spatial(x: ValueInfo, kernel: number[], attrs: Attrs): number[] {
   const autoPad = attrString(attrs, 'auto_pad', 'NOTSET');
   const ceil = attrInt(attrs, 'ceil_mode', 0) === 1;
   return kernel.map((kk, i) =>
-    windowOut(x.shape[2 + i] as number, kk, strides[i] ?? 1, dil[i] ?? 1, pads[i] ?? 0, pads[i + k] ?? 0, autoPad, ceil),
+    windowOut(
+      x.shape[2 + i] as number,
+      kk,
+      strides[i] ?? 1,
+      dil[i] ?? 1,
+      pads[i] ?? 0,
+      pads[i + k] ?? 0,
+      autoPad,
+      ceil,
+    ),
   );
 }
 
@@ -296,18 +446,24 @@ function gather(data: ValueInfo, indices: ValueInfo, axisAttr: number): ValueInf
   const axis = normAxis(axisAttr, data.shape.length);
   const dim = data.shape[axis] as number;
   const shape = [...data.shape.slice(0, axis), ...indices.shape, ...data.shape.slice(axis + 1)];
-  return withData(shape, data.dtype, data.data && indices.data ? () => {
-    const outer = numel(data.shape.slice(0, axis));
-    const inner = numel(data.shape.slice(axis + 1));
-    const res: number[] = [];
-    for (let o = 0; o < outer; o++) {
-      for (const raw of indices.data as number[]) {
-        const ix = raw < 0 ? raw + dim : raw;
-        for (let i = 0; i < inner; i++) res.push((data.data as number[])[(o * dim + ix) * inner + i] as number);
-      }
-    }
-    return res;
-  } : undefined);
+  return withData(
+    shape,
+    data.dtype,
+    data.data && indices.data
+      ? () => {
+          const outer = numel(data.shape.slice(0, axis));
+          const inner = numel(data.shape.slice(axis + 1));
+          const res: number[] = [];
+          for (let o = 0; o < outer; o++) {
+            for (const raw of indices.data as number[]) {
+              const ix = raw < 0 ? raw + dim : raw;
+              for (let i = 0; i < inner; i++) res.push((data.data as number[])[(o * dim + ix) * inner + i] as number);
+            }
+          }
+          return res;
+        }
+      : undefined,
+  );
 }
 
 function concat(inputs: ValueInfo[], axisAttr: number): ValueInfo | undefined {
@@ -316,20 +472,32 @@ function concat(inputs: ValueInfo[], axisAttr: number): ValueInfo | undefined {
   const axis = normAxis(axisAttr, first.shape.length);
   const shape = [...first.shape];
   shape[axis] = inputs.reduce((s, v) => s + (v.shape[axis] as number), 0);
-  return withData(shape, first.dtype, inputs.every((v) => v.data) ? () => {
-    const outer = numel(first.shape.slice(0, axis));
-    const res: number[] = [];
-    for (let o = 0; o < outer; o++) {
-      for (const v of inputs) {
-        const block = numel(v.shape.slice(axis));
-        res.push(...(v.data as number[]).slice(o * block, (o + 1) * block));
-      }
-    }
-    return res;
-  } : undefined);
+  return withData(
+    shape,
+    first.dtype,
+    inputs.every((v) => v.data)
+      ? () => {
+          const outer = numel(first.shape.slice(0, axis));
+          const res: number[] = [];
+          for (let o = 0; o < outer; o++) {
+            for (const v of inputs) {
+              const block = numel(v.shape.slice(axis));
+              res.push(...(v.data as number[]).slice(o * block, (o + 1) * block));
+            }
+          }
+          return res;
+        }
+      : undefined,
+  );
 }
 
-function slice(data: ValueInfo, starts: number[], ends: number[], axesIn: number[] | undefined, stepsIn: number[] | undefined): ValueInfo {
+function slice(
+  data: ValueInfo,
+  starts: number[],
+  ends: number[],
+  axesIn: number[] | undefined,
+  stepsIn: number[] | undefined,
+): ValueInfo {
   const rank = data.shape.length;
   const axes = (axesIn ?? starts.map((_, i) => i)).map((a) => normAxis(a, rank));
   const shape = [...data.shape];
@@ -352,37 +520,53 @@ function slice(data: ValueInfo, starts: number[], ends: number[], axesIn: number
     shape[axis] = len;
     ranges[axis] = { start, step, len };
   });
-  return withData(shape, data.dtype, data.data ? () => {
-    const inStrides = stridesOf(data.shape);
-    const outStrides = stridesOf(shape);
-    const res: number[] = [];
-    for (let f = 0; f < numel(shape); f++) {
-      let idx = 0;
-      shape.forEach((d, ax) => {
-        const c = Math.floor(f / (outStrides[ax] as number)) % d;
-        const r = ranges[ax] as { start: number; step: number };
-        idx += (r.start + c * r.step) * (inStrides[ax] as number);
-      });
-      res.push((data.data as number[])[idx] as number);
-    }
-    return res;
-  } : undefined);
+  return withData(
+    shape,
+    data.dtype,
+    data.data
+      ? () => {
+          const inStrides = stridesOf(data.shape);
+          const outStrides = stridesOf(shape);
+          const res: number[] = [];
+          for (let f = 0; f < numel(shape); f++) {
+            let idx = 0;
+            shape.forEach((d, ax) => {
+              const c = Math.floor(f / (outStrides[ax] as number)) % d;
+              const r = ranges[ax] as { start: number; step: number };
+              idx += (r.start + c * r.step) * (inStrides[ax] as number);
+            });
+            res.push((data.data as number[])[idx] as number);
+          }
+          return res;
+        }
+      : undefined,
+  );
 }
 
 function transpose(x: ValueInfo, permIn: number[] | undefined): ValueInfo {
   const perm = permIn ?? x.shape.map((_, i) => x.shape.length - 1 - i);
   const shape = perm.map((p) => x.shape[p] as number);
-  return withData(shape, x.dtype, x.data ? () => {
-    const inStrides = stridesOf(x.shape);
-    const outStrides = stridesOf(shape);
-    const res: number[] = [];
-    for (let f = 0; f < numel(shape); f++) {
-      let idx = 0;
-      perm.forEach((p, ax) => (idx += (Math.floor(f / (outStrides[ax] as number)) % (shape[ax] as number)) * (inStrides[p] as number)));
-      res.push((x.data as number[])[idx] as number);
-    }
-    return res;
-  } : undefined);
+  return withData(
+    shape,
+    x.dtype,
+    x.data
+      ? () => {
+          const inStrides = stridesOf(x.shape);
+          const outStrides = stridesOf(shape);
+          const res: number[] = [];
+          for (let f = 0; f < numel(shape); f++) {
+            let idx = 0;
+            perm.forEach(
+              (p, ax) =>
+                (idx +=
+                  (Math.floor(f / (outStrides[ax] as number)) % (shape[ax] as number)) * (inStrides[p] as number)),
+            );
+            res.push((x.data as number[])[idx] as number);
+          }
+          return res;
+        }
+      : undefined,
+  );
 }
 
 function reshape(x: ValueInfo, target: number[], allowZero: boolean): ValueInfo {
@@ -430,7 +614,9 @@ type Rule = (n: NodeArgs) => Outputs;
 function inferNode(node: onnx.INodeProto, attrs: Attrs, inputs: (ValueInfo | undefined)[], opset: number): Outputs {
   const op = node.opType ?? '';
   if (node.domain && node.domain !== 'ai.onnx') return undefined;
-  const rule = RULES.get(op) ?? (UNARY.has(op) ? inferUnary : BINARY.has(op) ? inferBinary : REDUCE.has(op) ? inferReduce : undefined);
+  const rule =
+    RULES.get(op) ??
+    (UNARY.has(op) ? inferUnary : BINARY.has(op) ? inferBinary : REDUCE.has(op) ? inferReduce : undefined);
   const present = inputs.filter((v): v is ValueInfo => v !== undefined);
   return rule?.({ node, op, attrs, inputs, present, x: inputs[0], opset });
 }
@@ -441,7 +627,11 @@ function inferNode(node: onnx.INodeProto, attrs: Attrs, inputs: (ValueInfo | und
 function inferCast({ op, x, attrs, inputs }: NodeArgs): Outputs {
   if (!x) return undefined;
   const to = op === 'Cast' ? attrInt(attrs, 'to', DataType.FLOAT) : (inputs[1]?.dtype ?? DataType.FLOAT);
-  const conv = INT_TYPES.has(to) ? Math.trunc : to === DataType.BOOL ? (v: number) => Number(v !== 0) : (v: number) => v;
+  const conv = INT_TYPES.has(to)
+    ? Math.trunc
+    : to === DataType.BOOL
+      ? (v: number) => Number(v !== 0)
+      : (v: number) => v;
   return [x.data ? { shape: x.shape, dtype: to, data: x.data.map(conv) } : { shape: x.shape, dtype: to }];
 }
 
@@ -449,7 +639,11 @@ function inferLayerNorm({ x, attrs }: NodeArgs): Outputs {
   if (!x) return undefined;
   const axis = normAxis(attrInt(attrs, 'axis', -1), x.shape.length);
   const stat = x.shape.map((d, i) => (i < axis ? d : 1));
-  return [{ shape: x.shape, dtype: x.dtype }, { shape: stat, dtype: DataType.FLOAT }, { shape: stat, dtype: DataType.FLOAT }];
+  return [
+    { shape: x.shape, dtype: x.dtype },
+    { shape: stat, dtype: DataType.FLOAT },
+    { shape: stat, dtype: DataType.FLOAT },
+  ];
 }
 
 function inferUnary({ op, x }: NodeArgs): Outputs {
@@ -462,7 +656,10 @@ function inferBinary({ op, x, present }: NodeArgs): Outputs {
   const dtype = COMPARE.has(op) ? DataType.BOOL : (x?.dtype ?? DataType.FLOAT);
   const fn = binaryFns[op];
   const int = INT_TYPES.has(x?.dtype ?? 0);
-  const reduce = fn && present.length >= 2 ? (args: number[]) => args.slice(1).reduce((acc, v) => fn(acc, v, int), args[0] as number) : undefined;
+  const reduce =
+    fn && present.length >= 2
+      ? (args: number[]) => args.slice(1).reduce((acc, v) => fn(acc, v, int), args[0] as number)
+      : undefined;
   return [elementwise(present, dtype, reduce)];
 }
 
@@ -557,7 +754,9 @@ function inferUnsqueeze({ x, attrs, inputs }: NodeArgs): Outputs {
 function inferSqueeze({ x, attrs, inputs }: NodeArgs): Outputs {
   if (!x) return undefined;
   const axes = axesOf(attrs, inputs[1]);
-  const drop = new Set(axes ? axes.map((a) => normAxis(a, x.shape.length)) : x.shape.flatMap((d, i) => (d === 1 ? [i] : [])));
+  const drop = new Set(
+    axes ? axes.map((a) => normAxis(a, x.shape.length)) : x.shape.flatMap((d, i) => (d === 1 ? [i] : [])),
+  );
   const shape = x.shape.filter((_, i) => !drop.has(i));
   return [x.data ? { shape, dtype: x.dtype, data: x.data } : { shape, dtype: x.dtype }];
 }
@@ -618,7 +817,9 @@ function inferPad({ x, attrs, inputs, opset }: NodeArgs): Outputs {
   const r = x.shape.length;
   const padAxes = inputs[3]?.data?.map((a) => normAxis(a, r)) ?? x.shape.map((_, i) => i);
   const shape = [...x.shape];
-  padAxes.forEach((ax, i) => (shape[ax] = (shape[ax] as number) + (pads[i] as number) + (pads[i + padAxes.length] as number)));
+  padAxes.forEach(
+    (ax, i) => (shape[ax] = (shape[ax] as number) + (pads[i] as number) + (pads[i + padAxes.length] as number)),
+  );
   return [{ shape, dtype: x.dtype }];
 }
 
@@ -662,10 +863,17 @@ const RULES: ReadonlyMap<string, Rule> = new Map<string, Rule>([
   ['Shape', inferShape],
   ['Size', ({ x }) => (x ? [{ shape: [], dtype: DataType.INT64, data: [numel(x.shape)] }] : undefined)],
   ['Gather', inferGather],
-  ['GatherElements', ({ x, inputs }) => (inputs[1] ? [{ shape: inputs[1].shape, dtype: x?.dtype ?? DataType.FLOAT }] : undefined)],
+  [
+    'GatherElements',
+    ({ x, inputs }) => (inputs[1] ? [{ shape: inputs[1].shape, dtype: x?.dtype ?? DataType.FLOAT }] : undefined),
+  ],
   ['Unsqueeze', inferUnsqueeze],
   ['Squeeze', inferSqueeze],
-  ['Concat', ({ present, inputs, attrs }) => (present.length === inputs.length ? [concat(present, attrInt(attrs, 'axis', 0))] : undefined)],
+  [
+    'Concat',
+    ({ present, inputs, attrs }) =>
+      present.length === inputs.length ? [concat(present, attrInt(attrs, 'axis', 0))] : undefined,
+  ],
   ['Reshape', inferReshape],
   ['Flatten', inferFlatten],
   ['Expand', inferExpand],

@@ -99,7 +99,12 @@ function vitTensorSpecs(c: VitConfig): [string, number[], Init][] {
       [`${b}mlp.fc2.bias`, [d], 'normal'],
     );
   }
-  specs.push(['norm.weight', [d], 'ones'], ['norm.bias', [d], 'zeros'], ['head.weight', [c.classes, d], 'normal'], ['head.bias', [c.classes], 'normal']);
+  specs.push(
+    ['norm.weight', [d], 'ones'],
+    ['norm.bias', [d], 'zeros'],
+    ['head.weight', [c.classes, d], 'normal'],
+    ['head.bias', [c.classes], 'normal'],
+  );
   return specs;
 }
 
@@ -107,17 +112,27 @@ function checkConfig(c: VitConfig, option: string): void {
   for (const key of ['imageSize', 'patchSize', 'channels', 'dim', 'heads', 'depth', 'classes'] as const) {
     const v = c[key];
     if (!Number.isInteger(v) || v <= 0) {
-      throw new OptionError('OPTION_INVALID', `${key} must be a positive integer, got ${v}`, { option: `${option}.${key}` });
+      throw new OptionError('OPTION_INVALID', `${key} must be a positive integer, got ${v}`, {
+        option: `${option}.${key}`,
+      });
     }
   }
   if (c.imageSize % c.patchSize !== 0) {
-    throw new OptionError('OPTION_INVALID', `imageSize ${c.imageSize} is not a multiple of patchSize ${c.patchSize}`, { option: `${option}.patchSize` });
+    throw new OptionError('OPTION_INVALID', `imageSize ${c.imageSize} is not a multiple of patchSize ${c.patchSize}`, {
+      option: `${option}.patchSize`,
+    });
   }
   if (!(c.mlpRatio > 0) || !Number.isInteger(c.dim * c.mlpRatio)) {
-    throw new OptionError('OPTION_INVALID', `mlpRatio ${c.mlpRatio} must be positive and make dim × mlpRatio a whole number`, { option: `${option}.mlpRatio` });
+    throw new OptionError(
+      'OPTION_INVALID',
+      `mlpRatio ${c.mlpRatio} must be positive and make dim × mlpRatio a whole number`,
+      { option: `${option}.mlpRatio` },
+    );
   }
   if (c.dim % c.heads !== 0) {
-    throw new OptionError('OPTION_INVALID', `dim ${c.dim} is not a multiple of heads ${c.heads}`, { option: `${option}.heads` });
+    throw new OptionError('OPTION_INVALID', `dim ${c.dim} is not a multiple of heads ${c.heads}`, {
+      option: `${option}.heads`,
+    });
   }
 }
 
@@ -172,9 +187,14 @@ function quantiles(): Float64Array {
 
 /** Acklam's rational approximation of the standard normal quantile (relative error < 1.2e-9). */
 function inverseNormalCdf(p: number): number {
-  const a = [-39.69683028665376, 220.9460984245205, -275.9285104469687, 138.357751867269, -30.66479806614716, 2.506628277459239];
+  const a = [
+    -39.69683028665376, 220.9460984245205, -275.9285104469687, 138.357751867269, -30.66479806614716, 2.506628277459239,
+  ];
   const b = [-54.47609879822406, 161.5858368580409, -155.6989798598866, 66.80131188771972, -13.28068155288572];
-  const c = [-0.007784894002430293, -0.3223964580411365, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783];
+  const c = [
+    -0.007784894002430293, -0.3223964580411365, -2.400758277161838, -2.549732539343734, 4.374664141464968,
+    2.938163982698783,
+  ];
   const d = [0.007784695709041462, 0.3224671290700398, 2.445134137142996, 3.754408661907416];
   const poly = (k: number[], x: number) => k.reduce((acc, v) => acc * x + v, 0);
   const tail = (q: number) => poly(c, q) / (poly(d, q) * q + 1);
@@ -201,7 +221,9 @@ export function buildVitModel(w: VitWeights, opts: { opset?: number } = {}): Mod
   checkConfig(c, 'weights.config');
   const opset = opts.opset ?? VIT_OPSET;
   if (!Number.isInteger(opset) || opset < VIT_OPSET) {
-    throw new OptionError('OPTION_INVALID', `opset ${opset} has no LayerNormalization; use ${VIT_OPSET} or later`, { option: 'opset' });
+    throw new OptionError('OPTION_INVALID', `opset ${opset} has no LayerNormalization; use ${VIT_OPSET} or later`, {
+      option: 'opset',
+    });
   }
   const g = new GraphBuilder();
   const p = new AnchorParams(g, w, '');
@@ -234,7 +256,8 @@ export function buildRouteModel(anchors: VitWeights[], segments: RouteSegment[],
   const input = g.input('input', ['batch', c0.channels, c0.imageSize, c0.imageSize]);
   let x = embed(g, params[first.anchor] as AnchorParams, `/anchors.${first.anchor}`, input);
   segments.forEach((seg, s) => {
-    for (let i = seg.from; i <= seg.to; i++) x = block(g, params[seg.anchor] as AnchorParams, `/anchors.${seg.anchor}`, i, x);
+    for (let i = seg.from; i <= seg.to; i++)
+      x = block(g, params[seg.anchor] as AnchorParams, `/anchors.${seg.anchor}`, i, x);
     const stitch = stitches[s];
     const next = segments[s + 1];
     if (!stitch || !next) return;
@@ -250,24 +273,47 @@ export function buildRouteModel(anchors: VitWeights[], segments: RouteSegment[],
 }
 
 function checkRoute(anchors: VitWeights[], segments: RouteSegment[], stitches: StitchSpec[]): void {
-  if (segments.length === 0) throw new OptionError('OPTION_INVALID', 'A route needs at least one segment', { option: 'segments' });
+  if (segments.length === 0)
+    throw new OptionError('OPTION_INVALID', 'A route needs at least one segment', { option: 'segments' });
   if (stitches.length !== segments.length - 1) {
-    throw new OptionError('OPTION_INVALID', `${segments.length} segments need ${segments.length - 1} stitches, got ${stitches.length}`, { option: 'stitches' });
+    throw new OptionError(
+      'OPTION_INVALID',
+      `${segments.length} segments need ${segments.length - 1} stitches, got ${stitches.length}`,
+      { option: 'stitches' },
+    );
   }
   anchors.forEach((w, a) => checkConfig(w.config, `anchors[${a}].config`));
   const valid = anchors.map((_, a) => a);
   const embedding = anchors[segments[0]?.anchor ?? -1]?.config;
   segments.forEach((seg, s) => {
     const w = anchors[seg.anchor];
-    if (!w) throw new OptionError('OPTION_INVALID', `Segment ${s} names anchor ${seg.anchor}`, { option: `segments[${s}].anchor`, validValues: valid });
+    if (!w)
+      throw new OptionError('OPTION_INVALID', `Segment ${s} names anchor ${seg.anchor}`, {
+        option: `segments[${s}].anchor`,
+        validValues: valid,
+      });
     const { depth } = w.config;
-    if (!Number.isInteger(seg.from) || !Number.isInteger(seg.to) || seg.from < 0 || seg.to >= depth || seg.from > seg.to) {
-      throw new OptionError('OPTION_INVALID', `Segment ${s} blocks [${seg.from}, ${seg.to}] are not a range within 0..${depth - 1}`, { option: `segments[${s}]` });
+    if (
+      !Number.isInteger(seg.from) ||
+      !Number.isInteger(seg.to) ||
+      seg.from < 0 ||
+      seg.to >= depth ||
+      seg.from > seg.to
+    ) {
+      throw new OptionError(
+        'OPTION_INVALID',
+        `Segment ${s} blocks [${seg.from}, ${seg.to}] are not a range within 0..${depth - 1}`,
+        { option: `segments[${s}]` },
+      );
     }
     if (embedding && tokenCount(w.config) !== tokenCount(embedding)) {
-      throw new OptionError('OPTION_INVALID', `Anchor ${seg.anchor} works on ${tokenCount(w.config)} tokens but the route's embedding makes ${tokenCount(embedding)}`, {
-        option: `segments[${s}].anchor`,
-      });
+      throw new OptionError(
+        'OPTION_INVALID',
+        `Anchor ${seg.anchor} works on ${tokenCount(w.config)} tokens but the route's embedding makes ${tokenCount(embedding)}`,
+        {
+          option: `segments[${s}].anchor`,
+        },
+      );
     }
     const stitch = stitches[s];
     const next = segments[s + 1];
@@ -276,9 +322,13 @@ function checkRoute(anchors: VitWeights[], segments: RouteSegment[], stitches: S
     const dimIn = w.config.dim;
     const dimOut = nextW.config.dim;
     if (stitch.weight.length !== dimIn * dimOut || stitch.bias.length !== dimOut) {
-      throw new OptionError('OPTION_INVALID', `Stitch ${s} must be [${dimIn}, ${dimOut}] with ${dimOut} biases, got ${stitch.weight.length} weights and ${stitch.bias.length} biases`, {
-        option: `stitches[${s}]`,
-      });
+      throw new OptionError(
+        'OPTION_INVALID',
+        `Stitch ${s} must be [${dimIn}, ${dimOut}] with ${dimOut} biases, got ${stitch.weight.length} weights and ${stitch.bias.length} biases`,
+        {
+          option: `stitches[${s}]`,
+        },
+      );
     }
   });
 }
@@ -362,20 +412,30 @@ function linear(g: GraphBuilder, scope: string, x: string, weightT: string, bias
 }
 
 function layerNorm(g: GraphBuilder, scope: string, x: string, weight: string, bias: string): string {
-  return g.op(scope, 'LayerNormalization', [x, weight, bias], [attr.int('axis', -1), attr.float('epsilon', LN_EPSILON)]);
+  return g.op(
+    scope,
+    'LayerNormalization',
+    [x, weight, bias],
+    [attr.int('axis', -1), attr.float('epsilon', LN_EPSILON)],
+  );
 }
 
 /** Patch embedding, cls token and position embedding; returns the tensor entering block 0. */
 function embed(g: GraphBuilder, p: AnchorParams, scope: string, input: string): string {
   const c = p.config;
   const ps = c.patchSize;
-  const conv = g.op(`${scope}/patch_embed/proj`, 'Conv', [input, p.raw('patch_embed.proj.weight'), p.raw('patch_embed.proj.bias')], [
-    attr.ints('dilations', [1, 1]),
-    attr.int('group', 1),
-    attr.ints('kernel_shape', [ps, ps]),
-    attr.ints('pads', [0, 0, 0, 0]),
-    attr.ints('strides', [ps, ps]),
-  ]);
+  const conv = g.op(
+    `${scope}/patch_embed/proj`,
+    'Conv',
+    [input, p.raw('patch_embed.proj.weight'), p.raw('patch_embed.proj.bias')],
+    [
+      attr.ints('dilations', [1, 1]),
+      attr.int('group', 1),
+      attr.ints('kernel_shape', [ps, ps]),
+      attr.ints('pads', [0, 0, 0, 0]),
+      attr.ints('strides', [ps, ps]),
+    ],
+  );
   const flat = g.op(`${scope}/patch_embed`, 'Reshape', [conv, g.constant(`${scope}/patch_embed`, i64([0, 0, -1]))]);
   const tokens = g.op(`${scope}/patch_embed`, 'Transpose', [flat], [attr.ints('perm', [0, 2, 1])]);
   // cls_token.expand(batch, -1, -1), with the batch read from the tensor's shape
@@ -398,7 +458,9 @@ function block(g: GraphBuilder, p: AnchorParams, scope: string, i: number, x: st
   const a = `${s}/attn`;
   const split = g.op(a, 'Reshape', [qkv, g.constant(a, i64([0, 0, 3, heads, dim / heads]))]);
   const qkvHeads = g.op(a, 'Transpose', [split], [attr.ints('perm', [2, 0, 3, 1, 4])]);
-  const [q, k, v] = [0, 1, 2].map((j) => g.op(a, 'Gather', [qkvHeads, g.constant(a, i64Scalar(j))], [attr.int('axis', 0)])) as [string, string, string];
+  const [q, k, v] = [0, 1, 2].map((j) =>
+    g.op(a, 'Gather', [qkvHeads, g.constant(a, i64Scalar(j))], [attr.int('axis', 0)]),
+  ) as [string, string, string];
   const kT = g.op(a, 'Transpose', [k], [attr.ints('perm', [0, 1, 3, 2])]);
   const scores = g.op(a, 'Mul', [g.op(a, 'MatMul', [q, kT]), g.constant(a, f32Scalar(1 / Math.sqrt(dim / heads)))]);
   const probs = g.op(a, 'Softmax', [scores], [attr.int('axis', -1)]);
@@ -424,5 +486,11 @@ function gelu(g: GraphBuilder, scope: string, x: string): string {
 function head(g: GraphBuilder, p: AnchorParams, scope: string, x: string, output: string): string {
   const n = layerNorm(g, `${scope}/norm`, x, p.raw('norm.weight'), p.raw('norm.bias'));
   const cls = g.op(scope, 'Gather', [n, g.constant(scope, i64Scalar(0))], [attr.int('axis', 1)]);
-  return g.op(`${scope}/head`, 'Gemm', [cls, p.raw('head.weight'), p.raw('head.bias')], [attr.float('alpha', 1), attr.float('beta', 1), attr.int('transB', 1)], output);
+  return g.op(
+    `${scope}/head`,
+    'Gemm',
+    [cls, p.raw('head.weight'), p.raw('head.bias')],
+    [attr.float('alpha', 1), attr.float('beta', 1), attr.int('transB', 1)],
+    output,
+  );
 }

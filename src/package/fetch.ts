@@ -56,7 +56,8 @@ export function defaultCacheDir(): string {
   const env = process.env.STITCHNET_CACHE_DIR;
   if (env) return env;
   const home = os.homedir();
-  if (process.platform === 'win32') return path.join(process.env.LOCALAPPDATA ?? path.join(home, 'AppData', 'Local'), 'stitchnet', 'Cache');
+  if (process.platform === 'win32')
+    return path.join(process.env.LOCALAPPDATA ?? path.join(home, 'AppData', 'Local'), 'stitchnet', 'Cache');
   if (process.platform === 'darwin') return path.join(home, 'Library', 'Caches', 'stitchnet');
   return path.join(process.env.XDG_CACHE_HOME ?? path.join(home, '.cache'), 'stitchnet');
 }
@@ -84,14 +85,28 @@ export async function fetchPackage(url: string | URL, options: FetchPackageOptio
   const partial = `${dest}.partial`;
   await mkdir(partial, { recursive: true });
   const progress = new ProgressTracker(options.onProgress);
-  const manifestBytes = await download(new URL(base), path.join(partial, MANIFEST_FILE), { sha256: pin, bytes: undefined }, MANIFEST_FILE, progress, options.signal);
+  const manifestBytes = await download(
+    new URL(base),
+    path.join(partial, MANIFEST_FILE),
+    { sha256: pin, bytes: undefined },
+    MANIFEST_FILE,
+    progress,
+    options.signal,
+  );
   const manifest = manifestOf(manifestBytes);
   const pieces = Object.values(manifest.pieces);
   progress.expect(manifestBytes.length + pieces.reduce((a, p) => a + p.bytes, 0), pieces.length + 1);
   for (const piece of pieces) {
     const target = path.join(partial, ...piece.file.replaceAll('\\', '/').split('/'));
     await mkdir(path.dirname(target), { recursive: true });
-    await download(new URL(piece.file.replaceAll('\\', '/'), base), target, { sha256: piece.sha256, bytes: piece.bytes }, piece.file, progress, options.signal);
+    await download(
+      new URL(piece.file.replaceAll('\\', '/'), base),
+      target,
+      { sha256: piece.sha256, bytes: piece.bytes },
+      piece.file,
+      progress,
+      options.signal,
+    );
   }
   await rm(dest, { recursive: true, force: true });
   await rename(partial, dest);
@@ -114,10 +129,17 @@ function checkUrl(url: string | URL): URL {
   try {
     u = new URL(url);
   } catch (e) {
-    throw new OptionError('OPTION_INVALID', `Not a URL: ${String(url)}`, { option: 'url', cause: e, hint: `Pass the URL of a package's ${MANIFEST_FILE}` });
+    throw new OptionError('OPTION_INVALID', `Not a URL: ${String(url)}`, {
+      option: 'url',
+      cause: e,
+      hint: `Pass the URL of a package's ${MANIFEST_FILE}`,
+    });
   }
   if (!['http:', 'https:', 'file:'].includes(u.protocol)) {
-    throw new OptionError('OPTION_INVALID', `Cannot fetch ${u.protocol} URLs`, { option: 'url', validValues: ['http:', 'https:', 'file:'] });
+    throw new OptionError('OPTION_INVALID', `Cannot fetch ${u.protocol} URLs`, {
+      option: 'url',
+      validValues: ['http:', 'https:', 'file:'],
+    });
   }
   return u;
 }
@@ -143,7 +165,10 @@ async function isComplete(dir: string, pin: string): Promise<boolean> {
   if (sha256(bytes) !== pin) return false;
   const manifest = manifestOf(bytes);
   for (const piece of Object.values(manifest.pieces)) {
-    const size = await stat(path.join(dir, piece.file)).then((s) => s.size, () => -1);
+    const size = await stat(path.join(dir, piece.file)).then(
+      (s) => s.size,
+      () => -1,
+    );
     if (size !== piece.bytes) return false;
   }
   return true;
@@ -154,7 +179,10 @@ function manifestOf(bytes: Uint8Array): Manifest {
   try {
     json = JSON.parse(new TextDecoder().decode(bytes));
   } catch (e) {
-    throw new PackageError('PACKAGE_MANIFEST_INVALID', `The downloaded ${MANIFEST_FILE} is not JSON`, { file: MANIFEST_FILE, cause: e });
+    throw new PackageError('PACKAGE_MANIFEST_INVALID', `The downloaded ${MANIFEST_FILE} is not JSON`, {
+      file: MANIFEST_FILE,
+      cause: e,
+    });
   }
   const manifest = parseManifest(json, MANIFEST_FILE);
   checkManifest(manifest, MANIFEST_FILE);
@@ -181,7 +209,13 @@ class ProgressTracker {
     this.emit(file);
   }
   private emit(file: string): void {
-    this.report?.({ file, receivedBytes: this.received, totalBytes: this.total, filesDone: this.done, filesTotal: this.filesTotal });
+    this.report?.({
+      file,
+      receivedBytes: this.received,
+      totalBytes: this.total,
+      filesDone: this.done,
+      filesTotal: this.filesTotal,
+    });
   }
 }
 
@@ -195,7 +229,14 @@ interface Expected {
  * Downloads `url` to `target` and verifies it; a verified `target` from an earlier attempt is kept,
  * and `target.part` is resumed. Returns the file's bytes only for the manifest (small), else empty.
  */
-async function download(url: URL, target: string, want: Expected, name: string, progress: ProgressTracker, signal: AbortSignal | undefined): Promise<Uint8Array> {
+async function download(
+  url: URL,
+  target: string,
+  want: Expected,
+  name: string,
+  progress: ProgressTracker,
+  signal: AbortSignal | undefined,
+): Promise<Uint8Array> {
   signal?.throwIfAborted();
   if (existsSync(target) && (await hashFile(target)).sha256 === want.sha256) {
     progress.add(name, (await stat(target)).size);
@@ -207,10 +248,17 @@ async function download(url: URL, target: string, want: Expected, name: string, 
   const got = await hashFile(part);
   if (got.sha256 !== want.sha256 || (want.bytes !== undefined && got.bytes !== want.bytes)) {
     await rm(part, { force: true });
-    throw new PackageError('PACKAGE_HASH_MISMATCH', `${name} from ${url.href} is not the pinned file (sha256 ${got.sha256}, ${got.bytes} bytes)`, {
-      file: name,
-      hint: name === MANIFEST_FILE ? 'Check the sha256 you pinned and the URL; the server may have a newer version' : 'The server holds a different file than its manifest lists; republish the package',
-    });
+    throw new PackageError(
+      'PACKAGE_HASH_MISMATCH',
+      `${name} from ${url.href} is not the pinned file (sha256 ${got.sha256}, ${got.bytes} bytes)`,
+      {
+        file: name,
+        hint:
+          name === MANIFEST_FILE
+            ? 'Check the sha256 you pinned and the URL; the server may have a newer version'
+            : 'The server holds a different file than its manifest lists; republish the package',
+      },
+    );
   }
   await rename(part, target);
   progress.fileDone(name);
@@ -218,12 +266,22 @@ async function download(url: URL, target: string, want: Expected, name: string, 
 }
 
 /** Streams `url` into `part`, continuing an existing `part` with a range request where the server allows it. */
-async function fetchToFile(url: URL, part: string, want: Expected, name: string, progress: ProgressTracker, signal: AbortSignal | undefined): Promise<void> {
+async function fetchToFile(
+  url: URL,
+  part: string,
+  want: Expected,
+  name: string,
+  progress: ProgressTracker,
+  signal: AbortSignal | undefined,
+): Promise<void> {
   if (url.protocol === 'file:') {
     await pipeline(createReadStream(url), counter(name, progress), createWriteStream(part), { signal });
     return;
   }
-  let have = await stat(part).then((s) => s.size, () => 0);
+  let have = await stat(part).then(
+    (s) => s.size,
+    () => 0,
+  );
   if (want.bytes !== undefined && have >= want.bytes) have = 0;
   const res = await request(url, have, signal);
   const resumed = have > 0 && res.status === 206;

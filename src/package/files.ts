@@ -40,11 +40,15 @@ async function resolvePieceFile(root: string, pieceId: string, piece: Piece): Pr
   }
   const rel = path.relative(root, real);
   if (rel === '' || rel.split(path.sep)[0] === '..' || path.isAbsolute(rel)) {
-    throw new PackageError('PACKAGE_PATH_OUTSIDE', `Piece "${pieceId}" resolves (through a symlink) to ${real}, outside the package folder`, {
-      file: piece.file,
-      field: pieceField(pieceId, 'file'),
-      hint: 'Copy the file into the package folder instead of linking to it.',
-    });
+    throw new PackageError(
+      'PACKAGE_PATH_OUTSIDE',
+      `Piece "${pieceId}" resolves (through a symlink) to ${real}, outside the package folder`,
+      {
+        file: piece.file,
+        field: pieceField(pieceId, 'file'),
+        hint: 'Copy the file into the package folder instead of linking to it.',
+      },
+    );
   }
   return real;
 }
@@ -77,7 +81,11 @@ export async function readPieceFile(
       throw new PackageError(
         'PACKAGE_FILE_TOO_LARGE',
         `Piece "${pieceId}" is ${stat.size} bytes, over the ${opts.maxFileBytes}-byte limit`,
-        { file: piece.file, field: pieceField(pieceId, 'bytes'), hint: 'Raise maxFileBytes if the package is trusted and the file is expected to be this large.' },
+        {
+          file: piece.file,
+          field: pieceField(pieceId, 'bytes'),
+          hint: 'Raise maxFileBytes if the package is trusted and the file is expected to be this large.',
+        },
       );
     }
     checkSize(pieceId, piece, stat.size);
@@ -114,12 +122,16 @@ export function checkPieceModel(pieceId: string, piece: Piece, bytes: Uint8Array
     outputs = graphOutputs(model);
   } catch (e) {
     const reason = messageOf(e);
-    throw new OnnxError(isStitchnetError(e) ? e.code : 'ONNX_DECODE_FAILED', `Piece "${pieceId}" is not a usable ONNX model: ${reason}`, {
-      file: piece.file,
-      field: pieceField(pieceId, 'file'),
-      cause: e,
-      hint: RESTORE_HINT,
-    });
+    throw new OnnxError(
+      isStitchnetError(e) ? e.code : 'ONNX_DECODE_FAILED',
+      `Piece "${pieceId}" is not a usable ONNX model: ${reason}`,
+      {
+        file: piece.file,
+        field: pieceField(pieceId, 'file'),
+        cause: e,
+        hint: RESTORE_HINT,
+      },
+    );
   }
   checkInterface(pieceId, piece, 'input', inputs, piece.input);
   checkInterface(pieceId, piece, 'output', outputs, piece.output);
@@ -146,7 +158,10 @@ function checkInterface(
     );
   }
   if (only.name !== spec.name) {
-    throw mismatch(`the ONNX graph ${side} is named "${only.name}", the manifest says "${spec.name}"`, pieceField(pieceId, side, 'name'));
+    throw mismatch(
+      `the ONNX graph ${side} is named "${only.name}", the manifest says "${spec.name}"`,
+      pieceField(pieceId, side, 'name'),
+    );
   }
   if (!shapesEqual(only.shape, spec.shape)) {
     throw mismatch(
@@ -155,27 +170,38 @@ function checkInterface(
     );
   }
   if (only.dtype !== spec.dtype) {
-    throw mismatch(`the ONNX graph ${side} "${only.name}" is ${only.dtype}, the manifest says ${spec.dtype}`, pieceField(pieceId, side, 'dtype'));
+    throw mismatch(
+      `the ONNX graph ${side} "${only.name}" is ${only.dtype}, the manifest says ${spec.dtype}`,
+      pieceField(pieceId, side, 'dtype'),
+    );
   }
 }
 
 function checkSize(pieceId: string, piece: Piece, size: number): void {
   if (size !== piece.bytes) {
-    throw new PackageError('PACKAGE_HASH_MISMATCH', `Piece "${pieceId}" is ${size} bytes, the manifest says ${piece.bytes}`, {
-      file: piece.file,
-      field: pieceField(pieceId, 'bytes'),
-      hint: `The file was altered or truncated. ${RESTORE_HINT}`,
-    });
+    throw new PackageError(
+      'PACKAGE_HASH_MISMATCH',
+      `Piece "${pieceId}" is ${size} bytes, the manifest says ${piece.bytes}`,
+      {
+        file: piece.file,
+        field: pieceField(pieceId, 'bytes'),
+        hint: `The file was altered or truncated. ${RESTORE_HINT}`,
+      },
+    );
   }
 }
 
 function checkHash(pieceId: string, piece: Piece, digest: string): void {
   if (digest !== piece.sha256) {
-    throw new PackageError('PACKAGE_HASH_MISMATCH', `Piece "${pieceId}" has sha256 ${digest}, the manifest says ${piece.sha256}`, {
-      file: piece.file,
-      field: pieceField(pieceId, 'sha256'),
-      hint: `The file was altered. ${RESTORE_HINT}`,
-    });
+    throw new PackageError(
+      'PACKAGE_HASH_MISMATCH',
+      `Piece "${pieceId}" has sha256 ${digest}, the manifest says ${piece.sha256}`,
+      {
+        file: piece.file,
+        field: pieceField(pieceId, 'sha256'),
+        hint: `The file was altered. ${RESTORE_HINT}`,
+      },
+    );
   }
 }
 

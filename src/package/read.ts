@@ -130,7 +130,7 @@ export async function readPackage(dirOrName: string, opts: ReadPackageOptions = 
         file: MANIFEST_FILE,
         option: 'stitchId',
         validValues: manifest.stitches.map((s) => s.id),
-        hint: 'Use the id of one of the package\'s stitches.',
+        hint: "Use the id of one of the package's stitches.",
       });
     }
     return stitch;
@@ -144,7 +144,8 @@ export async function readPackage(dirOrName: string, opts: ReadPackageOptions = 
       return paths.get(pieceId) as string;
     },
     pieceBytes: async (pieceId) =>
-      (await readPieceFile(root, pieceId, pieceOf(pieceId), { maxFileBytes, verifyHash, keepBytes: true })).bytes as Uint8Array,
+      (await readPieceFile(root, pieceId, pieceOf(pieceId), { maxFileBytes, verifyHash, keepBytes: true }))
+        .bytes as Uint8Array,
     stitch: stitchOf,
     routePieces: (stitchId) => {
       stitchOf(stitchId);
@@ -160,7 +161,10 @@ export async function readPackage(dirOrName: string, opts: ReadPackageOptions = 
  * @throws PackageError `PACKAGE_MANIFEST_INVALID`, `PACKAGE_FORMAT_UNKNOWN`, `PACKAGE_PATH_OUTSIDE`,
  *   `PACKAGE_ROUTE_INVALID`, `PACKAGE_DIMENSION_MISMATCH`
  */
-export function manifestFromText(text: string, file: string = MANIFEST_FILE): { manifest: Manifest; routes: Map<number, string[]> } {
+export function manifestFromText(
+  text: string,
+  file: string = MANIFEST_FILE,
+): { manifest: Manifest; routes: Map<number, string[]> } {
   const manifest = parseManifest(parseJson(text, file), file);
   return { manifest, routes: checkManifest(manifest, file) };
 }
@@ -198,10 +202,14 @@ async function readManifestText(file: string, maxFileBytes: number): Promise<str
     });
   }
   if (size > maxFileBytes) {
-    throw new PackageError('PACKAGE_FILE_TOO_LARGE', `${MANIFEST_FILE} is ${size} bytes, over the ${maxFileBytes}-byte limit`, {
-      file: MANIFEST_FILE,
-      hint: 'Raise maxManifestBytes (and maxFileBytes) if the package is trusted.',
-    });
+    throw new PackageError(
+      'PACKAGE_FILE_TOO_LARGE',
+      `${MANIFEST_FILE} is ${size} bytes, over the ${maxFileBytes}-byte limit`,
+      {
+        file: MANIFEST_FILE,
+        hint: 'Raise maxManifestBytes (and maxFileBytes) if the package is trusted.',
+      },
+    );
   }
   return readFile(file, 'utf8');
 }

@@ -52,12 +52,18 @@ export function resolveModel(model: string, from?: string): string {
   const bases = from === undefined ? defaultBases() : [from];
   const found = findInstalledPackage(model, bases);
   if (found) return found;
-  const installed = bases.map((b) => path.join(b, 'node_modules', model)).find((d) => existsSync(d) && statSync(d).isDirectory());
+  const installed = bases
+    .map((b) => path.join(b, 'node_modules', model))
+    .find((d) => existsSync(d) && statSync(d).isDirectory());
   if (installed) {
-    throw new PackageError('PACKAGE_NOT_FOUND', `The installed package ${model} holds no stitch package (no ${MANIFEST_FILE})`, {
-      file: installed,
-      hint: `Check that ${model} is a stitchnet model package, or pass the path of a stitch package folder`,
-    });
+    throw new PackageError(
+      'PACKAGE_NOT_FOUND',
+      `The installed package ${model} holds no stitch package (no ${MANIFEST_FILE})`,
+      {
+        file: installed,
+        hint: `Check that ${model} is a stitchnet model package, or pass the path of a stitch package folder`,
+      },
+    );
   }
   throw new PackageError('PACKAGE_NOT_FOUND', `"${model}" is neither a folder nor an installed model package`, {
     file: model,

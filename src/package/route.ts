@@ -74,13 +74,23 @@ export function expandRouteAt(
     if (!isAnchorStep(step)) {
       const layer = manifest.stitchLayers.find((l) => l.id === step.stitchLayer);
       if (!layer) {
-        throw invalid(stepField(i, 'stitchLayer'), `Route step ${i} names an unknown stitching layer "${step.stitchLayer}"`, layerIds, 'Name one of the layers listed under "stitchLayers".');
+        throw invalid(
+          stepField(i, 'stitchLayer'),
+          `Route step ${i} names an unknown stitching layer "${step.stitchLayer}"`,
+          layerIds,
+          'Name one of the layers listed under "stitchLayers".',
+        );
       }
       return { layer };
     }
     const anchor = manifest.anchors.find((a) => a.id === step.anchor);
     if (!anchor) {
-      throw invalid(stepField(i, 'anchor'), `Route step ${i} names an unknown anchor "${step.anchor}"`, anchorIds, 'Name one of the anchors listed under "anchors".');
+      throw invalid(
+        stepField(i, 'anchor'),
+        `Route step ${i} names an unknown anchor "${step.anchor}"`,
+        anchorIds,
+        'Name one of the anchors listed under "anchors".',
+      );
     }
     const [from, to] = step.blocks;
     const depth = anchor.blocks.length;
@@ -106,7 +116,13 @@ export function expandRouteAt(
     const { layer } = step;
     const before = resolved[i - 1];
     const after = resolved[i + 1];
-    const fits = before && 'anchor' in before && before.anchor.id === layer.from && after && 'anchor' in after && after.anchor.id === layer.to;
+    const fits =
+      before &&
+      'anchor' in before &&
+      before.anchor.id === layer.from &&
+      after &&
+      'anchor' in after &&
+      after.anchor.id === layer.to;
     if (!fits) {
       throw invalid(
         stepField(i, 'stitchLayer'),

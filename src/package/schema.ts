@@ -7,7 +7,18 @@
  */
 import { z } from 'zod';
 import type { SameType } from '../base/types.js';
-import type { Anchor, Dim, Latency, Manifest, Piece, Preprocess, RouteStep, Stitch, StitchLayer, TensorSpec } from './types.js';
+import type {
+  Anchor,
+  Dim,
+  Latency,
+  Manifest,
+  Piece,
+  Preprocess,
+  RouteStep,
+  Stitch,
+  StitchLayer,
+  TensorSpec,
+} from './types.js';
 
 export const PACKAGE_FORMAT = 'stitchnet/1';
 export const MANIFEST_FILE = 'stitchnet.json';
@@ -114,7 +125,20 @@ export const ManifestSchema = z.strictObject({
   build: z.record(z.string(), z.unknown()).optional(),
 });
 
-export type { Dim, TensorSpec, PieceKind, Piece, Anchor, StitchLayer, RouteStep, Latency, Stitch, Preprocess, OutputSpec, Manifest } from './types.js';
+export type {
+  Dim,
+  TensorSpec,
+  PieceKind,
+  Piece,
+  Anchor,
+  StitchLayer,
+  RouteStep,
+  Latency,
+  Stitch,
+  Preprocess,
+  OutputSpec,
+  Manifest,
+} from './types.js';
 
 // The public types are plain interfaces (types.ts); these fail to compile when the schema drifts from them.
 true satisfies SameType<Dim, z.infer<typeof DimSchema>>;

@@ -47,11 +47,15 @@ export function parseManifest(value: unknown, file: string = MANIFEST_FILE): Man
   } catch (e) {
     if (e instanceof PackageError) throw e;
     // Only a value that JSON cannot produce (a typed array, a Date, a getter that throws) gets here.
-    throw new PackageError('PACKAGE_MANIFEST_INVALID', `The manifest cannot be checked: ${e instanceof Error ? e.message : String(e)}`, {
-      file,
-      cause: e,
-      hint: 'A manifest is plain JSON data: objects, arrays, strings, numbers, booleans and null',
-    });
+    throw new PackageError(
+      'PACKAGE_MANIFEST_INVALID',
+      `The manifest cannot be checked: ${e instanceof Error ? e.message : String(e)}`,
+      {
+        file,
+        cause: e,
+        hint: 'A manifest is plain JSON data: objects, arrays, strings, numbers, booleans and null',
+      },
+    );
   }
 }
 
@@ -103,11 +107,15 @@ export function checkPiecePath(pieceId: string, file: string): void {
     /^[A-Za-z]:/.test(file) ||
     path.posix.normalize(unified).split('/')[0] === '..';
   if (outside) {
-    throw new PackageError('PACKAGE_PATH_OUTSIDE', `Piece "${pieceId}" has a path that leaves the package folder: ${JSON.stringify(file)}`, {
-      file,
-      field: pieceField(pieceId, 'file'),
-      hint: 'Piece paths are relative to the package folder and stay inside it, e.g. "pieces/ti.block.0.onnx".',
-    });
+    throw new PackageError(
+      'PACKAGE_PATH_OUTSIDE',
+      `Piece "${pieceId}" has a path that leaves the package folder: ${JSON.stringify(file)}`,
+      {
+        file,
+        field: pieceField(pieceId, 'file'),
+        hint: 'Piece paths are relative to the package folder and stay inside it, e.g. "pieces/ti.block.0.onnx".',
+      },
+    );
   }
 }
 
@@ -139,9 +147,21 @@ export function widthAxis(rank: number): number {
  */
 export function checkManifest(manifest: Manifest, file: string = MANIFEST_FILE): Map<number, string[]> {
   for (const [id, piece] of Object.entries(manifest.pieces)) checkPiecePath(id, piece.file);
-  const anchorIds = checkUniqueIds(manifest.anchors.map((a) => a.id), 'anchors', file);
-  checkUniqueIds(manifest.stitchLayers.map((l) => l.id), 'stitchLayers', file);
-  const stitchIds = checkUniqueIds(manifest.stitches.map((s) => s.id), 'stitches', file);
+  const anchorIds = checkUniqueIds(
+    manifest.anchors.map((a) => a.id),
+    'anchors',
+    file,
+  );
+  checkUniqueIds(
+    manifest.stitchLayers.map((l) => l.id),
+    'stitchLayers',
+    file,
+  );
+  const stitchIds = checkUniqueIds(
+    manifest.stitches.map((s) => s.id),
+    'stitches',
+    file,
+  );
   const refs = pieceRefs(manifest, file);
   checkAnchors(manifest, refs, file);
   checkStitchLayers(manifest, refs, anchorIds, file);
@@ -150,7 +170,10 @@ export function checkManifest(manifest: Manifest, file: string = MANIFEST_FILE):
     const at = fieldPath(['stitches', s, 'route']);
     const pieces = expandRouteAt(manifest, stitch.route, at, file);
     checkChain(manifest, stitch.id, pieces, at, file);
-    routes.set(stitch.id, pieces.map((p) => p.piece));
+    routes.set(
+      stitch.id,
+      pieces.map((p) => p.piece),
+    );
   });
   checkFrontier(manifest, routes, stitchIds, file);
   return routes;
@@ -168,7 +191,9 @@ function pieceRefs(manifest: Manifest, file: string): PieceRefs {
     if (!piece || piece.kind !== kind) {
       throw new PackageError(
         'PACKAGE_ROUTE_INVALID',
-        piece ? `${what} names piece "${id}", which is a ${piece.kind} piece, not a ${kind} piece` : `${what} names an unknown piece "${id}"`,
+        piece
+          ? `${what} names piece "${id}", which is a ${piece.kind} piece, not a ${kind} piece`
+          : `${what} names an unknown piece "${id}"`,
         {
           file,
           field,
@@ -187,7 +212,11 @@ function pieceRefs(manifest: Manifest, file: string): PieceRefs {
       throw new PackageError(
         'PACKAGE_DIMENSION_MISMATCH',
         `Piece "${pieceId}" has ${side} ${formatShape(spec.shape)}, but ${owner} has width ${want} (axis ${axis})`,
-        { file, field: pieceField(pieceId, side, 'shape', axis), hint: 'Make the piece interface width equal the anchor "dim".' },
+        {
+          file,
+          field: pieceField(pieceId, side, 'shape', axis),
+          hint: 'Make the piece interface width equal the anchor "dim".',
+        },
       );
     }
   };
@@ -199,11 +228,15 @@ function checkAnchors(manifest: Manifest, { refPiece, checkWidth }: PieceRefs, f
   manifest.anchors.forEach((anchor, a) => {
     const at = (...rest: PropertyKey[]) => fieldPath(['anchors', a, ...rest]);
     if (anchor.depth !== anchor.blocks.length) {
-      throw new PackageError('PACKAGE_MANIFEST_INVALID', `Anchor "${anchor.id}" has depth ${anchor.depth} but lists ${anchor.blocks.length} blocks`, {
-        file,
-        field: at('depth'),
-        hint: 'Set "depth" to the number of block pieces.',
-      });
+      throw new PackageError(
+        'PACKAGE_MANIFEST_INVALID',
+        `Anchor "${anchor.id}" has depth ${anchor.depth} but lists ${anchor.blocks.length} blocks`,
+        {
+          file,
+          field: at('depth'),
+          hint: 'Set "depth" to the number of block pieces.',
+        },
+      );
     }
     const owner = `anchor "${anchor.id}"`;
     const embed = refPiece(anchor.embed, 'embed', at('embed'), `Anchor "${anchor.id}"`);
@@ -219,36 +252,60 @@ function checkAnchors(manifest: Manifest, { refPiece, checkWidth }: PieceRefs, f
 }
 
 /** Every stitching layer's piece exists, joins two known anchors, and has their widths. */
-function checkStitchLayers(manifest: Manifest, { refPiece, checkWidth }: PieceRefs, anchorIds: readonly string[], file: string): void {
+function checkStitchLayers(
+  manifest: Manifest,
+  { refPiece, checkWidth }: PieceRefs,
+  anchorIds: readonly string[],
+  file: string,
+): void {
   manifest.stitchLayers.forEach((layer, l) => {
     const at = (...rest: PropertyKey[]) => fieldPath(['stitchLayers', l, ...rest]);
     const piece = refPiece(layer.piece, 'stitch', at('piece'), `Stitching layer "${layer.id}"`);
     for (const side of ['from', 'to'] as const) {
       const anchor = manifest.anchors.find((x) => x.id === layer[side]);
       if (!anchor) {
-        throw new PackageError('PACKAGE_ROUTE_INVALID', `Stitching layer "${layer.id}" names an unknown anchor "${layer[side]}"`, {
-          file,
-          field: at(side),
-          validValues: anchorIds,
-          hint: 'Name one of the anchors listed under "anchors".',
-        });
+        throw new PackageError(
+          'PACKAGE_ROUTE_INVALID',
+          `Stitching layer "${layer.id}" names an unknown anchor "${layer[side]}"`,
+          {
+            file,
+            field: at(side),
+            validValues: anchorIds,
+            hint: 'Name one of the anchors listed under "anchors".',
+          },
+        );
       }
       const spec = side === 'from' ? piece.input : piece.output;
-      checkWidth(spec, anchor.dim, layer.piece, side === 'from' ? 'input' : 'output', `its ${side} anchor "${anchor.id}"`);
+      checkWidth(
+        spec,
+        anchor.dim,
+        layer.piece,
+        side === 'from' ? 'input' : 'output',
+        `its ${side} anchor "${anchor.id}"`,
+      );
     }
   });
 }
 
 /** The frontier lists known stitches, each once. */
-function checkFrontier(manifest: Manifest, routes: ReadonlyMap<number, string[]>, stitchIds: readonly number[], file: string): void {
+function checkFrontier(
+  manifest: Manifest,
+  routes: ReadonlyMap<number, string[]>,
+  stitchIds: readonly number[],
+  file: string,
+): void {
   manifest.frontier.forEach((id, i) => {
     if (!routes.has(id)) {
-      throw new PackageError('PACKAGE_MANIFEST_INVALID', `The frontier lists stitch ${id}, which is not among the stitches`, {
-        file,
-        field: fieldPath(['frontier', i]),
-        validValues: stitchIds,
-        hint: 'List only ids of stitches under "stitches".',
-      });
+      throw new PackageError(
+        'PACKAGE_MANIFEST_INVALID',
+        `The frontier lists stitch ${id}, which is not among the stitches`,
+        {
+          file,
+          field: fieldPath(['frontier', i]),
+          validValues: stitchIds,
+          hint: 'List only ids of stitches under "stitches".',
+        },
+      );
     }
   });
   checkUniqueIds(manifest.frontier, 'frontier', file);
@@ -291,7 +348,11 @@ function checkChain(
       throw new PackageError(
         'PACKAGE_DIMENSION_MISMATCH',
         `Stitch ${stitchId}: ${source} gives ${formatShape(shape)} but piece "${id}" takes ${formatShape(piece.input.shape)}`,
-        { file, field, hint: 'Each piece must take exactly the shape the piece before it gives; check the route and the pieces\' input/output shapes.' },
+        {
+          file,
+          field,
+          hint: "Each piece must take exactly the shape the piece before it gives; check the route and the pieces' input/output shapes.",
+        },
       );
     }
     shape = piece.output.shape;

@@ -56,18 +56,23 @@ export async function writePackage(dir: string, input: WritePackageInput): Promi
   for (const [id, piece] of Object.entries(draft.pieces)) {
     const bytes = files.get(piece.file);
     if (!bytes) {
-      throw new PackageError('PACKAGE_FILE_MISSING', `No bytes given for piece "${id}" (${JSON.stringify(piece.file)})`, {
-        file: piece.file,
-        field: pieceField(id, 'file'),
-        hint: 'Pass the piece\'s ONNX bytes in `files`, keyed by its "file".',
-      });
+      throw new PackageError(
+        'PACKAGE_FILE_MISSING',
+        `No bytes given for piece "${id}" (${JSON.stringify(piece.file)})`,
+        {
+          file: piece.file,
+          field: pieceField(id, 'file'),
+          hint: 'Pass the piece\'s ONNX bytes in `files`, keyed by its "file".',
+        },
+      );
     }
     pieces[id] = { ...piece, sha256: sha256(bytes), bytes: bytes.length };
   }
 
   const manifest = parseManifest({ ...draft, format: draft.format ?? PACKAGE_FORMAT, pieces }, MANIFEST_FILE);
   checkManifest(manifest, MANIFEST_FILE);
-  for (const [id, piece] of Object.entries(manifest.pieces)) checkPieceModel(id, piece, files.get(piece.file) as Uint8Array);
+  for (const [id, piece] of Object.entries(manifest.pieces))
+    checkPieceModel(id, piece, files.get(piece.file) as Uint8Array);
 
   await mkdir(dir, { recursive: true });
   for (const [rel, bytes] of files) await writeAtomic(path.join(dir, rel), bytes);

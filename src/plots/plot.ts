@@ -34,7 +34,10 @@ interface Row {
 }
 
 /** Which provider and batch the latency panel shows, or undefined when nothing was profiled. */
-export function latencyView(manifest: Manifest, options: PlotOptions = {}): { provider: string; batch: string } | undefined {
+export function latencyView(
+  manifest: Manifest,
+  options: PlotOptions = {},
+): { provider: string; batch: string } | undefined {
   const counts = new Map<string, Map<string, number>>();
   for (const s of manifest.stitches) {
     for (const [p, byBatch] of Object.entries(s.latency ?? {})) {
@@ -128,7 +131,12 @@ export function paretoSpec(manifest: Manifest, options: PlotOptions = {}): TopLe
               title: 'On frontier',
               scale: { domain: [true, false], range: ['#d62728', '#1f77b4'] },
             },
-            shape: { field: 'kind', type: 'nominal' as const, title: 'Kind', scale: { domain: ['anchor', 'stitch'], range: ['diamond', 'circle'] } },
+            shape: {
+              field: 'kind',
+              type: 'nominal' as const,
+              title: 'Kind',
+              scale: { domain: ['anchor', 'stitch'], range: ['diamond', 'circle'] },
+            },
             size: { condition: { test: "datum.kind === 'anchor'", value: 160 }, value: 40 },
             tooltip: [
               { field: 'id', type: 'quantitative' as const },
@@ -147,7 +155,8 @@ export function paretoSpec(manifest: Manifest, options: PlotOptions = {}): TopLe
     };
   };
   const panels = [panel('gmacs', 'GMACs (one sample)', 'frontierMacs')];
-  if (view) panels.push(panel('latencyMs', `Median latency, ${view.provider}, batch ${view.batch} (ms)`, 'frontierLatency'));
+  if (view)
+    panels.push(panel('latencyMs', `Median latency, ${view.provider}, batch ${view.batch} (ms)`, 'frontierLatency'));
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: { text: `${manifest.name}: accuracy vs cost (${withAcc.length} stitches)`, anchor: 'start' },
@@ -171,7 +180,18 @@ export interface CompareOptions {
 }
 
 /** The categorical palette of the comparison plot's series, in legend order (repeats after ten). */
-export const SERIES_PALETTE: readonly string[] = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
+export const SERIES_PALETTE: readonly string[] = [
+  '#1f77b4',
+  '#ff7f0e',
+  '#2ca02c',
+  '#d62728',
+  '#9467bd',
+  '#8c564b',
+  '#e377c2',
+  '#7f7f7f',
+  '#bcbd22',
+  '#17becf',
+];
 
 interface CompareRow {
   series: string;
@@ -185,14 +205,19 @@ interface CompareRow {
 
 /** The plottable rows of one series: stitches with both an accuracy and MACs. */
 function seriesRows({ label, manifest }: CompareSeries): CompareRow[] {
-  if (!manifest.stitches.some((s) => s.accuracy !== undefined)) throw noAccuracyError(`Package "${manifest.name}" (series "${label}")`, 'it cannot be compared');
+  if (!manifest.stitches.some((s) => s.accuracy !== undefined))
+    throw noAccuracyError(`Package "${manifest.name}" (series "${label}")`, 'it cannot be compared');
   const rows = manifest.stitches.flatMap((s): CompareRow[] =>
     s.accuracy === undefined || s.macs === undefined ? [] : [{ series: label, ...pointOf(s), gmacs: s.macs / 1e9 }],
   );
   if (rows.length === 0) {
-    throw new BuilderError('BUILD_DATA_INVALID', `Package "${manifest.name}" (series "${label}") records no MACs for its stitches with an accuracy, so they have no place on the MACs axis`, {
-      hint: 'Rebuild the package with stitchnet build, which records the MACs of every stitch',
-    });
+    throw new BuilderError(
+      'BUILD_DATA_INVALID',
+      `Package "${manifest.name}" (series "${label}") records no MACs for its stitches with an accuracy, so they have no place on the MACs axis`,
+      {
+        hint: 'Rebuild the package with stitchnet build, which records the MACs of every stitch',
+      },
+    );
   }
   return rows;
 }
@@ -215,9 +240,13 @@ export function compareSpec(series: readonly CompareSeries[], options: CompareOp
   const labels = series.map((s) => s.label);
   const repeated = labels.find((l, i) => labels.indexOf(l) !== i);
   if (repeated !== undefined) {
-    throw new BuilderError('BUILD_DATA_INVALID', `The series label "${repeated}" is used more than once, so its packages would share a colour`, {
-      hint: 'Give every package of the comparison its own label',
-    });
+    throw new BuilderError(
+      'BUILD_DATA_INVALID',
+      `The series label "${repeated}" is used more than once, so its packages would share a colour`,
+      {
+        hint: 'Give every package of the comparison its own label',
+      },
+    );
   }
   const rows = series.flatMap(seriesRows);
   const x = { field: 'gmacs', type: 'quantitative' as const, title: 'GMACs (one sample)', scale: { zero: false } };
@@ -248,7 +277,12 @@ export function compareSpec(series: readonly CompareSeries[], options: CompareOp
           x,
           y,
           color,
-          shape: { field: 'kind', type: 'nominal', title: 'Kind', scale: { domain: ['anchor', 'stitch'], range: ['diamond', 'circle'] } },
+          shape: {
+            field: 'kind',
+            type: 'nominal',
+            title: 'Kind',
+            scale: { domain: ['anchor', 'stitch'], range: ['diamond', 'circle'] },
+          },
           size: { condition: { test: "datum.kind === 'anchor'", value: 160 }, value: 40 },
           tooltip: [
             { field: 'series', type: 'nominal' },
@@ -270,7 +304,10 @@ export function compareSpec(series: readonly CompareSeries[], options: CompareOp
 
 /** Renders a Vega-Lite spec to SVG text (headless, no canvas needed). */
 export async function renderSvg(spec: TopLevelSpec): Promise<string> {
-  const [vega, vl] = await Promise.all([importOptional('vega', () => import('vega')), importOptional('vega-lite', () => import('vega-lite'))]);
+  const [vega, vl] = await Promise.all([
+    importOptional('vega', () => import('vega')),
+    importOptional('vega-lite', () => import('vega-lite')),
+  ]);
   const view = new vega.View(vega.parse(vl.compile(spec).spec), { renderer: 'none' });
   try {
     return await view.toSVG();
@@ -282,18 +319,28 @@ export async function renderSvg(spec: TopLevelSpec): Promise<string> {
 /** Rasterises SVG text to PNG bytes at `scale` times its size (default 2). */
 export async function svgToPng(svg: string, scale = 2): Promise<Uint8Array> {
   const { Resvg } = await importOptional('@resvg/resvg-js', () => import('@resvg/resvg-js'));
-  const r = new Resvg(svg, { fitTo: { mode: 'zoom', value: scale }, background: 'white', font: { loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans' } });
+  const r = new Resvg(svg, {
+    fitTo: { mode: 'zoom', value: scale },
+    background: 'white',
+    font: { loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans' },
+  });
   return new Uint8Array(r.render().asPng());
 }
 
 /** The Pareto plot of a package as SVG text and PNG bytes. */
-export async function paretoPlot(manifest: Manifest, options: PlotOptions = {}): Promise<{ svg: string; png: Uint8Array }> {
+export async function paretoPlot(
+  manifest: Manifest,
+  options: PlotOptions = {},
+): Promise<{ svg: string; png: Uint8Array }> {
   const svg = await renderSvg(paretoSpec(manifest, options));
   return { svg, png: await svgToPng(svg) };
 }
 
 /** The comparison plot of several packages as SVG text and PNG bytes (see {@link compareSpec}). */
-export async function comparePlot(series: readonly CompareSeries[], options: CompareOptions = {}): Promise<{ svg: string; png: Uint8Array }> {
+export async function comparePlot(
+  series: readonly CompareSeries[],
+  options: CompareOptions = {},
+): Promise<{ svg: string; png: Uint8Array }> {
   const svg = await renderSvg(compareSpec(series, options));
   return { svg, png: await svgToPng(svg) };
 }

@@ -35,7 +35,8 @@ export function ruleThresholds(profile: Profile): Threshold[] {
         continue;
       }
       if (typeof c !== 'object' || c === null || Array.isArray(c)) continue;
-      const add = (value: number | undefined, op: string) => value !== undefined && out.push({ signal: key, value, label: `${rule}: ${op} ${value}` });
+      const add = (value: number | undefined, op: string) =>
+        value !== undefined && out.push({ signal: key, value, label: `${rule}: ${op} ${value}` });
       add(c.below, 'below');
       add(c.above, 'above');
       add(c.equals, 'equals');
@@ -55,7 +56,8 @@ export function ruleThresholds(profile: Profile): Threshold[] {
   return [...merged.values()];
 }
 
-const asNumber = (v: number | boolean | undefined | null): number | null => (typeof v === 'boolean' ? Number(v) : (v ?? null));
+const asNumber = (v: number | boolean | undefined | null): number | null =>
+  typeof v === 'boolean' ? Number(v) : (v ?? null);
 
 /** The signals worth a panel: those of the trace, and the derived trend when it has readings. */
 export function plottedSignals(trace: Trace, states: readonly DeviceState[]): string[] {
@@ -66,7 +68,13 @@ export function plottedSignals(trace: Trace, states: readonly DeviceState[]): st
 }
 
 /** The Vega-Lite spec of the timeline of one simulation. */
-export function timelineSpec(sim: Simulation, trace: Trace, profile: Profile, catalog: StitchCatalog, options: TimelineOptions = {}): TopLevelSpec {
+export function timelineSpec(
+  sim: Simulation,
+  trace: Trace,
+  profile: Profile,
+  catalog: StitchCatalog,
+  options: TimelineOptions = {},
+): TopLevelSpec {
   const width = options.width ?? 720;
   const axis = timeAxis(sim.endMs);
   const signals = plottedSignals(trace, sim.replay.states);
@@ -107,23 +115,51 @@ interface TimeX {
 }
 
 /** The plot's datasets: recorded and seen readings, thresholds, the active stitch's steps, the over-budget spans. */
-function timelineData(sim: Simulation, trace: Trace, profile: Profile, catalog: StitchCatalog, signals: readonly string[], t: (ms: number) => number, macsScale: number) {
+function timelineData(
+  sim: Simulation,
+  trace: Trace,
+  profile: Profile,
+  catalog: StitchCatalog,
+  signals: readonly string[],
+  t: (ms: number) => number,
+  macsScale: number,
+) {
   const readings = trace.rows.flatMap((row) =>
     Object.entries(row.values)
       .filter(([, v]) => v !== null)
       .map(([signal, v]) => ({ t: t(row.tMs), signal, value: asNumber(v), series: 'recorded' })),
   );
-  const seen = sim.replay.states.flatMap((s) => signals.map((signal) => ({ t: t(s.at), signal, value: asNumber(readSignal(s, signal).value), series: 'seen by the policy' })));
+  const seen = sim.replay.states.flatMap((s) =>
+    signals.map((signal) => ({
+      t: t(s.at),
+      signal,
+      value: asNumber(readSignal(s, signal).value),
+      series: 'seen by the policy',
+    })),
+  );
   const thresholds = ruleThresholds(profile).filter((th) => signals.includes(th.signal));
   const macsOf = (id: number) => (catalog.stitches.get(id)?.macs ?? 0) / macsScale;
-  const steps = sim.replay.switches.map((s) => ({ t: t(s.at), stitch: s.to, label: `#${s.to}`, macs: macsOf(s.to), direction: s.direction }));
+  const steps = sim.replay.switches.map((s) => ({
+    t: t(s.at),
+    stitch: s.to,
+    label: `#${s.to}`,
+    macs: macsOf(s.to),
+    direction: s.direction,
+  }));
   const last = sim.replay.switches.at(-1);
-  const stitches = last ? [...steps, { t: t(sim.endMs), stitch: last.to, label: '', macs: macsOf(last.to), direction: 'end' }] : [];
+  const stitches = last
+    ? [...steps, { t: t(sim.endMs), stitch: last.to, label: '', macs: macsOf(last.to), direction: 'end' }]
+    : [];
   const overBudget = sim.overBudgetSpans.map(([a, b]) => ({ t: t(a), t2: t(b) }));
   return { readings, seen, thresholds, stitches, overBudget };
 }
 
-const SERIES_COLOR = { field: 'series', type: 'nominal' as const, title: null, scale: { domain: ['recorded', 'seen by the policy'], range: ['#9a9a9a', '#1f77b4'] } };
+const SERIES_COLOR = {
+  field: 'series',
+  type: 'nominal' as const,
+  title: null,
+  scale: { domain: ['recorded', 'seen by the policy'], range: ['#9a9a9a', '#1f77b4'] },
+};
 
 /** One signal's panel: its readings as points, what the policy saw as a step line, rule thresholds as rules. */
 function signalPanel(signal: string, width: number, x: TimeX, withLegend: boolean) {
@@ -136,15 +172,27 @@ function signalPanel(signal: string, width: number, x: TimeX, withLegend: boolea
     type: 'quantitative' as const,
     title: null,
     scale: boolean ? { domain: [0, 1] } : { zero: false },
-    ...(boolean ? { axis: { values: [0, 1], labelExpr: "datum.value ? 'true' : 'false'" } } : { axis: { tickCount: 4 } }),
+    ...(boolean
+      ? { axis: { values: [0, 1], labelExpr: "datum.value ? 'true' : 'false'" } }
+      : { axis: { tickCount: 4 } }),
   };
   const onlyThis = [{ filter: { field: 'signal', equal: signal } }];
   return {
     width,
     height: 60,
-    title: { text: `${signal}${info?.unit ? ` (${info.unit})` : ''}`, anchor: 'start' as const, fontSize: 11, offset: 4 },
+    title: {
+      text: `${signal}${info?.unit ? ` (${info.unit})` : ''}`,
+      anchor: 'start' as const,
+      fontSize: 11,
+      offset: 4,
+    },
     layer: [
-      { data: { name: 'readings' }, transform: onlyThis, mark: { type: 'point' as const, filled: true, size: 10 }, encoding: { x, y, color } },
+      {
+        data: { name: 'readings' },
+        transform: onlyThis,
+        mark: { type: 'point' as const, filled: true, size: 10 },
+        encoding: { x, y, color },
+      },
       {
         data: { name: 'seen' },
         transform: onlyThis,
@@ -157,7 +205,15 @@ function signalPanel(signal: string, width: number, x: TimeX, withLegend: boolea
         layer: [
           { mark: { type: 'rule' as const, strokeDash: [4, 3], color: '#d62728' }, encoding: { y } },
           {
-            mark: { type: 'text' as const, align: 'left' as const, baseline: 'bottom' as const, dx: 3, dy: -2, fontSize: 9, color: '#d62728' },
+            mark: {
+              type: 'text' as const,
+              align: 'left' as const,
+              baseline: 'bottom' as const,
+              dx: 3,
+              dy: -2,
+              fontSize: 9,
+              color: '#d62728',
+            },
             encoding: { x: { datum: 0, type: 'quantitative' as const }, y, text: { field: 'label' } },
           },
         ],
@@ -169,21 +225,43 @@ function signalPanel(signal: string, width: number, x: TimeX, withLegend: boolea
 /** The bottom panel: the active stitch's MACs as a step line, switches marked and labelled, over-budget spans shaded. */
 function stitchPanel(width: number, x: TimeX, giga: boolean) {
   const y = { field: 'macs', type: 'quantitative' as const, title: giga ? 'GMACs' : 'MMACs', scale: { zero: true } };
-  const switchColor = { field: 'direction', type: 'nominal' as const, title: 'Switch', scale: { domain: ['initial', 'degrade', 'upgrade'], range: ['#555', '#d62728', '#2ca02c'] } };
+  const switchColor = {
+    field: 'direction',
+    type: 'nominal' as const,
+    title: 'Switch',
+    scale: { domain: ['initial', 'degrade', 'upgrade'], range: ['#555', '#d62728', '#2ca02c'] },
+  };
   return {
     width,
     height: 140,
-    title: { text: 'Active stitch (#id) and its cost; shaded: no stitch met every limit', anchor: 'start' as const, fontSize: 11, offset: 4 },
+    title: {
+      text: 'Active stitch (#id) and its cost; shaded: no stitch met every limit',
+      anchor: 'start' as const,
+      fontSize: 11,
+      offset: 4,
+    },
     layer: [
-      { data: { name: 'overBudget' }, mark: { type: 'rect' as const, color: '#d62728', opacity: 0.12 }, encoding: { x: { ...x, field: 't' }, x2: { field: 't2' } } },
-      { data: { name: 'stitches' }, mark: { type: 'line' as const, interpolate: 'step-after' as const, color: '#333', strokeWidth: 2 }, encoding: { x, y } },
+      {
+        data: { name: 'overBudget' },
+        mark: { type: 'rect' as const, color: '#d62728', opacity: 0.12 },
+        encoding: { x: { ...x, field: 't' }, x2: { field: 't2' } },
+      },
+      {
+        data: { name: 'stitches' },
+        mark: { type: 'line' as const, interpolate: 'step-after' as const, color: '#333', strokeWidth: 2 },
+        encoding: { x, y },
+      },
       {
         data: { name: 'stitches' },
         transform: [{ filter: "datum.direction !== 'end'" }],
         mark: { type: 'point' as const, filled: true, size: 50 },
         encoding: { x, y, color: switchColor },
       },
-      { data: { name: 'stitches' }, mark: { type: 'text' as const, dy: -9, fontSize: 10 }, encoding: { x, y, text: { field: 'label' } } },
+      {
+        data: { name: 'stitches' },
+        mark: { type: 'text' as const, dy: -9, fontSize: 10 },
+        encoding: { x, y, text: { field: 'label' } },
+      },
     ],
   };
 }

@@ -81,12 +81,17 @@ export type CatalogStitchInput = Pick<Stitch, 'id' | 'macs' | 'params' | 'accura
  * the frontier names an unknown stitch.
  */
 export function catalogFromManifest(
-  manifest: { readonly stitches: readonly CatalogStitchInput[]; readonly frontier?: readonly number[] | undefined } | Pick<Manifest, 'stitches' | 'frontier'>,
+  manifest:
+    | { readonly stitches: readonly CatalogStitchInput[]; readonly frontier?: readonly number[] | undefined }
+    | Pick<Manifest, 'stitches' | 'frontier'>,
   options: CatalogOptions = {},
 ): StitchCatalog {
   const inputs = manifest.stitches;
   if (inputs.length === 0) {
-    throw new PackageError('PACKAGE_MANIFEST_INVALID', 'The package has no stitches', { field: 'stitches', hint: 'Rebuild the package' });
+    throw new PackageError('PACKAGE_MANIFEST_INVALID', 'The package has no stitches', {
+      field: 'stitches',
+      hint: 'Rebuild the package',
+    });
   }
   let maxMacs = 0;
   inputs.forEach((s, i) => {
@@ -101,14 +106,26 @@ export function catalogFromManifest(
   const stitches = new Map<number, CatalogStitch>();
   const providers = new Set<string>();
   inputs.forEach((s, i) => {
-    if (stitches.has(s.id)) throw new PackageError('PACKAGE_MANIFEST_INVALID', `Stitch id ${s.id} appears twice`, { field: `stitches[${i}].id` });
+    if (stitches.has(s.id))
+      throw new PackageError('PACKAGE_MANIFEST_INVALID', `Stitch id ${s.id} appears twice`, {
+        field: `stitches[${i}].id`,
+      });
     const latency: Record<string, Record<string, CatalogLatency>> = {};
     for (const [provider, byBatch] of Object.entries(s.latency ?? {})) {
-      latency[provider] = Object.fromEntries(Object.entries(byBatch).map(([b, l]) => [b, { p50Ms: l.p50Ms, p95Ms: l.p95Ms }]));
+      latency[provider] = Object.fromEntries(
+        Object.entries(byBatch).map(([b, l]) => [b, { p50Ms: l.p50Ms, p95Ms: l.p95Ms }]),
+      );
       if (Object.keys(byBatch).length > 0) providers.add(provider);
     }
     const macs = s.macs as number;
-    stitches.set(s.id, { id: s.id, macs, params: s.params, accuracy: s.accuracy, costFraction: macs / maxMacs, latency });
+    stitches.set(s.id, {
+      id: s.id,
+      macs,
+      params: s.params,
+      accuracy: s.accuracy,
+      costFraction: macs / maxMacs,
+      latency,
+    });
   });
   const byCost = [...stitches.values()]
     .sort((a, b) => a.macs - b.macs || (a.accuracy ?? -1) - (b.accuracy ?? -1) || a.id - b.id)
@@ -134,7 +151,12 @@ export function catalogFromManifest(
  * (measured, else predicted) when the catalog has one for that provider and batch, else the
  * package's ({@link profiledLatencyMs}); `undefined` when there is neither.
  */
-export function stitchLatency(catalog: StitchCatalog, stitch: number, provider: string, batch = 1): SourcedLatency | undefined {
+export function stitchLatency(
+  catalog: StitchCatalog,
+  stitch: number,
+  provider: string,
+  batch = 1,
+): SourcedLatency | undefined {
   const device = catalog.device?.provider === provider ? catalog.device.latency(stitch, batch) : undefined;
   if (device) return device;
   const ms = profiledLatencyMs(catalog, stitch, provider, batch);
@@ -145,7 +167,12 @@ export function stitchLatency(catalog: StitchCatalog, stitch: number, provider: 
  * The profiled median latency of a stitch on `provider` at `batch`, ms: the exact batch size if
  * profiled, else the nearest profiled one; `undefined` if that provider was never profiled.
  */
-export function profiledLatencyMs(catalog: StitchCatalog, stitch: number, provider: string, batch = 1): number | undefined {
+export function profiledLatencyMs(
+  catalog: StitchCatalog,
+  stitch: number,
+  provider: string,
+  batch = 1,
+): number | undefined {
   const byBatch = catalog.stitches.get(stitch)?.latency[provider];
   if (!byBatch) return undefined;
   const exact = byBatch[String(batch)];

@@ -20,28 +20,51 @@ export interface CatalogCheckOptions {
  * loadProfile(file, { check: (p) => checkProfileForCatalog(p, catalog) })
  * ```
  */
-export function checkProfileForCatalog(profile: Profile, catalog: StitchCatalog, options: CatalogCheckOptions = {}): ProfileCheckIssue[] {
+export function checkProfileForCatalog(
+  profile: Profile,
+  catalog: StitchCatalog,
+  options: CatalogCheckOptions = {},
+): ProfileCheckIssue[] {
   const issues: ProfileCheckIssue[] = [];
   const ids = catalog.byCost;
   const hasAccuracy = [...catalog.stitches.values()].some((s) => s.accuracy !== undefined);
   const check = (limits: Limits, at: (string | number)[]) => {
     limits.stitches?.forEach((id, i) => {
       if (!catalog.stitches.has(id)) {
-        issues.push({ path: [...at, 'stitches', i], message: `Stitch ${id} does not exist in this package`, validValues: ids, hint: 'Use the stitch ids listed by "stitchnet inspect"' });
+        issues.push({
+          path: [...at, 'stitches', i],
+          message: `Stitch ${id} does not exist in this package`,
+          validValues: ids,
+          hint: 'Use the stitch ids listed by "stitchnet inspect"',
+        });
       }
     });
-    const providers = limits.provider === undefined ? [] : typeof limits.provider === 'string' ? [limits.provider] : limits.provider;
+    const providers =
+      limits.provider === undefined ? [] : typeof limits.provider === 'string' ? [limits.provider] : limits.provider;
     providers.forEach((p, i) => {
       if (options.providers && !options.providers.includes(p)) {
         const path = typeof limits.provider === 'string' ? [...at, 'provider'] : [...at, 'provider', i];
-        issues.push({ path, message: `Provider "${p}" is not available here`, validValues: options.providers, hint: 'Name a provider this machine can load, or list several in order of preference' });
+        issues.push({
+          path,
+          message: `Provider "${p}" is not available here`,
+          validValues: options.providers,
+          hint: 'Name a provider this machine can load, or list several in order of preference',
+        });
       }
     });
     if (limits.minAccuracy !== undefined && !hasAccuracy) {
-      issues.push({ path: [...at, 'minAccuracy'], message: 'The package has no accuracy figures, so minAccuracy can never be met', hint: 'Rebuild the package with an evaluation set, or drop the limit' });
+      issues.push({
+        path: [...at, 'minAccuracy'],
+        message: 'The package has no accuracy figures, so minAccuracy can never be met',
+        hint: 'Rebuild the package with an evaluation set, or drop the limit',
+      });
     }
     if (limits.maxLatencyMs !== undefined && catalog.providers.length === 0) {
-      issues.push({ path: [...at, 'maxLatencyMs'], message: 'The package has no latency profile, so maxLatencyMs can never be met', hint: 'Profile the package on this device (stitchnet bench), or drop the limit' });
+      issues.push({
+        path: [...at, 'maxLatencyMs'],
+        message: 'The package has no latency profile, so maxLatencyMs can never be met',
+        hint: 'Profile the package on this device (stitchnet bench), or drop the limit',
+      });
     }
   };
   check(profile.limits, ['limits']);

@@ -18,8 +18,21 @@ export interface MatchedReading {
 }
 
 type Test =
-  | { readonly op: 'below' | 'above'; readonly signal: string; readonly at: number; readonly margin: number; readonly text: string }
-  | { readonly op: 'between'; readonly signal: string; readonly lo: number; readonly hi: number; readonly margin: number; readonly text: string }
+  | {
+      readonly op: 'below' | 'above';
+      readonly signal: string;
+      readonly at: number;
+      readonly margin: number;
+      readonly text: string;
+    }
+  | {
+      readonly op: 'between';
+      readonly signal: string;
+      readonly lo: number;
+      readonly hi: number;
+      readonly margin: number;
+      readonly text: string;
+    }
   | { readonly op: 'equals'; readonly signal: string; readonly value: SignalValue; readonly text: string };
 
 interface Group {
@@ -59,7 +72,15 @@ function compileCondition(signal: string, c: Condition, margins: Readonly<Record
   const tests: Test[] = [];
   if (c.below !== undefined) tests.push({ op: 'below', signal, at: c.below, margin, text: `below ${c.below}` });
   if (c.above !== undefined) tests.push({ op: 'above', signal, at: c.above, margin, text: `above ${c.above}` });
-  if (c.between !== undefined) tests.push({ op: 'between', signal, lo: c.between[0], hi: c.between[1], margin, text: `between ${c.between[0]} and ${c.between[1]}` });
+  if (c.between !== undefined)
+    tests.push({
+      op: 'between',
+      signal,
+      lo: c.between[0],
+      hi: c.between[1],
+      margin,
+      text: `between ${c.between[0]} and ${c.between[1]}`,
+    });
   if (c.equals !== undefined) tests.push({ op: 'equals', signal, value: c.equals, text: `equals ${c.equals}` });
   return tests;
 }

@@ -91,10 +91,16 @@ export interface Decision {
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
-function combine(limits: Mutable<EffectiveLimits>, sources: Partial<Record<LimitName, string>>, add: Limits, source: string): void {
+function combine(
+  limits: Mutable<EffectiveLimits>,
+  sources: Partial<Record<LimitName, string>>,
+  add: Limits,
+  source: string,
+): void {
   const lower = (k: 'maxCostFraction' | 'maxMacs' | 'maxLatencyMs') => {
     const v = add[k];
-    if (v !== undefined && (limits[k] === undefined || v < (limits[k] as number))) [limits[k], sources[k]] = [v, source];
+    if (v !== undefined && (limits[k] === undefined || v < (limits[k] as number)))
+      [limits[k], sources[k]] = [v, source];
   };
   lower('maxCostFraction');
   lower('maxMacs');
@@ -106,11 +112,13 @@ function combine(limits: Mutable<EffectiveLimits>, sources: Partial<Record<Limit
     const list = typeof add.provider === 'string' ? [add.provider] : add.provider;
     // All rules apply: intersect. If the sets have nothing in common, the earlier one stays.
     const next = limits.provider ? limits.provider.filter((p) => list.includes(p as never)) : list;
-    if (next.length > 0) [limits.provider, sources.provider] = [next, limits.provider ? `${sources.provider ?? ''}+${source}` : source];
+    if (next.length > 0)
+      [limits.provider, sources.provider] = [next, limits.provider ? `${sources.provider ?? ''}+${source}` : source];
   }
   if (add.stitches !== undefined) {
     const next = limits.stitches ? limits.stitches.filter((id) => add.stitches?.includes(id)) : add.stitches;
-    if (next.length > 0) [limits.stitches, sources.stitches] = [next, limits.stitches ? `${sources.stitches ?? ''}+${source}` : source];
+    if (next.length > 0)
+      [limits.stitches, sources.stitches] = [next, limits.stitches ? `${sources.stitches ?? ''}+${source}` : source];
   }
 }
 
@@ -119,7 +127,11 @@ function combine(limits: Mutable<EffectiveLimits>, sources: Partial<Record<Limit
  * first allowed one the package has latencies for (else the first allowed); with no provider
  * limit and none in use, `cpu` if profiled, else the first profiled.
  */
-export function latencyProvider(catalog: StitchCatalog, limits: EffectiveLimits, provider: string | undefined): string | undefined {
+export function latencyProvider(
+  catalog: StitchCatalog,
+  limits: EffectiveLimits,
+  provider: string | undefined,
+): string | undefined {
   if (limits.provider) {
     if (provider !== undefined && limits.provider.includes(provider)) return provider;
     return limits.provider.find((p) => catalog.providers.includes(p)) ?? limits.provider[0];
@@ -147,7 +159,8 @@ export function unmetLimits(stitch: CatalogStitch, c: LimitCheck): LimitName[] {
   const l = c.limits;
   if (l.maxCostFraction !== undefined && stitch.costFraction > l.maxCostFraction) out.push('maxCostFraction');
   if (l.maxMacs !== undefined && stitch.macs > l.maxMacs) out.push('maxMacs');
-  if (l.minAccuracy !== undefined && !(stitch.accuracy !== undefined && stitch.accuracy >= l.minAccuracy)) out.push('minAccuracy');
+  if (l.minAccuracy !== undefined && !(stitch.accuracy !== undefined && stitch.accuracy >= l.minAccuracy))
+    out.push('minAccuracy');
   if (l.maxLatencyMs !== undefined) {
     const p = c.provider === undefined ? undefined : stitchLatency(c.catalog, stitch.id, c.provider, c.batch)?.ms;
     if (!(p !== undefined && p * c.slowdown <= l.maxLatencyMs * (c.latencyScale ?? 1))) out.push('maxLatencyMs');
@@ -156,7 +169,11 @@ export function unmetLimits(stitch: CatalogStitch, c: LimitCheck): LimitName[] {
 }
 
 /** Ranks feasible stitches under an objective; returns the best. Deterministic; prefers `current` on a tie. */
-function best(candidates: readonly CatalogStitch[], objective: Profile['objective'], current: number | undefined): CatalogStitch {
+function best(
+  candidates: readonly CatalogStitch[],
+  objective: Profile['objective'],
+  current: number | undefined,
+): CatalogStitch {
   const allAccurate = candidates.every((s) => s.accuracy !== undefined);
   // Higher is better. Without accuracy figures, cost stands in for it (higher cost on a frontier = more accurate).
   const key = (s: CatalogStitch): [number, number] =>
@@ -165,7 +182,8 @@ function best(candidates: readonly CatalogStitch[], objective: Profile['objectiv
   let topKey = key(top);
   for (const s of candidates.slice(1)) {
     const k = key(s);
-    const cmp = k[0] - topKey[0] || k[1] - topKey[1] || (s.id === current ? 1 : top.id === current ? -1 : top.id - s.id);
+    const cmp =
+      k[0] - topKey[0] || k[1] - topKey[1] || (s.id === current ? 1 : top.id === current ? -1 : top.id - s.id);
     if (cmp > 0) [top, topKey] = [s, k];
   }
   return top;
@@ -173,13 +191,21 @@ function best(candidates: readonly CatalogStitch[], objective: Profile['objectiv
 
 const fmt = (v: unknown) => (typeof v === 'number' ? String(Math.round(v * 1000) / 1000) : String(v));
 
-function describeLimits(limits: EffectiveLimits, sources: Partial<Record<LimitName, string>>, slowdown: number, latencySource: LatencySource | undefined): string {
+function describeLimits(
+  limits: EffectiveLimits,
+  sources: Partial<Record<LimitName, string>>,
+  slowdown: number,
+  latencySource: LatencySource | undefined,
+): string {
   const parts: string[] = [];
   const add = (k: LimitName, text: string) => parts.push(`${text} (${sources[k] ?? '?'})`);
   if (limits.maxCostFraction !== undefined) add('maxCostFraction', `cost ≤ ${fmt(limits.maxCostFraction)} of max`);
   if (limits.maxMacs !== undefined) add('maxMacs', `MACs ≤ ${fmt(limits.maxMacs)}`);
   if (limits.maxLatencyMs !== undefined) {
-    add('maxLatencyMs', `latency ≤ ${fmt(limits.maxLatencyMs)} ms at slowdown ${fmt(slowdown)}×${latencySource ? ` on ${latencySource} latencies` : ''}`);
+    add(
+      'maxLatencyMs',
+      `latency ≤ ${fmt(limits.maxLatencyMs)} ms at slowdown ${fmt(slowdown)}×${latencySource ? ` on ${latencySource} latencies` : ''}`,
+    );
   }
   if (limits.minAccuracy !== undefined) add('minAccuracy', `accuracy ≥ ${fmt(limits.minAccuracy)}`);
   if (limits.provider !== undefined) add('provider', `provider ${limits.provider.join('|')}`);
@@ -203,7 +229,12 @@ function describeLimits(limits: EffectiveLimits, sources: Partial<Record<LimitNa
  *
  * Pure and synchronous: identical inputs give identical decisions.
  */
-export function decide(state: DeviceState, profile: Profile, catalog: StitchCatalog, context: PolicyContext = {}): Decision {
+export function decide(
+  state: DeviceState,
+  profile: Profile,
+  catalog: StitchCatalog,
+  context: PolicyContext = {},
+): Decision {
   const held = context.held ?? [];
   const limits: Mutable<EffectiveLimits> = {};
   const sources: Partial<Record<LimitName, string>> = {};
@@ -233,15 +264,19 @@ export function decide(state: DeviceState, profile: Profile, catalog: StitchCata
   const currentRank = context.current === undefined ? undefined : catalog.rank.get(context.current);
   const headroom: LimitCheck = { ...check, latencyScale: 1 - profile.switching.latencyMargin };
   const meets = (s: CatalogStitch, c: LimitCheck) => unmetLimits(s, c).length === 0;
-  const withHeadroom = pool.filter((s) => meets(s, currentRank !== undefined && (catalog.rank.get(s.id) ?? 0) > currentRank ? headroom : check));
+  const withHeadroom = pool.filter((s) =>
+    meets(s, currentRank !== undefined && (catalog.rank.get(s.id) ?? 0) > currentRank ? headroom : check),
+  );
   const feasible = withHeadroom.length > 0 ? withHeadroom : pool.filter((s) => meets(s, check));
   const overBudget = feasible.length === 0;
   // Over budget: the cheapest candidate (the pool is in cost order).
   const chosen = overBudget ? (pool[0] as CatalogStitch) : best(feasible, profile.objective, context.current);
   const unmet = overBudget ? unmetLimits(chosen, check) : [];
-  const latencySource = provider === undefined ? undefined : stitchLatency(catalog, chosen.id, provider, check.batch)?.source;
+  const latencySource =
+    provider === undefined ? undefined : stitchLatency(catalog, chosen.id, provider, check.batch)?.source;
 
-  const reading = (x: MatchedReading) => `${x.signal}=${fmt(x.value)}${x.test.startsWith('equals') ? '' : ` ${x.test}`}${x.relaxed ? ' ±margin' : ''}`;
+  const reading = (x: MatchedReading) =>
+    `${x.signal}=${fmt(x.value)}${x.test.startsWith('equals') ? '' : ` ${x.test}`}${x.relaxed ? ' ±margin' : ''}`;
   const ruleText = rules.map((r) => `${r.name} (${r.readings.map(reading).join(', ')})`);
   const choice = overBudget
     ? `over budget: no candidate meets ${unmet.join(', ')}${slowdown !== 1 ? ` (slowdown ${fmt(slowdown)}×)` : ''}; cheapest stitch ${chosen.id}`

@@ -15,7 +15,10 @@ import { Switcher, type StitchSwitch, type SwitchHold, type SwitchStep } from '.
  * after its dwell), `pin` (hold a stitch: decisions go on, switches stop) and `unpin` (the latest
  * decision applies at once).
  */
-export type ControlInput = { readonly kind: 'manual'; readonly stitch: number } | { readonly kind: 'pin'; readonly stitch: number } | { readonly kind: 'unpin' };
+export type ControlInput =
+  | { readonly kind: 'manual'; readonly stitch: number }
+  | { readonly kind: 'pin'; readonly stitch: number }
+  | { readonly kind: 'unpin' };
 
 /** A change of the active stitch the app asked for. */
 export interface ControlChange {
@@ -102,14 +105,21 @@ export function policyLoop(inputs: PolicyLoopInputs): Observable<LoopEvent> {
       if (step.switch && step.switch.to !== step.switch.from) subscriber.next({ kind: 'switch', change: step.switch });
       if (step.recheckAt !== undefined) {
         // Scheduled from here, not from inside an action: waits never nest, however long the run.
-        pending = scheduler.schedule(() => apply(switcher.tick(scheduler.now())), Math.max(0, step.recheckAt - scheduler.now()));
+        pending = scheduler.schedule(
+          () => apply(switcher.tick(scheduler.now())),
+          Math.max(0, step.recheckAt - scheduler.now()),
+        );
       }
     };
 
     const decideNow = (s: DeviceState, provisional: boolean): void => {
       const catalog = inputs.catalog;
       if (!profile || !catalog) return;
-      const d = decide(s, profile, catalog, { ...inputs.context?.(), current: switcher.active, held: previous?.reason.rules.map((r) => r.name) });
+      const d = decide(s, profile, catalog, {
+        ...inputs.context?.(),
+        current: switcher.active,
+        held: previous?.reason.rules.map((r) => r.name),
+      });
       previous = d;
       const step = switcher.decide(d, scheduler.now(), provisional);
       subscriber.next({ kind: 'decision', decision: { ...d, hold: step.hold } });
@@ -127,7 +137,8 @@ export function policyLoop(inputs: PolicyLoopInputs): Observable<LoopEvent> {
       pending?.unsubscribe();
       pending = undefined;
       const step = c.kind === 'pin' ? (switcher.pin(c.stitch, now), {}) : switcher.manual(c.stitch, now);
-      if (switcher.active !== from) subscriber.next({ kind: 'control', change: { from, to: c.stitch, at: now, cause: c.kind } });
+      if (switcher.active !== from)
+        subscriber.next({ kind: 'control', change: { from, to: c.stitch, at: now, cause: c.kind } });
       apply(step);
     };
 
@@ -155,4 +166,11 @@ export function policyLoop(inputs: PolicyLoopInputs): Observable<LoopEvent> {
 }
 
 /** The catalog of a loop without a policy: only the control input moves the stitch. */
-const emptyCatalog: StitchCatalog = { stitches: new Map(), frontier: [], byCost: [], rank: new Map(), maxMacs: 0, providers: [] };
+const emptyCatalog: StitchCatalog = {
+  stitches: new Map(),
+  frontier: [],
+  byCost: [],
+  rank: new Map(),
+  maxMacs: 0,
+  providers: [],
+};

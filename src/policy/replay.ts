@@ -55,7 +55,13 @@ export function replayPolicy(inputs: PolicyReplayInputs): PolicyReplay {
   const keepStates = inputs.keep?.states ?? true;
   const keepDecisions = inputs.keep?.decisions ?? true;
   const listen = inputs.onEvent;
-  const loop = policyLoop({ state$, profile$: of(inputs.profile), catalog: inputs.catalog, scheduler, context: inputs.context });
+  const loop = policyLoop({
+    state$,
+    profile$: of(inputs.profile),
+    catalog: inputs.catalog,
+    scheduler,
+    context: inputs.context,
+  });
   const subs = [
     state$.subscribe((state) => {
       if (keepStates) out.states.push(state);

@@ -232,7 +232,16 @@ export class Switcher {
     const active = this.activeId;
     if (!d) return {};
     if (this.pinnedId !== undefined) {
-      return d.stitch === active ? {} : { hold: { kind: 'pinned', stitch: d.stitch, untilMs: undefined, summary: `pinned to stitch ${this.pinnedId}` } };
+      return d.stitch === active
+        ? {}
+        : {
+            hold: {
+              kind: 'pinned',
+              stitch: d.stitch,
+              untilMs: undefined,
+              summary: `pinned to stitch ${this.pinnedId}`,
+            },
+          };
     }
     if (active === undefined || this.free) return { switch: this.emit('initial', d, now, 0) };
     if (d.stitch === active) {
@@ -249,7 +258,15 @@ export class Switcher {
     const due = Math.max(waitDue, dwellDue);
     if (due <= now) return { switch: this.emit('degrade', d, now, now - this.degradeSince) };
     const kind = dwellDue >= waitDue ? 'dwell' : 'degrade-wait';
-    return { hold: { kind, stitch: d.stitch, untilMs: due, summary: `degrade to stitch ${d.stitch} held by the ${kind === 'dwell' ? 'dwell' : 'degrade wait'} until ${fmtS(due)}` }, recheckAt: due };
+    return {
+      hold: {
+        kind,
+        stitch: d.stitch,
+        untilMs: due,
+        summary: `degrade to stitch ${d.stitch} held by the ${kind === 'dwell' ? 'dwell' : 'degrade wait'} until ${fmtS(due)}`,
+      },
+      recheckAt: due,
+    };
   }
 
   private evaluateUpgrade(d: Decision, now: number): SwitchStep {
@@ -268,14 +285,18 @@ export class Switcher {
     }
     // The earliest time the switch can be due if the policy keeps wanting it.
     const due = Math.max(waitDue, dwellDue, now + Math.max(1, quorumMs - wantedMs));
-    const kind: SwitchHold['kind'] = backedOff && waitDue >= dwellDue ? 'backoff' : dwellDue > waitDue ? 'dwell' : 'upgrade-wait';
+    const kind: SwitchHold['kind'] =
+      backedOff && waitDue >= dwellDue ? 'backoff' : dwellDue > waitDue ? 'dwell' : 'upgrade-wait';
     const why =
       kind === 'backoff'
         ? `held by backoff (${this.backoff.level} failed upgrade${this.backoff.level > 1 ? 's' : ''}: wait ${fmtS(waitMs)})`
         : kind === 'dwell'
           ? 'held by the dwell'
           : `held until wanted for ${fmtS(waitMs)} (wanted ${fmtS(wantedMs)})`;
-    return { hold: { kind, stitch: d.stitch, untilMs: due, summary: `upgrade to stitch ${d.stitch} ${why}` }, recheckAt: due };
+    return {
+      hold: { kind, stitch: d.stitch, untilMs: due, summary: `upgrade to stitch ${d.stitch} ${why}` },
+      recheckAt: due,
+    };
   }
 
   /** Time in `[from, to]` during which an upgrade was wanted; drops marks no longer needed. */
@@ -292,7 +313,8 @@ export class Switcher {
 
   private expireBackoff(now: number): void {
     const b = this.backoff;
-    if (b.level > 0 && this.latest && now - b.at >= this.latest.switching.backoff.resetAfterMs) this.backoff = { level: 0, rank: Infinity, at: -Infinity };
+    if (b.level > 0 && this.latest && now - b.at >= this.latest.switching.backoff.resetAfterMs)
+      this.backoff = { level: 0, rank: Infinity, at: -Infinity };
   }
 
   /** The wait of an upgrade to rank `target`: `upgradeAfterMs`, longer under a backoff. */
@@ -355,7 +377,10 @@ export interface SwitchingOptions {
  * through. The runtime and `simulate` use the policy loop (`policyLoop`), which drives the same
  * switcher with the control input as well.
  */
-export function switchingDiscipline(catalog: StitchCatalog, options: SwitchingOptions = {}): OperatorFunction<Decision, StitchSwitch> {
+export function switchingDiscipline(
+  catalog: StitchCatalog,
+  options: SwitchingOptions = {},
+): OperatorFunction<Decision, StitchSwitch> {
   const scheduler = options.scheduler ?? asyncScheduler;
   return (source) =>
     new Observable<StitchSwitch>((subscriber) => {
@@ -367,7 +392,10 @@ export function switchingDiscipline(catalog: StitchCatalog, options: SwitchingOp
         pending = undefined;
         if (step.switch) subscriber.next(step.switch);
         if (step.recheckAt !== undefined) {
-          pending = scheduler.schedule(() => apply(switcher.tick(scheduler.now())), Math.max(0, step.recheckAt - scheduler.now()));
+          pending = scheduler.schedule(
+            () => apply(switcher.tick(scheduler.now())),
+            Math.max(0, step.recheckAt - scheduler.now()),
+          );
         }
         if (done && !pending) subscriber.complete();
       };

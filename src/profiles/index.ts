@@ -14,6 +14,14 @@ export {
   type ProfileIssue,
   type ProfileValidation,
 } from './parse.js';
-export { loadProfile, loadProfileSync, watchProfile, fileChanges, profilesInForce, type ProfileEvent, type WatchProfileOptions } from './load.js';
+export {
+  loadProfile,
+  loadProfileSync,
+  watchProfile,
+  fileChanges,
+  profilesInForce,
+  type ProfileEvent,
+  type WatchProfileOptions,
+} from './load.js';
 export { profileJsonSchema } from './json-schema.js';
 export { resolveProfileFile, shippedProfileNames, shippedProfilesDir } from './shipped.js';

@@ -4,7 +4,18 @@
 import { readFileSync, statSync, watch } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
-import { asyncScheduler, debounceTime, defer, filter, map, merge, Observable, of, type OperatorFunction, type SchedulerLike } from 'rxjs';
+import {
+  asyncScheduler,
+  debounceTime,
+  defer,
+  filter,
+  map,
+  merge,
+  Observable,
+  of,
+  type OperatorFunction,
+  type SchedulerLike,
+} from 'rxjs';
 import { isStitchnetError, ProfileError } from '../errors.js';
 import { DEFAULT_MAX_PROFILE_BYTES, parseProfile, type ParseProfileOptions } from './parse.js';
 import type { Profile } from './schema.js';
@@ -31,7 +42,10 @@ function tooLarge(file: string, size: number, maxBytes: number): ProfileError {
  * Reads and validates a profile file (YAML or JSON), or a shipped profile by name (`'balanced'`).
  * Throws {@link ProfileError} (`PROFILE_NOT_FOUND`, `PROFILE_INVALID`).
  */
-export async function loadProfile(nameOrFile: string, options: Omit<ParseProfileOptions, 'file'> = {}): Promise<Profile> {
+export async function loadProfile(
+  nameOrFile: string,
+  options: Omit<ParseProfileOptions, 'file'> = {},
+): Promise<Profile> {
   const file = resolveProfileFile(nameOrFile);
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_PROFILE_BYTES;
   let text: string;
@@ -71,7 +85,13 @@ export type ProfileEvent =
   /** A valid version is now in force. */
   | { readonly kind: 'loaded'; readonly file: string; readonly at: number; readonly profile: Profile }
   /** A version was rejected; `inForce` (the last valid one, if any) stays in force. */
-  | { readonly kind: 'rejected'; readonly file: string; readonly at: number; readonly error: ProfileError; readonly inForce: Profile | undefined };
+  | {
+      readonly kind: 'rejected';
+      readonly file: string;
+      readonly at: number;
+      readonly error: ProfileError;
+      readonly inForce: Profile | undefined;
+    };
 
 /** Options of {@link watchProfile}. */
 export interface WatchProfileOptions extends Omit<ParseProfileOptions, 'file'> {
@@ -128,7 +148,10 @@ export function watchProfile(nameOrFile: string, options: WatchProfileOptions = 
         inForce = parseProfile(text, { ...options, file });
         return { kind: 'loaded', file, at, profile: inForce };
       } catch (e) {
-        const error = isStitchnetError(e) && e instanceof ProfileError ? e : new ProfileError('PROFILE_INVALID', String(e), { file, cause: e });
+        const error =
+          isStitchnetError(e) && e instanceof ProfileError
+            ? e
+            : new ProfileError('PROFILE_INVALID', String(e), { file, cause: e });
         return { kind: 'rejected', file, at, error, inForce };
       }
     };

@@ -69,19 +69,41 @@ export function validateProfileText(text: string, options: ParseProfileOptions =
   } catch (e) {
     // Not expected: every known failure is an issue. Still, this function never throws.
     const message = e instanceof Error ? e.message : String(e);
-    return { ok: false, issues: [{ path: [], field: '(top level)', message: `The profile could not be validated: ${message}`, hint: 'This is a bug in stitchnet; please report it with the profile' }] };
+    return {
+      ok: false,
+      issues: [
+        {
+          path: [],
+          field: '(top level)',
+          message: `The profile could not be validated: ${message}`,
+          hint: 'This is a bug in stitchnet; please report it with the profile',
+        },
+      ],
+    };
   }
 }
 
-const fail = (issue: Omit<ProfileIssue, 'path'> & { path?: ProfileIssue['path'] }): ProfileValidation => ({ ok: false, issues: [{ path: [], ...issue }] });
+const fail = (issue: Omit<ProfileIssue, 'path'> & { path?: ProfileIssue['path'] }): ProfileValidation => ({
+  ok: false,
+  issues: [{ path: [], ...issue }],
+});
 
 function validateBounded(input: string, options: ParseProfileOptions): ProfileValidation {
-  if (typeof input !== 'string') return fail({ field: '(top level)', message: `A profile is text, got ${typeof input}`, hint: 'Pass the YAML or JSON text of the profile' });
+  if (typeof input !== 'string')
+    return fail({
+      field: '(top level)',
+      message: `A profile is text, got ${typeof input}`,
+      hint: 'Pass the YAML or JSON text of the profile',
+    });
   const text = input.charCodeAt(0) === 0xfeff ? input.slice(1) : input;
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_PROFILE_BYTES;
   const bytes = Buffer.byteLength(text, 'utf8');
   if (bytes > maxBytes) {
-    return fail({ field: '(file)', message: `The profile is ${bytes} bytes, over the limit of ${maxBytes}`, hint: 'A profile is a few KiB; raise maxBytes only for a profile you trust' });
+    return fail({
+      field: '(file)',
+      message: `The profile is ${bytes} bytes, over the limit of ${maxBytes}`,
+      hint: 'A profile is a few KiB; raise maxBytes only for a profile you trust',
+    });
   }
   const nesting = flowNesting(text);
   if (nesting.depth > MAX_PROFILE_DEPTH) return fail({ ...tooDeep(), line: nesting.line, column: nesting.column });
@@ -98,12 +120,28 @@ function validateBounded(input: string, options: ParseProfileOptions): ProfileVa
     const aliases = e instanceof ReferenceError && /alias/i.test(e.message);
     return fail({
       field: '(top level)',
-      message: aliases ? `The profile expands too many YAML aliases (more than ${MAX_PROFILE_ALIASES})` : `The profile cannot be read: ${e instanceof Error ? e.message : String(e)}`,
-      hint: aliases ? 'Write the repeated parts out, or use fewer *aliases' : 'Check the YAML anchors (&name) and aliases (*name)',
+      message: aliases
+        ? `The profile expands too many YAML aliases (more than ${MAX_PROFILE_ALIASES})`
+        : `The profile cannot be read: ${e instanceof Error ? e.message : String(e)}`,
+      hint: aliases
+        ? 'Write the repeated parts out, or use fewer *aliases'
+        : 'Check the YAML anchors (&name) and aliases (*name)',
     });
   }
   if (data === null || data === undefined) {
-    return { ok: false, issues: [{ path: [], field: '(top level)', message: 'The profile is empty', hint: 'Start from one of the shipped profiles, e.g. profiles/balanced.yaml', line: 1, column: 1 }] };
+    return {
+      ok: false,
+      issues: [
+        {
+          path: [],
+          field: '(top level)',
+          message: 'The profile is empty',
+          hint: 'Start from one of the shipped profiles, e.g. profiles/balanced.yaml',
+          line: 1,
+          column: 1,
+        },
+      ],
+    };
   }
   if (valueDepth(data, MAX_PROFILE_DEPTH) > MAX_PROFILE_DEPTH) return fail(tooDeep());
   const result = ProfileSchema.safeParse(data);
@@ -121,17 +159,27 @@ function syntaxIssues(doc: Document): ProfileValidation {
       return {
         path: [],
         field: '(syntax)',
-        message: overflow ? `The profile is nested too deeply (more than ${MAX_PROFILE_DEPTH} levels)` : `Syntax error: ${(e.message.split('\n')[0] ?? e.message).replace(/ at line \d+, column \d+:?$/, '')}`,
+        message: overflow
+          ? `The profile is nested too deeply (more than ${MAX_PROFILE_DEPTH} levels)`
+          : `Syntax error: ${(e.message.split('\n')[0] ?? e.message).replace(/ at line \d+, column \d+:?$/, '')}`,
         line: e.linePos?.[0].line,
         column: e.linePos?.[0].col,
-        hint: overflow ? 'Flatten the profile' : e.code === 'DUPLICATE_KEY' ? 'Each key may appear once per mapping' : 'Check indentation, colons and brackets on that line (YAML or JSON)',
+        hint: overflow
+          ? 'Flatten the profile'
+          : e.code === 'DUPLICATE_KEY'
+            ? 'Each key may appear once per mapping'
+            : 'Check indentation, colons and brackets on that line (YAML or JSON)',
       };
     }),
   };
 }
 
 function tooDeep(): Omit<ProfileIssue, 'path'> {
-  return { field: '(top level)', message: `The profile is nested deeper than ${MAX_PROFILE_DEPTH} levels`, hint: 'A profile needs a few levels; nest condition sets (all/any) at most a few deep' };
+  return {
+    field: '(top level)',
+    message: `The profile is nested deeper than ${MAX_PROFILE_DEPTH} levels`,
+    hint: 'A profile needs a few levels; nest condition sets (all/any) at most a few deep',
+  };
 }
 
 /**
@@ -201,7 +249,8 @@ export function valueDepth(value: unknown, limit: number): number {
     if (typeof v !== 'object' || v === null) continue;
     if (depth > max) max = depth;
     if (max > limit || ++visited > 1_000_000) return Math.max(max, limit + 1);
-    for (const child of Array.isArray(v) ? v : Object.values(v)) if (typeof child === 'object' && child !== null) stack.push({ v: child, depth: depth + 1 });
+    for (const child of Array.isArray(v) ? v : Object.values(v))
+      if (typeof child === 'object' && child !== null) stack.push({ v: child, depth: depth + 1 });
   }
   return max;
 }
@@ -224,16 +273,21 @@ export function parseProfile(text: string, options: ParseProfileOptions = {}): P
 export function profileFromObject(value: unknown, options: ParseProfileOptions = {}): Profile {
   let result: ReturnType<typeof ProfileSchema.safeParse>;
   try {
-    if (valueDepth(value, MAX_PROFILE_DEPTH) > MAX_PROFILE_DEPTH) throw profileError([{ path: [], ...tooDeep() }], options.file);
+    if (valueDepth(value, MAX_PROFILE_DEPTH) > MAX_PROFILE_DEPTH)
+      throw profileError([{ path: [], ...tooDeep() }], options.file);
     result = ProfileSchema.safeParse(value);
   } catch (e) {
     if (e instanceof ProfileError) throw e;
     // Only a value that YAML or JSON cannot produce (a typed array, a Date, a getter that throws) gets here.
-    throw new ProfileError('PROFILE_INVALID', `The profile cannot be checked: ${e instanceof Error ? e.message : String(e)}`, {
-      file: options.file,
-      cause: e,
-      hint: 'A profile object is plain data: objects, arrays, strings, numbers and booleans',
-    });
+    throw new ProfileError(
+      'PROFILE_INVALID',
+      `The profile cannot be checked: ${e instanceof Error ? e.message : String(e)}`,
+      {
+        file: options.file,
+        cause: e,
+        hint: 'A profile object is plain data: objects, arrays, strings, numbers and booleans',
+      },
+    );
   }
   const issues = result.success ? (options.check?.(result.data) ?? []) : schemaIssues(result.error.issues, value);
   if (result.success && issues.length === 0) return result.data;
@@ -247,7 +301,8 @@ export function profileFromObject(value: unknown, options: ParseProfileOptions =
 export function profileError(issues: readonly ProfileIssue[], file: string | undefined): ProfileError {
   const at = (i: ProfileIssue) => (i.line === undefined ? i.field : `line ${i.line}:${i.column ?? 1} ${i.field}`);
   const [first] = issues;
-  const hint = 'Fix the field named; `stitchnet validate <profile>` lists every problem with its line and a hint, and profiles/profile.schema.json gives editors completion';
+  const hint =
+    'Fix the field named; `stitchnet validate <profile>` lists every problem with its line and a hint, and profiles/profile.schema.json gives editors completion';
   if (!first) return new ProfileError('PROFILE_INVALID', 'Invalid profile', { file, hint });
   if (issues.length === 1) {
     const where = first.line === undefined ? '' : ` at line ${first.line}, column ${first.column ?? 1}`;
@@ -259,7 +314,11 @@ export function profileError(issues: readonly ProfileIssue[], file: string | und
     });
   }
   const list = issues.map((i) => `${at(i)}: ${i.message}${i.hint ? ` (${i.hint})` : ''}`).join('; ');
-  return new ProfileError('PROFILE_INVALID', `Invalid profile, ${issues.length} problems: ${list}`, { file, field: first.field, hint: 'Fix the problems in order: a syntax error often causes the ones after it' });
+  return new ProfileError('PROFILE_INVALID', `Invalid profile, ${issues.length} problems: ${list}`, {
+    file,
+    field: first.field,
+    hint: 'Fix the problems in order: a syntax error often causes the ones after it',
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -310,16 +369,21 @@ function describeIssue(issue: Issue, data: unknown): ProfileCheckIssue[] {
     }
     case 'invalid_type': {
       const got = describeValue(valueAt(data, path));
-      const isThreshold = last === 'below' || last === 'above' || last === 'equals' || last === 'between' || typeof last === 'number';
+      const isThreshold =
+        last === 'below' || last === 'above' || last === 'equals' || last === 'between' || typeof last === 'number';
       const conditionPath = path.includes('when');
       let hint: string | undefined;
       const value = valueAt(data, path);
-      if (typeof value === 'number' && !Number.isFinite(value)) hint = 'Write a finite number: .nan and .inf are not thresholds or settings';
-      else if (issue.expected === 'number' && conditionPath && isThreshold) hint = 'Thresholds are plain numbers, e.g. below: 20 (no quotes, no units)';
+      if (typeof value === 'number' && !Number.isFinite(value))
+        hint = 'Write a finite number: .nan and .inf are not thresholds or settings';
+      else if (issue.expected === 'number' && conditionPath && isThreshold)
+        hint = 'Thresholds are plain numbers, e.g. below: 20 (no quotes, no units)';
       else if (issue.expected === 'number') hint = 'Write a plain number (no quotes, no units; durations are in ms)';
-      else if (issue.expected === 'boolean' && conditionPath) hint = `"${String(last)}" is true or false: write ${String(last)}: false, not a range`;
+      else if (issue.expected === 'boolean' && conditionPath)
+        hint = `"${String(last)}" is true or false: write ${String(last)}: false, not a range`;
       else if (issue.expected === 'boolean') hint = 'Write true or false';
-      const expected = issue.expected === 'object' ? 'a mapping' : issue.expected === 'array' ? 'a list' : `a ${issue.expected}`;
+      const expected =
+        issue.expected === 'object' ? 'a mapping' : issue.expected === 'array' ? 'a list' : `a ${issue.expected}`;
       if (got === 'nothing') return [{ path, message: `Missing "${String(last)}" (${expected})`, hint }];
       return [{ path, message: `Expected ${expected}, got ${got}`, hint }];
     }
@@ -327,7 +391,13 @@ function describeIssue(issue: Issue, data: unknown): ProfileCheckIssue[] {
       const value = valueAt(data, path);
       const valid = issue.values.map((v) => String(v));
       const guess = typeof value === 'string' ? didYouMean(value, valid) : undefined;
-      return [{ path, message: `${jsonText(value)} is not allowed here${guess ? `; did you mean "${guess}"?` : ''}`, validValues: valid }];
+      return [
+        {
+          path,
+          message: `${jsonText(value)} is not allowed here${guess ? `; did you mean "${guess}"?` : ''}`,
+          validValues: valid,
+        },
+      ];
     }
     case 'too_small':
     case 'too_big': {

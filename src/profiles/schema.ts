@@ -9,8 +9,28 @@
 import { z } from 'zod';
 import { PROVIDER_NAMES } from '../base/providers.js';
 import type { SameType } from '../base/types.js';
-import type { LimitName, Limits, NumberCondition, OrtSettings, Profile, ProfileInput, Provider, Rule, Sampling, Switching, When } from './types.js';
-import { isAppSignal, isBuiltinSignal, SIGNALS, SIGNAL_NAMES, signalInfo, signalNameHint, type BuiltinSignalName } from '../signals/names.js';
+import type {
+  LimitName,
+  Limits,
+  NumberCondition,
+  OrtSettings,
+  Profile,
+  ProfileInput,
+  Provider,
+  Rule,
+  Sampling,
+  Switching,
+  When,
+} from './types.js';
+import {
+  isAppSignal,
+  isBuiltinSignal,
+  SIGNALS,
+  SIGNAL_NAMES,
+  signalInfo,
+  signalNameHint,
+  type BuiltinSignalName,
+} from '../signals/names.js';
 import { DEFAULT_SAMPLING } from '../signals/options.js';
 
 /** Execution providers a profile may name (onnxruntime-node's names). */
@@ -32,7 +52,9 @@ export const NumberConditionSchema = z
       .number()
       .nonnegative()
       .optional()
-      .describe('Hysteresis margin for this condition (overrides switching.hysteresis for the signal): once the rule matched, it keeps matching until the reading is past the threshold by this much.'),
+      .describe(
+        'Hysteresis margin for this condition (overrides switching.hysteresis for the signal): once the rule matched, it keeps matching until the reading is past the threshold by this much.',
+      ),
   })
   .describe('A condition on a numeric signal: below / above / between / equals (all given must hold).');
 
@@ -86,8 +108,15 @@ export const LimitsSchema = z
       .number()
       .positive()
       .optional()
-      .describe("Largest latency allowed, ms: the stitch's latency on this device (calibrated; the package's figure as a fallback) × the observed slowdown."),
-    minAccuracy: z.number().min(0).max(1).optional().describe('Smallest accuracy allowed, 0..1, on the package evaluation set.'),
+      .describe(
+        "Largest latency allowed, ms: the stitch's latency on this device (calibrated; the package's figure as a fallback) × the observed slowdown.",
+      ),
+    minAccuracy: z
+      .number()
+      .min(0)
+      .max(1)
+      .optional()
+      .describe('Smallest accuracy allowed, 0..1, on the package evaluation set.'),
     provider: z
       .union([ProviderSchema, z.array(ProviderSchema).min(1)])
       .optional()
@@ -111,7 +140,9 @@ export const RuleSchema = z.strictObject({
   unavailable: z
     .enum(['skip', 'match'])
     .default('skip')
-    .describe('A condition on a signal that has no reading: skip (does not hold) or match (holds: the cautious choice for a sensor that may fail).'),
+    .describe(
+      'A condition on a signal that has no reading: skip (does not hold) or match (holds: the cautious choice for a sensor that may fail).',
+    ),
 });
 
 /** The backoff of failed upgrades (part of the switching discipline). */
@@ -122,15 +153,24 @@ export const BackoffSchema = z
       .int()
       .nonnegative()
       .default(60_000)
-      .describe('An upgrade that a latency rule (inference.* or maxLatencyMs) reverses within this many ms counts as failed.'),
+      .describe(
+        'An upgrade that a latency rule (inference.* or maxLatencyMs) reverses within this many ms counts as failed.',
+      ),
     factor: z
       .number()
       .min(1)
       .max(16)
       .default(2)
-      .describe('After n failed upgrades, an upgrade to the failed stitch or a costlier one waits upgradeAfterMs × factor^n (1: no backoff).'),
+      .describe(
+        'After n failed upgrades, an upgrade to the failed stitch or a costlier one waits upgradeAfterMs × factor^n (1: no backoff).',
+      ),
     maxMs: z.number().int().nonnegative().default(120_000).describe('The longest upgrade wait under a backoff, ms.'),
-    resetAfterMs: z.number().int().nonnegative().default(300_000).describe('The backoff is forgotten after this many ms without a failed upgrade.'),
+    resetAfterMs: z
+      .number()
+      .int()
+      .nonnegative()
+      .default(300_000)
+      .describe('The backoff is forgotten after this many ms without a failed upgrade.'),
   })
   .describe('How failed upgrades back off.');
 
@@ -164,26 +204,50 @@ export const SwitchingSchema = z
       .min(0)
       .lt(1)
       .default(0.1)
-      .describe('Hysteresis of maxLatencyMs: a stitch costlier than the active one must meet it with this fraction to spare (0.1: within 90 % of the limit).'),
+      .describe(
+        'Hysteresis of maxLatencyMs: a stitch costlier than the active one must meet it with this fraction to spare (0.1: within 90 % of the limit).',
+      ),
     hysteresis: z
       .record(z.string(), z.number().nonnegative())
       .default({})
-      .describe('Per signal: once a rule matched, its thresholds on that signal are relaxed by this margin until the reading is past them by it.'),
+      .describe(
+        'Per signal: once a rule matched, its thresholds on that signal are relaxed by this margin until the reading is past them by it.',
+      ),
   })
   .describe('How eagerly the runtime follows the decisions.');
 
 /** Sampling settings; the same fields as the signal sources' `SamplingOptions`. */
 export const SamplingSchema = z
   .strictObject({
-    fastMs: z.number().int().min(100).default(DEFAULT_SAMPLING.fastMs).describe('Period of the fast lane (CPU load, memory, Linux battery), ms.'),
-    slowMs: z.number().int().min(500).default(DEFAULT_SAMPLING.slowMs).describe('Period of the slow lane (temperatures; battery elsewhere), ms.'),
+    fastMs: z
+      .number()
+      .int()
+      .min(100)
+      .default(DEFAULT_SAMPLING.fastMs)
+      .describe('Period of the fast lane (CPU load, memory, Linux battery), ms.'),
+    slowMs: z
+      .number()
+      .int()
+      .min(500)
+      .default(DEFAULT_SAMPLING.slowMs)
+      .describe('Period of the slow lane (temperatures; battery elsewhere), ms.'),
     gpuMs: z.number().int().min(100).default(DEFAULT_SAMPLING.gpuMs).describe('Period of the nvidia-smi stream, ms.'),
-    probeTimeoutMs: z.number().int().positive().optional().describe('A probe slower than this is reported as timed out (default: 2 × its period).'),
+    probeTimeoutMs: z
+      .number()
+      .int()
+      .positive()
+      .optional()
+      .describe('A probe slower than this is reported as timed out (default: 2 × its period).'),
     smoothing: z
       .record(z.string(), z.number().gt(0).max(1))
       .default({ ...DEFAULT_SAMPLING.smoothing })
       .describe('EMA weight of the newest sample per signal, 0 < α ≤ 1 (1: no smoothing). Replaces the default table.'),
-    trendWindowMs: z.number().int().positive().default(DEFAULT_SAMPLING.trendWindowMs).describe('Window of the temperature trend, ms.'),
+    trendWindowMs: z
+      .number()
+      .int()
+      .positive()
+      .default(DEFAULT_SAMPLING.trendWindowMs)
+      .describe('Window of the temperature trend, ms.'),
     slowdownWindow: z
       .number()
       .int()
@@ -217,13 +281,28 @@ export const SamplingSchema = z
 /** onnxruntime session settings a profile may set. */
 export const OrtSchema = z
   .strictObject({
-    intraOpNumThreads: z.number().int().nonnegative().optional().describe('Threads inside one operator (0 or absent: onnxruntime chooses).'),
-    interOpNumThreads: z.number().int().nonnegative().optional().describe('Threads across operators (0 or absent: onnxruntime chooses).'),
-    allowSpinning: z.boolean().default(false).describe('Let idle ORT threads spin: slightly lower latency, much more CPU and energy.'),
+    intraOpNumThreads: z
+      .number()
+      .int()
+      .nonnegative()
+      .optional()
+      .describe('Threads inside one operator (0 or absent: onnxruntime chooses).'),
+    interOpNumThreads: z
+      .number()
+      .int()
+      .nonnegative()
+      .optional()
+      .describe('Threads across operators (0 or absent: onnxruntime chooses).'),
+    allowSpinning: z
+      .boolean()
+      .default(false)
+      .describe('Let idle ORT threads spin: slightly lower latency, much more CPU and energy.'),
     enableCpuMemArena: z
       .boolean()
       .default(false)
-      .describe("Keep onnxruntime's CPU memory arena: activation memory stays reserved between runs, grown to the largest batch seen. Default false: much less resident memory; runs of large batches may pay for allocating their activations anew."),
+      .describe(
+        "Keep onnxruntime's CPU memory arena: activation memory stays reserved between runs, grown to the largest batch seen. Default false: much less resident memory; runs of large batches may pay for allocating their activations anew.",
+      ),
   })
   .describe('onnxruntime session settings.');
 
@@ -241,7 +320,10 @@ export function checkProfileSemantics(value: unknown, ctx: Pick<z.RefinementCtx<
     if (!isRecord(rule)) return;
     if (typeof rule.name === 'string') {
       const first = seen.get(rule.name);
-      if (first !== undefined) issue(['rules', i, 'name'], `Rule name "${rule.name}" is already used by rules[${first}]`, { hint: 'Give every rule its own name' });
+      if (first !== undefined)
+        issue(['rules', i, 'name'], `Rule name "${rule.name}" is already used by rules[${first}]`, {
+          hint: 'Give every rule its own name',
+        });
       else seen.set(rule.name, i);
     }
     if (isRecord(rule.when)) checkWhen(rule.when, ['rules', i, 'when'], issue);
@@ -258,7 +340,8 @@ export function checkProfileSemantics(value: unknown, ctx: Pick<z.RefinementCtx<
     const table = block[key];
     if (!isRecord(table)) continue;
     for (const name of Object.keys(table)) {
-      if (!isBuiltinSignal(name) && !isAppSignal(name)) issue([block === switching ? 'switching' : 'sampling', key, name], `Unknown signal "${name}"`, unknownSignal());
+      if (!isBuiltinSignal(name) && !isAppSignal(name))
+        issue([block === switching ? 'switching' : 'sampling', key, name], `Unknown signal "${name}"`, unknownSignal());
     }
   }
 }
@@ -274,17 +357,22 @@ export const MAX_CONDITION_DEPTH = 32;
 
 function checkWhen(when: Record<string, unknown>, path: PropertyKey[], issue: IssueFn, depth = 0): void {
   if (depth > MAX_CONDITION_DEPTH) {
-    issue(path, `Conditions are nested deeper than ${MAX_CONDITION_DEPTH} levels of all/any`, { hint: 'Flatten the condition sets: all: [a, all: [b, c]] is all: [a, b, c]' });
+    issue(path, `Conditions are nested deeper than ${MAX_CONDITION_DEPTH} levels of all/any`, {
+      hint: 'Flatten the condition sets: all: [a, all: [b, c]] is all: [a, b, c]',
+    });
     return;
   }
   const keys = Object.keys(when);
   if (keys.length === 0) {
-    issue(path, 'A condition set needs at least one condition', { hint: 'To apply a limit always, put it in the top-level "limits" instead of a rule' });
+    issue(path, 'A condition set needs at least one condition', {
+      hint: 'To apply a limit always, put it in the top-level "limits" instead of a rule',
+    });
   }
   for (const key of keys) {
     const v = when[key];
     if (key === 'all' || key === 'any') {
-      if (Array.isArray(v)) v.forEach((w: unknown, j) => isRecord(w) && checkWhen(w, [...path, key, j], issue, depth + 1));
+      if (Array.isArray(v))
+        v.forEach((w: unknown, j) => isRecord(w) && checkWhen(w, [...path, key, j], issue, depth + 1));
       continue;
     }
     if (!isBuiltinSignal(key) && !isAppSignal(key)) {
@@ -299,7 +387,9 @@ function checkWhen(when: Record<string, unknown>, path: PropertyKey[], issue: Is
 
 function checkNumberCondition(signal: string, c: Record<string, unknown>, path: PropertyKey[], issue: IssueFn): void {
   if (!['below', 'above', 'between', 'equals'].some((k) => k in c)) {
-    issue(path, `The condition on "${signal}" has no test`, { hint: 'Give below, above, between or equals, e.g. { below: 20 }' });
+    issue(path, `The condition on "${signal}" has no test`, {
+      hint: 'Give below, above, between or equals, e.g. { below: 20 }',
+    });
     return;
   }
   // A bound that is not a finite number (.nan, .inf) is the schema's to report.
@@ -312,7 +402,9 @@ function checkNumberCondition(signal: string, c: Record<string, unknown>, path: 
   const between = Array.isArray(c.between) ? c.between.map(n) : undefined;
   const [lo, hi] = between ?? [];
   if (lo !== undefined && hi !== undefined && lo > hi) {
-    issue([...path, 'between'], `between [${lo}, ${hi}] is empty: the low bound comes first`, { hint: 'Check the direction of below and above' });
+    issue([...path, 'between'], `between [${lo}, ${hi}] is empty: the low bound comes first`, {
+      hint: 'Check the direction of below and above',
+    });
     return;
   }
   // The set of readings that satisfy every bound: (low, high), closed where `between` sets the bound.
@@ -334,8 +426,16 @@ function checkNumberCondition(signal: string, c: Record<string, unknown>, path: 
     issue(path, `The condition ${describe} on "${signal}" can never hold`, {
       hint: 'All bounds of one condition must hold together; to express "either", use any: [ … ]',
     });
-  } else if (high < min || (high === min && highOpen) || low > max || (low === max && lowOpen) || (equals !== undefined && (equals < min || equals > max))) {
-    issue(path, `The condition ${describe} on "${signal}" can never hold: readings are between ${min} and ${max}`, { hint: 'Check the direction of below and above' });
+  } else if (
+    high < min ||
+    (high === min && highOpen) ||
+    low > max ||
+    (low === max && lowOpen) ||
+    (equals !== undefined && (equals < min || equals > max))
+  ) {
+    issue(path, `The condition ${describe} on "${signal}" can never hold: readings are between ${min} and ${max}`, {
+      hint: 'Check the direction of below and above',
+    });
   }
 }
 
@@ -361,9 +461,16 @@ export const ProfileSchema = z
     objective: z
       .enum(OBJECTIVES)
       .default('max-accuracy')
-      .describe('max-accuracy: the most accurate stitch within the limits. min-cost: the cheapest stitch within the limits (set an accuracy floor with minAccuracy).'),
+      .describe(
+        'max-accuracy: the most accurate stitch within the limits. min-cost: the cheapest stitch within the limits (set an accuracy floor with minAccuracy).',
+      ),
     limits: LimitsSchema.prefault({}).describe('Limits always in force.'),
-    rules: z.array(RuleSchema).default([]).describe('Rules: when their conditions hold, their limits apply too. All matching rules apply; the strictest limit wins.'),
+    rules: z
+      .array(RuleSchema)
+      .default([])
+      .describe(
+        'Rules: when their conditions hold, their limits apply too. All matching rules apply; the strictest limit wins.',
+      ),
     switching: SwitchingSchema.prefault({}),
     sampling: SamplingSchema.prefault({}),
     ort: OrtSchema.prefault({}),
@@ -371,7 +478,22 @@ export const ProfileSchema = z
   .superRefine((value, ctx) => checkProfileSemantics(value, ctx), { when: () => true })
   .describe('A stitchnet profile.');
 
-export type { Provider, NumberCondition, Condition, ConditionOf, When, Limits, LimitName, Rule, RuleInput, Switching, Sampling, OrtSettings, Profile, ProfileInput } from './types.js';
+export type {
+  Provider,
+  NumberCondition,
+  Condition,
+  ConditionOf,
+  When,
+  Limits,
+  LimitName,
+  Rule,
+  RuleInput,
+  Switching,
+  Sampling,
+  OrtSettings,
+  Profile,
+  ProfileInput,
+} from './types.js';
 
 // The public types are plain interfaces (types.ts); these fail to compile when the schema drifts from them.
 true satisfies SameType<Provider, z.infer<typeof ProviderSchema>>;

@@ -58,9 +58,13 @@ export function resolveProfileFile(nameOrPath: string): string {
   const names = shippedProfileNames();
   const dir = shippedProfilesDir();
   if (dir && names.includes(nameOrPath)) return path.join(dir, `${nameOrPath}.yaml`);
-  throw new ProfileError('PROFILE_NOT_FOUND', `"${nameOrPath}" is neither a profile file nor the name of a shipped profile`, {
-    file: nameOrPath,
-    validValues: names,
-    hint: 'Give a shipped profile by name, or the path of a YAML or JSON profile file',
-  });
+  throw new ProfileError(
+    'PROFILE_NOT_FOUND',
+    `"${nameOrPath}" is neither a profile file nor the name of a shipped profile`,
+    {
+      file: nameOrPath,
+      validValues: names,
+      hint: 'Give a shipped profile by name, or the path of a YAML or JSON profile file',
+    },
+  );
 }

@@ -28,7 +28,9 @@ export interface NumberCondition {
 export type Condition = boolean | NumberCondition;
 
 /** The condition a built-in signal takes: `boolean` for a boolean signal, bounds for a numeric one. */
-export type ConditionOf<S extends BuiltinSignalName> = (typeof SIGNALS)[S]['kind'] extends 'boolean' ? boolean : NumberCondition;
+export type ConditionOf<S extends BuiltinSignalName> = (typeof SIGNALS)[S]['kind'] extends 'boolean'
+  ? boolean
+  : NumberCondition;
 
 /**
  * A set of conditions that must all hold: signal names map to conditions (built-in names with the
@@ -39,7 +41,9 @@ export type ConditionOf<S extends BuiltinSignalName> = (typeof SIGNALS)[S]['kind
  * const when: When = { 'battery.percent': { below: 20 }, 'battery.charging': false };
  * ```
  */
-export type When = { all?: When[] | undefined; any?: When[] | undefined } & { [S in BuiltinSignalName]?: ConditionOf<S> | undefined } & {
+export type When = { all?: When[] | undefined; any?: When[] | undefined } & {
+  [S in BuiltinSignalName]?: ConditionOf<S> | undefined;
+} & {
   [S in AppSignalName]?: Condition | undefined;
 };
 

@@ -8,14 +8,20 @@ import { OptionError, RuntimeError } from '../errors.js';
 export function checkSignal(signal: unknown, option: string): AbortSignal | undefined {
   if (signal === undefined) return undefined;
   if (!(signal instanceof AbortSignal)) {
-    throw new OptionError('OPTION_INVALID', `${option} must be an AbortSignal`, { option, hint: 'Pass controller.signal of an AbortController, or AbortSignal.timeout(ms).' });
+    throw new OptionError('OPTION_INVALID', `${option} must be an AbortSignal`, {
+      option,
+      hint: 'Pass controller.signal of an AbortController, or AbortSignal.timeout(ms).',
+    });
   }
   return signal;
 }
 
 /** The error an aborted operation rejects with. */
 export function abortedError(signal: AbortSignal, what: string): RuntimeError {
-  return new RuntimeError('ABORTED', `${what} was aborted`, { cause: signal.reason, hint: 'The AbortSignal passed in the options fired; the error cause is its reason.' });
+  return new RuntimeError('ABORTED', `${what} was aborted`, {
+    cause: signal.reason,
+    hint: 'The AbortSignal passed in the options fired; the error cause is its reason.',
+  });
 }
 
 /** Throws {@link abortedError} when `signal` has fired. */
@@ -27,15 +33,26 @@ export function throwIfAborted(signal: AbortSignal | undefined, what: string): v
  * Settles with `work`, or rejects with {@link abortedError} as soon as `signal` fires, whichever
  * comes first. `work` goes on after an abort: `discard` receives its value then (to release it).
  */
-export function raceAbort<T>(work: Promise<T>, signal: AbortSignal | undefined, what: string, discard?: (value: T) => unknown): Promise<T> {
+export function raceAbort<T>(
+  work: Promise<T>,
+  signal: AbortSignal | undefined,
+  what: string,
+  discard?: (value: T) => unknown,
+): Promise<T> {
   if (signal === undefined) return work;
   if (signal.aborted) {
-    void work.then((v) => discard?.(v), () => undefined);
+    void work.then(
+      (v) => discard?.(v),
+      () => undefined,
+    );
     return Promise.reject(abortedError(signal, what));
   }
   return new Promise<T>((resolve, reject) => {
     const onAbort = () => {
-      void work.then((v) => discard?.(v), () => undefined);
+      void work.then(
+        (v) => discard?.(v),
+        () => undefined,
+      );
       reject(abortedError(signal, what));
     };
     signal.addEventListener('abort', onAbort, { once: true });

@@ -27,7 +27,13 @@ import type { Manifest } from '../package/schema.js';
 import { catalogFromManifest, stitchLatency, type DeviceLatencyTable, type StitchCatalog } from '../policy/catalog.js';
 import { checkProfileForCatalog } from '../policy/check.js';
 import { decide, type Decision, type MatchedRule } from '../policy/decide.js';
-import { policyLoop, type ControlChange, type ControlInput, type LoopDecision, type LoopEvent } from '../policy/loop.js';
+import {
+  policyLoop,
+  type ControlChange,
+  type ControlInput,
+  type LoopDecision,
+  type LoopEvent,
+} from '../policy/loop.js';
 import type { StitchSwitch } from '../policy/switching.js';
 import { loadProfileSync, watchProfile, type WatchProfileOptions } from '../profiles/load.js';
 import { profileFromObject } from '../profiles/parse.js';
@@ -122,13 +128,14 @@ export interface AdaptiveHost {
   report(error: StitchnetError): void;
 }
 
-
 /**
  * The catalog the policy works on, or `undefined` when the package has no cost figures (then no
  * profile can drive it; {@link requireCatalog} says why).
  */
 export function policyCatalog(manifest: Manifest, device?: DeviceLatencyTable): StitchCatalog | undefined {
-  return manifest.stitches.every((s) => s.macs !== undefined && s.macs > 0) ? catalogFromManifest(manifest, { device }) : undefined;
+  return manifest.stitches.every((s) => s.macs !== undefined && s.macs > 0)
+    ? catalogFromManifest(manifest, { device })
+    : undefined;
 }
 
 /** The catalog, or the PackageError that explains why a profile cannot drive this package. */
@@ -142,7 +149,10 @@ export function requireCatalog(catalog: StitchCatalog | undefined, manifest: Man
  *
  * @throws ProfileError PROFILE_NOT_FOUND or PROFILE_INVALID (with file, line and field)
  */
-export function loadRuntimeProfile(input: ProfileSource, catalog: StitchCatalog): { profile: Profile; file: string | undefined } {
+export function loadRuntimeProfile(
+  input: ProfileSource,
+  catalog: StitchCatalog,
+): { profile: Profile; file: string | undefined } {
   const check = (p: Profile) => checkProfileForCatalog(p, catalog);
   if (typeof input === 'string') return { profile: loadProfileSync(input, { check }), file: input };
   return { profile: profileFromObject(input, { check }), file: undefined };
@@ -184,7 +194,12 @@ export interface AdaptiveLoopOptions {
 type MonitorSettings = { window: number; windowMs: number; minSamples: number; warmupRuns: number };
 
 function monitorSettings(s: SamplingOptions): MonitorSettings {
-  return { window: s.slowdownWindow, windowMs: s.slowdownWindowMs, minSamples: s.slowdownMinSamples, warmupRuns: s.slowdownWarmupRuns };
+  return {
+    window: s.slowdownWindow,
+    windowMs: s.slowdownWindowMs,
+    minSamples: s.slowdownMinSamples,
+    warmupRuns: s.slowdownWarmupRuns,
+  };
 }
 
 /**
@@ -281,7 +296,14 @@ export class AdaptiveLoop {
     this.subscriptions.add(
       loop.subscribe({
         next: (e) => this.onLoopEvent(e),
-        error: (e: unknown) => this.host.report(asError(e, () => new SignalError('SIGNAL_SOURCE_FAILED', 'The signal pipeline failed; the policy stopped', { cause: e }))),
+        error: (e: unknown) =>
+          this.host.report(
+            asError(
+              e,
+              () =>
+                new SignalError('SIGNAL_SOURCE_FAILED', 'The signal pipeline failed; the policy stopped', { cause: e }),
+            ),
+          ),
       }),
     );
     const file = this.options.profile?.file;
@@ -377,19 +399,37 @@ export class AdaptiveLoop {
     }).subscribe({
       next: (e) => (e.kind === 'loaded' ? this.apply(e.profile) : this.host.report(e.error)),
       error: (e: unknown) =>
-        this.host.report(asError(e, () => new ProfileError('PROFILE_NOT_FOUND', 'Stopped watching the profile', { file, cause: e, hint: 'Set the profile again with setProfile' }))),
+        this.host.report(
+          asError(
+            e,
+            () =>
+              new ProfileError('PROFILE_NOT_FOUND', 'Stopped watching the profile', {
+                file,
+                cause: e,
+                hint: 'Set the profile again with setProfile',
+              }),
+          ),
+        ),
     });
   }
 
   private apply(profile: Profile): void {
     const ort = this.options.ort;
-    if (ort !== undefined && !isDeepStrictEqual(profile.ort, ort) && !isDeepStrictEqual(profile.ort, this.ortComplaint)) {
+    if (
+      ort !== undefined &&
+      !isDeepStrictEqual(profile.ort, ort) &&
+      !isDeepStrictEqual(profile.ort, this.ortComplaint)
+    ) {
       this.ortComplaint = profile.ort;
       this.host.report(
-        new ProfileError('PROFILE_NEEDS_RESTART', 'The new profile changes the onnxruntime settings (ort), which apply only when the runtime is created', {
-          field: 'ort',
-          hint: 'Create the runtime again to use them; everything else in the profile is in force now',
-        }),
+        new ProfileError(
+          'PROFILE_NEEDS_RESTART',
+          'The new profile changes the onnxruntime settings (ort), which apply only when the runtime is created',
+          {
+            field: 'ort',
+            hint: 'Create the runtime again to use them; everything else in the profile is in force now',
+          },
+        ),
       );
     }
     if (!isDeepStrictEqual(profile, this.profiles.value)) this.profiles.next(profile);
@@ -411,7 +451,10 @@ export class AdaptiveLoop {
       this.options.systemSource === undefined
         ? systemSource({ fastMs: s.fastMs, slowMs: s.slowMs, gpuMs: s.gpuMs, probeTimeoutMs: s.probeTimeoutMs })
         : this.options.systemSource;
-    const ranked = (source: SignalSource, precedence: number) => ({ source: this.recorder.tap(source, this.scheduler), precedence });
+    const ranked = (source: SignalSource, precedence: number) => ({
+      source: this.recorder.tap(source, this.scheduler),
+      precedence,
+    });
     const base = [...(system === false ? [] : [system]), this.monitor].map((source) => ranked(source, 0));
     return [...base, ...this.options.signals.map((source) => ranked(source, APP_SOURCE_PRECEDENCE))];
   }
@@ -436,10 +479,21 @@ export class AdaptiveLoop {
     const from = this.activeId;
     if (c.to === from) return;
     this.activeId = c.to;
-    this.emitChange(from, c.to, c.at, c.cause, { summary: `${c.cause === 'pin' ? 'pin' : 'setStitch'}(${c.to})`, rules: [], decision: undefined, wantedForMs: undefined });
+    this.emitChange(from, c.to, c.at, c.cause, {
+      summary: `${c.cause === 'pin' ? 'pin' : 'setStitch'}(${c.to})`,
+      rules: [],
+      decision: undefined,
+      wantedForMs: undefined,
+    });
   }
 
-  private emitChange(from: number, to: number, at: number, cause: StitchChange['cause'], reason: StitchChangeReason): void {
+  private emitChange(
+    from: number,
+    to: number,
+    at: number,
+    cause: StitchChange['cause'],
+    reason: StitchChangeReason,
+  ): void {
     const rank = this.catalog?.rank;
     const direction = rank ? ((rank.get(to) ?? 0) < (rank.get(from) ?? 0) ? 'degrade' : 'upgrade') : undefined;
     this.changes.next({ from, to, at, direction, cause, reason });
@@ -452,11 +506,15 @@ export class AdaptiveLoop {
     const key = wanted && !wanted.includes(current) ? wanted.join('|') : undefined;
     if (key !== undefined && key !== this.providerComplaint && wanted) {
       this.host.report(
-        new RuntimeError('PROVIDER_NOT_IN_USE', `The profile asks for provider ${wanted.join(' or ')} (${d.reason.limitSources.provider ?? 'limits'}), but this runtime runs on ${current}`, {
-          option: 'providers',
-          validValues: wanted,
-          hint: 'The provider is chosen when the runtime is created (switching it needs new sessions): create it with that provider first in providers, or drop the provider limit',
-        }),
+        new RuntimeError(
+          'PROVIDER_NOT_IN_USE',
+          `The profile asks for provider ${wanted.join(' or ')} (${d.reason.limitSources.provider ?? 'limits'}), but this runtime runs on ${current}`,
+          {
+            option: 'providers',
+            validValues: wanted,
+            hint: 'The provider is chosen when the runtime is created (switching it needs new sessions): create it with that provider first in providers, or drop the provider limit',
+          },
+        ),
       );
     }
     this.providerComplaint = key;

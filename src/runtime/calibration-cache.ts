@@ -64,7 +64,11 @@ const EntrySchema = z.strictObject({
   at: z.string(),
 });
 
-const FileSchema = z.strictObject({ format: z.literal(CALIBRATION_FORMAT), key: KeySchema, entries: z.array(EntrySchema).max(1_000_000) });
+const FileSchema = z.strictObject({
+  format: z.literal(CALIBRATION_FORMAT),
+  key: KeySchema,
+  entries: z.array(EntrySchema).max(1_000_000),
+});
 
 /** The CPU part of a {@link CalibrationKey}. */
 export function cpuIdentity(): CalibrationKey['cpu'] {
@@ -82,11 +86,17 @@ export function manifestHash(manifest: unknown): string {
  * folder (`$XDG_CACHE_HOME` or `~/.cache` on Linux, `~/Library/Caches` on macOS, `%LOCALAPPDATA%`
  * on Windows) + `stitchnet`.
  */
-export function cacheRoot(cacheDir?: string, env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform, home: string = homedir()): string {
+export function cacheRoot(
+  cacheDir?: string,
+  env: NodeJS.ProcessEnv = process.env,
+  platform: NodeJS.Platform = process.platform,
+  home: string = homedir(),
+): string {
   if (cacheDir !== undefined && cacheDir !== '') return path.resolve(cacheDir);
   const fromEnv = env[CACHE_DIR_ENV];
   if (fromEnv !== undefined && fromEnv !== '') return path.resolve(fromEnv);
-  if (platform === 'win32') return path.join(env.LOCALAPPDATA || path.join(home, 'AppData', 'Local'), 'stitchnet', 'Cache');
+  if (platform === 'win32')
+    return path.join(env.LOCALAPPDATA || path.join(home, 'AppData', 'Local'), 'stitchnet', 'Cache');
   if (platform === 'darwin') return path.join(home, 'Library', 'Caches', 'stitchnet');
   const xdg = env.XDG_CACHE_HOME;
   return path.join(xdg !== undefined && path.isAbsolute(xdg) ? xdg : path.join(home, '.cache'), 'stitchnet');
@@ -138,7 +148,11 @@ export async function readCalibrationCache(file: string, key: CalibrationKey): P
  *
  * @throws the file-system error when the folder cannot be created or written
  */
-export async function writeCalibrationCache(file: string, key: CalibrationKey, entries: readonly CachedLatency[]): Promise<void> {
+export async function writeCalibrationCache(
+  file: string,
+  key: CalibrationKey,
+  entries: readonly CachedLatency[],
+): Promise<void> {
   await mkdir(path.dirname(file), { recursive: true });
   const tmp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
   const body = `${JSON.stringify({ format: CALIBRATION_FORMAT, key, entries }, null, 1)}\n`;

@@ -38,7 +38,12 @@ export interface CalibrationSettings {
 }
 
 /** The defaults of {@link CalibrateOptions}. */
-export const DEFAULT_CALIBRATION: CalibrationSettings = Object.freeze({ batches: Object.freeze([1]), rounds: 15, warmup: 2, budgetMs: 1000 });
+export const DEFAULT_CALIBRATION: CalibrationSettings = Object.freeze({
+  batches: Object.freeze([1]),
+  rounds: 15,
+  warmup: 2,
+  budgetMs: 1000,
+});
 
 /** A stitch counts as calibrated with this many counted runs (or `rounds`, if fewer). */
 export const MIN_ROUNDS = 5;
@@ -56,26 +61,45 @@ export function resolveCalibrate(option: unknown): CalibrationSettings | false {
   if (option === undefined || option === 'auto') return DEFAULT_CALIBRATION;
   if (option === false) return false;
   if (option === null || typeof option !== 'object' || Array.isArray(option)) {
-    throw invalid('', `expected 'auto', false or { batches, rounds, warmup, budgetMs }, got ${JSON.stringify(option)}`, "Pass 'auto', false, or an object");
+    throw invalid(
+      '',
+      `expected 'auto', false or { batches, rounds, warmup, budgetMs }, got ${JSON.stringify(option)}`,
+      "Pass 'auto', false, or an object",
+    );
   }
   const o = option as Record<string, unknown>;
   const unknown = Object.keys(o).find((k) => !['batches', 'rounds', 'warmup', 'budgetMs'].includes(k));
-  if (unknown !== undefined) throw invalid(`.${unknown}`, 'unknown field', 'The fields are batches, rounds, warmup and budgetMs');
+  if (unknown !== undefined)
+    throw invalid(`.${unknown}`, 'unknown field', 'The fields are batches, rounds, warmup and budgetMs');
   const int = (k: string, min: number, fallback: number): number => {
     const v = o[k];
     if (v === undefined) return fallback;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw invalid(`.${k}`, `expected an integer ≥ ${min}, got ${JSON.stringify(v)}`, `For example ${fallback}`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min)
+      throw invalid(`.${k}`, `expected an integer ≥ ${min}, got ${JSON.stringify(v)}`, `For example ${fallback}`);
     return v;
   };
   const batches = o.batches ?? DEFAULT_CALIBRATION.batches;
-  if (!Array.isArray(batches) || batches.length === 0 || batches.some((b) => typeof b !== 'number' || !Number.isInteger(b) || b < 1)) {
-    throw invalid('.batches', `expected a non-empty list of positive integers, got ${JSON.stringify(batches)}`, 'For example [1, 8]');
+  if (
+    !Array.isArray(batches) ||
+    batches.length === 0 ||
+    batches.some((b) => typeof b !== 'number' || !Number.isInteger(b) || b < 1)
+  ) {
+    throw invalid(
+      '.batches',
+      `expected a non-empty list of positive integers, got ${JSON.stringify(batches)}`,
+      'For example [1, 8]',
+    );
   }
   const budgetMs = o.budgetMs ?? DEFAULT_CALIBRATION.budgetMs;
   if (typeof budgetMs !== 'number' || Number.isNaN(budgetMs) || budgetMs < 0) {
     throw invalid('.budgetMs', `expected a number of ms ≥ 0, got ${JSON.stringify(budgetMs)}`, 'For example 1000');
   }
-  return { batches: [...new Set(batches as number[])], rounds: int('rounds', 1, DEFAULT_CALIBRATION.rounds), warmup: int('warmup', 0, DEFAULT_CALIBRATION.warmup), budgetMs };
+  return {
+    batches: [...new Set(batches as number[])],
+    rounds: int('rounds', 1, DEFAULT_CALIBRATION.rounds),
+    warmup: int('warmup', 0, DEFAULT_CALIBRATION.warmup),
+    budgetMs,
+  };
 }
 
 /** A line `ms = a + b·macs` through measured points; `undefined` without a point. */
@@ -210,7 +234,8 @@ export async function measureInto(
   const at = runner.stamp();
   for (const [stitch, byBatch] of result) {
     const l = byBatch.get(batch);
-    if (l && l.samples > 0 && l.p50Ms > 0) table.set({ stitch, batch, p50Ms: l.p50Ms, p95Ms: Math.max(l.p50Ms, l.p95Ms), samples: l.samples, at });
+    if (l && l.samples > 0 && l.p50Ms > 0)
+      table.set({ stitch, batch, p50Ms: l.p50Ms, p95Ms: Math.max(l.p50Ms, l.p95Ms), samples: l.samples, at });
   }
 }
 
@@ -256,14 +281,24 @@ export async function calibrateCandidates(
     const missing = candidates.filter((id) => !table.calibrated(id, batch, 1));
     if (missing.length === 0) continue;
     const share = (settings.budgetMs - (runner.now() - start)) / (settings.batches.length - i);
-    const done = await calibrateBatch({ table, runner, settings, priority, macs }, missing, batch, runner.now() + share);
+    const done = await calibrateBatch(
+      { table, runner, settings, priority, macs },
+      missing,
+      batch,
+      runner.now() + share,
+    );
     lazy ||= !done;
   }
   return { mode: lazy ? 'lazy' : 'eager', measured: table.entries().length - before };
 }
 
 /** One batch size's share of {@link calibrateCandidates}; `true` when every candidate got measured. */
-async function calibrateBatch(step: BatchStep, missing: readonly number[], batch: number, deadline: number): Promise<boolean> {
+async function calibrateBatch(
+  step: BatchStep,
+  missing: readonly number[],
+  batch: number,
+  deadline: number,
+): Promise<boolean> {
   const { table, runner, settings } = step;
   const minRounds = Math.min(settings.rounds, MIN_ROUNDS);
   const estimate = await roundEstimates(step, missing, batch, deadline);
@@ -272,7 +307,9 @@ async function calibrateBatch(step: BatchStep, missing: readonly number[], batch
   const left = () => deadline - runner.now();
   let chosen: number[] = [...missing];
   if ((settings.warmup + minRounds) * cost(missing) > left()) {
-    const order = [...new Set([...step.priority.filter((id) => missing.includes(id)), ...extremes(missing, step.macs), ...missing])];
+    const order = [
+      ...new Set([...step.priority.filter((id) => missing.includes(id)), ...extremes(missing, step.macs), ...missing]),
+    ];
     chosen = [];
     for (const id of order) if ((settings.warmup + minRounds) * cost([...chosen, id]) <= left()) chosen.push(id);
   }
@@ -304,7 +341,12 @@ function extremes(ids: readonly number[], macs: ReadonlyMap<number, number>): nu
  * pilot does not fit before `deadline` (by the batch-1 figures, where known) or nothing can be
  * estimated.
  */
-async function roundEstimates(step: BatchStep, ids: readonly number[], batch: number, deadline: number): Promise<Map<number, number> | undefined> {
+async function roundEstimates(
+  step: BatchStep,
+  ids: readonly number[],
+  batch: number,
+  deadline: number,
+): Promise<Map<number, number> | undefined> {
   const { table, runner } = step;
   const known = () => ids.every((id) => table.latency(id, batch) !== undefined);
   if (!known()) {

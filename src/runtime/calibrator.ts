@@ -134,7 +134,14 @@ export class Calibrator {
     // A batch size the cache has a calibration of (enough figures for the fit) is not measured
     // again: a lazy calibration's predicted stitches are measured when they are first needed.
     const todo = init.settings.batches.filter((b) => measured(b) < Math.min(2, init.candidates.length));
-    const run = await calibrateCandidates(table, init.candidates, { ...init.settings, batches: todo }, init.runner, init.priority, init.macs);
+    const run = await calibrateCandidates(
+      table,
+      init.candidates,
+      { ...init.settings, batches: todo },
+      init.runner,
+      init.priority,
+      init.macs,
+    );
     const cacheError = run.measured > 0 ? await c.persist() : undefined;
     const mode = init.settings.batches.every((b) => measured(b) === init.candidates.length) ? 'eager' : 'lazy';
     c.report_ = { ...c.report_, cache, mode, measured: run.measured, cacheError, ms: performance.now() - t0 };
@@ -143,8 +150,12 @@ export class Calibrator {
 
   /** The report (figures as of now). */
   report(): CalibrationReport {
-    const ids = [...new Set([...this.init.candidates, ...this.table.entries().map((e) => e.stitch)])].sort((a, b) => a - b);
-    const batches = [...new Set([...this.init.settings.batches, ...this.table.entries().map((e) => e.batch)])].sort((a, b) => a - b);
+    const ids = [...new Set([...this.init.candidates, ...this.table.entries().map((e) => e.stitch)])].sort(
+      (a, b) => a - b,
+    );
+    const batches = [...new Set([...this.init.settings.batches, ...this.table.entries().map((e) => e.batch)])].sort(
+      (a, b) => a - b,
+    );
     return { ...this.report_, stitches: this.table.list(ids, batches) };
   }
 
@@ -161,7 +172,12 @@ export class Calibrator {
   /** Measures `stitch` at `batch` in the background unless it is calibrated (or was asked for) already. */
   request(stitch: number, batch: number): void {
     const key = `${stitch}/${batch}`;
-    if (this.closed || this.asked.has(key) || this.table.calibrated(stitch, batch, Math.min(this.init.settings.rounds, MIN_ROUNDS))) return;
+    if (
+      this.closed ||
+      this.asked.has(key) ||
+      this.table.calibrated(stitch, batch, Math.min(this.init.settings.rounds, MIN_ROUNDS))
+    )
+      return;
     this.asked.add(key);
     this.queue.push({ stitch, batch });
     this.worker ??= this.drain().finally(() => {
@@ -180,10 +196,19 @@ export class Calibrator {
     for (let job = this.queue.shift(); job && !this.closed; job = this.queue.shift()) {
       this.activity++;
       try {
-        await measureInto(this.table, [job.stitch], job.batch, this.init.runner, { warmup: this.init.settings.warmup, rounds: this.init.settings.rounds });
+        await measureInto(this.table, [job.stitch], job.batch, this.init.runner, {
+          warmup: this.init.settings.warmup,
+          rounds: this.init.settings.rounds,
+        });
       } catch (e) {
         if (!this.closed) {
-          this.onError(new RuntimeError('INFERENCE_FAILED', `Could not calibrate stitch ${job.stitch} at batch ${job.batch}: ${messageOf(e)}`, { cause: e }));
+          this.onError(
+            new RuntimeError(
+              'INFERENCE_FAILED',
+              `Could not calibrate stitch ${job.stitch} at batch ${job.batch}: ${messageOf(e)}`,
+              { cause: e },
+            ),
+          );
         }
         continue;
       } finally {
@@ -255,8 +280,14 @@ export async function calibrateRuntime(init: RuntimeCalibrationInit): Promise<Ca
     cpu: cpuIdentity(),
     ort: ortVersion(),
   };
-  const macs = new Map(pkg.manifest.stitches.flatMap((s) => (s.macs !== undefined && s.macs > 0 ? [[s.id, s.macs] as const] : [])));
-  const runner = engineRunner((pieces, data, dims) => client.run({ pieces, data, dims }), (id) => pkg.routePieces(id), sampleShape as number[]);
+  const macs = new Map(
+    pkg.manifest.stitches.flatMap((s) => (s.macs !== undefined && s.macs > 0 ? [[s.id, s.macs] as const] : [])),
+  );
+  const runner = engineRunner(
+    (pieces, data, dims) => client.run({ pieces, data, dims }),
+    (id) => pkg.routePieces(id),
+    sampleShape as number[],
+  );
   return Calibrator.start({
     key,
     settings: init.settings,

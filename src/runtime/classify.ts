@@ -22,7 +22,10 @@ export const DEFAULT_TOP_K = 5;
 export function checkTopK(topK: unknown): number {
   if (topK === undefined) return DEFAULT_TOP_K;
   if (typeof topK !== 'number' || !Number.isInteger(topK) || topK <= 0) {
-    throw new OptionError('OPTION_INVALID', `topK must be a positive integer, got ${String(topK)}`, { option: 'topK', hint: 'For example { topK: 3 }; a topK above the number of classes keeps them all.' });
+    throw new OptionError('OPTION_INVALID', `topK must be a positive integer, got ${String(topK)}`, {
+      option: 'topK',
+      hint: 'For example { topK: 3 }; a topK above the number of classes keeps them all.',
+    });
   }
   return topK;
 }
@@ -32,10 +35,14 @@ export function classLabels(manifest: Manifest, classes: number): string[] {
   const labels = manifest.output.labels;
   if (labels === undefined) return Array.from({ length: classes }, (_, i) => String(i));
   if (labels.length !== classes) {
-    throw new RuntimeError('INFERENCE_FAILED', `The package names ${labels.length} labels, but its output has ${classes} classes`, {
-      field: 'output.labels',
-      hint: 'Fix output.labels in the manifest: one label per output class.',
-    });
+    throw new RuntimeError(
+      'INFERENCE_FAILED',
+      `The package names ${labels.length} labels, but its output has ${classes} classes`,
+      {
+        field: 'output.labels',
+        hint: 'Fix output.labels in the manifest: one label per output class.',
+      },
+    );
   }
   return labels;
 }
@@ -60,11 +67,20 @@ export function softmax(row: ArrayLike<number>): Float64Array {
  *
  * @throws RuntimeError INFERENCE_FAILED when the output is not `[batch, classes]` or the labels do not match it
  */
-export function labelLogits(logits: Float32Array, dims: readonly number[], manifest: Manifest, topK: number): ScoredLabel[][] {
+export function labelLogits(
+  logits: Float32Array,
+  dims: readonly number[],
+  manifest: Manifest,
+  topK: number,
+): ScoredLabel[][] {
   if (dims.length !== 2) {
-    throw new RuntimeError('INFERENCE_FAILED', `classify needs a [batch, classes] output; the model gave [${dims.join(', ')}]`, {
-      hint: 'Use run() for a model that is not a classifier.',
-    });
+    throw new RuntimeError(
+      'INFERENCE_FAILED',
+      `classify needs a [batch, classes] output; the model gave [${dims.join(', ')}]`,
+      {
+        hint: 'Use run() for a model that is not a classifier.',
+      },
+    );
   }
   const [batch, classes] = dims as [number, number];
   const labels = classLabels(manifest, classes);

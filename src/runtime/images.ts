@@ -52,17 +52,30 @@ function invalid(message: string, option: string, hint: string): RuntimeError {
 export function imageGeometry(manifest: Manifest): ImageGeometry & { preprocess: Preprocess } {
   const { preprocess, input } = manifest;
   if (preprocess === undefined) {
-    throw invalid(`The package "${manifest.name}" declares no preprocess, so raw pixels cannot be turned into its input`, 'input', 'Pass a Float32Array (or { data, dims }) prepared as the model expects.');
+    throw invalid(
+      `The package "${manifest.name}" declares no preprocess, so raw pixels cannot be turned into its input`,
+      'input',
+      'Pass a Float32Array (or { data, dims }) prepared as the model expects.',
+    );
   }
   const [, a, b, c] = input.shape;
   if (input.shape.length !== 4 || typeof a !== 'number' || typeof b !== 'number' || typeof c !== 'number') {
-    throw invalid(`The package input "${input.name}" has shape [${input.shape.join(', ')}], not an image batch of fixed size`, 'input', 'Pass a Float32Array (or { data, dims }) prepared as the model expects.');
+    throw invalid(
+      `The package input "${input.name}" has shape [${input.shape.join(', ')}], not an image batch of fixed size`,
+      'input',
+      'Pass a Float32Array (or { data, dims }) prepared as the model expects.',
+    );
   }
-  const geometry = preprocess.layout === 'NCHW' ? { channels: a, height: b, width: c } : { height: a, width: b, channels: c };
+  const geometry =
+    preprocess.layout === 'NCHW' ? { channels: a, height: b, width: c } : { height: a, width: b, channels: c };
   for (const key of ['mean', 'std'] as const) {
     const n = preprocess[key].length;
     if (n !== 1 && n !== geometry.channels) {
-      throw invalid(`The package's preprocess.${key} has ${n} values for ${geometry.channels} channels`, 'input', 'Give one value per channel (or one for all) in the manifest.');
+      throw invalid(
+        `The package's preprocess.${key} has ${n} values for ${geometry.channels} channels`,
+        'input',
+        'Give one value per channel (or one for all) in the manifest.',
+      );
     }
   }
   return { layout: preprocess.layout, ...geometry, preprocess };
@@ -70,31 +83,66 @@ export function imageGeometry(manifest: Manifest): ImageGeometry & { preprocess:
 
 /** Checks one image against the model's geometry; `where` names it in errors (`input`, `input[2]`). */
 function checkImage(image: ImageInput, g: ImageGeometry, where: string): void {
-  if (!isImageLike(image)) throw invalid(`${where} is not an image`, where, 'Pass { pixels, width, height, channels } for every image of a batch.');
+  if (!isImageLike(image))
+    throw invalid(
+      `${where} is not an image`,
+      where,
+      'Pass { pixels, width, height, channels } for every image of a batch.',
+    );
   const { pixels, width, height, channels } = image;
   const layout = image.layout ?? 'hwc';
   if (!(pixels instanceof Uint8Array || pixels instanceof Uint8ClampedArray)) {
-    throw invalid(`${where}.pixels must be a Uint8Array or Uint8ClampedArray`, `${where}.pixels`, 'Pass 8-bit pixel values; for float data already preprocessed, pass a Float32Array instead.');
+    throw invalid(
+      `${where}.pixels must be a Uint8Array or Uint8ClampedArray`,
+      `${where}.pixels`,
+      'Pass 8-bit pixel values; for float data already preprocessed, pass a Float32Array instead.',
+    );
   }
   if (layout !== 'hwc' && layout !== 'chw') {
-    throw invalid(`${where}.layout is ${JSON.stringify(layout)}`, `${where}.layout`, "Use 'hwc' (interleaved, the default) or 'chw' (planar).");
+    throw invalid(
+      `${where}.layout is ${JSON.stringify(layout)}`,
+      `${where}.layout`,
+      "Use 'hwc' (interleaved, the default) or 'chw' (planar).",
+    );
   }
   for (const [key, v] of [
     ['width', width],
     ['height', height],
     ['channels', channels],
   ] as const) {
-    if (!Number.isInteger(v) || v <= 0) throw invalid(`${where}.${key} is ${String(v)}, not a positive integer`, `${where}.${key}`, 'Give the image size in pixels and its channels per pixel.');
+    if (!Number.isInteger(v) || v <= 0)
+      throw invalid(
+        `${where}.${key} is ${String(v)}, not a positive integer`,
+        `${where}.${key}`,
+        'Give the image size in pixels and its channels per pixel.',
+      );
   }
   if (width !== g.width || height !== g.height) {
-    throw invalid(`${where} is ${width}×${height} pixels; the model takes ${g.width}×${g.height}`, `${where}.width`, `Resize the image to ${g.width}×${g.height} first (the package declares no resize).`);
+    throw invalid(
+      `${where} is ${width}×${height} pixels; the model takes ${g.width}×${g.height}`,
+      `${where}.width`,
+      `Resize the image to ${g.width}×${g.height} first (the package declares no resize).`,
+    );
   }
   if (channels !== g.channels) {
-    const hint = channels === 4 && g.channels === 3 ? 'Drop the alpha channel (RGBA → RGB) first.' : g.channels === 1 ? 'Convert the image to greyscale first.' : `Convert the image to ${g.channels} channels first.`;
-    throw invalid(`${where} has ${channels} channel${channels === 1 ? '' : 's'}; the model takes ${g.channels}`, `${where}.channels`, hint);
+    const hint =
+      channels === 4 && g.channels === 3
+        ? 'Drop the alpha channel (RGBA → RGB) first.'
+        : g.channels === 1
+          ? 'Convert the image to greyscale first.'
+          : `Convert the image to ${g.channels} channels first.`;
+    throw invalid(
+      `${where} has ${channels} channel${channels === 1 ? '' : 's'}; the model takes ${g.channels}`,
+      `${where}.channels`,
+      hint,
+    );
   }
   if (pixels.length !== width * height * channels) {
-    throw invalid(`${where}.pixels has ${pixels.length} values; ${width}×${height}×${channels} needs ${width * height * channels}`, `${where}.pixels`, 'Pass exactly width × height × channels values.');
+    throw invalid(
+      `${where}.pixels has ${pixels.length} values; ${width}×${height}×${channels} needs ${width * height * channels}`,
+      `${where}.pixels`,
+      'Pass exactly width × height × channels values.',
+    );
   }
 }
 
@@ -124,7 +172,10 @@ function fillSample(image: ImageInput, g: ImageGeometry, p: Preprocess, out: Flo
  * @throws RuntimeError INPUT_INVALID naming the image and field at fault (size, channels, pixel
  *   count), or when the package declares no preprocess or no fixed image input
  */
-export function preprocessImages(input: ImageInput | readonly ImageInput[], manifest: Manifest): { data: Float32Array; dims: number[] } {
+export function preprocessImages(
+  input: ImageInput | readonly ImageInput[],
+  manifest: Manifest,
+): { data: Float32Array; dims: number[] } {
   const g = imageGeometry(manifest);
   const images = Array.isArray(input) ? (input as readonly ImageInput[]) : [input as ImageInput];
   if (images.length === 0) throw invalid('The input is an empty array of images', 'input', 'Pass at least one image.');
@@ -135,6 +186,9 @@ export function preprocessImages(input: ImageInput | readonly ImageInput[], mani
     checkImage(image, g, where);
     fillSample(image, g, g.preprocess, data, i * sample);
   });
-  const dims = g.layout === 'NCHW' ? [images.length, g.channels, g.height, g.width] : [images.length, g.height, g.width, g.channels];
+  const dims =
+    g.layout === 'NCHW'
+      ? [images.length, g.channels, g.height, g.width]
+      : [images.length, g.height, g.width, g.channels];
   return { data, dims };
 }

@@ -59,27 +59,49 @@ const signalSource = z.custom<SignalSource>(isSignalSource, {
   error: 'a SignalSource (an object with a name and a readings(scheduler) method)',
 });
 
-const abortSignal = z.custom<AbortSignal>((v) => isObject(v) && typeof v.aborted === 'boolean' && isFunction(v.addEventListener), {
-  error: 'an AbortSignal (e.g. AbortSignal.timeout(5000))',
-});
+const abortSignal = z.custom<AbortSignal>(
+  (v) => isObject(v) && typeof v.aborted === 'boolean' && isFunction(v.addEventListener),
+  {
+    error: 'an AbortSignal (e.g. AbortSignal.timeout(5000))',
+  },
+);
 
-const stitchPackage = z.custom<StitchPackage>((v) => isObject(v) && isObject(v.manifest) && Array.isArray(v.manifest.stitches) && isFunction(v.routePieces) && isFunction(v.pieceBytes), {
-  error: 'a package from readPackage()',
-});
+const stitchPackage = z.custom<StitchPackage>(
+  (v) =>
+    isObject(v) &&
+    isObject(v.manifest) &&
+    Array.isArray(v.manifest.stitches) &&
+    isFunction(v.routePieces) &&
+    isFunction(v.pieceBytes),
+  {
+    error: 'a package from readPackage()',
+  },
+);
 
-const scheduler = z.custom<NonNullable<StitchRuntimeOptions['scheduler']>>((v) => isObject(v) && isFunction(v.now) && isFunction(v.schedule), {
-  error: 'an RxJS scheduler (with now() and schedule())',
-});
+const scheduler = z.custom<NonNullable<StitchRuntimeOptions['scheduler']>>(
+  (v) => isObject(v) && isFunction(v.now) && isFunction(v.schedule),
+  {
+    error: 'an RxJS scheduler (with now() and schedule())',
+  },
+);
 
 const WatchOptionsSchema = z.strictObject({
-  changes: z.custom<NonNullable<ProfileWatchOptions['changes']>>((v) => isObject(v) && isFunction(v.subscribe), { error: 'an Observable' }).optional(),
+  changes: z
+    .custom<NonNullable<ProfileWatchOptions['changes']>>((v) => isObject(v) && isFunction(v.subscribe), {
+      error: 'an Observable',
+    })
+    .optional(),
   debounceMs: ms.optional(),
-  read: z.custom<NonNullable<ProfileWatchOptions['read']>>(isFunction, { error: 'a function (file) => string' }).optional(),
+  read: z
+    .custom<NonNullable<ProfileWatchOptions['read']>>(isFunction, { error: 'a function (file) => string' })
+    .optional(),
 }) satisfies z.ZodType<ProfileWatchOptions>;
 
 /** The options of `StitchRuntime.create`. */
 export const CreateOptionsSchema = z.strictObject({
-  model: z.union([z.string().min(1), stitchPackage]).describe('the path of a stitch package folder, or a package from readPackage()'),
+  model: z
+    .union([z.string().min(1), stitchPackage])
+    .describe('the path of a stitch package folder, or a package from readPackage()'),
   providers: z.custom<readonly ProviderName[]>(() => true).optional(),
   threads: ThreadOptionsSchema.optional(),
   cpuMemArena: z.boolean().optional(),
@@ -110,10 +132,14 @@ export const RunOptionsSchema = z.strictObject({
  */
 export function parseCreateOptions(value: unknown): StitchRuntimeOptions {
   if (!isObject(value)) {
-    throw new OptionError('OPTION_INVALID', `StitchRuntime.create needs an options object such as { model: 'models/fmnist-vit' }, got ${describeValue(value)}`, {
-      option: 'options',
-      hint: 'Pass the path of a stitch package folder as model, or a package from readPackage().',
-    });
+    throw new OptionError(
+      'OPTION_INVALID',
+      `StitchRuntime.create needs an options object such as { model: 'models/fmnist-vit' }, got ${describeValue(value)}`,
+      {
+        option: 'options',
+        hint: 'Pass the path of a stitch package folder as model, or a package from readPackage().',
+      },
+    );
   }
   return parseOptions(CreateOptionsSchema, value, '');
 }
@@ -133,11 +159,15 @@ function parseOptions<T>(schema: z.ZodType<T>, value: unknown, prefix: string): 
     result = schema.safeParse(value);
   } catch (e) {
     // Only an object that cannot be walked (a getter that throws, an exotic prototype) gets here.
-    throw new OptionError('OPTION_INVALID', `The options cannot be read: ${e instanceof Error ? e.message : String(e)}`, {
-      option: 'options',
-      cause: e,
-      hint: 'Pass a plain object of options',
-    });
+    throw new OptionError(
+      'OPTION_INVALID',
+      `The options cannot be read: ${e instanceof Error ? e.message : String(e)}`,
+      {
+        option: 'options',
+        cause: e,
+        hint: 'Pass a plain object of options',
+      },
+    );
   }
   if (result.success) return result.data;
   throw optionError(schema, result.error.issues, value, prefix);
@@ -152,16 +182,21 @@ export function optionError(schema: z.ZodType, raw: readonly Issue[], value: unk
   const more = issues.length > 1 ? ` (and ${issues.length - 1} more problem${issues.length > 2 ? 's' : ''})` : '';
   if (!issue) return new OptionError('OPTION_INVALID', 'Invalid options', { option: 'options' });
   const path = issue.path.filter((k): k is string | number => typeof k !== 'symbol');
-  const name = (p: readonly (string | number)[]) => prefix + p.map((k, i) => (typeof k === 'number' ? `[${k}]` : i === 0 ? k : `.${k}`)).join('');
+  const name = (p: readonly (string | number)[]) =>
+    prefix + p.map((k, i) => (typeof k === 'number' ? `[${k}]` : i === 0 ? k : `.${k}`)).join('');
   if (issue.code === 'unrecognized_keys') {
     const key = issue.keys[0] as string;
     const valid = keysAt(schema, path);
     const guess = closest(key, valid);
-    return new OptionError('OPTION_INVALID', `Unknown option "${name([...path, key])}"${guess ? `; did you mean "${guess}"?` : ''}${more}`, {
-      option: name([...path, key]),
-      validValues: valid,
-      hint: guess ? `Rename it to ${guess}` : 'Remove it; the valid options are listed',
-    });
+    return new OptionError(
+      'OPTION_INVALID',
+      `Unknown option "${name([...path, key])}"${guess ? `; did you mean "${guess}"?` : ''}${more}`,
+      {
+        option: name([...path, key]),
+        validValues: valid,
+        hint: guess ? `Rename it to ${guess}` : 'Remove it; the valid options are listed',
+      },
+    );
   }
   const got = describeValue(valueAt(value, path));
   const option = path.length === 0 ? 'options' : name(path);
@@ -176,10 +211,16 @@ export function optionError(schema: z.ZodType, raw: readonly Issue[], value: unk
 function describeIssue(issue: Issue, got: string): { message: string; validValues?: (string | number)[] } {
   switch (issue.code) {
     case 'invalid_type':
-      return { message: `must be ${article(issue.expected)}, got ${got}`, ...(issue.expected === 'boolean' ? { validValues: ['true', 'false'] } : {}) };
+      return {
+        message: `must be ${article(issue.expected)}, got ${got}`,
+        ...(issue.expected === 'boolean' ? { validValues: ['true', 'false'] } : {}),
+      };
     case 'invalid_value': {
       const values = issue.values.map((v) => (typeof v === 'string' || typeof v === 'number' ? v : String(v)));
-      return { message: `must be ${values.map((v) => JSON.stringify(v)).join(' or ')}, got ${got}`, validValues: values };
+      return {
+        message: `must be ${values.map((v) => JSON.stringify(v)).join(' or ')}, got ${got}`,
+        validValues: values,
+      };
     }
     case 'too_small':
     case 'too_big': {
@@ -210,7 +251,13 @@ function unionExpectation(issue: Extract<Issue, { code: 'invalid_union' }>): str
   const forms = issue.errors.flatMap((branch) =>
     branch
       .filter((i) => i.path.length === 0)
-      .map((i) => (i.code === 'invalid_value' ? i.values.map((v) => JSON.stringify(v)).join(' or ') : i.code === 'invalid_type' ? article(i.expected) : i.message)),
+      .map((i) =>
+        i.code === 'invalid_value'
+          ? i.values.map((v) => JSON.stringify(v)).join(' or ')
+          : i.code === 'invalid_type'
+            ? article(i.expected)
+            : i.message,
+      ),
   );
   return [...new Set(forms)].join(' or ') || 'one of the accepted forms';
 }
@@ -219,7 +266,8 @@ function unionExpectation(issue: Extract<Issue, { code: 'invalid_union' }>): str
 function flattenUnion(issue: Issue, prefix: readonly PropertyKey[]): Issue[] {
   const path = [...prefix, ...issue.path];
   if (issue.code !== 'invalid_union' || issue.errors.length === 0) return [{ ...issue, path } as Issue];
-  const score = (branch: readonly Issue[]) => Math.max(...branch.map((i) => (i.path.length === 0 && i.code !== 'unrecognized_keys' ? 0 : 1 + i.path.length)));
+  const score = (branch: readonly Issue[]) =>
+    Math.max(...branch.map((i) => (i.path.length === 0 && i.code !== 'unrecognized_keys' ? 0 : 1 + i.path.length)));
   const best = issue.errors.reduce((a, b) => (score(b) > score(a) ? b : a));
   if (score(best) === 0) return [{ ...issue, path } as Issue];
   return best.flatMap((i) => flattenUnion(i, path));
@@ -255,7 +303,8 @@ function keysAt(schema: z.ZodType, path: readonly (string | number)[]): string[]
   };
   let d = objectOf(schema as unknown as Walk);
   for (const key of path) {
-    if (d?.type === 'object') d = d.shape && Object.hasOwn(d.shape, String(key)) ? objectOf(d.shape[String(key)]) : undefined;
+    if (d?.type === 'object')
+      d = d.shape && Object.hasOwn(d.shape, String(key)) ? objectOf(d.shape[String(key)]) : undefined;
     else if (d?.type === 'array') d = objectOf(d.element);
     else return [];
   }

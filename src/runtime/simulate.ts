@@ -2,7 +2,14 @@
  * A recorded trace replayed through the real policy in virtual time, and what came of it: the
  * switches, the time spent on each stitch and the time spent over budget.
  */
-import { replayPolicy, unmetLimits, type Decision, type PolicyReplay, type ReplayEvent, type StitchCatalog } from '../policy/index.js';
+import {
+  replayPolicy,
+  unmetLimits,
+  type Decision,
+  type PolicyReplay,
+  type ReplayEvent,
+  type StitchCatalog,
+} from '../policy/index.js';
 import type { Profile } from '../profiles/index.js';
 import { deviceState$, traceSource, type Trace } from '../signals/index.js';
 
@@ -87,7 +94,13 @@ class Accounting {
     }
     const stitch = this.active === undefined ? undefined : this.catalog.stitches.get(this.active);
     if (stitch) {
-      const check = { catalog: this.catalog, limits: decision.limits, provider: decision.reason.latencyProvider, batch: this.batch, slowdown: decision.reason.slowdown };
+      const check = {
+        catalog: this.catalog,
+        limits: decision.limits,
+        provider: decision.reason.latencyProvider,
+        batch: this.batch,
+        slowdown: decision.reason.slowdown,
+      };
       if (unmetLimits(stitch, check).length > 0) this.outOfLimitsMs += span;
     }
   }

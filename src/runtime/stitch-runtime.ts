@@ -25,10 +25,23 @@ import {
   type StitchChange,
 } from './adaptive.js';
 import { inProcessClient, workerClient, type EngineClient } from '../engine/client.js';
-import { closedError, type EngineHost, type EngineOptions, type PieceBytes, type PieceSource } from '../engine/engine.js';
+import {
+  closedError,
+  type EngineHost,
+  type EngineOptions,
+  type PieceBytes,
+  type PieceSource,
+} from '../engine/engine.js';
 import { pieceSource } from '../engine/pieces.js';
 import { checkInput, type RunInput as TensorInput } from '../engine/input.js';
-import { fastPathPolicy, resolveFastPath, resolveThreads, type FastPath, type FastPathOptions, type ThreadOptions } from '../engine/options.js';
+import {
+  fastPathPolicy,
+  resolveFastPath,
+  resolveThreads,
+  type FastPath,
+  type FastPathOptions,
+  type ThreadOptions,
+} from '../engine/options.js';
 import { checkSignal, raceAbort, throwIfAborted } from './abort.js';
 import { checkTopK, labelLogits, type ScoredLabel } from './classify.js';
 import { isImageInput, preprocessImages, type ImageInput } from './images.js';
@@ -36,7 +49,13 @@ import { checkStitchId, defaultStitch } from './stitches.js';
 import type { RunOptions, StitchRuntimeOptions } from './option-types.js';
 import { parseCreateOptions, parseRunOptions } from './options-schema.js';
 import { probeProviders } from '../engine/probe.js';
-import { openWithFallback, validateProviders, type ProviderAttempt, type ProviderName, type ProviderSelection } from '../engine/providers.js';
+import {
+  openWithFallback,
+  validateProviders,
+  type ProviderAttempt,
+  type ProviderName,
+  type ProviderSelection,
+} from '../engine/providers.js';
 import { workerFile } from '../engine/worker-file.js';
 import { resolveCalibrate, type CalibrateOption } from './calibration.js';
 import { checkCacheDir } from './calibration-cache.js';
@@ -229,7 +248,8 @@ export class StitchRuntime {
     const pkg = typeof opts.model === 'string' ? await readPackage(opts.model) : opts.model;
     throwIfAborted(signal, 'StitchRuntime.create');
     const catalog = policyCatalog(pkg.manifest);
-    const profile = opts.profile === undefined ? undefined : loadRuntimeProfile(opts.profile, requireCatalog(catalog, pkg.manifest));
+    const profile =
+      opts.profile === undefined ? undefined : loadRuntimeProfile(opts.profile, requireCatalog(catalog, pkg.manifest));
     const ort = profile?.profile.ort ?? OrtSchema.parse({});
     const threads = resolveThreads(opts.threads ?? threadsFromOrt(ort));
     const cpuMemArena = opts.cpuMemArena ?? ort.enableCpuMemArena;
@@ -264,7 +284,16 @@ export class StitchRuntime {
     );
     let calibrator: Calibrator | undefined;
     try {
-      const init = { pkg, client, provider: selection.provider, threads, cpuMemArena: cpuMemArena ?? true, cacheDir, profile: profile?.profile, start: initial };
+      const init = {
+        pkg,
+        client,
+        provider: selection.provider,
+        threads,
+        cpuMemArena: cpuMemArena ?? true,
+        cacheDir,
+        profile: profile?.profile,
+        start: initial,
+      };
       calibrator = calibration === false ? undefined : await calibrateRuntime({ ...init, settings: calibration });
     } catch (e) {
       await client.close();
@@ -272,16 +301,26 @@ export class StitchRuntime {
     }
     // The policy works on this device's latencies; the first choice is made again on them.
     const deviceCatalog = calibrator ? policyCatalog(pkg.manifest, calibrator.table) : catalog;
-    if (opts.stitch === undefined && profile && deviceCatalog) initial = initialStitch(profile.profile, deviceCatalog, scheduler.now());
-    const rt = new StitchRuntime(pkg, client, selection, initial, fastPath, now, {
-      catalog: deviceCatalog,
-      profile,
-      watchProfile: opts.watchProfile ?? true,
-      signals: opts.signals ?? [],
-      systemSource: opts.systemSource,
-      scheduler,
-      ort: opts.threads === undefined && opts.cpuMemArena === undefined ? ort : undefined,
-    }, calibrator);
+    if (opts.stitch === undefined && profile && deviceCatalog)
+      initial = initialStitch(profile.profile, deviceCatalog, scheduler.now());
+    const rt = new StitchRuntime(
+      pkg,
+      client,
+      selection,
+      initial,
+      fastPath,
+      now,
+      {
+        catalog: deviceCatalog,
+        profile,
+        watchProfile: opts.watchProfile ?? true,
+        signals: opts.signals ?? [],
+        systemSource: opts.systemSource,
+        scheduler,
+        ort: opts.threads === undefined && opts.cpuMemArena === undefined ? ort : undefined,
+      },
+      calibrator,
+    );
     report = (e) => rt.errorSubject.next(e);
     rt.adaptive.start();
     rt.calibrateLazily();
@@ -423,7 +462,10 @@ export class StitchRuntime {
     const signal = checkSignal(opts.signal, 'signal');
     throwIfAborted(signal, 'run');
     const started = this.now();
-    const stitch = opts.stitch === undefined ? this.adaptive.active : checkStitchId(this.pkg.manifest, opts.stitch, 'options.stitch');
+    const stitch =
+      opts.stitch === undefined
+        ? this.adaptive.active
+        : checkStitchId(this.pkg.manifest, opts.stitch, 'options.stitch');
     const tensor = isImageInput(input) ? preprocessImages(input, this.pkg.manifest) : input;
     const { data, dims } = checkInput(tensor, this.pkg.manifest.input, { checkFinite: opts.checkFinite ?? true });
     const pieces = this.routes.get(stitch) as readonly string[];
@@ -435,7 +477,8 @@ export class StitchRuntime {
       const batch = dims[0] ?? 1;
       this.batch = batch;
       // A run that shared the engine with a background calibration says nothing about the device.
-      if (epoch === this.calibrator?.epoch && !this.calibrator?.busy) this.adaptive.recordRun(stitch, ms, batch, out.path);
+      if (epoch === this.calibrator?.epoch && !this.calibrator?.busy)
+        this.adaptive.recordRun(stitch, ms, batch, out.path);
       // With a policy, the active stitch gets this device's figure at this batch size (lazily).
       if (opts.stitch === undefined && this.adaptive.profile !== undefined) this.calibrator?.request(stitch, batch);
       return { logits: out.data, dims: out.dims, stitch, path: out.path, provider, ms };
@@ -466,7 +509,14 @@ export class StitchRuntime {
     const { topK: _topK, ...runOptions } = opts;
     const r = await this.run(input, runOptions);
     const images = labelLogits(r.logits, r.dims, this.pkg.manifest, topK);
-    return { labels: images[0] ?? [], images, stitch: r.stitch, path: r.path, provider: r.provider, ms: this.now() - started };
+    return {
+      labels: images[0] ?? [],
+      images,
+      stitch: r.stitch,
+      path: r.path,
+      provider: r.provider,
+      ms: this.now() - started,
+    };
   }
 
   /**

@@ -29,7 +29,9 @@ export function checkStitchId(manifest: Manifest, id: unknown, option: string): 
  * when accuracies are unknown), else the largest anchor, else the first stitch.
  */
 export function defaultStitch(manifest: Manifest): number {
-  const frontier = manifest.frontier.map((id) => manifest.stitches.find((s) => s.id === id)).filter((s) => s !== undefined);
+  const frontier = manifest.frontier
+    .map((id) => manifest.stitches.find((s) => s.id === id))
+    .filter((s) => s !== undefined);
   const scored = frontier.filter((s) => s.accuracy !== undefined);
   if (scored.length > 0) {
     return scored.reduce((best, s) => ((s.accuracy ?? 0) >= (best.accuracy ?? 0) ? s : best)).id;
@@ -40,7 +42,9 @@ export function defaultStitch(manifest: Manifest): number {
     const a = manifest.anchors.find((x) => x.id === anchorId);
     return a ? a.dim * a.depth : 0;
   };
-  const anchors = manifest.stitches.filter((s) => s.route.length === 1 && s.route[0] !== undefined && 'anchor' in s.route[0]);
+  const anchors = manifest.stitches.filter(
+    (s) => s.route.length === 1 && s.route[0] !== undefined && 'anchor' in s.route[0],
+  );
   const largest = anchors.reduce<{ id: number; size: number } | undefined>((best, s) => {
     const step = s.route[0];
     const n = step && 'anchor' in step ? size(step.anchor) : 0;

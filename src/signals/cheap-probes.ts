@@ -30,7 +30,9 @@ function totals(list: readonly CpuInfo[]): Totals {
  * CPU load in percent of all cores since the previous call, from `os.cpus()` counters. The first
  * call primes the counters and waits `primeMs` for a first interval.
  */
-export function osCpuLoad(options: { read?: () => readonly CpuInfo[]; primeMs?: number } = {}): () => Promise<{ currentLoad: number }> {
+export function osCpuLoad(
+  options: { read?: () => readonly CpuInfo[]; primeMs?: number } = {},
+): () => Promise<{ currentLoad: number }> {
   const read = options.read ?? cpus;
   let previous: Totals | undefined;
   return async () => {
@@ -74,7 +76,8 @@ export async function findLinuxCpuSensor(sysClass = '/sys/class'): Promise<strin
   for (const dev of await list(hwmon)) {
     const name = await readText(join(hwmon, dev, 'name'));
     const rank = name === undefined ? -1 : HWMON_CPU.indexOf(name);
-    if (rank >= 0 && (await readText(join(hwmon, dev, 'temp1_input'))) !== undefined) found.push({ rank, file: join(hwmon, dev, 'temp1_input') });
+    if (rank >= 0 && (await readText(join(hwmon, dev, 'temp1_input'))) !== undefined)
+      found.push({ rank, file: join(hwmon, dev, 'temp1_input') });
   }
   const thermal = join(sysClass, 'thermal');
   for (const zone of (await list(thermal)).filter((z) => z.startsWith('thermal_zone'))) {
@@ -108,7 +111,9 @@ const PCI_VENDORS: Readonly<Record<string, string>> = { '0x10de': 'NVIDIA', '0x1
  * a few file reads, where systeminformation's `graphics()` spawns `lspci -vvv`, `clinfo`,
  * `xrandr` and `xdpyinfo` — a burst of CPU that reads as a slowdown of the first runs.
  */
-export async function linuxGpuInventory(pciDevices = '/sys/bus/pci/devices'): Promise<{ controllers: { vendor: string; model: string }[] }> {
+export async function linuxGpuInventory(
+  pciDevices = '/sys/bus/pci/devices',
+): Promise<{ controllers: { vendor: string; model: string }[] }> {
   const controllers: { vendor: string; model: string }[] = [];
   for (const dev of await list(pciDevices)) {
     const cls = await readText(join(pciDevices, dev, 'class'));

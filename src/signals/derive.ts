@@ -17,7 +17,14 @@ import type { SignalError } from '../errors.js';
 import { isolatedReadings } from './isolate.js';
 import { DEFAULT_SAMPLING } from './options.js';
 import type { SignalSource } from './source.js';
-import { missingReading, okReading, stateFromReadings, type DeviceState, type Reading, type SignalPatch } from './state.js';
+import {
+  missingReading,
+  okReading,
+  stateFromReadings,
+  type DeviceState,
+  type Reading,
+  type SignalPatch,
+} from './state.js';
 
 /** One EMA step: `alpha` is the weight of the new sample (1 = no smoothing). */
 export function emaStep(previous: number | undefined, sample: number, alpha: number): number {
@@ -74,7 +81,10 @@ export function windowTrend(samples: readonly TimedSample[], now: number, window
  * Trend of a number stream in units per minute over the last `windowMs` of samples (by the
  * scheduler's clock); `undefined` until the samples span half the window.
  */
-export function trend(windowMs: number, scheduler: SchedulerLike = asyncScheduler): OperatorFunction<number, number | undefined> {
+export function trend(
+  windowMs: number,
+  scheduler: SchedulerLike = asyncScheduler,
+): OperatorFunction<number, number | undefined> {
   return (source) =>
     defer(() => {
       let window: TimedSample[] = [];
@@ -131,7 +141,10 @@ export class ReadingsFolder {
   /** The precedence of the source each signal's reading in force came from. */
   private readonly owners = new Map<string, number>();
   private readonly averages = new Map<string, number>();
-  private readonly windows: Record<(typeof TEMPERATURES)[number], TimedSample[]> = { 'thermal.cpuC': [], 'thermal.gpuC': [] };
+  private readonly windows: Record<(typeof TEMPERATURES)[number], TimedSample[]> = {
+    'thermal.cpuC': [],
+    'thermal.gpuC': [],
+  };
   private trendProvided = false;
   private readonly smoothing: Readonly<Record<string, number>>;
   private readonly trendWindowMs: number;
@@ -163,7 +176,8 @@ export class ReadingsFolder {
       this.readings[name] = stored;
       if (name === 'thermal.cpuC' || name === 'thermal.gpuC') {
         temperatureSeen = true;
-        if (stored.quality === 'ok' && typeof stored.value === 'number') this.windows[name].push({ t: at, v: stored.value });
+        if (stored.quality === 'ok' && typeof stored.value === 'number')
+          this.windows[name].push({ t: at, v: stored.value });
       }
     }
     if (temperatureSeen && !this.trendProvided) this.readings[TREND] = this.deriveTrend(at);
@@ -190,7 +204,10 @@ export class ReadingsFolder {
  * same snapshots, late subscribers get the latest one, and the sources stop when the last
  * subscriber leaves.
  */
-export function deviceState$(sources: readonly (SignalSource | RankedSource)[], options: DeviceStateOptions = {}): Observable<DeviceState> {
+export function deviceState$(
+  sources: readonly (SignalSource | RankedSource)[],
+  options: DeviceStateOptions = {},
+): Observable<DeviceState> {
   const scheduler = options.scheduler ?? asyncScheduler;
   const report = options.onSourceError ?? (() => undefined);
   return defer(() => {
@@ -204,5 +221,11 @@ export function deviceState$(sources: readonly (SignalSource | RankedSource)[], 
 }
 
 function isRanked(s: SignalSource | RankedSource): s is RankedSource {
-  return typeof s === 'object' && s !== null && typeof (s as RankedSource).precedence === 'number' && typeof (s as RankedSource).source === 'object' && (s as RankedSource).source !== null;
+  return (
+    typeof s === 'object' &&
+    s !== null &&
+    typeof (s as RankedSource).precedence === 'number' &&
+    typeof (s as RankedSource).source === 'object' &&
+    (s as RankedSource).source !== null
+  );
 }

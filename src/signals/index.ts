@@ -7,7 +7,17 @@ export * from './state.js';
 export type { SignalSource } from './source.js';
 export * from './options.js';
 export { pollProbe, exclusive, markStale, type ProbeOptions } from './sample.js';
-export { ema, emaStep, trend, slopePerMinute, windowTrend, deviceState$, ReadingsFolder, type TimedSample, type DeviceStateOptions } from './derive.js';
+export {
+  ema,
+  emaStep,
+  trend,
+  slopePerMinute,
+  windowTrend,
+  deviceState$,
+  ReadingsFolder,
+  type TimedSample,
+  type DeviceStateOptions,
+} from './derive.js';
 export * from './system.js';
 export { osCpuLoad, linuxCpuTemperature, findLinuxCpuSensor } from './cheap-probes.js';
 export * from './nvidia-smi.js';

@@ -118,7 +118,10 @@ export class InferenceMonitor extends PushSource {
     this.samples = [];
     this.running = undefined;
     this.warmupLeft = this.warmupRuns;
-    this.emit({ 'inference.p50Ms': missingReading('unavailable'), 'inference.slowdown': missingReading('unavailable') });
+    this.emit({
+      'inference.p50Ms': missingReading('unavailable'),
+      'inference.slowdown': missingReading('unavailable'),
+    });
   }
 
   private prune(now: number): void {

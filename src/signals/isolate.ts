@@ -22,7 +22,12 @@ export function sourceName(source: unknown, index: number): string {
 
 /** True for an object that implements {@link SignalSource} (a `readings` method; a `name` string). */
 export function isSignalSource(value: unknown): value is SignalSource {
-  return typeof value === 'object' && value !== null && typeof (value as SignalSource).readings === 'function' && typeof (value as SignalSource).name === 'string';
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as SignalSource).readings === 'function' &&
+    typeof (value as SignalSource).name === 'string'
+  );
 }
 
 /** The result of checking one patch: the readings to keep and what was wrong. */
@@ -40,7 +45,10 @@ export interface CheckedPatch {
  */
 export function checkPatch(patch: unknown): CheckedPatch {
   if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) {
-    return { patch: {}, problems: [{ key: 'patch', what: `a patch that is ${describeValue(patch)}, not an object of readings` }] };
+    return {
+      patch: {},
+      problems: [{ key: 'patch', what: `a patch that is ${describeValue(patch)}, not an object of readings` }],
+    };
   }
   const out: Record<string, Reading> = {};
   const problems: { key: string; what: string }[] = [];
@@ -60,10 +68,13 @@ export function checkPatch(patch: unknown): CheckedPatch {
 }
 
 function readingProblem(name: string, reading: unknown): string | undefined {
-  if (typeof reading !== 'object' || reading === null) return `a reading that is ${describeValue(reading)}, not { value, quality }`;
+  if (typeof reading !== 'object' || reading === null)
+    return `a reading that is ${describeValue(reading)}, not { value, quality }`;
   const { value, quality } = reading as { value?: unknown; quality?: unknown };
-  if (!QUALITIES.includes(quality as Quality)) return `quality ${describeValue(quality)} (valid: ${QUALITIES.join(', ')})`;
-  if (quality !== 'ok') return value === undefined ? undefined : `a value ${describeValue(value)} with quality ${String(quality)}`;
+  if (!QUALITIES.includes(quality as Quality))
+    return `quality ${describeValue(quality)} (valid: ${QUALITIES.join(', ')})`;
+  if (quality !== 'ok')
+    return value === undefined ? undefined : `a value ${describeValue(value)} with quality ${String(quality)}`;
   const implausible = implausibleValue(name, value);
   return implausible === undefined ? undefined : `quality ok but ${implausible}`;
 }
@@ -75,11 +86,18 @@ function readingProblem(name: string, reading: unknown): string | undefined {
  * (throws, is not an Observable, errors), every signal it reported (or declares in `signals`) is
  * marked `error` and its stream ends; the other sources go on.
  */
-export function isolatedReadings(source: SignalSource, index: number, scheduler: SchedulerLike, report: SourceFaultHandler): Observable<SignalPatch> {
+export function isolatedReadings(
+  source: SignalSource,
+  index: number,
+  scheduler: SchedulerLike,
+  report: SourceFaultHandler,
+): Observable<SignalPatch> {
   const name = sourceName(source, index);
   const reported = new Set<string>();
   const declared: unknown = (source as Partial<SignalSource> | null | undefined)?.signals;
-  const seen = new Set<string>(Array.isArray(declared) ? declared.filter((s): s is string => typeof s === 'string' && isSignalName(s)) : []);
+  const seen = new Set<string>(
+    Array.isArray(declared) ? declared.filter((s): s is string => typeof s === 'string' && isSignalName(s)) : [],
+  );
   const once = (key: string, message: string, cause?: unknown) => {
     if (reported.has(key)) return;
     reported.add(key);
@@ -104,7 +122,8 @@ export function isolatedReadings(source: SignalSource, index: number, scheduler:
     } catch (e) {
       return failed('threw', `threw from readings(): ${messageOf(e)}; its signals are marked error`, e);
     }
-    if (!isObservable(stream)) return failed('not-observable', `returned ${describeValue(stream)} from readings(), not an Observable`);
+    if (!isObservable(stream))
+      return failed('not-observable', `returned ${describeValue(stream)} from readings(), not an Observable`);
     return (stream as Observable<unknown>).pipe(
       mergeMap((raw) => {
         const { patch, problems } = checkPatch(raw);

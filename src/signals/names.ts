@@ -32,8 +32,20 @@ export interface SignalInfo {
 export const SIGNALS = {
   'battery.percent': { kind: 'number', unit: '%', min: 0, max: 100, description: 'Battery charge.' },
   'battery.charging': { kind: 'boolean', description: 'Whether the battery is charging (or on mains power).' },
-  'battery.minutesLeft': { kind: 'number', unit: 'min', min: 0, max: 100_000, description: 'Estimated running time left on battery.' },
-  'thermal.cpuC': { kind: 'number', unit: '°C', min: -60, max: 150, description: 'CPU temperature (main sensor), smoothed.' },
+  'battery.minutesLeft': {
+    kind: 'number',
+    unit: 'min',
+    min: 0,
+    max: 100_000,
+    description: 'Estimated running time left on battery.',
+  },
+  'thermal.cpuC': {
+    kind: 'number',
+    unit: '°C',
+    min: -60,
+    max: 150,
+    description: 'CPU temperature (main sensor), smoothed.',
+  },
   'thermal.gpuC': { kind: 'number', unit: '°C', min: -60, max: 150, description: 'GPU temperature, smoothed.' },
   'thermal.trendCPerMin': {
     kind: 'number',
@@ -43,16 +55,35 @@ export const SIGNALS = {
     description: 'Slope of the smoothed CPU temperature (GPU temperature where the CPU has no sensor).',
   },
   'gpu.utilization': { kind: 'number', unit: '%', min: 0, max: 100, description: 'GPU utilization, all processes.' },
-  'gpu.memoryUsedMB': { kind: 'number', unit: 'MB', min: 0, max: 100_000_000, description: 'GPU memory in use, all processes.' },
+  'gpu.memoryUsedMB': {
+    kind: 'number',
+    unit: 'MB',
+    min: 0,
+    max: 100_000_000,
+    description: 'GPU memory in use, all processes.',
+  },
   'gpu.powerW': { kind: 'number', unit: 'W', min: 0, max: 10_000, description: 'GPU power draw.' },
   'cpu.load': { kind: 'number', unit: '%', min: 0, max: 100, description: 'CPU load, all cores.' },
-  'memory.availableMB': { kind: 'number', unit: 'MB', min: 0, max: 1_000_000_000, description: 'Memory available to new allocations.' },
-  'inference.p50Ms': { kind: 'number', unit: 'ms', min: 0, max: 3_600_000, description: 'Median observed inference latency.' },
+  'memory.availableMB': {
+    kind: 'number',
+    unit: 'MB',
+    min: 0,
+    max: 1_000_000_000,
+    description: 'Memory available to new allocations.',
+  },
+  'inference.p50Ms': {
+    kind: 'number',
+    unit: 'ms',
+    min: 0,
+    max: 3_600_000,
+    description: 'Median observed inference latency.',
+  },
   'inference.slowdown': {
     kind: 'number',
     min: 0,
     max: 1_000_000,
-    description: "Observed latency ÷ this device's calibrated latency of the running stitch, a median over a time window (1 = as calibrated).",
+    description:
+      "Observed latency ÷ this device's calibrated latency of the running stitch, a median over a time window (1 = as calibrated).",
   },
 } as const satisfies Record<string, SignalInfo>;
 
@@ -72,7 +103,7 @@ export const SIGNAL_NAMES = Object.keys(SIGNALS) as readonly BuiltinSignalName[]
 
 /** True for a name in {@link SIGNALS}. */
 export function isBuiltinSignal(name: string): name is BuiltinSignalName {
-  return  Object.hasOwn(SIGNALS, name);
+  return Object.hasOwn(SIGNALS, name);
 }
 
 /** True for a well-formed application signal name such as `app.frameDeadlineMs`. */
@@ -103,10 +134,16 @@ export function signalNameHint(): string {
 export function implausibleValue(name: string, value: unknown): string | undefined {
   const info = signalInfo(name);
   if (typeof value !== 'number' && typeof value !== 'boolean') {
-    const want = info?.kind === 'boolean' ? 'true or false' : info?.kind === 'number' ? 'a finite number' : 'a finite number or true/false';
+    const want =
+      info?.kind === 'boolean'
+        ? 'true or false'
+        : info?.kind === 'number'
+          ? 'a finite number'
+          : 'a finite number or true/false';
     return `needs ${want}, got ${describeValue(value)}`;
   }
-  if (info && typeof value !== info.kind) return `needs ${info.kind === 'boolean' ? 'true or false' : 'a finite number'}, got ${describeValue(value)}`;
+  if (info && typeof value !== info.kind)
+    return `needs ${info.kind === 'boolean' ? 'true or false' : 'a finite number'}, got ${describeValue(value)}`;
   if (typeof value === 'boolean') return undefined;
   if (!Number.isFinite(value)) return `needs a finite number, got ${String(value)}`;
   if (info?.min !== undefined && value < info.min) return `${value} is below its range ${rangeText(info)}`;

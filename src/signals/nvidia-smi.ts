@@ -19,7 +19,12 @@ export const NVIDIA_SMI_QUERY = ['index', 'utilization.gpu', 'temperature.gpu', 
 
 /** The command-line arguments of the stream for a period in ms. */
 export function nvidiaSmiArgs(periodMs: number): string[] {
-  return [`--query-gpu=${NVIDIA_SMI_QUERY.join(',')}`, '--format=csv,noheader,nounits', '-lms', String(Math.max(1, Math.round(periodMs)))];
+  return [
+    `--query-gpu=${NVIDIA_SMI_QUERY.join(',')}`,
+    '--format=csv,noheader,nounits',
+    '-lms',
+    String(Math.max(1, Math.round(periodMs))),
+  ];
 }
 
 function cell(text: string | undefined): Reading {
@@ -108,7 +113,12 @@ export function nvidiaSmiSource(options: NvidiaSmiOptions = {}): SignalSource {
       // The stream is meant to run until unsubscribed: an exit is an error of the GPU readings.
       return concat(lines$, of(missingPatch(NVIDIA_SMI_SIGNALS, 'error'))).pipe(
         catchError((e: unknown) =>
-          of(missingPatch(NVIDIA_SMI_SIGNALS, (e as { code?: unknown } | null)?.code === 'ENOENT' ? 'unavailable' : 'error')),
+          of(
+            missingPatch(
+              NVIDIA_SMI_SIGNALS,
+              (e as { code?: unknown } | null)?.code === 'ENOENT' ? 'unavailable' : 'error',
+            ),
+          ),
         ),
       );
     },

@@ -13,7 +13,9 @@ export interface PowerShellControl {
 }
 
 /** The control of systeminformation itself, loaded on first use. */
-export function systeminformationPowerShell(load: () => Promise<{ powerShellStart(): void; powerShellRelease(): void }>): PowerShellControl {
+export function systeminformationPowerShell(
+  load: () => Promise<{ powerShellStart(): void; powerShellRelease(): void }>,
+): PowerShellControl {
   return {
     start: async () => (await load()).powerShellStart(),
     release: async () => (await load()).powerShellRelease(),
@@ -59,7 +61,11 @@ export class PowerShellLease {
 }
 
 /** `source`, holding the lease while subscribed, on Windows only. */
-export function withPowerShell<T>(platform: NodeJS.Platform, lease: PowerShellLease | undefined, source: Observable<T>): Observable<T> {
+export function withPowerShell<T>(
+  platform: NodeJS.Platform,
+  lease: PowerShellLease | undefined,
+  source: Observable<T>,
+): Observable<T> {
   if (platform !== 'win32' || lease === undefined) return source;
   return new Observable<T>((subscriber) => {
     lease.acquire();

@@ -3,7 +3,18 @@
  */
 import { concat, defer, of, Subject, type Observable } from 'rxjs';
 import { OptionError } from '../errors.js';
-import { describeValue, implausibleValue, isSignalName, signalInfo, signalNameHint, SIGNAL_NAMES, type AppSignalName, type BuiltinSignalName, type SignalName, type SIGNALS } from './names.js';
+import {
+  describeValue,
+  implausibleValue,
+  isSignalName,
+  signalInfo,
+  signalNameHint,
+  SIGNAL_NAMES,
+  type AppSignalName,
+  type BuiltinSignalName,
+  type SignalName,
+  type SIGNALS,
+} from './names.js';
 import type { SignalSource } from './source.js';
 import { missingReading, okReading, type Quality, type Reading, type SignalPatch, type SignalValue } from './state.js';
 
@@ -19,7 +30,9 @@ export abstract class PushSource implements SignalSource {
 
   /** Current readings, then every new patch. */
   readings(): Observable<SignalPatch> {
-    return defer(() => (Object.keys(this.latest).length > 0 ? concat(of({ ...this.latest }), this.patches) : this.patches));
+    return defer(() =>
+      Object.keys(this.latest).length > 0 ? concat(of({ ...this.latest }), this.patches) : this.patches,
+    );
   }
 
   /** Ends the stream for every subscriber. */
@@ -34,7 +47,9 @@ export abstract class PushSource implements SignalSource {
 }
 
 /** The value type of a built-in signal: `boolean` for a flag such as `battery.charging`, else `number`. */
-export type SignalValueOf<S extends BuiltinSignalName> = (typeof SIGNALS)[S]['kind'] extends 'boolean' ? boolean : number;
+export type SignalValueOf<S extends BuiltinSignalName> = (typeof SIGNALS)[S]['kind'] extends 'boolean'
+  ? boolean
+  : number;
 
 /**
  * Values as an app passes them, keyed by signal name (a built-in name with the value type of its
@@ -51,23 +66,36 @@ export type SignalValues = { readonly [S in BuiltinSignalName]?: SignalValueOf<S
  */
 export function patchFromValues(values: SignalValues): SignalPatch {
   if (typeof values !== 'object' || values === null || Array.isArray(values)) {
-    throw new OptionError('OPTION_INVALID', `Signal values must be an object such as { "battery.percent": 40 }, got ${describeValue(values)}`, {
-      option: 'values',
-      hint: signalNameHint(),
-    });
+    throw new OptionError(
+      'OPTION_INVALID',
+      `Signal values must be an object such as { "battery.percent": 40 }, got ${describeValue(values)}`,
+      {
+        option: 'values',
+        hint: signalNameHint(),
+      },
+    );
   }
   const patch: Record<string, Reading> = {};
   for (const [name, value] of Object.entries(values)) {
     if (!isSignalName(name)) {
-      throw new OptionError('OPTION_INVALID', `Unknown signal "${name}"`, { option: name, validValues: SIGNAL_NAMES, hint: signalNameHint() });
+      throw new OptionError('OPTION_INVALID', `Unknown signal "${name}"`, {
+        option: name,
+        validValues: SIGNAL_NAMES,
+        hint: signalNameHint(),
+      });
     }
     const kind = signalInfo(name)?.kind;
-    const wrongKind = kind !== undefined ? typeof value !== kind : typeof value !== 'number' && typeof value !== 'boolean';
+    const wrongKind =
+      kind !== undefined ? typeof value !== kind : typeof value !== 'number' && typeof value !== 'boolean';
     if (value !== null && value !== undefined && wrongKind) {
-      throw new OptionError('OPTION_INVALID', `Signal "${name}" takes ${kind === 'boolean' ? 'a boolean' : kind === 'number' ? 'a number' : 'a number or a boolean'}, got ${describeValue(value)}`, {
-        option: name,
-        hint: kind === 'boolean' ? 'Pass true or false' : 'Pass a finite number',
-      });
+      throw new OptionError(
+        'OPTION_INVALID',
+        `Signal "${name}" takes ${kind === 'boolean' ? 'a boolean' : kind === 'number' ? 'a number' : 'a number or a boolean'}, got ${describeValue(value)}`,
+        {
+          option: name,
+          hint: kind === 'boolean' ? 'Pass true or false' : 'Pass a finite number',
+        },
+      );
     }
     if (value === null || value === undefined) patch[name] = missingReading('unavailable');
     else patch[name] = implausibleValue(name, value) === undefined ? okReading(value) : missingReading('error');

@@ -75,10 +75,12 @@ export class TraceRecorder {
     const signals = options.signals ?? SIGNAL_NAMES;
     return new Observable<string>((subscriber) => {
       subscriber.next(traceCsvHeader(signals));
-      if (Object.keys(this.latest).length > 0) subscriber.next(traceCsvRow(scheduler.now() - this.t0, this.latest, signals));
+      if (Object.keys(this.latest).length > 0)
+        subscriber.next(traceCsvRow(scheduler.now() - this.t0, this.latest, signals));
       return this.updates.subscribe({
         next: (u) => {
-          if (signals.some((n) => u.patch[n] !== undefined)) subscriber.next(traceCsvRow(u.at - this.t0, u.patch, signals));
+          if (signals.some((n) => u.patch[n] !== undefined))
+            subscriber.next(traceCsvRow(u.at - this.t0, u.patch, signals));
         },
         complete: () => subscriber.complete(),
       });

@@ -75,7 +75,11 @@ export function exclusive<T>(fn: () => Promise<T>): () => Promise<T> {
  * For streams that may silently stop, such as a stalled `nvidia-smi` child. Completion and errors
  * pass through at once.
  */
-export function markStale(signals: readonly string[], afterMs: number, scheduler: SchedulerLike = asyncScheduler): MonoTypeOperatorFunction<SignalPatch> {
+export function markStale(
+  signals: readonly string[],
+  afterMs: number,
+  scheduler: SchedulerLike = asyncScheduler,
+): MonoTypeOperatorFunction<SignalPatch> {
   const stale = missingPatch(signals, 'stale');
   return (source) =>
     new Observable<SignalPatch>((subscriber) => {

@@ -120,9 +120,21 @@ export function stateFromReadings(readings: Readonly<Record<string, Reading>>, a
   }
   return {
     at,
-    battery: { percent: num(r('battery.percent')), charging: bool(r('battery.charging')), minutesLeft: num(r('battery.minutesLeft')) },
-    thermal: { cpuC: num(r('thermal.cpuC')), gpuC: num(r('thermal.gpuC')), trendCPerMin: num(r('thermal.trendCPerMin')) },
-    gpu: { utilization: num(r('gpu.utilization')), memoryUsedMB: num(r('gpu.memoryUsedMB')), powerW: num(r('gpu.powerW')) },
+    battery: {
+      percent: num(r('battery.percent')),
+      charging: bool(r('battery.charging')),
+      minutesLeft: num(r('battery.minutesLeft')),
+    },
+    thermal: {
+      cpuC: num(r('thermal.cpuC')),
+      gpuC: num(r('thermal.gpuC')),
+      trendCPerMin: num(r('thermal.trendCPerMin')),
+    },
+    gpu: {
+      utilization: num(r('gpu.utilization')),
+      memoryUsedMB: num(r('gpu.memoryUsedMB')),
+      powerW: num(r('gpu.powerW')),
+    },
     cpu: { load: num(r('cpu.load')) },
     memory: { availableMB: num(r('memory.availableMB')) },
     inference: { p50Ms: num(r('inference.p50Ms')), slowdown: num(r('inference.slowdown')) },
@@ -138,6 +150,7 @@ export function stateFromReadings(readings: Readonly<Record<string, Reading>>, a
  */
 export function deviceState(values: Readonly<Partial<Record<string, SignalValue | undefined>>>, at = 0): DeviceState {
   const readings: Record<string, Reading> = {};
-  for (const [name, value] of Object.entries(values)) readings[name] = value === undefined ? UNAVAILABLE : okReading(value);
+  for (const [name, value] of Object.entries(values))
+    readings[name] = value === undefined ? UNAVAILABLE : okReading(value);
   return stateFromReadings(readings, at);
 }

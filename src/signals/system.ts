@@ -58,7 +58,8 @@ export function batteryPatch(b: BatteryInfo): SignalPatch {
     'battery.percent': okReading(b.percent),
     'battery.charging': okReading(charging),
     // timeRemaining is time to empty: meaningless while charging, null or negative when unknown.
-    'battery.minutesLeft': !charging && typeof left === 'number' && left >= 0 ? okReading(left) : missingReading('unavailable'),
+    'battery.minutesLeft':
+      !charging && typeof left === 'number' && left >= 0 ? okReading(left) : missingReading('unavailable'),
   };
 }
 
@@ -101,7 +102,8 @@ export function defaultSystemInformation(platform: NodeJS.Platform = process.pla
     currentLoad: osCpuLoad(),
     mem: async () => (await systeminformation()).mem(),
     battery: async () => (await systeminformation()).battery(),
-    cpuTemperature: platform === 'linux' ? linuxCpuTemperature() : async () => (await systeminformation()).cpuTemperature(),
+    cpuTemperature:
+      platform === 'linux' ? linuxCpuTemperature() : async () => (await systeminformation()).cpuTemperature(),
     graphics: platform === 'linux' ? linuxGpuInventory : () => Promise.resolve({ controllers: [], probed: false }),
   };
 }
@@ -130,7 +132,8 @@ function systeminformation(): Promise<typeof Si> {
 const powerShellLease = new PowerShellLease(systeminformationPowerShell(systeminformation));
 
 /** Options of {@link systemSource}. Sampling fields as in a profile's `sampling` block. */
-export interface SystemSourceOptions extends Partial<Pick<SamplingOptions, 'fastMs' | 'slowMs' | 'gpuMs' | 'probeTimeoutMs'>> {
+export interface SystemSourceOptions
+  extends Partial<Pick<SamplingOptions, 'fastMs' | 'slowMs' | 'gpuMs' | 'probeTimeoutMs'>> {
   /** The platform, which decides the lane of the battery probe. Default `process.platform`. */
   platform?: NodeJS.Platform;
   /** The probes. Default {@link defaultSystemInformation}. */
@@ -193,13 +196,22 @@ export function systemSource(options: SystemSourceOptions = {}): SignalSource {
               ),
             );
       // Windows: one long-lived PowerShell for the default probes while subscribed (src/signals/powershell.ts).
-      return withPowerShell(platform, options.si === undefined ? powerShellLease : undefined, merge(
-        pollProbe({ probe: calls.currentLoad, toPatch: loadPatch, signals: ['cpu.load'], ...t(fastMs) }),
-        pollProbe({ probe: calls.mem, toPatch: memoryPatch, signals: ['memory.availableMB'], ...t(fastMs) }),
-        pollProbe({ probe: calls.battery, toPatch: batteryPatch, signals: BATTERY, ...t(batteryMs) }),
-        pollProbe({ probe: calls.cpuTemperature, toPatch: temperaturePatch, signals: ['thermal.cpuC'], ...t(slowMs) }),
-        gpu$,
-      ));
+      return withPowerShell(
+        platform,
+        options.si === undefined ? powerShellLease : undefined,
+        merge(
+          pollProbe({ probe: calls.currentLoad, toPatch: loadPatch, signals: ['cpu.load'], ...t(fastMs) }),
+          pollProbe({ probe: calls.mem, toPatch: memoryPatch, signals: ['memory.availableMB'], ...t(fastMs) }),
+          pollProbe({ probe: calls.battery, toPatch: batteryPatch, signals: BATTERY, ...t(batteryMs) }),
+          pollProbe({
+            probe: calls.cpuTemperature,
+            toPatch: temperaturePatch,
+            signals: ['thermal.cpuC'],
+            ...t(slowMs),
+          }),
+          gpu$,
+        ),
+      );
     },
   };
 }

@@ -29,7 +29,15 @@ import { parse as parseCsv, type Options as CsvOptions } from 'csv-parse';
 import { didYouMean as closest } from '../base/text.js';
 import { Observable, type SchedulerAction, type SchedulerLike, type Subscription } from 'rxjs';
 import { SignalError } from '../errors.js';
-import { describeValue, implausibleValue, isSignalName, rangeText, signalInfo, signalNameHint, SIGNAL_NAMES } from './names.js';
+import {
+  describeValue,
+  implausibleValue,
+  isSignalName,
+  rangeText,
+  signalInfo,
+  signalNameHint,
+  SIGNAL_NAMES,
+} from './names.js';
 import type { SignalSource } from './source.js';
 import { missingReading, okReading, type Reading, type SignalPatch, type SignalValue } from './state.js';
 
@@ -58,14 +66,20 @@ function invalid(
   where: Where,
   extra: { field?: string; hint?: string; validValues?: readonly string[]; cause?: unknown } = {},
 ): SignalError {
-  const hint = extra.hint ?? 'A trace is CSV (a header t_ms,<signal>,… then rows) or JSON ([{"t_ms": 0, "<signal>": value}, …]); see the trace format in the documentation';
+  const hint =
+    extra.hint ??
+    'A trace is CSV (a header t_ms,<signal>,… then rows) or JSON ([{"t_ms": 0, "<signal>": value}, …]); see the trace format in the documentation';
   return new SignalError('TRACE_INVALID', message, { file: where.file, ...extra, hint });
 }
 
 function checkSignal(name: string, where: Where, field: string): void {
   if (!isSignalName(name)) {
     const guess = closest(name, SIGNAL_NAMES);
-    throw invalid(`Unknown signal "${name}" in trace${guess ? `; did you mean "${guess}"?` : ''}`, where, { field, validValues: SIGNAL_NAMES, hint: signalNameHint() });
+    throw invalid(`Unknown signal "${name}" in trace${guess ? `; did you mean "${guess}"?` : ''}`, where, {
+      field,
+      validValues: SIGNAL_NAMES,
+      hint: signalNameHint(),
+    });
   }
 }
 
@@ -87,7 +101,10 @@ function checkValue(name: string, value: unknown, where: Where, field: string): 
 
 function checkTime(t: unknown, previous: number, where: Where, field: string): number {
   if (typeof t !== 'number' || !Number.isFinite(t) || t < 0) {
-    throw invalid(`t_ms must be a non-negative number, got ${describeValue(t)}`, where, { field, hint: 't_ms is the time in ms since the start of the trace' });
+    throw invalid(`t_ms must be a non-negative number, got ${describeValue(t)}`, where, {
+      field,
+      hint: 't_ms is the time in ms since the start of the trace',
+    });
   }
   if (t < previous) {
     throw invalid(`t_ms goes back in time (${t} after ${previous})`, where, { field, hint: 'Sort the rows by t_ms' });
@@ -124,7 +141,10 @@ class CsvTraceBuilder {
     }
     const header = this.header;
     if (cells.length !== header.length) {
-      throw invalid(`Row has ${cells.length} cells, the header has ${header.length}`, this.where, { field: at, hint: 'Leave a cell empty (",,") to keep the previous reading' });
+      throw invalid(`Row has ${cells.length} cells, the header has ${header.length}`, this.where, {
+        field: at,
+        hint: 'Leave a cell empty (",,") to keep the previous reading',
+      });
     }
     const tMs = checkTime(csvCell(cells[0] ?? ''), this.previous, this.where, `${at}, column 1 (t_ms)`);
     this.previous = tMs;
@@ -140,7 +160,11 @@ class CsvTraceBuilder {
 
   private checkHeader(cells: readonly string[], at: string): string[] {
     const header = cells.map((c) => c.trim());
-    if (header[0] !== 't_ms') throw invalid(`The first column must be t_ms, got "${header[0] ?? ''}"`, this.where, { field: at, hint: 'Start the header with t_ms' });
+    if (header[0] !== 't_ms')
+      throw invalid(`The first column must be t_ms, got "${header[0] ?? ''}"`, this.where, {
+        field: at,
+        hint: 'Start the header with t_ms',
+      });
     header.slice(1).forEach((name, c) => checkSignal(name, this.where, `${at}, column ${c + 2}`));
     const duplicate = header.find((n, k) => header.indexOf(n) !== k);
     if (duplicate) throw invalid(`Column "${duplicate}" appears twice`, this.where, { field: at });
@@ -149,8 +173,14 @@ class CsvTraceBuilder {
 
   /** The trace; an error when there was no header or no row. */
   finish(): Trace {
-    if (!this.header) throw invalid('The trace is empty: it has no header line', this.where, { hint: 'The first non-comment line names the columns: t_ms,battery.percent,…' });
-    if (this.rows.length === 0) throw invalid('The trace has a header but no rows', this.where, { hint: 'Add rows of readings under the header: t_ms first, then one cell per column' });
+    if (!this.header)
+      throw invalid('The trace is empty: it has no header line', this.where, {
+        hint: 'The first non-comment line names the columns: t_ms,battery.percent,…',
+      });
+    if (this.rows.length === 0)
+      throw invalid('The trace has a header but no rows', this.where, {
+        hint: 'Add rows of readings under the header: t_ms first, then one cell per column',
+      });
     return { name: this.where.file ?? 'inline', signals: this.header.slice(1), rows: this.rows };
   }
 }
@@ -184,7 +214,8 @@ function csvFeeder(builder: CsvTraceBuilder, where: Where): { write: (chunk: str
   };
   const drain = () => {
     check();
-    for (let r = parser.read() as CsvRecord | null; r !== null; r = parser.read() as CsvRecord | null) builder.add(r.record, r.info.lines);
+    for (let r = parser.read() as CsvRecord | null; r !== null; r = parser.read() as CsvRecord | null)
+      builder.add(r.record, r.info.lines);
     check();
   };
   return {
@@ -233,17 +264,26 @@ export function parseTraceJson(text: string, where: Where = {}): Trace {
   try {
     data = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
   } catch (e) {
-    throw invalid(`The trace is not valid JSON: ${(e as Error).message}`, where, { cause: e, hint: 'Check the file with a JSON linter' });
+    throw invalid(`The trace is not valid JSON: ${(e as Error).message}`, where, {
+      cause: e,
+      hint: 'Check the file with a JSON linter',
+    });
   }
   const list = Array.isArray(data) ? data : (data as { rows?: unknown } | null)?.rows;
-  if (!Array.isArray(list)) throw invalid('A JSON trace is an array of rows or an object with a "rows" array', where, { field: 'rows' });
-  if (list.length === 0) throw invalid('The trace has no rows', where, { field: 'rows', hint: 'Add rows such as {"t_ms": 0, "battery.percent": 80}' });
+  if (!Array.isArray(list))
+    throw invalid('A JSON trace is an array of rows or an object with a "rows" array', where, { field: 'rows' });
+  if (list.length === 0)
+    throw invalid('The trace has no rows', where, {
+      field: 'rows',
+      hint: 'Add rows such as {"t_ms": 0, "battery.percent": 80}',
+    });
   const signals: string[] = [];
   const rows: TraceRow[] = [];
   let previous = 0;
   list.forEach((row: unknown, i) => {
     const field = `rows[${i}]`;
-    if (typeof row !== 'object' || row === null || Array.isArray(row)) throw invalid('A row is an object such as {"t_ms": 0, "battery.percent": 80}', where, { field });
+    if (typeof row !== 'object' || row === null || Array.isArray(row))
+      throw invalid('A row is an object such as {"t_ms": 0, "battery.percent": 80}', where, { field });
     const { t_ms: t, ...rest } = row as Record<string, unknown>;
     const tMs = checkTime(t, previous, where, `${field}.t_ms`);
     previous = tMs;
@@ -261,7 +301,9 @@ export function parseTraceJson(text: string, where: Where = {}): Trace {
 /** Parses a trace; the format is chosen by `format`, else by the file extension, else by the first character. */
 export function parseTrace(text: string, options: Where & { format?: 'csv' | 'json' } = {}): Trace {
   const ext = options.file ? extname(options.file).toLowerCase() : '';
-  const format = options.format ?? (ext === '.json' ? 'json' : ext === '.csv' ? 'csv' : /^\uFEFF?\s*[[{]/.test(text) ? 'json' : 'csv');
+  const format =
+    options.format ??
+    (ext === '.json' ? 'json' : ext === '.csv' ? 'csv' : /^\uFEFF?\s*[[{]/.test(text) ? 'json' : 'csv');
   return format === 'json' ? parseTraceJson(text, options) : parseTraceCsv(text, options);
 }
 
@@ -275,7 +317,12 @@ const CHUNK_BYTES = 1 << 20;
  * JSON file is read whole, up to {@link MAX_JSON_TRACE_BYTES}.
  */
 export function loadTrace(file: string): Trace {
-  const cannot = (e: unknown) => new SignalError('TRACE_INVALID', `Cannot read the trace: ${(e as Error).message}`, { file, cause: e, hint: 'Check the path' });
+  const cannot = (e: unknown) =>
+    new SignalError('TRACE_INVALID', `Cannot read the trace: ${(e as Error).message}`, {
+      file,
+      cause: e,
+      hint: 'Check the path',
+    });
   let fd: number;
   try {
     fd = openSync(file, 'r');
@@ -286,7 +333,11 @@ export function loadTrace(file: string): Trace {
     const size = fstatSync(fd).size;
     if (extname(file).toLowerCase() === '.json' || (extname(file).toLowerCase() !== '.csv' && looksLikeJson(fd))) {
       if (size > MAX_JSON_TRACE_BYTES) {
-        throw invalid(`The JSON trace is ${size} bytes, over the limit of ${MAX_JSON_TRACE_BYTES}`, { file }, { hint: 'Write long traces as CSV, which is read as a stream' });
+        throw invalid(
+          `The JSON trace is ${size} bytes, over the limit of ${MAX_JSON_TRACE_BYTES}`,
+          { file },
+          { hint: 'Write long traces as CSV, which is read as a stream' },
+        );
       }
       return parseTraceJson(readFileSync(fd, 'utf8'), { file });
     }
@@ -324,7 +375,8 @@ function streamCsv(fd: number, where: Where): Trace {
 /** The readings of one row as a patch. */
 export function rowPatch(row: TraceRow): SignalPatch {
   const patch: Record<string, Reading> = {};
-  for (const [name, value] of Object.entries(row.values)) patch[name] = value === null ? missingReading('unavailable') : okReading(value);
+  for (const [name, value] of Object.entries(row.values))
+    patch[name] = value === null ? missingReading('unavailable') : okReading(value);
   return patch;
 }
 
@@ -346,7 +398,8 @@ export interface TraceSourceOptions {
  */
 export function traceSource(trace: Trace, options: TraceSourceOptions = {}): SignalSource {
   const speed = options.speed ?? 1;
-  if (!(speed > 0)) throw new SignalError('TRACE_INVALID', `Replay speed must be positive, got ${speed}`, { option: 'speed' });
+  if (!(speed > 0))
+    throw new SignalError('TRACE_INVALID', `Replay speed must be positive, got ${speed}`, { option: 'speed' });
   return {
     name: `trace:${trace.name}`,
     readings(scheduler: SchedulerLike): Observable<SignalPatch> {

@@ -68,12 +68,19 @@ export class FakeSignalSource extends PushSource {
 
   /** The scheduled readings as a trace. */
   trace(): Trace {
-    return { name: this.name, signals: [...new Set(this.rows.flatMap((r) => Object.keys(r.values)))], rows: [...this.rows] };
+    return {
+      name: this.name,
+      signals: [...new Set(this.rows.flatMap((r) => Object.keys(r.values)))],
+      rows: [...this.rows],
+    };
   }
 }
 
 /** A trace from rows such as `{ t_ms: 0, 'battery.percent': 80 }` (validated like a JSON trace). */
-export function traceFromRows(rows: readonly Readonly<Record<string, number | boolean | null>>[], name = 'inline'): Trace {
+export function traceFromRows(
+  rows: readonly Readonly<Record<string, number | boolean | null>>[],
+  name = 'inline',
+): Trace {
   return parseTraceJson(JSON.stringify(rows), { file: name });
 }
 
@@ -94,7 +101,10 @@ export function catalogOf(stitches: readonly FakeStitch[]): StitchCatalog {
       macs: s.macs,
       accuracy: s.accuracy,
       params: undefined,
-      latency: s.latencyMs === undefined ? undefined : { cpu: { '1': { p50Ms: s.latencyMs, p95Ms: s.latencyMs, device: 'test', at: '' } } },
+      latency:
+        s.latencyMs === undefined
+          ? undefined
+          : { cpu: { '1': { p50Ms: s.latencyMs, p95Ms: s.latencyMs, device: 'test', at: '' } } },
     })),
   });
 }

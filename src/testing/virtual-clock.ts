@@ -39,7 +39,10 @@ export class VirtualClock {
   /** Runs everything due up to `ms` (inclusive) and leaves the clock at `ms`. */
   advanceTo(ms: number): void {
     if (!(ms >= this.now)) {
-      throw new OptionError('OPTION_INVALID', `Cannot move a virtual clock back from ${this.now} to ${ms}`, { option: 'ms', hint: 'Advance to a time at or after now' });
+      throw new OptionError('OPTION_INVALID', `Cannot move a virtual clock back from ${this.now} to ${ms}`, {
+        option: 'ms',
+        hint: 'Advance to a time at or after now',
+      });
     }
     this.scheduler.maxFrames = ms;
     this.scheduler.flush();

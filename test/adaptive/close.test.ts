@@ -51,13 +51,17 @@ function device(clock: VirtualClock) {
   const si: SystemInformation = {
     currentLoad: () => Promise.resolve({ currentLoad: 20 }),
     mem: () => Promise.resolve({ available: 8 * 2 ** 30 }),
-    battery: () => Promise.resolve({ hasBattery: true, percent: 15, isCharging: false, acConnected: false, timeRemaining: 90 }),
+    battery: () =>
+      Promise.resolve({ hasBattery: true, percent: 15, isCharging: false, acConnected: false, timeRemaining: 90 }),
     cpuTemperature: () => Promise.resolve({ main: 55 }),
     graphics: () => Promise.resolve({ controllers: [{ vendor: 'NVIDIA Corporation', model: 'Test GPU' }] }),
   };
   const stopped = { system: 0 };
   const inner = systemSource({ si, nvidiaSmi: spawn, platform: 'linux' });
-  const source: SignalSource = { name: inner.name, readings: (s) => inner.readings(s).pipe(finalize(() => stopped.system++)) };
+  const source: SignalSource = {
+    name: inner.name,
+    readings: (s) => inner.readings(s).pipe(finalize(() => stopped.system++)),
+  };
   return { source, child, stopped };
 }
 
@@ -68,7 +72,15 @@ describe('close', () => {
     const file = path.join(dir, 'battery.yaml');
     await writeFile(
       file,
-      ['name: battery', 'rules:', '  - name: low-battery', '    when: { battery.percent: { below: 20 } }', '    limit: { maxCostFraction: 0.5 }', 'switching: { upgradeAfterMs: 60000 }', ''].join('\n'),
+      [
+        'name: battery',
+        'rules:',
+        '  - name: low-battery',
+        '    when: { battery.percent: { below: 20 } }',
+        '    limit: { maxCostFraction: 0.5 }',
+        'switching: { upgradeAfterMs: 60000 }',
+        '',
+      ].join('\n'),
     );
     const changed = new Subject<void>();
     const app = new ManualSource();

@@ -36,7 +36,12 @@ export function withFigures(pkg: StitchPackage, latencyUnitMs = 1): StitchPackag
       const f = FIGURES[s.id];
       if (!f) throw new Error(`no figures for stitch ${s.id}`);
       const ms = f.latency * latencyUnitMs;
-      return { ...s, macs: f.macsM * 1e6, accuracy: f.accuracy, latency: { cpu: { '1': { p50Ms: ms, p95Ms: ms, device: 'test', at: '' } } } };
+      return {
+        ...s,
+        macs: f.macsM * 1e6,
+        accuracy: f.accuracy,
+        latency: { cpu: { '1': { p50Ms: ms, p95Ms: ms, device: 'test', at: '' } } },
+      };
     }),
   };
   return { ...pkg, manifest };

@@ -29,13 +29,26 @@ afterAll(async () => {
 /** Cost ≤ half of the largest (3 M MACs): stitches 0 and 3 qualify, 3 is the more accurate. */
 const BATTERY_PROFILE: ProfileInput = {
   name: 'test-battery',
-  rules: [{ name: 'low-battery', when: { 'battery.percent': { below: 20 }, 'battery.charging': false }, limit: { maxCostFraction: 0.5 } }],
+  rules: [
+    {
+      name: 'low-battery',
+      when: { 'battery.percent': { below: 20 }, 'battery.charging': false },
+      limit: { maxCostFraction: 0.5 },
+    },
+  ],
   switching: { minDwellMs: 5000, upgradeAfterMs: 30_000 },
 };
 
 async function start(options: Partial<StitchRuntimeOptions>) {
   const clock = new VirtualClock();
-  const rt = await StitchRuntime.create({ model: pkg, providers: ['cpu'], worker: false, fastPath: false, scheduler: clock.scheduler, ...options });
+  const rt = await StitchRuntime.create({
+    model: pkg,
+    providers: ['cpu'],
+    worker: false,
+    fastPath: false,
+    scheduler: clock.scheduler,
+    ...options,
+  });
   const changes: StitchChange[] = [];
   const errors: StitchnetError[] = [];
   rt.stitchChanges$.subscribe((c) => changes.push(c));
@@ -62,7 +75,10 @@ describe('a profile drives the stitch', () => {
     expect(degrade).toMatchObject({ from: 2, to: 3, at: 60_000, direction: 'degrade', cause: 'policy' });
     expect(degrade.reason.rules.map((r) => r.name)).toEqual(['low-battery']);
     expect(degrade.reason.rules[0]?.readings).toEqual(
-      expect.arrayContaining([expect.objectContaining({ signal: 'battery.percent', value: 15, test: 'below 20' }), expect.objectContaining({ signal: 'battery.charging', value: false })]),
+      expect.arrayContaining([
+        expect.objectContaining({ signal: 'battery.percent', value: 15, test: 'below 20' }),
+        expect.objectContaining({ signal: 'battery.charging', value: false }),
+      ]),
     );
     expect(degrade.reason.summary).toContain('low-battery (battery.percent=15 below 20');
     expect(degrade.reason.decision?.stitch).toBe(3);
@@ -73,14 +89,23 @@ describe('a profile drives the stitch', () => {
     clock.advanceTo(149_999);
     expect(changes).toHaveLength(1);
     clock.advanceTo(150_000);
-    expect(changes[1]).toMatchObject({ from: 3, to: 2, at: 150_000, direction: 'upgrade', cause: 'policy', reason: { wantedForMs: 30_000, rules: [] } });
+    expect(changes[1]).toMatchObject({
+      from: 3,
+      to: 2,
+      at: 150_000,
+      direction: 'upgrade',
+      cause: 'policy',
+      reason: { wantedForMs: 30_000, rules: [] },
+    });
     expect((await rt.run(sample(pkg))).stitch).toBe(2);
     expect(errors).toEqual([]);
     await rt.close();
   });
 
   it('pin holds the stitch while decisions go on; unpin applies the latest decision at once', async () => {
-    const fake = new FakeSignalSource().at(0, { 'battery.percent': 80, 'battery.charging': false }).at(10_000, { 'battery.percent': 10 });
+    const fake = new FakeSignalSource()
+      .at(0, { 'battery.percent': 80, 'battery.charging': false })
+      .at(10_000, { 'battery.percent': 10 });
     const { rt, clock, changes } = await start({ profile: BATTERY_PROFILE, systemSource: fake });
     const decisions: number[] = [];
     rt.decisions$.subscribe((d) => decisions.push(d.stitch));
@@ -107,10 +132,22 @@ describe('a profile drives the stitch', () => {
 
   it('setStitch is a one-off switch: it starts a dwell and the policy may move away after it', async () => {
     const fake = new FakeSignalSource().at(0, { 'battery.percent': 80 });
-    const { rt, clock, changes } = await start({ profile: { ...BATTERY_PROFILE, switching: { minDwellMs: 5000, upgradeAfterMs: 0 } }, systemSource: fake });
+    const { rt, clock, changes } = await start({
+      profile: { ...BATTERY_PROFILE, switching: { minDwellMs: 5000, upgradeAfterMs: 0 } },
+      systemSource: fake,
+    });
     clock.advanceTo(1000);
     rt.setStitch(0);
-    expect(changes).toEqual([expect.objectContaining({ from: 2, to: 0, at: 1000, cause: 'manual', direction: 'degrade', reason: expect.objectContaining({ summary: 'setStitch(0)' }) })]);
+    expect(changes).toEqual([
+      expect.objectContaining({
+        from: 2,
+        to: 0,
+        at: 1000,
+        cause: 'manual',
+        direction: 'degrade',
+        reason: expect.objectContaining({ summary: 'setStitch(0)' }),
+      }),
+    ]);
     clock.advanceTo(5999);
     expect(rt.stitch).toBe(0);
     clock.advanceTo(6000);
@@ -120,7 +157,9 @@ describe('a profile drives the stitch', () => {
   });
 
   it('replays the current state and decision to late subscribers, but not past stitch changes', async () => {
-    const fake = new FakeSignalSource().at(0, { 'battery.percent': 80, 'battery.charging': false }).at(1000, { 'battery.percent': 12 });
+    const fake = new FakeSignalSource()
+      .at(0, { 'battery.percent': 80, 'battery.charging': false })
+      .at(1000, { 'battery.percent': 12 });
     const { rt, clock } = await start({ profile: BATTERY_PROFILE, systemSource: fake });
     clock.advanceTo(2000);
     const seen: { battery?: number | undefined; decision?: number; changes: number } = { changes: 0 };
@@ -135,8 +174,13 @@ describe('a profile drives the stitch', () => {
   });
 
   it('reports a provider limit it cannot apply on errors$, once per change', async () => {
-    const fake = new FakeSignalSource().at(0, { 'battery.percent': 80 }).at(1000, { 'battery.percent': 70 }).at(2000, { 'battery.percent': 60 });
-    const profile: ProfileInput = { rules: [{ name: 'want-gpu', when: { 'battery.percent': { above: 50 } }, limit: { provider: 'cuda' } }] };
+    const fake = new FakeSignalSource()
+      .at(0, { 'battery.percent': 80 })
+      .at(1000, { 'battery.percent': 70 })
+      .at(2000, { 'battery.percent': 60 });
+    const profile: ProfileInput = {
+      rules: [{ name: 'want-gpu', when: { 'battery.percent': { above: 50 } }, limit: { provider: 'cuda' } }],
+    };
     const { rt, clock, errors } = await start({ profile, systemSource: fake });
     clock.advanceTo(3000);
     expect(errors).toHaveLength(1);

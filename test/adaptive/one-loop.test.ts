@@ -35,7 +35,14 @@ afterAll(async () => {
 });
 
 const create = (clock: VirtualClock, options: Partial<Parameters<typeof StitchRuntime.create>[0]>) =>
-  StitchRuntime.create({ model: pkg, providers: ['cpu'], worker: false, fastPath: false, scheduler: clock.scheduler, ...options });
+  StitchRuntime.create({
+    model: pkg,
+    providers: ['cpu'],
+    worker: false,
+    fastPath: false,
+    scheduler: clock.scheduler,
+    ...options,
+  });
 
 describe('deciding before any reading', () => {
   it('the first choice, setProfile and a hot reload take effect at once with no system source and a silent app source', async () => {
@@ -44,7 +51,12 @@ describe('deciding before any reading', () => {
     const file = path.join(dir, 'reload.yaml');
     await writeFile(file, 'name: v1\nlimits:\n  maxCostFraction: 0.9\n');
     const changed = new Subject<void>();
-    const rt = await create(clock, { profile: file, systemSource: false, signals: [silent], watchProfile: { changes: changed, debounceMs: 100 } });
+    const rt = await create(clock, {
+      profile: file,
+      systemSource: false,
+      signals: [silent],
+      watchProfile: { changes: changed, debounceMs: 100 },
+    });
     const changes: StitchChange[] = [];
     rt.stitchChanges$.subscribe((c) => changes.push(c));
     // Cost ≤ 0.9 of the largest: stitch 6 (2.5 M of 3 M MACs), the most accurate within it.
@@ -94,12 +106,20 @@ const switchingArb = fc.record({
   degradeAfterMs: fc.constantFrom(0, 1000),
   upgradeAfterMs: fc.constantFrom(0, 5000, 20_000),
   upgradeQuorum: fc.constantFrom(0.5, 0.75, 1),
-  backoff: fc.record({ windowMs: fc.constantFrom(10_000, 60_000), factor: fc.constantFrom(1, 2), maxMs: fc.constantFrom(40_000, 120_000) }),
+  backoff: fc.record({
+    windowMs: fc.constantFrom(10_000, 60_000),
+    factor: fc.constantFrom(1, 2),
+    maxMs: fc.constantFrom(40_000, 120_000),
+  }),
 });
 
 const profileOf = (switching: object): ProfileInput => ({
   rules: [
-    { name: 'low-battery', when: { 'battery.percent': { below: 30 }, 'battery.charging': false }, limit: { maxCostFraction: 0.6 } },
+    {
+      name: 'low-battery',
+      when: { 'battery.percent': { below: 30 }, 'battery.charging': false },
+      limit: { maxCostFraction: 0.6 },
+    },
     { name: 'slowed-down', when: { 'inference.slowdown': { above: 1.5 } }, limit: { maxCostFraction: 0.5 } },
     { name: 'deadline', when: { 'inference.slowdown': { above: 1 } }, limit: { maxLatencyMs: 4 } },
   ],
@@ -122,7 +142,12 @@ describe('the runtime and simulate run one loop', () => {
         const end = (trace.rows.at(-1)?.tMs ?? 0) + 10 * 60_000;
         clock.advanceTo(end);
         await rt.close();
-        const sim = simulate({ trace, profile: profileFromObject(input), catalog: rt.catalog ?? catalog, provider: 'cpu' });
+        const sim = simulate({
+          trace,
+          profile: profileFromObject(input),
+          catalog: rt.catalog ?? catalog,
+          provider: 'cpu',
+        });
         // The runtime starts on the profile's choice before any reading: simulate's first switch.
         const simulated = sim.replay.switches.filter((s) => s.from !== undefined).map(brief);
         expect(changes.map(brief)).toEqual(simulated);
@@ -143,7 +168,15 @@ describe('the runtime and simulate run one loop', () => {
     const input = 'profiles/balanced.yaml';
     const shipped = await readPackage('models/fmnist-vit');
     // A generous calibration budget: every frontier stitch measured at create(), none later in the run.
-    const rt = await StitchRuntime.create({ model: shipped, profile: input, watchProfile: false, providers: ['cpu'], scheduler: clock.scheduler, systemSource: battery, calibrate: { budgetMs: 120_000 } });
+    const rt = await StitchRuntime.create({
+      model: shipped,
+      profile: input,
+      watchProfile: false,
+      providers: ['cpu'],
+      scheduler: clock.scheduler,
+      systemSource: battery,
+      calibrate: { budgetMs: 120_000 },
+    });
     const lines: string[] = [];
     rt.record().subscribe((l) => lines.push(l));
     const changes: StitchChange[] = [];
@@ -165,7 +198,8 @@ describe('the runtime and simulate run one loop', () => {
     expect(changes.length).toBeGreaterThanOrEqual(2);
     // What happens after the recording ends depends on readings it does not hold: compare the recorded span.
     const recorded = (s: { at: number }) => s.at <= 120_000;
-    expect(changes.filter(recorded).map(brief)).toEqual(sim.replay.switches.filter((s) => s.from !== undefined && recorded(s)).map(brief));
+    expect(changes.filter(recorded).map(brief)).toEqual(
+      sim.replay.switches.filter((s) => s.from !== undefined && recorded(s)).map(brief),
+    );
   });
 });
-

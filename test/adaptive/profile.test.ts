@@ -37,7 +37,15 @@ afterAll(async () => {
 async function start(options: Partial<StitchRuntimeOptions>) {
   const clock = new VirtualClock();
   const fake = new FakeSignalSource().at(0, { 'battery.percent': 80 });
-  const rt = await StitchRuntime.create({ model: pkg, providers: ['cpu'], worker: false, fastPath: false, scheduler: clock.scheduler, systemSource: fake, ...options });
+  const rt = await StitchRuntime.create({
+    model: pkg,
+    providers: ['cpu'],
+    worker: false,
+    fastPath: false,
+    scheduler: clock.scheduler,
+    systemSource: fake,
+    ...options,
+  });
   const changes: StitchChange[] = [];
   const errors: StitchnetError[] = [];
   rt.stitchChanges$.subscribe((c) => changes.push(c));
@@ -51,18 +59,38 @@ describe('setProfile', () => {
     clock.advanceTo(0);
     expect(rt.stitch).toBe(2);
 
-    const never = { rules: [{ name: 'never', when: { 'battery.percent': { below: 20, above: 80 } }, limit: { maxCostFraction: 0.5 } }] };
+    const never = {
+      rules: [
+        { name: 'never', when: { 'battery.percent': { below: 20, above: 80 } }, limit: { maxCostFraction: 0.5 } },
+      ],
+    };
     expect(() => rt.setProfile(never)).toThrow(ProfileError);
-    expect(() => rt.setProfile(never)).toThrow(expect.objectContaining({ code: 'PROFILE_INVALID', field: 'rules[0].when["battery.percent"]', message: expect.stringContaining('can never hold') }));
-    expect(() => rt.setProfile({ limits: { stitches: [99] } })).toThrow(expect.objectContaining({ code: 'PROFILE_INVALID', field: 'limits.stitches[0]', validValues: expect.arrayContaining([0, 2]) }));
-    expect(() => rt.setProfile(path.join(dir, 'missing.yaml'))).toThrow(expect.objectContaining({ code: 'PROFILE_NOT_FOUND' }));
+    expect(() => rt.setProfile(never)).toThrow(
+      expect.objectContaining({
+        code: 'PROFILE_INVALID',
+        field: 'rules[0].when["battery.percent"]',
+        message: expect.stringContaining('can never hold'),
+      }),
+    );
+    expect(() => rt.setProfile({ limits: { stitches: [99] } })).toThrow(
+      expect.objectContaining({
+        code: 'PROFILE_INVALID',
+        field: 'limits.stitches[0]',
+        validValues: expect.arrayContaining([0, 2]),
+      }),
+    );
+    expect(() => rt.setProfile(path.join(dir, 'missing.yaml'))).toThrow(
+      expect.objectContaining({ code: 'PROFILE_NOT_FOUND' }),
+    );
     expect(rt.profile?.name).toBe('first');
     expect(changes).toEqual([]);
 
     const next = rt.setProfile({ name: 'frugal', limits: { maxCostFraction: 0.4 } });
     expect(next.switching.minDwellMs).toBe(5000);
     expect(rt.profile?.name).toBe('frugal');
-    expect(changes).toEqual([expect.objectContaining({ from: 2, to: 0, at: 0, cause: 'policy', direction: 'degrade' })]);
+    expect(changes).toEqual([
+      expect.objectContaining({ from: 2, to: 0, at: 0, cause: 'policy', direction: 'degrade' }),
+    ]);
     expect(changes[0]?.reason.summary).toContain('cost ≤ 0.4 of max (limits)');
     expect(errors).toEqual([]);
     await rt.close();
@@ -78,19 +106,31 @@ describe('setProfile', () => {
     expect(rt.stitch).toBe(1);
     clock.advanceBy(0);
     expect(rt.stitch).toBe(0);
-    expect(changes).toEqual([expect.objectContaining({ from: 2, to: 1, cause: 'manual' }), expect.objectContaining({ from: 1, to: 0, at: 1000, cause: 'policy' })]);
+    expect(changes).toEqual([
+      expect.objectContaining({ from: 2, to: 1, cause: 'manual' }),
+      expect.objectContaining({ from: 1, to: 0, at: 1000, cause: 'policy' }),
+    ]);
     await rt.close();
   });
 
   it('refuses a profile for a package without cost figures, saying which field is missing', async () => {
-    await expect(StitchRuntime.create({ model: bare, providers: ['cpu'], worker: false, profile: {} })).rejects.toMatchObject({
+    await expect(
+      StitchRuntime.create({ model: bare, providers: ['cpu'], worker: false, profile: {} }),
+    ).rejects.toMatchObject({
       code: 'PACKAGE_MANIFEST_INVALID',
       field: 'stitches[0].macs',
     });
   });
 
   it('rejects an invalid profile at create', async () => {
-    await expect(StitchRuntime.create({ model: pkg, providers: ['cpu'], worker: false, profile: { objective: 'fastest' as 'min-cost' } })).rejects.toMatchObject({
+    await expect(
+      StitchRuntime.create({
+        model: pkg,
+        providers: ['cpu'],
+        worker: false,
+        profile: { objective: 'fastest' as 'min-cost' },
+      }),
+    ).rejects.toMatchObject({
       code: 'PROFILE_INVALID',
       field: 'objective',
     });
@@ -102,7 +142,10 @@ describe('a profile file', () => {
     const file = path.join(dir, 'live.yaml');
     await writeFile(file, 'name: v1\n');
     const changed = new Subject<void>();
-    const { rt, clock, changes, errors } = await start({ profile: file, watchProfile: { changes: changed, debounceMs: 100 } });
+    const { rt, clock, changes, errors } = await start({
+      profile: file,
+      watchProfile: { changes: changed, debounceMs: 100 },
+    });
     clock.advanceTo(0);
     expect(rt.profile?.name).toBe('v1');
     expect(rt.stitch).toBe(2);
@@ -152,7 +195,11 @@ describe('a profile file', () => {
           return new FakeSignalSource().at(0, { 'battery.percent': 80 }).readings(scheduler);
         }).pipe(finalize(() => stopped++)),
     };
-    const { rt, clock } = await start({ profile: file, watchProfile: { changes: changed, debounceMs: 0 }, systemSource: recording });
+    const { rt, clock } = await start({
+      profile: file,
+      watchProfile: { changes: changed, debounceMs: 0 },
+      systemSource: recording,
+    });
     clock.advanceTo(0);
     const reload = async (text: string) => {
       await writeFile(file, text);
@@ -189,7 +236,9 @@ describe('a profile file', () => {
 describe('the ort block', () => {
   it('maps to the runtime thread options; 0 or absent leaves the default', () => {
     expect(threadsFromOrt(OrtSchema.parse({}))).toEqual({});
-    expect(threadsFromOrt(OrtSchema.parse({ intraOpNumThreads: 0, interOpNumThreads: 2, allowSpinning: true }))).toEqual({ interOp: 2, spinning: true });
+    expect(
+      threadsFromOrt(OrtSchema.parse({ intraOpNumThreads: 0, interOpNumThreads: 2, allowSpinning: true })),
+    ).toEqual({ interOp: 2, spinning: true });
     expect(threadsFromOrt(OrtSchema.parse({ intraOpNumThreads: 3 }))).toEqual({ intraOp: 3 });
   });
 });

@@ -47,7 +47,10 @@ describe('the inference slowdown', () => {
       systemSource: new FakeSignalSource().at(0, { 'cpu.load': 10 }),
       signals: [app],
       // Every stitch meets the deadline as profiled (≤ 0.3 µs against 0.35 µs).
-      profile: { rules: [{ name: 'deadline', when: { 'app.realtime': true }, limit: { maxLatencyMs: 3.5 * UNIT_MS } }], sampling: EVERY_RUN },
+      profile: {
+        rules: [{ name: 'deadline', when: { 'app.realtime': true }, limit: { maxLatencyMs: 3.5 * UNIT_MS } }],
+        sampling: EVERY_RUN,
+      },
     });
     expect(rt.calibration).toBeUndefined();
     const changes: StitchChange[] = [];
@@ -67,7 +70,12 @@ describe('the inference slowdown', () => {
     expect(changes).toHaveLength(1);
     const change = changes[0] as StitchChange;
     expect(change).toMatchObject({ from: 2, to: 0, cause: 'policy', direction: 'degrade' });
-    expect(change.reason.decision?.reason).toMatchObject({ overBudget: true, unmet: ['maxLatencyMs'], latencyProvider: 'cpu', latencySource: 'package' });
+    expect(change.reason.decision?.reason).toMatchObject({
+      overBudget: true,
+      unmet: ['maxLatencyMs'],
+      latencyProvider: 'cpu',
+      latencySource: 'package',
+    });
     expect(change.reason.decision?.reason.slowdown).toBeGreaterThan(3.5);
     expect(change.reason.summary).toMatch(/latency ≤ [\d.]+ ms at slowdown [\d.]+× on package latencies \(deadline\)/);
     expect((await rt.run(sample(fast))).stitch).toBe(0);
@@ -90,7 +98,10 @@ describe('the inference slowdown', () => {
       scheduler: clock.scheduler,
       systemSource: false,
       // The package's 0.3 µs would read as a slowdown of thousands: this device's figures apply.
-      profile: { rules: [{ name: 'slow', when: { 'inference.slowdown': { above: 1000 } }, limit: { maxCostFraction: 0.3 } }], sampling: { slowdownWarmupRuns: 2, slowdownMinSamples: 3 } },
+      profile: {
+        rules: [{ name: 'slow', when: { 'inference.slowdown': { above: 1000 } }, limit: { maxCostFraction: 0.3 } }],
+        sampling: { slowdownWarmupRuns: 2, slowdownMinSamples: 3 },
+      },
     });
     const cal = rt.calibration?.stitches.find((e) => e.stitch === rt.stitch && e.batch === 1);
     expect(cal).toMatchObject({ source: 'device' });
@@ -109,7 +120,10 @@ describe('the inference slowdown', () => {
 
   it('stays unavailable where there is no latency figure for the provider', async () => {
     const clock = new VirtualClock();
-    const bare = { ...pkg, manifest: { ...pkg.manifest, stitches: pkg.manifest.stitches.map(({ latency: _, ...s }) => s) } };
+    const bare = {
+      ...pkg,
+      manifest: { ...pkg.manifest, stitches: pkg.manifest.stitches.map(({ latency: _, ...s }) => s) },
+    };
     const rt = await StitchRuntime.create({
       model: bare,
       providers: ['cpu'],
@@ -130,7 +144,13 @@ describe('the inference slowdown', () => {
 
 describe('the real system source', () => {
   it('samples this machine by default and stops on close', async () => {
-    const rt = await StitchRuntime.create({ model: pkg, providers: ['cpu'], worker: false, fastPath: false, profile: {} });
+    const rt = await StitchRuntime.create({
+      model: pkg,
+      providers: ['cpu'],
+      worker: false,
+      fastPath: false,
+      profile: {},
+    });
     const state = await firstValueFrom(rt.state$.pipe(filter((s) => s.memory.availableMB !== undefined)));
     expect(state.memory.availableMB).toBeGreaterThan(0);
     // Whatever this machine lacks is reported missing, never as a 0.

@@ -31,14 +31,31 @@ afterAll(async () => {
 /** A system source with no battery, reporting so every second for a minute. */
 function noBattery(): FakeSignalSource {
   const fake = new FakeSignalSource('system');
-  for (let t = 0; t <= 60_000; t += 1000) fake.at(t, { 'battery.percent': null, 'battery.charging': null, 'cpu.load': 10 });
+  for (let t = 0; t <= 60_000; t += 1000)
+    fake.at(t, { 'battery.percent': null, 'battery.charging': null, 'cpu.load': 10 });
   return fake;
 }
 
-const lowBattery = { rules: [{ name: 'low', when: { 'battery.percent': { below: 50 }, 'battery.charging': false }, limit: { maxCostFraction: 0.4 } }] };
+const lowBattery = {
+  rules: [
+    {
+      name: 'low',
+      when: { 'battery.percent': { below: 50 }, 'battery.charging': false },
+      limit: { maxCostFraction: 0.4 },
+    },
+  ],
+};
 
 async function runtime(clock: VirtualClock, extra: Partial<Parameters<typeof StitchRuntime.create>[0]>) {
-  return StitchRuntime.create({ model: pkg, providers: ['cpu'], worker: false, fastPath: false, scheduler: clock.scheduler, profile: lowBattery, ...extra });
+  return StitchRuntime.create({
+    model: pkg,
+    providers: ['cpu'],
+    worker: false,
+    fastPath: false,
+    scheduler: clock.scheduler,
+    profile: lowBattery,
+    ...extra,
+  });
 }
 
 describe('source precedence in the runtime', () => {
@@ -62,9 +79,24 @@ describe('source precedence in the runtime', () => {
 
 describe('a faulty source in the runtime', () => {
   const faulty: Record<string, SignalSource> = {
-    throws: { name: 'thrower', readings: () => { throw new Error('no sensor'); } },
-    'errors later': { name: 'dies', readings: () => new Observable((s) => { s.next({ 'gpu.powerW': { value: 30, quality: 'ok' } }); s.error(new Error('gone')); }) },
-    'sends NaN with quality ok': { name: 'nan', readings: () => new Observable((s) => s.next({ 'battery.percent': { value: Number.NaN, quality: 'ok' } })) },
+    throws: {
+      name: 'thrower',
+      readings: () => {
+        throw new Error('no sensor');
+      },
+    },
+    'errors later': {
+      name: 'dies',
+      readings: () =>
+        new Observable((s) => {
+          s.next({ 'gpu.powerW': { value: 30, quality: 'ok' } });
+          s.error(new Error('gone'));
+        }),
+    },
+    'sends NaN with quality ok': {
+      name: 'nan',
+      readings: () => new Observable((s) => s.next({ 'battery.percent': { value: Number.NaN, quality: 'ok' } })),
+    },
     'returns a Promise': { name: 'promise', readings: () => Promise.resolve() as never },
     'errors at once': { name: 'early', readings: () => throwError(() => new Error('x')) },
   };
@@ -95,16 +127,26 @@ describe('a faulty source in the runtime', () => {
 
   it('create() refuses what is not a SignalSource, naming the option', async () => {
     const clock = new VirtualClock();
-    await expect(runtime(clock, { signals: [{ name: 'half' } as unknown as SignalSource] })).rejects.toMatchObject({ code: 'OPTION_INVALID', option: 'signals[0]' });
-    await expect(runtime(clock, { systemSource: 'system' as unknown as SignalSource })).rejects.toMatchObject({ code: 'OPTION_INVALID', option: 'systemSource' });
+    await expect(runtime(clock, { signals: [{ name: 'half' } as unknown as SignalSource] })).rejects.toMatchObject({
+      code: 'OPTION_INVALID',
+      option: 'signals[0]',
+    });
+    await expect(runtime(clock, { systemSource: 'system' as unknown as SignalSource })).rejects.toMatchObject({
+      code: 'OPTION_INVALID',
+      option: 'systemSource',
+    });
   });
 });
 
 describe('the runtime refuses bad calls with StitchnetErrors', () => {
   it('create({ model: {} }) and unknown or mistyped options', async () => {
     await expect(StitchRuntime.create({ model: {} } as never)).rejects.toBeInstanceOf(OptionError);
-    await expect(StitchRuntime.create({ model: pkg, worker: 'false' } as never)).rejects.toMatchObject({ option: 'worker' });
-    await expect(StitchRuntime.create({ model: pkg, provder: ['cpu'] } as never)).rejects.toMatchObject({ message: expect.stringMatching(/did you mean "providers"/) });
+    await expect(StitchRuntime.create({ model: pkg, worker: 'false' } as never)).rejects.toMatchObject({
+      option: 'worker',
+    });
+    await expect(StitchRuntime.create({ model: pkg, provder: ['cpu'] } as never)).rejects.toMatchObject({
+      message: expect.stringMatching(/did you mean "providers"/),
+    });
   });
 
   it('run() refuses NaN inputs naming the index unless checkFinite is false; setStitch(NaN) says NaN', async () => {
@@ -114,7 +156,10 @@ describe('the runtime refuses bad calls with StitchnetErrors', () => {
     await expect(rt.run(x)).rejects.toMatchObject({ code: 'INPUT_INVALID', option: 'input[7]' });
     const out = await rt.run(x, { checkFinite: false });
     expect(out.logits.length).toBeGreaterThan(0);
-    await expect(rt.run(sample(pkg), { checkFinit: false } as never)).rejects.toMatchObject({ code: 'OPTION_INVALID', option: 'options.checkFinit' });
+    await expect(rt.run(sample(pkg), { checkFinit: false } as never)).rejects.toMatchObject({
+      code: 'OPTION_INVALID',
+      option: 'options.checkFinit',
+    });
     expect(() => rt.setStitch(Number.NaN)).toThrow(/stitch must be a stitch id \(an integer\), got NaN/);
     await rt.close();
   });

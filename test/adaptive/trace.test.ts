@@ -29,7 +29,9 @@ describe('a recorded trace drives a real runtime through a shipped profile', () 
   it('laptop-unplugged × balanced: low-battery then critical-battery, each at the first reading past its threshold', async () => {
     const trace = loadTrace(path.join(root, 'examples', 'traces', 'laptop-unplugged.csv'));
     const firstBelow = (threshold: number) =>
-      trace.rows.find((r) => typeof r.values['battery.percent'] === 'number' && (r.values['battery.percent'] as number) < threshold)?.tMs;
+      trace.rows.find(
+        (r) => typeof r.values['battery.percent'] === 'number' && (r.values['battery.percent'] as number) < threshold,
+      )?.tMs;
     const clock = new VirtualClock();
     const rt = await StitchRuntime.create({
       model: pkg,
@@ -57,7 +59,10 @@ describe('a recorded trace drives a real runtime through a shipped profile', () 
     const [low, critical] = changes as [StitchChange, StitchChange];
     expect(low.reason.rules.map((r) => r.name)).toEqual(['low-battery']);
     expect(low.reason.rules[0]?.readings).toEqual(
-      expect.arrayContaining([expect.objectContaining({ signal: 'battery.percent', test: 'below 30' }), expect.objectContaining({ signal: 'battery.charging', value: false })]),
+      expect.arrayContaining([
+        expect.objectContaining({ signal: 'battery.percent', test: 'below 30' }),
+        expect.objectContaining({ signal: 'battery.charging', value: false }),
+      ]),
     );
     expect(critical.reason.rules.map((r) => r.name).sort()).toEqual(['critical-battery', 'low-battery']);
     expect(critical.reason.decision?.reason.overBudget).toBe(true);

@@ -6,9 +6,13 @@ const notFound = (message: string, code: string) => Object.assign(new Error(mess
 
 describe('optional dependencies', () => {
   it('turns a missing package into DEPENDENCY_MISSING with the install command', async () => {
-    const err = await importOptional('vega', () => Promise.reject(notFound("Cannot find package 'vega' imported from /app/x.js", 'ERR_MODULE_NOT_FOUND'))).catch((e: unknown) => e);
+    const err = await importOptional('vega', () =>
+      Promise.reject(notFound("Cannot find package 'vega' imported from /app/x.js", 'ERR_MODULE_NOT_FOUND')),
+    ).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'DEPENDENCY_MISSING', hint: 'Install it next to stitchnet: npm install vega' });
-    expect((err as Error).message).toBe('Drawing plots needs the package vega, which is not installed. Install it next to stitchnet: npm install vega');
+    expect((err as Error).message).toBe(
+      'Drawing plots needs the package vega, which is not installed. Install it next to stitchnet: npm install vega',
+    );
   });
 
   it('lets other failures through, including a missing package of another name', async () => {

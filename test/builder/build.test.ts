@@ -7,7 +7,17 @@ import { graphCost } from '../../src/onnx/cost.js';
 import { openDataset } from '../../src/data/datasets.js';
 import { argmaxRows } from '../../src/builder/evaluate.js';
 import { engineRunner } from '../../src/builder/runner.js';
-import { buildRouteModel, decodeModel, encodeModel, onnx, readModel, tensorToFloat32, type RouteSegment, type StitchSpec, type VitWeights } from '../../src/onnx/index.js';
+import {
+  buildRouteModel,
+  decodeModel,
+  encodeModel,
+  onnx,
+  readModel,
+  tensorToFloat32,
+  type RouteSegment,
+  type StitchSpec,
+  type VitWeights,
+} from '../../src/onnx/index.js';
 import { readPackage } from '../../src/package/index.js';
 import { tinyConfig, writeFamily, writeIdx } from './family.js';
 
@@ -39,7 +49,15 @@ beforeAll(async () => {
   calib = writeIdx(dir, 'calib', 96);
   evalFile = writeIdx(dir, 'eval', 40, 28, 9);
   result = await buildPackage(
-    { anchors: files, out: path.join(dir, 'pkg'), calib, eval: evalFile, preprocess: PRE, profile: { provider: 'cpu', batches: [1, 2], warmup: 1, rounds: 3 }, batchSize: 16 },
+    {
+      anchors: files,
+      out: path.join(dir, 'pkg'),
+      calib,
+      eval: evalFile,
+      preprocess: PRE,
+      profile: { provider: 'cpu', batches: [1, 2], warmup: 1, rounds: 3 },
+      batchSize: 16,
+    },
     (step) => {
       if (steps[steps.length - 1] !== step) steps.push(step);
     },
@@ -49,7 +67,16 @@ beforeAll(async () => {
 describe('buildPackage on a tiny generated family', () => {
   it('runs every step and writes a package that reads back', async () => {
     expect(steps).toEqual(['prepare', 'parity', 'fit', 'cost', 'evaluate', 'write', 'profile', 'verify']);
-    expect(Object.keys(result.timings)).toEqual(['prepare', 'parity', 'fit', 'cost', 'evaluate', 'write', 'profile', 'verify']);
+    expect(Object.keys(result.timings)).toEqual([
+      'prepare',
+      'parity',
+      'fit',
+      'cost',
+      'evaluate',
+      'write',
+      'profile',
+      'verify',
+    ]);
     const pkg = await readPackage(result.dir);
     const m = pkg.manifest;
     // depth 3: 7 positions and 2 layers per pair.
@@ -92,8 +119,10 @@ describe('buildPackage on a tiny generated family', () => {
         const segments: RouteSegment[] = [];
         const specs: StitchSpec[] = [];
         for (const step of s.route) {
-          if ('anchor' in step) segments.push({ anchor: anchorIndex.get(step.anchor)!, from: step.blocks[0], to: step.blocks[1] });
-          else specs.push(stitchSpec(await pkg.pieceBytes(m.stitchLayers.find((l) => l.id === step.stitchLayer)!.piece)));
+          if ('anchor' in step)
+            segments.push({ anchor: anchorIndex.get(step.anchor)!, from: step.blocks[0], to: step.blocks[1] });
+          else
+            specs.push(stitchSpec(await pkg.pieceBytes(m.stitchLayers.find((l) => l.id === step.stitchLayer)!.piece)));
         }
         await runner.load(`fused:${s.id}`, encodeModel(buildRouteModel(weights, segments, specs)));
         const want = await runner.run([`fused:${s.id}`], input);
@@ -114,7 +143,10 @@ describe('buildPackage on a tiny generated family', () => {
     try {
       for (const id of Object.keys(m.pieces)) await runner.load(id, await pkg.pieceBytes(id));
       for (const s of m.stitches) {
-        const out = await runner.run(pkg.routePieces(s.id), { data: data.batch(0, data.size), dims: [data.size, 1, 28, 28] });
+        const out = await runner.run(pkg.routePieces(s.id), {
+          data: data.batch(0, data.size),
+          dims: [data.size, 1, 28, 28],
+        });
         const hits = argmaxRows(out.data, 10).filter((c, i) => c === data.labels![i]).length;
         expect(s.accuracy, `stitch ${s.id}`).toBe(hits / data.size);
       }
@@ -139,10 +171,20 @@ describe('buildPackage on a tiny generated family', () => {
       weightsFile,
       JSON.stringify({
         format: 'stitchnet-stitch-weights/1',
-        layers: [layer('a16', 'b24', 0, 16, 24), layer('a16', 'b24', 1, 16, 24), layer('b24', 'a16', 0, 24, 16), layer('b24', 'a16', 1, 24, 16)],
+        layers: [
+          layer('a16', 'b24', 0, 16, 24),
+          layer('a16', 'b24', 1, 16, 24),
+          layer('b24', 'a16', 0, 24, 16),
+          layer('b24', 'a16', 1, 24, 16),
+        ],
       }),
     );
-    const r = await buildPackage({ anchors: files.slice(0, 2), out: path.join(dir, 'v2'), routes: 'v2', stitchWeights: weightsFile });
+    const r = await buildPackage({
+      anchors: files.slice(0, 2),
+      out: path.join(dir, 'v2'),
+      routes: 'v2',
+      stitchWeights: weightsFile,
+    });
     const m = r.manifest;
     // 2 anchors, SL 0-1 (SL 2 would resume after the last block), LS 0-1, one LSL, one SLS.
     expect(m.stitches.map((s) => s.id)).toEqual([0, 1, 2, 3, 5, 6, 7, 8]);
@@ -176,7 +218,8 @@ describe('buildPackage refuses bad input before any long work', () => {
   });
 
   it('anchors of different architectures', async () => {
-    const other = writeFamily(path.join(dir), [{ name: 'wide-image', config: { ...tinyConfig(40), imageSize: 14 } }]).files[0]!;
+    const other = writeFamily(path.join(dir), [{ name: 'wide-image', config: { ...tinyConfig(40), imageSize: 14 } }])
+      .files[0]!;
     const e = await attempt({ anchors: [files[0]!, other] });
     expect(e.code).toBe('BUILD_ANCHORS_INVALID');
     expect(e.message).toMatch(/not one architecture/);
@@ -190,7 +233,10 @@ describe('buildPackage refuses bad input before any long work', () => {
 
   it('an unlabelled or empty evaluation set', async () => {
     const unlabelled = path.join(dir, 'unlabelled');
-    writeFileSync(unlabelled, new Uint8Array([0, 0, 8, 3, 0, 0, 0, 1, 0, 0, 0, 28, 0, 0, 0, 28, ...new Uint8Array(784)]));
+    writeFileSync(
+      unlabelled,
+      new Uint8Array([0, 0, 8, 3, 0, 0, 0, 1, 0, 0, 0, 28, 0, 0, 0, 28, ...new Uint8Array(784)]),
+    );
     expect((await attempt({ eval: unlabelled })).message).toMatch(/no labels/);
     expect((await attempt({ eval: writeIdx(dir, 'empty', 0) })).message).toMatch(/empty/);
   });

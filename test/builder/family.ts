@@ -11,7 +11,11 @@ export function tinyConfig(dim: number, depth = 3): VitConfig {
 }
 
 /** Writes anchors `<name>.onnx` into `dir` and returns their files and weights. */
-export function writeFamily(dir: string, anchors: { name: string; config: VitConfig }[], seed = 1): { files: string[]; weights: VitWeights[] } {
+export function writeFamily(
+  dir: string,
+  anchors: { name: string; config: VitConfig }[],
+  seed = 1,
+): { files: string[]; weights: VitWeights[] } {
   const weights = anchors.map((a, i) => randomVitWeights(a.config, seed + i));
   const files = anchors.map((a, i) => {
     const file = path.join(dir, `${a.name}.onnx`);

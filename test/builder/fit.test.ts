@@ -24,11 +24,12 @@ function fakeRunner(dims: Record<string, number>): PieceRunner {
   };
   const apply = (x: Float32Array, rows: number, dIn: number, dOut: number, W: Float32Array) => {
     const y = new Float32Array(rows * dOut);
-    for (let r = 0; r < rows; r++) for (let o = 0; o < dOut; o++) {
-      let s = 0;
-      for (let i = 0; i < dIn; i++) s += x[r * dIn + i]! * W[i * dOut + o]!;
-      y[r * dOut + o] = Math.tanh(s);
-    }
+    for (let r = 0; r < rows; r++)
+      for (let o = 0; o < dOut; o++) {
+        let s = 0;
+        for (let i = 0; i < dIn; i++) s += x[r * dIn + i]! * W[i * dOut + o]!;
+        y[r * dOut + o] = Math.tanh(s);
+      }
     return y;
   };
   return {
@@ -73,7 +74,10 @@ describe('fitting stitching layers from captured activations', () => {
       { id: 'e', depth: 3 },
     ]);
     const batches: number[] = [];
-    const fitted = await fitStitchLayers(plan.layers, anchors, data, runner, { batchSize: 16, onBatch: (d) => batches.push(d) });
+    const fitted = await fitStitchLayers(plan.layers, anchors, data, runner, {
+      batchSize: 16,
+      onBatch: (d) => batches.push(d),
+    });
     expect(batches).toEqual([1, 2, 3, 4]);
     // The reference: whole-set streams, fitted per position directly, then averaged.
     const input = { data: data.batch(0, 50), dims: [50, IN] };
@@ -114,9 +118,12 @@ describe('stitch-weights files', () => {
   });
 
   it('accepts a producer id and the positions the layer was trained for, and checks the positions', async () => {
-    const good = JSON.parse(formatStitchWeights([{ layer: plan.layers[0]!, map }])) as { layers: Record<string, unknown>[] };
+    const good = JSON.parse(formatStitchWeights([{ layer: plan.layers[0]!, map }])) as {
+      layers: Record<string, unknown>[];
+    };
     const positions = plan.layers[0]!.positions;
-    const withMeta = (ps: unknown) => JSON.stringify({ ...good, layers: [{ ...good.layers[0], id: 'f-e-0', positions: ps }] });
+    const withMeta = (ps: unknown) =>
+      JSON.stringify({ ...good, layers: [{ ...good.layers[0], id: 'f-e-0', positions: ps }] });
     const read = await readStitchWeights(write('meta.json', withMeta([...positions].reverse())), plan.layers, dims);
     expect(read.get('f-e.0')).toEqual(map);
     await expect(readStitchWeights(write('pos.json', withMeta([[5, 5]])), plan.layers, dims)).rejects.toMatchObject({
@@ -126,9 +133,13 @@ describe('stitch-weights files', () => {
   });
 
   it('names the file and field of a bad entry', async () => {
-    const good = JSON.parse(formatStitchWeights([{ layer: plan.layers[0]!, map }])) as { layers: Record<string, unknown>[] };
-    const variant = (patch: Record<string, unknown>) => JSON.stringify({ ...good, layers: [{ ...good.layers[0], ...patch }] });
-    const fails = (name: string, text: string) => expect(readStitchWeights(write(name, text), plan.layers, dims)).rejects;
+    const good = JSON.parse(formatStitchWeights([{ layer: plan.layers[0]!, map }])) as {
+      layers: Record<string, unknown>[];
+    };
+    const variant = (patch: Record<string, unknown>) =>
+      JSON.stringify({ ...good, layers: [{ ...good.layers[0], ...patch }] });
+    const fails = (name: string, text: string) =>
+      expect(readStitchWeights(write(name, text), plan.layers, dims)).rejects;
     await fails('json.json', '{').toThrow(/Cannot read stitch weights.*json\.json/);
     await fails('fmt.json', JSON.stringify({ ...good, format: 'other' })).toThrow(/malformed.*field format/);
     await fails('unknown.json', variant({ index: 4 })).toThrow(/f→e #4 is not a stitching layer/);
@@ -136,6 +147,8 @@ describe('stitch-weights files', () => {
     await fails('rows.json', variant({ weight: [[1, 2, 3]] })).toThrow(/field layers\[0\]\.weight/);
     await fails('bias.json', variant({ bias: [1] })).toThrow(/bias must have 3/);
     await fails('missing.json', JSON.stringify({ ...good, layers: [] })).toThrow(/lack 1 layer/);
-    await fails('twice.json', JSON.stringify({ ...good, layers: [good.layers[0], good.layers[0]] })).toThrow(/given twice/);
+    await fails('twice.json', JSON.stringify({ ...good, layers: [good.layers[0], good.layers[0]] })).toThrow(
+      /given twice/,
+    );
   });
 });

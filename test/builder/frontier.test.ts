@@ -26,7 +26,13 @@ describe('Pareto frontier', () => {
         const pts = raw.map((p, id) => ({ id, ...p }));
         const front = paretoFrontier(pts);
         const dominated = (p: FrontierPoint) =>
-          pts.some((q) => q.id !== p.id && q.cost <= p.cost && q.accuracy >= p.accuracy && (q.cost < p.cost || q.accuracy > p.accuracy || q.id < p.id));
+          pts.some(
+            (q) =>
+              q.id !== p.id &&
+              q.cost <= p.cost &&
+              q.accuracy >= p.accuracy &&
+              (q.cost < p.cost || q.accuracy > p.accuracy || q.id < p.id),
+          );
         expect(new Set(front)).toEqual(new Set(pts.filter((p) => !dominated(p)).map((p) => p.id)));
         const costs = front.map((id) => pts[id]!.cost);
         expect(costs).toEqual([...costs].sort((a, b) => a - b));

@@ -1,6 +1,12 @@
 import { Matrix, pseudoInverse } from 'ml-matrix';
 import { describe, expect, it } from 'vitest';
-import { averageLinearMaps, CrossMoments, fitLinearMap, SourceMoments, solveLinearMap } from '../../src/builder/lstsq.js';
+import {
+  averageLinearMaps,
+  CrossMoments,
+  fitLinearMap,
+  SourceMoments,
+  solveLinearMap,
+} from '../../src/builder/lstsq.js';
 import { BuilderError } from '../../src/errors.js';
 import { rng, uniform } from './helpers.js';
 
@@ -92,7 +98,12 @@ describe('least squares with bias', () => {
   });
 
   it('averages shared-layer fits element-wise', () => {
-    const m = (w: number, b: number) => ({ dimIn: 1, dimOut: 2, weight: Float32Array.of(w, 2 * w), bias: Float32Array.of(b, -b) });
+    const m = (w: number, b: number) => ({
+      dimIn: 1,
+      dimOut: 2,
+      weight: Float32Array.of(w, 2 * w),
+      bias: Float32Array.of(b, -b),
+    });
     const avg = averageLinearMaps([m(1, 1), m(2, 3), m(3, 5)]);
     expect(Array.from(avg.weight)).toEqual([2, 4]);
     expect(Array.from(avg.bias)).toEqual([3, -3]);

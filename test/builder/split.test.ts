@@ -1,9 +1,27 @@
 import { describe, expect, it } from 'vitest';
 import { blockIndexOf, detectBoundaries, splitAnchor } from '../../src/builder/split.js';
 import { BuilderError } from '../../src/errors.js';
-import { buildVitModel, graphInputs, graphOutputs, onnx, randomVitWeights, vitBoundaries, type Model, type VitConfig } from '../../src/onnx/index.js';
+import {
+  buildVitModel,
+  graphInputs,
+  graphOutputs,
+  onnx,
+  randomVitWeights,
+  vitBoundaries,
+  type Model,
+  type VitConfig,
+} from '../../src/onnx/index.js';
 
-const TINY: VitConfig = { imageSize: 8, patchSize: 4, channels: 1, dim: 8, heads: 2, depth: 3, mlpRatio: 2, classes: 5 };
+const TINY: VitConfig = {
+  imageSize: 8,
+  patchSize: 4,
+  channels: 1,
+  dim: 8,
+  heads: 2,
+  depth: 3,
+  mlpRatio: 2,
+  classes: 5,
+};
 
 /** The model with every node renamed `node_<i>`, as exports without module scopes look. */
 function anonymised(m: Model): Model {
@@ -57,9 +75,14 @@ describe('splitting an anchor', () => {
     const wrong = (boundaries: string[]) => () => splitAnchor(model, { boundaries });
     expect(wrong(['nope', ...expected.blockOut])).toThrow(/"nope" is not a tensor/);
     // Block 1's norm output does not cut the graph: the residual add still reads the block input.
-    expect(wrong([expected.embedOut, expected.blockOut[0]!, '/blocks.1/norm1/LayerNormalization_output_0', expected.blockOut[2]!])).toThrow(
-      expect.objectContaining({ code: 'BUILD_BOUNDARY_NOT_FOUND' }),
-    );
+    expect(
+      wrong([
+        expected.embedOut,
+        expected.blockOut[0]!,
+        '/blocks.1/norm1/LayerNormalization_output_0',
+        expected.blockOut[2]!,
+      ]),
+    ).toThrow(expect.objectContaining({ code: 'BUILD_BOUNDARY_NOT_FOUND' }));
     expect(wrong([expected.embedOut])).toThrow(/n \+ 1/);
   });
 });

@@ -32,5 +32,10 @@ export function zeroVitWeights(c: VitConfig): VitWeights {
     );
   }
   specs.push(['norm.weight', [d]], ['norm.bias', [d]], ['head.weight', [c.classes, d]], ['head.bias', [c.classes]]);
-  return { config: c, tensors: new Map(specs.map(([name, dims]) => [name, { dims, data: new Float32Array(dims.reduce((a, b) => a * b, 1)) }])) };
+  return {
+    config: c,
+    tensors: new Map(
+      specs.map(([name, dims]) => [name, { dims, data: new Float32Array(dims.reduce((a, b) => a * b, 1)) }]),
+    ),
+  };
 }

@@ -70,7 +70,12 @@ describe('stitchnet build', () => {
       out,
       '--json',
     ]);
-    expect(r.stderr.split('\n').filter(Boolean).map((l) => l.replace(/: \d+\.\d s$/, ''))).toEqual(STEPS);
+    expect(
+      r.stderr
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => l.replace(/: \d+\.\d s$/, '')),
+    ).toEqual(STEPS);
     expect(r.code).toBe(0);
     const report = JSON.parse(r.stdout) as BuildJson;
 
@@ -100,16 +105,43 @@ describe('stitchnet build', () => {
 
   it('builds SN-Netv2 routes with --routes v2 and prints a human summary without --json', async () => {
     const out = path.join(dir, 'pkg-v2');
-    const r = await cli(['build', '--anchors', ...fx.anchors.slice(0, 2), '--ids', 's,l', '--calib', fx.calib, '--calib-samples', '64', '--routes', 'v2', '--threads', '1', '--out', out]);
+    const r = await cli([
+      'build',
+      '--anchors',
+      ...fx.anchors.slice(0, 2),
+      '--ids',
+      's,l',
+      '--calib',
+      fx.calib,
+      '--calib-samples',
+      '64',
+      '--routes',
+      'v2',
+      '--threads',
+      '1',
+      '--out',
+      out,
+    ]);
     expect(r.code).toBe(0);
-    const runnable = enumerateStitches([{ id: 's', depth: DEPTH }, { id: 'l', depth: DEPTH }], 'v2').stitches.filter((s) => s.runnable);
+    const runnable = enumerateStitches(
+      [
+        { id: 's', depth: DEPTH },
+        { id: 'l', depth: DEPTH },
+      ],
+      'v2',
+    ).stitches.filter((s) => s.runnable);
     const pkg = await readPackage(out);
     expect(pkg.manifest.stitches).toHaveLength(runnable.length);
     expect(pkg.manifest.anchors.map((a) => a.id)).toEqual(['s', 'l']);
     expect(r.stdout).toContain(`${runnable.length} stitches from 2 anchors`);
     expect(r.stdout).toContain('routes v2');
     expect(r.stdout).toMatch(/stitchnet inspect /);
-    expect(r.stderr.split('\n').filter(Boolean).map((l) => l.split(':')[0])).toEqual(['prepare', 'parity', 'fit', 'cost', 'write', 'verify']);
+    expect(
+      r.stderr
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => l.split(':')[0]),
+    ).toEqual(['prepare', 'parity', 'fit', 'cost', 'write', 'verify']);
   });
 
   it('rejects a bad --routes value with exit code 2, the option and the valid values', async () => {
@@ -125,7 +157,16 @@ describe('stitchnet build', () => {
 
   it('names a missing anchor file and exits 1', async () => {
     const missing = path.join(dir, 'family', 'missing.onnx');
-    const r = await cli(['build', '--anchors', fx.anchors[0] as string, missing, '--calib', fx.calib, '--out', path.join(dir, 'never2')]);
+    const r = await cli([
+      'build',
+      '--anchors',
+      fx.anchors[0] as string,
+      missing,
+      '--calib',
+      fx.calib,
+      '--out',
+      path.join(dir, 'never2'),
+    ]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(missing);
     expect(r.stderr).toContain('ONNX_IO_FAILED');

@@ -24,21 +24,59 @@ afterAll(async () => {
 describe('stitchnet calibrate', () => {
   it('measures the candidates, prints the table on stdout, fills the cache; the next run reads it', async () => {
     const manifest = (await readPackage(pkgDir)).manifest;
-    const candidates = manifest.frontier && manifest.frontier.length > 0 ? manifest.frontier : manifest.stitches.map((s) => s.id);
-    const first = await cli(['calibrate', pkgDir, '--provider', 'cpu', '--batch', '1,2', '--rounds', '5', '--cache-dir', cacheDir]);
+    const candidates =
+      manifest.frontier && manifest.frontier.length > 0 ? manifest.frontier : manifest.stitches.map((s) => s.id);
+    const first = await cli([
+      'calibrate',
+      pkgDir,
+      '--provider',
+      'cpu',
+      '--batch',
+      '1,2',
+      '--rounds',
+      '5',
+      '--cache-dir',
+      cacheDir,
+    ]);
     expect(first.code, first.stderr).toBe(0);
     const lines = first.stdout.trim().split('\n');
     expect(lines[0]).toBe('provider cpu');
     expect(lines[1]).toMatch(/stitch\s+batch\s+p50 ms\s+p95 ms\s+runs\s+source/);
     expect(lines.slice(2)).toHaveLength(2 * candidates.length);
     for (const l of lines.slice(2)) expect(l).toMatch(/^\s*\d+\s+[12]\s+[\d.]+\s+[\d.]+\s+5\s+device\s/);
-    expect(first.stderr).toMatch(new RegExp(`measured ${2 * candidates.length} figures in \\d+ ms; cache .*calibration`));
+    expect(first.stderr).toMatch(
+      new RegExp(`measured ${2 * candidates.length} figures in \\d+ ms; cache .*calibration`),
+    );
 
-    const again = await cli(['calibrate', pkgDir, '--provider', 'cpu', '--batch', '1,2', '--rounds', '5', '--cache-dir', cacheDir, '--json']);
+    const again = await cli([
+      'calibrate',
+      pkgDir,
+      '--provider',
+      'cpu',
+      '--batch',
+      '1,2',
+      '--rounds',
+      '5',
+      '--cache-dir',
+      cacheDir,
+      '--json',
+    ]);
     expect(again.code, again.stderr).toBe(0);
-    const report = JSON.parse(again.stdout) as { cache: string; measured: number; provider: string; stitches: CalibrationRow[] };
+    const report = JSON.parse(again.stdout) as {
+      cache: string;
+      measured: number;
+      provider: string;
+      stitches: CalibrationRow[];
+    };
     expect(report).toMatchObject({ cache: 'hit', measured: 0, provider: 'cpu' });
-    expect(report.stitches.map((r) => [r.stitch, r.batch]).sort()).toEqual(candidates.flatMap((id) => [[id, 1], [id, 2]]).sort());
+    expect(report.stitches.map((r) => [r.stitch, r.batch]).sort()).toEqual(
+      candidates
+        .flatMap((id) => [
+          [id, 1],
+          [id, 2],
+        ])
+        .sort(),
+    );
     expect(again.stderr).toMatch(/^from the cache in \d+ ms/);
   });
 

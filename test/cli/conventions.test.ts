@@ -13,7 +13,8 @@ import { cli } from './helpers.js';
 /** This process's environment without the colour variables, plus `extra`. */
 function env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const out: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (k !== 'NO_COLOR' && k !== 'FORCE_COLOR' && v !== undefined) out[k] = v;
+  for (const [k, v] of Object.entries(process.env))
+    if (k !== 'NO_COLOR' && k !== 'FORCE_COLOR' && v !== undefined) out[k] = v;
   return { ...out, ...extra };
 }
 
@@ -42,7 +43,9 @@ describe('colour', () => {
     expect(forced.stdout).toContain(`${ESC}1mfmnist-vit: 35 stitches`);
     const piped = await cli(['inspect', 'models/fmnist-vit'], { env: env() });
     expect(piped.stdout).not.toContain(ESC);
-    expect(piped.stdout.replace(/\s+$/, '')).toBe(forced.stdout.replace(new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g'), '').replace(/\s+$/, ''));
+    expect(piped.stdout.replace(/\s+$/, '')).toBe(
+      forced.stdout.replace(new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g'), '').replace(/\s+$/, ''),
+    );
     const off = await cli(['inspect', 'models/fmnist-vit'], { env: env({ FORCE_COLOR: '1', NO_COLOR: '1' }) });
     expect(off.stdout).not.toContain(ESC);
     const error = await cli(['inspect', 'no-such-package'], { env: env({ FORCE_COLOR: '1' }) });
@@ -50,14 +53,18 @@ describe('colour', () => {
     expect(error.stdout).toBe('');
     expect(error.stderr.startsWith(`${ESC}1m${ESC}31mstitchnet:${ESC}39m${ESC}22m `)).toBe(true);
     expect(error.stderr).toContain('PACKAGE_NOT_FOUND');
-    expect((await cli(['inspect', 'no-such-package'], { env: env() })).stderr).toMatch(/^stitchnet: .* \[PACKAGE_NOT_FOUND\]\n$/);
+    expect((await cli(['inspect', 'no-such-package'], { env: env() })).stderr).toMatch(
+      /^stitchnet: .* \[PACKAGE_NOT_FOUND\]\n$/,
+    );
   });
 });
 
 describe('--help', () => {
   const program = new Command('stitchnet');
   registerCommands(program);
-  const paths = leafCommands(program).map((c) => (c.parent && c.parent !== program ? `${c.parent.name()} ${c.name()}` : c.name()));
+  const paths = leafCommands(program).map((c) =>
+    c.parent && c.parent !== program ? `${c.parent.name()} ${c.name()}` : c.name(),
+  );
 
   it('has an example for every command, and only for commands that exist', () => {
     expect(paths.length).toBeGreaterThanOrEqual(7);

@@ -21,21 +21,39 @@ describe('stitchnet demo', () => {
   it('runs live on a trace for 2 s: status lines, stitch changes with reasons, a summary; says when the weights are random', async () => {
     const shipped = existsSync(path.join(root, 'models', 'fmnist-vit', 'stitchnet.json'));
     // The whole 40-minute trace in one second, so that its battery rules fire well within the run.
-    const r = await cli(['demo', '--duration', '2', '--trace', 'examples/traces/laptop-unplugged.csv', '--speed', '2400', '--cache', cache, '--provider', 'cpu']);
+    const r = await cli([
+      'demo',
+      '--duration',
+      '2',
+      '--trace',
+      'examples/traces/laptop-unplugged.csv',
+      '--speed',
+      '2400',
+      '--cache',
+      cache,
+      '--provider',
+      'cpu',
+    ]);
     expect(r.code).toBe(0);
     if (shipped) {
       expect(r.stdout + r.stderr).not.toContain('RANDOM WEIGHTS');
     } else {
       // notices go to stderr; stdout carries the run
       expect(r.stderr).toContain('RANDOM WEIGHTS. This stand-in family has untrained, random weights');
-      expect(r.stderr).toContain('Reminder: random weights; the accuracy above means nothing (npm install @stitchnet/fmnist-vit for the trained family).');
+      expect(r.stderr).toContain(
+        'Reminder: random weights; the accuracy above means nothing (npm install @stitchnet/fmnist-vit for the trained family).',
+      );
       expect(existsSync(path.join(cache, 'demo-random-vit-v1', 'stitchnet.json'))).toBe(true);
     }
     expect(r.stdout).toMatch(/signals: trace examples\/traces\/laptop-unplugged\.csv \(40:00 played 2400× faster\)/);
     // A degrade driven by the trace's battery, with the rule and the reading that matched.
-    expect(r.stdout).toMatch(/^ *\d+:\d\d(\.\d)? {2}down {2}stitch \d+ → \d+ \([\d.]+ [kMG]MACs → [\d.]+ [kMG]MACs\): rules .*critical-battery \(battery\.percent=1\d(\.5)? below 15, battery\.charging=false\)/m);
+    expect(r.stdout).toMatch(
+      /^ *\d+:\d\d(\.\d)? {2}down {2}stitch \d+ → \d+ \([\d.]+ [kMG]MACs → [\d.]+ [kMG]MACs\): rules .*critical-battery \(battery\.percent=1\d(\.5)? below 15, battery\.charging=false\)/m,
+    );
     // Not a terminal: plain status lines (one a second), no cursor movement.
-    expect(r.stdout).toMatch(/^ *\d+:\d\d(\.\d)? {2}stitch \d+ {2}[\d.]+ [kMG]MACs {2}p50 [\d.]+ ms {2}acc [\d.]+ % of \d+ {2}battery \d+ % on battery {2}cpu \d+ °C/m);
+    expect(r.stdout).toMatch(
+      /^ *\d+:\d\d(\.\d)? {2}stitch \d+ {2}[\d.]+ [kMG]MACs {2}p50 [\d.]+ ms {2}acc [\d.]+ % of \d+ {2}battery \d+ % on battery {2}cpu \d+ °C/m,
+    );
     expect(r.stdout).not.toContain('\x1b[');
     expect(r.stdout).toMatch(/\nRan \d+ inferences in [\d.]+ s/);
     expect(r.stdout).toMatch(/\n {2}stitch +[kMG]MACs +active +share +runs +p50 ms +accuracy\n/);
@@ -44,20 +62,56 @@ describe('stitchnet demo', () => {
   it('--json prints the summary as JSON; --record writes a trace that simulate replays to the same switches', async () => {
     const recorded = path.join(cache, 'recorded.csv');
     // 40 minutes of trace in 4 s: a sampling period of the trace (30 s) is 50 ms of wall time.
-    const r = await cli(['demo', '--duration', '4', '--trace', 'examples/traces/laptop-unplugged.csv', '--speed', '600', '--cache', cache, '--provider', 'cpu', '--json', '--record', recorded]);
+    const r = await cli([
+      'demo',
+      '--duration',
+      '4',
+      '--trace',
+      'examples/traces/laptop-unplugged.csv',
+      '--speed',
+      '600',
+      '--cache',
+      cache,
+      '--provider',
+      'cpu',
+      '--json',
+      '--record',
+      recorded,
+    ]);
     expect(r.code).toBe(0);
     const summary = JSON.parse(r.stdout) as DemoSummary;
     expect(summary.runs).toBeGreaterThan(0);
     expect(summary.stitches.reduce((a, s) => a + s.runs, 0)).toBe(summary.runs);
     expect(summary.switches.length).toBeGreaterThan(0);
-    for (const s of summary.switches) expect(s).toEqual({ atMs: expect.any(Number), from: expect.any(Number), to: expect.any(Number), direction: expect.stringMatching(/^(degrade|upgrade)$/), cause: 'policy', reason: expect.any(String) });
+    for (const s of summary.switches)
+      expect(s).toEqual({
+        atMs: expect.any(Number),
+        from: expect.any(Number),
+        to: expect.any(Number),
+        direction: expect.stringMatching(/^(degrade|upgrade)$/),
+        cause: 'policy',
+        reason: expect.any(String),
+      });
     expect(r.stderr).toContain(`Recorded every reading the policy saw to ${recorded}`);
 
     const model = r.stderr.match(/--model (\S+)/)?.[1] ?? '';
     expect(model).not.toBe('');
-    const sim = await cli(['simulate', '--model', model, '--profile', 'profiles/balanced.yaml', '--trace', recorded, '--provider', 'cpu', '--json']);
+    const sim = await cli([
+      'simulate',
+      '--model',
+      model,
+      '--profile',
+      'profiles/balanced.yaml',
+      '--trace',
+      recorded,
+      '--provider',
+      'cpu',
+      '--json',
+    ]);
     expect(sim.code).toBe(0);
-    const replayed = (JSON.parse(sim.stdout) as { switches: { atMs: number; from: number | null; to: number }[] }).switches.filter((s) => s.from !== null);
+    const replayed = (
+      JSON.parse(sim.stdout) as { switches: { atMs: number; from: number | null; to: number }[] }
+    ).switches.filter((s) => s.from !== null);
     expect(replayed.map((s) => [s.from, s.to])).toEqual(summary.switches.map((s) => [s.from, s.to]));
     replayed.forEach((s, i) => expect(Math.abs(s.atMs - (summary.switches[i]?.atMs ?? 0))).toBeLessThanOrEqual(30_000));
   });

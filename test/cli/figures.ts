@@ -14,7 +14,26 @@ import { cli } from './helpers.js';
 export async function figuresFixture(dir: string): Promise<{ plain: string; designed: string }> {
   const fx = await makeFixture(dir);
   const plain = path.join(dir, 'plain');
-  const r = await cli(['build', '--anchors', ...fx.anchors, '--calib', fx.calib, '--calib-samples', '100', '--profile', 'cpu', '--warmup', '1', '--rounds', '3', '--threads', '1', '--out', plain, '--json']);
+  const r = await cli([
+    'build',
+    '--anchors',
+    ...fx.anchors,
+    '--calib',
+    fx.calib,
+    '--calib-samples',
+    '100',
+    '--profile',
+    'cpu',
+    '--warmup',
+    '1',
+    '--rounds',
+    '3',
+    '--threads',
+    '1',
+    '--out',
+    plain,
+    '--json',
+  ]);
   if (r.code !== 0) throw new Error(`build failed: ${r.stderr}`);
   const designed = path.join(dir, 'designed');
   await cp(plain, designed, { recursive: true });

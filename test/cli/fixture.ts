@@ -25,7 +25,29 @@ export interface Fixture {
  */
 export async function makeFixture(dir: string): Promise<Fixture> {
   const fam = path.join(dir, 'family');
-  const r = await cli(['synth', 'vit', '--dims', '16,24,32', '--heads', '1,1,2', '--depth', String(DEPTH), '--image', '28', '--patch', '7', '--channels', '1', '--classes', '10', '--mlp-ratio', '2', '--out', fam, '--json']);
+  const r = await cli([
+    'synth',
+    'vit',
+    '--dims',
+    '16,24,32',
+    '--heads',
+    '1,1,2',
+    '--depth',
+    String(DEPTH),
+    '--image',
+    '28',
+    '--patch',
+    '7',
+    '--channels',
+    '1',
+    '--classes',
+    '10',
+    '--mlp-ratio',
+    '2',
+    '--out',
+    fam,
+    '--json',
+  ]);
   if (r.code !== 0) throw new Error(`synth failed: ${r.stderr}`);
   const anchors = (JSON.parse(r.stdout) as { anchors: { file: string }[] }).anchors.map((a) => a.file);
   return { anchors, calib: writeIdx(dir, 'calib', 300, 28, 11), eval: writeIdx(dir, 'eval', 200, 28, 12) };

@@ -13,7 +13,10 @@ export interface CliResult {
 }
 
 /** Runs the built `stitchnet` command; never throws on a non-zero exit. */
-export async function cli(args: string[], opts: { cwd?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
+export async function cli(
+  args: string[],
+  opts: { cwd?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {},
+): Promise<CliResult> {
   try {
     const { stdout, stderr } = await exec(process.execPath, [cliPath, ...args], {
       cwd: opts.cwd ?? root,

@@ -31,7 +31,10 @@ describe('stitchnet on hostile input', () => {
     const bombFile = path.join(dir, 'bomb.yaml');
     const deepFile = path.join(dir, 'deep.yaml');
     await writeFile(bombFile, bomb);
-    await writeFile(deepFile, `rules:\n  - name: r\n    limit: { maxCostFraction: 0.5 }\n    when: ${'{ all: ['.repeat(3000)}{ cpu.load: { above: 1 } }${']}'.repeat(3000)}\n`);
+    await writeFile(
+      deepFile,
+      `rules:\n  - name: r\n    limit: { maxCostFraction: 0.5 }\n    when: ${'{ all: ['.repeat(3000)}{ cpu.load: { above: 1 } }${']}'.repeat(3000)}\n`,
+    );
     const r = await cli(['validate', bombFile, deepFile]);
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/too many YAML aliases/);
@@ -44,14 +47,24 @@ describe('stitchnet on hostile input', () => {
     const range = path.join(dir, 'range.csv');
     await writeFile(empty, '"t_ms","battery.percent"\r\n');
     await writeFile(range, '\uFEFFt_ms,battery.percent\n0,80\n1000,150\n');
-    const args = (trace: string) => ['simulate', '--model', path.join(root, 'models', 'fmnist-vit'), '--profile', path.join(root, 'profiles', 'balanced.yaml'), '--trace', trace];
+    const args = (trace: string) => [
+      'simulate',
+      '--model',
+      path.join(root, 'models', 'fmnist-vit'),
+      '--profile',
+      path.join(root, 'profiles', 'balanced.yaml'),
+      '--trace',
+      trace,
+    ];
     const a = await cli(args(empty));
     expect(a.code).toBe(1);
     expect(a.stderr).toMatch(/header but no rows.*\[TRACE_INVALID\]/);
     noBug(a.stderr);
     const b = await cli(args(range));
     expect(b.code).toBe(1);
-    expect(b.stderr).toMatch(/150 is above its range 0..100 %.*line 3, column 2 \(battery.percent\).*\[TRACE_INVALID\]/);
+    expect(b.stderr).toMatch(
+      /150 is above its range 0..100 %.*line 3, column 2 \(battery.percent\).*\[TRACE_INVALID\]/,
+    );
     noBug(b.stderr);
   });
 });

@@ -51,7 +51,17 @@ afterAll(async () => {
 interface InspectJson {
   dir: string;
   name: string;
-  stitches: { id: number; route: string; macs: number; params: number; accuracy: number; p50Ms: number; p95Ms: number; frontier: boolean; latencyFrontier: boolean }[];
+  stitches: {
+    id: number;
+    route: string;
+    macs: number;
+    params: number;
+    accuracy: number;
+    p50Ms: number;
+    p95Ms: number;
+    frontier: boolean;
+    latencyFrontier: boolean;
+  }[];
   frontier: number[];
   latency: { provider: string; batch: string; device?: string } | null;
   plot: string[] | null;
@@ -91,10 +101,14 @@ describe('stitchnet inspect', () => {
     // One MACs unit for the whole table: that of its costliest stitch, named in the header.
     const max = Math.max(...manifest.stitches.map((s) => s.macs as number));
     const [unit, scale] = max >= 1e9 ? ['GMACs', 1e9] : max >= 1e6 ? ['MMACs', 1e6] : ['kMACs', 1e3];
-    expect(lines[1]).toMatch(new RegExp(`^id\\s+route\\s+${unit}\\s+params \\(M\\)\\s+top-1 %\\s+p50 ms\\s+p95 ms\\s+frontier$`));
+    expect(lines[1]).toMatch(
+      new RegExp(`^id\\s+route\\s+${unit}\\s+params \\(M\\)\\s+top-1 %\\s+p50 ms\\s+p95 ms\\s+frontier$`),
+    );
     // The MACs column: the first number after the route (which ends in "]"), as printed (≥ 3 significant digits).
     const column = lines.slice(2).map((l) => Number(l.match(/\]\s+([\d.]+)\s/)?.[1]));
-    column.forEach((v, i) => expect(Math.abs(v - (manifest.stitches[i]?.macs as number) / (scale as number))).toBeLessThanOrEqual(0.5));
+    column.forEach((v, i) =>
+      expect(Math.abs(v - (manifest.stitches[i]?.macs as number) / (scale as number))).toBeLessThanOrEqual(0.5),
+    );
     expect(lines).toHaveLength(2 + V1_STITCHES);
     expect(lines.filter((l) => /MACs/.test(l.slice(-15)))).toHaveLength(manifest.frontier.length);
   });
@@ -126,13 +140,23 @@ describe('stitchnet inspect', () => {
   it('rejects the old --plot <prefix> form with the files to ask for', async () => {
     const r = await cli(['inspect', pkgDir, '--plot', path.join(dir, 'old-prefix')]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/--plot takes a file ending in \.svg or \.png.*--plot \S*old-prefix\.svg --plot \S*old-prefix\.png/);
+    expect(r.stderr).toMatch(
+      /--plot takes a file ending in \.svg or \.png.*--plot \S*old-prefix\.svg --plot \S*old-prefix\.png/,
+    );
     expect(existsSync(path.join(dir, 'old-prefix.svg'))).toBe(false);
   });
 
   it('says why there is no plot for a package without accuracies', async () => {
     const single = path.join(dir, 'single');
-    const b = await cli(['build', '--anchors', path.join(dir, 'family', 'vit-d16.onnx'), '--out', single, '--threads', '1']);
+    const b = await cli([
+      'build',
+      '--anchors',
+      path.join(dir, 'family', 'vit-d16.onnx'),
+      '--out',
+      single,
+      '--threads',
+      '1',
+    ]);
     expect(b.code).toBe(0);
     const r = await cli(['inspect', single, '--plot', path.join(dir, 'none.svg')]);
     expect(r.code).toBe(0);
@@ -163,7 +187,19 @@ describe('stitchnet inspect', () => {
 
     it('writes the comparison plot of both packages with their labels, and keeps the main table', async () => {
       const prefix = path.join(dir, 'plots', 'compare');
-      const r = await cli(['inspect', pkgDir, '--compare', tuned, '--labels', 'before,after', '--plot', `${prefix}.svg`, '--plot', `${prefix}.png`, '--json']);
+      const r = await cli([
+        'inspect',
+        pkgDir,
+        '--compare',
+        tuned,
+        '--labels',
+        'before,after',
+        '--plot',
+        `${prefix}.svg`,
+        '--plot',
+        `${prefix}.png`,
+        '--json',
+      ]);
       expect(r.stderr).toBe('');
       expect(r.code).toBe(0);
       const j = JSON.parse(r.stdout) as InspectJson;
@@ -198,7 +234,16 @@ describe('stitchnet inspect', () => {
       const noPlot = await cli(['inspect', pkgDir, '--compare', tuned]);
       expect(noPlot.code).toBe(2);
       expect(noPlot.stderr).toMatch(/option --compare.*Add --plot/);
-      const labels = await cli(['inspect', pkgDir, '--compare', tuned, '--plot', path.join(dir, 'x.svg'), '--labels', 'only-one']);
+      const labels = await cli([
+        'inspect',
+        pkgDir,
+        '--compare',
+        tuned,
+        '--plot',
+        path.join(dir, 'x.svg'),
+        '--labels',
+        'only-one',
+      ]);
       expect(labels.code).toBe(2);
       expect(labels.stderr).toMatch(/--labels needs 2 non-empty comma-separated labels.*option --labels/);
       const alone = await cli(['inspect', pkgDir, '--labels', 'a,b']);

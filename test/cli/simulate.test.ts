@@ -35,7 +35,16 @@ interface SimulationJson {
 }
 
 const simulate = (trace: string, profile: string, extra: string[] = [], model = designed) =>
-  cli(['simulate', '--model', model, '--profile', `profiles/${profile}.yaml`, '--trace', `examples/traces/${trace}.csv`, ...extra]);
+  cli([
+    'simulate',
+    '--model',
+    model,
+    '--profile',
+    `profiles/${profile}.yaml`,
+    '--trace',
+    `examples/traces/${trace}.csv`,
+    ...extra,
+  ]);
 
 /** The shipped traces with the profile examples/traces/README.md pairs them with, and the rule that must act. */
 const PAIRS = [
@@ -46,22 +55,25 @@ const PAIRS = [
 ] as const;
 
 describe('stitchnet simulate', () => {
-  it.each(PAIRS)('%s × %s: switches with their time, direction and reason, then a summary', async (trace, profile, rule) => {
-    const r = await simulate(trace, profile, ['--json']);
-    expect(r.code).toBe(0);
-    const j = JSON.parse(r.stdout) as SimulationJson;
-    const moves = j.switches.filter((s) => s.direction !== 'initial');
-    expect(j.switches[0]?.direction).toBe('initial');
-    expect(moves.length).toBeGreaterThanOrEqual(1);
-    const first = moves[0];
-    expect(first?.direction).toBe('degrade');
-    expect(first?.rules.map((x) => x.name)).toContain(rule);
-    expect(first?.rules.find((x) => x.name === rule)?.readings.length).toBeGreaterThan(0);
-    expect(first?.reason).toContain(rule);
-    const total = j.timePerStitch.reduce((a, t) => a + t.ms, 0);
-    expect(total).toBe(j.durationMs);
-    expect(j.plot).toEqual([]);
-  });
+  it.each(PAIRS)(
+    '%s × %s: switches with their time, direction and reason, then a summary',
+    async (trace, profile, rule) => {
+      const r = await simulate(trace, profile, ['--json']);
+      expect(r.code).toBe(0);
+      const j = JSON.parse(r.stdout) as SimulationJson;
+      const moves = j.switches.filter((s) => s.direction !== 'initial');
+      expect(j.switches[0]?.direction).toBe('initial');
+      expect(moves.length).toBeGreaterThanOrEqual(1);
+      const first = moves[0];
+      expect(first?.direction).toBe('degrade');
+      expect(first?.rules.map((x) => x.name)).toContain(rule);
+      expect(first?.rules.find((x) => x.name === rule)?.readings.length).toBeGreaterThan(0);
+      expect(first?.reason).toContain(rule);
+      const total = j.timePerStitch.reduce((a, t) => a + t.ms, 0);
+      expect(total).toBe(j.durationMs);
+      expect(j.plot).toEqual([]);
+    },
+  );
 
   it('prints each switch and its reason, then the summary, the same on every run (virtual time)', async () => {
     const a = await simulate('laptop-unplugged', 'balanced');
@@ -69,7 +81,9 @@ describe('stitchnet simulate', () => {
     expect(a.code).toBe(0);
     expect(a.stdout).toBe(b.stdout);
     // One line per switch (clock, direction, stitches and MACs), its reason under it.
-    expect(a.stdout).toMatch(/\n\s*18:30 {2}degrade {2}stitch \d+ → \d+ \([\d.]+ kMACs → [\d.]+ kMACs\)\n\s+rules low-battery \(battery\.percent=29\.5 below 30, battery\.charging=false\); limits cost ≤ 0\.6 of max \(low-battery\)/);
+    expect(a.stdout).toMatch(
+      /\n\s*18:30 {2}degrade {2}stitch \d+ → \d+ \([\d.]+ kMACs → [\d.]+ kMACs\)\n\s+rules low-battery \(battery\.percent=29\.5 below 30, battery\.charging=false\); limits cost ≤ 0\.6 of max \(low-battery\)/,
+    );
     expect(a.stdout).toMatch(/\n2 switches after the initial choice \(2 down, 0 up\) over 40:00\n/);
     // one MACs unit throughout the report (the package's costliest stitch's): the table header names it
     expect(a.stdout).toMatch(/\n {2}stitch +kMACs +time +share\n/);
@@ -88,17 +102,22 @@ describe('stitchnet simulate', () => {
 
   it('writes the timeline to each --plot file, the extension picking SVG or PNG; the note goes to stderr', async () => {
     const svgFile = path.join(dir, 'plots', 'laptop.svg');
-    const r = await simulate('laptop-unplugged', 'balanced', ['--plot', svgFile, '--plot', path.join(dir, 'plots', 'laptop.png')]);
+    const r = await simulate('laptop-unplugged', 'balanced', [
+      '--plot',
+      svgFile,
+      '--plot',
+      path.join(dir, 'plots', 'laptop.png'),
+    ]);
     expect(r.code).toBe(0);
     expect(r.stderr).toContain(`note: wrote the timeline to ${svgFile} and ${path.join(dir, 'plots', 'laptop.png')}`);
     expect(r.stdout).not.toContain('wrote');
     const svg = await readFile(svgFile, 'utf8');
     expect(svg).toMatch(/^<svg[\s\S]*<\/svg>\s*$/);
     // A panel per signal of the trace, the rule thresholds, and the active stitch.
-    for (const label of ['battery.percent', 'thermal.cpuC', 'cpu.load', 'low-battery: below 30', 'Active stitch']) expect(svg).toContain(label);
+    for (const label of ['battery.percent', 'thermal.cpuC', 'cpu.load', 'low-battery: below 30', 'Active stitch'])
+      expect(svg).toContain(label);
     const png = await readFile(path.join(dir, 'plots', 'laptop.png'));
     expect([...png.subarray(0, 4)]).toEqual([0x89, 0x50, 0x4e, 0x47]);
-
   });
 
   it('picks the format of each plot file from its extension', () => {
@@ -107,7 +126,9 @@ describe('stitchnet simulate', () => {
       { file: 't.svg', format: 'svg' },
       { file: 't.PNG', format: 'png' },
     ]);
-    expect(() => plotTargets('--plot', ['t.jpg'])).toThrow(/--plot takes a file ending in \.svg or \.png.*--plot t\.svg --plot t\.png/);
+    expect(() => plotTargets('--plot', ['t.jpg'])).toThrow(
+      /--plot takes a file ending in \.svg or \.png.*--plot t\.svg --plot t\.png/,
+    );
     expect(() => plotTargets('--plot', [true])).toThrow(/--plot needs a file/);
     expect(plotTargets('--plot', [true], 'x-pareto.svg')).toEqual([{ file: 'x-pareto.svg', format: 'svg' }]);
   });
@@ -131,7 +152,9 @@ describe('stitchnet simulate', () => {
   it('refuses a profile that does not fit the package, with file and line', async () => {
     const r = await simulate('laptop-unplugged', 'battery-saver', [], plain);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/line \d+, column \d+: The package has no accuracy figures, so minAccuracy can never be met/);
+    expect(r.stderr).toMatch(
+      /line \d+, column \d+: The package has no accuracy figures, so minAccuracy can never be met/,
+    );
     expect(r.stderr).toContain('battery-saver.yaml');
   });
 

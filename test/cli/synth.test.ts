@@ -29,7 +29,26 @@ describe('stitchnet synth vit', () => {
 
   it('builds custom widths from --dims and sorts them', async () => {
     const out = path.join(dir, 'custom');
-    const r = await cli(['synth', 'vit', '--dims', '64,32', '--heads', '2,1', '--depth', '2', '--image', '28', '--patch', '7', '--channels', '1', '--classes', '10', '--out', out]);
+    const r = await cli([
+      'synth',
+      'vit',
+      '--dims',
+      '64,32',
+      '--heads',
+      '2,1',
+      '--depth',
+      '2',
+      '--image',
+      '28',
+      '--patch',
+      '7',
+      '--channels',
+      '1',
+      '--classes',
+      '10',
+      '--out',
+      out,
+    ]);
     expect(r.code).toBe(0);
     // "wrote …" notes on stderr, nothing else on stdout
     expect(r.stderr).toMatch(/^note: wrote \S*vit-d32\.onnx[\s\S]*vit-d64\.onnx/);

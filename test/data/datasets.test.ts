@@ -35,7 +35,11 @@ function npy(descr: string, shape: number[], body: Uint8Array, fortran = false):
 
 /** A PNG of the given pixels (rows of [r, g, b]), drawn by resvg. */
 function png(pixels: [number, number, number][][]): Uint8Array {
-  const rects = pixels.flatMap((row, y) => row.map(([r, g, b], x) => `<rect x="${x}" y="${y}" width="1" height="1" fill="rgb(${r},${g},${b})"/>`)).join('');
+  const rects = pixels
+    .flatMap((row, y) =>
+      row.map(([r, g, b], x) => `<rect x="${x}" y="${y}" width="1" height="1" fill="rgb(${r},${g},${b})"/>`),
+    )
+    .join('');
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${pixels[0]!.length}" height="${pixels.length}" shape-rendering="crispEdges">${rects}</svg>`;
   return new Resvg(svg).render().asPng();
 }
@@ -69,17 +73,27 @@ describe('IDX data', () => {
 
   it('rejects data of the wrong shape, bad files, and missing or mismatched labels', async () => {
     const file = path.join(dir, 't10k-images-idx3-ubyte.gz');
-    await expect(openDataset(file, { shape: ['batch', 3, 2, 2] }, { option: '--calib' })).rejects.toThrow(/\[2, 2\].*\[3, 2, 2\]/);
+    await expect(openDataset(file, { shape: ['batch', 3, 2, 2] }, { option: '--calib' })).rejects.toThrow(
+      /\[2, 2\].*\[3, 2, 2\]/,
+    );
     await expect(openDataset(file, { shape: ['batch', 3, 2, 2] })).rejects.toBeInstanceOf(BuilderError);
     writeFileSync(path.join(dir, 'bad-images-idx3-ubyte'), Uint8Array.of(1, 2, 3, 4));
-    await expect(openDataset(path.join(dir, 'bad-images-idx3-ubyte'), { shape: ['batch', 4] })).rejects.toThrow(/magic/);
+    await expect(openDataset(path.join(dir, 'bad-images-idx3-ubyte'), { shape: ['batch', 4] })).rejects.toThrow(
+      /magic/,
+    );
     writeFileSync(path.join(dir, 'solo-images-idx3-ubyte'), idx(0x08, [1, 2, 2], [1, 2, 3, 4]));
-    await expect(openDataset(path.join(dir, 'solo-images-idx3-ubyte'), { shape: ['batch', 2, 2] }, { requireLabels: true })).rejects.toThrow(/no labels/);
+    await expect(
+      openDataset(path.join(dir, 'solo-images-idx3-ubyte'), { shape: ['batch', 2, 2] }, { requireLabels: true }),
+    ).rejects.toThrow(/no labels/);
     writeFileSync(path.join(dir, 'odd-images-idx3-ubyte'), idx(0x08, [1, 2, 2], [1, 2, 3, 4]));
     writeFileSync(path.join(dir, 'odd-labels-idx1-ubyte'), idx(0x08, [2], [1, 2]));
-    await expect(openDataset(path.join(dir, 'odd-images-idx3-ubyte'), { shape: ['batch', 4] })).rejects.toThrow(/1 samples but .* 2 labels/);
+    await expect(openDataset(path.join(dir, 'odd-images-idx3-ubyte'), { shape: ['batch', 4] })).rejects.toThrow(
+      /1 samples but .* 2 labels/,
+    );
     writeFileSync(path.join(dir, 'empty-images-idx3-ubyte'), idx(0x08, [0, 2, 2], []));
-    await expect(openDataset(path.join(dir, 'empty-images-idx3-ubyte'), { shape: ['batch', 2, 2] })).rejects.toThrow(/empty/);
+    await expect(openDataset(path.join(dir, 'empty-images-idx3-ubyte'), { shape: ['batch', 2, 2] })).rejects.toThrow(
+      /empty/,
+    );
     await expect(openDataset(path.join(dir, 'missing.npy'), { shape: ['batch', 2] })).rejects.toThrow(/does not exist/);
   });
 });
@@ -89,10 +103,17 @@ describe('.npy data', () => {
     const sub = path.join(dir, 'npy');
     mkdirSync(sub);
     // Two samples of 2×2 pixels × 3 channels (HWC); value = 100·sample + 10·pixel + channel.
-    const x = Float32Array.from({ length: 24 }, (_, i) => 100 * Math.floor(i / 12) + 10 * Math.floor((i % 12) / 3) + (i % 3));
+    const x = Float32Array.from(
+      { length: 24 },
+      (_, i) => 100 * Math.floor(i / 12) + 10 * Math.floor((i % 12) / 3) + (i % 3),
+    );
     writeFileSync(path.join(sub, 'x.npy'), npy('<f4', [2, 2, 2, 3], new Uint8Array(x.buffer)));
     writeFileSync(path.join(sub, 'y.npy'), npy('<i8', [2], new Uint8Array(BigInt64Array.of(3n, 1n).buffer)));
-    const ds = await openDataset(sub, { shape: ['batch', 3, 2, 2], preprocess: { mean: [0, 1, 2], std: [1, 1, 1] } }, { requireLabels: true });
+    const ds = await openDataset(
+      sub,
+      { shape: ['batch', 3, 2, 2], preprocess: { mean: [0, 1, 2], std: [1, 1, 1] } },
+      { requireLabels: true },
+    );
     expect(ds.name).toBe('npy/x.npy');
     expect(Array.from(ds.labels!)).toEqual([3, 1]);
     // Sample 1, channel c, pixel p → 100 + 10p + c − c.
@@ -115,8 +136,22 @@ describe('a folder of images per class', () => {
   const blue: [number, number, number] = [0, 40, 250];
   mkdirSync(path.join(root, 'cat'), { recursive: true });
   mkdirSync(path.join(root, 'ant'), { recursive: true });
-  writeFileSync(path.join(root, 'cat', 'a.png'), png([[red, blue], [blue, red]]));
-  writeFileSync(path.join(root, 'ant', 'b.png'), png([[blue, blue, blue, blue], [blue, blue, blue, blue], [red, red, red, red], [red, red, red, red]]));
+  writeFileSync(
+    path.join(root, 'cat', 'a.png'),
+    png([
+      [red, blue],
+      [blue, red],
+    ]),
+  );
+  writeFileSync(
+    path.join(root, 'ant', 'b.png'),
+    png([
+      [blue, blue, blue, blue],
+      [blue, blue, blue, blue],
+      [red, red, red, red],
+      [red, red, red, red],
+    ]),
+  );
   writeFileSync(path.join(root, 'ant', 'notes.txt'), 'not an image');
 
   it('labels by sorted class folder and decodes pixels into the model layout', async () => {

@@ -16,7 +16,14 @@ const quoted = (name: string) => new RegExp(`["'\`]${name.replace(/[/.]/g, '\\$&
 
 describe('optional peer dependencies in dist/', () => {
   it('are not named by the library or the inference worker', () => {
-    for (const file of ['index.js', 'index.cjs', 'testing/index.js', 'testing/index.cjs', 'engine/worker.js', 'engine/worker.cjs']) {
+    for (const file of [
+      'index.js',
+      'index.cjs',
+      'testing/index.js',
+      'testing/index.cjs',
+      'engine/worker.js',
+      'engine/worker.cjs',
+    ]) {
       const text = read(file);
       for (const name of OPTIONAL) expect(quoted(name).test(text), `${file} names ${name}`).toBe(false);
     }
@@ -25,7 +32,9 @@ describe('optional peer dependencies in dist/', () => {
   it('are loaded lazily by the CLI', () => {
     const cli = read('cli/main.js');
     for (const name of OPTIONAL) {
-      expect(new RegExp(`^import[^;]*from\\s*${quoted(name).source}`, 'm').test(cli), `static import of ${name}`).toBe(false);
+      expect(new RegExp(`^import[^;]*from\\s*${quoted(name).source}`, 'm').test(cli), `static import of ${name}`).toBe(
+        false,
+      );
       expect(new RegExp(`require\\(${quoted(name).source}\\)`).test(cli), `require of ${name}`).toBe(false);
     }
     expect(cli).toMatch(/import\(["']vega["']\)/);

@@ -19,7 +19,10 @@ function declarationClosure(entry: string): string[] {
     if (seen.has(file)) return;
     seen.add(file);
     for (const m of readFileSync(file, 'utf8').matchAll(/from '(\.{1,2}\/[^']+)'/g)) {
-      const target = path.resolve(path.dirname(file), (m[1] as string).replace(/\.js$/, '.d.ts').replace(/\.cjs$/, '.d.cts'));
+      const target = path.resolve(
+        path.dirname(file),
+        (m[1] as string).replace(/\.js$/, '.d.ts').replace(/\.cjs$/, '.d.cts'),
+      );
       if (existsSync(target)) visit(target);
     }
   };
@@ -28,16 +31,27 @@ function declarationClosure(entry: string): string[] {
 }
 
 describe('dist type declarations', () => {
-  it.each(['index.d.ts', 'index.d.cts', 'testing/index.d.ts', 'testing/index.d.cts'])('%s and what it imports do not mention zod', (entry) => {
-    const files = declarationClosure(path.join(root, 'dist', entry));
-    expect(files.length).toBeGreaterThan(0);
-    for (const f of files) expect(readFileSync(f, 'utf8'), path.relative(root, f)).not.toMatch(/zod/i);
-  });
+  it.each(['index.d.ts', 'index.d.cts', 'testing/index.d.ts', 'testing/index.d.cts'])(
+    '%s and what it imports do not mention zod',
+    (entry) => {
+      const files = declarationClosure(path.join(root, 'dist', entry));
+      expect(files.length).toBeGreaterThan(0);
+      for (const f of files) expect(readFileSync(f, 'utf8'), path.relative(root, f)).not.toMatch(/zod/i);
+    },
+  );
 
   it('docs/api.md mentions every export of dist/index.d.ts', () => {
     const dts = readFileSync(path.join(root, 'dist', 'index.d.ts'), 'utf8');
     const exported = [...dts.matchAll(/^export \{([^}]*)\};?$/gm)].flatMap((m) =>
-      (m[1] as string).split(',').map((n) => n.trim().replace(/^type /, '').split(' as ').at(-1)?.trim() as string),
+      (m[1] as string).split(',').map(
+        (n) =>
+          n
+            .trim()
+            .replace(/^type /, '')
+            .split(' as ')
+            .at(-1)
+            ?.trim() as string,
+      ),
     );
     expect(exported.length).toBeGreaterThan(50);
     const docs = readFileSync(path.join(root, 'docs', 'api.md'), 'utf8');
@@ -79,7 +93,9 @@ export async function main(pixels: Uint8Array): Promise<ClassifyResult | undefin
         types: ['node'],
         typeRoots: [path.join(root, 'node_modules', '@types')],
       });
-      const diagnostics = ts.getPreEmitDiagnostics(program).map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+      const diagnostics = ts
+        .getPreEmitDiagnostics(program)
+        .map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'));
       expect(diagnostics).toEqual([]);
     } finally {
       await rm(dir, { recursive: true, force: true });

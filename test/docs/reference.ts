@@ -21,10 +21,21 @@ function typeOf(s: Json): string {
     if (Array.isArray(s.prefixItems)) return `[${(s.prefixItems as Json[]).map(typeOf).join(', ')}]`;
     return `list of ${typeOf((s.items ?? {}) as Json)}`;
   }
-  if (s.type === 'object') return s.additionalProperties && typeof s.additionalProperties === 'object' && !s.properties ? `map of ${typeOf(s.additionalProperties as Json)}` : 'object';
+  if (s.type === 'object')
+    return s.additionalProperties && typeof s.additionalProperties === 'object' && !s.properties
+      ? `map of ${typeOf(s.additionalProperties as Json)}`
+      : 'object';
   const bounds = [
-    typeof s.minimum === 'number' ? `≥ ${s.minimum}` : typeof s.exclusiveMinimum === 'number' ? `> ${s.exclusiveMinimum}` : '',
-    typeof s.maximum === 'number' && s.maximum < Number.MAX_SAFE_INTEGER ? `≤ ${s.maximum}` : typeof s.exclusiveMaximum === 'number' ? `< ${s.exclusiveMaximum}` : '',
+    typeof s.minimum === 'number'
+      ? `≥ ${s.minimum}`
+      : typeof s.exclusiveMinimum === 'number'
+        ? `> ${s.exclusiveMinimum}`
+        : '',
+    typeof s.maximum === 'number' && s.maximum < Number.MAX_SAFE_INTEGER
+      ? `≤ ${s.maximum}`
+      : typeof s.exclusiveMaximum === 'number'
+        ? `< ${s.exclusiveMaximum}`
+        : '',
   ].filter(Boolean);
   return bounds.length > 0 ? `${String(s.type ?? 'any')} ${bounds.join(', ')}` : String(s.type ?? 'any');
 }
@@ -46,7 +57,8 @@ export function profileKeysTable(): string {
       rows.push(`| \`${name}\` | ${typeOf(s)} | ${defaultOf(s)} | ${cell(String(s.description ?? ''))} |`);
       if (s.type === 'object' && s.properties) walk(s.properties as Record<string, Json>, `${name}.`);
       const items = s.items as Json | undefined;
-      if (s.type === 'array' && items?.type === 'object' && items.properties) walk(items.properties as Record<string, Json>, `${name}[].`);
+      if (s.type === 'array' && items?.type === 'object' && items.properties)
+        walk(items.properties as Record<string, Json>, `${name}[].`);
     }
   };
   walk((profileJsonSchema() as { properties: Record<string, Json> }).properties, '');
@@ -63,9 +75,15 @@ export function cliTables(): Map<string, string> {
       for (const sub of cmd.commands) visit(sub, [...path, sub.name()]);
       return;
     }
-    const rows = [`\`stitchnet ${path.join(' ')} ${cmd.usage()}\``, '', '| option | meaning | default |', '|---|---|---|'];
+    const rows = [
+      `\`stitchnet ${path.join(' ')} ${cmd.usage()}\``,
+      '',
+      '| option | meaning | default |',
+      '|---|---|---|',
+    ];
     for (const o of cmd.options as Option[]) {
-      const dflt = o.defaultValue === undefined || o.defaultValue === false ? '' : `\`${JSON.stringify(o.defaultValue)}\``;
+      const dflt =
+        o.defaultValue === undefined || o.defaultValue === false ? '' : `\`${JSON.stringify(o.defaultValue)}\``;
       rows.push(`| \`${cell(o.flags)}\` | ${cell(o.description)}${o.mandatory ? ' (required)' : ''} | ${dflt} |`);
     }
     out.set(`cli-${path.join('-')}`, rows.join('\n'));
@@ -77,11 +95,14 @@ export function cliTables(): Map<string, string> {
 /** Replaces (or checks) every generated block of `text`; returns the new text and the block names found. */
 export function fillBlocks(text: string, blocks: ReadonlyMap<string, string>): { text: string; found: string[] } {
   const found: string[] = [];
-  const filled = text.replace(/<!-- generated:([\w-]+) -->\n[\s\S]*?<!-- \/generated:\1 -->/g, (whole, name: string) => {
-    const body = blocks.get(name);
-    if (body === undefined) return whole;
-    found.push(name);
-    return `<!-- generated:${name} -->\n${body}\n<!-- /generated:${name} -->`;
-  });
+  const filled = text.replace(
+    /<!-- generated:([\w-]+) -->\n[\s\S]*?<!-- \/generated:\1 -->/g,
+    (whole, name: string) => {
+      const body = blocks.get(name);
+      if (body === undefined) return whole;
+      found.push(name);
+      return `<!-- generated:${name} -->\n${body}\n<!-- /generated:${name} -->`;
+    },
+  );
   return { text: filled, found };
 }

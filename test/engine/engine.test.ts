@@ -25,7 +25,13 @@ interface Lin {
 
 function lin(id: string, dimIn: number, dimOut: number, seed: number): Lin {
   const r = rng(seed);
-  return { id, dimIn, dimOut, weight: Float32Array.from({ length: dimIn * dimOut }, r), bias: Float32Array.from({ length: dimOut }, r) };
+  return {
+    id,
+    dimIn,
+    dimOut,
+    weight: Float32Array.from({ length: dimIn * dimOut }, r),
+    bias: Float32Array.from({ length: dimOut }, r),
+  };
 }
 
 const layers = [lin('a', 4, 8, 1), lin('b', 8, 8, 2), lin('c', 8, 3, 3)];
@@ -44,7 +50,8 @@ function expected(route: string[], x: Float32Array, rows: number): number[] {
     for (let r = 0; r < rows; r++) {
       for (let o = 0; o < l.dimOut; o++) {
         let s = l.bias[o] as number;
-        for (let i = 0; i < l.dimIn; i++) s += (cur[r * l.dimIn + i] as number) * (l.weight[i * l.dimOut + o] as number);
+        for (let i = 0; i < l.dimIn; i++)
+          s += (cur[r * l.dimIn + i] as number) * (l.weight[i * l.dimOut + o] as number);
         next.push(s);
       }
     }
@@ -61,7 +68,14 @@ function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 /** A fast path that fuses only when asked (no streak is ever long enough), one fused session kept. */
-const byHand: FastPathPolicy = { afterRuns: 1e9, afterMs: 0, cacheSize: 1, memoryBudgetBytes: 1e9, maxRunMs: Number.POSITIVE_INFINITY, eager: false };
+const byHand: FastPathPolicy = {
+  afterRuns: 1e9,
+  afterMs: 0,
+  cacheSize: 1,
+  memoryBudgetBytes: 1e9,
+  maxRunMs: Number.POSITIVE_INFINITY,
+  eager: false,
+};
 const options: EngineOptions = { session: { provider: 'cpu', threads: { intraOp: 1, interOp: 1 } }, fastPath: byHand };
 
 /** A host that serves the pieces above and keeps what the engine reports. */
@@ -85,7 +99,8 @@ for (const mode of ['in-process', 'worker'] as const) {
     let client: EngineClient;
     const clients: EngineClient[] = [];
     const start = async () => {
-      const c = mode === 'worker' ? workerClient(options, await workerFile(), host()) : inProcessClient(options, host());
+      const c =
+        mode === 'worker' ? workerClient(options, await workerFile(), host()) : inProcessClient(options, host());
       clients.push(c);
       for (const p of pieces) await c.loadPiece({ id: p.id, bytes: p.bytes.slice() });
       return c;
@@ -98,7 +113,11 @@ for (const mode of ['in-process', 'worker'] as const) {
       client = await start();
       for (const batch of [1, 3]) {
         const x = Float32Array.from({ length: batch * 2 * 4 }, rng(batch));
-        for (const route of [['a', 'b', 'c'], ['a', 'c'], ['a', 'b', 'b', 'c']]) {
+        for (const route of [
+          ['a', 'b', 'c'],
+          ['a', 'c'],
+          ['a', 'b', 'b', 'c'],
+        ]) {
           const out = await client.run({ pieces: route, data: x, dims: [batch, 2, 4] });
           expect(out.path).toBe('route');
           expect(out.dims).toEqual([batch, 2, 3]);
@@ -128,7 +147,9 @@ for (const mode of ['in-process', 'worker'] as const) {
       const wide = lin('w', 3, 700, 9);
       byId.set('w', wide);
       await client.loadPiece({ id: 'w', bytes: encodeModel(linearModel({ ...wide, inputShape: ['batch', 2, 3] })) });
-      const inputs = Array.from({ length: 40 }, (_, k) => Float32Array.from({ length: (1 + (k % 3)) * 8 }, rng(100 + k)));
+      const inputs = Array.from({ length: 40 }, (_, k) =>
+        Float32Array.from({ length: (1 + (k % 3)) * 8 }, rng(100 + k)),
+      );
       const runs = inputs.map((x, k) => {
         const route = k % 4 === 0 ? ['a', 'c', 'w'] : ['a', 'b', 'c'];
         return client.run({ pieces: route, data: x, dims: [x.length / 8, 2, 4] }).then((out) => ({ out, route, x }));
@@ -143,7 +164,8 @@ for (const mode of ['in-process', 'worker'] as const) {
       const x = Float32Array.from({ length: 16 }, rng(11));
       // The first run of a shape lets onnxruntime allocate; later ones write into the engine's buffers.
       const outs = [];
-      for (let i = 0; i < 3; i++) outs.push(await client.run({ pieces: ['a', 'b', 'b', 'c'], data: x, dims: [2, 2, 4] }));
+      for (let i = 0; i < 3; i++)
+        outs.push(await client.run({ pieces: ['a', 'b', 'b', 'c'], data: x, dims: [2, 2, 4] }));
       for (const o of outs) expect(Array.from(o.data)).toEqual(Array.from(outs[0]?.data ?? []));
       expect(outs[0]?.data).not.toBe(outs[1]?.data);
     });
@@ -154,15 +176,21 @@ for (const mode of ['in-process', 'worker'] as const) {
         const reported: unknown[] = [];
         const h = host(reported);
         const broken = { ...h, pieceBytes: () => Promise.reject(new Error('disk gone')) };
-        const c = mode === 'worker' ? workerClient(eager, await workerFile(), failing ? broken : h) : inProcessClient(eager, failing ? broken : h);
+        const c =
+          mode === 'worker'
+            ? workerClient(eager, await workerFile(), failing ? broken : h)
+            : inProcessClient(eager, failing ? broken : h);
         clients.push(c);
         for (const p of pieces) await c.loadPiece({ id: p.id, bytes: p.bytes.slice() });
         const x = Float32Array.from({ length: 8 }, rng(5));
         let out = await c.run({ pieces: ['a', 'b', 'c'], data: x, dims: [1, 2, 4] });
-        for (let i = 0; i < 200 && out.path === 'route' && reported.length === 0; i++) out = await c.run({ pieces: ['a', 'b', 'c'], data: x, dims: [1, 2, 4] });
+        for (let i = 0; i < 200 && out.path === 'route' && reported.length === 0; i++)
+          out = await c.run({ pieces: ['a', 'b', 'c'], data: x, dims: [1, 2, 4] });
         expect(maxDiff(out.data, expected(['a', 'b', 'c'], x, 2))).toBeLessThan(1e-5);
         if (failing) {
-          expect(reported).toEqual([expect.objectContaining({ code: expect.any(String), message: expect.stringContaining('disk gone') })]);
+          expect(reported).toEqual([
+            expect.objectContaining({ code: expect.any(String), message: expect.stringContaining('disk gone') }),
+          ]);
           expect(out.path).toBe('route');
         } else {
           expect(out.path).toBe('fused');
@@ -172,7 +200,9 @@ for (const mode of ['in-process', 'worker'] as const) {
     });
 
     it('reports a piece that is not loaded', async () => {
-      await expect(client.run({ pieces: ['a', 'zz'], data: new Float32Array(8), dims: [1, 2, 4] })).rejects.toMatchObject({
+      await expect(
+        client.run({ pieces: ['a', 'zz'], data: new Float32Array(8), dims: [1, 2, 4] }),
+      ).rejects.toMatchObject({
         code: 'INFERENCE_FAILED',
         message: expect.stringContaining('"zz"'),
       });
@@ -193,7 +223,9 @@ for (const mode of ['in-process', 'worker'] as const) {
       for (const r of results) expect(maxDiff(r.data, expected(['a', 'b', 'c'], x, 2))).toBeLessThan(1e-5);
       await closing;
       await c.close();
-      await expect(c.run({ pieces: ['a'], data: x, dims: [1, 2, 4] })).rejects.toMatchObject({ code: 'RUNTIME_CLOSED' });
+      await expect(c.run({ pieces: ['a'], data: x, dims: [1, 2, 4] })).rejects.toMatchObject({
+        code: 'RUNTIME_CLOSED',
+      });
     });
   });
 }
@@ -213,7 +245,10 @@ describe('worker failure', () => {
   ] as const) {
     it(`rejects pending and later requests with WORKER_FAILED when the worker ${what}`, async () => {
       const file = path.join(tmp, `${what}.mjs`);
-      await writeFile(file, `import { parentPort } from 'node:worker_threads';\nparentPort.on('message', () => {});\n${code}\n`);
+      await writeFile(
+        file,
+        `import { parentPort } from 'node:worker_threads';\nparentPort.on('message', () => {});\n${code}\n`,
+      );
       const client = workerClient(options, file, host());
       const pending = client.run({ pieces: ['a'], data: new Float32Array(8), dims: [1, 2, 4] });
       await expect(pending).rejects.toMatchObject({ name: 'RuntimeError', code: 'WORKER_FAILED' });

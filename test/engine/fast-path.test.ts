@@ -2,7 +2,14 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { FastPathBook, type FastPathPolicy } from '../../src/engine/fast-path.js';
 
-const policy: FastPathPolicy = { afterRuns: 3, afterMs: 100, cacheSize: 2, memoryBudgetBytes: 1000, maxRunMs: Number.POSITIVE_INFINITY, eager: false };
+const policy: FastPathPolicy = {
+  afterRuns: 3,
+  afterMs: 100,
+  cacheSize: 2,
+  memoryBudgetBytes: 1000,
+  maxRunMs: Number.POSITIVE_INFINITY,
+  eager: false,
+};
 
 describe('FastPathBook', () => {
   it('asks to fuse once a route has run afterRuns times over afterMs, and only once', () => {
@@ -44,24 +51,27 @@ describe('FastPathBook', () => {
 
   it('never holds more than the budget or the cache size (property)', () => {
     fc.assert(
-      fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 5 }), fc.integer({ min: 1, max: 1000 })), { maxLength: 40 }), (ops) => {
-        const book = new FastPathBook(policy);
-        const sizes = new Map<string, number>();
-        for (const [k, bytes] of ops) {
-          const key = `r${k}`;
-          if (book.isReady(key)) {
-            book.touch(key);
-            continue;
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 5 }), fc.integer({ min: 1, max: 1000 })), { maxLength: 40 }),
+        (ops) => {
+          const book = new FastPathBook(policy);
+          const sizes = new Map<string, number>();
+          for (const [k, bytes] of ops) {
+            const key = `r${k}`;
+            if (book.isReady(key)) {
+              book.touch(key);
+              continue;
+            }
+            sizes.set(key, bytes);
+            book.admit(key, bytes);
+            const held = book.fused();
+            expect(held.length).toBeLessThanOrEqual(policy.cacheSize);
+            expect(held).toContain(key);
+            const total = held.reduce((n, h) => n + (sizes.get(h) ?? 0), 0);
+            expect(total <= policy.memoryBudgetBytes || held.length === 1).toBe(true);
           }
-          sizes.set(key, bytes);
-          book.admit(key, bytes);
-          const held = book.fused();
-          expect(held.length).toBeLessThanOrEqual(policy.cacheSize);
-          expect(held).toContain(key);
-          const total = held.reduce((n, h) => n + (sizes.get(h) ?? 0), 0);
-          expect(total <= policy.memoryBudgetBytes || held.length === 1).toBe(true);
-        }
-      }),
+        },
+      ),
     );
   });
 });

@@ -27,7 +27,11 @@ describe('pieceSource', () => {
   it('falls back to the bytes for a package without files', async () => {
     const id = pkg.routePieces(0)[1] as string;
     const bytes = await pkg.pieceBytes(id);
-    const inMemory: StitchPackage = { ...pkg, piecePath: () => path.join(dir, 'nowhere.onnx'), pieceBytes: async () => bytes };
+    const inMemory: StitchPackage = {
+      ...pkg,
+      piecePath: () => path.join(dir, 'nowhere.onnx'),
+      pieceBytes: async () => bytes,
+    };
     expect(await pieceSource(inMemory, id)).toEqual({ id, bytes });
   });
 

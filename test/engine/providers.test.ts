@@ -2,7 +2,15 @@ import { describe, expect, it } from 'vitest';
 import { PackageError, RuntimeError, OptionError } from '../../src/errors.js';
 import { backendNames } from '../../src/engine/ort.js';
 import { cleanNativeText, probeProviders } from '../../src/engine/probe.js';
-import { DEFAULT_PROVIDERS, PROVIDER_NAMES, openWithFallback, selectProvider, type ProviderUnavailableError, validateProviders, type ProviderName } from '../../src/engine/providers.js';
+import {
+  DEFAULT_PROVIDERS,
+  PROVIDER_NAMES,
+  openWithFallback,
+  selectProvider,
+  type ProviderUnavailableError,
+  validateProviders,
+  type ProviderName,
+} from '../../src/engine/providers.js';
 import { workerFile } from '../../src/engine/worker-file.js';
 
 describe('validateProviders', () => {
@@ -87,24 +95,40 @@ describe('openWithFallback', () => {
     return { opened, select, open };
   };
   const sessionFailed = (provider: string) =>
-    new RuntimeError('SESSION_CREATE_FAILED', `onnxruntime could not create a session for piece "p0" on provider "${provider}": out of memory`, {});
+    new RuntimeError(
+      'SESSION_CREATE_FAILED',
+      `onnxruntime could not create a session for piece "p0" on provider "${provider}": out of memory`,
+      {},
+    );
 
   it('uses the first provider whose probe passes when the package opens on it', async () => {
     const s = setup(['dml', 'cpu'], {});
     const { selection, value } = await openWithFallback(['cuda', 'dml', 'cpu'], s.select, s.open);
     expect(value).toBe('client on dml');
     expect(s.opened).toEqual(['dml']);
-    expect(selection.attempts.map((a) => [a.provider, a.ok])).toEqual([['cuda', false], ['dml', true]]);
+    expect(selection.attempts.map((a) => [a.provider, a.ok])).toEqual([
+      ['cuda', false],
+      ['dml', true],
+    ]);
   });
 
   it('falls back past a provider that passed its probe but failed on the package, and says why', async () => {
-    const s = setup(['cuda', 'dml', 'cpu'], { cuda: sessionFailed('cuda'), dml: new RuntimeError('WORKER_FAILED', 'the inference worker exited with code 3', {}) });
+    const s = setup(['cuda', 'dml', 'cpu'], {
+      cuda: sessionFailed('cuda'),
+      dml: new RuntimeError('WORKER_FAILED', 'the inference worker exited with code 3', {}),
+    });
     const { selection, value } = await openWithFallback(['cuda', 'dml', 'cpu'], s.select, s.open);
     expect(value).toBe('client on cpu');
     expect(s.opened).toEqual(['cuda', 'dml', 'cpu']);
     expect(selection.provider).toBe('cpu');
-    expect(selection.attempts.map((a) => [a.provider, a.ok])).toEqual([['cuda', false], ['dml', false], ['cpu', true]]);
-    expect(selection.attempts[0]?.reason).toBe(`its probe passed, but the package failed on it: ${sessionFailed('cuda').message}`);
+    expect(selection.attempts.map((a) => [a.provider, a.ok])).toEqual([
+      ['cuda', false],
+      ['dml', false],
+      ['cpu', true],
+    ]);
+    expect(selection.attempts[0]?.reason).toBe(
+      `its probe passed, but the package failed on it: ${sessionFailed('cuda').message}`,
+    );
     expect(selection.attempts[0]?.hint).toMatch(/leave 'cuda' out of providers/);
     expect(selection.attempts[1]?.reason).toMatch(/worker exited with code 3/);
   });
@@ -121,9 +145,13 @@ describe('openWithFallback', () => {
 
   it('throws the package failure itself when nothing is left to try, on the CPU, or when it is not a provider failure', async () => {
     const last = setup(['cuda'], { cuda: sessionFailed('cuda') });
-    await expect(openWithFallback(['cuda'], last.select, last.open)).rejects.toMatchObject({ code: 'SESSION_CREATE_FAILED' });
+    await expect(openWithFallback(['cuda'], last.select, last.open)).rejects.toMatchObject({
+      code: 'SESSION_CREATE_FAILED',
+    });
     const cpu = setup(['cpu'], { cpu: sessionFailed('cpu') });
-    await expect(openWithFallback(['cpu', 'cuda'], cpu.select, cpu.open)).rejects.toMatchObject({ code: 'SESSION_CREATE_FAILED' });
+    await expect(openWithFallback(['cpu', 'cuda'], cpu.select, cpu.open)).rejects.toMatchObject({
+      code: 'SESSION_CREATE_FAILED',
+    });
     expect(cpu.opened).toEqual(['cpu']);
     const unreadable = new PackageError('PACKAGE_FILE_MISSING', 'pieces/p0.onnx is missing', {});
     const pkg = setup(['cuda', 'cpu'], { cuda: unreadable });
@@ -136,8 +164,13 @@ describe('openWithFallback', () => {
     const err = await openWithFallback(['cuda', 'dml'], s.select, s.open).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RuntimeError);
     expect(err).toMatchObject({ code: 'PROVIDER_UNAVAILABLE', option: 'providers' });
-    expect((err as ProviderUnavailableError).attempts.map((a) => [a.provider, a.ok])).toEqual([['cuda', false], ['dml', false]]);
-    expect((err as Error).message).toMatch(/^none of the requested execution providers can be used: cuda: its probe passed, but the package failed on it: .*out of memory; dml: dml probe broke \(option providers\)/);
+    expect((err as ProviderUnavailableError).attempts.map((a) => [a.provider, a.ok])).toEqual([
+      ['cuda', false],
+      ['dml', false],
+    ]);
+    expect((err as Error).message).toMatch(
+      /^none of the requested execution providers can be used: cuda: its probe passed, but the package failed on it: .*out of memory; dml: dml probe broke \(option providers\)/,
+    );
   });
 });
 
@@ -172,7 +205,9 @@ describe('cleanNativeText', () => {
   it('strips colour codes, log prefixes and source locations', () => {
     const raw =
       '\u001b[1;31m2026-01-01 10:00:00.1 [E:onnxruntime:onnxruntime-node, provider_bridge_ort.cc:2146 Create] /src/x.cc:1988 Get() [ONNXRuntimeError] : 1 : FAIL : Failed to load library libx.so\u001b[m\n' +
-      'Warning: Couldn\'t load Vulkan: libvulkan.so.1: cannot open shared object file\n    at operator() (/build/BackendVk.cpp:368)\n';
-    expect(cleanNativeText(raw)).toBe("Failed to load library libx.so | Warning: Couldn't load Vulkan: libvulkan.so.1: cannot open shared object file");
+      "Warning: Couldn't load Vulkan: libvulkan.so.1: cannot open shared object file\n    at operator() (/build/BackendVk.cpp:368)\n";
+    expect(cleanNativeText(raw)).toBe(
+      "Failed to load library libx.so | Warning: Couldn't load Vulkan: libvulkan.so.1: cannot open shared object file",
+    );
   });
 });

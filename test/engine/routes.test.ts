@@ -31,7 +31,11 @@ function maxDiff(a: Float32Array, b: Float32Array): number {
   return m;
 }
 
-function expectStitch(out: { logits: Float32Array; dims: number[]; stitch: number }, stitch: number, batch: number): void {
+function expectStitch(
+  out: { logits: Float32Array; dims: number[]; stitch: number },
+  stitch: number,
+  batch: number,
+): void {
   expect(out.stitch).toBe(stitch);
   expect(out.dims).toEqual([batch, 10]);
   expect(maxDiff(out.logits, reference.get(stitch)?.get(batch) as Float32Array)).toBeLessThanOrEqual(1e-5);
@@ -56,7 +60,11 @@ beforeAll(async () => {
       s.segments,
       s.layers,
     );
-    const session = await OrtSession.create(encodeModel(whole), { provider: 'cpu', threads: { intraOp: 1, interOp: 1 } }, `route ${s.id}`);
+    const session = await OrtSession.create(
+      encodeModel(whole),
+      { provider: 'cpu', threads: { intraOp: 1, interOp: 1 } },
+      `route ${s.id}`,
+    );
     const byBatch = new Map<number, Float32Array>();
     for (const batch of BATCHES) {
       const y = await session.run(session.tensor(input(batch), [batch, 1, 28, 28]), `route ${s.id}`);
@@ -75,7 +83,13 @@ for (const worker of [true, false]) {
   describe(`routes (worker: ${worker})`, () => {
     let rt: StitchRuntime;
     beforeAll(async () => {
-      rt = await StitchRuntime.create({ model: pkg, providers: ['cpu'], worker, threads: { intraOp: 1 }, fastPath: { afterRuns: 1e9, cacheSize: 2 } });
+      rt = await StitchRuntime.create({
+        model: pkg,
+        providers: ['cpu'],
+        worker,
+        threads: { intraOp: 1 },
+        fastPath: { afterRuns: 1e9, cacheSize: 2 },
+      });
     });
     afterAll(async () => {
       await rt.close();
@@ -85,7 +99,9 @@ for (const worker of [true, false]) {
       expect(pkg.manifest.stitches).toHaveLength(13);
       // The routes really differ, so running the wrong one could not pass.
       const b1 = [...reference.values()].map((r) => r.get(1) as Float32Array);
-      for (let i = 0; i < b1.length; i++) for (let j = i + 1; j < b1.length; j++) expect(maxDiff(b1[i] as Float32Array, b1[j] as Float32Array)).toBeGreaterThan(1e-3);
+      for (let i = 0; i < b1.length; i++)
+        for (let j = i + 1; j < b1.length; j++)
+          expect(maxDiff(b1[i] as Float32Array, b1[j] as Float32Array)).toBeGreaterThan(1e-3);
       for (const s of pkg.manifest.stitches) {
         for (const batch of BATCHES) {
           const out = await rt.run(input(batch), { stitch: s.id });

@@ -12,7 +12,10 @@ const run = promisify(execFile);
 const root = path.resolve(import.meta.dirname, '..', '..');
 
 async function example(name: string): Promise<string[]> {
-  const { stdout, stderr } = await run(process.execPath, [path.join('examples', name)], { cwd: root, timeout: 170_000 });
+  const { stdout, stderr } = await run(process.execPath, [path.join('examples', name)], {
+    cwd: root,
+    timeout: 170_000,
+  });
   expect(stderr).toBe('');
   return stdout.trim().split('\n');
 }
@@ -24,7 +27,11 @@ describe('examples/', () => {
     expect(lines[0]).toMatch(/^fmnist-vit: 1000 sample images .* provider cpu$/);
     // The first sample's top three labels with their softmax scores.
     const labels = (manifest.output.labels as string[]).map((l) => l.replace(/[/]/g, '\\/')).join('|');
-    expect(lines[1]).toMatch(new RegExp(`^first image \\(a (${labels})\\): (${labels}) [\\d.]+ %, (${labels}) [\\d.]+ %, (${labels}) [\\d.]+ %$`));
+    expect(lines[1]).toMatch(
+      new RegExp(
+        `^first image \\(a (${labels})\\): (${labels}) [\\d.]+ %, (${labels}) [\\d.]+ %, (${labels}) [\\d.]+ %$`,
+      ),
+    );
     const rows = lines.slice(3).map((l) => l.trim().split(/\s+/));
     expect(rows.map((r) => Number(r[0]))).toEqual(manifest.frontier);
     for (const r of rows) {
@@ -37,7 +44,9 @@ describe('examples/', () => {
   it('adaptive.mjs: the balanced profile steps down as the battery drains and back up after plugging in', async () => {
     const lines = await example('adaptive.mjs');
     expect(lines[0]).toBe('profile balanced: starts on stitch 2 (63.3 MMACs)');
-    const switches = lines.filter((l) => l.includes(' → ')).map((l) => l.match(/^\s*(\d+) s {2}stitch (\d+) → (\d+) \([^,]+, (\w+)\)/)?.slice(1));
+    const switches = lines
+      .filter((l) => l.includes(' → '))
+      .map((l) => l.match(/^\s*(\d+) s {2}stitch (\d+) → (\d+) \([^,]+, (\w+)\)/)?.slice(1));
     expect(switches).toEqual([
       ['20', '2', '31', 'degrade'],
       ['40', '31', '1', 'degrade'],

@@ -24,7 +24,8 @@ import { anyValue, mutatedText, mutatedValue } from './arbitraries.js';
 
 const root = path.resolve(import.meta.dirname, '..', '..');
 const RUNS = Number(process.env.FUZZ_RUNS ?? 100);
-const SEED = process.env.FUZZ_SEED !== undefined ? Number(process.env.FUZZ_SEED) : process.env.FUZZ_RUNS ? Date.now() : 20261201;
+const SEED =
+  process.env.FUZZ_SEED !== undefined ? Number(process.env.FUZZ_SEED) : process.env.FUZZ_RUNS ? Date.now() : 20261201;
 vi.setConfig({ testTimeout: Math.max(60_000, RUNS * 300), hookTimeout: 120_000 });
 /** Longest a single case may take, ms (generous: the machine may be busy). */
 const CASE_MS = 5000;
@@ -33,7 +34,10 @@ const read = (p: string) => readFileSync(path.join(root, p), 'utf8');
 const MANIFEST = read('models/fmnist-vit/stitchnet.json');
 const PROFILES = ['balanced', 'battery-saver', 'performance', 'thermal-guard'].map((n) => read(`profiles/${n}.yaml`));
 const TRACES = ['laptop-unplugged', 'gpu-contention', 'noisy-sensor'].map((n) => read(`examples/traces/${n}.csv`));
-const JSON_TRACE = JSON.stringify([{ t_ms: 0, 'battery.percent': 80, 'battery.charging': false }, { t_ms: 1000, 'cpu.load': 50, 'app.fps': 30 }]);
+const JSON_TRACE = JSON.stringify([
+  { t_ms: 0, 'battery.percent': 80, 'battery.charging': false },
+  { t_ms: 1000, 'cpu.load': 50, 'app.fps': 30 },
+]);
 
 const unhandled: unknown[] = [];
 const onUnhandled = (e: unknown) => unhandled.push(e);
@@ -45,7 +49,8 @@ afterAll(() => {
 
 /** What a case produced that breaks the rule, or undefined. */
 function badOutcome(e: unknown): string | undefined {
-  if (!isStitchnetError(e)) return `not a StitchnetError: ${e instanceof Error ? `${e.name}: ${e.message}\n${e.stack ?? ''}` : String(e)}`;
+  if (!isStitchnetError(e))
+    return `not a StitchnetError: ${e instanceof Error ? `${e.name}: ${e.message}\n${e.stack ?? ''}` : String(e)}`;
   if (typeof e.code !== 'string' || e.code.length === 0) return `no code: ${e.message}`;
   if (!e.hint) return `no hint: [${e.code}] ${e.message}`;
   return undefined;
@@ -85,17 +90,32 @@ function jsonText(v: unknown): string {
     return 'null';
   }
 }
-const textOf = (seeds: readonly string[]) => fc.oneof({ weight: 4, arbitrary: mutatedText(seeds) }, { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 300 }) });
+const textOf = (seeds: readonly string[]) =>
+  fc.oneof(
+    { weight: 4, arbitrary: mutatedText(seeds) },
+    { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 300 }) },
+  );
 
 describe(`fuzz (seed ${SEED}, ${RUNS} runs per target)`, () => {
   it('manifest JSON text', () => {
-    fc.assert(fc.property(textOf([MANIFEST]), (text) => only(() => manifestFromText(text))), params);
+    fc.assert(
+      fc.property(textOf([MANIFEST]), (text) => only(() => manifestFromText(text))),
+      params,
+    );
   });
 
   it('manifest objects', () => {
     const manifest = JSON.parse(MANIFEST) as unknown;
-    fc.assert(fc.property(fc.oneof(mutatedValue(manifest), anyValue()), (value) => only(() => manifestFromText(jsonText(value)))), params);
-    fc.assert(fc.property(fc.oneof(mutatedValue(manifest), anyValue()), (value) => only(() => parseManifest(value))), params);
+    fc.assert(
+      fc.property(fc.oneof(mutatedValue(manifest), anyValue()), (value) =>
+        only(() => manifestFromText(jsonText(value))),
+      ),
+      params,
+    );
+    fc.assert(
+      fc.property(fc.oneof(mutatedValue(manifest), anyValue()), (value) => only(() => parseManifest(value))),
+      params,
+    );
   });
 
   it('profile YAML and JSON text', () => {
@@ -114,20 +134,41 @@ describe(`fuzz (seed ${SEED}, ${RUNS} runs per target)`, () => {
 
   it('profile objects', () => {
     const profile = JSON.parse(JSON.stringify(parseProfile(PROFILES[0] as string))) as unknown;
-    fc.assert(fc.property(fc.oneof(mutatedValue(profile), anyValue()), (value) => only(() => profileFromObject(value))), params);
+    fc.assert(
+      fc.property(fc.oneof(mutatedValue(profile), anyValue()), (value) => only(() => profileFromObject(value))),
+      params,
+    );
   });
 
   it('trace CSV and JSON text', () => {
     fc.assert(
-      fc.property(textOf([...TRACES, JSON_TRACE]), fc.constantFrom('t.csv', 't.json', undefined), (text, file) => only(() => parseTrace(text, file === undefined ? {} : { file }))),
+      fc.property(textOf([...TRACES, JSON_TRACE]), fc.constantFrom('t.csv', 't.json', undefined), (text, file) =>
+        only(() => parseTrace(text, file === undefined ? {} : { file })),
+      ),
       params,
     );
   });
 
   it('create() and run() options', () => {
-    const valid = { model: 'models/fmnist-vit', providers: ['cpu'], worker: false, fastPath: { afterRuns: 3 }, threads: { intraOp: 1 }, calibrate: 'auto', signals: [] };
-    fc.assert(fc.property(fc.oneof(mutatedValue(valid), anyValue()), (value) => only(() => parseCreateOptions(value))), params);
-    fc.assert(fc.property(fc.oneof(mutatedValue({ stitch: 1, checkFinite: false }), anyValue()), (value) => only(() => parseRunOptions(value))), params);
+    const valid = {
+      model: 'models/fmnist-vit',
+      providers: ['cpu'],
+      worker: false,
+      fastPath: { afterRuns: 3 },
+      threads: { intraOp: 1 },
+      calibrate: 'auto',
+      signals: [],
+    };
+    fc.assert(
+      fc.property(fc.oneof(mutatedValue(valid), anyValue()), (value) => only(() => parseCreateOptions(value))),
+      params,
+    );
+    fc.assert(
+      fc.property(fc.oneof(mutatedValue({ stitch: 1, checkFinite: false }), anyValue()), (value) =>
+        only(() => parseRunOptions(value)),
+      ),
+      params,
+    );
   });
 
   describe('a runtime', () => {
@@ -138,7 +179,14 @@ describe(`fuzz (seed ${SEED}, ${RUNS} runs per target)`, () => {
       const tiny = await tinyPackage();
       pkg = withFigures(tiny.pkg);
       cleanup = tiny.cleanup;
-      rt = await StitchRuntime.create({ model: pkg, providers: ['cpu'], worker: false, fastPath: false, systemSource: false, watchProfile: false });
+      rt = await StitchRuntime.create({
+        model: pkg,
+        providers: ['cpu'],
+        worker: false,
+        fastPath: false,
+        systemSource: false,
+        watchProfile: false,
+      });
     });
     afterAll(async () => {
       await rt.close();
@@ -168,18 +216,27 @@ describe(`fuzz (seed ${SEED}, ${RUNS} runs per target)`, () => {
           x[i] = v;
           return x;
         }),
-        fc.record({ data: fc.float32Array({ maxLength: 64 }), dims: fc.array(fc.integer({ min: -2, max: 20 }), { maxLength: 5 }) }),
+        fc.record({
+          data: fc.float32Array({ maxLength: 64 }),
+          dims: fc.array(fc.integer({ min: -2, max: 20 }), { maxLength: 5 }),
+        }),
       );
       await fc.assert(
-        fc.asyncProperty(input, fc.oneof(fc.constant(undefined), mutatedValue({ stitch: 0, checkFinite: true }), anyValue()), (x, opts) =>
-          onlyAsync(() => rt.run(x as Float32Array, opts as never)),
+        fc.asyncProperty(
+          input,
+          fc.oneof(fc.constant(undefined), mutatedValue({ stitch: 0, checkFinite: true }), anyValue()),
+          (x, opts) => onlyAsync(() => rt.run(x as Float32Array, opts as never)),
         ),
         { ...params, numRuns: Math.max(20, Math.round(RUNS / 3)) },
       );
     });
 
     it('create() with arbitrary options', async () => {
-      const opts = fc.oneof(anyValue(), mutatedValue({ model: 'no/such/package', worker: false, providers: ['cpu'] }), fc.record({ model: anyValue() }));
+      const opts = fc.oneof(
+        anyValue(),
+        mutatedValue({ model: 'no/such/package', worker: false, providers: ['cpu'] }),
+        fc.record({ model: anyValue() }),
+      );
       await fc.assert(
         fc.asyncProperty(opts, (o) =>
           onlyAsync(async () => {

@@ -43,8 +43,14 @@ interface Lock {
 }
 
 /** `npm …` in `cwd` without the settings of an npm process that may be running this test. */
-async function runNpm(args: string[], cwd: string, env: Record<string, string> = {}): Promise<{ stdout: string; stderr: string }> {
-  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_(config|package|lifecycle)_/i.test(k)));
+async function runNpm(
+  args: string[],
+  cwd: string,
+  env: Record<string, string> = {},
+): Promise<{ stdout: string; stderr: string }> {
+  const clean = Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => !/^npm_(config|package|lifecycle)_/i.test(k)),
+  );
   return exec(npm, args, { cwd, env: { ...clean, ...env }, maxBuffer: 64 << 20, timeout: 120_000 });
 }
 
@@ -59,7 +65,11 @@ async function pack(dir: string): Promise<{ file: string; files: string[] }> {
 function closure(lock: Lock, names: readonly string[]): Map<string, LockEntry> {
   const out = new Map<string, LockEntry>();
   const visit = (from: string, name: string): void => {
-    for (let base = from; ; base = base.includes('/node_modules/') ? base.slice(0, base.lastIndexOf('/node_modules/')) : '') {
+    for (
+      let base = from;
+      ;
+      base = base.includes('/node_modules/') ? base.slice(0, base.lastIndexOf('/node_modules/')) : ''
+    ) {
       const key = `${base ? `${base}/` : ''}node_modules/${name}`;
       const entry = lock.packages[key];
       if (entry) {
@@ -76,14 +86,26 @@ function closure(lock: Lock, names: readonly string[]): Map<string, LockEntry> {
 }
 
 /** An app lockfile for `deps`, with registry URLs so that `npm ci --offline` needs only the cached tarballs. */
-function appLock(repoLock: Lock, deps: Record<string, string>, tarballs: Record<string, { file: string; integrity: string; manifest: Record<string, unknown> }>): unknown {
+function appLock(
+  repoLock: Lock,
+  deps: Record<string, string>,
+  tarballs: Record<string, { file: string; integrity: string; manifest: Record<string, unknown> }>,
+): unknown {
   const packages: Record<string, unknown> = { '': { name: 'app', version: '1.0.0', dependencies: deps } };
   const fromRegistry = Object.keys(deps).filter((n) => !(n in tarballs));
-  const needs = [...fromRegistry, ...Object.values(tarballs).flatMap((t) => Object.keys((t.manifest.dependencies as Record<string, string> | undefined) ?? {}))];
+  const needs = [
+    ...fromRegistry,
+    ...Object.values(tarballs).flatMap((t) =>
+      Object.keys((t.manifest.dependencies as Record<string, string> | undefined) ?? {}),
+    ),
+  ];
   for (const [key, entry] of closure(repoLock, needs)) {
     const name = key.slice(key.lastIndexOf('node_modules/') + 'node_modules/'.length);
     const { dev: _d, devOptional: _o, peer: _p, ...rest } = entry;
-    packages[key] = { ...rest, resolved: `https://registry.npmjs.org/${name}/-/${name.split('/').pop()}-${entry.version}.tgz` };
+    packages[key] = {
+      ...rest,
+      resolved: `https://registry.npmjs.org/${name}/-/${name.split('/').pop()}-${entry.version}.tgz`,
+    };
   }
   for (const [name, t] of Object.entries(tarballs)) {
     const m = t.manifest;
@@ -103,7 +125,9 @@ function appLock(repoLock: Lock, deps: Record<string, string>, tarballs: Record<
 }
 
 async function integrity(file: string): Promise<string> {
-  return `sha512-${createHash('sha512').update(await readFile(file)).digest('base64')}`;
+  return `sha512-${createHash('sha512')
+    .update(await readFile(file))
+    .digest('base64')}`;
 }
 
 beforeAll(async () => {
@@ -117,7 +141,10 @@ beforeAll(async () => {
   app = path.join(tmp, 'app');
   const repoLock = JSON.parse(await readFile(path.join(root, 'package-lock.json'), 'utf8')) as Lock;
   const manifest = JSON.parse(await readFile(path.join(root, 'package.json'), 'utf8')) as Record<string, unknown>;
-  const family = JSON.parse(await readFile(path.join(root, 'models', 'fmnist-vit', 'package.json'), 'utf8')) as Record<string, unknown>;
+  const family = JSON.parse(await readFile(path.join(root, 'models', 'fmnist-vit', 'package.json'), 'utf8')) as Record<
+    string,
+    unknown
+  >;
   const deps = {
     stitchnet: `file:../${path.basename(tarball)}`,
     '@stitchnet/fmnist-vit': `file:../${path.basename(familyTarball)}`,
@@ -135,11 +162,18 @@ beforeAll(async () => {
   };
   const tarballs = {
     stitchnet: { file: `../${path.basename(tarball)}`, integrity: await integrity(tarball), manifest },
-    '@stitchnet/fmnist-vit': { file: `../${path.basename(familyTarball)}`, integrity: await integrity(familyTarball), manifest: family },
+    '@stitchnet/fmnist-vit': {
+      file: `../${path.basename(familyTarball)}`,
+      integrity: await integrity(familyTarball),
+      manifest: family,
+    },
   };
   await mkdir(app, { recursive: true });
   await writeFile(path.join(app, 'package.json'), `${JSON.stringify(pkgJson, null, 2)}\n`);
-  await writeFile(path.join(app, 'package-lock.json'), `${JSON.stringify(appLock(repoLock, deps, tarballs), null, 2)}\n`);
+  await writeFile(
+    path.join(app, 'package-lock.json'),
+    `${JSON.stringify(appLock(repoLock, deps, tarballs), null, 2)}\n`,
+  );
   const r = await runNpm(['ci', '--offline', '--no-audit', '--no-fund'], app, { ONNXRUNTIME_NODE_INSTALL: 'skip' });
   installLog = r.stdout + r.stderr;
 }, 240_000);
@@ -150,12 +184,30 @@ afterAll(async () => {
 
 describe('the published tarball', () => {
   it('holds the library, the CLI, the profiles and the LICENSE; no benchmarks, no source maps', () => {
-    expect(tarballFiles).toEqual(expect.arrayContaining(['LICENSE', 'README.md', 'package.json', 'dist/index.js', 'dist/index.cjs', 'dist/index.d.ts', 'dist/cli/main.js', 'dist/engine/worker.js', 'profiles/balanced.yaml']));
-    expect(tarballFiles.filter((f) => f.startsWith('dist/bench') || f.endsWith('.map') || f.startsWith('src/'))).toEqual([]);
+    expect(tarballFiles).toEqual(
+      expect.arrayContaining([
+        'LICENSE',
+        'README.md',
+        'package.json',
+        'dist/index.js',
+        'dist/index.cjs',
+        'dist/index.d.ts',
+        'dist/cli/main.js',
+        'dist/engine/worker.js',
+        'profiles/balanced.yaml',
+      ]),
+    );
+    expect(
+      tarballFiles.filter((f) => f.startsWith('dist/bench') || f.endsWith('.map') || f.startsWith('src/')),
+    ).toEqual([]);
   });
 
   it('passes publint (@arethetypeswrong/cli runs in CI: npm run check:package)', async () => {
-    const publint = await exec(process.execPath, [path.join(root, 'node_modules', 'publint', 'src', 'cli.js'), 'run', '--strict', tarball], { cwd: tmp });
+    const publint = await exec(
+      process.execPath,
+      [path.join(root, 'node_modules', 'publint', 'src', 'cli.js'), 'run', '--strict', tarball],
+      { cwd: tmp },
+    );
     expect(publint.stdout).toContain('All good!');
   });
 
@@ -249,9 +301,19 @@ describe('an app using the installed packages', () => {
     expectClassified(stdout);
   });
 
-  it('compiles under strict TypeScript: node16 with every declaration file checked (skipLibCheck false), then run; bundler and node10 resolve', { timeout: 180_000 }, async () => {
+  it('compiles under strict TypeScript: node16 with every declaration file checked (skipLibCheck false), then run; bundler and node10 resolve', {
+    timeout: 180_000,
+  }, async () => {
     const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
-    const strict = { strict: true, skipLibCheck: false, noEmitOnError: true, target: 'ES2022', lib: ['ES2023'], types: ['node'], noUncheckedIndexedAccess: true };
+    const strict = {
+      strict: true,
+      skipLibCheck: false,
+      noEmitOnError: true,
+      target: 'ES2022',
+      lib: ['ES2023'],
+      types: ['node'],
+      noUncheckedIndexedAccess: true,
+    };
     const ts = `import { StitchRuntime, isStitchnetError, type RunResult, type ProviderName } from 'stitchnet';
 import { VirtualClock } from 'stitchnet/testing';
 import { readFileSync } from 'node:fs';
@@ -270,14 +332,43 @@ ${classifyBody}
 await main();
 `;
     await writeFile(path.join(app, 'main.mts'), ts);
-    await writeFile(path.join(app, 'tsconfig.node16.json'), JSON.stringify({ compilerOptions: { ...strict, module: 'node16', moduleResolution: 'node16', outDir: 'out' }, files: ['main.mts'] }));
-    await writeFile(path.join(app, 'tsconfig.bundler.json'), JSON.stringify({ compilerOptions: { ...strict, skipLibCheck: true, module: 'esnext', moduleResolution: 'bundler', noEmit: true }, files: ['main.mts'] }));
+    await writeFile(
+      path.join(app, 'tsconfig.node16.json'),
+      JSON.stringify({
+        compilerOptions: { ...strict, module: 'node16', moduleResolution: 'node16', outDir: 'out' },
+        files: ['main.mts'],
+      }),
+    );
+    await writeFile(
+      path.join(app, 'tsconfig.bundler.json'),
+      JSON.stringify({
+        compilerOptions: { ...strict, skipLibCheck: true, module: 'esnext', moduleResolution: 'bundler', noEmit: true },
+        files: ['main.mts'],
+      }),
+    );
     // node10 cannot read "exports": the subpath resolves through typesVersions.
-    await writeFile(path.join(app, 'node10.ts'), `import { VirtualClock } from 'stitchnet/testing';\nimport { StitchRuntime } from 'stitchnet';\nexport const kinds: [typeof VirtualClock, typeof StitchRuntime] = [VirtualClock, StitchRuntime];\n`);
-    await writeFile(path.join(app, 'tsconfig.node10.json'), JSON.stringify({ compilerOptions: { ...strict, skipLibCheck: true, module: 'commonjs', moduleResolution: 'node10', noEmit: true }, files: ['node10.ts'] }));
+    await writeFile(
+      path.join(app, 'node10.ts'),
+      `import { VirtualClock } from 'stitchnet/testing';\nimport { StitchRuntime } from 'stitchnet';\nexport const kinds: [typeof VirtualClock, typeof StitchRuntime] = [VirtualClock, StitchRuntime];\n`,
+    );
+    await writeFile(
+      path.join(app, 'tsconfig.node10.json'),
+      JSON.stringify({
+        compilerOptions: {
+          ...strict,
+          skipLibCheck: true,
+          module: 'commonjs',
+          moduleResolution: 'node10',
+          noEmit: true,
+        },
+        files: ['node10.ts'],
+      }),
+    );
     const configs = ['tsconfig.node16.json', 'tsconfig.bundler.json', 'tsconfig.node10.json'];
     for (const config of configs) {
-      const r = await exec(process.execPath, [tsc, '-p', config], { cwd: app, timeout: 150_000 }).catch((e: { stdout: string }) => ({ stdout: e.stdout }));
+      const r = await exec(process.execPath, [tsc, '-p', config], { cwd: app, timeout: 150_000 }).catch(
+        (e: { stdout: string }) => ({ stdout: e.stdout }),
+      );
       expect(r.stdout, config).toBe('');
     }
     const { stdout, stderr } = await node([path.join(app, 'out', 'main.mjs')]);
@@ -285,17 +376,28 @@ await main();
     expectClassified(stdout);
   });
 
-  it('runs the CLI (a package by name, the demo on the installed family) and names the package to install for a command that needs an optional one', { timeout: 120_000 }, async () => {
+  it('runs the CLI (a package by name, the demo on the installed family) and names the package to install for a command that needs an optional one', {
+    timeout: 120_000,
+  }, async () => {
     const cli = path.join(app, 'node_modules', '.bin', process.platform === 'win32' ? 'stitchnet.cmd' : 'stitchnet');
     // The table needs no optional dependency; the plot needs vega.
     const table = await exec(cli, ['inspect', '@stitchnet/fmnist-vit'], { cwd: app, timeout: 60_000 });
     expect(table.stdout).toMatch(/frontier/i);
-    const plot = await exec(cli, ['inspect', '@stitchnet/fmnist-vit', '--plot', path.join(tmp, 'pareto.svg')], { cwd: app, timeout: 60_000 }).catch((e: { stdout: string; stderr: string; code: number }) => e);
+    const plot = await exec(cli, ['inspect', '@stitchnet/fmnist-vit', '--plot', path.join(tmp, 'pareto.svg')], {
+      cwd: app,
+      timeout: 60_000,
+    }).catch((e: { stdout: string; stderr: string; code: number }) => e);
     expect((plot as { code?: number }).code).toBe(1);
-    expect((plot as { stderr: string }).stderr).toContain('needs the package vega, which is not installed. Install it next to stitchnet: npm install vega [DEPENDENCY_MISSING]');
+    expect((plot as { stderr: string }).stderr).toContain(
+      'needs the package vega, which is not installed. Install it next to stitchnet: npm install vega [DEPENDENCY_MISSING]',
+    );
     // The demo from an installed copy runs the installed trained family, not the random stand-in.
     const trace = path.join(root, 'examples', 'traces', 'laptop-unplugged.csv');
-    const demo = await exec(cli, ['demo', '--duration', '1', '--trace', trace, '--speed', '2400', '--provider', 'cpu'], { cwd: app, timeout: 60_000 });
+    const demo = await exec(
+      cli,
+      ['demo', '--duration', '1', '--trace', trace, '--speed', '2400', '--provider', 'cpu'],
+      { cwd: app, timeout: 60_000 },
+    );
     expect(demo.stdout).not.toContain('RANDOM WEIGHTS');
     expect(demo.stdout).toMatch(/\nRan \d+ inferences in [\d.]+ s/);
   });

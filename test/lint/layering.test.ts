@@ -28,12 +28,24 @@ async function violationsOfEngineFiles(sources: readonly string[]): Promise<Viol
   const tag = `${process.pid}-${randomUUID().slice(0, 8)}`;
   const files = sources.map((_, i) => `src/engine/layering-probe-${tag}-${i}.ts`);
   try {
-    for (const [i, file] of files.entries()) await writeFile(path.join(root, file), sources[i] as string, { flag: 'wx' });
-    const args = [depcruise, ...files, '--config', '.dependency-cruiser.cjs', '--output-type', 'json', '--max-depth', '1'];
+    for (const [i, file] of files.entries())
+      await writeFile(path.join(root, file), sources[i] as string, { flag: 'wx' });
+    const args = [
+      depcruise,
+      ...files,
+      '--config',
+      '.dependency-cruiser.cjs',
+      '--output-type',
+      'json',
+      '--max-depth',
+      '1',
+    ];
     // depcruise exits non-zero when a rule is broken; the report is on stdout either way.
-    const { stdout } = await run(process.execPath, args, { cwd: root, maxBuffer: 64 << 20 }).catch((e: { stdout?: string }) => ({
-      stdout: e.stdout ?? '',
-    }));
+    const { stdout } = await run(process.execPath, args, { cwd: root, maxBuffer: 64 << 20 }).catch(
+      (e: { stdout?: string }) => ({
+        stdout: e.stdout ?? '',
+      }),
+    );
     const report = JSON.parse(stdout) as { summary: { violations: Violation[] } };
     return files.map((file) => report.summary.violations.filter((v) => v.from === file));
   } finally {

@@ -25,7 +25,10 @@ let rt: StitchRuntime;
 beforeAll(async () => {
   pkg = await readPackage(dir);
   const m = pkg.manifest;
-  samples = await openDataset(path.join(dir, 'samples'), { shape: m.input.shape, ...(m.preprocess ? { preprocess: m.preprocess } : {}) });
+  samples = await openDataset(path.join(dir, 'samples'), {
+    shape: m.input.shape,
+    ...(m.preprocess ? { preprocess: m.preprocess } : {}),
+  });
   rt = await StitchRuntime.create({ model: pkg, providers: ['cpu'] });
 }, 60_000);
 
@@ -64,14 +67,19 @@ describe('models/fmnist-vit', () => {
 
   it('runs three stitches on the shipped samples at the accuracy the manifest states (± 3 points)', async () => {
     const m = pkg.manifest;
-    const anchors = m.stitches.filter((s) => s.route.length === 1).sort((a, b) => (a.macs as number) - (b.macs as number));
+    const anchors = m.stitches
+      .filter((s) => s.route.length === 1)
+      .sort((a, b) => (a.macs as number) - (b.macs as number));
     const smallest = anchors[0]!;
     const largest = anchors[anchors.length - 1]!;
     const stitched = m.frontier.map((id) => m.stitches[id]!).filter((s) => s.route.length > 1);
     const middle = stitched[Math.floor(stitched.length / 2)]!;
     for (const s of [smallest, middle, largest]) {
       const acc = await accuracy(s.id);
-      expect(Math.abs(acc - (s.accuracy as number)), `stitch ${s.id}: ${acc} on the samples, ${s.accuracy} in the manifest`).toBeLessThanOrEqual(TOLERANCE);
+      expect(
+        Math.abs(acc - (s.accuracy as number)),
+        `stitch ${s.id}: ${acc} on the samples, ${s.accuracy} in the manifest`,
+      ).toBeLessThanOrEqual(TOLERANCE);
     }
   }, 120_000);
 });

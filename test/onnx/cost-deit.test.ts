@@ -46,7 +46,13 @@ describe('cost of DeiT stitches counted from ONNX pieces', () => {
   for (const l of e.layers) {
     const dimIn = splits[l.from]!.dim;
     const dimOut = splits[l.to]!.dim;
-    const model = linearModel({ weight: new Float32Array(dimIn * dimOut), bias: new Float32Array(dimOut), dimIn, dimOut, inputShape: splits[l.from]!.streamShape });
+    const model = linearModel({
+      weight: new Float32Array(dimIn * dimOut),
+      bias: new Float32Array(dimOut),
+      dimIn,
+      dimOut,
+      inputShape: splits[l.from]!.streamShape,
+    });
     costs.set(l.id, graphCost(model));
   }
   const pieces = (route: RouteStep[]): string[] => {

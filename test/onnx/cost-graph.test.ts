@@ -2,7 +2,15 @@ import { describe, expect, it } from 'vitest';
 import { graphCost, routeCost } from '../../src/onnx/cost.js';
 import { inferShapes } from '../../src/onnx/shapes.js';
 import { BuilderError } from '../../src/errors.js';
-import { AttributeType, DataType, float32Tensor, int64Tensor, type Model, onnx, valueInfo } from '../../src/onnx/proto.js';
+import {
+  AttributeType,
+  DataType,
+  float32Tensor,
+  int64Tensor,
+  type Model,
+  onnx,
+  valueInfo,
+} from '../../src/onnx/proto.js';
 
 /** A tiny hand-written graph builder for these tests. */
 class G {
@@ -12,7 +20,12 @@ class G {
   outputs: onnx.IValueInfoProto[] = [];
   infos: onnx.IValueInfoProto[] = [];
   private n = 0;
-  node(opType: string, input: string[], attrs: Record<string, number | number[] | onnx.ITensorProto> = {}, outputs = 1): string[] {
+  node(
+    opType: string,
+    input: string[],
+    attrs: Record<string, number | number[] | onnx.ITensorProto> = {},
+    outputs = 1,
+  ): string[] {
     const name = `/n${this.n++}/${opType}`;
     const output = Array.from({ length: outputs }, (_, i) => `${name}_output_${i}`);
     const attribute = Object.entries(attrs).map(([k, v]): onnx.IAttributeProto => {
@@ -37,7 +50,14 @@ class G {
     return onnx.ModelProto.create({
       irVersion: 8,
       opsetImport: [{ domain: '', version: opset }],
-      graph: { name: 'g', node: this.nodes, initializer: this.inits, input: this.inputs, output: this.outputs, valueInfo: this.infos },
+      graph: {
+        name: 'g',
+        node: this.nodes,
+        initializer: this.inits,
+        input: this.inputs,
+        output: this.outputs,
+        valueInfo: this.infos,
+      },
     });
   }
 }
@@ -155,7 +175,7 @@ describe('graph cost (fvcore convention)', () => {
     expect(cost.params).toBe(48 + 4 + 1);
   });
 
-  it('sums a route over its pieces, counting each piece\'s parameters once', () => {
+  it("sums a route over its pieces, counting each piece's parameters once", () => {
     const costs = new Map([
       ['a', { macs: 10, params: 1 }],
       ['b', { macs: 5, params: 2 }],

@@ -1,8 +1,22 @@
 import { describe, expect, it } from 'vitest';
-import { type Model, DEIT_B, DEIT_S, DEIT_TI, buildVitModel, encodeModel, graphInputs, graphOutputs, randomVitWeights, toNumber } from '../../src/onnx/index.js';
+import {
+  type Model,
+  DEIT_B,
+  DEIT_S,
+  DEIT_TI,
+  buildVitModel,
+  encodeModel,
+  graphInputs,
+  graphOutputs,
+  randomVitWeights,
+  toNumber,
+} from '../../src/onnx/index.js';
 
 function initializerParams(m: Model): number {
-  return (m.graph?.initializer ?? []).reduce((a, t) => a + (t.dims ?? []).reduce<number>((p, d) => p * toNumber(d), 1), 0);
+  return (m.graph?.initializer ?? []).reduce(
+    (a, t) => a + (t.dims ?? []).reduce<number>((p, d) => p * toNumber(d), 1),
+    0,
+  );
 }
 
 describe('DeiT-scale anchors', () => {
@@ -22,6 +36,14 @@ describe('DeiT-scale anchors', () => {
 
   it('DeiT-B has the published shape', () => {
     // Building DeiT-B takes ~0.7 GB and seconds; its size follows from the same code as Ti and S.
-    expect(DEIT_B).toMatchObject({ dim: 768, heads: 12, depth: 12, mlpRatio: 4, patchSize: 16, imageSize: 224, classes: 1000 });
+    expect(DEIT_B).toMatchObject({
+      dim: 768,
+      heads: 12,
+      depth: 12,
+      mlpRatio: 4,
+      patchSize: 16,
+      imageSize: 224,
+      classes: 1000,
+    });
   });
 });

@@ -71,15 +71,29 @@ describe('linearModel', () => {
   });
 
   it('takes custom names and input shapes', () => {
-    const m = linearModel({ weight: new Float32Array(6), bias: new Float32Array(3), dimIn: 2, dimOut: 3, inputName: 'a', outputName: 'b', inputShape: ['n', 2] });
+    const m = linearModel({
+      weight: new Float32Array(6),
+      bias: new Float32Array(3),
+      dimIn: 2,
+      dimOut: 3,
+      inputName: 'a',
+      outputName: 'b',
+      inputShape: ['n', 2],
+    });
     expect(graphInputs(m)).toEqual([{ name: 'a', shape: ['n', 2], dtype: 'float32' }]);
     expect(graphOutputs(m)).toEqual([{ name: 'b', shape: ['n', 3], dtype: 'float32' }]);
   });
 
   it('rejects mismatched sizes', () => {
-    expect(() => linearModel({ weight: new Float32Array(5), bias: new Float32Array(3), dimIn: 2, dimOut: 3 })).toThrow(/weight has 5 values/);
-    expect(() => linearModel({ weight: new Float32Array(6), bias: new Float32Array(2), dimIn: 2, dimOut: 3 })).toThrow(/bias/);
-    expect(() => linearModel({ weight: new Float32Array(6), bias: new Float32Array(3), dimIn: 2, dimOut: 3, inputShape: [1, 4] })).toThrow(/inputShape/);
+    expect(() => linearModel({ weight: new Float32Array(5), bias: new Float32Array(3), dimIn: 2, dimOut: 3 })).toThrow(
+      /weight has 5 values/,
+    );
+    expect(() => linearModel({ weight: new Float32Array(6), bias: new Float32Array(2), dimIn: 2, dimOut: 3 })).toThrow(
+      /bias/,
+    );
+    expect(() =>
+      linearModel({ weight: new Float32Array(6), bias: new Float32Array(3), dimIn: 2, dimOut: 3, inputShape: [1, 4] }),
+    ).toThrow(/inputShape/);
   });
 });
 
@@ -90,7 +104,14 @@ describe('composeModels', () => {
     const g = composed.graph as onnx.IGraphProto;
     expect(graphInputs(composed)).toEqual([{ name: 'x', shape: ['batch', 'tokens', 4], dtype: 'float32' }]);
     expect(graphOutputs(composed)).toEqual([{ name: 'y', shape: ['batch', 'tokens', 3], dtype: 'float32' }]);
-    expect(g.node?.map((n) => n.name)).toEqual(['p0//transform/MatMul', 'p0//transform/Add', 'p1//transform/MatMul', 'p1//transform/Add', 'p2//transform/MatMul', 'p2//transform/Add']);
+    expect(g.node?.map((n) => n.name)).toEqual([
+      'p0//transform/MatMul',
+      'p0//transform/Add',
+      'p1//transform/MatMul',
+      'p1//transform/Add',
+      'p2//transform/MatMul',
+      'p2//transform/Add',
+    ]);
     expect(g.node?.map((n) => n.input)).toEqual([
       ['x', 'p0/onnx::MatMul_0'],
       ['p0//transform/MatMul_output_0', 'p0/transform.bias'],
@@ -113,12 +134,21 @@ describe('composeModels', () => {
 
   it('renames the ends and merges opsets by highest version', () => {
     const a = layers[0]?.model as Model;
-    const b = onnx.ModelProto.create({ ...(layers[1]?.model as Model), opsetImport: [{ domain: 'ai.onnx', version: 18 }, { domain: 'com.example', version: 1 }] });
+    const b = onnx.ModelProto.create({
+      ...(layers[1]?.model as Model),
+      opsetImport: [
+        { domain: 'ai.onnx', version: 18 },
+        { domain: 'com.example', version: 1 },
+      ],
+    });
     const m = composeModels([a, b], { inputName: 'image', outputName: 'out', name: 'two' });
     expect(m.graph?.name).toBe('two');
     expect(graphInputs(m).map((t) => t.name)).toEqual(['image']);
     expect(graphOutputs(m).map((t) => t.name)).toEqual(['out']);
-    expect(m.opsetImport.map((o) => [o.domain, toNumber(o.version)])).toEqual([['', 18], ['com.example', 1]]);
+    expect(m.opsetImport.map((o) => [o.domain, toNumber(o.version)])).toEqual([
+      ['', 18],
+      ['com.example', 1],
+    ]);
   });
 
   it('rejects models that do not chain or have several inputs', () => {
@@ -139,7 +169,12 @@ describe('extractSubgraph', () => {
   const mid = reference(0, 0, x);
 
   it('keeps only what computes the outputs from the inputs', async () => {
-    const piece = extractSubgraph(composed, { inputs: ['p0/y'], outputs: ['p1/y'], rename: { 'p0/y': 'x', 'p1/y': 'y' }, name: 'middle' });
+    const piece = extractSubgraph(composed, {
+      inputs: ['p0/y'],
+      outputs: ['p1/y'],
+      rename: { 'p0/y': 'x', 'p1/y': 'y' },
+      name: 'middle',
+    });
     const g = piece.graph as onnx.IGraphProto;
     expect(g.name).toBe('middle');
     expect(g.node?.map((n) => n.name)).toEqual(['p1//transform/MatMul', 'p1//transform/Add']);
@@ -157,7 +192,10 @@ describe('extractSubgraph', () => {
     const e = thrown(() => extractSubgraph(bare, { inputs: ['p0/y'], outputs: ['y'] }));
     expect(e.code).toBe('ONNX_GRAPH_INVALID');
     expect(e.message).toContain('no shape for p0/y');
-    const piece = extractSubgraph(bare, { inputs: [{ name: 'p0/y', shape: ['batch', 'tokens', 5], dtype: 'float32' }], outputs: ['y'] });
+    const piece = extractSubgraph(bare, {
+      inputs: [{ name: 'p0/y', shape: ['batch', 'tokens', 5], dtype: 'float32' }],
+      outputs: ['y'],
+    });
     const y = await runModel(piece, mid, [2, 3, 5]);
     expect(maxAbsDiff(y, reference(1, 2, mid))).toBeLessThan(1e-5);
   });
@@ -167,7 +205,9 @@ describe('extractSubgraph', () => {
     expect(e.code).toBe('ONNX_TENSOR_NOT_FOUND');
     expect(e.option).toBe('inputs[0]');
     expect(e.validValues?.[0]).toBe('p0/y');
-    expect(thrown(() => extractSubgraph(composed, { inputs: ['p0/y'], outputs: ['y'], rename: { 'p1/y': 'z' } })).code).toBe('ONNX_TENSOR_NOT_FOUND');
+    expect(
+      thrown(() => extractSubgraph(composed, { inputs: ['p0/y'], outputs: ['y'], rename: { 'p1/y': 'z' } })).code,
+    ).toBe('ONNX_TENSOR_NOT_FOUND');
   });
 
   it('rejects outputs that depend on a graph input left out', () => {
@@ -177,7 +217,11 @@ describe('extractSubgraph', () => {
   });
 
   it('rejects renames that collide and empty pieces', () => {
-    expect(thrown(() => extractSubgraph(composed, { inputs: ['p0/y'], outputs: ['y'], rename: { 'p0/y': 'p1/y' } })).message).toMatch(/both p1\/y/);
-    expect(thrown(() => extractSubgraph(composed, { inputs: ['p0/y'], outputs: ['p0/y'] })).message).toMatch(/both an input and an output/);
+    expect(
+      thrown(() => extractSubgraph(composed, { inputs: ['p0/y'], outputs: ['y'], rename: { 'p0/y': 'p1/y' } })).message,
+    ).toMatch(/both p1\/y/);
+    expect(thrown(() => extractSubgraph(composed, { inputs: ['p0/y'], outputs: ['p0/y'] })).message).toMatch(
+      /both an input and an output/,
+    );
   });
 });

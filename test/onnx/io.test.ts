@@ -98,6 +98,8 @@ describe('readModel/writeModel', () => {
   });
 
   it('reports a folder that cannot be written', async () => {
-    await expect(writeModel(join(dir, 'no', 'such', 'dir.onnx'), model)).rejects.toMatchObject({ code: 'ONNX_IO_FAILED' });
+    await expect(writeModel(join(dir, 'no', 'such', 'dir.onnx'), model)).rejects.toMatchObject({
+      code: 'ONNX_IO_FAILED',
+    });
   });
 });

@@ -50,12 +50,27 @@ async function open(m: Model): Promise<ort.InferenceSession> {
 /** embed, block 0..depth-1, head pieces of one anchor, by the boundary names, with inputs 'x'/outputs 'y'. */
 function cut(whole: Model): Model[] {
   const { embedOut, blockOut, headIn } = bounds;
-  const embed = extractSubgraph(whole, { inputs: ['input'], outputs: [embedOut], rename: { input: 'x', [embedOut]: 'y' }, name: 'embed' });
+  const embed = extractSubgraph(whole, {
+    inputs: ['input'],
+    outputs: [embedOut],
+    rename: { input: 'x', [embedOut]: 'y' },
+    name: 'embed',
+  });
   const blocks = blockOut.map((out, i) => {
     const from = i === 0 ? embedOut : (blockOut[i - 1] as string);
-    return extractSubgraph(whole, { inputs: [from], outputs: [out], rename: { [from]: 'x', [out]: 'y' }, name: `block.${i}` });
+    return extractSubgraph(whole, {
+      inputs: [from],
+      outputs: [out],
+      rename: { [from]: 'x', [out]: 'y' },
+      name: `block.${i}`,
+    });
   });
-  const head = extractSubgraph(whole, { inputs: [headIn], outputs: ['logits'], rename: { [headIn]: 'x', logits: 'y' }, name: 'head' });
+  const head = extractSubgraph(whole, {
+    inputs: [headIn],
+    outputs: ['logits'],
+    rename: { [headIn]: 'x', logits: 'y' },
+    name: 'head',
+  });
   return [embed, ...blocks, head];
 }
 
@@ -96,11 +111,23 @@ describe('buildVitModel', () => {
   it('names nodes, tensors and initializers like a torch export of timm', () => {
     const g = buildVitModel(anchors[0]!).graph!;
     const nodeNames = new Set(g.node!.map((n) => n.name));
-    for (const n of ['/patch_embed/proj/Conv', '/blocks.3/attn/qkv/MatMul', '/blocks.0/mlp/act/Erf', '/norm/LayerNormalization', '/head/Gemm']) {
+    for (const n of [
+      '/patch_embed/proj/Conv',
+      '/blocks.3/attn/qkv/MatMul',
+      '/blocks.0/mlp/act/Erf',
+      '/norm/LayerNormalization',
+      '/head/Gemm',
+    ]) {
       expect(nodeNames, n).toContain(n);
     }
     const produced = new Set(g.node!.flatMap((n) => n.output!));
-    for (const t of [bounds.embedOut, ...bounds.blockOut, bounds.headIn, '/patch_embed/proj/Conv_output_0', '/norm/LayerNormalization_output_0']) {
+    for (const t of [
+      bounds.embedOut,
+      ...bounds.blockOut,
+      bounds.headIn,
+      '/patch_embed/proj/Conv_output_0',
+      '/norm/LayerNormalization_output_0',
+    ]) {
       expect(produced, t).toContain(t);
     }
     expect(g.node!.find((n) => n.output![0] === bounds.embedOut)?.input).toEqual(['/Concat_1_output_0', 'pos_embed']);
@@ -152,7 +179,7 @@ describe('buildVitModel', () => {
 });
 
 describe('pieces cut at vitBoundaries', () => {
-  it('chained in ORT give the whole model\'s logits', async () => {
+  it("chained in ORT give the whole model's logits", async () => {
     for (const s of sessions) {
       const x = tensor(images, [3, 1, 28, 28]);
       const whole = (await run1(s.whole, x)).data as Float32Array;
@@ -161,12 +188,14 @@ describe('pieces cut at vitBoundaries', () => {
     }
   });
 
-  it('composed into one graph give the whole model\'s logits', async () => {
+  it("composed into one graph give the whole model's logits", async () => {
     for (const [a, ps] of pieces.entries()) {
       const composed = composeModels(ps, { inputName: 'input', outputName: 'logits' });
       const s = await open(composed);
       const x = tensor(images, [3, 1, 28, 28]);
-      expect(maxAbsDiff((await run1(s, x)).data as Float32Array, (await run1(sessions[a]!.whole, x)).data as Float32Array)).toBeLessThan(1e-5);
+      expect(
+        maxAbsDiff((await run1(s, x)).data as Float32Array, (await run1(sessions[a]!.whole, x)).data as Float32Array),
+      ).toBeLessThan(1e-5);
     }
   });
 });
@@ -191,15 +220,48 @@ describe('buildRouteModel', () => {
 
   const cases: [string, RouteSegment[]][] = [
     ['anchor 0 alone', [{ anchor: 0, from: 0, to: 3 }]],
-    ['0→1 at (1,2)', [{ anchor: 0, from: 0, to: 1 }, { anchor: 1, from: 2, to: 3 }]],
-    ['0→1 at (2,2), k = j', [{ anchor: 0, from: 0, to: 2 }, { anchor: 1, from: 2, to: 3 }]],
-    ['1→2 at (2,0), k < j', [{ anchor: 1, from: 0, to: 2 }, { anchor: 2, from: 0, to: 3 }]],
-    ['2→0 at (3,3), wide to narrow', [{ anchor: 2, from: 0, to: 3 }, { anchor: 0, from: 3, to: 3 }]],
-    ['0→1→0, three segments', [{ anchor: 0, from: 0, to: 0 }, { anchor: 1, from: 1, to: 2 }, { anchor: 0, from: 3, to: 3 }]],
+    [
+      '0→1 at (1,2)',
+      [
+        { anchor: 0, from: 0, to: 1 },
+        { anchor: 1, from: 2, to: 3 },
+      ],
+    ],
+    [
+      '0→1 at (2,2), k = j',
+      [
+        { anchor: 0, from: 0, to: 2 },
+        { anchor: 1, from: 2, to: 3 },
+      ],
+    ],
+    [
+      '1→2 at (2,0), k < j',
+      [
+        { anchor: 1, from: 0, to: 2 },
+        { anchor: 2, from: 0, to: 3 },
+      ],
+    ],
+    [
+      '2→0 at (3,3), wide to narrow',
+      [
+        { anchor: 2, from: 0, to: 3 },
+        { anchor: 0, from: 3, to: 3 },
+      ],
+    ],
+    [
+      '0→1→0, three segments',
+      [
+        { anchor: 0, from: 0, to: 0 },
+        { anchor: 1, from: 1, to: 2 },
+        { anchor: 0, from: 3, to: 3 },
+      ],
+    ],
   ];
 
   it.each(cases)('%s matches chaining the cut pieces with linear stitches', async (_, segments) => {
-    const stitches = segments.slice(1).map((seg, s) => stitch(configs[segments[s]!.anchor]!.dim, configs[seg.anchor]!.dim, 300 + s));
+    const stitches = segments
+      .slice(1)
+      .map((seg, s) => stitch(configs[segments[s]!.anchor]!.dim, configs[seg.anchor]!.dim, 300 + s));
     const route = await open(buildRouteModel(anchors, segments, stitches));
     const x = tensor(images, [3, 1, 28, 28]);
     const direct = (await run1(route, x)).data as Float32Array;
@@ -213,14 +275,22 @@ describe('buildRouteModel', () => {
     const route = await open(buildRouteModel(anchors, segments, [stitch(32, 48, 300)]));
     const x = tensor(image0, [1, 1, 28, 28]);
     const r = (await run1(route, x)).data as Float32Array;
-    for (const a of [0, 1]) expect(maxAbsDiff(r, (await run1(sessions[a]!.whole, x)).data as Float32Array)).toBeGreaterThan(1e-3);
+    for (const a of [0, 1])
+      expect(maxAbsDiff(r, (await run1(sessions[a]!.whole, x)).data as Float32Array)).toBeGreaterThan(1e-3);
   });
 
   it('uses SN-Net-style names and shares weights used twice', () => {
     const segments = cases[5]![1];
     const g = buildRouteModel(anchors, segments, [stitch(32, 48, 1), stitch(48, 32, 2)]).graph!;
     const inits = g.initializer!.map((t) => t.name!);
-    expect(inits).toEqual(expect.arrayContaining(['anchors.0.cls_token', 'anchors.1.blocks.1.norm1.weight', 'anchors.0.norm.weight', 'stitch_layers.1.transform.bias']));
+    expect(inits).toEqual(
+      expect.arrayContaining([
+        'anchors.0.cls_token',
+        'anchors.1.blocks.1.norm1.weight',
+        'anchors.0.norm.weight',
+        'stitch_layers.1.transform.bias',
+      ]),
+    );
     expect(inits.some((n) => n.startsWith('anchors.1.head'))).toBe(false);
     expect(new Set(inits).size).toBe(inits.length);
     expect(g.node!.map((n) => n.name)).toContain('/anchors.1/blocks.2/attn/qkv/MatMul');
@@ -233,6 +303,15 @@ describe('buildRouteModel', () => {
     expect(() => buildRouteModel(anchors, [{ anchor: 0, from: 2, to: 4 }], [])).toThrow(/not a range within 0..3/);
     expect(() => buildRouteModel(anchors, [{ anchor: 5, from: 0, to: 3 }], [])).toThrow(OptionError);
     const other = randomVitWeights({ ...configs[0]!, imageSize: 14 }, 1);
-    expect(() => buildRouteModel([anchors[0]!, other], [{ anchor: 0, from: 0, to: 1 }, { anchor: 1, from: 2, to: 3 }], [stitch(32, 32, 1)])).toThrow(/tokens/);
+    expect(() =>
+      buildRouteModel(
+        [anchors[0]!, other],
+        [
+          { anchor: 0, from: 0, to: 1 },
+          { anchor: 1, from: 2, to: 3 },
+        ],
+        [stitch(32, 32, 1)],
+      ),
+    ).toThrow(/tokens/);
   });
 });

@@ -73,7 +73,10 @@ describe('readPackage rejects a bad package with the file and field at fault', (
     const bytes = await readFile(path.join(dir, tiny.manifest.pieces[BLOCK]!.file));
     await replacePiece(dir, BLOCK, bytes.subarray(0, Math.floor(bytes.length * 0.6)));
     const err = await failure(dir);
-    expectError(err, OnnxError, 'ONNX_DECODE_FAILED', { file: 'pieces/a1.block.1.onnx', field: 'pieces["a1.block.1"].file' });
+    expectError(err, OnnxError, 'ONNX_DECODE_FAILED', {
+      file: 'pieces/a1.block.1.onnx',
+      field: 'pieces["a1.block.1"].file',
+    });
   });
 
   it('altered bytes (hash mismatch)', async () => {
@@ -83,14 +86,20 @@ describe('readPackage rejects a bad package with the file and field at fault', (
     bytes[bytes.length >> 1]! ^= 0xff;
     await writeFile(file, bytes);
     const err = await failure(dir);
-    expectError(err, PackageError, 'PACKAGE_HASH_MISMATCH', { file: 'pieces/a1.block.1.onnx', field: 'pieces["a1.block.1"].sha256' });
+    expectError(err, PackageError, 'PACKAGE_HASH_MISMATCH', {
+      file: 'pieces/a1.block.1.onnx',
+      field: 'pieces["a1.block.1"].sha256',
+    });
   });
 
   it('a file whose size differs from the manifest', async () => {
     const dir = await copy();
     await truncate(path.join(dir, tiny.manifest.pieces[BLOCK]!.file), 10);
     const err = await failure(dir);
-    expectError(err, PackageError, 'PACKAGE_HASH_MISMATCH', { file: 'pieces/a1.block.1.onnx', field: 'pieces["a1.block.1"].bytes' });
+    expectError(err, PackageError, 'PACKAGE_HASH_MISMATCH', {
+      file: 'pieces/a1.block.1.onnx',
+      field: 'pieces["a1.block.1"].bytes',
+    });
   });
 
   it('a ../ piece path', async () => {
@@ -100,7 +109,10 @@ describe('readPackage rejects a bad package with the file and field at fault', (
       m.pieces[BLOCK]!.file = 'pieces/../../outside.onnx';
     });
     const err = await failure(dir);
-    expectError(err, PackageError, 'PACKAGE_PATH_OUTSIDE', { file: 'pieces/../../outside.onnx', field: 'pieces["a1.block.1"].file' });
+    expectError(err, PackageError, 'PACKAGE_PATH_OUTSIDE', {
+      file: 'pieces/../../outside.onnx',
+      field: 'pieces["a1.block.1"].file',
+    });
   });
 
   it('an absolute piece path', async () => {
@@ -128,7 +140,10 @@ describe('readPackage rejects a bad package with the file and field at fault', (
     const dir = await copy();
     await unlink(path.join(dir, tiny.manifest.pieces[BLOCK]!.file));
     const err = await failure(dir);
-    expectError(err, PackageError, 'PACKAGE_FILE_MISSING', { file: 'pieces/a1.block.1.onnx', field: 'pieces["a1.block.1"].file' });
+    expectError(err, PackageError, 'PACKAGE_FILE_MISSING', {
+      file: 'pieces/a1.block.1.onnx',
+      field: 'pieces["a1.block.1"].file',
+    });
   });
 
   it('an anchor that references an unknown piece', async () => {
@@ -148,7 +163,10 @@ describe('readPackage rejects a bad package with the file and field at fault', (
       m.stitches[s]!.route[2] = { anchor: 'a7', blocks: [2, 3] };
     });
     const err = await failure(dir);
-    expectError(err, PackageError, 'PACKAGE_ROUTE_INVALID', { file: MANIFEST_FILE, field: `stitches[${s}].route[2].anchor` });
+    expectError(err, PackageError, 'PACKAGE_ROUTE_INVALID', {
+      file: MANIFEST_FILE,
+      field: `stitches[${s}].route[2].anchor`,
+    });
     expect(err.validValues).toEqual(tiny.anchors.map((a) => a.id));
   });
 
@@ -159,7 +177,10 @@ describe('readPackage rejects a bad package with the file and field at fault', (
       m.stitches[s]!.route[1] = { stitchLayer: 'nope' };
     });
     const err = await failure(dir);
-    expectError(err, PackageError, 'PACKAGE_ROUTE_INVALID', { file: MANIFEST_FILE, field: `stitches[${s}].route[1].stitchLayer` });
+    expectError(err, PackageError, 'PACKAGE_ROUTE_INVALID', {
+      file: MANIFEST_FILE,
+      field: `stitches[${s}].route[1].stitchLayer`,
+    });
     expect(err.validValues).toContain(stitchWithLayer().stitchLayer!);
   });
 
@@ -169,7 +190,10 @@ describe('readPackage rejects a bad package with the file and field at fault', (
       m.stitches[0]!.route[0] = { anchor: 'a0', blocks: [0, 4] };
     });
     const err = await failure(dir);
-    expectError(err, PackageError, 'PACKAGE_ROUTE_INVALID', { file: MANIFEST_FILE, field: 'stitches[0].route[0].blocks' });
+    expectError(err, PackageError, 'PACKAGE_ROUTE_INVALID', {
+      file: MANIFEST_FILE,
+      field: 'stitches[0].route[0].blocks',
+    });
     expect(err.validValues).toEqual([0, 1, 2, 3]);
   });
 
@@ -180,7 +204,10 @@ describe('readPackage rejects a bad package with the file and field at fault', (
       m.stitches[stitchWithLayer().id]!.route[1] = { stitchLayer: spec.stitchLayer! };
     });
     const err = await failure(dir);
-    expectError(err, PackageError, 'PACKAGE_ROUTE_INVALID', { file: MANIFEST_FILE, field: `stitches[${stitchWithLayer().id}].route[1].stitchLayer` });
+    expectError(err, PackageError, 'PACKAGE_ROUTE_INVALID', {
+      file: MANIFEST_FILE,
+      field: `stitches[${stitchWithLayer().id}].route[1].stitchLayer`,
+    });
   });
 
   it('dimensions that do not chain along a route', async () => {
@@ -189,7 +216,10 @@ describe('readPackage rejects a bad package with the file and field at fault', (
       m.pieces['a1.block.2']!.input.shape = ['batch', 16, 48];
     });
     const err = await failure(dir);
-    expectError(err, PackageError, 'PACKAGE_DIMENSION_MISMATCH', { file: MANIFEST_FILE, field: 'stitches[1].route[0].blocks' });
+    expectError(err, PackageError, 'PACKAGE_DIMENSION_MISMATCH', {
+      file: MANIFEST_FILE,
+      field: 'stitches[1].route[0].blocks',
+    });
     expect(err.message).toContain('"a1.block.1"');
     expect(err.message).toContain('"a1.block.2"');
   });
@@ -201,7 +231,10 @@ describe('readPackage rejects a bad package with the file and field at fault', (
       m.stitchLayers[0]!.to = 'a2';
     });
     const err = await failure(dir);
-    expectError(err, PackageError, 'PACKAGE_DIMENSION_MISMATCH', { file: MANIFEST_FILE, field: `pieces["${spec.stitchLayer}"].output.shape[2]` });
+    expectError(err, PackageError, 'PACKAGE_DIMENSION_MISMATCH', {
+      file: MANIFEST_FILE,
+      field: `pieces["${spec.stitchLayer}"].output.shape[2]`,
+    });
   });
 
   it('a piece whose ONNX interface differs from the manifest', async () => {
@@ -210,7 +243,10 @@ describe('readPackage rejects a bad package with the file and field at fault', (
       m.pieces[BLOCK]!.input.name = 'x';
     });
     const err = await failure(dir);
-    expectError(err, PackageError, 'PACKAGE_DIMENSION_MISMATCH', { file: 'pieces/a1.block.1.onnx', field: 'pieces["a1.block.1"].input.name' });
+    expectError(err, PackageError, 'PACKAGE_DIMENSION_MISMATCH', {
+      file: 'pieces/a1.block.1.onnx',
+      field: 'pieces["a1.block.1"].input.name',
+    });
   });
 
   it('an unknown format', async () => {
@@ -237,7 +273,10 @@ describe('readPackage rejects a bad package with the file and field at fault', (
       (m.stitches[3]!.route[0] as unknown as { blocks: unknown }).blocks = [0, 'one'];
     });
     const err = await failure(dir);
-    expectError(err, PackageError, 'PACKAGE_MANIFEST_INVALID', { file: MANIFEST_FILE, field: 'stitches[3].route[0].blocks[1]' });
+    expectError(err, PackageError, 'PACKAGE_MANIFEST_INVALID', {
+      file: MANIFEST_FILE,
+      field: 'stitches[3].route[0].blocks[1]',
+    });
     expect(err.message).toContain('stitches[3].route[0]');
   });
 
@@ -246,7 +285,10 @@ describe('readPackage rejects a bad package with the file and field at fault', (
     const cap = (await readFile(path.join(dir, MANIFEST_FILE))).length;
     const first = Object.entries(tiny.manifest.pieces).find(([, p]) => p.bytes > cap)!;
     const err = await failure(dir, { maxFileBytes: cap });
-    expectError(err, PackageError, 'PACKAGE_FILE_TOO_LARGE', { file: first[1].file, field: `pieces["${first[0]}"].bytes` });
+    expectError(err, PackageError, 'PACKAGE_FILE_TOO_LARGE', {
+      file: first[1].file,
+      field: `pieces["${first[0]}"].bytes`,
+    });
   });
 
   it('duplicate stitch ids and a frontier naming an unknown stitch', async () => {
@@ -254,7 +296,10 @@ describe('readPackage rejects a bad package with the file and field at fault', (
     await editManifest(dup, (m) => {
       m.stitches[4]!.id = 3;
     });
-    expectError(await failure(dup), PackageError, 'PACKAGE_MANIFEST_INVALID', { file: MANIFEST_FILE, field: 'stitches[4].id' });
+    expectError(await failure(dup), PackageError, 'PACKAGE_MANIFEST_INVALID', {
+      file: MANIFEST_FILE,
+      field: 'stitches[4].id',
+    });
 
     const frontier = await copy();
     await editManifest(frontier, (m) => {
@@ -266,7 +311,9 @@ describe('readPackage rejects a bad package with the file and field at fault', (
   });
 
   it('a missing folder or manifest', async () => {
-    expectError(await failure(path.join(root, 'nowhere')), PackageError, 'PACKAGE_NOT_FOUND', { file: path.join(root, 'nowhere') });
+    expectError(await failure(path.join(root, 'nowhere')), PackageError, 'PACKAGE_NOT_FOUND', {
+      file: path.join(root, 'nowhere'),
+    });
     const dir = await copy();
     await unlink(path.join(dir, MANIFEST_FILE));
     expectError(await failure(dir), PackageError, 'PACKAGE_NOT_FOUND', { file: MANIFEST_FILE });

@@ -39,7 +39,10 @@ function serve(req: http.IncomingMessage, res: http.ServerResponse): void {
       const m = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
       const start = m ? Number(m[1]) : 0;
       const part = body.subarray(start);
-      res.writeHead(m ? 206 : 200, { 'content-length': part.length, ...(m ? { 'content-range': `bytes ${start}-${body.length - 1}/${body.length}` } : {}) });
+      res.writeHead(m ? 206 : 200, {
+        'content-length': part.length,
+        ...(m ? { 'content-range': `bytes ${start}-${body.length - 1}/${body.length}` } : {}),
+      });
       const cut = cutOff.get(url);
       if (cut !== undefined) {
         cutOff.delete(url);
@@ -94,7 +97,9 @@ describe('fetchPackage', () => {
     const last = progress.at(-1) as FetchProgress;
     expect(last.filesDone).toBe(pieces + 1);
     expect(last.receivedBytes).toBe(last.totalBytes);
-    expect(progress.map((p) => p.receivedBytes)).toEqual([...progress.map((p) => p.receivedBytes)].sort((a, b) => a - b));
+    expect(progress.map((p) => p.receivedBytes)).toEqual(
+      [...progress.map((p) => p.receivedBytes)].sort((a, b) => a - b),
+    );
     expect(await readdir(path.join(cacheDir, 'packages'))).toEqual([pin]);
 
     requests = [];
@@ -112,7 +117,9 @@ describe('fetchPackage', () => {
 
   it('refuses a piece that differs from the manifest', async () => {
     const cacheDir = await fresh();
-    const manifest = JSON.parse(await readFile(path.join(served, 'stitchnet.json'), 'utf8')) as { pieces: Record<string, { file: string }> };
+    const manifest = JSON.parse(await readFile(path.join(served, 'stitchnet.json'), 'utf8')) as {
+      pieces: Record<string, { file: string }>;
+    };
     const file = (Object.values(manifest.pieces)[1] as { file: string }).file;
     const original = await readFile(path.join(served, file));
     const tampered = Buffer.from(original);
@@ -125,7 +132,9 @@ describe('fetchPackage', () => {
 
   it('resumes a download cut off mid-file with a range request, keeping the files already verified', async () => {
     const cacheDir = await fresh();
-    const manifest = JSON.parse(await readFile(path.join(served, 'stitchnet.json'), 'utf8')) as { pieces: Record<string, { file: string; bytes: number }> };
+    const manifest = JSON.parse(await readFile(path.join(served, 'stitchnet.json'), 'utf8')) as {
+      pieces: Record<string, { file: string; bytes: number }>;
+    };
     const pieces = Object.values(manifest.pieces);
     const victim = pieces[2] as { file: string; bytes: number };
     cutOff.set(`/tiny/${victim.file}`, 1000);
@@ -133,7 +142,9 @@ describe('fetchPackage', () => {
     const breakOff = (p: FetchProgress) => {
       if (p.file === victim.file) held?.destroy();
     };
-    const err = await fetchPackage(manifestUrl(), { sha256: pin, cacheDir, onProgress: breakOff }).catch((e: unknown) => e);
+    const err = await fetchPackage(manifestUrl(), { sha256: pin, cacheDir, onProgress: breakOff }).catch(
+      (e: unknown) => e,
+    );
     expect(err).toMatchObject({ code: 'PACKAGE_FETCH_FAILED' });
     expect(existsSync(path.join(cacheDir, 'packages', pin))).toBe(false);
 
@@ -143,7 +154,9 @@ describe('fetchPackage', () => {
     // The manifest and the first two pieces were kept; the cut piece continued where it broke off.
     expect(requests.map((r) => r.url)).not.toContain('/tiny/stitchnet.json');
     expect(requests.map((r) => r.url)).not.toContain(`/tiny/${(pieces[0] as { file: string }).file}`);
-    const from = Number(/^bytes=(\d+)-$/.exec(requests.find((r) => r.url === `/tiny/${victim.file}`)?.range ?? '')?.[1]);
+    const from = Number(
+      /^bytes=(\d+)-$/.exec(requests.find((r) => r.url === `/tiny/${victim.file}`)?.range ?? '')?.[1],
+    );
     expect(from).toBeGreaterThan(0);
     expect(from).toBeLessThanOrEqual(1000);
     expect(requests).toHaveLength(pieces.length - 2);
@@ -175,14 +188,25 @@ describe('fetchPackage', () => {
     const occupied = path.join(await fresh(), 'mine');
     await mkdir(occupied);
     await writeFile(path.join(occupied, 'notes.txt'), 'keep me');
-    await expect(fetchPackage(manifestUrl(), { sha256: pin, dir: occupied })).rejects.toMatchObject({ code: 'OPTION_INVALID', option: 'dir' });
+    await expect(fetchPackage(manifestUrl(), { sha256: pin, dir: occupied })).rejects.toMatchObject({
+      code: 'OPTION_INVALID',
+      option: 'dir',
+    });
     expect(await readFile(path.join(occupied, 'notes.txt'), 'utf8')).toBe('keep me');
-    await expect(fetchPackage(`${base}/nowhere/stitchnet.json`, { sha256: pin, cacheDir: await fresh() })).rejects.toMatchObject({
+    await expect(
+      fetchPackage(`${base}/nowhere/stitchnet.json`, { sha256: pin, cacheDir: await fresh() }),
+    ).rejects.toMatchObject({
       code: 'PACKAGE_FETCH_FAILED',
       message: expect.stringContaining('HTTP 404') as unknown,
     });
-    await expect(fetchPackage(manifestUrl(), { sha256: 'nope' })).rejects.toMatchObject({ code: 'OPTION_INVALID', option: 'sha256' });
-    await expect(fetchPackage('ftp://example.com/x', { sha256: pin })).rejects.toMatchObject({ code: 'OPTION_INVALID', option: 'url' });
+    await expect(fetchPackage(manifestUrl(), { sha256: 'nope' })).rejects.toMatchObject({
+      code: 'OPTION_INVALID',
+      option: 'sha256',
+    });
+    await expect(fetchPackage('ftp://example.com/x', { sha256: pin })).rejects.toMatchObject({
+      code: 'OPTION_INVALID',
+      option: 'url',
+    });
   });
 });
 
@@ -190,7 +214,11 @@ describe('stitchnet fetch', () => {
   it('prints the folder on stdout and progress on stderr', async () => {
     const out = path.join(await fresh(), 'tiny');
     const root = path.resolve(import.meta.dirname, '..', '..');
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [path.join(root, 'dist', 'cli', 'main.js'), 'fetch', manifestUrl(), '--sha256', pin, '--out', out], { cwd: tmp });
+    const { stdout, stderr } = await promisify(execFile)(
+      process.execPath,
+      [path.join(root, 'dist', 'cli', 'main.js'), 'fetch', manifestUrl(), '--sha256', pin, '--out', out],
+      { cwd: tmp },
+    );
     expect(stdout).toBe(`${out}\n`);
     expect(stderr).toMatch(/files, [\d.]+ of [\d.]+ MB: pieces\//);
     await readPackage(out);
@@ -198,9 +226,12 @@ describe('stitchnet fetch', () => {
 
   it('needs --sha256', async () => {
     const root = path.resolve(import.meta.dirname, '..', '..');
-    const r = await promisify(execFile)(process.execPath, [path.join(root, 'dist', 'cli', 'main.js'), 'fetch', manifestUrl()], { cwd: tmp }).catch((e: { code: number; stderr: string }) => e);
+    const r = await promisify(execFile)(
+      process.execPath,
+      [path.join(root, 'dist', 'cli', 'main.js'), 'fetch', manifestUrl()],
+      { cwd: tmp },
+    ).catch((e: { code: number; stderr: string }) => e);
     expect((r as { code: number }).code).not.toBe(0);
     expect((r as { stderr: string }).stderr).toContain('--sha256');
   });
 });
-

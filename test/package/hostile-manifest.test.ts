@@ -30,6 +30,10 @@ describe('manifest input', () => {
   });
 
   it('refuses a manifest over maxManifestBytes before reading it', async () => {
-    await expect(readPackage(pkgDir, { maxManifestBytes: 100 })).rejects.toMatchObject({ code: 'PACKAGE_FILE_TOO_LARGE', file: 'stitchnet.json', hint: expect.stringMatching(/maxManifestBytes/) });
+    await expect(readPackage(pkgDir, { maxManifestBytes: 100 })).rejects.toMatchObject({
+      code: 'PACKAGE_FILE_TOO_LARGE',
+      file: 'stitchnet.json',
+      hint: expect.stringMatching(/maxManifestBytes/),
+    });
   });
 });

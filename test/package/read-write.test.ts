@@ -44,7 +44,9 @@ describe('writePackage → readPackage', () => {
 
   it('writes the same bytes for the same input', async () => {
     const again = await makeTinyPackage(path.join(root, 'again'));
-    expect(await readFile(path.join(again.dir, MANIFEST_FILE), 'utf8')).toBe(await readFile(path.join(tiny.dir, MANIFEST_FILE), 'utf8'));
+    expect(await readFile(path.join(again.dir, MANIFEST_FILE), 'utf8')).toBe(
+      await readFile(path.join(tiny.dir, MANIFEST_FILE), 'utf8'),
+    );
   });
 
   it('accepts the path of the manifest itself', async () => {
@@ -64,9 +66,20 @@ describe('writePackage → readPackage', () => {
     const spec = tiny.stitches.find((s) => s.segments[0]!.anchor === 1 && s.position?.[0] === 1)!;
     expect(spec.position).toEqual([1, 1]);
     expect(pkg.stitch(spec.id).positions).toEqual([spec.position]);
-    expect(pkg.routePieces(spec.id)).toEqual(['a1.embed', 'a1.block.0', 'a1.block.1', spec.stitchLayer, 'a2.block.1', 'a2.block.2', 'a2.block.3', 'a2.head']);
+    expect(pkg.routePieces(spec.id)).toEqual([
+      'a1.embed',
+      'a1.block.0',
+      'a1.block.1',
+      spec.stitchLayer,
+      'a2.block.1',
+      'a2.block.2',
+      'a2.block.3',
+      'a2.head',
+    ]);
     expect(pkg.routePieces(2)).toEqual(['a2.embed', 'a2.block.0', 'a2.block.1', 'a2.block.2', 'a2.block.3', 'a2.head']);
-    expect(() => pkg.stitch(999)).toThrow(expect.objectContaining({ code: 'STITCH_UNKNOWN', validValues: tiny.manifest.stitches.map((s) => s.id) }));
+    expect(() => pkg.stitch(999)).toThrow(
+      expect.objectContaining({ code: 'STITCH_UNKNOWN', validValues: tiny.manifest.stitches.map((s) => s.id) }),
+    );
     await expect(pkg.pieceBytes('nope')).rejects.toMatchObject({ code: 'PACKAGE_ROUTE_INVALID', option: 'pieceId' });
   });
 
@@ -78,12 +91,17 @@ describe('writePackage → readPackage', () => {
     const bytes = await readFile(path.join(dir, file));
     bytes[20]! ^= 1;
     await writeFile(path.join(dir, file), bytes);
-    await expect(pkg.pieceBytes('a0.head')).rejects.toMatchObject({ code: 'PACKAGE_HASH_MISMATCH', file, field: 'pieces["a0.head"].sha256' });
+    await expect(pkg.pieceBytes('a0.head')).rejects.toMatchObject({
+      code: 'PACKAGE_HASH_MISMATCH',
+      file,
+      field: 'pieces["a0.head"].sha256',
+    });
   });
 });
 
 describe('writePackage refuses a package that would not read back', () => {
-  const linear = () => encodeModel(linearModel({ weight: new Float32Array(4), bias: new Float32Array(2), dimIn: 2, dimOut: 2 }));
+  const linear = () =>
+    encodeModel(linearModel({ weight: new Float32Array(4), bias: new Float32Array(2), dimIn: 2, dimOut: 2 }));
   const draft = () => ({
     name: 'one',
     input: { name: 'x', shape: ['batch', 'tokens', 2] },

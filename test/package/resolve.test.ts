@@ -13,7 +13,11 @@ let app: string;
 
 beforeAll(async () => {
   app = await mkdtemp(path.join(os.tmpdir(), 'stitchnet-resolve-'));
-  await makeTinyPackage(path.join(app, 'node_modules', '@acme', 'tiny-family'), { dims: [32, 48], depth: 2, positions: [[0, 1]] });
+  await makeTinyPackage(path.join(app, 'node_modules', '@acme', 'tiny-family'), {
+    dims: [32, 48],
+    depth: 2,
+    positions: [[0, 1]],
+  });
   await mkdir(path.join(app, 'node_modules', 'not-a-model'), { recursive: true });
   await mkdir(path.join(app, 'src', 'deep'), { recursive: true });
 });
@@ -25,19 +29,24 @@ afterAll(async () => {
 describe('models by package name', () => {
   it('tells package names from paths', () => {
     for (const name of ['@stitchnet/fmnist-vit', 'fmnist-vit', 'a.b_c~d']) expect(isPackageName(name), name).toBe(true);
-    for (const p of ['models/fmnist-vit', './fmnist-vit', '../x', '/abs/x', 'C:\\x', 'Upper', '@scope']) expect(isPackageName(p), p).toBe(false);
+    for (const p of ['models/fmnist-vit', './fmnist-vit', '../x', '/abs/x', 'C:\\x', 'Upper', '@scope'])
+      expect(isPackageName(p), p).toBe(false);
   });
 
   it('reads an installed package, looked up from a folder and the folders above it', async () => {
     const pkg = await readPackage('@acme/tiny-family', { from: path.join(app, 'src', 'deep') });
     expect(pkg.manifest.name).toBe('tiny-vit');
     expect(pkg.dir).toContain(path.join('node_modules', '@acme', 'tiny-family'));
-    expect(findInstalledPackage('@acme/tiny-family', [app])).toBe(path.join(app, 'node_modules', '@acme', 'tiny-family'));
+    expect(findInstalledPackage('@acme/tiny-family', [app])).toBe(
+      path.join(app, 'node_modules', '@acme', 'tiny-family'),
+    );
   });
 
   it('keeps paths as they are', () => {
     expect(resolveModel('models/fmnist-vit')).toBe('models/fmnist-vit');
-    expect(resolveModel(path.join(app, 'node_modules', '@acme', 'tiny-family'))).toBe(path.join(app, 'node_modules', '@acme', 'tiny-family'));
+    expect(resolveModel(path.join(app, 'node_modules', '@acme', 'tiny-family'))).toBe(
+      path.join(app, 'node_modules', '@acme', 'tiny-family'),
+    );
   });
 
   it('says how to install a package that is not there', async () => {

@@ -23,9 +23,17 @@ function manifest(): Manifest {
     ] as const
   ).map(([id, d]) => {
     pieces[`${id}.embed`] = { ...piece('embed', 3, d), input: { name: 'img', shape: ['batch', 3] } };
-    for (let b = 0; b < 3; b++) pieces[`${id}.block.${b}`] = { ...piece('block', d, d), file: `pieces/${id}.${b}.onnx` };
+    for (let b = 0; b < 3; b++)
+      pieces[`${id}.block.${b}`] = { ...piece('block', d, d), file: `pieces/${id}.${b}.onnx` };
     pieces[`${id}.head`] = { ...piece('head', d, 2), output: { name: 'logits', shape: ['batch', 2] } };
-    return { id, dim: d, depth: 3, embed: `${id}.embed`, blocks: [0, 1, 2].map((b) => `${id}.block.${b}`), head: `${id}.head` };
+    return {
+      id,
+      dim: d,
+      depth: 3,
+      embed: `${id}.embed`,
+      blocks: [0, 1, 2].map((b) => `${id}.block.${b}`),
+      head: `${id}.head`,
+    };
   });
   pieces['s-l.0'] = piece('stitch', 4, 6);
   return parseManifest({
@@ -39,7 +47,11 @@ function manifest(): Manifest {
     stitches: [
       { id: 0, route: [{ anchor: 's', blocks: [0, 2] }] },
       { id: 1, route: [{ anchor: 'l', blocks: [0, 2] }] },
-      { id: 2, route: [{ anchor: 's', blocks: [0, 1] }, { stitchLayer: 's-l.0' }, { anchor: 'l', blocks: [2, 2] }], positions: [[1, 2]] },
+      {
+        id: 2,
+        route: [{ anchor: 's', blocks: [0, 1] }, { stitchLayer: 's-l.0' }, { anchor: 'l', blocks: [2, 2] }],
+        positions: [[1, 2]],
+      },
     ],
     frontier: [0, 2, 1],
   });
@@ -48,7 +60,14 @@ function manifest(): Manifest {
 describe('expandRoute', () => {
   it('expands a stitched route: embed of the first anchor, blocks, stitching layer, blocks, head of the last', () => {
     const m = manifest();
-    expect(expandRoute(m, m.stitches[2]!.route)).toEqual(['s.embed', 's.block.0', 's.block.1', 's-l.0', 'l.block.2', 'l.head']);
+    expect(expandRoute(m, m.stitches[2]!.route)).toEqual([
+      's.embed',
+      's.block.0',
+      's.block.1',
+      's-l.0',
+      'l.block.2',
+      'l.head',
+    ]);
   });
 
   it('expands an anchor route and a route that revisits blocks (k <= j)', () => {
@@ -56,7 +75,17 @@ describe('expandRoute', () => {
     expect(expandRoute(m, m.stitches[1]!.route)).toEqual(['l.embed', 'l.block.0', 'l.block.1', 'l.block.2', 'l.head']);
     expect(
       expandRoute(m, [{ anchor: 's', blocks: [0, 2] }, { stitchLayer: 's-l.0' }, { anchor: 'l', blocks: [0, 2] }]),
-    ).toEqual(['s.embed', 's.block.0', 's.block.1', 's.block.2', 's-l.0', 'l.block.0', 'l.block.1', 'l.block.2', 'l.head']);
+    ).toEqual([
+      's.embed',
+      's.block.0',
+      's.block.1',
+      's.block.2',
+      's-l.0',
+      'l.block.0',
+      'l.block.1',
+      'l.block.2',
+      'l.head',
+    ]);
   });
 
   it('names the step at fault', () => {
@@ -75,7 +104,10 @@ describe('expandRoute', () => {
     fails([{ anchor: 's', blocks: [0, 1] }, { stitchLayer: 's-l.0' }], 'route[1]');
     fails([{ anchor: 'm', blocks: [0, 1] }], 'route[0].anchor');
     fails([{ anchor: 's', blocks: [2, 1] }], 'route[0].blocks');
-    fails([{ anchor: 'l', blocks: [0, 1] }, { stitchLayer: 's-l.0' }, { anchor: 's', blocks: [2, 2] }], 'route[1].stitchLayer');
+    fails(
+      [{ anchor: 'l', blocks: [0, 1] }, { stitchLayer: 's-l.0' }, { anchor: 's', blocks: [2, 2] }],
+      'route[1].stitchLayer',
+    );
   });
 });
 
@@ -95,7 +127,7 @@ describe('checkManifest', () => {
       [(m) => void (m.output.shape = ['batch', 3]), 'PACKAGE_DIMENSION_MISMATCH', 'stitches[0].route'],
       [(m) => void (m.input.shape = ['n', 3]), 'PACKAGE_DIMENSION_MISMATCH', 'stitches[0].route[0].anchor'],
       [(m) => void (m.frontier = [0, 0]), 'PACKAGE_MANIFEST_INVALID', 'frontier[1]'],
-      [(m) => void (m.stitchLayers.push({ ...m.stitchLayers[0]! })), 'PACKAGE_MANIFEST_INVALID', 'stitchLayers[1].id'],
+      [(m) => void m.stitchLayers.push({ ...m.stitchLayers[0]! }), 'PACKAGE_MANIFEST_INVALID', 'stitchLayers[1].id'],
     ];
     for (const [edit, code, field] of cases) {
       const m = manifest();
@@ -107,6 +139,8 @@ describe('checkManifest', () => {
   it('reports a schema error at the closest route-step branch', () => {
     const m = manifest() as unknown as { stitches: { route: unknown[] }[] };
     m.stitches[2]!.route[1] = { stitchLayer: 's-l.0', extra: true };
-    expect(() => parseManifest(m)).toThrow(expect.objectContaining({ code: 'PACKAGE_MANIFEST_INVALID', field: 'stitches[2].route[1]' }));
+    expect(() => parseManifest(m)).toThrow(
+      expect.objectContaining({ code: 'PACKAGE_MANIFEST_INVALID', field: 'stitches[2].route[1]' }),
+    );
   });
 });

@@ -11,7 +11,11 @@ let root: string;
 let tiny: TinyPackage;
 let pkg: StitchPackage;
 const sessions = new Map<string, ort.InferenceSession>();
-const options: ort.InferenceSession.SessionOptions = { executionProviders: ['cpu'], intraOpNumThreads: 1, interOpNumThreads: 1 };
+const options: ort.InferenceSession.SessionOptions = {
+  executionProviders: ['cpu'],
+  intraOpNumThreads: 1,
+  interOpNumThreads: 1,
+};
 
 beforeAll(async () => {
   root = await mkdtemp(path.join(tmpdir(), 'stitchnet-tiny-'));
@@ -46,12 +50,30 @@ describe('makeTinyPackage', () => {
     ]);
     expect(tiny.stitches.map((s) => s.id)).toEqual(tiny.manifest.stitches.map((s) => s.id));
     expect(tiny.stitches.slice(3).map((s) => [s.segments.map((g) => g.anchor), s.position])).toEqual([
-      [[0, 1], [0, 1]],
-      [[0, 1], [1, 1]],
-      [[0, 1], [2, 3]],
-      [[1, 2], [0, 1]],
-      [[1, 2], [1, 1]],
-      [[1, 2], [2, 3]],
+      [
+        [0, 1],
+        [0, 1],
+      ],
+      [
+        [0, 1],
+        [1, 1],
+      ],
+      [
+        [0, 1],
+        [2, 3],
+      ],
+      [
+        [1, 2],
+        [0, 1],
+      ],
+      [
+        [1, 2],
+        [1, 1],
+      ],
+      [
+        [1, 2],
+        [2, 3],
+      ],
     ]);
   });
 
@@ -64,7 +86,13 @@ describe('makeTinyPackage', () => {
         value = (await s.run({ [s.inputNames[0]!]: value }))[s.outputNames[0]!] as ort.Tensor;
       }
       const whole = await ort.InferenceSession.create(
-        encodeModel(buildRouteModel(tiny.anchors.map((a) => a.weights), stitch.segments, stitch.layers)),
+        encodeModel(
+          buildRouteModel(
+            tiny.anchors.map((a) => a.weights),
+            stitch.segments,
+            stitch.layers,
+          ),
+        ),
         options,
       );
       const expected = (await whole.run({ input: x })).logits as ort.Tensor;

@@ -11,8 +11,18 @@ function family(gain: number): Stitch[] {
     { id: 0, route: [{ anchor: 's', blocks: [0, 2] }], macs: 4e9, accuracy: 0.8 + gain },
     { id: 1, route: [{ anchor: 'ti', blocks: [0, 2] }], macs: 1e9, accuracy: 0.7 + gain },
     { id: 4, route: [{ anchor: 'b', blocks: [0, 2] }], macs: 8e9, accuracy: 0.85 + gain },
-    { id: 2, route: [{ anchor: 'ti', blocks: [0, 0] }, { stitchLayer: 'ti-s.0' }, { anchor: 's', blocks: [1, 2] }], macs: 3e9, accuracy: 0.72 + 2 * gain },
-    { id: 3, route: [{ anchor: 'ti', blocks: [0, 1] }, { stitchLayer: 'ti-s.1' }, { anchor: 's', blocks: [1, 2] }], macs: 3.5e9, accuracy: 0.74 + 2 * gain },
+    {
+      id: 2,
+      route: [{ anchor: 'ti', blocks: [0, 0] }, { stitchLayer: 'ti-s.0' }, { anchor: 's', blocks: [1, 2] }],
+      macs: 3e9,
+      accuracy: 0.72 + 2 * gain,
+    },
+    {
+      id: 3,
+      route: [{ anchor: 'ti', blocks: [0, 1] }, { stitchLayer: 'ti-s.1' }, { anchor: 's', blocks: [1, 2] }],
+      macs: 3.5e9,
+      accuracy: 0.74 + 2 * gain,
+    },
   ];
 }
 
@@ -43,11 +53,30 @@ describe('comparison plot', () => {
     const after2 = rows.find((r) => r.series === 'after' && r.id === 2);
     expect(after2).toMatchObject({ kind: 'stitch', label: '', route: 'ti[0-0] → ti-s.0 → s[1-2]', gmacs: 3 });
     expect(after2?.accuracy).toBeCloseTo(76, 9);
-    expect(rows.filter((r) => r.kind === 'anchor').map((r) => `${r.series}:${r.label}`)).toEqual(['before:s', 'before:ti', 'before:b', 'after:s', 'after:ti', 'after:b']);
+    expect(rows.filter((r) => r.kind === 'anchor').map((r) => `${r.series}:${r.label}`)).toEqual([
+      'before:s',
+      'before:ti',
+      'before:b',
+      'after:s',
+      'after:ti',
+      'after:b',
+    ]);
     const points = spec.layer.find((l) => l.mark.type === 'point') as Layer;
-    expect(points.encoding.color).toMatchObject({ field: 'series', title: 'Package', scale: { domain: ['before', 'after'], range: SERIES_PALETTE.slice(0, 2) } });
-    expect(points.encoding.shape).toMatchObject({ field: 'kind', scale: { domain: ['anchor', 'stitch'], range: ['diamond', 'circle'] } });
-    expect(points.encoding.tooltip).toEqual(expect.arrayContaining([expect.objectContaining({ field: 'series' }), expect.objectContaining({ field: 'route' })]));
+    expect(points.encoding.color).toMatchObject({
+      field: 'series',
+      title: 'Package',
+      scale: { domain: ['before', 'after'], range: SERIES_PALETTE.slice(0, 2) },
+    });
+    expect(points.encoding.shape).toMatchObject({
+      field: 'kind',
+      scale: { domain: ['anchor', 'stitch'], range: ['diamond', 'circle'] },
+    });
+    expect(points.encoding.tooltip).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ field: 'series' }),
+        expect.objectContaining({ field: 'route' }),
+      ]),
+    );
   });
 
   it('draws one dashed line through the anchors of each series, in its colour, ordered by MACs', async () => {
@@ -64,7 +93,9 @@ describe('comparison plot', () => {
     const { svg, png } = await comparePlot([BEFORE, AFTER]);
     const paths = svg.match(/<path[^>]*stroke-dasharray[^>]*>/g) ?? [];
     expect(paths).toHaveLength(2);
-    expect(paths.map((p) => /stroke="(#[0-9a-f]{6})"/.exec(p)?.[1]).sort()).toEqual(SERIES_PALETTE.slice(0, 2).slice().sort());
+    expect(paths.map((p) => /stroke="(#[0-9a-f]{6})"/.exec(p)?.[1]).sort()).toEqual(
+      SERIES_PALETTE.slice(0, 2).slice().sort(),
+    );
     for (const p of paths) {
       // Three anchors, left to right.
       const xs = [...(/ d="([^"]+)"/.exec(p)?.[1] ?? '').matchAll(/[ML]([\d.]+),/g)].map((m) => Number(m[1]));
@@ -78,7 +109,11 @@ describe('comparison plot', () => {
   });
 
   it('leaves out stitches without accuracy or MACs', () => {
-    const partial = toyManifest(family(0).map((s) => (s.id === 2 ? { ...s, accuracy: undefined } : s.id === 3 ? { ...s, macs: undefined } : s)) as Stitch[]);
+    const partial = toyManifest(
+      family(0).map((s) =>
+        s.id === 2 ? { ...s, accuracy: undefined } : s.id === 3 ? { ...s, macs: undefined } : s,
+      ) as Stitch[],
+    );
     const rows = (compareSpec([BEFORE, { label: 'partial', manifest: partial }]) as unknown as Spec).data.values;
     expect(rows.filter((r) => r.series === 'partial').map((r) => r.id)).toEqual([0, 1, 4]);
   });
@@ -96,10 +131,22 @@ describe('comparison plot', () => {
       throw new Error('expected a BuilderError');
     };
     expect(code(() => compareSpec([BEFORE]))).toMatch(/^BUILD_DATA_INVALID: .*at least 2 packages, got 1/);
-    expect(code(() => compareSpec([BEFORE, { ...AFTER, label: 'before' }]))).toMatch(/^BUILD_DATA_INVALID: .*"before" is used more than once/);
-    const noAcc = toyManifest(family(0).map(({ accuracy: _, ...s }) => s), 'raw');
-    expect(code(() => compareSpec([BEFORE, { label: 'raw', manifest: noAcc }]))).toMatch(/^BUILD_DATA_INVALID: Package "raw" \(series "raw"\) has no accuracy/);
-    const noMacs = toyManifest(family(0).map(({ macs: _, ...s }) => s), 'old');
-    expect(code(() => compareSpec([{ label: 'old', manifest: noMacs }, AFTER]))).toMatch(/^BUILD_DATA_INVALID: Package "old" .*no MACs/);
+    expect(code(() => compareSpec([BEFORE, { ...AFTER, label: 'before' }]))).toMatch(
+      /^BUILD_DATA_INVALID: .*"before" is used more than once/,
+    );
+    const noAcc = toyManifest(
+      family(0).map(({ accuracy: _, ...s }) => s),
+      'raw',
+    );
+    expect(code(() => compareSpec([BEFORE, { label: 'raw', manifest: noAcc }]))).toMatch(
+      /^BUILD_DATA_INVALID: Package "raw" \(series "raw"\) has no accuracy/,
+    );
+    const noMacs = toyManifest(
+      family(0).map(({ macs: _, ...s }) => s),
+      'old',
+    );
+    expect(code(() => compareSpec([{ label: 'old', manifest: noMacs }, AFTER]))).toMatch(
+      /^BUILD_DATA_INVALID: Package "old" .*no MACs/,
+    );
   });
 });

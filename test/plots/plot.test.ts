@@ -3,17 +3,37 @@ import { latencyView, paretoPlot, paretoSpec } from '../../src/plots/plot.js';
 import type { Stitch } from '../../src/package/schema.js';
 import { toyManifest } from '../builder/helpers.js';
 
-const lat = (ms: number) => ({ cpu: { '1': { p50Ms: ms, p95Ms: ms * 1.2, device: 'test cpu', at: '2024-01-01T00:00:00Z' }, '8': { p50Ms: 6 * ms, p95Ms: 7 * ms, device: 'test cpu', at: '2024-01-01T00:00:00Z' } } });
+const lat = (ms: number) => ({
+  cpu: {
+    '1': { p50Ms: ms, p95Ms: ms * 1.2, device: 'test cpu', at: '2024-01-01T00:00:00Z' },
+    '8': { p50Ms: 6 * ms, p95Ms: 7 * ms, device: 'test cpu', at: '2024-01-01T00:00:00Z' },
+  },
+});
 const STITCHES: Stitch[] = [
   { id: 0, route: [{ anchor: 'ti', blocks: [0, 2] }], macs: 1e9, accuracy: 0.7, latency: lat(1) },
   { id: 1, route: [{ anchor: 's', blocks: [0, 2] }], macs: 4e9, accuracy: 0.8, latency: lat(3) },
-  { id: 2, route: [{ anchor: 'ti', blocks: [0, 0] }, { stitchLayer: 'ti-s.0' }, { anchor: 's', blocks: [1, 2] }], macs: 3e9, accuracy: 0.78, latency: lat(2.5) },
-  { id: 3, route: [{ anchor: 'ti', blocks: [0, 1] }, { stitchLayer: 'ti-s.1' }, { anchor: 's', blocks: [1, 2] }], macs: 3.5e9, accuracy: 0.75, latency: lat(2) },
+  {
+    id: 2,
+    route: [{ anchor: 'ti', blocks: [0, 0] }, { stitchLayer: 'ti-s.0' }, { anchor: 's', blocks: [1, 2] }],
+    macs: 3e9,
+    accuracy: 0.78,
+    latency: lat(2.5),
+  },
+  {
+    id: 3,
+    route: [{ anchor: 'ti', blocks: [0, 1] }, { stitchLayer: 'ti-s.1' }, { anchor: 's', blocks: [1, 2] }],
+    macs: 3.5e9,
+    accuracy: 0.75,
+    latency: lat(2),
+  },
 ];
 
 describe('Pareto plot', () => {
   it('marks anchors and the frontier by MACs and by latency', () => {
-    const spec = paretoSpec(toyManifest(STITCHES)) as unknown as { data: { values: Record<string, unknown>[] }; hconcat: unknown[] };
+    const spec = paretoSpec(toyManifest(STITCHES)) as unknown as {
+      data: { values: Record<string, unknown>[] };
+      hconcat: unknown[];
+    };
     expect(spec.hconcat).toHaveLength(2);
     const rows = spec.data.values;
     expect(rows.filter((r) => r.kind === 'anchor').map((r) => r.label)).toEqual(['ti', 's']);

@@ -26,13 +26,26 @@ const switchesOf = (rows: Record<string, number>[], input: ProfileInput) => {
 describe('backoff of failed upgrades', () => {
   const slowProfile: ProfileInput = {
     rules: [{ name: 'slowed-down', when: { 'inference.slowdown': { above: 1.5 } }, limit: { maxCostFraction: 0.3 } }],
-    switching: { minDwellMs: 5000, upgradeAfterMs: 20_000, backoff: { windowMs: 60_000, factor: 2, maxMs: 60_000, resetAfterMs: 300_000 } },
+    switching: {
+      minDwellMs: 5000,
+      upgradeAfterMs: 20_000,
+      backoff: { windowMs: 60_000, factor: 2, maxMs: 60_000, resetAfterMs: 300_000 },
+    },
     sampling: { smoothing: {} },
   };
   const slowAt = (spans: [number, number][]) => (s: number) => (spans.some(([a, b]) => s >= a && s < b) ? 2 : 1);
 
   it('an upgrade reversed by a latency rule within the window waits twice as long next time, up to the cap, and the backoff resets after a stable period', () => {
-    const rows = everySecond(450, 'inference.slowdown', slowAt([[10, 11], [35, 37], [80, 83], [400, 401]]));
+    const rows = everySecond(
+      450,
+      'inference.slowdown',
+      slowAt([
+        [10, 11],
+        [35, 37],
+        [80, 83],
+        [400, 401],
+      ]),
+    );
     const { brief, decisions } = switchesOf(rows, slowProfile);
     expect(brief).toEqual([
       [0, 2, 'initial'],
@@ -68,8 +81,18 @@ describe('backoff of failed upgrades', () => {
   });
 
   it('factor 1 turns the backoff off', () => {
-    const rows = everySecond(120, 'inference.slowdown', slowAt([[10, 11], [35, 37]]));
-    const { brief } = switchesOf(rows, { ...slowProfile, switching: { ...slowProfile.switching, backoff: { factor: 1 } } });
+    const rows = everySecond(
+      120,
+      'inference.slowdown',
+      slowAt([
+        [10, 11],
+        [35, 37],
+      ]),
+    );
+    const { brief } = switchesOf(rows, {
+      ...slowProfile,
+      switching: { ...slowProfile.switching, backoff: { factor: 1 } },
+    });
     expect(brief.at(-1)).toEqual([57, 2, 'upgrade']);
   });
 });
@@ -80,7 +103,8 @@ describe('smoothing of the upgrade wait', () => {
     switching: { minDwellMs: 0, upgradeAfterMs: 20_000, ...(quorum === undefined ? {} : { upgradeQuorum: quorum }) },
     sampling: { smoothing: {} },
   });
-  const lowAt = (spans: [number, number][]) => (s: number) => (s === 0 || spans.some(([a, b]) => s >= a && s < b) ? 20 : 50);
+  const lowAt = (spans: [number, number][]) => (s: number) =>
+    s === 0 || spans.some(([a, b]) => s >= a && s < b) ? 20 : 50;
 
   it('one noisy sample does not restart a pending upgrade (default quorum 0.75)', () => {
     const { brief } = switchesOf(everySecond(60, 'battery.percent', lowAt([[10, 11]])), battery(undefined));
@@ -107,6 +131,10 @@ describe('smoothing of the upgrade wait', () => {
     const { brief } = switchesOf(everySecond(80, 'battery.percent', lowAt([[10, 14]])), battery(undefined));
     expect(brief.at(-1)).toEqual([21, 2, 'upgrade']);
     // With a 0.9 quorum (2 s tolerance) the same 4 s gap restarts the wait at 14.
-    expect(switchesOf(everySecond(80, 'battery.percent', lowAt([[10, 14]])), battery(0.9)).brief.at(-1)).toEqual([34, 2, 'upgrade']);
+    expect(switchesOf(everySecond(80, 'battery.percent', lowAt([[10, 14]])), battery(0.9)).brief.at(-1)).toEqual([
+      34,
+      2,
+      'upgrade',
+    ]);
   });
 });

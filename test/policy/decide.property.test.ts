@@ -8,20 +8,18 @@ import { catalogOf, deviceState, type FakeStitch } from '../../src/testing/index
 const NUMERIC = ['battery.percent', 'thermal.cpuC', 'cpu.load', 'inference.slowdown'] as const;
 type Numeric = (typeof NUMERIC)[number];
 
-const stitchesArb = fc
-  .uniqueArray(fc.integer({ min: 1, max: 1000 }), { minLength: 1, maxLength: 6 })
-  .chain((macs) =>
-    fc.tuple(
-      ...macs.map((m, id) =>
-        fc.record({
-          id: fc.constant(id),
-          macs: fc.constant(m * 1e6),
-          accuracy: fc.option(fc.double({ min: 0.1, max: 0.99, noNaN: true }), { nil: undefined }),
-          latencyMs: fc.option(fc.double({ min: 0.5, max: 50, noNaN: true }), { nil: undefined }),
-        }),
-      ),
+const stitchesArb = fc.uniqueArray(fc.integer({ min: 1, max: 1000 }), { minLength: 1, maxLength: 6 }).chain((macs) =>
+  fc.tuple(
+    ...macs.map((m, id) =>
+      fc.record({
+        id: fc.constant(id),
+        macs: fc.constant(m * 1e6),
+        accuracy: fc.option(fc.double({ min: 0.1, max: 0.99, noNaN: true }), { nil: undefined }),
+        latencyMs: fc.option(fc.double({ min: 0.5, max: 50, noNaN: true }), { nil: undefined }),
+      }),
     ),
-  );
+  ),
+);
 
 const limitsArb = fc.record(
   {
@@ -34,11 +32,18 @@ const limitsArb = fc.record(
 );
 
 const conditionArb = fc.oneof(
-  fc.record({ signal: fc.constantFrom(...NUMERIC), op: fc.constantFrom('below', 'above'), at: fc.integer({ min: 1, max: 99 }) }),
+  fc.record({
+    signal: fc.constantFrom(...NUMERIC),
+    op: fc.constantFrom('below', 'above'),
+    at: fc.integer({ min: 1, max: 99 }),
+  }),
   fc.record({ signal: fc.constant('battery.charging'), op: fc.constant('equals'), at: fc.boolean() }),
 );
 
-const rulesArb = fc.array(fc.record({ condition: conditionArb, limit: limitsArb.filter((l) => Object.keys(l).length > 0) }), { maxLength: 5 });
+const rulesArb = fc.array(
+  fc.record({ condition: conditionArb, limit: limitsArb.filter((l) => Object.keys(l).length > 0) }),
+  { maxLength: 5 },
+);
 
 const stateArb = fc.record({
   'battery.percent': fc.option(fc.double({ min: 0, max: 100, noNaN: true }), { nil: undefined }),
@@ -61,59 +66,78 @@ function meets(s: FakeStitch, l: Record<string, number | undefined>, maxMacs: nu
   if (l.maxCostFraction !== undefined && s.macs / maxMacs > l.maxCostFraction) return false;
   if (l.maxMacs !== undefined && s.macs > l.maxMacs) return false;
   if (l.minAccuracy !== undefined && !(s.accuracy !== undefined && s.accuracy >= l.minAccuracy)) return false;
-  if (l.maxLatencyMs !== undefined && !(s.latencyMs !== undefined && s.latencyMs * slowdown <= l.maxLatencyMs)) return false;
+  if (l.maxLatencyMs !== undefined && !(s.latencyMs !== undefined && s.latencyMs * slowdown <= l.maxLatencyMs))
+    return false;
   return true;
 }
 
 describe('decide (properties)', () => {
   it('meets every limit when some stitch can, else takes the cheapest flagged over budget; deterministic', () => {
     fc.assert(
-      fc.property(stitchesArb, limitsArb, rulesArb, stateArb, fc.constantFrom('max-accuracy', 'min-cost'), (stitches, defaults, rules, values, objective) => {
-        const input: ProfileInput = {
-          objective: objective as 'max-accuracy' | 'min-cost',
-          limits: defaults,
-          rules: rules.map((r, i) => ({
-            name: `r${i}`,
-            when: { [r.condition.signal]: r.condition.op === 'equals' ? r.condition.at : { [r.condition.op]: r.condition.at } },
-            limit: r.limit,
-          })),
-        };
-        const profile = profileFromObject(input);
-        const catalog = catalogOf(stitches);
-        const state = deviceState(values, 42);
-        const d = decide(state, profile, catalog);
+      fc.property(
+        stitchesArb,
+        limitsArb,
+        rulesArb,
+        stateArb,
+        fc.constantFrom('max-accuracy', 'min-cost'),
+        (stitches, defaults, rules, values, objective) => {
+          const input: ProfileInput = {
+            objective: objective as 'max-accuracy' | 'min-cost',
+            limits: defaults,
+            rules: rules.map((r, i) => ({
+              name: `r${i}`,
+              when: {
+                [r.condition.signal]:
+                  r.condition.op === 'equals' ? r.condition.at : { [r.condition.op]: r.condition.at },
+              },
+              limit: r.limit,
+            })),
+          };
+          const profile = profileFromObject(input);
+          const catalog = catalogOf(stitches);
+          const state = deviceState(values, 42);
+          const d = decide(state, profile, catalog);
 
-        // Deterministic: the same inputs (even re-parsed) give the same decision.
-        expect(decide(state, profileFromObject(input), catalog)).toEqual(d);
+          // Deterministic: the same inputs (even re-parsed) give the same decision.
+          expect(decide(state, profileFromObject(input), catalog)).toEqual(d);
 
-        // The matching rules, and the strictest limits, computed independently.
-        const matched = rules.map((r, i) => ({ ...r, name: `r${i}` })).filter((r) => holds(r.condition as Cond, values));
-        expect(d.reason.rules.map((r) => r.name)).toEqual(matched.map((r) => r.name));
-        const all = [defaults, ...matched.map((r) => r.limit)];
-        const pick = (k: keyof typeof defaults, f: (...x: number[]) => number) => {
-          const xs = all.map((l) => l[k]).filter((x): x is number => x !== undefined);
-          return xs.length > 0 ? f(...xs) : undefined;
-        };
-        const limits = { maxCostFraction: pick('maxCostFraction', Math.min), maxMacs: pick('maxMacs', Math.min), maxLatencyMs: pick('maxLatencyMs', Math.min), minAccuracy: pick('minAccuracy', Math.max) };
-        expect(d.limits).toEqual(Object.fromEntries(Object.entries(limits).filter(([, v]) => v !== undefined)));
+          // The matching rules, and the strictest limits, computed independently.
+          const matched = rules
+            .map((r, i) => ({ ...r, name: `r${i}` }))
+            .filter((r) => holds(r.condition as Cond, values));
+          expect(d.reason.rules.map((r) => r.name)).toEqual(matched.map((r) => r.name));
+          const all = [defaults, ...matched.map((r) => r.limit)];
+          const pick = (k: keyof typeof defaults, f: (...x: number[]) => number) => {
+            const xs = all.map((l) => l[k]).filter((x): x is number => x !== undefined);
+            return xs.length > 0 ? f(...xs) : undefined;
+          };
+          const limits = {
+            maxCostFraction: pick('maxCostFraction', Math.min),
+            maxMacs: pick('maxMacs', Math.min),
+            maxLatencyMs: pick('maxLatencyMs', Math.min),
+            minAccuracy: pick('minAccuracy', Math.max),
+          };
+          expect(d.limits).toEqual(Object.fromEntries(Object.entries(limits).filter(([, v]) => v !== undefined)));
 
-        const maxMacs = Math.max(...stitches.map((s) => s.macs));
-        const slowdown = values['inference.slowdown'] ?? 1;
-        const feasible = stitches.filter((s) => meets(s, limits, maxMacs, slowdown));
-        const chosen = stitches.find((s) => s.id === d.stitch) as FakeStitch;
-        if (feasible.length > 0) {
-          expect(d.reason.overBudget).toBe(false);
-          expect(meets(chosen, limits, maxMacs, slowdown)).toBe(true);
-          expect(d.reason.feasible.slice().sort()).toEqual(feasible.map((s) => s.id).sort());
-          if (objective === 'min-cost') expect(chosen.macs).toBe(Math.min(...feasible.map((s) => s.macs)));
-          else if (feasible.every((s) => s.accuracy !== undefined)) expect(chosen.accuracy).toBe(Math.max(...feasible.map((s) => s.accuracy as number)));
-          else expect(chosen.macs).toBe(Math.max(...feasible.map((s) => s.macs)));
-        } else {
-          expect(d.reason.overBudget).toBe(true);
-          expect(chosen.macs).toBe(Math.min(...stitches.map((s) => s.macs)));
-          expect(d.reason.unmet.length).toBeGreaterThan(0);
-        }
-      }),
+          const maxMacs = Math.max(...stitches.map((s) => s.macs));
+          const slowdown = values['inference.slowdown'] ?? 1;
+          const feasible = stitches.filter((s) => meets(s, limits, maxMacs, slowdown));
+          const chosen = stitches.find((s) => s.id === d.stitch) as FakeStitch;
+          if (feasible.length > 0) {
+            expect(d.reason.overBudget).toBe(false);
+            expect(meets(chosen, limits, maxMacs, slowdown)).toBe(true);
+            expect(d.reason.feasible.slice().sort()).toEqual(feasible.map((s) => s.id).sort());
+            if (objective === 'min-cost') expect(chosen.macs).toBe(Math.min(...feasible.map((s) => s.macs)));
+            else if (feasible.every((s) => s.accuracy !== undefined))
+              expect(chosen.accuracy).toBe(Math.max(...feasible.map((s) => s.accuracy as number)));
+            else expect(chosen.macs).toBe(Math.max(...feasible.map((s) => s.macs)));
+          } else {
+            expect(d.reason.overBudget).toBe(true);
+            expect(chosen.macs).toBe(Math.min(...stitches.map((s) => s.macs)));
+            expect(d.reason.unmet.length).toBeGreaterThan(0);
+          }
+        },
+      ),
       { numRuns: 500 },
     );
   });
@@ -124,14 +148,19 @@ describe('decide (properties)', () => {
         const profile = profileFromObject({
           rules: rules.map((r, i) => ({
             name: `r${i}`,
-            when: { [r.condition.signal]: r.condition.op === 'equals' ? r.condition.at : { [r.condition.op]: r.condition.at, margin } },
+            when: {
+              [r.condition.signal]:
+                r.condition.op === 'equals' ? r.condition.at : { [r.condition.op]: r.condition.at, margin },
+            },
             limit: r.limit,
           })),
         });
         const catalog = catalogOf([{ id: 0, macs: 1 }]);
         const state = deviceState(values);
         const free = decide(state, profile, catalog).reason.rules.map((r) => r.name);
-        const held = decide(state, profile, catalog, { held: rules.map((_, i) => `r${i}`) }).reason.rules.map((r) => r.name);
+        const held = decide(state, profile, catalog, { held: rules.map((_, i) => `r${i}`) }).reason.rules.map(
+          (r) => r.name,
+        );
         expect(free.every((n) => held.includes(n))).toBe(true);
       }),
       { numRuns: 300 },

@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { PackageError } from '../../src/errors.js';
-import { catalogFromManifest, profiledLatencyMs, stitchLatency, type DeviceLatencyTable, type SourcedLatency } from '../../src/policy/catalog.js';
+import {
+  catalogFromManifest,
+  profiledLatencyMs,
+  stitchLatency,
+  type DeviceLatencyTable,
+  type SourcedLatency,
+} from '../../src/policy/catalog.js';
 import { decide } from '../../src/policy/decide.js';
 import { profileFromObject } from '../../src/profiles/parse.js';
 import type { ProfileInput } from '../../src/profiles/schema.js';
@@ -17,14 +23,22 @@ const profile = (p: ProfileInput) => profileFromObject(p);
 
 const lowBattery: ProfileInput = {
   rules: [
-    { name: 'low-battery', when: { 'battery.percent': { below: 30 }, 'battery.charging': false }, limit: { maxCostFraction: 0.6 } },
+    {
+      name: 'low-battery',
+      when: { 'battery.percent': { below: 30 }, 'battery.charging': false },
+      limit: { maxCostFraction: 0.6 },
+    },
     { name: 'critical', when: { 'battery.percent': { below: 15 } }, limit: { maxCostFraction: 0.3 } },
-    { name: 'hot', when: { any: [{ 'thermal.cpuC': { above: 85 } }, { 'thermal.gpuC': { above: 80 } }] }, limit: { maxCostFraction: 0.5 } },
+    {
+      name: 'hot',
+      when: { any: [{ 'thermal.cpuC': { above: 85 } }, { 'thermal.gpuC': { above: 80 } }] },
+      limit: { maxCostFraction: 0.5 },
+    },
   ],
   switching: { hysteresis: { 'battery.percent': 3 } },
 };
 
-describe('decide on this device\'s latencies', () => {
+describe("decide on this device's latencies", () => {
   // This device is 2× slower than the build machine on stitches 0–2 (measured), stitch 3 is
   // predicted, stitch 4 has no figure of this device (the package's applies).
   const figures = new Map<number, SourcedLatency>([
@@ -33,19 +47,33 @@ describe('decide on this device\'s latencies', () => {
     [2, { ms: 16, source: 'device' }],
     [3, { ms: 11, source: 'predicted' }],
   ]);
-  const device: DeviceLatencyTable = { provider: 'cpu', latency: (id, batch) => (batch === 1 ? figures.get(id) : undefined) };
-  const onDevice = catalogFromManifest({ stitches: [...catalog.stitches.values()].map((s) => ({ ...s, latency: { cpu: { '1': { ...s.latency.cpu?.['1'], device: 'build', at: '' } as never } } })) }, { device });
+  const device: DeviceLatencyTable = {
+    provider: 'cpu',
+    latency: (id, batch) => (batch === 1 ? figures.get(id) : undefined),
+  };
+  const onDevice = catalogFromManifest(
+    {
+      stitches: [...catalog.stitches.values()].map((s) => ({
+        ...s,
+        latency: { cpu: { '1': { ...s.latency.cpu?.['1'], device: 'build', at: '' } as never } },
+      })),
+    },
+    { device },
+  );
 
-  it('takes each stitch\'s latency from the device, else the prediction, else the package, and names the source', () => {
+  it("takes each stitch's latency from the device, else the prediction, else the package, and names the source", () => {
     expect(stitchLatency(onDevice, 1, 'cpu')).toEqual({ ms: 8, source: 'device' });
     expect(stitchLatency(onDevice, 3, 'cpu')).toEqual({ ms: 11, source: 'predicted' });
     expect(stitchLatency(onDevice, 4, 'cpu')).toEqual({ ms: 20, source: 'package' });
     expect(stitchLatency(onDevice, 1, 'cpu', 8)).toEqual({ ms: 4, source: 'package' });
     // The device's figures are for the provider they were measured on.
-    expect(stitchLatency({ ...onDevice, device: { ...device, provider: 'cuda' } }, 1, 'cpu')).toEqual({ ms: 4, source: 'package' });
+    expect(stitchLatency({ ...onDevice, device: { ...device, provider: 'cuda' } }, 1, 'cpu')).toEqual({
+      ms: 4,
+      source: 'package',
+    });
   });
 
-  it('applies maxLatencyMs to this device\'s figures and says which source the choice used', () => {
+  it("applies maxLatencyMs to this device's figures and says which source the choice used", () => {
     const p = profile({ limits: { maxLatencyMs: 9 } });
     const d = decide(deviceState({}), p, onDevice, { provider: 'cpu' });
     // On the package's figures stitch 2 (8 ms) would pass; here it takes 16 ms.
@@ -63,14 +91,22 @@ describe('decide on this device\'s latencies', () => {
 
 describe('decide', () => {
   it('takes the most accurate frontier stitch when no rule matches', () => {
-    const d = decide(deviceState({ 'battery.percent': 80, 'battery.charging': false }, 1000), profile(lowBattery), catalog);
+    const d = decide(
+      deviceState({ 'battery.percent': 80, 'battery.charging': false }, 1000),
+      profile(lowBattery),
+      catalog,
+    );
     expect(d).toMatchObject({ at: 1000, stitch: 4, objective: 'max-accuracy', limits: {} });
     expect(d.reason).toMatchObject({ rules: [], overBudget: false, unmet: [], feasible: [0, 1, 2, 3, 4], slowdown: 1 });
     expect(d.reason.summary).toContain('no rule matched');
   });
 
   it('applies every matching rule, the strictest limit winning, and names the readings', () => {
-    const d = decide(deviceState({ 'battery.percent': 12, 'battery.charging': false, 'thermal.cpuC': 90 }), profile(lowBattery), catalog);
+    const d = decide(
+      deviceState({ 'battery.percent': 12, 'battery.charging': false, 'thermal.cpuC': 90 }),
+      profile(lowBattery),
+      catalog,
+    );
     expect(d.stitch).toBe(1);
     expect(d.limits).toEqual({ maxCostFraction: 0.3 });
     expect(d.reason.limitSources).toEqual({ maxCostFraction: 'critical' });
@@ -88,15 +124,32 @@ describe('decide', () => {
     const state = deviceState({ 'battery.percent': undefined });
     const skip = decide(state, profile(lowBattery), catalog);
     expect(skip.reason.rules).toEqual([]);
-    expect(skip.reason.unavailable).toEqual(expect.arrayContaining(['battery.percent', 'battery.charging', 'thermal.cpuC', 'thermal.gpuC']));
-    const cautious = decide(state, profile({ rules: [{ name: 'blind', unavailable: 'match', when: { 'thermal.cpuC': { below: 80 } }, limit: { maxMacs: 2e6 } }] }), catalog);
+    expect(skip.reason.unavailable).toEqual(
+      expect.arrayContaining(['battery.percent', 'battery.charging', 'thermal.cpuC', 'thermal.gpuC']),
+    );
+    const cautious = decide(
+      state,
+      profile({
+        rules: [
+          { name: 'blind', unavailable: 'match', when: { 'thermal.cpuC': { below: 80 } }, limit: { maxMacs: 2e6 } },
+        ],
+      }),
+      catalog,
+    );
     expect(cautious.stitch).toBe(1);
-    expect(cautious.reason.rules[0]?.readings[0]).toMatchObject({ signal: 'thermal.cpuC', value: undefined, quality: 'unavailable' });
+    expect(cautious.reason.rules[0]?.readings[0]).toMatchObject({
+      signal: 'thermal.cpuC',
+      value: undefined,
+      quality: 'unavailable',
+    });
   });
 
   it('keeps a matched rule matching until the reading is past the threshold by the margin', () => {
     const p = profile(lowBattery);
-    const at = (pct: number, held: string[]) => decide(deviceState({ 'battery.percent': pct, 'battery.charging': false }), p, catalog, { held }).reason.rules.map((r) => [r.name, r.held]);
+    const at = (pct: number, held: string[]) =>
+      decide(deviceState({ 'battery.percent': pct, 'battery.charging': false }), p, catalog, { held }).reason.rules.map(
+        (r) => [r.name, r.held],
+      );
     expect(at(31, [])).toEqual([]);
     expect(at(31, ['low-battery'])).toEqual([['low-battery', true]]);
     expect(at(32.9, ['low-battery'])).toEqual([['low-battery', true]]);
@@ -105,7 +158,10 @@ describe('decide', () => {
   });
 
   it('uses a per-condition margin over the profile table', () => {
-    const p = profile({ rules: [{ name: 'hot', when: { 'thermal.cpuC': { above: 85, margin: 10 } }, limit: { maxMacs: 1e6 } }], switching: { hysteresis: { 'thermal.cpuC': 1 } } });
+    const p = profile({
+      rules: [{ name: 'hot', when: { 'thermal.cpuC': { above: 85, margin: 10 } }, limit: { maxMacs: 1e6 } }],
+      switching: { hysteresis: { 'thermal.cpuC': 1 } },
+    });
     expect(decide(deviceState({ 'thermal.cpuC': 76 }), p, catalog, { held: ['hot'] }).stitch).toBe(0);
     expect(decide(deviceState({ 'thermal.cpuC': 75 }), p, catalog, { held: ['hot'] }).stitch).toBe(4);
   });
@@ -131,7 +187,10 @@ describe('decide', () => {
     const slowed = decide(deviceState({ 'inference.slowdown': 2 }), p, catalog);
     expect(slowed.stitch).toBe(1);
     expect(slowed.reason.slowdown).toBe(2);
-    expect(decide(deviceState({ 'inference.slowdown': 10 }), p, catalog).reason).toMatchObject({ overBudget: true, unmet: ['maxLatencyMs'] });
+    expect(decide(deviceState({ 'inference.slowdown': 10 }), p, catalog).reason).toMatchObject({
+      overBudget: true,
+      unmet: ['maxLatencyMs'],
+    });
   });
 
   it('treats a stitch without a latency profile for the provider as not meeting a latency limit', () => {
@@ -187,17 +246,21 @@ describe('decide', () => {
       rules: [
         {
           name: 'deadline',
-          when: { all: [{ 'app.frameDeadlineMs': { below: 20 } }], any: [{ 'cpu.load': { between: [50, 100] } }, { 'app.pinned': true }] },
+          when: {
+            all: [{ 'app.frameDeadlineMs': { below: 20 } }],
+            any: [{ 'cpu.load': { between: [50, 100] } }, { 'app.pinned': true }],
+          },
           limit: { maxLatencyMs: 5 },
         },
       ],
     });
     expect(decide(deviceState({ 'app.frameDeadlineMs': 16, 'cpu.load': 10 }), p, catalog).stitch).toBe(4);
     expect(decide(deviceState({ 'app.frameDeadlineMs': 16, 'app.pinned': true }), p, catalog).stitch).toBe(1);
-    expect(decide(deviceState({ 'app.frameDeadlineMs': 16, 'cpu.load': 75 }), p, catalog).reason.rules[0]?.readings.map((r) => r.signal)).toEqual([
-      'app.frameDeadlineMs',
-      'cpu.load',
-    ]);
+    expect(
+      decide(deviceState({ 'app.frameDeadlineMs': 16, 'cpu.load': 75 }), p, catalog).reason.rules[0]?.readings.map(
+        (r) => r.signal,
+      ),
+    ).toEqual(['app.frameDeadlineMs', 'cpu.load']);
   });
 });
 
@@ -205,7 +268,18 @@ describe('catalogFromManifest', () => {
   it('orders the frontier cheapest first and computes cost fractions', () => {
     const c = catalogFromManifest({
       stitches: [
-        { id: 0, macs: 10, accuracy: 0.9, params: 1, latency: { cpu: { '1': { p50Ms: 5, p95Ms: 6, device: 'x', at: '' }, '8': { p50Ms: 20, p95Ms: 25, device: 'x', at: '' } } } },
+        {
+          id: 0,
+          macs: 10,
+          accuracy: 0.9,
+          params: 1,
+          latency: {
+            cpu: {
+              '1': { p50Ms: 5, p95Ms: 6, device: 'x', at: '' },
+              '8': { p50Ms: 20, p95Ms: 25, device: 'x', at: '' },
+            },
+          },
+        },
         { id: 1, macs: 2, accuracy: 0.7, params: 1, latency: undefined },
         { id: 2, macs: 5, accuracy: 0.6, params: 1, latency: undefined },
       ],
@@ -221,8 +295,22 @@ describe('catalogFromManifest', () => {
   });
 
   it('rejects stitches without cost, repeated ids and unknown frontier ids', () => {
-    expect(() => catalogFromManifest({ stitches: [{ id: 0, macs: undefined, params: 1, accuracy: 1, latency: undefined }] })).toThrow(PackageError);
-    expect(() => catalogFromManifest({ stitches: [{ id: 0, macs: 1, params: 1, accuracy: 1, latency: undefined }, { id: 0, macs: 2, params: 1, accuracy: 1, latency: undefined }] })).toThrow(/twice/);
-    expect(() => catalogFromManifest({ stitches: [{ id: 0, macs: 1, params: 1, accuracy: 1, latency: undefined }], frontier: [3] })).toThrow(/frontier/);
+    expect(() =>
+      catalogFromManifest({ stitches: [{ id: 0, macs: undefined, params: 1, accuracy: 1, latency: undefined }] }),
+    ).toThrow(PackageError);
+    expect(() =>
+      catalogFromManifest({
+        stitches: [
+          { id: 0, macs: 1, params: 1, accuracy: 1, latency: undefined },
+          { id: 0, macs: 2, params: 1, accuracy: 1, latency: undefined },
+        ],
+      }),
+    ).toThrow(/twice/);
+    expect(() =>
+      catalogFromManifest({
+        stitches: [{ id: 0, macs: 1, params: 1, accuracy: 1, latency: undefined }],
+        frontier: [3],
+      }),
+    ).toThrow(/frontier/);
   });
 });

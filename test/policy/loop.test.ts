@@ -14,9 +14,15 @@ const root = join(import.meta.dirname, '../..');
 const MACS = [1.3, 1.8, 2.4, 3.1, 3.9, 4.6, 5.5, 6.4, 7.5, 8.6];
 /** A ten-stitch family: cost, accuracy and a CPU latency profile rising together. */
 const family = catalogOf(MACS.map((m, id) => ({ id, macs: m * 1e8, accuracy: 0.7 + id * 0.025, latencyMs: m * 3 })));
-const shippedProfile = (name: string) => parseProfile(readFileSync(join(root, 'profiles', `${name}.yaml`), 'utf8'), { file: `${name}.yaml` });
+const shippedProfile = (name: string) =>
+  parseProfile(readFileSync(join(root, 'profiles', `${name}.yaml`), 'utf8'), { file: `${name}.yaml` });
 const replay = (trace: string, profile: string) =>
-  replayTrace({ trace: loadTrace(join(root, 'examples/traces', `${trace}.csv`)), profile: shippedProfile(profile), catalog: family, context: () => ({ provider: 'cpu' }) });
+  replayTrace({
+    trace: loadTrace(join(root, 'examples/traces', `${trace}.csv`)),
+    profile: shippedProfile(profile),
+    catalog: family,
+    context: () => ({ provider: 'cpu' }),
+  });
 
 const switchesOf = (loop: Observable<LoopEvent>): Observable<StitchSwitch> =>
   loop.pipe(
@@ -33,7 +39,11 @@ describe('hysteresis through the whole loop (virtual time)', () => {
   const rules = [{ name: 'hot', when: { 'thermal.cpuC': { above: 85 } }, limit: { maxCostFraction: 0.5 } }];
   // No smoothing and no delays: only the hysteresis margin stands between the signal and flapping.
   const loop = (margin: number, ts: TestScheduler) => {
-    const profile = profileFromObject({ rules, switching: { minDwellMs: 0, upgradeAfterMs: 0, hysteresis: { 'thermal.cpuC': margin } }, sampling: { smoothing: {} } });
+    const profile = profileFromObject({
+      rules,
+      switching: { minDwellMs: 0, upgradeAfterMs: 0, hysteresis: { 'thermal.cpuC': margin } },
+      sampling: { smoothing: {} },
+    });
     const state$ = deviceState$([oscillating()], { scheduler: ts, smoothing: profile.sampling.smoothing });
     return switchesOf(policyLoop({ state$, profile$: of(profile), catalog: family, scheduler: ts }));
   };
@@ -41,7 +51,9 @@ describe('hysteresis through the whole loop (virtual time)', () => {
   it('a signal oscillating around a threshold causes at most one switch', () => {
     const ts = new TestScheduler((a, b) => expect(a).toEqual(b));
     ts.run(({ expectObservable }) => {
-      const switches = loop(3, ts).pipe(map((s) => `${String(s.from)}>${s.to} ${s.decision.reason.rules.map((r) => r.name).join()}`));
+      const switches = loop(3, ts).pipe(
+        map((s) => `${String(s.from)}>${s.to} ${s.decision.reason.rules.map((r) => r.name).join()}`),
+      );
       expectObservable(switches, '^ 70s !').toBe('a 999ms b', { a: 'undefined>9 ', b: '9>4 hot' });
     });
   });
@@ -66,7 +78,11 @@ describe('the shipped traces through the shipped profiles', () => {
     ]);
     const [, low, critical] = switches;
     expect(low?.decision.reason.rules.map((r) => r.name)).toEqual(['low-battery']);
-    expect(low?.decision.reason.rules[0]?.readings[0]).toMatchObject({ signal: 'battery.percent', value: 29.5, test: 'below 30' });
+    expect(low?.decision.reason.rules[0]?.readings[0]).toMatchObject({
+      signal: 'battery.percent',
+      value: 29.5,
+      test: 'below 30',
+    });
     expect(critical?.decision.reason.limitSources).toEqual({ maxCostFraction: 'critical-battery' });
     expect(decisions.every((d) => !d.reason.overBudget)).toBe(true);
   });
@@ -88,7 +104,10 @@ describe('the shipped traces through the shipped profiles', () => {
     const degrades = switches.filter((s) => s.direction === 'degrade');
     const upgrades = switches.filter((s) => s.direction === 'upgrade');
     expect(degrades.map((s) => s.decision.reason.rules.at(-1)?.name)).toEqual(['heating-up', 'warm', 'hot']);
-    expect(degrades[0]?.decision.reason.rules[0]?.readings.map((r) => r.signal).sort()).toEqual(['thermal.cpuC', 'thermal.trendCPerMin']);
+    expect(degrades[0]?.decision.reason.rules[0]?.readings.map((r) => r.signal).sort()).toEqual([
+      'thermal.cpuC',
+      'thermal.trendCPerMin',
+    ]);
     // The load stops at 12 min; going back up waits for a calm minute each time.
     expect(upgrades.length).toBeGreaterThan(0);
     expect(upgrades.every((s) => s.at > 12 * 60_000 && s.wantedForMs >= 60_000)).toBe(true);

@@ -17,20 +17,35 @@ const catalog = catalogOf([
 ]);
 
 /** The decisions of the policy loop. */
-const decide$ = (state$: Observable<DeviceState>, profile$: Observable<Profile>, cat: StitchCatalog, active?: number): Observable<LoopDecision> =>
+const decide$ = (
+  state$: Observable<DeviceState>,
+  profile$: Observable<Profile>,
+  cat: StitchCatalog,
+  active?: number,
+): Observable<LoopDecision> =>
   policyLoop({ state$, profile$, catalog: cat, active, context: () => ({ provider: 'cpu' }) }).pipe(
     filter((e): e is Extract<LoopEvent, { kind: 'decision' }> => e.kind === 'decision'),
     map((e) => e.decision),
   );
 
-describe('the policy loop\'s decisions', () => {
+describe("the policy loop's decisions", () => {
   it('decides on every state, passing the matched rules on for hysteresis', () => {
     const ts = new TestScheduler((a, b) => expect(a).toEqual(b));
     ts.run(({ cold, expectObservable }) => {
-      const p1 = profileFromObject({ rules: [{ name: 'busy', when: { 'cpu.load': { above: 80 } }, limit: { maxMacs: 2 } }], switching: { hysteresis: { 'cpu.load': 10 } } });
-      const states = cold('a---b---c---d', { a: deviceState({ 'cpu.load': 50 }), b: deviceState({ 'cpu.load': 85 }), c: deviceState({ 'cpu.load': 75 }), d: deviceState({ 'cpu.load': 65 }) });
+      const p1 = profileFromObject({
+        rules: [{ name: 'busy', when: { 'cpu.load': { above: 80 } }, limit: { maxMacs: 2 } }],
+        switching: { hysteresis: { 'cpu.load': 10 } },
+      });
+      const states = cold('a---b---c---d', {
+        a: deviceState({ 'cpu.load': 50 }),
+        b: deviceState({ 'cpu.load': 85 }),
+        c: deviceState({ 'cpu.load': 75 }),
+        d: deviceState({ 'cpu.load': 65 }),
+      });
       const profile$ = cold('p', { p: p1 });
-      const out = decide$(states, profile$, catalog).pipe(map((d) => `${d.stitch}:${d.reason.rules.map((r) => r.name).join()}`));
+      const out = decide$(states, profile$, catalog).pipe(
+        map((d) => `${d.stitch}:${d.reason.rules.map((r) => r.name).join()}`),
+      );
       // The profile decides alone first (no reading yet); 75 still matches "above 80" with the 10 margin; 65 does not.
       expectObservable(out).toBe('(na)b---c---d', { n: '2:', a: '2:', b: '1:busy', c: '1:busy', d: '2:' });
     });
@@ -41,7 +56,11 @@ describe('the policy loop\'s decisions', () => {
     ts.run(({ cold, expectObservable }) => {
       const profile$ = cold('a---b', { a: profileFromObject({}), b: profileFromObject({ limits: { maxMacs: 1 } }) });
       const states = cold('s', { s: deviceState({}) });
-      expectObservable(decide$(states, profile$, catalog).pipe(map((d) => d.stitch))).toBe('(na)b', { n: 2, a: 2, b: 0 });
+      expectObservable(decide$(states, profile$, catalog).pipe(map((d) => d.stitch))).toBe('(na)b', {
+        n: 2,
+        a: 2,
+        b: 0,
+      });
     });
   });
 
@@ -68,7 +87,9 @@ describe('FakeSignalSource', () => {
       const fake = new FakeSignalSource().at(10, { 'battery.percent': 50 }).at(5, { 'battery.charging': false });
       ts.schedule(() => fake.push({ 'app.fps': 30 }), 7);
       ts.schedule(() => fake.fail(['battery.percent'], 'timeout'), 12);
-      const out = deviceState$([fake], { scheduler: ts }).pipe(map((s) => [s.battery.charging, s.app['app.fps'], s.battery.percent, s.quality['battery.percent']]));
+      const out = deviceState$([fake], { scheduler: ts }).pipe(
+        map((s) => [s.battery.charging, s.app['app.fps'], s.battery.percent, s.quality['battery.percent']]),
+      );
       expectObservable(out).toBe('5ms a 1ms b 2ms c 1ms d', {
         a: [false, undefined, undefined, 'unavailable'],
         b: [false, 30, undefined, 'unavailable'],
@@ -89,6 +110,8 @@ describe('checkProfileForCatalog', () => {
     const bare = catalogOf([{ id: 0, macs: 1 }]);
     const issues = checkProfileForCatalog(profileFromObject({ limits: { minAccuracy: 0.8, maxLatencyMs: 10 } }), bare);
     expect(issues.map((i) => i.path.join('.'))).toEqual(['limits.minAccuracy', 'limits.maxLatencyMs']);
-    expect(checkProfileForCatalog(profileFromObject({ limits: { minAccuracy: 0.5, stitches: [0, 2] } }), catalog)).toEqual([]);
+    expect(
+      checkProfileForCatalog(profileFromObject({ limits: { minAccuracy: 0.5, stitches: [0, 2] } }), catalog),
+    ).toEqual([]);
   });
 });

@@ -29,11 +29,14 @@ describe('switchingDiscipline', () => {
     ts.run(({ cold, expectObservable }) => {
       const sw = { minDwellMs: 0, degradeAfterMs: 0, upgradeAfterMs: 10 };
       const decisions = cold('a 4ms b 4ms c', { a: wants(3, sw), b: wants(1, sw), c: wants(3, sw) });
-      expectObservable(decisions.pipe(switchingDiscipline(catalog, { scheduler: ts }), map(brief))).toBe('A 4ms B 14ms C', {
-        A: 'undefined>3 initial',
-        B: '3>1 degrade',
-        C: '1>3 upgrade',
-      });
+      expectObservable(decisions.pipe(switchingDiscipline(catalog, { scheduler: ts }), map(brief))).toBe(
+        'A 4ms B 14ms C',
+        {
+          A: 'undefined>3 initial',
+          B: '3>1 degrade',
+          C: '1>3 upgrade',
+        },
+      );
     });
   });
 
@@ -43,7 +46,12 @@ describe('switchingDiscipline', () => {
       // upgradeQuorum 1: every decision must want the upgrade (no smoothing).
       const sw = { minDwellMs: 0, upgradeAfterMs: 10, upgradeQuorum: 1 };
       // Upgrade wanted at 2, not wanted at 6 (back to 1), wanted again at 8 (to 2), then more (to 3) at 12.
-      const decisions = cold('a 1ms u 3ms a 1ms v 3ms w', { a: wants(1, sw), u: wants(3, sw), v: wants(2, sw), w: wants(3, sw) });
+      const decisions = cold('a 1ms u 3ms a 1ms v 3ms w', {
+        a: wants(1, sw),
+        u: wants(3, sw),
+        v: wants(2, sw),
+        w: wants(3, sw),
+      });
       const out = decisions.pipe(
         switchingDiscipline(catalog, { scheduler: ts }),
         map((s) => `${brief(s)} after ${s.wantedForMs}`),
@@ -58,7 +66,12 @@ describe('switchingDiscipline', () => {
       const sw = { minDwellMs: 10, upgradeAfterMs: 0 };
       // 3 first; degrade to 2 at 2 (at once: the first choice starts no dwell); 1 wanted at 4
       // and 0 at 6 wait for the dwell to end at 12, then 0 is taken.
-      const decisions = cold('a 1ms b 1ms c 1ms d', { a: wants(3, sw), b: wants(2, sw), c: wants(1, sw), d: wants(0, sw) });
+      const decisions = cold('a 1ms b 1ms c 1ms d', {
+        a: wants(3, sw),
+        b: wants(2, sw),
+        c: wants(1, sw),
+        d: wants(0, sw),
+      });
       const out = decisions.pipe(switchingDiscipline(catalog, { scheduler: ts }), map(brief));
       expectObservable(out).toBe('A 1ms B 9ms C', { A: 'undefined>3 initial', B: '3>2 degrade', C: '2>0 degrade' });
     });
@@ -68,11 +81,19 @@ describe('switchingDiscipline', () => {
     const ts = newScheduler();
     ts.run(({ cold, expectObservable }) => {
       const sw = { minDwellMs: 10, upgradeAfterMs: 0 };
-      const decisions = cold('a 1ms b 1ms c 1ms d 20ms |', { a: wants(3, sw), b: wants(2, sw), c: wants(0, sw), d: wants(2, sw) });
-      expectObservable(decisions.pipe(switchingDiscipline(catalog, { scheduler: ts }), map(brief))).toBe('A 1ms B 24ms |', {
-        A: 'undefined>3 initial',
-        B: '3>2 degrade',
+      const decisions = cold('a 1ms b 1ms c 1ms d 20ms |', {
+        a: wants(3, sw),
+        b: wants(2, sw),
+        c: wants(0, sw),
+        d: wants(2, sw),
       });
+      expectObservable(decisions.pipe(switchingDiscipline(catalog, { scheduler: ts }), map(brief))).toBe(
+        'A 1ms B 24ms |',
+        {
+          A: 'undefined>3 initial',
+          B: '3>2 degrade',
+        },
+      );
     });
   });
 
@@ -81,7 +102,10 @@ describe('switchingDiscipline', () => {
     ts.run(({ cold, expectObservable }) => {
       const sw = { minDwellMs: 0, degradeAfterMs: 5, upgradeAfterMs: 0 };
       const decisions = cold('a 9ms |', { a: wants(1, sw) });
-      expectObservable(decisions.pipe(switchingDiscipline(catalog, { scheduler: ts, active: 3 }), map(brief))).toBe('5ms A 4ms |', { A: '3>1 degrade' });
+      expectObservable(decisions.pipe(switchingDiscipline(catalog, { scheduler: ts, active: 3 }), map(brief))).toBe(
+        '5ms A 4ms |',
+        { A: '3>1 degrade' },
+      );
     });
   });
 
@@ -90,18 +114,28 @@ describe('switchingDiscipline', () => {
     ts.run(({ cold, expectObservable }) => {
       const sw = { minDwellMs: 0, upgradeAfterMs: 10 };
       const decisions = cold('a 1ms b|', { a: wants(0, sw), b: wants(3, sw) });
-      expectObservable(decisions.pipe(switchingDiscipline(catalog, { scheduler: ts }), map(brief))).toBe('A 11ms (B|)', {
-        A: 'undefined>0 initial',
-        B: '0>3 upgrade',
-      });
+      expectObservable(decisions.pipe(switchingDiscipline(catalog, { scheduler: ts }), map(brief))).toBe(
+        'A 11ms (B|)',
+        {
+          A: 'undefined>0 initial',
+          B: '0>3 upgrade',
+        },
+      );
     });
   });
 
   it('property: never two switches within minDwellMs, and every switch goes where the latest decision pointed', () => {
     fc.assert(
       fc.property(
-        fc.record({ minDwellMs: fc.integer({ min: 0, max: 50 }), degradeAfterMs: fc.integer({ min: 0, max: 30 }), upgradeAfterMs: fc.integer({ min: 0, max: 60 }) }),
-        fc.array(fc.tuple(fc.integer({ min: 0, max: 20 }), fc.integer({ min: 0, max: 3 })), { minLength: 1, maxLength: 40 }),
+        fc.record({
+          minDwellMs: fc.integer({ min: 0, max: 50 }),
+          degradeAfterMs: fc.integer({ min: 0, max: 30 }),
+          upgradeAfterMs: fc.integer({ min: 0, max: 60 }),
+        }),
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 20 }), fc.integer({ min: 0, max: 3 })), {
+          minLength: 1,
+          maxLength: 40,
+        }),
         (sw, steps) => {
           const ts = new TestScheduler((a, b) => expect(a).toEqual(b));
           const switches: StitchSwitch[] = [];

@@ -8,7 +8,13 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ProfileError } from '../../src/errors.js';
 import { loadProfile, loadProfileSync } from '../../src/profiles/load.js';
-import { DEFAULT_MAX_PROFILE_BYTES, MAX_PROFILE_ALIASES, parseProfile, profileFromObject, validateProfileText } from '../../src/profiles/parse.js';
+import {
+  DEFAULT_MAX_PROFILE_BYTES,
+  MAX_PROFILE_ALIASES,
+  parseProfile,
+  profileFromObject,
+  validateProfileText,
+} from '../../src/profiles/parse.js';
 import { MAX_CONDITION_DEPTH } from '../../src/profiles/schema.js';
 
 const rule = (when: string) => `rules:\n  - name: r\n    when: ${when}\n    limit: { maxCostFraction: 0.5 }\n`;
@@ -22,7 +28,9 @@ describe('profile bounds', () => {
     const big = `description: "${'x'.repeat(DEFAULT_MAX_PROFILE_BYTES)}"\n`;
     expect(messages(big)[0]).toMatch(/bytes, over the limit of 1048576/);
     expect(messages('objective: min-cost\n', { maxBytes: 10 })[0]).toMatch(/over the limit of 10/);
-    expect(() => parseProfile(big, { file: 'big.yaml' })).toThrow(expect.objectContaining({ code: 'PROFILE_INVALID', file: 'big.yaml', field: '(file)' }));
+    expect(() => parseProfile(big, { file: 'big.yaml' })).toThrow(
+      expect.objectContaining({ code: 'PROFILE_INVALID', file: 'big.yaml', field: '(file)' }),
+    );
   });
 
   it('refuses a YAML alias bomb with a ProfileError, not a ReferenceError', () => {
@@ -41,7 +49,9 @@ describe('profile bounds', () => {
     let block = '';
     for (let i = 0; i < 600; i++) block += `${' '.repeat(i)}a:\n`;
     expect(messages(block)[0]).toMatch(/nested (too deeply|deeper)/);
-    expect(messages(rule(`${'{ all: ['.repeat(3000)}{ cpu.load: { above: 1 } }${']}'.repeat(3000)}`))[0]).toMatch(/nested deeper than 100 levels/);
+    expect(messages(rule(`${'{ all: ['.repeat(3000)}{ cpu.load: { above: 1 } }${']}'.repeat(3000)}`))[0]).toMatch(
+      /nested deeper than 100 levels/,
+    );
   });
 
   it(`refuses conditions nested deeper than ${MAX_CONDITION_DEPTH} levels of all/any`, () => {
@@ -53,7 +63,9 @@ describe('profile bounds', () => {
   it('refuses a profile object that is cyclic or too deep with a ProfileError', () => {
     const cyclic: Record<string, unknown> = { objective: 'min-cost' };
     cyclic.self = cyclic;
-    expect(() => profileFromObject(cyclic)).toThrow(expect.objectContaining({ code: 'PROFILE_INVALID', message: expect.stringMatching(/nested deeper/) }));
+    expect(() => profileFromObject(cyclic)).toThrow(
+      expect.objectContaining({ code: 'PROFILE_INVALID', message: expect.stringMatching(/nested deeper/) }),
+    );
   });
 
   it('reads profile files only up to the limit', async () => {
@@ -61,8 +73,13 @@ describe('profile bounds', () => {
     try {
       const file = path.join(dir, 'big.yaml');
       await writeFile(file, `description: "${'x'.repeat(2000)}"\n`);
-      expect(() => loadProfileSync(file, { maxBytes: 1000 })).toThrow(expect.objectContaining({ code: 'PROFILE_INVALID', file }));
-      await expect(loadProfile(file, { maxBytes: 1000 })).rejects.toMatchObject({ code: 'PROFILE_INVALID', field: '(file)' });
+      expect(() => loadProfileSync(file, { maxBytes: 1000 })).toThrow(
+        expect.objectContaining({ code: 'PROFILE_INVALID', file }),
+      );
+      await expect(loadProfile(file, { maxBytes: 1000 })).rejects.toMatchObject({
+        code: 'PROFILE_INVALID',
+        field: '(file)',
+      });
       await expect(loadProfile(file)).resolves.toMatchObject({ objective: 'max-accuracy' });
     } finally {
       await rm(dir, { recursive: true, force: true });
@@ -92,7 +109,18 @@ describe('profile messages', () => {
   });
 
   it('validateProfileText never throws, whatever it is given', () => {
-    for (const input of [undefined, null, 42, {}, '\u0000', '*a', '&a [*a]', '!!js/function x', '? [a]\n: b', '- - - -']) {
+    for (const input of [
+      undefined,
+      null,
+      42,
+      {},
+      '\u0000',
+      '*a',
+      '&a [*a]',
+      '!!js/function x',
+      '? [a]\n: b',
+      '- - - -',
+    ]) {
       expect(() => validateProfileText(input as string)).not.toThrow();
     }
   });

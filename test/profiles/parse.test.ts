@@ -2,7 +2,13 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ProfileError } from '../../src/errors.js';
-import { parseProfile, profileFromObject, validateProfileText, type ParseProfileOptions, type ProfileIssue } from '../../src/profiles/parse.js';
+import {
+  parseProfile,
+  profileFromObject,
+  validateProfileText,
+  type ParseProfileOptions,
+  type ProfileIssue,
+} from '../../src/profiles/parse.js';
 import { checkProfileForCatalog } from '../../src/policy/check.js';
 import { DEFAULT_SAMPLING, type SamplingOptions } from '../../src/signals/options.js';
 import { catalogOf } from '../../src/testing/index.js';
@@ -74,17 +80,23 @@ describe('bad profiles are rejected with file, line, field and a hint', () => {
     const i = only('name: x\nobjectve: min-cost\n');
     expect(i).toMatchObject({ line: 2, column: 1, field: 'objectve' });
     expect(i.message).toContain('did you mean "objective"');
-    expect(i.hint).toContain('Valid keys here: $schema, name, description, objective, limits, rules, switching, sampling, ort');
+    expect(i.hint).toContain(
+      'Valid keys here: $schema, name, description, objective, limits, rules, switching, sampling, ort',
+    );
   });
 
   it('an unknown key inside a rule', () => {
-    const i = only('rules:\n  - name: r\n    when: { cpu.load: { above: 90 } }\n    limit: { maxCostFraction: 0.5 }\n    limt: 1\n');
+    const i = only(
+      'rules:\n  - name: r\n    when: { cpu.load: { above: 90 } }\n    limit: { maxCostFraction: 0.5 }\n    limt: 1\n',
+    );
     expect(i).toMatchObject({ line: 5, field: 'rules[0].limt' });
     expect(i.validValues).toEqual(['name', 'description', 'when', 'limit', 'unavailable']);
   });
 
   it('an unknown signal: lists the valid signal names', () => {
-    const i = only('rules:\n  - name: r\n    when:\n      battery.pct: { below: 20 }\n    limit: { maxCostFraction: 0.5 }\n');
+    const i = only(
+      'rules:\n  - name: r\n    when:\n      battery.pct: { below: 20 }\n    limit: { maxCostFraction: 0.5 }\n',
+    );
     expect(i).toMatchObject({ line: 4, column: 7, field: 'rules[0].when["battery.pct"]' });
     expect(i.message).toContain('Unknown signal "battery.pct"; did you mean "battery.percent"');
     expect(i.validValues).toContain('thermal.trendCPerMin');
@@ -92,7 +104,9 @@ describe('bad profiles are rejected with file, line, field and a hint', () => {
   });
 
   it('an unknown signal nested in any/all, and in the hysteresis table', () => {
-    const list = issues('rules:\n  - name: r\n    when:\n      any:\n        - { gpu.util: { above: 90 } }\n    limit: { maxMacs: 5 }\nswitching:\n  hysteresis: { temp: 2 }\n');
+    const list = issues(
+      'rules:\n  - name: r\n    when:\n      any:\n        - { gpu.util: { above: 90 } }\n    limit: { maxMacs: 5 }\nswitching:\n  hysteresis: { temp: 2 }\n',
+    );
     expect(list.map((i) => [i.field, i.line])).toEqual([
       ['rules[0].when.any[0]["gpu.util"]', 5],
       ['switching.hysteresis.temp', 8],
@@ -100,26 +114,39 @@ describe('bad profiles are rejected with file, line, field and a hint', () => {
   });
 
   it('a threshold of the wrong type', () => {
-    const i = only('rules:\n  - name: r\n    when:\n      battery.percent: { below: "20%" }\n    limit: { maxCostFraction: 0.5 }\n');
+    const i = only(
+      'rules:\n  - name: r\n    when:\n      battery.percent: { below: "20%" }\n    limit: { maxCostFraction: 0.5 }\n',
+    );
     expect(i).toMatchObject({ line: 4, field: 'rules[0].when["battery.percent"].below' });
     expect(i.message).toBe('Expected a number, got string "20%"');
     expect(i.hint).toContain('Thresholds are plain numbers');
   });
 
   it('a range on a boolean signal', () => {
-    const i = only('rules:\n  - name: r\n    when:\n      battery.charging: { below: 1 }\n    limit: { maxCostFraction: 0.5 }\n');
+    const i = only(
+      'rules:\n  - name: r\n    when:\n      battery.charging: { below: 1 }\n    limit: { maxCostFraction: 0.5 }\n',
+    );
     expect(i.field).toBe('rules[0].when["battery.charging"]');
     expect(i.hint).toContain('battery.charging: false');
   });
 
   it('a condition that can never hold', () => {
-    const i = only('rules:\n  - name: r\n    when:\n      battery.percent: { below: 20, above: 80 }\n    limit: { maxCostFraction: 0.5 }\n');
+    const i = only(
+      'rules:\n  - name: r\n    when:\n      battery.percent: { below: 20, above: 80 }\n    limit: { maxCostFraction: 0.5 }\n',
+    );
     expect(i).toMatchObject({ line: 4, field: 'rules[0].when["battery.percent"]' });
     expect(i.message).toContain('can never hold');
     expect(i.hint).toContain('any:');
-    expect(only('rules:\n  - name: r\n    when: { battery.percent: { above: 100 } }\n    limit: { maxMacs: 1 }\n').message).toContain('between 0 and 100');
-    expect(only('rules:\n  - name: r\n    when: { cpu.load: { between: [50, 10] } }\n    limit: { maxMacs: 1 }\n').field).toBe('rules[0].when["cpu.load"].between');
-    expect(only('rules:\n  - name: r\n    when: { cpu.load: { below: 10, equals: 20 } }\n    limit: { maxMacs: 1 }\n').message).toContain('can never hold');
+    expect(
+      only('rules:\n  - name: r\n    when: { battery.percent: { above: 100 } }\n    limit: { maxMacs: 1 }\n').message,
+    ).toContain('between 0 and 100');
+    expect(
+      only('rules:\n  - name: r\n    when: { cpu.load: { between: [50, 10] } }\n    limit: { maxMacs: 1 }\n').field,
+    ).toBe('rules[0].when["cpu.load"].between');
+    expect(
+      only('rules:\n  - name: r\n    when: { cpu.load: { below: 10, equals: 20 } }\n    limit: { maxMacs: 1 }\n')
+        .message,
+    ).toContain('can never hold');
   });
 
   it('a negative dwell', () => {
@@ -141,8 +168,12 @@ describe('bad profiles are rejected with file, line, field and a hint', () => {
       { id: 0, macs: 1e6, accuracy: 0.7 },
       { id: 1, macs: 2e6, accuracy: 0.8 },
     ]);
-    const check = (p: Parameters<typeof checkProfileForCatalog>[0]) => checkProfileForCatalog(p, catalog, { providers: ['cpu', 'webgpu'] });
-    const list = issues('rules:\n  - name: r\n    when: { cpu.load: { above: 90 } }\n    limit:\n      stitches: [1, 7]\n      provider: cuda\n', check);
+    const check = (p: Parameters<typeof checkProfileForCatalog>[0]) =>
+      checkProfileForCatalog(p, catalog, { providers: ['cpu', 'webgpu'] });
+    const list = issues(
+      'rules:\n  - name: r\n    when: { cpu.load: { above: 90 } }\n    limit:\n      stitches: [1, 7]\n      provider: cuda\n',
+      check,
+    );
     expect(list.map((i) => [i.field, i.line])).toEqual([
       ['rules[0].limit.stitches[1]', 5],
       ['rules[0].limit.provider', 6],
@@ -165,7 +196,9 @@ describe('bad profiles are rejected with file, line, field and a hint', () => {
   });
 
   it('duplicate rule names, a rule without limits, an empty condition set', () => {
-    const list = issues('rules:\n  - name: r\n    when: { cpu.load: { above: 9 } }\n    limit: {}\n  - name: r\n    when: {}\n    limit: { maxMacs: 1 }\n');
+    const list = issues(
+      'rules:\n  - name: r\n    when: { cpu.load: { above: 9 } }\n    limit: {}\n  - name: r\n    when: {}\n    limit: { maxMacs: 1 }\n',
+    );
     expect(list.map((i) => [i.field, i.line])).toEqual([
       ['rules[0].limit', 4],
       ['rules[1].name', 5],

@@ -5,11 +5,22 @@ import { SIGNAL_NAMES } from '../../src/signals/names.js';
 describe('the profile JSON Schema', () => {
   it('is shipped as profiles/profile.schema.json, identical to the one generated from the zod schema', async () => {
     // Regenerate after a format change with `npx vitest run test/profiles/schema.test.ts -u`.
-    await expect(`${JSON.stringify(profileJsonSchema(), null, 2)}\n`).toMatchFileSnapshot('../../profiles/profile.schema.json');
+    await expect(`${JSON.stringify(profileJsonSchema(), null, 2)}\n`).toMatchFileSnapshot(
+      '../../profiles/profile.schema.json',
+    );
   });
 
   it('lists the built-in signals for completion and accepts only app.* besides', () => {
-    const schema = profileJsonSchema() as { $defs: Record<string, { properties: Record<string, unknown>; patternProperties: Record<string, unknown>; additionalProperties: unknown }> };
+    const schema = profileJsonSchema() as {
+      $defs: Record<
+        string,
+        {
+          properties: Record<string, unknown>;
+          patternProperties: Record<string, unknown>;
+          additionalProperties: unknown;
+        }
+      >;
+    };
     const when = schema.$defs.When;
     expect(when).toBeDefined();
     expect(Object.keys(when?.properties ?? {})).toEqual([...SIGNAL_NAMES, 'all', 'any']);

@@ -4,13 +4,22 @@ import { join } from 'node:path';
 import { filter, firstValueFrom, map, ReplaySubject, take, toArray } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadProfile, loadProfileSync, profilesInForce, watchProfile, type ProfileEvent } from '../../src/profiles/load.js';
+import {
+  loadProfile,
+  loadProfileSync,
+  profilesInForce,
+  watchProfile,
+  type ProfileEvent,
+} from '../../src/profiles/load.js';
 
 const V1 = 'name: v1\nlimits: { maxCostFraction: 0.5 }\n';
 const V2 = 'name: v2\nlimits: { maxCostFraction: 0.8 }\n';
 const BAD = 'name: v3\nlimits: { maxCostFraction: 5 }\n';
 
-const view = (e: ProfileEvent) => (e.kind === 'loaded' ? `loaded ${e.profile.name ?? ''}` : `rejected ${e.error.code} in force: ${e.inForce?.name ?? 'none'}`);
+const view = (e: ProfileEvent) =>
+  e.kind === 'loaded'
+    ? `loaded ${e.profile.name ?? ''}`
+    : `rejected ${e.error.code} in force: ${e.inForce?.name ?? 'none'}`;
 
 describe('watchProfile in virtual time', () => {
   it('reloads valid versions, reports invalid ones and keeps the previous profile in force', () => {
@@ -45,7 +54,10 @@ describe('watchProfile in virtual time', () => {
         return V1;
       };
       const events = watchProfile('p.yaml', { scheduler: ts, debounceMs: 5, changes, read });
-      expectObservable(events.pipe(map(view)), '^ 100ms !').toBe('a 14ms b', { a: 'loaded v1', b: 'rejected PROFILE_NOT_FOUND in force: v1' });
+      expectObservable(events.pipe(map(view)), '^ 100ms !').toBe('a 14ms b', {
+        a: 'loaded v1',
+        b: 'rejected PROFILE_NOT_FOUND in force: v1',
+      });
     });
   });
 
@@ -79,7 +91,11 @@ describe('profile files', () => {
     expect(loadProfileSync(file).name).toBe('v1');
     await expect(loadProfile(join(dir, 'nope.yaml'))).rejects.toMatchObject({ code: 'PROFILE_NOT_FOUND' });
     writeFileSync(file, BAD);
-    await expect(loadProfile(file)).rejects.toMatchObject({ code: 'PROFILE_INVALID', file, field: 'limits.maxCostFraction' });
+    await expect(loadProfile(file)).rejects.toMatchObject({
+      code: 'PROFILE_INVALID',
+      file,
+      field: 'limits.maxCostFraction',
+    });
   });
 
   it('hot-reloads through fs.watch: a valid edit, an invalid one (old stays), a fix', async () => {

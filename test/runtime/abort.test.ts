@@ -63,7 +63,9 @@ beforeEach(() => {
 describe('create({ signal })', () => {
   it('rejects at once when the signal has already fired, and opens nothing', async () => {
     const reason = new Error('user left');
-    await expect(StitchRuntime.create({ model: pkg, providers: ['cpu'], signal: AbortSignal.abort(reason) })).rejects.toMatchObject({ name: 'RuntimeError', code: 'ABORTED', cause: reason });
+    await expect(
+      StitchRuntime.create({ model: pkg, providers: ['cpu'], signal: AbortSignal.abort(reason) }),
+    ).rejects.toMatchObject({ name: 'RuntimeError', code: 'ABORTED', cause: reason });
     expect(clients).toHaveLength(0);
   });
 
@@ -78,7 +80,11 @@ describe('create({ signal })', () => {
       .finally(() => {
         hooks.onLoad = undefined;
       });
-    expect(error).toMatchObject({ code: 'ABORTED', cause: 'navigated away', message: expect.stringMatching(/StitchRuntime.create was aborted/) });
+    expect(error).toMatchObject({
+      code: 'ABORTED',
+      cause: 'navigated away',
+      message: expect.stringMatching(/StitchRuntime.create was aborted/),
+    });
     expect(clients).toHaveLength(1);
     await clients[0]!.closed;
     const pieces = new Set(pkg.manifest.stitches.flatMap((s) => pkg.routePieces(s.id))).size;
@@ -86,7 +92,10 @@ describe('create({ signal })', () => {
   });
 
   it('rejects a signal that is not an AbortSignal', async () => {
-    await expect(StitchRuntime.create({ model: pkg, signal: { aborted: false } as never })).rejects.toMatchObject({ code: 'OPTION_INVALID', option: 'signal' });
+    await expect(StitchRuntime.create({ model: pkg, signal: { aborted: false } as never })).rejects.toMatchObject({
+      code: 'OPTION_INVALID',
+      option: 'signal',
+    });
   });
 });
 
@@ -95,8 +104,14 @@ describe('run(input, { signal })', () => {
     const rt = await StitchRuntime.create({ model: pkg, providers: ['cpu'] });
     try {
       const runs = clients[0]!.runs;
-      await expect(rt.run(input, { signal: AbortSignal.abort() })).rejects.toMatchObject({ code: 'ABORTED', cause: expect.objectContaining({ name: 'AbortError' }) });
-      await expect(rt.classify(input, { signal: AbortSignal.abort('stop') })).rejects.toMatchObject({ code: 'ABORTED', cause: 'stop' });
+      await expect(rt.run(input, { signal: AbortSignal.abort() })).rejects.toMatchObject({
+        code: 'ABORTED',
+        cause: expect.objectContaining({ name: 'AbortError' }),
+      });
+      await expect(rt.classify(input, { signal: AbortSignal.abort('stop') })).rejects.toMatchObject({
+        code: 'ABORTED',
+        cause: 'stop',
+      });
       expect(clients[0]!.runs).toBe(runs);
     } finally {
       await rt.close();
@@ -109,7 +124,11 @@ describe('run(input, { signal })', () => {
     const controller = new AbortController();
     const pending = rt.run(input, { signal: controller.signal });
     controller.abort('too slow');
-    await expect(pending).rejects.toMatchObject({ code: 'ABORTED', cause: 'too slow', message: expect.stringMatching(/run was aborted/) });
+    await expect(pending).rejects.toMatchObject({
+      code: 'ABORTED',
+      cause: 'too slow',
+      message: expect.stringMatching(/run was aborted/),
+    });
     expect(clients[0]!.runs).toBe(runs + 1);
     const next = await rt.run(input, { signal: new AbortController().signal });
     expect(next.logits.every(Number.isFinite)).toBe(true);

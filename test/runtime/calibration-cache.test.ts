@@ -63,7 +63,10 @@ describe('the calibration cache', () => {
   it.each([
     ['not JSON', '{"format": "stitchnet-calibration/1", "key":'],
     ['another format', JSON.stringify({ format: 'other/1', key, entries })],
-    ['a bad entry', JSON.stringify({ format: 'stitchnet-calibration/1', key, entries: [{ ...entries[0], p50Ms: -1 }] })],
+    [
+      'a bad entry',
+      JSON.stringify({ format: 'stitchnet-calibration/1', key, entries: [{ ...entries[0], p50Ms: -1 }] }),
+    ],
     ['an unknown field', JSON.stringify({ format: 'stitchnet-calibration/1', key, entries, extra: 1 })],
     ['empty', ''],
   ])('ignores a corrupt file (%s) and replaces it on the next write', async (_, text) => {
@@ -90,7 +93,9 @@ describe('the calibration cache', () => {
     // A relative XDG_CACHE_HOME is invalid by the spec and ignored.
     expect(cacheRoot(undefined, { XDG_CACHE_HOME: 'rel' }, 'linux', home)).toBe(path.join(home, '.cache', 'stitchnet'));
     expect(cacheRoot(undefined, {}, 'darwin', home)).toBe(path.join(home, 'Library', 'Caches', 'stitchnet'));
-    expect(cacheRoot(undefined, { LOCALAPPDATA: 'C:\\Users\\u\\AppData\\Local' }, 'win32', home)).toBe(path.join('C:\\Users\\u\\AppData\\Local', 'stitchnet', 'Cache'));
+    expect(cacheRoot(undefined, { LOCALAPPDATA: 'C:\\Users\\u\\AppData\\Local' }, 'win32', home)).toBe(
+      path.join('C:\\Users\\u\\AppData\\Local', 'stitchnet', 'Cache'),
+    );
   });
 
   it('writes a file a person can read', async () => {

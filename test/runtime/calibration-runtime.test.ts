@@ -30,7 +30,15 @@ afterAll(async () => {
 });
 
 async function calibrationOf(opts: Partial<StitchRuntimeOptions> = {}) {
-  const rt = await StitchRuntime.create({ model: pkg, providers: ['cpu'], worker: false, fastPath: false, systemSource: false, cacheDir, ...opts });
+  const rt = await StitchRuntime.create({
+    model: pkg,
+    providers: ['cpu'],
+    worker: false,
+    fastPath: false,
+    systemSource: false,
+    cacheDir,
+    ...opts,
+  });
   const report = rt.calibration;
   await rt.close();
   if (!report) throw new Error('no calibration');
@@ -41,9 +49,17 @@ describe('calibration at create()', () => {
   it('measures the frontier cold, then reads it from the cache, and measures again for other threads', async () => {
     const threads = { intraOp: 2, interOp: 1 };
     const cold = await calibrationOf({ threads });
-    expect(cold).toMatchObject({ provider: 'cpu', cache: 'miss', mode: 'eager', measured: FRONTIER.length, cacheError: undefined, batches: [1] });
+    expect(cold).toMatchObject({
+      provider: 'cpu',
+      cache: 'miss',
+      mode: 'eager',
+      measured: FRONTIER.length,
+      cacheError: undefined,
+      batches: [1],
+    });
     expect([...cold.candidates].sort()).toEqual([...FRONTIER].sort());
-    for (const e of cold.stitches) expect(e).toMatchObject({ batch: 1, source: 'device', samples: expect.any(Number) as number });
+    for (const e of cold.stitches)
+      expect(e).toMatchObject({ batch: 1, source: 'device', samples: expect.any(Number) as number });
     expect(cold.stitches.every((e) => e.samples >= MIN_ROUNDS && e.p50Ms > 0)).toBe(true);
 
     const cached = await calibrationOf({ threads });
@@ -72,7 +88,16 @@ describe('calibration at create()', () => {
   it('with no budget, measures lazily: a stitch once the policy picks it or the app holds it, the others predicted by MACs', async () => {
     const lazyDir = await mkdtemp(path.join(tmpdir(), 'stitchnet-cal-lazy-'));
     try {
-      const rt = await StitchRuntime.create({ model: pkg, providers: ['cpu'], worker: false, fastPath: false, systemSource: false, cacheDir: lazyDir, calibrate: { budgetMs: 0 }, profile: {} });
+      const rt = await StitchRuntime.create({
+        model: pkg,
+        providers: ['cpu'],
+        worker: false,
+        fastPath: false,
+        systemSource: false,
+        cacheDir: lazyDir,
+        calibrate: { budgetMs: 0 },
+        profile: {},
+      });
       const report = rt.calibration;
       // Nothing measured yet: the package's figures stand in until a stitch is measured.
       expect(report).toMatchObject({ mode: 'lazy', measured: 0, stitches: [] });
@@ -96,18 +121,38 @@ describe('calibration at create()', () => {
       const predicted = rt.calibration?.stitches.filter((e) => e.source === 'predicted').map((e) => e.stitch);
       expect(predicted?.sort()).toEqual([0, 1, 3]);
       await rt.close();
-      const cached = JSON.parse(await readFile(report?.file as string, 'utf8')) as { entries: { stitch: number; samples: number }[] };
-      expect(cached.entries.filter((e) => e.samples === 15).map((e) => e.stitch).sort()).toEqual([2, 6]);
+      const cached = JSON.parse(await readFile(report?.file as string, 'utf8')) as {
+        entries: { stitch: number; samples: number }[];
+      };
+      expect(
+        cached.entries
+          .filter((e) => e.samples === 15)
+          .map((e) => e.stitch)
+          .sort(),
+      ).toEqual([2, 6]);
     } finally {
       await rm(lazyDir, { recursive: true, force: true });
     }
   });
 
   it('is off with calibrate: false, and rejects a bad calibrate option', async () => {
-    const rt = await StitchRuntime.create({ model: pkg, providers: ['cpu'], worker: false, fastPath: false, systemSource: false, calibrate: false });
+    const rt = await StitchRuntime.create({
+      model: pkg,
+      providers: ['cpu'],
+      worker: false,
+      fastPath: false,
+      systemSource: false,
+      calibrate: false,
+    });
     expect(rt.calibration).toBeUndefined();
     await rt.close();
-    await expect(StitchRuntime.create({ model: pkg, calibrate: { rounds: -1 } })).rejects.toMatchObject({ code: 'OPTION_INVALID', option: 'calibrate.rounds' });
-    await expect(StitchRuntime.create({ model: pkg, cacheDir: 3 as never })).rejects.toMatchObject({ code: 'OPTION_INVALID', option: 'cacheDir' });
+    await expect(StitchRuntime.create({ model: pkg, calibrate: { rounds: -1 } })).rejects.toMatchObject({
+      code: 'OPTION_INVALID',
+      option: 'calibrate.rounds',
+    });
+    await expect(StitchRuntime.create({ model: pkg, cacheDir: 3 as never })).rejects.toMatchObject({
+      code: 'OPTION_INVALID',
+      option: 'cacheDir',
+    });
   });
 });

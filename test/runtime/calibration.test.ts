@@ -33,7 +33,12 @@ function fakeDevice(macs: ReadonlyMap<number, number>, base: number, perMac: num
     sampleShape: [1, 4, 4],
     stamp: () => '2026-01-01T00:00:00.000Z',
   };
-  return { runner, runs, elapsed: () => t, truth: (id: number, batch = 1) => (base + perMac * (macs.get(id) as number)) * batch };
+  return {
+    runner,
+    runs,
+    elapsed: () => t,
+    truth: (id: number, batch = 1) => (base + perMac * (macs.get(id) as number)) * batch,
+  };
 }
 
 const family = (n: number) => new Map(Array.from({ length: n }, (_, i) => [i, 1e6 * (1 + i)] as const));
@@ -102,7 +107,10 @@ describe('calibration at create()', () => {
     const dev = fakeDevice(macs, 1, 0);
     const table = new DeviceLatency('cpu', macs);
     for (const id of macs.keys()) table.set({ stitch: id, batch: 1, p50Ms: 1, p95Ms: 1, samples: 15, at: 'x' });
-    expect(await calibrateCandidates(table, [...macs.keys()], settings(), dev.runner, [], macs)).toEqual({ mode: 'eager', measured: 0 });
+    expect(await calibrateCandidates(table, [...macs.keys()], settings(), dev.runner, [], macs)).toEqual({
+      mode: 'eager',
+      measured: 0,
+    });
     expect(dev.runs).toEqual([]);
   });
 
@@ -110,7 +118,14 @@ describe('calibration at create()', () => {
     const macs = family(6);
     const dev = fakeDevice(macs, 1, 1e-6);
     const table = new DeviceLatency('cpu', macs);
-    await calibrateCandidates(table, [...macs.keys()], settings({ batches: [1, 8], budgetMs: 4000 }), dev.runner, [], macs);
+    await calibrateCandidates(
+      table,
+      [...macs.keys()],
+      settings({ batches: [1, 8], budgetMs: 4000 }),
+      dev.runner,
+      [],
+      macs,
+    );
     expect(new Set(dev.runs.map((r) => r.batch))).toEqual(new Set([1, 8]));
     for (const id of macs.keys()) expect(table.latency(id, 8)).toEqual({ ms: dev.truth(id, 8), source: 'device' });
     expect(dev.elapsed()).toBeLessThanOrEqual(4000);
@@ -119,7 +134,14 @@ describe('calibration at create()', () => {
 
 describe('the device latency table', () => {
   it('gives measured figures as device, others predicted by a line on MACs, none for an unmeasured batch size', () => {
-    const table = new DeviceLatency('cpu', new Map([[0, 100], [1, 200], [2, 300]]));
+    const table = new DeviceLatency(
+      'cpu',
+      new Map([
+        [0, 100],
+        [1, 200],
+        [2, 300],
+      ]),
+    );
     table.set({ stitch: 0, batch: 1, p50Ms: 2, p95Ms: 3, samples: 9, at: 'x' });
     table.set({ stitch: 2, batch: 1, p50Ms: 4, p95Ms: 5, samples: 9, at: 'x' });
     expect(table.latency(0, 1)).toEqual({ ms: 2, source: 'device' });
@@ -134,11 +156,31 @@ describe('the device latency table', () => {
   it('fits on MACs: a line through two or more points, proportional through one, flat when cost and time disagree', () => {
     expect(fitOnMacs([])).toBeUndefined();
     expect(fitOnMacs([{ macs: 10, ms: 2 }])?.(20)).toBe(4);
-    expect(fitOnMacs([{ macs: 10, ms: 2 }, { macs: 30, ms: 4 }])?.(20)).toBeCloseTo(3, 12);
-    expect(fitOnMacs([{ macs: 10, ms: 4 }, { macs: 30, ms: 2 }])?.(20)).toBe(3);
+    expect(
+      fitOnMacs([
+        { macs: 10, ms: 2 },
+        { macs: 30, ms: 4 },
+      ])?.(20),
+    ).toBeCloseTo(3, 12);
+    expect(
+      fitOnMacs([
+        { macs: 10, ms: 4 },
+        { macs: 30, ms: 2 },
+      ])?.(20),
+    ).toBe(3);
     // Never below a quarter of the fastest measured stitch.
-    expect(fitOnMacs([{ macs: 10, ms: 2 }, { macs: 30, ms: 4 }])?.(0)).toBeCloseTo(1, 12);
-    expect(fitOnMacs([{ macs: 100, ms: 2 }, { macs: 300, ms: 10 }])?.(0)).toBe(0.5);
+    expect(
+      fitOnMacs([
+        { macs: 10, ms: 2 },
+        { macs: 30, ms: 4 },
+      ])?.(0),
+    ).toBeCloseTo(1, 12);
+    expect(
+      fitOnMacs([
+        { macs: 100, ms: 2 },
+        { macs: 300, ms: 10 },
+      ])?.(0),
+    ).toBe(0.5);
   });
 });
 
@@ -147,11 +189,19 @@ describe('the calibrate option', () => {
     expect(resolveCalibrate(undefined)).toEqual(DEFAULT_CALIBRATION);
     expect(resolveCalibrate('auto')).toEqual(DEFAULT_CALIBRATION);
     expect(resolveCalibrate(false)).toBe(false);
-    expect(resolveCalibrate({ batches: [1, 8, 8], rounds: 5 })).toEqual({ ...DEFAULT_CALIBRATION, batches: [1, 8], rounds: 5 });
-    expect(() => resolveCalibrate(true)).toThrow(expect.objectContaining({ code: 'OPTION_INVALID', option: 'calibrate' }));
+    expect(resolveCalibrate({ batches: [1, 8, 8], rounds: 5 })).toEqual({
+      ...DEFAULT_CALIBRATION,
+      batches: [1, 8],
+      rounds: 5,
+    });
+    expect(() => resolveCalibrate(true)).toThrow(
+      expect.objectContaining({ code: 'OPTION_INVALID', option: 'calibrate' }),
+    );
     expect(() => resolveCalibrate({ batches: [] })).toThrow(expect.objectContaining({ option: 'calibrate.batches' }));
     expect(() => resolveCalibrate({ rounds: 0 })).toThrow(expect.objectContaining({ option: 'calibrate.rounds' }));
-    expect(() => resolveCalibrate({ budgetMs: Number.NaN })).toThrow(expect.objectContaining({ option: 'calibrate.budgetMs' }));
+    expect(() => resolveCalibrate({ budgetMs: Number.NaN })).toThrow(
+      expect.objectContaining({ option: 'calibrate.budgetMs' }),
+    );
     expect(() => resolveCalibrate({ budget: 5 })).toThrow(expect.objectContaining({ option: 'calibrate.budget' }));
   });
 });

@@ -43,7 +43,10 @@ describe('create() options', () => {
       scheduler: asyncScheduler,
     };
     expect(parseCreateOptions(opts)).toEqual(opts);
-    expect(parseCreateOptions({ model: 'm', calibrate: 'auto', fastPath: false })).toMatchObject({ calibrate: 'auto', fastPath: false });
+    expect(parseCreateOptions({ model: 'm', calibrate: 'auto', fastPath: false })).toMatchObject({
+      calibrate: 'auto',
+      fastPath: false,
+    });
     expect(parseCreateOptions({ model: 'm', calibrate: false }).calibrate).toBe(false);
   });
 
@@ -67,15 +70,25 @@ describe('create() options', () => {
   });
 
   it('names nested options and says what they take', () => {
-    expect(refused(() => parseCreateOptions({ model: 'm', threads: { intraOp: 0 } })).message).toMatch(/threads.intraOp must be > 0, got 0/);
+    expect(refused(() => parseCreateOptions({ model: 'm', threads: { intraOp: 0 } })).message).toMatch(
+      /threads.intraOp must be > 0, got 0/,
+    );
     expect(refused(() => parseCreateOptions({ model: 'm', threads: { interOp: 1.5 } })).option).toBe('threads.interOp');
-    expect(refused(() => parseCreateOptions({ model: 'm', fastPath: 'yes' })).message).toMatch(/fastPath must be false or an object, got "yes"/);
-    expect(refused(() => parseCreateOptions({ model: 'm', fastPath: { memoryBudgetMB: -1 } })).option).toBe('fastPath.memoryBudgetMB');
+    expect(refused(() => parseCreateOptions({ model: 'm', fastPath: 'yes' })).message).toMatch(
+      /fastPath must be false or an object, got "yes"/,
+    );
+    expect(refused(() => parseCreateOptions({ model: 'm', fastPath: { memoryBudgetMB: -1 } })).option).toBe(
+      'fastPath.memoryBudgetMB',
+    );
     const cal = refused(() => parseCreateOptions({ model: 'm', calibrate: 'always' }));
     expect(cal.message).toMatch(/calibrate must be "auto" or false or an object/);
-    expect(refused(() => parseCreateOptions({ model: 'm', calibrate: { batches: [0] } })).option).toBe('calibrate.batches[0]');
+    expect(refused(() => parseCreateOptions({ model: 'm', calibrate: { batches: [0] } })).option).toBe(
+      'calibrate.batches[0]',
+    );
     expect(refused(() => parseCreateOptions({ model: 'm', cacheDir: 3 })).option).toBe('cacheDir');
-    expect(refused(() => parseCreateOptions({ model: 'm', signal: 'stop' })).message).toMatch(/signal must be an AbortSignal/);
+    expect(refused(() => parseCreateOptions({ model: 'm', signal: 'stop' })).message).toMatch(
+      /signal must be an AbortSignal/,
+    );
     expect(refused(() => parseCreateOptions({ model: 'm', stitch: Number.NaN })).option).toBe('stitch');
   });
 
@@ -90,9 +103,16 @@ describe('create() options', () => {
   });
 
   it('refuses options that cannot be read (a getter that throws, an exotic prototype)', () => {
-    const hostile = Object.defineProperty({ model: 'm' }, 'worker', { enumerable: true, get: () => { throw new Error('no'); } });
+    const hostile = Object.defineProperty({ model: 'm' }, 'worker', {
+      enumerable: true,
+      get: () => {
+        throw new Error('no');
+      },
+    });
     expect(refused(() => parseCreateOptions(hostile)).option).toBe('options');
-    expect(refused(() => parseCreateOptions({ model: Object.create(new Float32Array(2)) as unknown })).option).toMatch(/^(options|model)$/);
+    expect(refused(() => parseCreateOptions({ model: Object.create(new Float32Array(2)) as unknown })).option).toMatch(
+      /^(options|model)$/,
+    );
   });
 
   it('refuses what is not a SignalSource, naming the entry', () => {
@@ -119,7 +139,13 @@ describe('run() options and the finite check', () => {
     expect(firstNonFinite(data)).toBe(5);
     expect(firstNonFinite(new Float32Array(8))).toBe(-1);
     expect(firstNonFinite(Float32Array.from([Number.NEGATIVE_INFINITY]))).toBe(0);
-    expect(() => checkInput(data, spec)).toThrow(expect.objectContaining({ code: 'INPUT_INVALID', option: 'input[5]', message: expect.stringMatching(/input value \[5\] is NaN/) }));
+    expect(() => checkInput(data, spec)).toThrow(
+      expect.objectContaining({
+        code: 'INPUT_INVALID',
+        option: 'input[5]',
+        message: expect.stringMatching(/input value \[5\] is NaN/),
+      }),
+    );
     expect(checkInput(data, spec, { checkFinite: false }).dims).toEqual([2, 2, 2]);
   });
 });

@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import type { Manifest, Stitch } from '../../src/package/schema.js';
 import { checkInput } from '../../src/engine/input.js';
-import { availableMemoryMB, fastPathPolicy, resolveBoolean, resolveFastPath, resolveThreads } from '../../src/engine/options.js';
+import {
+  availableMemoryMB,
+  fastPathPolicy,
+  resolveBoolean,
+  resolveFastPath,
+  resolveThreads,
+} from '../../src/engine/options.js';
 import { defaultStitch } from '../../src/runtime/stitches.js';
 import { sessionOptions } from '../../src/engine/ort.js';
 
@@ -28,7 +34,10 @@ describe('defaultStitch', () => {
   });
 
   it('takes the largest anchor without a frontier', () => {
-    const m = manifest([{ route: [{ anchor: 's', blocks: [0, 3] }] }, { route: [{ anchor: 'l', blocks: [0, 3] }] }, {}], []);
+    const m = manifest(
+      [{ route: [{ anchor: 's', blocks: [0, 3] }] }, { route: [{ anchor: 'l', blocks: [0, 3] }] }, {}],
+      [],
+    );
     expect(defaultStitch(m)).toBe(1);
   });
 });
@@ -38,21 +47,35 @@ describe('option defaults', () => {
     expect(resolveThreads({ intraOp: 3 })).toEqual({ intraOp: 3, interOp: 1 });
     expect(resolveThreads(undefined).intraOp).toBeGreaterThanOrEqual(1);
     expect(resolveThreads(undefined).intraOp).toBeLessThanOrEqual(4);
-    expect(() => resolveThreads({ interOp: 1.5 })).toThrow(expect.objectContaining({ code: 'OPTION_INVALID', option: 'threads.interOp' }));
-    expect(() => resolveThreads({ spinning: 1 as unknown as boolean })).toThrow(expect.objectContaining({ code: 'OPTION_INVALID', option: 'threads.spinning' }));
-    expect(resolveFastPath(undefined)).toMatchObject({ afterRuns: 20, afterMs: 1000, cacheSize: 2, maxRunMs: Number.POSITIVE_INFINITY });
+    expect(() => resolveThreads({ interOp: 1.5 })).toThrow(
+      expect.objectContaining({ code: 'OPTION_INVALID', option: 'threads.interOp' }),
+    );
+    expect(() => resolveThreads({ spinning: 1 as unknown as boolean })).toThrow(
+      expect.objectContaining({ code: 'OPTION_INVALID', option: 'threads.spinning' }),
+    );
+    expect(resolveFastPath(undefined)).toMatchObject({
+      afterRuns: 20,
+      afterMs: 1000,
+      cacheSize: 2,
+      maxRunMs: Number.POSITIVE_INFINITY,
+    });
     const budget = (resolveFastPath(undefined) as { memoryBudgetMB: number }).memoryBudgetMB;
     expect(budget).toBeGreaterThan(0);
     expect(budget).toBeLessThanOrEqual(availableMemoryMB() * 0.26);
     expect(resolveFastPath({ memoryBudgetMB: 64 })).toMatchObject({ memoryBudgetMB: 64 });
-    expect(() => resolveFastPath({ memoryBudgetMB: -1 })).toThrow(expect.objectContaining({ option: 'fastPath.memoryBudgetMB' }));
+    expect(() => resolveFastPath({ memoryBudgetMB: -1 })).toThrow(
+      expect.objectContaining({ option: 'fastPath.memoryBudgetMB' }),
+    );
     expect(resolveFastPath(false)).toBe(false);
     expect(() => resolveFastPath({ afterMs: -1 })).toThrow(expect.objectContaining({ option: 'fastPath.afterMs' }));
   });
 
   it('fuses at once on a device provider, unless the thresholds were given', () => {
     const fast = resolveFastPath({ memoryBudgetMB: 100 });
-    expect(fastPathPolicy(fast, { memoryBudgetMB: 100 }, 'cpu')).toMatchObject({ eager: false, memoryBudgetBytes: 100 * 1024 ** 2 });
+    expect(fastPathPolicy(fast, { memoryBudgetMB: 100 }, 'cpu')).toMatchObject({
+      eager: false,
+      memoryBudgetBytes: 100 * 1024 ** 2,
+    });
     expect(fastPathPolicy(fast, undefined, 'cuda')).toMatchObject({ eager: true });
     expect(fastPathPolicy(fast, { afterRuns: 5 }, 'dml')).toMatchObject({ eager: false });
     expect(fastPathPolicy(false, false, 'cuda')).toBe(false);
@@ -74,7 +97,11 @@ describe('checkInput', () => {
 
   it('names the offending dimension', () => {
     expect(() => checkInput({ data: new Float32Array(12), dims: [1, 3, 2, 2] }, spec)).toThrow(
-      expect.objectContaining({ code: 'INPUT_INVALID', option: 'input.dims[1]', message: expect.stringContaining('[batch, 1, 2, 2]') }),
+      expect.objectContaining({
+        code: 'INPUT_INVALID',
+        option: 'input.dims[1]',
+        message: expect.stringContaining('[batch, 1, 2, 2]'),
+      }),
     );
   });
 });
@@ -90,6 +117,8 @@ describe('session options', () => {
   it('accept booleans only for boolean options', () => {
     expect(resolveBoolean(undefined, 'x')).toBeUndefined();
     expect(resolveBoolean(false, 'x')).toBe(false);
-    expect(() => resolveBoolean('false', 'cpuMemArena')).toThrow(expect.objectContaining({ code: 'OPTION_INVALID', option: 'cpuMemArena' }));
+    expect(() => resolveBoolean('false', 'cpuMemArena')).toThrow(
+      expect.objectContaining({ code: 'OPTION_INVALID', option: 'cpuMemArena' }),
+    );
   });
 });

@@ -21,7 +21,10 @@ const profile = profileFromObject({
 function longTrace(rows: number): Trace {
   const list: TraceRow[] = [];
   for (let i = 0; i < rows; i++) {
-    list.push({ tMs: i * 1000, values: { 'battery.percent': 100 - ((i / 60) % 100), 'inference.slowdown': i % 3600 < 600 ? 2 : 1 } });
+    list.push({
+      tMs: i * 1000,
+      values: { 'battery.percent': 100 - ((i / 60) % 100), 'inference.slowdown': i % 3600 < 600 ? 2 : 1 },
+    });
   }
   return { name: 'long', signals: ['battery.percent', 'inference.slowdown'], rows: list };
 }

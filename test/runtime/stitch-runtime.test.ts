@@ -44,7 +44,11 @@ describe('StitchRuntime options and errors', () => {
     await using rt = await StitchRuntime.create({ model: tiny.dir, providers: ['cuda', 'cpu'], fastPath: false });
     if (rt.provider === 'cuda') return; // CUDA installed here: nothing to fall back from
     expect(rt.provider).toBe('cpu');
-    expect(rt.providerAttempts[0]).toMatchObject({ provider: 'cuda', ok: false, reason: expect.stringMatching(/cuda/i) });
+    expect(rt.providerAttempts[0]).toMatchObject({
+      provider: 'cuda',
+      ok: false,
+      reason: expect.stringMatching(/cuda/i),
+    });
     const out = await rt.run(input(1));
     expect(out.provider).toBe('cpu');
     expect(out.dims).toEqual([1, ...pkg.manifest.output.shape.slice(1)]);
@@ -59,8 +63,14 @@ describe('StitchRuntime options and errors', () => {
   });
 
   it('rejects bad options and an unknown initial stitch', async () => {
-    await expect(StitchRuntime.create({ model: pkg, threads: { intraOp: 0 } })).rejects.toMatchObject({ code: 'OPTION_INVALID', option: 'threads.intraOp' });
-    await expect(StitchRuntime.create({ model: pkg, fastPath: { cacheSize: 0 } })).rejects.toMatchObject({ code: 'OPTION_INVALID', option: 'fastPath.cacheSize' });
+    await expect(StitchRuntime.create({ model: pkg, threads: { intraOp: 0 } })).rejects.toMatchObject({
+      code: 'OPTION_INVALID',
+      option: 'threads.intraOp',
+    });
+    await expect(StitchRuntime.create({ model: pkg, fastPath: { cacheSize: 0 } })).rejects.toMatchObject({
+      code: 'OPTION_INVALID',
+      option: 'fastPath.cacheSize',
+    });
     await expect(StitchRuntime.create({ model: pkg, cpuMemArena: 'no' as unknown as boolean })).rejects.toMatchObject({
       code: 'OPTION_INVALID',
       option: 'cpuMemArena',
@@ -74,8 +84,18 @@ describe('StitchRuntime options and errors', () => {
 
   it('runs with the CPU memory arena on or off (option, or the profile on a package with costs) and gives the same logits', async () => {
     const x = input(3);
-    await using ref = await StitchRuntime.create({ model: pkg, providers: ['cpu'], fastPath: false, cpuMemArena: true });
-    await using off = await StitchRuntime.create({ model: pkg, providers: ['cpu'], fastPath: false, cpuMemArena: false });
+    await using ref = await StitchRuntime.create({
+      model: pkg,
+      providers: ['cpu'],
+      fastPath: false,
+      cpuMemArena: true,
+    });
+    await using off = await StitchRuntime.create({
+      model: pkg,
+      providers: ['cpu'],
+      fastPath: false,
+      cpuMemArena: false,
+    });
     const want = await ref.run(x);
     const got = await off.run(x);
     expect(got.stitch).toBe(want.stitch);
@@ -85,15 +105,23 @@ describe('StitchRuntime options and errors', () => {
     const image = Float32Array.from({ length: 2 * 28 * 28 }, (_, i) => Math.cos(i * 0.11));
     const common = { model: shipped, providers: ['cpu' as const], worker: false, fastPath: false as const, stitch: 5 };
     await using shippedRef = await StitchRuntime.create(common);
-    await using viaProfile = await StitchRuntime.create({ ...common, profile: { ort: { enableCpuMemArena: true } }, systemSource: false });
+    await using viaProfile = await StitchRuntime.create({
+      ...common,
+      profile: { ort: { enableCpuMemArena: true } },
+      systemSource: false,
+    });
     expect(viaProfile.profile?.ort.enableCpuMemArena).toBe(true);
-    expect(Array.from((await viaProfile.run(image, { stitch: 5 })).logits)).toEqual(Array.from((await shippedRef.run(image, { stitch: 5 })).logits));
+    expect(Array.from((await viaProfile.run(image, { stitch: 5 })).logits)).toEqual(
+      Array.from((await shippedRef.run(image, { stitch: 5 })).logits),
+    );
   });
 
   it('validates setStitch and per-run stitches', async () => {
     await using rt = await StitchRuntime.create({ model: pkg, providers: ['cpu'], worker: false, fastPath: false });
     expect(() => rt.setStitch(999)).toThrow(RuntimeError);
-    expect(() => rt.setStitch(-1)).toThrow(expect.objectContaining({ code: 'STITCH_UNKNOWN', validValues: pkg.manifest.stitches.map((s) => s.id) }));
+    expect(() => rt.setStitch(-1)).toThrow(
+      expect.objectContaining({ code: 'STITCH_UNKNOWN', validValues: pkg.manifest.stitches.map((s) => s.id) }),
+    );
     rt.setStitch(1);
     expect(rt.stitch).toBe(1);
     await expect(rt.run(input(1), { stitch: 42 })).rejects.toMatchObject({ code: 'STITCH_UNKNOWN' });
@@ -115,7 +143,11 @@ describe('StitchRuntime options and errors', () => {
       { data: [1, 2, 3] as unknown as Float32Array, dims: [1, ...fixed] },
     ];
     for (const x of bad) {
-      await expect(rt.run(x)).rejects.toMatchObject({ name: 'RuntimeError', code: 'INPUT_INVALID', message: expect.stringContaining(shape) });
+      await expect(rt.run(x)).rejects.toMatchObject({
+        name: 'RuntimeError',
+        code: 'INPUT_INVALID',
+        message: expect.stringContaining(shape),
+      });
     }
     const ok = await rt.run({ data: input(2), dims: [2, ...fixed] });
     expect(ok.dims[0]).toBe(2);
@@ -186,7 +218,13 @@ describe('StitchRuntime fast path', () => {
       let t = 0;
       let reads = 0;
       const spy: StitchPackage = { ...pkg, pieceBytes: (id) => (reads++, pkg.pieceBytes(id)) };
-      await using rt = await StitchRuntime.create({ model: spy, providers: ['cpu'], worker: false, fastPath: { afterRuns: 2, afterMs: 0, ...fastPath }, now: () => (t += 50) });
+      await using rt = await StitchRuntime.create({
+        model: spy,
+        providers: ['cpu'],
+        worker: false,
+        fastPath: { afterRuns: 2, afterMs: 0, ...fastPath },
+        now: () => (t += 50),
+      });
       const errors: unknown[] = [];
       rt.errors$.subscribe((e) => errors.push(e));
       reads = 0;
@@ -196,16 +234,29 @@ describe('StitchRuntime fast path', () => {
       expect(last.path).toBe(fuses ? 'fused' : 'route');
       expect(errors).toEqual([]);
     }
-    await using small = await StitchRuntime.create({ model: pkg, providers: ['cpu'], worker: false, fastPath: { memoryBudgetMB: 1e-4 } });
-    await expect(small.fuse(small.stitch)).rejects.toMatchObject({ code: 'OPTION_INVALID', option: 'fastPath.memoryBudgetMB' });
+    await using small = await StitchRuntime.create({
+      model: pkg,
+      providers: ['cpu'],
+      worker: false,
+      fastPath: { memoryBudgetMB: 1e-4 },
+    });
+    await expect(small.fuse(small.stitch)).rejects.toMatchObject({
+      code: 'OPTION_INVALID',
+      option: 'fastPath.memoryBudgetMB',
+    });
   });
 
   it('keeps fused sessions within the memory budget, releasing the least recently used', async () => {
-    const weightMB = (id: number) => pkg.routePieces(id).reduce((n, p) => n + (pkg.manifest.pieces[p]?.bytes ?? 0), 0) / 1024 ** 2;
+    const weightMB = (id: number) =>
+      pkg.routePieces(id).reduce((n, p) => n + (pkg.manifest.pieces[p]?.bytes ?? 0), 0) / 1024 ** 2;
     // Room for stitch 4 and 3 together is not there: fusing 3 releases 4.
     const budget = Math.max(weightMB(3), weightMB(4)) * 1.01;
     expect(budget).toBeLessThan(weightMB(3) + weightMB(4));
-    await using rt = await StitchRuntime.create({ model: pkg, providers: ['cpu'], fastPath: { afterRuns: 1e9, cacheSize: 5, memoryBudgetMB: budget } });
+    await using rt = await StitchRuntime.create({
+      model: pkg,
+      providers: ['cpu'],
+      fastPath: { afterRuns: 1e9, cacheSize: 5, memoryBudgetMB: budget },
+    });
     await rt.fuse(4);
     expect((await rt.run(input(1), { stitch: 4 })).path).toBe('fused');
     await rt.fuse(3);
@@ -215,7 +266,13 @@ describe('StitchRuntime fast path', () => {
 
   it('never fuses with fastPath: false', async () => {
     let t = 0;
-    await using rt = await StitchRuntime.create({ model: pkg, providers: ['cpu'], worker: false, fastPath: false, now: () => t });
+    await using rt = await StitchRuntime.create({
+      model: pkg,
+      providers: ['cpu'],
+      worker: false,
+      fastPath: false,
+      now: () => t,
+    });
     for (let i = 0; i < 30; i++) {
       t += 100;
       expect((await rt.run(input(1))).path).toBe('route');

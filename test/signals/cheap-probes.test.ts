@@ -3,13 +3,27 @@ import type { CpuInfo } from 'node:os';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { findLinuxCpuSensor, linuxCpuTemperature, linuxGpuInventory, osCpuLoad } from '../../src/signals/cheap-probes.js';
+import {
+  findLinuxCpuSensor,
+  linuxCpuTemperature,
+  linuxGpuInventory,
+  osCpuLoad,
+} from '../../src/signals/cheap-probes.js';
 
-const cpu = (user: number, idle: number): CpuInfo => ({ model: 'x', speed: 1, times: { user, nice: 0, sys: 0, idle, irq: 0 } });
+const cpu = (user: number, idle: number): CpuInfo => ({
+  model: 'x',
+  speed: 1,
+  times: { user, nice: 0, sys: 0, idle, irq: 0 },
+});
 
 describe('osCpuLoad', () => {
   it('is the busy share of the CPU time elapsed since the previous call, all cores', async () => {
-    const samples = [[cpu(0, 0), cpu(0, 0)], [cpu(100, 100), cpu(50, 150)], [cpu(100, 300), cpu(50, 350)], [cpu(100, 300), cpu(50, 350)]];
+    const samples = [
+      [cpu(0, 0), cpu(0, 0)],
+      [cpu(100, 100), cpu(50, 150)],
+      [cpu(100, 300), cpu(50, 350)],
+      [cpu(100, 300), cpu(50, 350)],
+    ];
     let i = 0;
     const load = osCpuLoad({ read: () => samples[i++] ?? [], primeMs: 0 });
     expect((await load()).currentLoad).toBe(37.5); // 150 busy of 400

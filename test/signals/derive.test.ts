@@ -11,7 +11,11 @@ const source = (readings: SignalSource['readings']): SignalSource => ({ name: 't
 describe('ema', () => {
   it('starts at the first sample and weighs each new sample by alpha', () => {
     scheduler().run(({ cold, expectObservable }) => {
-      expectObservable(cold('a-b-c|', { a: 10, b: 20, c: 30 }).pipe(ema(0.5))).toBe('a-b-c|', { a: 10, b: 15, c: 22.5 });
+      expectObservable(cold('a-b-c|', { a: 10, b: 20, c: 30 }).pipe(ema(0.5))).toBe('a-b-c|', {
+        a: 10,
+        b: 15,
+        c: 22.5,
+      });
     });
   });
 });
@@ -22,12 +26,19 @@ describe('trend', () => {
     ts.run(({ cold, expectObservable }) => {
       // +1 °C every second → 60 °C/min; the window keeps the last 3 s, and the trend needs 1.5 s of it.
       const temps = cold('a 999ms b 999ms c 999ms d 999ms e', { a: 50, b: 51, c: 52, d: 53, e: 50 });
-      expectObservable(temps.pipe(trend(3000, ts))).toBe('u 999ms u 999ms x 999ms x 999ms y', { u: undefined, x: 60, y: -60 });
+      expectObservable(temps.pipe(trend(3000, ts))).toBe('u 999ms u 999ms x 999ms x 999ms y', {
+        u: undefined,
+        x: 60,
+        y: -60,
+      });
     });
   });
 
   it('windowTrend waits until the samples span half the window', () => {
-    const pts = [{ t: 0, v: 40 }, { t: 10_000, v: 41 }];
+    const pts = [
+      { t: 0, v: 40 },
+      { t: 10_000, v: 41 },
+    ];
     expect(windowTrend(pts, 10_000, 30_000)).toBeUndefined();
     expect(windowTrend([...pts, { t: 15_000, v: 41.5 }], 15_000, 30_000)).toBeCloseTo(6);
   });
@@ -35,8 +46,18 @@ describe('trend', () => {
   it('slopePerMinute needs two distinct times', () => {
     expect(slopePerMinute([])).toBeUndefined();
     expect(slopePerMinute([{ t: 5, v: 1 }])).toBeUndefined();
-    expect(slopePerMinute([{ t: 5, v: 1 }, { t: 5, v: 2 }])).toBeUndefined();
-    expect(slopePerMinute([{ t: 0, v: 40 }, { t: 30_000, v: 43 }])).toBeCloseTo(6);
+    expect(
+      slopePerMinute([
+        { t: 5, v: 1 },
+        { t: 5, v: 2 },
+      ]),
+    ).toBeUndefined();
+    expect(
+      slopePerMinute([
+        { t: 0, v: 40 },
+        { t: 30_000, v: 43 },
+      ]),
+    ).toBeCloseTo(6);
   });
 });
 
@@ -51,10 +72,23 @@ describe('deviceState$', () => {
           c: { 'thermal.cpuC': missingReading('timeout') },
         }),
       );
-      const battery = source(() => cold<SignalPatch>('(p|)', { p: { 'battery.percent': missingReading('unavailable') } }));
-      const state$ = deviceState$([temps, battery], { scheduler: ts, smoothing: { 'thermal.cpuC': 0.5 }, trendWindowMs: 20_000 });
+      const battery = source(() =>
+        cold<SignalPatch>('(p|)', { p: { 'battery.percent': missingReading('unavailable') } }),
+      );
+      const state$ = deviceState$([temps, battery], {
+        scheduler: ts,
+        smoothing: { 'thermal.cpuC': 0.5 },
+        trendWindowMs: 20_000,
+      });
       const view = state$.pipe(
-        map((s) => [s.at, s.thermal.cpuC, s.thermal.trendCPerMin, s.quality['thermal.cpuC'], s.battery.percent, s.quality['battery.percent']]),
+        map((s) => [
+          s.at,
+          s.thermal.cpuC,
+          s.thermal.trendCPerMin,
+          s.quality['thermal.cpuC'],
+          s.battery.percent,
+          s.quality['battery.percent'],
+        ]),
       );
       expectObservable(view).toBe('(ab) 9996ms c 4999ms d', {
         a: [0, 60, undefined, 'ok', undefined, 'unavailable'],
@@ -76,7 +110,10 @@ describe('deviceState$', () => {
           b: { 'thermal.cpuC': okReading(80) },
         }),
       );
-      expectObservable(deviceState$([src], { scheduler: ts }).pipe(map((s) => s.thermal.trendCPerMin))).toBe('a 999ms a', { a: 7 });
+      expectObservable(deviceState$([src], { scheduler: ts }).pipe(map((s) => s.thermal.trendCPerMin))).toBe(
+        'a 999ms a',
+        { a: 7 },
+      );
     });
   });
 

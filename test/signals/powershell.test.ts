@@ -35,13 +35,17 @@ describe('PowerShell lease', () => {
   it('leaves other platforms alone', async () => {
     const { calls, control } = fakeControl();
     const lease = new PowerShellLease(control);
-    for (const platform of ['linux', 'darwin'] as const) withPowerShell(platform, lease, new Subject<number>()).subscribe().unsubscribe();
+    for (const platform of ['linux', 'darwin'] as const)
+      withPowerShell(platform, lease, new Subject<number>()).subscribe().unsubscribe();
     await lease.settled();
     expect(calls).toEqual([]);
   });
 
   it('shrugs off a PowerShell that cannot start', async () => {
-    const lease = new PowerShellLease({ start: () => Promise.reject(new Error('no powershell')), release: () => undefined });
+    const lease = new PowerShellLease({
+      start: () => Promise.reject(new Error('no powershell')),
+      release: () => undefined,
+    });
     const sub = withPowerShell('win32', lease, new Subject<number>()).subscribe();
     await expect(lease.settled()).resolves.toBeUndefined();
     sub.unsubscribe();

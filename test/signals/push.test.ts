@@ -47,7 +47,14 @@ describe('InferenceMonitor', () => {
   /** Every reading the monitor emits, as [p50Ms, slowdown] (undefined: unavailable). */
   function watch(mon: InferenceMonitor): (number | undefined)[][] {
     const out: (number | undefined)[][] = [];
-    mon.readings().subscribe((p) => out.push([p['inference.p50Ms']?.value as number | undefined, p['inference.slowdown']?.value as number | undefined]));
+    mon
+      .readings()
+      .subscribe((p) =>
+        out.push([
+          p['inference.p50Ms']?.value as number | undefined,
+          p['inference.slowdown']?.value as number | undefined,
+        ]),
+      );
     return out;
   }
 

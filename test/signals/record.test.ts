@@ -9,14 +9,19 @@ describe('recording readings as a trace CSV', () => {
   it('writes a value, NA for a missing reading, and an empty cell for a signal not in the update', () => {
     const signals = ['battery.percent', 'battery.charging', 'thermal.cpuC'];
     expect(traceCsvHeader(signals)).toBe('t_ms,battery.percent,battery.charging,thermal.cpuC\n');
-    expect(traceCsvRow(1500, { 'battery.percent': okReading(42), 'thermal.cpuC': missingReading('timeout') }, signals)).toBe('1500,42,,NA\n');
+    expect(
+      traceCsvRow(1500, { 'battery.percent': okReading(42), 'thermal.cpuC': missingReading('timeout') }, signals),
+    ).toBe('1500,42,,NA\n');
   });
 
   it('records from the start of the loop, starts a late recording with the latest readings, and names app signals only when asked', () => {
     const scheduler = new VirtualTimeScheduler(VirtualAction, Infinity);
     const recorder = new TraceRecorder();
     recorder.start(scheduler.now());
-    const fake = new FakeSignalSource().at(1000, { 'battery.percent': 80, 'app.fps': 30 }).at(2000, { 'battery.percent': 79 }).at(3000, { 'app.fps': 25 });
+    const fake = new FakeSignalSource()
+      .at(1000, { 'battery.percent': 80, 'app.fps': 30 })
+      .at(2000, { 'battery.percent': 79 })
+      .at(3000, { 'app.fps': 25 });
     const source = recorder.tap(fake, scheduler);
     source.readings(scheduler).subscribe();
     const early: string[] = [];

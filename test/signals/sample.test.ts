@@ -20,8 +20,20 @@ describe('pollProbe', () => {
           maxActive = Math.max(maxActive, active);
           return cold('---(a|)', { a: ++n });
         }).pipe(finalize(() => active--));
-      const out = pollProbe({ probe, toPatch: (v: number) => ({ 'cpu.load': okReading(v) }), signals: ['cpu.load'], periodMs: 2, timeoutMs: 10, scheduler: ts });
-      expectObservable(out.pipe(take(3), map((p) => p['cpu.load']?.value))).toBe('---a---b---(c|)', { a: 1, b: 2, c: 3 });
+      const out = pollProbe({
+        probe,
+        toPatch: (v: number) => ({ 'cpu.load': okReading(v) }),
+        signals: ['cpu.load'],
+        periodMs: 2,
+        timeoutMs: 10,
+        scheduler: ts,
+      });
+      expectObservable(
+        out.pipe(
+          take(3),
+          map((p) => p['cpu.load']?.value),
+        ),
+      ).toBe('---a---b---(c|)', { a: 1, b: 2, c: 3 });
       ts.flush();
       expect(maxActive).toBe(1);
     });
@@ -30,7 +42,14 @@ describe('pollProbe', () => {
   it('times out a hanging probe, marking only its fields, while other probes keep flowing', () => {
     const ts = scheduler();
     ts.run(({ cold, expectObservable }) => {
-      const hanging = pollProbe({ probe: () => NEVER, toPatch: () => ({}), signals: ['thermal.cpuC'], periodMs: 1000, timeoutMs: 1500, scheduler: ts });
+      const hanging = pollProbe({
+        probe: () => NEVER,
+        toPatch: () => ({}),
+        signals: ['thermal.cpuC'],
+        periodMs: 1000,
+        timeoutMs: 1500,
+        scheduler: ts,
+      });
       const flowing = pollProbe({
         probe: () => cold('(a|)', { a: 50 }),
         toPatch: (v: number) => ({ 'cpu.load': okReading(v) }),
@@ -41,7 +60,10 @@ describe('pollProbe', () => {
       const t = missingPatch(['thermal.cpuC'], 'timeout');
       const l: SignalPatch = { 'cpu.load': okReading(50) };
       // The hung probe reports `timeout` at 1.5 s and again 1.5 s after the next tick it takes (2 s).
-      expectObservable(merge(hanging, flowing), '^ 4000ms !').toBe('l 999ms l 499ms t 499ms l 999ms l 499ms t 499ms l', { l, t });
+      expectObservable(merge(hanging, flowing), '^ 4000ms !').toBe(
+        'l 999ms l 499ms t 499ms l 999ms l 499ms t 499ms l',
+        { l, t },
+      );
     });
   });
 
@@ -50,8 +72,17 @@ describe('pollProbe', () => {
     ts.run(({ cold, expectObservable }) => {
       let n = 0;
       const probe = () => (n++ === 0 ? throwError(() => new Error('boom')) : cold('(a|)', { a: 1 }));
-      const out = pollProbe({ probe, toPatch: (v: number) => ({ 'memory.availableMB': okReading(v) }), signals: ['memory.availableMB'], periodMs: 10, scheduler: ts });
-      expectObservable(out.pipe(take(2))).toBe('e 9ms (a|)', { e: missingPatch(['memory.availableMB'], 'error'), a: { 'memory.availableMB': okReading(1) } });
+      const out = pollProbe({
+        probe,
+        toPatch: (v: number) => ({ 'memory.availableMB': okReading(v) }),
+        signals: ['memory.availableMB'],
+        periodMs: 10,
+        scheduler: ts,
+      });
+      expectObservable(out.pipe(take(2))).toBe('e 9ms (a|)', {
+        e: missingPatch(['memory.availableMB'], 'error'),
+        a: { 'memory.availableMB': okReading(1) },
+      });
     });
   });
 
@@ -98,7 +129,10 @@ describe('markStale', () => {
       const a: SignalPatch = { 'gpu.utilization': okReading(40) };
       const s = missingPatch(['gpu.utilization'], 'stale');
       const src = hot('a 1ms a 10ms a 50ms |', { a });
-      expectObservable(src.pipe(markStale(['gpu.utilization'], 5, ts))).toBe('a 1ms a 4ms s 5ms a 4ms s 45ms |', { a, s });
+      expectObservable(src.pipe(markStale(['gpu.utilization'], 5, ts))).toBe('a 1ms a 4ms s 5ms a 4ms s 45ms |', {
+        a,
+        s,
+      });
     });
   });
 });

@@ -5,23 +5,46 @@ import { describe, expect, it } from 'vitest';
 import { nvidiaSmiArgs, nvidiaSmiSource, parseNvidiaSmiLine } from '../../src/signals/nvidia-smi.js';
 import { SIGNAL_NAMES } from '../../src/signals/names.js';
 import { missingPatch, okReading, stateFromReadings, type Reading, type SignalPatch } from '../../src/signals/state.js';
-import { batteryPatch, defaultSystemInformation, hasNvidiaGpu, loadPatch, memoryPatch, systemSource, temperaturePatch, type SystemInformation } from '../../src/signals/system.js';
+import {
+  batteryPatch,
+  defaultSystemInformation,
+  hasNvidiaGpu,
+  loadPatch,
+  memoryPatch,
+  systemSource,
+  temperaturePatch,
+  type SystemInformation,
+} from '../../src/signals/system.js';
 
 const scheduler = () => new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
 
 describe('systeminformation mappers', () => {
   it('reports "no battery" as unavailable, never as 0 %', () => {
-    const p = batteryPatch({ hasBattery: false, percent: 0, isCharging: false, acConnected: true, timeRemaining: null });
+    const p = batteryPatch({
+      hasBattery: false,
+      percent: 0,
+      isCharging: false,
+      acConnected: true,
+      timeRemaining: null,
+    });
     expect(p).toEqual(missingPatch(['battery.percent', 'battery.charging', 'battery.minutesLeft'], 'unavailable'));
   });
 
   it('reads a discharging battery, and drops the time left while charging', () => {
-    expect(batteryPatch({ hasBattery: true, percent: 42, isCharging: false, acConnected: false, timeRemaining: 95 })).toEqual({
+    expect(
+      batteryPatch({ hasBattery: true, percent: 42, isCharging: false, acConnected: false, timeRemaining: 95 }),
+    ).toEqual({
       'battery.percent': okReading(42),
       'battery.charging': okReading(false),
       'battery.minutesLeft': okReading(95),
     });
-    const charging = batteryPatch({ hasBattery: true, percent: 42, isCharging: true, acConnected: true, timeRemaining: 95 });
+    const charging = batteryPatch({
+      hasBattery: true,
+      percent: 42,
+      isCharging: true,
+      acConnected: true,
+      timeRemaining: 95,
+    });
     expect(charging['battery.charging']).toEqual(okReading(true));
     expect(charging['battery.minutesLeft']?.quality).toBe('unavailable');
   });
@@ -59,7 +82,12 @@ describe('nvidia-smi stream', () => {
     expect(parseNvidiaSmiLine('1, 37, 52, 71.23, 1024')).toBeUndefined();
     expect(parseNvidiaSmiLine('1, 37, 52, 71.23, 1024', 1)).toBeDefined();
     expect(parseNvidiaSmiLine('No devices were found')).toBeUndefined();
-    expect(nvidiaSmiArgs(500)).toEqual(['--query-gpu=index,utilization.gpu,temperature.gpu,power.draw,memory.used', '--format=csv,noheader,nounits', '-lms', '500']);
+    expect(nvidiaSmiArgs(500)).toEqual([
+      '--query-gpu=index,utilization.gpu,temperature.gpu,power.draw,memory.used',
+      '--format=csv,noheader,nounits',
+      '-lms',
+      '500',
+    ]);
   });
 
   it('streams lines from one long-lived process, marks silence stale and an exit as error', () => {
@@ -70,7 +98,9 @@ describe('nvidia-smi stream', () => {
         calls.push([cmd, ...args]);
         return cold('a 99ms b 500ms |', { a: '0, 10, 40, 50, 100', b: '0, 20, 41, 55, 110' });
       };
-      const out = nvidiaSmiSource({ periodMs: 100, spawn }).readings(ts).pipe(map((p) => p['gpu.utilization']));
+      const out = nvidiaSmiSource({ periodMs: 100, spawn })
+        .readings(ts)
+        .pipe(map((p) => p['gpu.utilization']));
       expectObservable(out).toBe('a 99ms b 299ms s 200ms (e|)', {
         a: okReading(10),
         b: okReading(20),
@@ -93,7 +123,10 @@ describe('nvidia-smi stream', () => {
 });
 
 /** Collects patches until every device signal has been reported once (and `also` holds). */
-function firstFullReadings(source: ReturnType<typeof systemSource>, also: (r: Record<string, Reading>) => boolean = () => true): Promise<Record<string, Reading>> {
+function firstFullReadings(
+  source: ReturnType<typeof systemSource>,
+  also: (r: Record<string, Reading>) => boolean = () => true,
+): Promise<Record<string, Reading>> {
   const wanted = SIGNAL_NAMES.filter((n) => !n.startsWith('inference.') && n !== 'thermal.trendCPerMin');
   return firstValueFrom(
     source.readings(asyncScheduler).pipe(
@@ -110,11 +143,21 @@ describe('systemSource', () => {
     const fake: SystemInformation = {
       currentLoad: () => Promise.resolve({ currentLoad: 33 }),
       mem: () => Promise.resolve({ available: 512 * 2 ** 20 }),
-      battery: () => Promise.resolve({ hasBattery: true, percent: 64, isCharging: false, acConnected: false, timeRemaining: 120 }),
+      battery: () =>
+        Promise.resolve({ hasBattery: true, percent: 64, isCharging: false, acConnected: false, timeRemaining: 120 }),
       cpuTemperature: () => new Promise(() => undefined), // never answers
       graphics: () => Promise.resolve({ controllers: [{ vendor: 'NVIDIA', model: 'T4' }] }),
     };
-    const readings = await firstFullReadings(systemSource({ si: fake, nvidiaSmi: () => throwError(() => Object.assign(new Error('x'), { code: 'ENOENT' })), fastMs: 100, slowMs: 100, probeTimeoutMs: 200, platform: 'win32' }));
+    const readings = await firstFullReadings(
+      systemSource({
+        si: fake,
+        nvidiaSmi: () => throwError(() => Object.assign(new Error('x'), { code: 'ENOENT' })),
+        fastMs: 100,
+        slowMs: 100,
+        probeTimeoutMs: 200,
+        platform: 'win32',
+      }),
+    );
     expect(readings['cpu.load']).toEqual(okReading(33));
     expect(readings['memory.availableMB']).toEqual(okReading(512));
     expect(readings['battery.percent']).toEqual(okReading(64));
@@ -123,7 +166,11 @@ describe('systemSource', () => {
   });
 
   it('on this machine reports what is missing as unavailable, never as 0, and does not crash', async () => {
-    const [battery, temps, graphics] = await Promise.all([si.battery(), si.cpuTemperature(), defaultSystemInformation().graphics()]);
+    const [battery, temps, graphics] = await Promise.all([
+      si.battery(),
+      si.cpuTemperature(),
+      defaultSystemInformation().graphics(),
+    ]);
     // Default periods: the first CPU-load call primes its counters for ~0.5 s. The wait is for
     // events (every field reported, the load read once), not for a time.
     const readings = await firstFullReadings(systemSource(), (r) => r['cpu.load']?.quality === 'ok');

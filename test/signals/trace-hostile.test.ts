@@ -31,7 +31,9 @@ afterAll(async () => {
 
 describe('CSV traces through a real parser', () => {
   it('accepts a BOM, a quoted header and cells, and CRLF line ends', () => {
-    const t = parseTraceCsv('\uFEFF"t_ms","battery.percent","battery.charging"\r\n# a comment\r\n0,"80",false\r\n1000,79,\r\n');
+    const t = parseTraceCsv(
+      '\uFEFF"t_ms","battery.percent","battery.charging"\r\n# a comment\r\n0,"80",false\r\n1000,79,\r\n',
+    );
     expect(t.signals).toEqual(['battery.percent', 'battery.charging']);
     expect(t.rows).toEqual([
       { tMs: 0, values: { 'battery.percent': 80, 'battery.charging': false } },
@@ -48,7 +50,9 @@ describe('CSV traces through a real parser', () => {
   it('refuses empty and header-only traces', () => {
     expect(thrown(() => parseTraceCsv('')).message).toMatch(/empty/);
     expect(thrown(() => parseTraceCsv('# nothing\n\n')).message).toMatch(/empty/);
-    expect(thrown(() => parseTraceCsv('t_ms,battery.percent\n', { file: 'h.csv' })).message).toMatch(/header but no rows/);
+    expect(thrown(() => parseTraceCsv('t_ms,battery.percent\n', { file: 'h.csv' })).message).toMatch(
+      /header but no rows/,
+    );
     expect(thrown(() => parseTraceJson('[]')).message).toMatch(/no rows/);
     expect(thrown(() => parseTraceJson('{"rows": []}')).message).toMatch(/no rows/);
   });
@@ -61,7 +65,9 @@ describe('CSV traces through a real parser', () => {
     expect(thrown(() => parseTraceCsv('t_ms,battery.percent\n0,-5\n')).message).toMatch(/-5 is below its range/);
     expect(thrown(() => parseTraceCsv('t_ms,cpu.load\n0,-1\n')).field).toBe('line 2, column 2 (cpu.load)');
     expect(thrown(() => parseTraceCsv('t_ms,cpu.load\n0,Infinity\n')).message).toMatch(/finite/);
-    expect(thrown(() => parseTraceJson('[{"t_ms": 0, "battery.percent": 101}]', { file: 'r.json' })).field).toBe('rows[0]["battery.percent"]');
+    expect(thrown(() => parseTraceJson('[{"t_ms": 0, "battery.percent": 101}]', { file: 'r.json' })).field).toBe(
+      'rows[0]["battery.percent"]',
+    );
   });
 
   it('suggests the signal a misspelt column meant', () => {

@@ -5,7 +5,14 @@ import { map } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
 import { SignalError } from '../../src/errors.js';
-import { loadTrace, parseTrace, parseTraceCsv, parseTraceJson, traceDurationMs, traceSource } from '../../src/signals/trace.js';
+import {
+  loadTrace,
+  parseTrace,
+  parseTraceCsv,
+  parseTraceJson,
+  traceDurationMs,
+  traceSource,
+} from '../../src/signals/trace.js';
 
 const scheduler = () => new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
 
@@ -33,7 +40,10 @@ describe('CSV traces', () => {
     const t = parseTraceCsv(CSV, { file: 'x.csv' });
     expect(t.signals).toEqual(['battery.percent', 'battery.charging', 'thermal.cpuC', 'app.frameDeadlineMs']);
     expect(t.rows).toEqual([
-      { tMs: 0, values: { 'battery.percent': 80, 'battery.charging': false, 'thermal.cpuC': 55, 'app.frameDeadlineMs': 16 } },
+      {
+        tMs: 0,
+        values: { 'battery.percent': 80, 'battery.charging': false, 'thermal.cpuC': 55, 'app.frameDeadlineMs': 16 },
+      },
       { tMs: 1000, values: { 'battery.percent': 79, 'thermal.cpuC': null } },
       { tMs: 1000, values: { 'battery.charging': true } },
       { tMs: 3000, values: { 'battery.percent': 78.5, 'thermal.cpuC': 60, 'app.frameDeadlineMs': 8 } },
@@ -66,7 +76,10 @@ describe('CSV traces', () => {
 
 describe('JSON traces', () => {
   it('reads rows from an object or an array; null is unavailable', () => {
-    const rows = [{ t_ms: 0, 'gpu.utilization': 30 }, { t_ms: 500, 'gpu.utilization': null, 'app.x': true }];
+    const rows = [
+      { t_ms: 0, 'gpu.utilization': 30 },
+      { t_ms: 500, 'gpu.utilization': null, 'app.x': true },
+    ];
     const a = parseTraceJson(JSON.stringify({ rows }));
     const b = parseTrace(JSON.stringify(rows));
     expect(a.rows).toEqual(b.rows);
@@ -86,7 +99,9 @@ describe('traceSource', () => {
   it('replays rows at their times in virtual time, rows sharing a time together, then completes', () => {
     const ts = scheduler();
     ts.run(({ expectObservable }) => {
-      const out = traceSource(parseTraceCsv(CSV)).readings(ts).pipe(map((p) => Object.keys(p).length));
+      const out = traceSource(parseTraceCsv(CSV))
+        .readings(ts)
+        .pipe(map((p) => Object.keys(p).length));
       expectObservable(out).toBe('a 999ms (bc) 1996ms (d|)', { a: 4, b: 2, c: 1, d: 3 });
     });
   });
@@ -94,7 +109,9 @@ describe('traceSource', () => {
   it('replays faster with a speed factor', () => {
     const ts = scheduler();
     ts.run(({ expectObservable }) => {
-      const out = traceSource(parseTraceCsv(CSV), { speed: 10 }).readings(ts).pipe(map((p) => Object.keys(p).length));
+      const out = traceSource(parseTraceCsv(CSV), { speed: 10 })
+        .readings(ts)
+        .pipe(map((p) => Object.keys(p).length));
       expectObservable(out).toBe('a 99ms (bc) 196ms (d|)', { a: 4, b: 2, c: 1, d: 3 });
     });
   });
@@ -102,7 +119,9 @@ describe('traceSource', () => {
   it('marks NA readings unavailable', () => {
     const ts = scheduler();
     ts.run(({ expectObservable }) => {
-      const out = traceSource(parseTraceCsv(CSV)).readings(ts).pipe(map((p) => p['thermal.cpuC']));
+      const out = traceSource(parseTraceCsv(CSV))
+        .readings(ts)
+        .pipe(map((p) => p['thermal.cpuC']));
       expectObservable(out).toBe('a 999ms (bc) 1996ms (d|)', {
         a: { value: 55, quality: 'ok' },
         b: { value: undefined, quality: 'unavailable' },
@@ -131,7 +150,12 @@ describe('the shipped example traces', () => {
   const files = readdirSync(dir).filter((f) => f.endsWith('.csv'));
 
   it('are four documented CSV files', () => {
-    expect(files.sort()).toEqual(['gpu-contention.csv', 'heating-throttling.csv', 'laptop-unplugged.csv', 'noisy-sensor.csv']);
+    expect(files.sort()).toEqual([
+      'gpu-contention.csv',
+      'heating-throttling.csv',
+      'laptop-unplugged.csv',
+      'noisy-sensor.csv',
+    ]);
   });
 
   it.each(files)('%s parses and starts with a description', (file) => {

@@ -34,10 +34,21 @@ describe('run, classify and their inputs', () => {
     expectTypeOf<Float32Array>().toMatchTypeOf<RunInput>();
     expectTypeOf<{ data: Float32Array; dims: number[] }>().toMatchTypeOf<RunInput>();
     expectTypeOf<{ pixels: Uint8Array; width: number; height: number; channels: number }>().toMatchTypeOf<RunInput>();
-    expectTypeOf<{ pixels: Uint8ClampedArray; width: number; height: number; channels: number; layout: 'chw' }>().toMatchTypeOf<ImageInput>();
+    expectTypeOf<{
+      pixels: Uint8ClampedArray;
+      width: number;
+      height: number;
+      channels: number;
+      layout: 'chw';
+    }>().toMatchTypeOf<ImageInput>();
     expectTypeOf<ImageInput[]>().toMatchTypeOf<RunInput>();
     expectTypeOf<TensorInput>().toMatchTypeOf<RunInput>();
-    expectTypeOf<{ pixels: Float32Array; width: number; height: number; channels: number }>().not.toMatchTypeOf<ImageInput>();
+    expectTypeOf<{
+      pixels: Float32Array;
+      width: number;
+      height: number;
+      channels: number;
+    }>().not.toMatchTypeOf<ImageInput>();
     expectTypeOf<Uint8Array>().not.toMatchTypeOf<RunInput>();
     expectTypeOf<StitchRuntime['run']>().parameter(0).toEqualTypeOf<RunInput>();
     expectTypeOf<StitchRuntime['run']>().returns.resolves.toEqualTypeOf<RunResult>();
@@ -110,7 +121,10 @@ describe('errors and plain types', () => {
   it('profile and manifest types are plain objects', () => {
     expectTypeOf<Profile['limits']>().toEqualTypeOf<Limits>();
     expectTypeOf<Profile['objective']>().toEqualTypeOf<'max-accuracy' | 'min-cost'>();
-    expectTypeOf<{ name: 'p'; rules: [{ name: 'low'; when: { 'battery.percent': { below: 20 } }; limit: { maxCostFraction: 0.5 } }] }>().toMatchTypeOf<ProfileInput>();
+    expectTypeOf<{
+      name: 'p';
+      rules: [{ name: 'low'; when: { 'battery.percent': { below: 20 } }; limit: { maxCostFraction: 0.5 } }];
+    }>().toMatchTypeOf<ProfileInput>();
     expectTypeOf<Manifest['output']['labels']>().toEqualTypeOf<string[] | undefined>();
     expectTypeOf<NonNullable<Manifest['preprocess']>['layout']>().toEqualTypeOf<'NCHW' | 'NHWC'>();
   });

@@ -11,7 +11,14 @@ import type { Writable } from 'node:stream';
 import type * as CliProgress from 'cli-progress';
 import type { Options as BarOptions, Params as BarParams, SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
-import { buildPackage, type AnchorInput, type BuildOptions, type BuildProgress, type BuildResult, type BuildStep } from '../../builder/index.js';
+import {
+  buildPackage,
+  type AnchorInput,
+  type BuildOptions,
+  type BuildProgress,
+  type BuildResult,
+  type BuildStep,
+} from '../../builder/index.js';
 import type { RoutesMode } from '../../builder/index.js';
 import { requireOptional } from '../../base/optional.js';
 import { isStitchnetError, OptionError } from '../../errors.js';
@@ -158,13 +165,20 @@ const collect = (value: string, previous: string[] | undefined): string[] => [..
 /** The builder's options for the command line's. */
 export function buildOptionsOf(o: BuildCliOptions): BuildOptions {
   if (o.ids && o.ids.length !== o.anchors.length) {
-    throw new OptionError('OPTION_INVALID', `--ids has ${o.ids.length} names for ${o.anchors.length} anchors`, { option: '--ids', hint: 'Give one id per anchor, in the same order' });
+    throw new OptionError('OPTION_INVALID', `--ids has ${o.ids.length} names for ${o.anchors.length} anchors`, {
+      option: '--ids',
+      hint: 'Give one id per anchor, in the same order',
+    });
   }
   if (o.boundaries && o.boundaries.length !== o.anchors.length) {
-    throw new OptionError('OPTION_INVALID', `--boundaries was given ${o.boundaries.length} times for ${o.anchors.length} anchors`, {
-      option: '--boundaries',
-      hint: 'Repeat --boundaries once per anchor, in the anchors’ order; write "auto" for an anchor whose boundaries are detected',
-    });
+    throw new OptionError(
+      'OPTION_INVALID',
+      `--boundaries was given ${o.boundaries.length} times for ${o.anchors.length} anchors`,
+      {
+        option: '--boundaries',
+        hint: 'Repeat --boundaries once per anchor, in the anchors’ order; write "auto" for an anchor whose boundaries are detected',
+      },
+    );
   }
   const anchors = o.anchors.map((file, i): AnchorInput => {
     const b = o.boundaries?.[i];
@@ -175,17 +189,28 @@ export function buildOptionsOf(o: BuildCliOptions): BuildOptions {
     };
   });
   if ((o.mean === undefined) !== (o.std === undefined)) {
-    throw new OptionError('OPTION_INVALID', `${o.mean ? '--mean' : '--std'} was given without ${o.mean ? '--std' : '--mean'}`, {
-      option: o.mean ? '--std' : '--mean',
-      hint: 'Give --mean and --std together (one value, or one per channel)',
-    });
+    throw new OptionError(
+      'OPTION_INVALID',
+      `${o.mean ? '--mean' : '--std'} was given without ${o.mean ? '--std' : '--mean'}`,
+      {
+        option: o.mean ? '--std' : '--mean',
+        hint: 'Give --mean and --std together (one value, or one per channel)',
+      },
+    );
   }
-  if (o.std?.some((s) => s <= 0)) throw new OptionError('OPTION_INVALID', `--std values must be positive, got ${o.std.join(',')}`, { option: '--std' });
-  if (o.scale !== undefined && o.mean === undefined) {
-    throw new OptionError('OPTION_INVALID', '--scale needs --mean and --std, so that the package declares the whole preprocessing', {
-      option: '--scale',
-      hint: 'For pixels in 0..255 normalised to 0..1, pass --scale 1/255 --mean 0 --std 1',
+  if (o.std?.some((s) => s <= 0))
+    throw new OptionError('OPTION_INVALID', `--std values must be positive, got ${o.std.join(',')}`, {
+      option: '--std',
     });
+  if (o.scale !== undefined && o.mean === undefined) {
+    throw new OptionError(
+      'OPTION_INVALID',
+      '--scale needs --mean and --std, so that the package declares the whole preprocessing',
+      {
+        option: '--scale',
+        hint: 'For pixels in 0..255 normalised to 0..1, pass --scale 1/255 --mean 0 --std 1',
+      },
+    );
   }
   if (o.profile === undefined) {
     for (const [flag, v] of [
@@ -193,7 +218,11 @@ export function buildOptionsOf(o: BuildCliOptions): BuildOptions {
       ['--warmup', o.warmup],
       ['--rounds', o.rounds],
     ] as const) {
-      if (v !== undefined) throw new OptionError('OPTION_INVALID', `${flag} only applies when profiling`, { option: flag, hint: `Add --profile <provider> (e.g. --profile cpu), or drop ${flag}` });
+      if (v !== undefined)
+        throw new OptionError('OPTION_INVALID', `${flag} only applies when profiling`, {
+          option: flag,
+          hint: `Add --profile <provider> (e.g. --profile cpu), or drop ${flag}`,
+        });
     }
   }
   const preprocess = {
@@ -277,32 +306,85 @@ function summary(r: BuildResult): string {
 export function registerBuild(program: Command): void {
   program
     .command('build')
-    .description('Build a stitch package from ONNX anchors: split, fit the stitching layers, cost, evaluate, profile, write and verify.')
+    .description(
+      'Build a stitch package from ONNX anchors: split, fit the stitching layers, cost, evaluate, profile, write and verify.',
+    )
     .requiredOption('--anchors <files...>', 'anchor ONNX models of one family, smallest first')
     .requiredOption('--out <dir>', 'package folder to write')
-    .option('--calib <data>', 'calibration data for the least-squares fit: an IDX file, a .npy images file, or a folder with a sub-folder of images per class')
-    .option('--calib-samples <n>', 'use at most this many calibration samples (default: all)', positiveInt('--calib-samples'))
-    .option('--eval <data>', 'labelled evaluation data for top-1 accuracy and the Pareto frontier (same formats; labels found next to the images)')
+    .option(
+      '--calib <data>',
+      'calibration data for the least-squares fit: an IDX file, a .npy images file, or a folder with a sub-folder of images per class',
+    )
+    .option(
+      '--calib-samples <n>',
+      'use at most this many calibration samples (default: all)',
+      positiveInt('--calib-samples'),
+    )
+    .option(
+      '--eval <data>',
+      'labelled evaluation data for top-1 accuracy and the Pareto frontier (same formats; labels found next to the images)',
+    )
     .option('--eval-labels <file>', 'the labels file of --eval, when it is not found by name')
-    .option('--eval-samples <n>', 'use at most this many evaluation samples (default: all)', positiveInt('--eval-samples'))
-    .option('--routes <mode>', 'v1: SN-Net one-way stitches; v2: SN-Netv2 two-way routes (SL, LS, LSL, SLS)', oneOf('--routes', ROUTES), 'v1')
-    .option('--stitch-weights <file>', 'stitching-layer weights from a training run (stitchnet-stitch-weights/1 JSON) instead of fitting')
-    .option('--profile <provider>', `measure every stitch's latency on this provider (${PROVIDER_NAMES.join(', ')})`, oneOf('--profile', PROVIDER_NAMES))
+    .option(
+      '--eval-samples <n>',
+      'use at most this many evaluation samples (default: all)',
+      positiveInt('--eval-samples'),
+    )
+    .option(
+      '--routes <mode>',
+      'v1: SN-Net one-way stitches; v2: SN-Netv2 two-way routes (SL, LS, LSL, SLS)',
+      oneOf('--routes', ROUTES),
+      'v1',
+    )
+    .option(
+      '--stitch-weights <file>',
+      'stitching-layer weights from a training run (stitchnet-stitch-weights/1 JSON) instead of fitting',
+    )
+    .option(
+      '--profile <provider>',
+      `measure every stitch's latency on this provider (${PROVIDER_NAMES.join(', ')})`,
+      oneOf('--profile', PROVIDER_NAMES),
+    )
     .option('--batch <list>', 'batch sizes to profile, comma-separated (default 1)', intList('--batch'))
     .option('--warmup <n>', 'uncounted profiling rounds (default 3)', nonNegativeInt('--warmup'))
     .option('--rounds <n>', 'counted profiling rounds per batch size (default 20)', positiveInt('--rounds'))
-    .option('--mean <list>', 'per-channel mean subtracted from the input, e.g. 0.485,0.456,0.406 (with --std)', numberList('--mean'))
+    .option(
+      '--mean <list>',
+      'per-channel mean subtracted from the input, e.g. 0.485,0.456,0.406 (with --std)',
+      numberList('--mean'),
+    )
     .option('--std <list>', 'per-channel standard deviation the input is divided by (with --mean)', numberList('--std'))
-    .option('--scale <x>', 'raw values are multiplied by this before (x − mean) / std, e.g. 1/255 (needs --mean, --std)', positiveNumber('--scale'))
+    .option(
+      '--scale <x>',
+      'raw values are multiplied by this before (x − mean) / std, e.g. 1/255 (needs --mean, --std)',
+      positiveNumber('--scale'),
+    )
     .option('--layout <layout>', 'layout of the model input: NCHW or NHWC (default NCHW)', oneOf('--layout', LAYOUTS))
-    .option('--labels <names>', 'class names, comma-separated or @file with one per line (default: the --eval folder’s class names)')
-    .option('--ids <list>', 'anchor ids used in routes, comma-separated (default: the file names)', (v: string) => v.split(',').map((s) => s.trim()))
-    .option('--boundaries <tensors>', 'residual-stream tensor names (depth + 1, comma-separated) when detection fails; repeat once per anchor, "auto" to detect', collect)
+    .option(
+      '--labels <names>',
+      'class names, comma-separated or @file with one per line (default: the --eval folder’s class names)',
+    )
+    .option('--ids <list>', 'anchor ids used in routes, comma-separated (default: the file names)', (v: string) =>
+      v.split(',').map((s) => s.trim()),
+    )
+    .option(
+      '--boundaries <tensors>',
+      'residual-stream tensor names (depth + 1, comma-separated) when detection fails; repeat once per anchor, "auto" to detect',
+      collect,
+    )
     .option('--name <name>', 'package name (default: the --out folder name)')
     .option('--description <text>', 'package description')
-    .option('--batch-size <n>', 'samples per run when capturing activations and evaluating (default 32)', positiveInt('--batch-size'))
+    .option(
+      '--batch-size <n>',
+      'samples per run when capturing activations and evaluating (default 32)',
+      positiveInt('--batch-size'),
+    )
     .option('--ridge <x>', 'relative ridge term of the least-squares fit (default 1e-6)', positiveNumber('--ridge'))
-    .option('--threads <n>', 'ONNX Runtime intra-op threads (default: available cores, at most 4)', positiveInt('--threads'))
+    .option(
+      '--threads <n>',
+      'ONNX Runtime intra-op threads (default: available cores, at most 4)',
+      positiveInt('--threads'),
+    )
     .option('--json', 'print the result as JSON on stdout')
     .action(async (o: BuildCliOptions) => {
       const options = buildOptionsOf(o);

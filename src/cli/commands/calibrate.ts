@@ -44,7 +44,8 @@ export function calibrationRows(report: CalibrationReport, manifest: Manifest): 
     p95Ms: e.p95Ms ?? null,
     samples: e.samples,
     source: e.source,
-    packageP50Ms: manifest.stitches.find((s) => s.id === e.stitch)?.latency?.[report.provider]?.[String(e.batch)]?.p50Ms ?? null,
+    packageP50Ms:
+      manifest.stitches.find((s) => s.id === e.stitch)?.latency?.[report.provider]?.[String(e.batch)]?.p50Ms ?? null,
   }));
 }
 
@@ -72,12 +73,21 @@ export function registerCalibrate(program: Command): void {
     .command('calibrate')
     .description("Measure this device's latency of a package's candidate stitches and fill the calibration cache")
     .argument('<package>', 'stitch package folder')
-    .option('--provider <name>', 'execution provider to measure (default: the first that works, as create() picks it)', oneOf('--provider', PROVIDER_NAMES))
+    .option(
+      '--provider <name>',
+      'execution provider to measure (default: the first that works, as create() picks it)',
+      oneOf('--provider', PROVIDER_NAMES),
+    )
     .option('--batch <sizes>', 'batch sizes to measure, comma-separated (default 1)', intList('--batch'))
     .option('--rounds <n>', 'counted rounds per batch size (default 15)', positiveInt('--rounds'))
-    .option('--warmup <n>', 'uncounted rounds first (default 2)', (v: string) => (v === '0' ? 0 : positiveInt('--warmup')(v)))
+    .option('--warmup <n>', 'uncounted rounds first (default 2)', (v: string) =>
+      v === '0' ? 0 : positiveInt('--warmup')(v),
+    )
     .option('--budget <ms>', 'time budget, ms (default: none, every candidate measured fully)', positiveInt('--budget'))
-    .option('--profile <file>', "calibrate the stitches this profile restricts itself to (default: the package's frontier)")
+    .option(
+      '--profile <file>',
+      "calibrate the stitches this profile restricts itself to (default: the package's frontier)",
+    )
     .option('--cache-dir <dir>', 'stitchnet cache folder (default: $STITCHNET_CACHE_DIR, else the OS cache folder)')
     .option('--json', 'print the calibration as JSON on stdout')
     .action(async (dir: string, o: CalibrateCliOptions) => {
@@ -87,13 +97,23 @@ export function registerCalibrate(program: Command): void {
         ...(o.provider ? { providers: [o.provider] } : {}),
         ...(o.profile !== undefined ? { profile: o.profile, watchProfile: false } : {}),
         ...(o.cacheDir !== undefined ? { cacheDir: o.cacheDir } : {}),
-        calibrate: { batches: o.batch ?? [1], budgetMs: o.budget ?? Number.POSITIVE_INFINITY, ...(o.rounds ? { rounds: o.rounds } : {}), ...(o.warmup !== undefined ? { warmup: o.warmup } : {}) },
+        calibrate: {
+          batches: o.batch ?? [1],
+          budgetMs: o.budget ?? Number.POSITIVE_INFINITY,
+          ...(o.rounds ? { rounds: o.rounds } : {}),
+          ...(o.warmup !== undefined ? { warmup: o.warmup } : {}),
+        },
         systemSource: false,
         fastPath: false,
       });
       const report = rt.calibration;
       await rt.close();
-      if (!report) throw new OptionError('OPTION_INVALID', `${dir}: the package's input has symbolic dimensions besides the batch, so it cannot be calibrated`, { option: '<package>' });
+      if (!report)
+        throw new OptionError(
+          'OPTION_INVALID',
+          `${dir}: the package's input has symbolic dimensions besides the batch, so it cannot be calibrated`,
+          { option: '<package>' },
+        );
       const rows = calibrationRows(report, pkg.manifest);
       if (o.json) {
         const { stitches: _, ...rest } = report;
@@ -101,7 +121,9 @@ export function registerCalibrate(program: Command): void {
       } else {
         process.stdout.write(`${formatCalibration(report, rows)}\n`);
       }
-      process.stderr.write(`${report.cache === 'hit' ? 'from the cache' : `measured ${report.measured} figures`} in ${Math.round(report.ms)} ms; cache ${report.file}\n`);
+      process.stderr.write(
+        `${report.cache === 'hit' ? 'from the cache' : `measured ${report.measured} figures`} in ${Math.round(report.ms)} ms; cache ${report.file}\n`,
+      );
       if (report.cacheError) process.stderr.write(`warning: the cache could not be written: ${report.cacheError}\n`);
     });
 }

@@ -69,7 +69,12 @@ function randomInputs(pkg: StitchPackage, count: number): Dataset {
   const size = shape.reduce((a, b) => a * b, 1);
   const next = seededRandom(7);
   const data = Float32Array.from({ length: size * count }, () => next() * 2 - 1);
-  return { name: 'random inputs', size: count, sampleShape: shape, batch: (start, n) => data.slice(start * size, (start + n) * size) };
+  return {
+    name: 'random inputs',
+    size: count,
+    sampleShape: shape,
+    batch: (start, n) => data.slice(start * size, (start + n) * size),
+  };
 }
 
 /** What the demo runs on. */
@@ -104,7 +109,9 @@ async function setUp(o: DemoCliOptions, root: string): Promise<DemoSetup> {
     samples = o.samples ?? path.join(trained, 'samples');
   } else {
     const cache = o.cache ?? defaultCacheDir();
-    process.stderr.write(`The trained Fashion-MNIST family is not installed (npm install ${FAMILY_PACKAGE}); using a random-weight stand-in from ${cache}.\n`);
+    process.stderr.write(
+      `The trained Fashion-MNIST family is not installed (npm install ${FAMILY_PACKAGE}); using a random-weight stand-in from ${cache}.\n`,
+    );
     const reporter = stepReporter(process.stderr);
     try {
       const demo = await randomDemoPackage(cache, reporter.progress);
@@ -122,9 +129,23 @@ async function setUp(o: DemoCliOptions, root: string): Promise<DemoSetup> {
   const m = pkg.manifest;
   const images = samples === undefined ? undefined : findSamples(samples);
   if (o.samples !== undefined && images === undefined) {
-    throw new OptionError('OPTION_INVALID', `No IDX images at ${o.samples}`, { option: '--samples', hint: 'Give an IDX images file (…-images-idx3-ubyte, labels next to it) or a folder holding one' });
+    throw new OptionError('OPTION_INVALID', `No IDX images at ${o.samples}`, {
+      option: '--samples',
+      hint: 'Give an IDX images file (…-images-idx3-ubyte, labels next to it) or a folder holding one',
+    });
   }
-  const data = images === undefined ? randomInputs(pkg, 64) : await openDataset(images, { shape: m.input.shape, layout: m.preprocess?.layout ?? 'NCHW', ...(m.preprocess ? { preprocess: m.preprocess } : {}) }, { option: '--samples' });
+  const data =
+    images === undefined
+      ? randomInputs(pkg, 64)
+      : await openDataset(
+          images,
+          {
+            shape: m.input.shape,
+            layout: m.preprocess?.layout ?? 'NCHW',
+            ...(m.preprocess ? { preprocess: m.preprocess } : {}),
+          },
+          { option: '--samples' },
+        );
   const catalog = m.stitches.every((s) => s.macs !== undefined && s.macs > 0) ? catalogFromManifest(m) : undefined;
   return { pkg, catalog, data, random };
 }
@@ -182,7 +203,9 @@ async function runDemo(o: DemoCliOptions): Promise<void> {
   // With --json the live view goes to stderr and stdout holds the summary alone.
   const screen = o.json ? process.stderr : process.stdout;
   const m = pkg.manifest;
-  const signals = trace ? `trace ${o.trace} (${formatClock(traceDurationMs(trace))}${speed !== 1 ? ` played ${speed.toFixed(speed < 10 ? 1 : 0)}× faster` : ''})` : "this machine's sensors";
+  const signals = trace
+    ? `trace ${o.trace} (${formatClock(traceDurationMs(trace))}${speed !== 1 ? ` played ${speed.toFixed(speed < 10 ? 1 : 0)}× faster` : ''})`
+    : "this machine's sensors";
   screen.write(
     [
       `Model ${m.name}: ${m.stitches.length} stitches; profile ${rt.profile?.name ?? profile}; provider ${rt.provider}; signals: ${signals}`,
@@ -228,26 +251,58 @@ async function runDemo(o: DemoCliOptions): Promise<void> {
   const end = performance.now();
   if (o.json) process.stdout.write(`${JSON.stringify(summaryJson(stats, catalog, end, t0), null, 2)}\n`);
   else process.stdout.write(`\n${summaryText(stats, catalog, end, random)}`);
-  if (o.record !== undefined) screen.write(`Recorded every reading the policy saw to ${o.record} (replay it: stitchnet simulate --model ${pkg.dir} --profile ${profile} --trace ${o.record})\n`);
-  if (random) process.stderr.write('Reminder: random weights; the accuracy above means nothing (npm install @stitchnet/fmnist-vit for the trained family).\n');
+  if (o.record !== undefined)
+    screen.write(
+      `Recorded every reading the policy saw to ${o.record} (replay it: stitchnet simulate --model ${pkg.dir} --profile ${profile} --trace ${o.record})\n`,
+    );
+  if (random)
+    process.stderr.write(
+      'Reminder: random weights; the accuracy above means nothing (npm install @stitchnet/fmnist-vit for the trained family).\n',
+    );
 }
 
 export function registerDemo(program: Command): void {
   program
     .command('demo')
-    .description('Run a stitch package live under a profile with this machine’s signals (or a trace): active stitch, MACs, latency, accuracy, device readings and every switch with its reason.')
-    .option('--model <dir>', 'stitch package (default: models/fmnist-vit if present, else a random-weight stand-in built into the cache)')
+    .description(
+      'Run a stitch package live under a profile with this machine’s signals (or a trace): active stitch, MACs, latency, accuracy, device readings and every switch with its reason.',
+    )
+    .option(
+      '--model <dir>',
+      'stitch package (default: models/fmnist-vit if present, else a random-weight stand-in built into the cache)',
+    )
     .option('--profile <file|name>', 'profile: a file, or a shipped profile by name (default: balanced)')
     .option('--duration <s>', 'seconds to run', positiveNumber('--duration'), 20)
     .option('--samples <path>', 'IDX images (labels next to them) or a folder holding them (default: <model>/samples)')
     .option('--trace <file>', 'drive the signals from a recorded trace instead of the sensors (see examples/traces)')
-    .option('--speed <x>', 'with --trace: replay speed (default: the whole trace within --duration)', positiveNumber('--speed'))
-    .option('--cache <dir>', 'where the random-weight stand-in is built (default: $XDG_CACHE_HOME/stitchnet or ~/.cache/stitchnet)')
-    .option('--record <file.csv>', 'write every reading the policy saw (inference latencies included) to a trace CSV that simulate replays to the same switches')
-    .option('--json', 'print the summary as JSON on stdout (switches, time and runs per stitch, accuracy); the live view goes to stderr')
-    .option('--provider <list>', `execution providers in order of preference, comma-separated (${PROVIDER_NAMES.join(', ')})`, (v: string) => v.split(',').map((p) => oneOf('--provider', PROVIDER_NAMES)(p.trim())))
+    .option(
+      '--speed <x>',
+      'with --trace: replay speed (default: the whole trace within --duration)',
+      positiveNumber('--speed'),
+    )
+    .option(
+      '--cache <dir>',
+      'where the random-weight stand-in is built (default: $XDG_CACHE_HOME/stitchnet or ~/.cache/stitchnet)',
+    )
+    .option(
+      '--record <file.csv>',
+      'write every reading the policy saw (inference latencies included) to a trace CSV that simulate replays to the same switches',
+    )
+    .option(
+      '--json',
+      'print the summary as JSON on stdout (switches, time and runs per stitch, accuracy); the live view goes to stderr',
+    )
+    .option(
+      '--provider <list>',
+      `execution providers in order of preference, comma-separated (${PROVIDER_NAMES.join(', ')})`,
+      (v: string) => v.split(',').map((p) => oneOf('--provider', PROVIDER_NAMES)(p.trim())),
+    )
     .action(async (o: DemoCliOptions) => {
-      if (o.speed !== undefined && o.trace === undefined) throw new OptionError('OPTION_INVALID', '--speed only applies to --trace', { option: '--speed', hint: 'Add --trace <file>, or drop --speed' });
+      if (o.speed !== undefined && o.trace === undefined)
+        throw new OptionError('OPTION_INVALID', '--speed only applies to --trace', {
+          option: '--speed',
+          hint: 'Add --trace <file>, or drop --speed',
+        });
       await runDemo(o);
     });
 }

@@ -31,7 +31,9 @@ function progressWriter(stream: NodeJS.WriteStream): (p: FetchProgress) => void 
 export function registerFetch(program: Command): void {
   program
     .command('fetch')
-    .description('Download a stitch package from the URL of its stitchnet.json, every file verified against the pinned sha256; prints the folder.')
+    .description(
+      'Download a stitch package from the URL of its stitchnet.json, every file verified against the pinned sha256; prints the folder.',
+    )
     .argument('<url>', "URL of the package's stitchnet.json (http, https or file)")
     .requiredOption('--sha256 <hex>', 'sha256 of that stitchnet.json (pins the manifest and, through it, every piece)')
     .option('--out <dir>', 'folder to write the package to (default: the cache, named by the sha256)')

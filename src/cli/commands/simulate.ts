@@ -40,10 +40,14 @@ export function missingFigures(catalog: StitchCatalog, name: string): string[] {
   const stitches = [...catalog.stitches.values()];
   const out: string[] = [];
   if (stitches.every((s) => s.accuracy === undefined)) {
-    out.push(`${name} has no accuracy figures: "max-accuracy" ranks stitches by cost instead, and minAccuracy limits are never met (build it with --eval)`);
+    out.push(
+      `${name} has no accuracy figures: "max-accuracy" ranks stitches by cost instead, and minAccuracy limits are never met (build it with --eval)`,
+    );
   }
   if (catalog.providers.length === 0) {
-    out.push(`${name} has no latency profile: maxLatencyMs limits are never met and inference.slowdown has no reference (build it with --profile <provider>)`);
+    out.push(
+      `${name} has no latency profile: maxLatencyMs limits are never met and inference.slowdown has no reference (build it with --profile <provider>)`,
+    );
   }
   return out;
 }
@@ -59,25 +63,38 @@ export function signalsNotInTrace(profile: Profile, trace: Trace): string[] {
   };
   for (const rule of profile.rules) walk(rule.when);
   // The temperature trend is derived from the temperatures when the trace does not give it.
-  const derived = trace.signals.some((s) => s === 'thermal.cpuC' || s === 'thermal.gpuC') ? ['thermal.trendCPerMin'] : [];
+  const derived = trace.signals.some((s) => s === 'thermal.cpuC' || s === 'thermal.gpuC')
+    ? ['thermal.trendCPerMin']
+    : [];
   return [...read].filter((s) => !trace.signals.includes(s) && !derived.includes(s));
 }
 
 /** The MACs of a stitch in the report's one unit. */
-const macsOf = (catalog: StitchCatalog, unit: MacsUnit, id: number | undefined) => (id === undefined ? '' : formatMacs(catalog.stitches.get(id)?.macs ?? 0, unit));
+const macsOf = (catalog: StitchCatalog, unit: MacsUnit, id: number | undefined) =>
+  id === undefined ? '' : formatMacs(catalog.stitches.get(id)?.macs ?? 0, unit);
 
 /** The switches and the summary as text; every MACs figure in one unit (that of the package's costliest stitch). */
-export function formatSimulation(sim: Simulation, catalog: StitchCatalog, header: string, color: ReturnType<typeof styler> = (_, t) => t): string {
+export function formatSimulation(
+  sim: Simulation,
+  catalog: StitchCatalog,
+  header: string,
+  color: ReturnType<typeof styler> = (_, t) => t,
+): string {
   const unit = macsUnit([...catalog.stitches.values()].map((s) => s.macs));
   const lines = [color('bold', header), ''];
   const switches = sim.replay.switches;
   const clocks = switches.map((s) => formatClock(s.at));
   const pad = Math.max(0, ...clocks.map((c) => c.length));
   switches.forEach((s, i) => {
-    const move = s.from === undefined ? `stitch ${s.to} (${macsOf(catalog, unit, s.to)})` : `stitch ${s.from} → ${s.to} (${macsOf(catalog, unit, s.from)} → ${macsOf(catalog, unit, s.to)})`;
+    const move =
+      s.from === undefined
+        ? `stitch ${s.to} (${macsOf(catalog, unit, s.to)})`
+        : `stitch ${s.from} → ${s.to} (${macsOf(catalog, unit, s.from)} → ${macsOf(catalog, unit, s.to)})`;
     const waited = s.direction === 'upgrade' || s.wantedForMs > 0 ? `, wanted for ${formatClock(s.wantedForMs)}` : '';
     const direction = s.direction.padEnd(7);
-    lines.push(`${(clocks[i] as string).padStart(pad)}  ${s.direction === 'degrade' ? color('yellow', direction) : s.direction === 'upgrade' ? color('green', direction) : direction}  ${move}${waited}`);
+    lines.push(
+      `${(clocks[i] as string).padStart(pad)}  ${s.direction === 'degrade' ? color('yellow', direction) : s.direction === 'upgrade' ? color('green', direction) : direction}  ${move}${waited}`,
+    );
     lines.push(`${' '.repeat(pad)}  ${s.decision.reason.summary}`);
   });
   const moves = switches.filter((s) => s.direction !== 'initial');
@@ -86,10 +103,18 @@ export function formatSimulation(sim: Simulation, catalog: StitchCatalog, header
     '',
     `${moves.length} switch${moves.length === 1 ? '' : 'es'} after the initial choice (${degrades} down, ${moves.length - degrades} up) over ${formatClock(sim.endMs)}`,
   );
-  const rows = sim.timePerStitch.map((t) => [String(t.stitch), unit.format(catalog.stitches.get(t.stitch)?.macs ?? 0), formatClock(t.ms), formatShare(t.ms, sim.endMs)]);
+  const rows = sim.timePerStitch.map((t) => [
+    String(t.stitch),
+    unit.format(catalog.stitches.get(t.stitch)?.macs ?? 0),
+    formatClock(t.ms),
+    formatShare(t.ms, sim.endMs),
+  ]);
   const table = [['stitch', unit.name, 'time', 'share'], ...rows];
   const widths = [0, 1, 2, 3].map((c) => Math.max(...table.map((r) => (r[c] as string).length)));
-  for (const r of table) lines.push(`  ${r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c] as number) : cell.padStart(widths[c] as number))).join('  ')}`);
+  for (const r of table)
+    lines.push(
+      `  ${r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c] as number) : cell.padStart(widths[c] as number))).join('  ')}`,
+    );
   lines.push(
     `Over budget (no stitch met every limit): ${formatClock(sim.overBudgetMs)} (${formatShare(sim.overBudgetMs, sim.endMs)})`,
     `Active stitch outside the limits in force (over budget, or a switch waiting out the dwell): ${formatClock(sim.outOfLimitsMs)} (${formatShare(sim.outOfLimitsMs, sim.endMs)})`,
@@ -98,7 +123,12 @@ export function formatSimulation(sim: Simulation, catalog: StitchCatalog, header
 }
 
 /** The simulation as JSON. */
-export function simulationReport(sim: Simulation, catalog: StitchCatalog, about: { model: string; profile: string; trace: string }, plot: string[]) {
+export function simulationReport(
+  sim: Simulation,
+  catalog: StitchCatalog,
+  about: { model: string; profile: string; trace: string },
+  plot: string[],
+) {
   return {
     ...about,
     durationMs: sim.endMs,
@@ -110,13 +140,27 @@ export function simulationReport(sim: Simulation, catalog: StitchCatalog, about:
       wantedForMs: s.wantedForMs,
       fromMacs: s.from === undefined ? null : (catalog.stitches.get(s.from)?.macs ?? null),
       toMacs: catalog.stitches.get(s.to)?.macs ?? null,
-      rules: s.decision.reason.rules.map((r) => ({ name: r.name, held: r.held, readings: r.readings.map((x) => ({ signal: x.signal, value: x.value ?? null, test: x.test, relaxed: x.relaxed })) })),
+      rules: s.decision.reason.rules.map((r) => ({
+        name: r.name,
+        held: r.held,
+        readings: r.readings.map((x) => ({
+          signal: x.signal,
+          value: x.value ?? null,
+          test: x.test,
+          relaxed: x.relaxed,
+        })),
+      })),
       limits: s.decision.limits,
       limitSources: s.decision.reason.limitSources,
       overBudget: s.decision.reason.overBudget,
       reason: s.decision.reason.summary,
     })),
-    timePerStitch: sim.timePerStitch.map((t) => ({ stitch: t.stitch, macs: catalog.stitches.get(t.stitch)?.macs ?? null, ms: t.ms, fraction: sim.endMs > 0 ? t.ms / sim.endMs : 0 })),
+    timePerStitch: sim.timePerStitch.map((t) => ({
+      stitch: t.stitch,
+      macs: catalog.stitches.get(t.stitch)?.macs ?? null,
+      ms: t.ms,
+      fraction: sim.endMs > 0 ? t.ms / sim.endMs : 0,
+    })),
     overBudgetMs: sim.overBudgetMs,
     outOfLimitsMs: sim.outOfLimitsMs,
     decisions: sim.decisions,
@@ -127,19 +171,35 @@ export function simulationReport(sim: Simulation, catalog: StitchCatalog, about:
 export function registerSimulate(program: Command): void {
   program
     .command('simulate')
-    .description('Replay a device trace through a profile and a package in virtual time: every stitch switch with its reason, time per stitch, time over budget, and a timeline plot.')
+    .description(
+      'Replay a device trace through a profile and a package in virtual time: every stitch switch with its reason, time per stitch, time over budget, and a timeline plot.',
+    )
     .requiredOption('--model <dir>', 'the stitch package (only its manifest is read)')
-    .requiredOption('--profile <file|name>', 'the profile (YAML or JSON), or a shipped profile by name (balanced, battery-saver, …)')
+    .requiredOption(
+      '--profile <file|name>',
+      'the profile (YAML or JSON), or a shipped profile by name (balanced, battery-saver, …)',
+    )
     .requiredOption('--trace <file>', 'the device trace (.csv or .json; see examples/traces)')
-    .option('--plot <file>', 'write the timeline plot to <file>; its extension (.svg or .png) picks the format; repeat for both', collectPlot)
+    .option(
+      '--plot <file>',
+      'write the timeline plot to <file>; its extension (.svg or .png) picks the format; repeat for both',
+      collectPlot,
+    )
     .addOption(new Option('--out <file>').hideHelp())
     .addOption(new Option('--png').hideHelp())
-    .option('--provider <name>', 'whose latency profile the latency limits use (default: cpu if profiled, else the first profiled)')
+    .option(
+      '--provider <name>',
+      'whose latency profile the latency limits use (default: cpu if profiled, else the first profiled)',
+    )
     .option('--batch <n>', 'batch size whose latency profile applies (default 1)', positiveInt('--batch'))
     .option('--width <px>', 'width of the plot panels in pixels (default 720)', positiveInt('--width'))
     .option('--json', 'print the result as JSON on stdout')
     .action(async (o: SimulateCliOptions) => {
-      if (o.out !== undefined) throw replacedOption('--out', `Plots are written with --plot <file>, the extension picking the format: --plot ${o.out}`);
+      if (o.out !== undefined)
+        throw replacedOption(
+          '--out',
+          `Plots are written with --plot <file>, the extension picking the format: --plot ${o.out}`,
+        );
       if (o.png) throw replacedOption('--png', 'Ask for the PNG file itself: --plot timeline.svg --plot timeline.png');
       const targets = plotTargets('--plot', plotValues(o.plot));
       const pkg = await readPackage(o.model, { verifyHashes: false, loadModels: false });
@@ -156,14 +216,17 @@ export function registerSimulate(program: Command): void {
       const name = pkg.manifest.name;
       for (const w of missingFigures(catalog, name)) warn(w);
       const absent = signalsNotInTrace(profile, trace);
-      if (absent.length > 0) note(`the trace has no ${absent.join(', ')}: rules on ${absent.length === 1 ? 'it' : 'them'} see no reading`);
+      if (absent.length > 0)
+        note(`the trace has no ${absent.join(', ')}: rules on ${absent.length === 1 ? 'it' : 'them'} see no reading`);
 
       // Every state and decision is kept only for a plot: without one, memory stays bounded on long traces.
       const sim = simulate({ trace, profile, catalog, provider: o.provider, batch: o.batch, keep: targets.length > 0 });
       let written: string[] = [];
       if (targets.length > 0) {
         const title = `${path.basename(o.trace)} × ${profile.name ?? path.basename(o.profile)} on ${name}`;
-        const svg = await renderSvg(timelineSpec(sim, trace, profile, catalog, { title, ...(o.width !== undefined ? { width: o.width } : {}) }));
+        const svg = await renderSvg(
+          timelineSpec(sim, trace, profile, catalog, { title, ...(o.width !== undefined ? { width: o.width } : {}) }),
+        );
         written = await writePlot(targets, svg, svgToPng);
       }
       const about = { model: name, profile: profile.name ?? o.profile, trace: o.trace };

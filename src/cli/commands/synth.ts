@@ -8,7 +8,15 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { note } from '../style.js';
 import { OptionError } from '../../errors.js';
-import { DEIT_B, DEIT_S, DEIT_TI, buildVitModel, randomVitWeights, writeModel, type VitConfig } from '../../onnx/index.js';
+import {
+  DEIT_B,
+  DEIT_S,
+  DEIT_TI,
+  buildVitModel,
+  randomVitWeights,
+  writeModel,
+  type VitConfig,
+} from '../../onnx/index.js';
 import { intList, oneOf, positiveInt } from '../options.js';
 
 /** The families `--preset` names: DeiT-Ti/S/B, and a tiny 28×28 greyscale family. */
@@ -51,7 +59,9 @@ export function synthConfigs(o: SynthOptions): [string, VitConfig][] {
   }
   const heads = o.heads ?? o.dims.map((d) => Math.max(1, Math.round(d / 64)));
   if (heads.length !== o.dims.length) {
-    throw new OptionError('OPTION_INVALID', `--heads has ${heads.length} values but --dims has ${o.dims.length}`, { option: '--heads' });
+    throw new OptionError('OPTION_INVALID', `--heads has ${heads.length} values but --dims has ${o.dims.length}`, {
+      option: '--heads',
+    });
   }
   const given = o.dims;
   const dims = [...given].sort((a, b) => a - b);
@@ -77,7 +87,11 @@ export function registerSynth(program: Command): void {
     .command('vit')
     .description('Write DeiT-style ViT anchors (random weights) as whole ONNX models, smallest first.')
     .requiredOption('--out <dir>', 'output folder')
-    .option('--preset <name>', 'deit (DeiT-Ti/S/B, 224×224) or tiny (28×28 greyscale)', oneOf('--preset', Object.keys(PRESETS) as (keyof typeof PRESETS)[]))
+    .option(
+      '--preset <name>',
+      'deit (DeiT-Ti/S/B, 224×224) or tiny (28×28 greyscale)',
+      oneOf('--preset', Object.keys(PRESETS) as (keyof typeof PRESETS)[]),
+    )
     .option('--dims <list>', 'token widths, e.g. 192,384,768', intList('--dims'))
     .option('--heads <list>', 'attention heads per anchor (default dim/64)', intList('--heads'))
     .option('--depth <n>', 'blocks per anchor', positiveInt('--depth'), 12)

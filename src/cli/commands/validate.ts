@@ -11,9 +11,23 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { isStitchnetError } from '../../errors.js';
-import { catalogFromManifest, checkProfileForCatalog, latencyProvider, unmetLimits, type EffectiveLimits, type StitchCatalog } from '../../policy/index.js';
+import {
+  catalogFromManifest,
+  checkProfileForCatalog,
+  latencyProvider,
+  unmetLimits,
+  type EffectiveLimits,
+  type StitchCatalog,
+} from '../../policy/index.js';
 import { readPackage } from '../../package/index.js';
-import { resolveProfileFile, validateProfileText, type Limits, type Profile, type ProfileCheckIssue, type ProfileIssue } from '../../profiles/index.js';
+import {
+  resolveProfileFile,
+  validateProfileText,
+  type Limits,
+  type Profile,
+  type ProfileCheckIssue,
+  type ProfileIssue,
+} from '../../profiles/index.js';
 
 interface ValidateCliOptions {
   model?: string;
@@ -59,14 +73,22 @@ const finding = (severity: Finding['severity'], i: ProfileIssue): Finding => ({
 
 /** `a` and `b` together, the strictest value of each limit winning (as the policy combines them). */
 function strictest(a: Limits, b: Limits): EffectiveLimits {
-  const min = (x: number | undefined, y: number | undefined) => (x === undefined ? y : y === undefined ? x : Math.min(x, y));
-  const list = <T>(v: T | readonly T[] | undefined): readonly T[] | undefined => (v === undefined ? undefined : Array.isArray(v) ? v : [v as T]);
-  const both = <T>(x: readonly T[] | undefined, y: readonly T[] | undefined) => (x && y ? x.filter((v) => y.includes(v)) : (x ?? y));
+  const min = (x: number | undefined, y: number | undefined) =>
+    x === undefined ? y : y === undefined ? x : Math.min(x, y);
+  const list = <T>(v: T | readonly T[] | undefined): readonly T[] | undefined =>
+    v === undefined ? undefined : Array.isArray(v) ? v : [v as T];
+  const both = <T>(x: readonly T[] | undefined, y: readonly T[] | undefined) =>
+    x && y ? x.filter((v) => y.includes(v)) : (x ?? y);
   const out: { -readonly [K in keyof EffectiveLimits]: EffectiveLimits[K] } = {};
   const maxCostFraction = min(a.maxCostFraction, b.maxCostFraction);
   const maxMacs = min(a.maxMacs, b.maxMacs);
   const maxLatencyMs = min(a.maxLatencyMs, b.maxLatencyMs);
-  const minAccuracy = a.minAccuracy === undefined ? b.minAccuracy : b.minAccuracy === undefined ? a.minAccuracy : Math.max(a.minAccuracy, b.minAccuracy);
+  const minAccuracy =
+    a.minAccuracy === undefined
+      ? b.minAccuracy
+      : b.minAccuracy === undefined
+        ? a.minAccuracy
+        : Math.max(a.minAccuracy, b.minAccuracy);
   const provider = both(list(a.provider), list(b.provider));
   const stitches = both(a.stitches, b.stitches);
   if (maxCostFraction !== undefined) out.maxCostFraction = maxCostFraction;
@@ -95,15 +117,24 @@ export function unmeetableLimits(profile: Profile, model: ModelCheck): ProfileCh
     });
   };
   const issues: ProfileCheckIssue[] = [];
-  const hint = 'The policy then runs the cheapest stitch, flagged "over budget"; loosen the limit if that is not intended';
+  const hint =
+    'The policy then runs the cheapest stitch, flagged "over budget"; loosen the limit if that is not intended';
   if (!feasible(strictest(profile.limits, {}))) {
     // Every rule inherits the problem; one warning says it.
-    issues.push({ path: ['limits'], message: `No stitch of ${model.name} meets these limits, so every decision is over budget`, hint });
+    issues.push({
+      path: ['limits'],
+      message: `No stitch of ${model.name} meets these limits, so every decision is over budget`,
+      hint,
+    });
     return issues;
   }
   profile.rules.forEach((rule, i) => {
     if (!feasible(strictest(profile.limits, rule.limit))) {
-      issues.push({ path: ['rules', i, 'limit'], message: `No stitch of ${model.name} meets the limits of rule "${rule.name}" (with the profile's limits)`, hint });
+      issues.push({
+        path: ['rules', i, 'limit'],
+        message: `No stitch of ${model.name} meets the limits of rule "${rule.name}" (with the profile's limits)`,
+        hint,
+      });
     }
   });
   return issues;
@@ -117,14 +148,39 @@ export async function validateProfileFile(file: string, model?: ModelCheck): Pro
   } catch (e) {
     if (isStitchnetError(e)) {
       const validValues = e.validValues ? [...e.validValues] : null;
-      return { file, valid: false, name: null, findings: [{ severity: 'error', line: null, column: null, field: '(file)', message: e.message, hint: e.hint ?? 'Check the path', validValues }] };
+      return {
+        file,
+        valid: false,
+        name: null,
+        findings: [
+          {
+            severity: 'error',
+            line: null,
+            column: null,
+            field: '(file)',
+            message: e.message,
+            hint: e.hint ?? 'Check the path',
+            validValues,
+          },
+        ],
+      };
     }
     const code = (e as { code?: string }).code;
     return {
       file,
       valid: false,
       name: null,
-      findings: [{ severity: 'error', line: null, column: null, field: '(file)', message: `Cannot read the profile${code ? ` (${code})` : ''}`, hint: 'Check the path', validValues: null }],
+      findings: [
+        {
+          severity: 'error',
+          line: null,
+          column: null,
+          field: '(file)',
+          message: `Cannot read the profile${code ? ` (${code})` : ''}`,
+          hint: 'Check the path',
+          validValues: null,
+        },
+      ],
     };
   }
   const check = model ? (p: Profile) => checkProfileForCatalog(p, model.catalog) : undefined;
@@ -146,13 +202,18 @@ export function formatReport(r: ProfileReport, model?: ModelCheck): string {
     if (f.hint) lines.push(`    hint: ${f.hint}`);
     const values = f.validValues?.map(String);
     // Signal hints already list the names; don't repeat them.
-    if (values && values.length > 0 && !(f.hint ?? '').includes(values[0] as string)) lines.push(`    valid values: ${values.join(', ')}`);
+    if (values && values.length > 0 && !(f.hint ?? '').includes(values[0] as string))
+      lines.push(`    valid values: ${values.join(', ')}`);
   }
   const errors = r.findings.filter((f) => f.severity === 'error').length;
   const warnings = r.findings.length - errors;
   const against = model ? ` for ${model.name} (${model.catalog.stitches.size} stitches)` : '';
   const also = warnings > 0 ? ` with ${warnings} warning${warnings > 1 ? 's' : ''}` : '';
-  lines.push(r.valid ? `${r.file}: valid${against}${also}` : `${r.file}: invalid, ${errors} problem${errors > 1 ? 's' : ''}${also}`);
+  lines.push(
+    r.valid
+      ? `${r.file}: valid${against}${also}`
+      : `${r.file}: invalid, ${errors} problem${errors > 1 ? 's' : ''}${also}`,
+  );
   return `${lines.join('\n')}\n`;
 }
 
@@ -165,9 +226,17 @@ export async function modelCheck(dir: string): Promise<ModelCheck> {
 export function registerValidate(program: Command): void {
   program
     .command('validate')
-    .description('Check profiles: every problem with file:line:column and a hint; with --model, also against a stitch package. Exit 0 valid, 1 invalid, 2 bad options.')
-    .argument('<profiles...>', 'profile files (YAML or JSON), or shipped profiles by name (balanced, battery-saver, performance, thermal-guard)')
-    .option('--model <dir>', 'also check the profile against this stitch package (stitch ids, figures the limits need, limits no stitch meets)')
+    .description(
+      'Check profiles: every problem with file:line:column and a hint; with --model, also against a stitch package. Exit 0 valid, 1 invalid, 2 bad options.',
+    )
+    .argument(
+      '<profiles...>',
+      'profile files (YAML or JSON), or shipped profiles by name (balanced, battery-saver, performance, thermal-guard)',
+    )
+    .option(
+      '--model <dir>',
+      'also check the profile against this stitch package (stitch ids, figures the limits need, limits no stitch meets)',
+    )
     .option('--json', 'print the result as JSON on stdout')
     .action(async (files: string[], o: ValidateCliOptions) => {
       const model = o.model === undefined ? undefined : await modelCheck(o.model);
@@ -175,7 +244,13 @@ export function registerValidate(program: Command): void {
       for (const file of files) reports.push(await validateProfileFile(file, model));
       const valid = reports.every((r) => r.valid);
       if (o.json) {
-        const report = { valid, model: model ? { dir: path.resolve(model.dir), name: model.name, stitches: model.catalog.stitches.size } : null, profiles: reports };
+        const report = {
+          valid,
+          model: model
+            ? { dir: path.resolve(model.dir), name: model.name, stitches: model.catalog.stitches.size }
+            : null,
+          profiles: reports,
+        };
         process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
       } else {
         process.stdout.write(reports.map((r) => formatReport(r, model)).join(''));
