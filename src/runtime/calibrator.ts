@@ -51,6 +51,8 @@ export interface CalibrationReport {
   readonly batches: readonly number[];
   /** The figure of each candidate (and of every stitch measured since) at each batch size measured, now. */
   readonly stitches: readonly CalibrationEntry[];
+  /** Figures lowered since `create()` because this device kept running the stitch markedly faster. */
+  readonly refined: number;
 }
 
 /** What {@link Calibrator.start} needs. */
@@ -92,7 +94,18 @@ export function engineRunner(
  * {@link Calibrator.request} measures a stitch (at a batch size) that has no figure yet, in the
  * background, one at a time.
  */
+/**
+ * A route observed below this fraction of its measured figure, over a whole window, replaces the figure
+ * (a calibration taken on a busy machine would otherwise read every idle run as a speed-up and hide
+ * real contention).
+ */
+export const REFINE_BELOW = 0.8;
+
 export class Calibrator {
+  /** Figures lowered online by {@link refine}. */
+  private refined = 0;
+  /** Cache writes of lowered figures, in order; `close()` waits for them. */
+  private writing: Promise<void> = Promise.resolve();
   /** Reported when a background measurement or a cache write fails. */
   onError: (e: StitchnetError) => void = () => undefined;
   private readonly queue: { stitch: number; batch: number }[] = [];
@@ -112,6 +125,7 @@ export class Calibrator {
       cache: 'miss',
       mode: 'eager',
       ms: 0,
+      refined: 0,
       measured: 0,
       file,
       cacheError: undefined,
@@ -156,7 +170,7 @@ export class Calibrator {
     const batches = [...new Set([...this.init.settings.batches, ...this.table.entries().map((e) => e.batch)])].sort(
       (a, b) => a - b,
     );
-    return { ...this.report_, stitches: this.table.list(ids, batches) };
+    return { ...this.report_, stitches: this.table.list(ids, batches), refined: this.refined };
   }
 
   /** A counter that moves whenever a background measurement starts or ends (runs across a change share the engine with it). */
@@ -185,11 +199,33 @@ export class Calibrator {
     });
   }
 
+  /**
+   * Learns the baseline online: when this device runs a stitch's route markedly faster than its
+   * measured figure over a whole window of runs (the figure, or the cache it came from, was taken
+   * while the machine was busy), the figure is lowered to what is observed now and the cache is
+   * rewritten. A slower observation never raises it: that is what `inference.slowdown` reports.
+   * Returns whether the figure changed.
+   */
+  refine(stitch: number, batch: number, observedMs: number): boolean {
+    const entry = this.table.entry(stitch, batch);
+    if (this.closed || !entry || !(observedMs > 0) || observedMs >= entry.p50Ms * REFINE_BELOW) return false;
+    const p95Ms = Math.max(observedMs, entry.p95Ms * (observedMs / entry.p50Ms));
+    this.table.set({ ...entry, p50Ms: observedMs, p95Ms, at: new Date().toISOString() });
+    this.refined++;
+    this.writing = this.writing.then(() =>
+      this.persist().then((error) => {
+        if (error !== undefined) this.onError(cacheWriteError(this.file, error));
+      }),
+    );
+    return true;
+  }
+
   /** Stops taking requests and waits for the measurement in progress. */
   async close(): Promise<void> {
     this.closed = true;
     this.queue.length = 0;
     await this.worker;
+    await this.writing;
   }
 
   private async drain(): Promise<void> {

@@ -477,8 +477,10 @@ export class StitchRuntime {
       const batch = dims[0] ?? 1;
       this.batch = batch;
       // A run that shared the engine with a background calibration says nothing about the device.
-      if (epoch === this.calibrator?.epoch && !this.calibrator?.busy)
+      if (epoch === this.calibrator?.epoch && !this.calibrator?.busy) {
         this.adaptive.recordRun(stitch, ms, batch, out.path);
+        this.refineBaseline(stitch, batch, out.path);
+      }
       // With a policy, the active stitch gets this device's figure at this batch size (lazily).
       if (opts.stitch === undefined && this.adaptive.profile !== undefined) this.calibrator?.request(stitch, batch);
       return { logits: out.data, dims: out.dims, stitch, path: out.path, provider, ms };
@@ -567,6 +569,13 @@ export class StitchRuntime {
     this.decisions$.subscribe((d) => {
       if (!this.closing) calibrator.request(d.stitch, this.batch);
     });
+  }
+
+  /** Lowers this device's figure of a stitch's route when it keeps running markedly faster (Calibrator.refine). */
+  private refineBaseline(stitch: number, batch: number, path: string): void {
+    if (!this.calibrator || path !== 'route') return;
+    const observed = this.adaptive.observedMs(stitch, 'route');
+    if (observed !== undefined) this.calibrator.refine(stitch, batch, observed);
   }
 
   /** `await using rt = await StitchRuntime.create(…)` closes it at the end of the scope. */

@@ -46,6 +46,7 @@ export interface InferenceMonitorOptions {
 interface Sample {
   readonly at: number;
   readonly stitch: number | undefined;
+  readonly path: string | undefined;
   readonly ms: number;
   readonly ratio: number | undefined;
 }
@@ -101,15 +102,20 @@ export class InferenceMonitor extends PushSource {
     }
     const at = this.scheduler.now();
     const ratio = positive(run.expectedMs) ? run.observedMs / run.expectedMs : undefined;
-    this.samples.push({ at, stitch: run.stitch, ms: run.observedMs, ratio });
+    this.samples.push({ at, stitch: run.stitch, path: run.path, ms: run.observedMs, ratio });
     this.prune(at);
     this.emit({ 'inference.p50Ms': this.p50Reading(run.stitch), 'inference.slowdown': this.slowdownReading() });
   }
 
-  /** The median observed time of `stitch` over the window (ms), once it has `minSamples` runs there. */
-  observedMs(stitch: number): number | undefined {
+  /**
+   * The median observed time of `stitch` over the window (ms), once it has `minSamples` runs there;
+   * with `path`, of its runs on that path only (`'route'` or `'fused'`).
+   */
+  observedMs(stitch: number, path?: string): number | undefined {
     this.prune(this.scheduler.now());
-    const times = this.samples.filter((s) => s.stitch === stitch).map((s) => s.ms);
+    const times = this.samples
+      .filter((s) => s.stitch === stitch && (path === undefined || s.path === path))
+      .map((s) => s.ms);
     return times.length >= this.minSamples ? median(times) : undefined;
   }
 

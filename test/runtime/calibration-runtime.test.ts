@@ -135,6 +135,41 @@ describe('calibration at create()', () => {
     }
   });
 
+  it('lowers a figure online when the stitch keeps running markedly faster here, and caches the lower one', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'stitchnet-cal-refine-'));
+    try {
+      // The runtime's clock times runs (calibration is timed by performance.now): every run reads as 1 µs.
+      let t = 0;
+      const options: StitchRuntimeOptions = {
+        model: pkg,
+        providers: ['cpu'],
+        worker: false,
+        fastPath: false,
+        systemSource: false,
+        cacheDir: dir,
+        now: () => (t += 0.0005),
+      };
+      const rt = await StitchRuntime.create(options);
+      const stitch = rt.stitch;
+      const figure = (r: typeof rt.calibration) => r?.stitches.find((e) => e.stitch === stitch && e.batch === 1)?.p50Ms;
+      const before = figure(rt.calibration);
+      if (before === undefined) throw new Error('the starting stitch is calibrated');
+      const input = sample(pkg);
+      for (let i = 0; i < 12; i++) await rt.run(input);
+      const report = rt.calibration;
+      await rt.close();
+      expect(report?.refined).toBe(1);
+      const after = figure(report);
+      expect(after).toBeLessThan(before * 0.8);
+      const again = await StitchRuntime.create({ ...options, now: undefined });
+      expect(again.calibration).toMatchObject({ cache: 'hit' });
+      expect(figure(again.calibration)).toBe(after);
+      await again.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('is off with calibrate: false, and rejects a bad calibrate option', async () => {
     const rt = await StitchRuntime.create({
       model: pkg,
