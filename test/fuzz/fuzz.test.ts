@@ -23,7 +23,7 @@ import { sample, tinyPackage, withFigures } from '../adaptive/helpers.js';
 import { anyValue, mutatedText, mutatedValue } from './arbitraries.js';
 
 const root = path.resolve(import.meta.dirname, '..', '..');
-const RUNS = Number(process.env.FUZZ_RUNS ?? 100);
+const RUNS = Number(process.env.FUZZ_RUNS ?? 300);
 const SEED =
   process.env.FUZZ_SEED !== undefined ? Number(process.env.FUZZ_SEED) : process.env.FUZZ_RUNS ? Date.now() : 20261201;
 vi.setConfig({ testTimeout: Math.max(60_000, RUNS * 300), hookTimeout: 120_000 });
