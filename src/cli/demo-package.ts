@@ -11,6 +11,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { cacheRoot } from '../base/cache-dir.js';
 import { seededRandom } from '../base/random.js';
 import { buildPackage, type BuildProgress } from '../builder/index.js';
 import { buildVitModel, randomVitWeights, writeModel } from '../onnx/index.js';
@@ -21,9 +22,9 @@ const DEMO_PACKAGE_VERSION = 1;
 const SIDE = 28;
 const CLASSES = 10;
 
-/** The default cache folder: `$XDG_CACHE_HOME/stitchnet` or `~/.cache/stitchnet`. */
+/** The default cache folder of the random-weight stand-in: stitchnet's cache folder. */
 export function defaultCacheDir(): string {
-  return path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'stitchnet');
+  return cacheRoot();
 }
 
 /**

@@ -10,8 +10,8 @@
  */
 import { createReadStream, createWriteStream, existsSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
+import { cacheRoot } from '../base/cache-dir.js';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { OptionError, PackageError } from '../errors.js';
@@ -51,17 +51,6 @@ export interface FetchPackageOptions {
 
 const SHA256 = /^[0-9a-f]{64}$/;
 
-/** The OS cache folder of stitchnet: `STITCHNET_CACHE_DIR`, else per-platform defaults. */
-export function defaultCacheDir(): string {
-  const env = process.env.STITCHNET_CACHE_DIR;
-  if (env) return env;
-  const home = os.homedir();
-  if (process.platform === 'win32')
-    return path.join(process.env.LOCALAPPDATA ?? path.join(home, 'AppData', 'Local'), 'stitchnet', 'Cache');
-  if (process.platform === 'darwin') return path.join(home, 'Library', 'Caches', 'stitchnet');
-  return path.join(process.env.XDG_CACHE_HOME ?? path.join(home, '.cache'), 'stitchnet');
-}
-
 /**
  * Downloads the stitch package whose manifest is at `url` (http, https or file) into a local
  * folder and returns that folder, ready for `StitchRuntime.create({ model: dir })`.
@@ -79,7 +68,7 @@ export function defaultCacheDir(): string {
 export async function fetchPackage(url: string | URL, options: FetchPackageOptions): Promise<string> {
   const base = checkUrl(url);
   const pin = checkPin(options?.sha256);
-  const dest = path.resolve(options.dir ?? path.join(options.cacheDir ?? defaultCacheDir(), 'packages', pin));
+  const dest = path.resolve(options.dir ?? path.join(cacheRoot(options.cacheDir), 'packages', pin));
   if (await isComplete(dest, pin)) return dest;
   if (options.dir !== undefined) await refuseOtherContent(dest);
   const partial = `${dest}.partial`;

@@ -10,5 +10,5 @@ export type { ManifestDraft, PieceDraft, WritePackageInput } from './write.js';
 export { expandRoute } from './route.js';
 export { hashFile, sha256 } from './hash.js';
 export { parseManifest, checkManifest, shapesEqual } from './validate.js';
-export { fetchPackage, defaultCacheDir } from './fetch.js';
+export { fetchPackage } from './fetch.js';
 export type { FetchPackageOptions, FetchProgress } from './fetch.js';

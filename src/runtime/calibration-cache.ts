@@ -9,17 +9,19 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { cpus, homedir } from 'node:os';
+import { cpus } from 'node:os';
 import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { z } from 'zod';
+import { CACHE_DIR_ENV, cacheRoot } from '../base/cache-dir.js';
 import { OptionError } from '../errors.js';
+
+export { CACHE_DIR_ENV, cacheRoot };
 
 /** Format tag of a calibration file. */
 export const CALIBRATION_FORMAT = 'stitchnet-calibration/1';
 
 /** The environment variable that moves stitchnet's cache folder. */
-export const CACHE_DIR_ENV = 'STITCHNET_CACHE_DIR';
 
 /** Everything a measured latency depends on besides the stitch and the batch size. */
 export interface CalibrationKey {
@@ -79,27 +81,6 @@ export function cpuIdentity(): CalibrationKey['cpu'] {
 /** sha256 (hex) of a manifest, as its canonical JSON. */
 export function manifestHash(manifest: unknown): string {
   return createHash('sha256').update(JSON.stringify(manifest)).digest('hex');
-}
-
-/**
- * stitchnet's cache folder: `cacheDir` if given, else `$STITCHNET_CACHE_DIR`, else the OS cache
- * folder (`$XDG_CACHE_HOME` or `~/.cache` on Linux, `~/Library/Caches` on macOS, `%LOCALAPPDATA%`
- * on Windows) + `stitchnet`.
- */
-export function cacheRoot(
-  cacheDir?: string,
-  env: NodeJS.ProcessEnv = process.env,
-  platform: NodeJS.Platform = process.platform,
-  home: string = homedir(),
-): string {
-  if (cacheDir !== undefined && cacheDir !== '') return path.resolve(cacheDir);
-  const fromEnv = env[CACHE_DIR_ENV];
-  if (fromEnv !== undefined && fromEnv !== '') return path.resolve(fromEnv);
-  if (platform === 'win32')
-    return path.join(env.LOCALAPPDATA || path.join(home, 'AppData', 'Local'), 'stitchnet', 'Cache');
-  if (platform === 'darwin') return path.join(home, 'Library', 'Caches', 'stitchnet');
-  const xdg = env.XDG_CACHE_HOME;
-  return path.join(xdg !== undefined && path.isAbsolute(xdg) ? xdg : path.join(home, '.cache'), 'stitchnet');
 }
 
 /**

@@ -208,7 +208,7 @@ export class Calibrator {
    */
   refine(stitch: number, batch: number, observedMs: number): boolean {
     const entry = this.table.entry(stitch, batch);
-    if (this.closed || !entry || !(observedMs > 0) || observedMs >= entry.p50Ms * REFINE_BELOW) return false;
+    if (!entry || !this.couldRefine(stitch, batch, observedMs)) return false;
     const p95Ms = Math.max(observedMs, entry.p95Ms * (observedMs / entry.p50Ms));
     this.table.set({ ...entry, p50Ms: observedMs, p95Ms, at: new Date().toISOString() });
     this.refined++;
@@ -218,6 +218,12 @@ export class Calibrator {
       }),
     );
     return true;
+  }
+
+  /** Whether a latency of `observedMs` is low enough to lower the stitch's measured figure (see {@link refine}). */
+  couldRefine(stitch: number, batch: number, observedMs: number): boolean {
+    const entry = this.table.entry(stitch, batch);
+    return !this.closed && entry !== undefined && observedMs > 0 && observedMs < entry.p50Ms * REFINE_BELOW;
   }
 
   /** Stops taking requests and waits for the measurement in progress. */

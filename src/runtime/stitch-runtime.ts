@@ -479,7 +479,7 @@ export class StitchRuntime {
       // A run that shared the engine with a background calibration says nothing about the device.
       if (epoch === this.calibrator?.epoch && !this.calibrator?.busy) {
         this.adaptive.recordRun(stitch, ms, batch, out.path);
-        this.refineBaseline(stitch, batch, out.path);
+        this.refineBaseline(stitch, batch, out.path, ms);
       }
       // With a policy, the active stitch gets this device's figure at this batch size (lazily).
       if (opts.stitch === undefined && this.adaptive.profile !== undefined) this.calibrator?.request(stitch, batch);
@@ -572,8 +572,9 @@ export class StitchRuntime {
   }
 
   /** Lowers this device's figure of a stitch's route when it keeps running markedly faster (Calibrator.refine). */
-  private refineBaseline(stitch: number, batch: number, path: string): void {
-    if (!this.calibrator || path !== 'route') return;
+  private refineBaseline(stitch: number, batch: number, path: string, ms: number): void {
+    // The window's median is taken only when this run alone could lower the figure (off the hot path otherwise).
+    if (!this.calibrator?.couldRefine(stitch, batch, ms) || path !== 'route') return;
     const observed = this.adaptive.observedMs(stitch, 'route');
     if (observed !== undefined) this.calibrator.refine(stitch, batch, observed);
   }

@@ -282,7 +282,7 @@ export function registerDemo(program: Command): void {
     )
     .option(
       '--cache <dir>',
-      'where the random-weight stand-in is built (default: $XDG_CACHE_HOME/stitchnet or ~/.cache/stitchnet)',
+      'where the random-weight stand-in is built (default: $STITCHNET_CACHE_DIR, else the OS cache folder)',
     )
     .option(
       '--record <file.csv>',
