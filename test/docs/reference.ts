@@ -81,7 +81,7 @@ export function cliTables(): Map<string, string> {
       '| option | meaning | default |',
       '|---|---|---|',
     ];
-    for (const o of cmd.options as Option[]) {
+    for (const o of (cmd.options as Option[]).filter((opt) => !opt.hidden)) {
       const dflt =
         o.defaultValue === undefined || o.defaultValue === false ? '' : `\`${JSON.stringify(o.defaultValue)}\``;
       rows.push(`| \`${cell(o.flags)}\` | ${cell(o.description)}${o.mandatory ? ' (required)' : ''} | ${dflt} |`);

@@ -44,8 +44,9 @@ $STITCHNET build --anchors $(onnx anchors) --out "$OUT/package-lsinit" --name fm
   --labels "$LABELS" $PRE
 # 3. Plots and the results table (ORT accuracies from the two packages next to the recipe's PyTorch ones).
 mkdir -p "$DEST/plots"
-$STITCHNET inspect "$DEST" --plot "$DEST/plots/pareto" > /dev/null
-$STITCHNET inspect "$DEST" --plot "$DEST/plots/finetuned-vs-lsinit" --compare "$OUT/package-lsinit" \
+$STITCHNET inspect "$DEST" --plot "$DEST/plots/pareto.svg" --plot "$DEST/plots/pareto.png" > /dev/null
+$STITCHNET inspect "$DEST" --plot "$DEST/plots/finetuned-vs-lsinit.svg" --plot "$DEST/plots/finetuned-vs-lsinit.png" \
+  --compare "$OUT/package-lsinit" \
   --labels "SN-Net fine-tuned,least-squares init only" > /dev/null
 # shellcheck disable=SC2086
 $PY report.py $SMOKE --package "$DEST" --lsinit-package "$OUT/package-lsinit" > "$DEST/plots/results.md"
