@@ -353,15 +353,15 @@ export class AdaptiveLoop {
     this.control.next({ kind: 'unpin' });
   }
 
-  /**
-   * Feeds the inference monitor with a finished run (`path`: how it ran, route or fused). The
-   * expected latency is this device's (calibrated; the package's where there is none).
-   */
   /** This device's observed median latency of `stitch` over the monitor's window (see InferenceMonitor.observedMs). */
   observedMs(stitch: number, path?: string): number | undefined {
     return this.monitor.observedMs(stitch, path);
   }
 
+  /**
+   * Feeds the inference monitor with a finished run (`path`: how it ran, route or fused). The
+   * expected latency is this device's (calibrated; the package's where there is none).
+   */
   recordRun(stitch: number, observedMs: number, batch: number, path?: string): void {
     this.batch = batch;
     const expectedMs = this.latencyForSlowdown(stitch, batch);

@@ -80,7 +80,13 @@ describe('InferenceMonitor', () => {
 
   it('starts a new warm-up after a switch of stitch or path, and keeps the ratios of the stitch before', () => {
     const clock = new VirtualClock();
-    const mon = new InferenceMonitor({ scheduler: clock.scheduler, warmupRuns: 1, minSamples: 2, windowMs: 10_000 });
+    const mon = new InferenceMonitor({
+      scheduler: clock.scheduler,
+      warmupRuns: 1,
+      minSamples: 2,
+      windowMs: 10_000,
+      emitEveryMs: 0,
+    });
     const out = watch(mon);
     mon.record({ observedMs: 50, expectedMs: 10, stitch: 2 }); // warm-up
     mon.record({ observedMs: 20, expectedMs: 10, stitch: 2 });
@@ -97,7 +103,13 @@ describe('InferenceMonitor', () => {
 
   it('forgets runs older than the window, by the scheduler clock', () => {
     const clock = new VirtualClock();
-    const mon = new InferenceMonitor({ scheduler: clock.scheduler, warmupRuns: 0, minSamples: 2, windowMs: 1000 });
+    const mon = new InferenceMonitor({
+      scheduler: clock.scheduler,
+      warmupRuns: 0,
+      minSamples: 2,
+      windowMs: 1000,
+      emitEveryMs: 0,
+    });
     const out = watch(mon);
     mon.record({ observedMs: 30, expectedMs: 10, stitch: 1 });
     mon.record({ observedMs: 30, expectedMs: 10, stitch: 1 });
@@ -108,6 +120,38 @@ describe('InferenceMonitor', () => {
     mon.record({ observedMs: 10, expectedMs: 10, stitch: 1 });
     expect(out.at(-1)).toEqual([10, 1]);
     expect(mon.observedMs(1)).toBe(10);
+  });
+
+  it('updates the readings at most every emitEveryMs: at once after a quiet interval, else once at its end', () => {
+    const clock = new VirtualClock();
+    const mon = new InferenceMonitor({ scheduler: clock.scheduler, warmupRuns: 0, minSamples: 1, emitEveryMs: 100 });
+    const out = watch(mon);
+    mon.record({ observedMs: 10, expectedMs: 10, stitch: 1 });
+    expect(out).toEqual([[10, 1]]);
+    // Runs 1 ms apart: folded into one update 100 ms after the first, with every run counted.
+    for (const ms of [30, 30, 30, 30]) {
+      clock.advanceBy(1);
+      mon.record({ observedMs: ms, expectedMs: 10, stitch: 1 });
+    }
+    expect(out).toHaveLength(1);
+    clock.advanceBy(95);
+    expect(out).toHaveLength(1);
+    clock.advanceBy(1);
+    expect(out).toEqual([
+      [10, 1],
+      [30, 3],
+    ]);
+    // A run after a quiet interval is reported at once.
+    clock.advanceBy(500);
+    mon.record({ observedMs: 30, expectedMs: 10, stitch: 1 });
+    expect(out).toHaveLength(3);
+    // reset() drops a pending update.
+    clock.advanceBy(10);
+    mon.record({ observedMs: 90, expectedMs: 10, stitch: 1 });
+    mon.reset();
+    clock.advanceBy(200);
+    expect(out.at(-1)).toEqual([undefined, undefined]);
+    expect(out).toHaveLength(4);
   });
 
   it('keeps the slowdown unavailable without an expected latency, and ignores bad timings', () => {
