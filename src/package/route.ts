@@ -37,6 +37,24 @@ export function expandRoute(manifest: Manifest, route: readonly RouteStep[]): st
   return expandRouteAt(manifest, route, 'route').map((p) => p.piece);
 }
 
+/** Builds the errors of one route, each naming its field under `at` in `file`. */
+class RouteErrors {
+  constructor(
+    private readonly at: string,
+    private readonly file: string,
+  ) {}
+
+  /** The field of step `i` (or its `key`), e.g. `stitches[4].route[1].stitchLayer`. */
+  field(i?: number, key?: string): string {
+    if (i === undefined) return this.at;
+    return `${this.at}${fieldPath(key === undefined ? [i] : [i, key])}`;
+  }
+
+  invalid(field: string, message: string, validValues?: readonly (string | number)[], hint?: string): PackageError {
+    return new PackageError('PACKAGE_ROUTE_INVALID', message, { file: this.file, field, validValues, hint });
+  }
+}
+
 /**
  * {@link expandRoute} that also reports which field references each piece; errors name fields
  * under `at` (e.g. `stitches[4].route`) in `file`.
@@ -47,91 +65,99 @@ export function expandRouteAt(
   at: string,
   file: string = MANIFEST_FILE,
 ): RoutePiece[] {
-  const invalid = (field: string, message: string, validValues?: readonly (string | number)[], hint?: string) =>
-    new PackageError('PACKAGE_ROUTE_INVALID', message, { file, field, validValues, hint });
-  const stepField = (i: number, key?: string) => `${at}${fieldPath(key === undefined ? [i] : [i, key])}`;
+  const errors = new RouteErrors(at, file);
+  checkEnds(route, errors);
+  // First every reference, in step order, then how the steps fit together.
+  const resolved = route.map((step, i) => resolveStep(manifest, step, i, errors));
+  return resolved.flatMap((step, i) => piecesOfStep(resolved, i, errors));
+}
 
+/** A route has steps, and its first and last are anchor steps. */
+function checkEnds(route: readonly RouteStep[], errors: RouteErrors): void {
   const first = route[0];
   const last = route[route.length - 1];
   if (first === undefined || last === undefined) {
-    throw invalid(at, 'A route needs at least one step', undefined, 'Give at least one {anchor, blocks} step.');
+    throw errors.invalid(
+      errors.field(),
+      'A route needs at least one step',
+      undefined,
+      'Give at least one {anchor, blocks} step.',
+    );
   }
   if (!isAnchorStep(first) || !isAnchorStep(last)) {
     const i = isAnchorStep(first) ? route.length - 1 : 0;
-    throw invalid(
-      stepField(i),
+    throw errors.invalid(
+      errors.field(i),
       'A route must start and end with an anchor step (its embed runs first and its head last)',
       undefined,
       'Put a stitching layer only between two {anchor, blocks} steps.',
     );
   }
+}
 
-  const anchorIds = manifest.anchors.map((a) => a.id);
-  const layerIds = manifest.stitchLayers.map((l) => l.id);
-
-  // First every reference, in step order, then how the steps fit together.
-  const resolved = route.map((step, i): Resolved => {
-    if (!isAnchorStep(step)) {
-      const layer = manifest.stitchLayers.find((l) => l.id === step.stitchLayer);
-      if (!layer) {
-        throw invalid(
-          stepField(i, 'stitchLayer'),
-          `Route step ${i} names an unknown stitching layer "${step.stitchLayer}"`,
-          layerIds,
-          'Name one of the layers listed under "stitchLayers".',
-        );
-      }
-      return { layer };
-    }
-    const anchor = manifest.anchors.find((a) => a.id === step.anchor);
-    if (!anchor) {
-      throw invalid(
-        stepField(i, 'anchor'),
-        `Route step ${i} names an unknown anchor "${step.anchor}"`,
-        anchorIds,
-        'Name one of the anchors listed under "anchors".',
+/** The anchor (and its blocks in range) or the stitching layer that step `i` names. */
+function resolveStep(manifest: Manifest, step: RouteStep, i: number, errors: RouteErrors): Resolved {
+  if (!isAnchorStep(step)) {
+    const layer = manifest.stitchLayers.find((l) => l.id === step.stitchLayer);
+    if (!layer) {
+      throw errors.invalid(
+        errors.field(i, 'stitchLayer'),
+        `Route step ${i} names an unknown stitching layer "${step.stitchLayer}"`,
+        manifest.stitchLayers.map((l) => l.id),
+        'Name one of the layers listed under "stitchLayers".',
       );
     }
-    const [from, to] = step.blocks;
-    const depth = anchor.blocks.length;
-    if (from > to || to >= depth) {
-      throw invalid(
-        stepField(i, 'blocks'),
-        `Route step ${i} runs blocks [${from}, ${to}] of anchor "${anchor.id}", which has blocks 0..${depth - 1}`,
-        anchor.blocks.map((_, b) => b),
-        'Give an inclusive range [from, to] with from <= to < the anchor depth.',
-      );
-    }
-    return { anchor, blocks: anchor.blocks.slice(from, to + 1) };
-  });
+    return { layer };
+  }
+  const anchor = manifest.anchors.find((a) => a.id === step.anchor);
+  if (!anchor) {
+    throw errors.invalid(
+      errors.field(i, 'anchor'),
+      `Route step ${i} names an unknown anchor "${step.anchor}"`,
+      manifest.anchors.map((a) => a.id),
+      'Name one of the anchors listed under "anchors".',
+    );
+  }
+  const [from, to] = step.blocks;
+  const depth = anchor.blocks.length;
+  if (from > to || to >= depth) {
+    throw errors.invalid(
+      errors.field(i, 'blocks'),
+      `Route step ${i} runs blocks [${from}, ${to}] of anchor "${anchor.id}", which has blocks 0..${depth - 1}`,
+      anchor.blocks.map((_, b) => b),
+      'Give an inclusive range [from, to] with from <= to < the anchor depth.',
+    );
+  }
+  return { anchor, blocks: anchor.blocks.slice(from, to + 1) };
+}
 
-  const out: RoutePiece[] = [];
-  resolved.forEach((step, i) => {
-    if ('anchor' in step) {
-      if (i === 0) out.push({ piece: step.anchor.embed, field: stepField(i, 'anchor') });
-      for (const piece of step.blocks) out.push({ piece, field: stepField(i, 'blocks') });
-      if (i === resolved.length - 1) out.push({ piece: step.anchor.head, field: stepField(i, 'anchor') });
-      return;
-    }
-    const { layer } = step;
-    const before = resolved[i - 1];
-    const after = resolved[i + 1];
-    const fits =
-      before &&
-      'anchor' in before &&
-      before.anchor.id === layer.from &&
-      after &&
-      'anchor' in after &&
-      after.anchor.id === layer.to;
-    if (!fits) {
-      throw invalid(
-        stepField(i, 'stitchLayer'),
-        `Stitching layer "${layer.id}" maps anchor "${layer.from}" to "${layer.to}", so it must sit between a step of "${layer.from}" and a step of "${layer.to}"`,
-        undefined,
-        'Put the stitching layer between the anchor steps it connects, or use the layer that connects those anchors.',
-      );
-    }
-    out.push({ piece: layer.piece, field: stepField(i, 'stitchLayer') });
-  });
-  return out;
+/** The pieces step `i` runs: an anchor's embed (first step), blocks and head (last step), or a stitching layer between the anchors it connects. */
+function piecesOfStep(resolved: readonly Resolved[], i: number, errors: RouteErrors): RoutePiece[] {
+  const step = resolved[i] as Resolved;
+  if ('anchor' in step) {
+    const out: RoutePiece[] = [];
+    if (i === 0) out.push({ piece: step.anchor.embed, field: errors.field(i, 'anchor') });
+    for (const piece of step.blocks) out.push({ piece, field: errors.field(i, 'blocks') });
+    if (i === resolved.length - 1) out.push({ piece: step.anchor.head, field: errors.field(i, 'anchor') });
+    return out;
+  }
+  const { layer } = step;
+  const before = resolved[i - 1];
+  const after = resolved[i + 1];
+  const fits =
+    before &&
+    'anchor' in before &&
+    before.anchor.id === layer.from &&
+    after &&
+    'anchor' in after &&
+    after.anchor.id === layer.to;
+  if (!fits) {
+    throw errors.invalid(
+      errors.field(i, 'stitchLayer'),
+      `Stitching layer "${layer.id}" maps anchor "${layer.from}" to "${layer.to}", so it must sit between a step of "${layer.from}" and a step of "${layer.to}"`,
+      undefined,
+      'Put the stitching layer between the anchor steps it connects, or use the layer that connects those anchors.',
+    );
+  }
+  return [{ piece: layer.piece, field: errors.field(i, 'stitchLayer') }];
 }
