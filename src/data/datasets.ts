@@ -446,54 +446,9 @@ export async function openDataset(
 ): Promise<Dataset> {
   const { option } = options;
   const layout = input.layout ?? input.preprocess?.layout ?? 'NCHW';
-  const sampleShape = input.shape.slice(1).map((d, i) => {
-    if (typeof d !== 'number') {
-      throw dataError(
-        `The model input dimension ${i + 1} is symbolic ("${d}")`,
-        undefined,
-        option,
-        'Export the model with a fixed sample shape (only the batch may be symbolic)',
-      );
-    }
-    return d;
-  });
+  const sampleShape = fixedSampleShape(input, option);
   const spec = typeof source === 'string' ? { images: source } : source;
-  if (!existsSync(spec.images)) {
-    throw dataError(
-      `Data path ${spec.images} does not exist`,
-      spec.images,
-      option,
-      'Pass an IDX or .npy file, or a folder with one sub-folder of images per class',
-    );
-  }
-  let raw: RawSource;
-  let labels: Int32Array | undefined;
-  let classes: string[] | undefined;
-  let name = path.basename(spec.images);
-  const isDir = statSync(spec.images).isDirectory();
-  const file = isDir ? imagesFileIn(spec.images, option) : spec.images;
-  if (file === undefined) {
-    const folder = await imageFolderSource(spec.images, sampleShape, layout, option);
-    ({ labels, classes } = folder);
-    raw = folder.source;
-  } else {
-    if (isDir) name = `${name}/${path.basename(file)}`;
-    const parse = file.replace(/\.gz$/, '').endsWith('.npy') ? parseNpy : parseIdx;
-    raw = arraySource(parse(readMaybeGzip(file, option), file), sampleShape, layout, file, option);
-    const labelsFile = spec.labels ?? siblingLabels(file);
-    if (labelsFile) {
-      const lparse = labelsFile.replace(/\.gz$/, '').endsWith('.npy') ? parseNpy : parseIdx;
-      labels = labelsFrom(lparse(readMaybeGzip(labelsFile, option), labelsFile), labelsFile, option);
-      if (labels.length !== raw.count) {
-        throw dataError(
-          `${path.basename(file)} has ${raw.count} samples but ${path.basename(labelsFile)} has ${labels.length} labels`,
-          labelsFile,
-          option,
-          'Pair the images with their own labels file',
-        );
-      }
-    }
-  }
+  const { name, raw, labels, classes } = await readSamples(spec, sampleShape, layout, option);
   const size = Math.min(raw.count, options.limit ?? raw.count);
   if (size === 0)
     throw dataError(`Dataset ${spec.images} is empty`, spec.images, option, 'Pass a dataset with at least one sample');
@@ -505,7 +460,6 @@ export async function openDataset(
       'Put the labels file next to the images (…labels-idx1…, y.npy) or pass it explicitly, or use a folder per class',
     );
   }
-  const per = numel(sampleShape);
   const normalise = normaliser(sampleShape, layout, input.preprocess, option);
   return {
     name,
@@ -513,21 +467,105 @@ export async function openDataset(
     sampleShape,
     ...(labels ? { labels: labels.subarray(0, size) } : {}),
     ...(classes ? { classes } : {}),
-    batch(start: number, count: number): Float32Array {
-      if (start < 0 || count < 0 || start + count > size) {
-        throw new BuilderError(
-          'BUILD_DATA_INVALID',
-          `Batch ${start}..${start + count - 1} is outside the dataset's ${size} samples`,
-          { hint: 'Ask for batches within the dataset size' },
-        );
-      }
-      const out = new Float32Array(count * per);
-      for (let i = 0; i < count; i++) {
-        raw.read(start + i, out, i * per);
-        normalise(out, i * per);
-      }
-      return out;
-    },
+    batch: batchReader(raw, size, numel(sampleShape), normalise),
+  };
+}
+
+/** The model input's shape without the batch; every dimension must be a number. */
+function fixedSampleShape(input: InputSpec, option: string | undefined): number[] {
+  return input.shape.slice(1).map((d, i) => {
+    if (typeof d === 'number') return d;
+    throw dataError(
+      `The model input dimension ${i + 1} is symbolic ("${d}")`,
+      undefined,
+      option,
+      'Export the model with a fixed sample shape (only the batch may be symbolic)',
+    );
+  });
+}
+
+/** What a data path holds: its samples, and labels (with class names for an image folder) where there are some. */
+interface Samples {
+  name: string;
+  raw: RawSource;
+  labels?: Int32Array | undefined;
+  classes?: string[] | undefined;
+}
+
+/** Reads an image folder, or an IDX / .npy file (a folder's images file) with its labels file if any. */
+async function readSamples(
+  spec: { images: string; labels?: string | undefined },
+  sampleShape: number[],
+  layout: 'NCHW' | 'NHWC',
+  option: string | undefined,
+): Promise<Samples> {
+  if (!existsSync(spec.images)) {
+    throw dataError(
+      `Data path ${spec.images} does not exist`,
+      spec.images,
+      option,
+      'Pass an IDX or .npy file, or a folder with one sub-folder of images per class',
+    );
+  }
+  const name = path.basename(spec.images);
+  const isDir = statSync(spec.images).isDirectory();
+  const file = isDir ? imagesFileIn(spec.images, option) : spec.images;
+  if (file === undefined) {
+    const folder = await imageFolderSource(spec.images, sampleShape, layout, option);
+    return { name, raw: folder.source, labels: folder.labels, classes: folder.classes };
+  }
+  const raw = arraySource(parseArrayFile(file, option), sampleShape, layout, file, option);
+  const labels = readLabels(spec.labels ?? siblingLabels(file), file, raw.count, option);
+  return { name: isDir ? `${name}/${path.basename(file)}` : name, raw, labels };
+}
+
+/** An IDX or .npy file (gzipped or not), parsed. */
+function parseArrayFile(file: string, option: string | undefined): ReturnType<typeof parseIdx> {
+  const parse = file.replace(/\.gz$/, '').endsWith('.npy') ? parseNpy : parseIdx;
+  return parse(readMaybeGzip(file, option), file);
+}
+
+/** The labels of `imagesFile`'s samples from `labelsFile`, which must hold one per sample. */
+function readLabels(
+  labelsFile: string | undefined,
+  imagesFile: string,
+  count: number,
+  option: string | undefined,
+): Int32Array | undefined {
+  if (!labelsFile) return undefined;
+  const labels = labelsFrom(parseArrayFile(labelsFile, option), labelsFile, option);
+  if (labels.length === count) return labels;
+  throw dataError(
+    `${path.basename(imagesFile)} has ${count} samples but ${path.basename(labelsFile)} has ${labels.length} labels`,
+    labelsFile,
+    option,
+    'Pair the images with their own labels file',
+  );
+}
+
+/** `Dataset.batch`: samples `start…start+count−1`, normalised, in one array. */
+function batchReader(
+  raw: RawSource,
+  size: number,
+  per: number,
+  normalise: (out: Float32Array, offset: number) => void,
+): Dataset['batch'] {
+  return (start, count) => {
+    if (start < 0 || count < 0 || start + count > size) {
+      throw new BuilderError(
+        'BUILD_DATA_INVALID',
+        `Batch ${start}..${start + count - 1} is outside the dataset's ${size} samples`,
+        {
+          hint: 'Ask for batches within the dataset size',
+        },
+      );
+    }
+    const out = new Float32Array(count * per);
+    for (let i = 0; i < count; i++) {
+      raw.read(start + i, out, i * per);
+      normalise(out, i * per);
+    }
+    return out;
   };
 }
 
