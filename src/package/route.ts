@@ -69,7 +69,7 @@ export function expandRouteAt(
   checkEnds(route, errors);
   // First every reference, in step order, then how the steps fit together.
   const resolved = route.map((step, i) => resolveStep(manifest, step, i, errors));
-  return resolved.flatMap((step, i) => piecesOfStep(resolved, i, errors));
+  return resolved.flatMap((_step, i) => piecesOfStep(resolved, i, errors));
 }
 
 /** A route has steps, and its first and last are anchor steps. */
