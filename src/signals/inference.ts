@@ -158,7 +158,10 @@ export class InferenceMonitor extends PushSource {
   private scheduleUpdate(now: number): void {
     if (this.pending) return;
     const wait = this.lastEmitAt + this.emitEveryMs - now;
-    if (wait <= 0) return this.update(now);
+    if (wait <= 0) {
+      this.update(now);
+      return;
+    }
     this.pending = this.scheduler.schedule(() => {
       this.pending = undefined;
       this.update(this.scheduler.now());
