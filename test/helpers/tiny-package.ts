@@ -14,6 +14,7 @@
  * Every stitch comes with its `segments` and `layers`, so a test can build the same route as one
  * graph independently: `buildRouteModel(tiny.anchors.map((a) => a.weights), s.segments, s.layers)`.
  */
+import type { ExternalDataMode } from '../../src/package/index.js';
 import { type FamilyAnchor, type FamilyPackage, type FamilyStitch, writeFamilyPackage } from '../../bench/families.js';
 
 export interface TinyPackageOptions {
@@ -25,6 +26,8 @@ export interface TinyPackageOptions {
   positions?: readonly (readonly [number, number])[];
   /** Seed of all random weights (the same seed writes the same bytes). @defaultValue 1 */
   seed?: number;
+  /** Which pieces keep their weights as ONNX external data (`writePackage`'s option). @defaultValue 'auto' (none: all are small) */
+  externalData?: ExternalDataMode;
 }
 
 export type TinyAnchor = FamilyAnchor;
@@ -46,6 +49,6 @@ export async function makeTinyPackage(dir: string, opts: TinyPackageOptions = {}
       [2, 3],
     ],
     seed: opts.seed ?? 1,
-  });
+  }, opts.externalData);
   return tiny;
 }
