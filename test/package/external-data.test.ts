@@ -227,6 +227,36 @@ describe('readPackage refuses external data that does not check out, naming the 
     expect(err.message).toContain(JSON.stringify(location));
   });
 
+  it('an external tensor hidden in a node attribute (a Constant) that reads another file', async () => {
+    const dir = await copy();
+    await editModel(dir, BLOCK, (m) => {
+      m.graph?.node?.push({
+        opType: 'Constant',
+        output: ['hidden'],
+        attribute: [
+          {
+            name: 'value',
+            type: 4,
+            t: {
+              name: 'hidden',
+              dims: [4],
+              dataType: 1,
+              dataLocation: 1,
+              externalData: [
+                { key: 'location', value: '/etc/hostname' },
+                { key: 'offset', value: '0' },
+                { key: 'length', value: '16' },
+              ],
+            },
+          },
+        ],
+      });
+    });
+    const err = await refused(dir);
+    expectError(err, 'PACKAGE_PATH_OUTSIDE', dataField('file'));
+    expect(err.message).toContain('/etc/hostname');
+  });
+
   it('offset + length beyond the data file', async () => {
     const dir = await copy();
     const size = external.manifest.pieces[BLOCK]!.data!.bytes;
