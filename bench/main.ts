@@ -366,7 +366,10 @@ async function memoryOnly(tmp: string, ctx: BenchContext, opts: BenchOptions): P
   process.stdout.write(`${memoryTable(rep)}\n`);
   if (opts.json) {
     await mkdir(path.dirname(path.resolve(opts.json)), { recursive: true });
-    await writeFile(opts.json, `${JSON.stringify(rep, (_, v: unknown) => (typeof v === 'number' ? round(v, 4) : v), 2)}\n`);
+    await writeFile(
+      opts.json,
+      `${JSON.stringify(rep, (_, v: unknown) => (typeof v === 'number' ? round(v, 4) : v), 2)}\n`,
+    );
   }
 }
 

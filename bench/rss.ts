@@ -394,7 +394,8 @@ export const RUNTIME_VARIANT: RssVariant = {
   name: 'runtime',
   kind: 'runtime',
   batch8: true,
-  description: 'StitchRuntime, worker mode, defaults (fast path off), the family as written by default (DeiT pieces: external data)',
+  description:
+    'StitchRuntime, worker mode, defaults (fast path off), the family as written by default (DeiT pieces: external data)',
 };
 
 /** The runtime on the same family with every piece's weights inside its ONNX file: what the default is compared with. */
@@ -437,5 +438,14 @@ export const MORE_VARIANTS: RssVariant[] = [
     fromFile: true,
     overrides: { enableCpuMemArena: false },
     description: 'the same, each session created from its file (onnxruntime reads it)',
+  },
+  {
+    name: 'raw:no-arena+from-file+no-prepack',
+    kind: 'raw',
+    batch8: true,
+    fromFile: true,
+    overrides: { enableCpuMemArena: false, extra: { session: { disable_prepacking: '1' } } },
+    description:
+      'the same with session.disable_prepacking: MLAS keeps no packed copy of the MatMul weights, so external data stays file-backed',
   },
 ];

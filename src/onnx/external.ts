@@ -11,7 +11,7 @@
  * Pure: no file system access. The package layer decides where the data file lives and checks it.
  */
 import { OnnxError } from '../errors.js';
-import { ELEM_BYTES, onnx, toNumber, type Model } from './proto.js';
+import { ELEM_BYTES, type Model, type onnx, toNumber } from './proto.js';
 
 /** `TensorProto.DataLocation.EXTERNAL`. */
 const EXTERNAL = 1;

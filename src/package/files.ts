@@ -202,10 +202,12 @@ export function checkExternalData(pieceId: string, piece: Piece, model: Model): 
   }
   const data = piece.data;
   if (!data) {
-    if (refs.length > 0) throw invalid(`${refs.length} tensors keep their data in an external file, but the piece has no "data" file`);
+    if (refs.length > 0)
+      throw invalid(`${refs.length} tensors keep their data in an external file, but the piece has no "data" file`);
     return refs;
   }
-  if (refs.length === 0) throw invalid(`the manifest names a data file (${JSON.stringify(data.file)}) that its ONNX file does not use`);
+  if (refs.length === 0)
+    throw invalid(`the manifest names a data file (${JSON.stringify(data.file)}) that its ONNX file does not use`);
   const location = dataLocation(piece);
   for (const ref of refs) {
     if (ref.location !== location) {
@@ -339,11 +341,15 @@ function checkSize(rec: Recorded, size: number): void {
 
 function checkHash(rec: Recorded, digest: string): void {
   if (digest !== rec.sha256) {
-    throw new PackageError('PACKAGE_HASH_MISMATCH', `${rec.what} has sha256 ${digest}, the manifest says ${rec.sha256}`, {
-      file: rec.file,
-      field: rec.field('sha256'),
-      hint: `The file was altered. ${RESTORE_HINT}`,
-    });
+    throw new PackageError(
+      'PACKAGE_HASH_MISMATCH',
+      `${rec.what} has sha256 ${digest}, the manifest says ${rec.sha256}`,
+      {
+        file: rec.file,
+        field: rec.field('sha256'),
+        hint: `The file was altered. ${RESTORE_HINT}`,
+      },
+    );
   }
 }
 

@@ -126,7 +126,9 @@ export function checkPiecePath(pieceId: string, file: string, field: string = pi
  * @throws PackageError `PACKAGE_PATH_OUTSIDE` or `PACKAGE_MANIFEST_INVALID`
  */
 function checkDataPaths(manifest: Manifest, file: string): void {
-  const onnxFiles = new Set(Object.values(manifest.pieces).map((p) => path.posix.normalize(p.file.replaceAll('\\', '/'))));
+  const onnxFiles = new Set(
+    Object.values(manifest.pieces).map((p) => path.posix.normalize(p.file.replaceAll('\\', '/'))),
+  );
   for (const [id, piece] of Object.entries(manifest.pieces)) {
     if (!piece.data) continue;
     const field = pieceField(id, 'data', 'file');

@@ -97,7 +97,8 @@ export async function writePackage(dir: string, input: WritePackageInput): Promi
   const format = draft.format ?? PACKAGE_FORMAT;
   const whole = parseManifest({ ...draft, format, pieces }, MANIFEST_FILE);
   checkManifest(whole, MANIFEST_FILE);
-  for (const [id, piece] of Object.entries(whole.pieces)) checkPieceModel(id, piece, files.get(piece.file) as Uint8Array);
+  for (const [id, piece] of Object.entries(whole.pieces))
+    checkPieceModel(id, piece, files.get(piece.file) as Uint8Array);
 
   const out = new Map(files);
   const splits = new Map<string, ReturnType<typeof splitPiece>>();
@@ -113,7 +114,12 @@ export async function writePackage(dir: string, input: WritePackageInput): Promi
         hint: 'Name no piece file "<another piece file>.data", or write the package with externalData: "none".',
       });
     }
-    pieces[id] = { ...(pieces[id] as z.input<typeof PieceSchema>), sha256: sha256(split.onnx), bytes: split.onnx.length, data: split.data };
+    pieces[id] = {
+      ...(pieces[id] as z.input<typeof PieceSchema>),
+      sha256: sha256(split.onnx),
+      bytes: split.onnx.length,
+      data: split.data,
+    };
     out.set(piece.file, split.onnx);
     out.set(dataFile, split.bytes);
   }

@@ -37,18 +37,22 @@ export type TinyPackage = Omit<FamilyPackage, 'pieceBytes'>;
 /** Writes the tiny package to `dir` (created if needed) and returns what it holds. */
 export async function makeTinyPackage(dir: string, opts: TinyPackageOptions = {}): Promise<TinyPackage> {
   const dims = opts.dims ?? [32, 48, 64];
-  const { pieceBytes: _, ...tiny } = await writeFamilyPackage(dir, {
-    name: 'tiny-vit',
-    description: 'Random-weight ViT family for tests',
-    image: { imageSize: 28, patchSize: 7, channels: 1, mlpRatio: 4, classes: 10 },
-    anchors: dims.map((dim) => ({ dim, heads: dim / 16 })),
-    depth: opts.depth ?? 4,
-    positions: opts.positions ?? [
-      [0, 1],
-      [1, 1],
-      [2, 3],
-    ],
-    seed: opts.seed ?? 1,
-  }, opts.externalData);
+  const { pieceBytes: _, ...tiny } = await writeFamilyPackage(
+    dir,
+    {
+      name: 'tiny-vit',
+      description: 'Random-weight ViT family for tests',
+      image: { imageSize: 28, patchSize: 7, channels: 1, mlpRatio: 4, classes: 10 },
+      anchors: dims.map((dim) => ({ dim, heads: dim / 16 })),
+      depth: opts.depth ?? 4,
+      positions: opts.positions ?? [
+        [0, 1],
+        [1, 1],
+        [2, 3],
+      ],
+      seed: opts.seed ?? 1,
+    },
+    opts.externalData,
+  );
   return tiny;
 }

@@ -151,7 +151,8 @@ describe('readPackage with external data', () => {
       const model = decodeModel(await pkg.pieceBytes(id));
       expect(externalRefs(model)).toEqual([]);
       const want = decodeModel(await ref.pieceBytes(id));
-      const raw = (m: onnx.ModelProto) => (m.graph?.initializer ?? []).map((t) => [t.name, sha256(t.rawData ?? new Uint8Array())]);
+      const raw = (m: onnx.ModelProto) =>
+        (m.graph?.initializer ?? []).map((t) => [t.name, sha256(t.rawData ?? new Uint8Array())]);
       expect(raw(model)).toEqual(raw(want));
     }
   });
@@ -201,7 +202,11 @@ describe('readPackage refuses external data that does not check out, naming the 
     const file = path.join(dir, dataFile());
     await truncate(file, (await stat(file)).size - 4096);
     expectError(await refused(dir), 'PACKAGE_HASH_MISMATCH', dataField('bytes'));
-    expectError(await refused(dir, { verifyHashes: false, loadModels: false }), 'PACKAGE_HASH_MISMATCH', dataField('bytes'));
+    expectError(
+      await refused(dir, { verifyHashes: false, loadModels: false }),
+      'PACKAGE_HASH_MISMATCH',
+      dataField('bytes'),
+    );
   });
 
   it('a data file over maxFileBytes', async () => {
