@@ -100,6 +100,28 @@ export async function writePackage(dir: string, input: WritePackageInput): Promi
   for (const [id, piece] of Object.entries(whole.pieces))
     checkPieceModel(id, piece, files.get(piece.file) as Uint8Array);
 
+  const out = splitPieces(whole, pieces, files, mode);
+  const manifest = parseManifest({ ...draft, format, pieces }, MANIFEST_FILE);
+  checkManifest(manifest, MANIFEST_FILE);
+  for (const [id, piece] of Object.entries(manifest.pieces))
+    if (piece.data) checkPieceModel(id, piece, out.get(piece.file) as Uint8Array);
+
+  await mkdir(dir, { recursive: true });
+  for (const [rel, bytes] of out) await writeAtomic(path.join(dir, rel), bytes);
+  await writeAtomic(path.join(dir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
+  return manifest;
+}
+
+/**
+ * Splits the pieces `mode` selects ({@link splitPiece}): updates their entries in `pieces` (hash
+ * and size of the new ONNX file, `data`) and returns every file to write.
+ */
+function splitPieces(
+  whole: Manifest,
+  pieces: Record<string, z.input<typeof PieceSchema>>,
+  files: ReadonlyMap<string, Uint8Array>,
+  mode: ExternalDataMode,
+): Map<string, Uint8Array> {
   const out = new Map(files);
   const splits = new Map<string, ReturnType<typeof splitPiece>>();
   for (const [id, piece] of Object.entries(whole.pieces)) {
@@ -123,15 +145,7 @@ export async function writePackage(dir: string, input: WritePackageInput): Promi
     out.set(piece.file, split.onnx);
     out.set(dataFile, split.bytes);
   }
-  const manifest = parseManifest({ ...draft, format, pieces }, MANIFEST_FILE);
-  checkManifest(manifest, MANIFEST_FILE);
-  for (const [id, piece] of Object.entries(manifest.pieces))
-    if (piece.data) checkPieceModel(id, piece, out.get(piece.file) as Uint8Array);
-
-  await mkdir(dir, { recursive: true });
-  for (const [rel, bytes] of out) await writeAtomic(path.join(dir, rel), bytes);
-  await writeAtomic(path.join(dir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
-  return manifest;
+  return out;
 }
 
 function checkMode(mode: unknown): ExternalDataMode {
