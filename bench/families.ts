@@ -33,7 +33,13 @@ import {
   vitBoundaries,
 } from '../src/onnx/index.js';
 import { OptionError } from '../src/errors.js';
-import { type Manifest, type ManifestDraft, type PieceDraft, writePackage } from '../src/package/index.js';
+import {
+  type ExternalDataMode,
+  type Manifest,
+  type ManifestDraft,
+  type PieceDraft,
+  writePackage,
+} from '../src/package/index.js';
 
 /** What every anchor of a family shares. */
 export interface FamilyImage {
@@ -179,7 +185,11 @@ export function sampleSize(spec: FamilySpec): number {
  * Anchor `a` gets weights seeded `seed·1000 + a`; the stitching layer of stitch `id` is uniform
  * in ±1/√dimIn (weight, seed `seed·1000 + 100 + id`) and ±0.02 (bias, seed `seed·1000 + 500 + id`).
  */
-export async function writeFamilyPackage(dir: string, spec: FamilySpec): Promise<FamilyPackage> {
+export async function writeFamilyPackage(
+  dir: string,
+  spec: FamilySpec,
+  externalData?: ExternalDataMode,
+): Promise<FamilyPackage> {
   const { image, depth, seed } = spec;
   const tokens = (image.imageSize / image.patchSize) ** 2 + 1;
   const stream = (name: string, dim: number) => ({ name, shape: ['batch', tokens, dim] });
@@ -304,6 +314,7 @@ export async function writeFamilyPackage(dir: string, spec: FamilySpec): Promise
       frontier: anchors.map((_, a) => a),
     },
     files,
+    ...(externalData ? { externalData } : {}),
   });
   const pieceBytes = [...files.values()].reduce((n, b) => n + b.length, 0);
   return { dir, manifest, anchors, stitches, pieceBytes };

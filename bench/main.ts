@@ -9,7 +9,9 @@
  * (b) switching: the `setStitch()` call, `setStitch()` → first result, and the first run after a
  *     switch minus the next run (against a no-switch control), vs a fresh fused session + its run;
  * (c) memory over a baseline with every piece of a DeiT Ti/S/B family loaded ÷ the weight bytes —
- *     RSS, anonymous memory and PSS — in fresh child processes, and (when over target) variants;
+ *     RSS, anonymous memory and PSS — in fresh child processes, as written by default (DeiT pieces
+ *     as external data) and with every piece inline, and (when over target) variants;
+ *     `--memory-only` runs this section alone;
  * (d) main-thread event-loop lag while inferring back to back, worker vs in-process.
  *
  * Progress goes to stderr, the tables to stdout (`report.ts`).
@@ -36,6 +38,7 @@ import { type BenchContext, type Scale, type ScaleLatency, createRuntime, latenc
 import { type SwitchSample, eventLoopLag, freshSessionTrials, switchTrials } from './measure.js';
 import {
   buildReport,
+  memoryTable,
   printTables,
   TARGETS,
   type BenchOptions,
@@ -43,7 +46,17 @@ import {
   type ScaleResults,
   type SwitchResult,
 } from './report.js';
-import { MORE_VARIANTS, PROBE_FLAG, RUNTIME_VARIANT, type RssResult, probeInChild, runProbe } from './rss.js';
+import {
+  INLINE_VARIANT,
+  MORE_VARIANTS,
+  PROBE_FLAG,
+  RUNTIME_VARIANT,
+  type RssResult,
+  type RssVariant,
+  probeInChild,
+  runProbe,
+} from './rss.js';
+import { type Manifest, readPackage, writePackage } from '../src/package/index.js';
 import { round, summarize } from './stats.js';
 
 const started = performance.now();
@@ -117,7 +130,10 @@ async function lag(scale: Scale, family: FamilyPackage, ctx: BenchContext, secon
 
 /** The family of (c): where it is and how big. */
 interface RssFamily {
+  /** Written with `writePackage`'s defaults. */
   dir: string;
+  /** The same family with every piece's weights inside its ONNX file. */
+  inlineDir: string;
   name: string;
   pieceBytes: number;
   /** The stitch whose b1 latency each variant reports. */
@@ -133,22 +149,25 @@ async function memory(
 ): Promise<{ runtime: RssResult; variants: RssResult[] }> {
   const script = fileURLToPath(import.meta.url);
   const base = {
-    dir: family.dir,
     microDir,
+    weightBytes: family.pieceBytes,
     latencyStitch: family.latencyStitch,
     latencyRuns: 5,
     provider: ctx.provider,
   };
+  const probe = (variant: RssVariant) =>
+    probeInChild(script, { ...base, dir: variant.inlinePieces ? family.inlineDir : family.dir, variant });
   log(
     `memory: ${family.name} (${(family.pieceBytes / 1024 ** 2).toFixed(0)} MB of pieces) in StitchRuntime, worker mode`,
   );
-  const runtime = await probeInChild(script, { ...base, variant: RUNTIME_VARIANT });
-  const variants: RssResult[] = [];
+  const runtime = await probe(RUNTIME_VARIANT);
+  log(`memory: variant ${INLINE_VARIANT.name} (${INLINE_VARIANT.description})`);
+  const variants: RssResult[] = [await probe(INLINE_VARIANT)];
   const over = Math.max(runtime.overWeights.loaded, runtime.overWeights.afterRunB1) > TARGETS.rssOverWeights;
   if (withVariants && over) {
     for (const variant of MORE_VARIANTS) {
       log(`memory: variant ${variant.name} (${variant.description})`);
-      variants.push(await probeInChild(script, { ...base, variant }));
+      variants.push(await probe(variant));
     }
   }
   return { runtime, variants };
@@ -186,6 +205,7 @@ function parseOptions(): BenchOptions {
       false,
     )
     .option('--no-rss-variants', 'do not compare memory variants when the runtime is over target')
+    .option('--memory-only', 'run only the memory section (c) and print its table', false)
     .option('--keep', 'keep the generated packages', false)
     .parse(process.argv)
     .opts<BenchOptions>();
@@ -244,12 +264,31 @@ async function runScale(
   return { latency: lat, switchWorker, ...(switchInProcess ? { switchInProcess } : {}), lag: lagResult };
 }
 
-/** The DeiT-Ti/S/B family for (c), or the tiny one with --skip-deit; only its folder and size are kept. */
-async function memoryFamily(tmp: string, tiny: FamilyPackage, skipDeit: boolean): Promise<RssFamily> {
-  if (skipDeit) return { dir: tiny.dir, name: tiny.manifest.name, pieceBytes: tiny.pieceBytes, latencyStitch: 7 };
+/**
+ * The DeiT-Ti/S/B family for (c), or the tiny one with --skip-deit; only its folders and size are
+ * kept. It is written with `writePackage`'s defaults (DeiT-scale pieces as external data), then
+ * again with every piece's weights inline, for the comparison.
+ */
+async function memoryFamily(tmp: string, tiny: FamilyPackage | undefined): Promise<RssFamily> {
+  const written = tiny ?? (await writeDeitTsb(tmp));
+  const inlineDir = path.join(tmp, `${written.manifest.name}-inline`);
+  log(`writing ${written.manifest.name} again with every piece's weights inline`);
+  await rewriteInline(written.dir, inlineDir);
+  const latencyStitch = 7; // S→B at [5, 6] (tiny: a1→a2 at [2, 3])
+  return { dir: written.dir, inlineDir, name: written.manifest.name, pieceBytes: written.pieceBytes, latencyStitch };
+}
+
+async function writeDeitTsb(tmp: string): Promise<FamilyPackage> {
   log('writing the DeiT-Ti/S/B package');
-  const written = await writeFamilyPackage(path.join(tmp, 'deit-tsb'), DEIT_TSB_FAMILY);
-  return { dir: written.dir, name: written.manifest.name, pieceBytes: written.pieceBytes, latencyStitch: 7 }; // S→B at [5, 6]
+  return writeFamilyPackage(path.join(tmp, 'deit-tsb'), DEIT_TSB_FAMILY);
+}
+
+/** Writes the package at `from` again at `to` with `externalData: 'none'`. */
+async function rewriteInline(from: string, to: string): Promise<Manifest> {
+  const pkg = await readPackage(from);
+  const files = new Map<string, Uint8Array>();
+  for (const [id, piece] of Object.entries(pkg.manifest.pieces)) files.set(piece.file, await pkg.pieceBytes(id));
+  return writePackage(to, { manifest: pkg.manifest, files, externalData: 'none' });
 }
 
 async function main(): Promise<void> {
@@ -266,6 +305,10 @@ async function main(): Promise<void> {
   );
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'stitchnet-bench-'));
   try {
+    if (opts.memoryOnly) {
+      await memoryOnly(tmp, ctx, opts);
+      return;
+    }
     const { tiny, deitS } = scales(opts);
     log('writing the tiny and micro packages');
     const micro = await writeFamilyPackage(path.join(tmp, 'micro'), MICRO_FAMILY);
@@ -282,7 +325,7 @@ async function main(): Promise<void> {
       );
       await rm(path.join(tmp, 'deit-ts'), { recursive: true, force: true });
     }
-    const rssFamily = await memoryFamily(tmp, tinyFamily, opts.skipDeit);
+    const rssFamily = await memoryFamily(tmp, opts.skipDeit ? tinyFamily : undefined);
     gc();
     const rss = await memory(rssFamily, micro.dir, ctx, opts.rssVariants);
     const wallSeconds = (performance.now() - started) / 1000;
@@ -308,6 +351,25 @@ async function main(): Promise<void> {
   } finally {
     if (opts.keep) log(`packages kept in ${tmp}`);
     else await rm(tmp, { recursive: true, force: true });
+  }
+}
+
+/** `--memory-only`: section (c) alone, its table on stdout (and its figures in `--json`). */
+async function memoryOnly(tmp: string, ctx: BenchContext, opts: BenchOptions): Promise<void> {
+  log('writing the micro package');
+  const micro = await writeFamilyPackage(path.join(tmp, 'micro'), MICRO_FAMILY);
+  const tinyFamily = opts.skipDeit ? await writeFamilyPackage(path.join(tmp, 'tiny'), TINY_FAMILY) : undefined;
+  const family = await memoryFamily(tmp, tinyFamily);
+  gc();
+  const rss = await memory(family, micro.dir, ctx, opts.rssVariants);
+  const rep = { rss: { family: family.name, ...rss } };
+  process.stdout.write(`${memoryTable(rep)}\n`);
+  if (opts.json) {
+    await mkdir(path.dirname(path.resolve(opts.json)), { recursive: true });
+    await writeFile(
+      opts.json,
+      `${JSON.stringify(rep, (_, v: unknown) => (typeof v === 'number' ? round(v, 4) : v), 2)}\n`,
+    );
   }
 }
 

@@ -23,6 +23,7 @@ export interface BenchOptions {
   lagSeconds: number;
   skipDeit: boolean;
   rssVariants: boolean;
+  memoryOnly: boolean;
   keep: boolean;
 }
 
@@ -321,7 +322,12 @@ function switchSection(rep: Report): string[] {
   ];
 }
 
-function memorySection(rep: Report): string[] {
+/** The memory table (c) alone. */
+export function memoryTable(rep: Pick<Report, 'rss'>): string {
+  return memorySection(rep).join('\n');
+}
+
+function memorySection(rep: Pick<Report, 'rss'>): string[] {
   const x = (o: OverWeights | null, k: keyof OverWeights) => (o?.[k] === undefined ? '–' : (o[k] as number));
   const rows = [rep.rss.runtime, ...rep.rss.variants].map((v) => [
     v.variant,

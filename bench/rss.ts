@@ -10,6 +10,11 @@
  * stitchnet's session options plus an override, to show what each option does to memory and
  * latency. Between measurements the child forces a garbage collection of its main thread (a
  * worker's heap cannot be collected from outside).
+ *
+ * The family is written twice: as `writePackage` writes it by default (DeiT-scale pieces keep
+ * their weights as ONNX external data, which onnxruntime maps from disk), and with every piece's
+ * weights inside its ONNX file (variant `runtime:inline-pieces`). Both divide by the same weight
+ * bytes: the inline pieces' size.
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -42,6 +47,8 @@ export interface RssVariant {
   keepBytes?: boolean;
   /** Raw: create each session from the piece's file (onnxruntime reads it) instead of bytes read in JS. */
   fromFile?: boolean;
+  /** Load the family written with every piece's weights inside its ONNX file (`externalData: 'none'`). */
+  inlinePieces?: boolean;
   /** Environment variables of the child (e.g. glibc malloc tuning). */
   env?: Record<string, string>;
   /**
@@ -92,9 +99,11 @@ export interface RssResult {
 }
 
 /** Arguments of one child. */
-interface ProbeArgs {
+export interface ProbeArgs {
   variant: RssVariant;
   dir: string;
+  /** The weight bytes the ratios divide by: the family's pieces with their weights inside (the same for both layouts). */
+  weightBytes: number;
   microDir: string;
   latencyStitch: number;
   latencyRuns: number;
@@ -183,7 +192,7 @@ export async function runProbe(args: ProbeArgs): Promise<void> {
   await loaded.close();
   await harness.close();
 
-  const weightMB = Object.values(pkg.manifest.pieces).reduce((n, p) => n + p.bytes, 0) / MB;
+  const weightMB = args.weightBytes / MB;
   const readings = { baseline, loaded: atLoad, afterRunB1: afterB1, ...(b8 ? { afterRunB8: b8.reading } : {}) };
   const out: RssResult = {
     variant: variant.name,
@@ -385,7 +394,17 @@ export const RUNTIME_VARIANT: RssVariant = {
   name: 'runtime',
   kind: 'runtime',
   batch8: true,
-  description: 'StitchRuntime, worker mode, defaults (fast path off)',
+  description:
+    'StitchRuntime, worker mode, defaults (fast path off), the family as written by default (DeiT pieces: external data)',
+};
+
+/** The runtime on the same family with every piece's weights inside its ONNX file: what the default is compared with. */
+export const INLINE_VARIANT: RssVariant = {
+  name: 'runtime:inline-pieces',
+  kind: 'runtime',
+  batch8: true,
+  inlinePieces: true,
+  description: "StitchRuntime, worker mode, defaults, the family written with externalData: 'none'",
 };
 
 /** The configurations compared when the runtime's RSS is over its target (each a child of a minute or two at DeiT scale). */
@@ -419,5 +438,14 @@ export const MORE_VARIANTS: RssVariant[] = [
     fromFile: true,
     overrides: { enableCpuMemArena: false },
     description: 'the same, each session created from its file (onnxruntime reads it)',
+  },
+  {
+    name: 'raw:no-arena+from-file+no-prepack',
+    kind: 'raw',
+    batch8: true,
+    fromFile: true,
+    overrides: { enableCpuMemArena: false, extra: { session: { disable_prepacking: '1' } } },
+    description:
+      'the same with session.disable_prepacking: MLAS keeps no packed copy of the MatMul weights, so external data stays file-backed',
   },
 ];

@@ -43,6 +43,7 @@ export type {
   Anchor,
   Piece,
   PieceKind,
+  PieceData,
   StitchLayer,
   TensorSpec,
   OutputSpec,

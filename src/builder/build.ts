@@ -22,7 +22,7 @@ import { isProviderName, PROVIDER_NAMES, type ProviderName } from '../base/provi
 import { BuilderError, OptionError } from '../errors.js';
 import { encodeModel, linearModel, readModel, type Model } from '../onnx/index.js';
 import { expandRoute } from '../package/route.js';
-import { readPackage, writePackage } from '../package/index.js';
+import { EXTERNAL_DATA_MODES, type ExternalDataMode, readPackage, writePackage } from '../package/index.js';
 import { sha256 } from '../package/hash.js';
 import type { Manifest, Piece, Preprocess, Stitch, TensorSpec } from '../package/schema.js';
 import { PACKAGE_FORMAT } from '../package/schema.js';
@@ -87,6 +87,11 @@ export interface BuildOptions {
   ridge?: number;
   /** ORT threads of the builder's sessions and the profiler's runtime. */
   threads?: ThreadOptions;
+  /**
+   * Which pieces keep their weights as ONNX external data (`<file>.data`, mapped by onnxruntime
+   * from disk): `'auto'` (default) those with 1 MiB of weights or more, `'all'`, `'none'`.
+   */
+  externalData?: ExternalDataMode;
 }
 
 export type BuildStep = 'prepare' | 'parity' | 'fit' | 'cost' | 'evaluate' | 'write' | 'profile' | 'verify';
@@ -135,6 +140,14 @@ function checkOptions(o: BuildOptions): void {
     throw optionError('--anchors', 'No anchor models given', 'Pass the anchor ONNX files, smallest first');
   if (o.routes !== undefined && o.routes !== 'v1' && o.routes !== 'v2')
     throw optionError('--routes', `Unknown routes mode "${String(o.routes)}"`, 'Use v1 or v2', ['v1', 'v2']);
+  if (o.externalData !== undefined && !EXTERNAL_DATA_MODES.includes(o.externalData)) {
+    throw optionError(
+      '--external-data',
+      `Unknown external-data mode "${String(o.externalData)}"`,
+      'Use auto, all or none',
+      EXTERNAL_DATA_MODES,
+    );
+  }
   if (o.anchors.length > 1 && o.calib === undefined && o.stitchWeights === undefined) {
     throw optionError(
       '--calib',
@@ -296,13 +309,14 @@ export async function buildPackage(options: BuildOptions, progress: BuildProgres
 
     const files = new Map([...prep.pieces.values()].map((p) => [p.piece.file, p.bytes]));
     progress('write', 0, 1);
-    await writePackage(options.out, { manifest, files });
+    const externalData = options.externalData ?? 'auto';
+    await writePackage(options.out, { manifest, files, externalData });
     progress('write', 1, 1);
     finish('write');
 
     if (options.profile) {
       await addLatency(manifest, options, options.profile, probeSet, progress);
-      await writePackage(options.out, { manifest, files });
+      await writePackage(options.out, { manifest, files, externalData });
       finish('profile');
     }
 

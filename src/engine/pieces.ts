@@ -7,10 +7,32 @@
  * 1.76–1.79× from bytes, but 1.50× against 1.57× for DeiT-Ti/S/B, and the runtime (sessions in
  * its worker) 1.53× from files against 1.46× from bytes in an earlier run: no gain established there.
  *
- * A piece whose file cannot be checked (a package object without files, a file that changed) is
- * read with `pieceBytes`, which reports the problem as the package reader does.
+ * A piece with external data (`piece.data`) is loaded from its file only when both files check
+ * out: the ONNX file (graph only, small: read, hashed, and its external-data references checked
+ * to name only its data file, within it) and the data file (hashed as a stream). onnxruntime then
+ * maps the weights from the data file, resolved from the ONNX file's folder: file-backed pages
+ * rather than a private copy. The runtime holding DeiT-Ti/S/B measured 1.18–1.23× the weights
+ * loaded this way against 1.48–1.50× with the pieces inline (what remains is mostly the copy
+ * onnxruntime prepacks for its MatMul kernels; docs/performance.md).
+ *
+ * A piece without external data is loaded from its file when the package was read with every
+ * model decoded and hashed (`readPackage`'s defaults), which checked that it references no
+ * external file. A piece whose files cannot be checked (a package read without decoding, a
+ * package object without files, a file that changed) is read with `pieceBytes`, which reports the problem as the package reader does, or returns the
+ * piece self-contained.
  */
-import { hashFile, type StitchPackage } from '../package/index.js';
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { decodeModel } from '../onnx/index.js';
+import {
+  checkExternalData,
+  dataLocation,
+  hashFile,
+  modelsChecked,
+  sha256,
+  type Piece,
+  type StitchPackage,
+} from '../package/index.js';
 import type { PieceSource } from './engine.js';
 
 /** The piece as a checked file, else as its bytes. */
@@ -18,10 +40,32 @@ export async function pieceSource(pkg: StitchPackage, id: string): Promise<Piece
   const piece = pkg.manifest.pieces[id];
   try {
     const file = pkg.piecePath(id);
-    const { sha256, bytes } = await hashFile(file);
-    if (piece && sha256 === piece.sha256 && bytes === piece.bytes) return { id, file, size: bytes };
+    const size = piece ? await (piece.data ? checkWithData(file, id, piece) : checkAlone(pkg, file, piece)) : undefined;
+    if (size !== undefined) return { id, file, size };
   } catch {
     // Fall through: pieceBytes says what is wrong, or reads the piece another way.
   }
   return { id, bytes: await pkg.pieceBytes(id) };
+}
+
+/**
+ * The file's size when it is the piece the manifest records, decoded and checked when the package
+ * was read (so it references no external file).
+ */
+async function checkAlone(pkg: StitchPackage, file: string, piece: Piece): Promise<number | undefined> {
+  if (!modelsChecked(pkg)) return undefined;
+  const { sha256: digest, bytes } = await hashFile(file);
+  return digest === piece.sha256 && bytes === piece.bytes ? bytes : undefined;
+}
+
+/** Both files' size when the ONNX file and the data file it references are the ones the manifest records. */
+async function checkWithData(file: string, id: string, piece: Piece): Promise<number | undefined> {
+  const data = piece.data;
+  if (!data || (await stat(file)).size !== piece.bytes) return undefined;
+  const bytes = await readFile(file);
+  if (bytes.length !== piece.bytes || sha256(bytes) !== piece.sha256) return undefined;
+  checkExternalData(id, piece, decodeModel(bytes));
+  const digest = await hashFile(path.join(path.dirname(file), ...dataLocation(piece).split('/')));
+  if (digest.sha256 !== data.sha256 || digest.bytes !== data.bytes) return undefined;
+  return piece.bytes + data.bytes;
 }

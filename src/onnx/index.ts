@@ -28,3 +28,12 @@ export {
   buildRouteModel,
   vitBoundaries,
 } from './vit.js';
+export {
+  EXTERNAL_DATA_MIN_TENSOR_BYTES,
+  type ExternalRef,
+  allTensors,
+  externalRefs,
+  initializerBytes,
+  inlineExternalData,
+  splitExternalData,
+} from './external.js';

@@ -2,8 +2,8 @@
  * Downloading a stitch package on first run: `fetchPackage(manifestUrl, { sha256 })`.
  *
  * The URL is that of a package's `stitchnet.json`; its pieces are fetched by their paths relative
- * to it. The caller pins the manifest's sha256, and the manifest pins every piece's sha256 and
- * size, so every byte is verified. Files go to a partial folder beside the destination and are
+ * to it (a piece's external-data file too, `piece.data`). The caller pins the manifest's sha256,
+ * and the manifest pins every file's sha256 and size, so every byte is verified. Files go to a partial folder beside the destination and are
  * renamed into place only when all of them are complete and verified: the destination never
  * holds half a package. An interrupted download resumes where it stopped (verified files are
  * kept, a partial file continues with an HTTP range request where the server allows it).
@@ -83,7 +83,7 @@ export async function fetchPackage(url: string | URL, options: FetchPackageOptio
     options.signal,
   );
   const manifest = manifestOf(manifestBytes);
-  const pieces = Object.values(manifest.pieces);
+  const pieces = packageFiles(manifest);
   progress.expect(manifestBytes.length + pieces.reduce((a, p) => a + p.bytes, 0), pieces.length + 1);
   for (const piece of pieces) {
     const target = path.join(partial, ...piece.file.replaceAll('\\', '/').split('/'));
@@ -153,7 +153,7 @@ async function isComplete(dir: string, pin: string): Promise<boolean> {
   }
   if (sha256(bytes) !== pin) return false;
   const manifest = manifestOf(bytes);
-  for (const piece of Object.values(manifest.pieces)) {
+  for (const piece of packageFiles(manifest)) {
     const size = await stat(path.join(dir, piece.file)).then(
       (s) => s.size,
       () => -1,
@@ -161,6 +161,15 @@ async function isComplete(dir: string, pin: string): Promise<boolean> {
     if (size !== piece.bytes) return false;
   }
   return true;
+}
+
+/** Every file the manifest lists besides itself: each piece's ONNX file and its data file, each once. */
+function packageFiles(manifest: Manifest): { file: string; sha256: string; bytes: number }[] {
+  const files = new Map<string, { file: string; sha256: string; bytes: number }>();
+  for (const piece of Object.values(manifest.pieces)) {
+    for (const f of piece.data ? [piece, piece.data] : [piece]) files.set(f.file.replaceAll('\\', '/'), f);
+  }
+  return [...files.values()];
 }
 
 function manifestOf(bytes: Uint8Array): Manifest {

@@ -1,11 +1,23 @@
 /**
  * Checks of piece files on disk: inside the folder (symlinks resolved), present, within the size
  * cap, the size and sha256 the manifest records, and an ONNX graph with the declared interface.
+ * A piece with external data has a second file, `data`, checked the same way, and its ONNX file's
+ * external-data references must all name that file and lie within it.
  */
 import { type FileHandle, open, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { OnnxError, PackageError, isStitchnetError } from '../errors.js';
-import { decodeModel, graphInputs, graphOutputs, type TensorInfo } from '../onnx/index.js';
+import {
+  decodeModel,
+  encodeModel,
+  externalRefs,
+  graphInputs,
+  graphOutputs,
+  inlineExternalData,
+  type ExternalRef,
+  type Model,
+  type TensorInfo,
+} from '../onnx/index.js';
 import { pieceField } from '../base/field-path.js';
 import { messageOf } from '../base/message.js';
 import { hashStream, sha256 } from './hash.js';
@@ -24,28 +36,55 @@ export interface PieceReadOptions {
   keepBytes: boolean;
 }
 
+/** One file of a piece as the manifest records it, and how errors name it. */
+interface Recorded {
+  pieceId: string;
+  file: string;
+  sha256: string;
+  bytes: number;
+  /** `Piece "x"` or `Piece "x" data file`. */
+  what: string;
+  /** The manifest field of a key of this record: `pieces["x"].sha256`, `pieces["x"].data.sha256`. */
+  field: (key: 'file' | 'sha256' | 'bytes') => string;
+}
+
+function pieceRecord(pieceId: string, piece: Piece): Recorded {
+  return { pieceId, ...piece, what: `Piece "${pieceId}"`, field: (key) => pieceField(pieceId, key) };
+}
+
+function dataRecord(pieceId: string, piece: Piece): Recorded {
+  const data = piece.data;
+  if (!data) {
+    throw new PackageError('PACKAGE_DATA_INVALID', `Piece "${pieceId}" has no external-data file`, {
+      file: piece.file,
+      field: pieceField(pieceId, 'data'),
+    });
+  }
+  return { pieceId, ...data, what: `Piece "${pieceId}" data file`, field: (key) => pieceField(pieceId, 'data', key) };
+}
+
 /**
- * Resolves a piece file to its real absolute path and checks that it stays inside the package
+ * Resolves a recorded file to its real absolute path and checks that it stays inside the package
  * folder once symlinks are followed.
  *
  * @param root - real path of the package folder
  * @throws PackageError `PACKAGE_FILE_MISSING` or `PACKAGE_PATH_OUTSIDE`
  */
-async function resolvePieceFile(root: string, pieceId: string, piece: Piece): Promise<string> {
+async function resolveRecorded(root: string, rec: Recorded): Promise<string> {
   let real: string;
   try {
-    real = await realpath(path.resolve(root, piece.file));
+    real = await realpath(path.resolve(root, rec.file));
   } catch (e) {
-    throw missing(pieceId, piece, e);
+    throw missing(rec, e);
   }
   const rel = path.relative(root, real);
   if (rel === '' || rel.split(path.sep)[0] === '..' || path.isAbsolute(rel)) {
     throw new PackageError(
       'PACKAGE_PATH_OUTSIDE',
-      `Piece "${pieceId}" resolves (through a symlink) to ${real}, outside the package folder`,
+      `${rec.what} resolves (through a symlink) to ${real}, outside the package folder`,
       {
-        file: piece.file,
-        field: pieceField(pieceId, 'file'),
+        file: rec.file,
+        field: rec.field('file'),
         hint: 'Copy the file into the package folder instead of linking to it.',
       },
     );
@@ -61,44 +100,66 @@ async function resolvePieceFile(root: string, pieceId: string, piece: Piece): Pr
  * @throws PackageError `PACKAGE_FILE_MISSING`, `PACKAGE_PATH_OUTSIDE`, `PACKAGE_FILE_TOO_LARGE`
  *   or `PACKAGE_HASH_MISMATCH`
  */
-export async function readPieceFile(
+export function readPieceFile(
   root: string,
   pieceId: string,
   piece: Piece,
   opts: PieceReadOptions,
 ): Promise<{ path: string; bytes?: Uint8Array }> {
-  const real = await resolvePieceFile(root, pieceId, piece);
+  return readRecorded(root, pieceRecord(pieceId, piece), opts);
+}
+
+/**
+ * Reads (or stream-hashes) a piece's external-data file (`piece.data`) and checks its size and
+ * sha256 against the manifest, as {@link readPieceFile} does for the ONNX file; errors name the
+ * `data` fields (`pieces["x"].data.sha256`).
+ */
+export function readPieceData(
+  root: string,
+  pieceId: string,
+  piece: Piece,
+  opts: PieceReadOptions,
+): Promise<{ path: string; bytes?: Uint8Array }> {
+  return readRecorded(root, dataRecord(pieceId, piece), opts);
+}
+
+async function readRecorded(
+  root: string,
+  rec: Recorded,
+  opts: PieceReadOptions,
+): Promise<{ path: string; bytes?: Uint8Array }> {
+  const real = await resolveRecorded(root, rec);
   let handle: FileHandle;
   try {
     handle = await open(real, 'r');
   } catch (e) {
-    throw missing(pieceId, piece, e);
+    throw missing(rec, e);
   }
   try {
     const stat = await handle.stat();
-    if (!stat.isFile()) throw missing(pieceId, piece, new Error('not a regular file'));
+    if (!stat.isFile()) throw missing(rec, new Error('not a regular file'));
     if (stat.size > opts.maxFileBytes) {
       throw new PackageError(
         'PACKAGE_FILE_TOO_LARGE',
-        `Piece "${pieceId}" is ${stat.size} bytes, over the ${opts.maxFileBytes}-byte limit`,
+        `${rec.what} is ${stat.size} bytes, over the ${opts.maxFileBytes}-byte limit`,
         {
-          file: piece.file,
-          field: pieceField(pieceId, 'bytes'),
+          file: rec.file,
+          field: rec.field('bytes'),
           hint: 'Raise maxFileBytes if the package is trusted and the file is expected to be this large.',
         },
       );
     }
-    checkSize(pieceId, piece, stat.size);
+    checkSize(rec, stat.size);
     if (opts.keepBytes) {
       const bytes = await handle.readFile();
-      checkSize(pieceId, piece, bytes.length);
-      if (opts.verifyHash) checkHash(pieceId, piece, sha256(bytes));
+      checkSize(rec, bytes.length);
+      if (opts.verifyHash) checkHash(rec, sha256(bytes));
       return { path: real, bytes };
     }
     if (opts.verifyHash) {
       const digest = await hashStream(handle.createReadStream({ start: 0, autoClose: false }));
-      checkSize(pieceId, piece, digest.bytes);
-      checkHash(pieceId, piece, digest.sha256);
+      checkSize(rec, digest.bytes);
+      checkHash(rec, digest.sha256);
     }
     return { path: real };
   } finally {
@@ -107,34 +168,125 @@ export async function readPieceFile(
 }
 
 /**
+ * The `location` a piece's ONNX file must give for its external data: the data file's path
+ * relative to the ONNX file's folder, forward slashes (onnxruntime resolves it from there).
+ */
+export function dataLocation(piece: Piece): string {
+  const unify = (p: string) => path.posix.normalize(p.replaceAll('\\', '/'));
+  return path.posix.relative(path.posix.dirname(unify(piece.file)), unify(piece.data?.file ?? ''));
+}
+
+/**
+ * Checks a piece model's external-data references against the manifest: with a `data` file,
+ * every reference names exactly that file (its {@link dataLocation}) and lies within its recorded
+ * size, and there is at least one; without one, there is none. So onnxruntime, loading the piece
+ * from its file, reads no other file than the checked one.
+ *
+ * @returns the references (for inlining)
+ * @throws PackageError `PACKAGE_PATH_OUTSIDE` for a reference to another file, `PACKAGE_DATA_INVALID`
+ *   for anything else that does not fit
+ */
+export function checkExternalData(pieceId: string, piece: Piece, model: Model): ExternalRef[] {
+  const invalid = (why: string, cause?: unknown) =>
+    new PackageError('PACKAGE_DATA_INVALID', `Piece "${pieceId}": ${why}`, {
+      file: piece.file,
+      field: pieceField(pieceId, 'data'),
+      cause,
+      hint: RESTORE_HINT,
+    });
+  let refs: ExternalRef[];
+  try {
+    refs = externalRefs(model);
+  } catch (e) {
+    throw invalid(messageOf(e), e);
+  }
+  const data = piece.data;
+  if (!data) {
+    if (refs.length > 0)
+      throw invalid(`${refs.length} tensors keep their data in an external file, but the piece has no "data" file`);
+    return refs;
+  }
+  if (refs.length === 0)
+    throw invalid(`the manifest names a data file (${JSON.stringify(data.file)}) that its ONNX file does not use`);
+  const location = dataLocation(piece);
+  for (const ref of refs) {
+    if (ref.location !== location) {
+      throw new PackageError(
+        'PACKAGE_PATH_OUTSIDE',
+        `Piece "${pieceId}": tensor ${JSON.stringify(ref.tensor.name ?? '')} reads external data from ${JSON.stringify(ref.location)}, not from its data file ${JSON.stringify(location)}`,
+        { file: piece.file, field: pieceField(pieceId, 'data', 'file'), hint: RESTORE_HINT },
+      );
+    }
+    if (ref.offset + ref.length > data.bytes) {
+      throw invalid(
+        `tensor ${JSON.stringify(ref.tensor.name ?? '')} reads bytes ${ref.offset}..${ref.offset + ref.length} of its data file, which has ${data.bytes}`,
+      );
+    }
+  }
+  return refs;
+}
+
+/**
+ * A piece as one self-contained model: with external data, its ONNX bytes with every external
+ * tensor's bytes put back from the (checked) data file; without, its bytes as they are, once
+ * checked to reference no external data.
+ *
+ * @param data - the data file's bytes, for a piece with `data`
+ * @throws as {@link checkExternalData}, or OnnxError `ONNX_DECODE_FAILED`
+ */
+export function selfContained(pieceId: string, piece: Piece, onnxBytes: Uint8Array, data?: Uint8Array): Uint8Array {
+  const model = decodePiece(pieceId, piece, onnxBytes);
+  const refs = checkExternalData(pieceId, piece, model);
+  if (refs.length === 0) return onnxBytes;
+  inlineExternalData(refs, data ?? new Uint8Array(0));
+  return encodeModel(model);
+}
+
+/**
  * Decodes a piece's ONNX bytes and checks that its single graph input and output match the
  * manifest's `input` and `output` specs (names, shapes with symbolic dims by name, dtype).
  *
+ * Its external-data references are checked too ({@link checkExternalData}).
+ *
  * @throws OnnxError `ONNX_DECODE_FAILED` when the bytes are not an ONNX model
- * @throws PackageError `PACKAGE_DIMENSION_MISMATCH` when the graph interface differs from the manifest
+ * @throws PackageError `PACKAGE_DIMENSION_MISMATCH` when the graph interface differs from the manifest,
+ *   `PACKAGE_PATH_OUTSIDE` / `PACKAGE_DATA_INVALID` for external data that does not fit the manifest
  */
 export function checkPieceModel(pieceId: string, piece: Piece, bytes: Uint8Array): void {
   let inputs: TensorInfo[];
   let outputs: TensorInfo[];
+  const model = decodePiece(pieceId, piece, bytes);
   try {
-    const model = decodeModel(bytes);
     inputs = graphInputs(model);
     outputs = graphOutputs(model);
   } catch (e) {
-    const reason = messageOf(e);
-    throw new OnnxError(
-      isStitchnetError(e) ? e.code : 'ONNX_DECODE_FAILED',
-      `Piece "${pieceId}" is not a usable ONNX model: ${reason}`,
-      {
-        file: piece.file,
-        field: pieceField(pieceId, 'file'),
-        cause: e,
-        hint: RESTORE_HINT,
-      },
-    );
+    throw unusable(pieceId, piece, e);
   }
+  checkExternalData(pieceId, piece, model);
   checkInterface(pieceId, piece, 'input', inputs, piece.input);
   checkInterface(pieceId, piece, 'output', outputs, piece.output);
+}
+
+/** Decodes a piece's ONNX bytes. @throws OnnxError `ONNX_DECODE_FAILED` naming the piece */
+function decodePiece(pieceId: string, piece: Piece, bytes: Uint8Array): Model {
+  try {
+    return decodeModel(bytes);
+  } catch (e) {
+    throw unusable(pieceId, piece, e);
+  }
+}
+
+function unusable(pieceId: string, piece: Piece, e: unknown): OnnxError {
+  return new OnnxError(
+    isStitchnetError(e) ? e.code : 'ONNX_DECODE_FAILED',
+    `Piece "${pieceId}" is not a usable ONNX model: ${messageOf(e)}`,
+    {
+      file: piece.file,
+      field: pieceField(pieceId, 'file'),
+      cause: e,
+      hint: RESTORE_HINT,
+    },
+  );
 }
 
 function checkInterface(
@@ -177,40 +329,36 @@ function checkInterface(
   }
 }
 
-function checkSize(pieceId: string, piece: Piece, size: number): void {
-  if (size !== piece.bytes) {
-    throw new PackageError(
-      'PACKAGE_HASH_MISMATCH',
-      `Piece "${pieceId}" is ${size} bytes, the manifest says ${piece.bytes}`,
-      {
-        file: piece.file,
-        field: pieceField(pieceId, 'bytes'),
-        hint: `The file was altered or truncated. ${RESTORE_HINT}`,
-      },
-    );
+function checkSize(rec: Recorded, size: number): void {
+  if (size !== rec.bytes) {
+    throw new PackageError('PACKAGE_HASH_MISMATCH', `${rec.what} is ${size} bytes, the manifest says ${rec.bytes}`, {
+      file: rec.file,
+      field: rec.field('bytes'),
+      hint: `The file was altered or truncated. ${RESTORE_HINT}`,
+    });
   }
 }
 
-function checkHash(pieceId: string, piece: Piece, digest: string): void {
-  if (digest !== piece.sha256) {
+function checkHash(rec: Recorded, digest: string): void {
+  if (digest !== rec.sha256) {
     throw new PackageError(
       'PACKAGE_HASH_MISMATCH',
-      `Piece "${pieceId}" has sha256 ${digest}, the manifest says ${piece.sha256}`,
+      `${rec.what} has sha256 ${digest}, the manifest says ${rec.sha256}`,
       {
-        file: piece.file,
-        field: pieceField(pieceId, 'sha256'),
+        file: rec.file,
+        field: rec.field('sha256'),
         hint: `The file was altered. ${RESTORE_HINT}`,
       },
     );
   }
 }
 
-function missing(pieceId: string, piece: Piece, cause: unknown): PackageError {
+function missing(rec: Recorded, cause: unknown): PackageError {
   const code = (cause as { code?: unknown }).code;
   const why = code === 'ENOENT' ? 'does not exist' : `cannot be read (${messageOf(cause)})`;
-  return new PackageError('PACKAGE_FILE_MISSING', `Piece "${pieceId}" file ${JSON.stringify(piece.file)} ${why}`, {
-    file: piece.file,
-    field: pieceField(pieceId, 'file'),
+  return new PackageError('PACKAGE_FILE_MISSING', `${rec.what} file ${JSON.stringify(rec.file)} ${why}`, {
+    file: rec.file,
+    field: rec.field('file'),
     cause,
     hint: RESTORE_HINT,
   });

@@ -2,11 +2,12 @@
  * The stitch-package format: a folder with `stitchnet.json` and `pieces/*.onnx`.
  */
 export * from './schema.js';
-export { readPackage, DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_MANIFEST_BYTES } from './read.js';
+export { readPackage, modelsChecked, DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_MANIFEST_BYTES } from './read.js';
 export { findInstalledPackage, isPackageName, resolveModel } from './resolve.js';
 export type { ReadPackageOptions, StitchPackage } from './read.js';
-export { writePackage } from './write.js';
-export type { ManifestDraft, PieceDraft, WritePackageInput } from './write.js';
+export { writePackage, EXTERNAL_DATA_AUTO_BYTES, EXTERNAL_DATA_MODES } from './write.js';
+export type { ExternalDataMode, ManifestDraft, PieceDraft, WritePackageInput } from './write.js';
+export { checkExternalData, dataLocation } from './files.js';
 export { expandRoute } from './route.js';
 export { hashFile, sha256 } from './hash.js';
 export { parseManifest, checkManifest, shapesEqual } from './validate.js';

@@ -7,7 +7,7 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { messageOf } from '../base/message.js';
 import { PackageError } from '../errors.js';
-import { checkPieceModel, readPieceFile } from './files.js';
+import { checkPieceModel, readPieceData, readPieceFile, selfContained } from './files.js';
 import { MANIFEST_FILE, type Manifest, type Piece, type Stitch } from './schema.js';
 import { resolveModel } from './resolve.js';
 import { checkManifest, parseManifest } from './validate.js';
@@ -53,10 +53,15 @@ export interface StitchPackage {
   /** Absolute path of the package folder. */
   readonly dir: string;
   readonly manifest: Manifest;
-  /** Absolute path of a piece's ONNX file. @throws PackageError `PACKAGE_ROUTE_INVALID` for an unknown piece id */
+  /**
+   * Absolute path of a piece's ONNX file (for a piece with external data, its `data` file lies
+   * next to it as the manifest says). @throws PackageError `PACKAGE_ROUTE_INVALID` for an unknown piece id
+   */
   piecePath(pieceId: string): string;
   /**
    * Reads a piece's ONNX bytes, checking size and (unless `verifyHashes` was off) sha256 again.
+   * A piece with external data comes back self-contained: its weights put back into the model
+   * from the checked data file.
    * @throws PackageError for an unknown piece id or a file that changed since the package was read
    */
   pieceBytes(pieceId: string): Promise<Uint8Array>;
@@ -74,8 +79,9 @@ export interface StitchPackage {
  * Reads a stitch package (a folder holding `stitchnet.json` and its pieces) and verifies it: a
  * known `format`; the manifest schema; every route referencing real anchors, blocks, stitching
  * layers and pieces; dimensions chaining along every route; every piece path inside the folder
- * (symlinks followed), present, within `maxFileBytes`, of the recorded size and sha256; and every
- * piece decoding as ONNX with the interface the manifest declares.
+ * (symlinks followed), present, within `maxFileBytes`, of the recorded size and sha256 (its
+ * external-data file too, if it has one); and every piece decoding as ONNX with the interface the
+ * manifest declares, its external-data references naming only its own data file, within it.
  *
  * Files are checked in parallel (a few at a time); each piece is read once.
  *
@@ -90,7 +96,7 @@ export interface StitchPackage {
  * @throws PackageError with `file` and `field` naming the culprit (`PACKAGE_NOT_FOUND`,
  *   `PACKAGE_MANIFEST_INVALID`, `PACKAGE_FORMAT_UNKNOWN`, `PACKAGE_PATH_OUTSIDE`,
  *   `PACKAGE_FILE_MISSING`, `PACKAGE_FILE_TOO_LARGE`, `PACKAGE_HASH_MISMATCH`,
- *   `PACKAGE_ROUTE_INVALID`, `PACKAGE_DIMENSION_MISMATCH`), or OnnxError `ONNX_DECODE_FAILED` /
+ *   `PACKAGE_ROUTE_INVALID`, `PACKAGE_DIMENSION_MISMATCH`, `PACKAGE_DATA_INVALID`), or OnnxError `ONNX_DECODE_FAILED` /
  *   `ONNX_GRAPH_INVALID` for a piece that is not a usable ONNX model
  */
 export async function readPackage(dirOrName: string, opts: ReadPackageOptions = {}): Promise<StitchPackage> {
@@ -107,6 +113,7 @@ export async function readPackage(dirOrName: string, opts: ReadPackageOptions = 
   const paths = new Map<string, string>();
   await forEachBounded(Object.entries(manifest.pieces), Math.min(4, availableParallelism()), async ([id, piece]) => {
     const file = await readPieceFile(root, id, piece, { maxFileBytes, verifyHash, keepBytes: loadModels });
+    if (piece.data) await readPieceData(root, id, piece, { maxFileBytes, verifyHash, keepBytes: false });
     if (file.bytes) checkPieceModel(id, piece, file.bytes);
     paths.set(id, file.path);
   });
@@ -136,22 +143,41 @@ export async function readPackage(dirOrName: string, opts: ReadPackageOptions = 
     return stitch;
   };
 
-  return {
+  const pkg: StitchPackage = {
     dir: root,
     manifest,
     piecePath: (pieceId) => {
       pieceOf(pieceId);
       return paths.get(pieceId) as string;
     },
-    pieceBytes: async (pieceId) =>
-      (await readPieceFile(root, pieceId, pieceOf(pieceId), { maxFileBytes, verifyHash, keepBytes: true }))
-        .bytes as Uint8Array,
+    pieceBytes: async (pieceId) => {
+      const piece = pieceOf(pieceId);
+      const opts = { maxFileBytes, verifyHash, keepBytes: true };
+      const bytes = (await readPieceFile(root, pieceId, piece, opts)).bytes as Uint8Array;
+      // A file with the hash of one checked at open needs no second look.
+      if (!piece.data && loadModels && verifyHash) return bytes;
+      const data = piece.data ? (await readPieceData(root, pieceId, piece, opts)).bytes : undefined;
+      return selfContained(pieceId, piece, bytes, data);
+    },
     stitch: stitchOf,
     routePieces: (stitchId) => {
       stitchOf(stitchId);
       return routes.get(stitchId) as string[];
     },
   };
+  if (loadModels && verifyHash) CHECKED.add(pkg);
+  return pkg;
+}
+
+const CHECKED = new WeakSet<StitchPackage>();
+
+/**
+ * Whether this package object came from `readPackage` with every piece decoded and its hash
+ * checked: then a piece file whose hash matches the manifest is known to reference no external
+ * data but its own `data` file.
+ */
+export function modelsChecked(pkg: StitchPackage): boolean {
+  return CHECKED.has(pkg);
 }
 
 /**

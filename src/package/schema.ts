@@ -13,6 +13,7 @@ import type {
   Latency,
   Manifest,
   Piece,
+  PieceData,
   Preprocess,
   RouteStep,
   Stitch,
@@ -35,6 +36,14 @@ export const TensorSpecSchema = z.strictObject({
 
 export const PieceKindSchema = z.enum(['embed', 'block', 'head', 'stitch']);
 
+/** A piece's external-data file: the weights its ONNX file references (`data_location: EXTERNAL`). */
+export const PieceDataSchema = z.strictObject({
+  /** Path of the data file, relative to the package folder, forward slashes. */
+  file: z.string().min(1),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/, 'a lowercase hex sha256'),
+  bytes: z.number().int().nonnegative(),
+});
+
 export const PieceSchema = z.strictObject({
   kind: PieceKindSchema,
   /** Path of the ONNX file, relative to the package folder, forward slashes. */
@@ -46,6 +55,8 @@ export const PieceSchema = z.strictObject({
   /** Multiply-accumulates for one sample (fvcore convention). */
   macs: z.number().nonnegative().optional(),
   params: z.number().int().nonnegative().optional(),
+  /** The piece's weights as ONNX external data, in a file of their own (absent: all inside `file`). */
+  data: PieceDataSchema.optional(),
 });
 
 export const AnchorSchema = z.strictObject({
@@ -130,6 +141,7 @@ export type {
   TensorSpec,
   PieceKind,
   Piece,
+  PieceData,
   Anchor,
   StitchLayer,
   RouteStep,
@@ -143,6 +155,7 @@ export type {
 // The public types are plain interfaces (types.ts); these fail to compile when the schema drifts from them.
 true satisfies SameType<Dim, z.infer<typeof DimSchema>>;
 true satisfies SameType<TensorSpec, z.infer<typeof TensorSpecSchema>>;
+true satisfies SameType<PieceData, z.infer<typeof PieceDataSchema>>;
 true satisfies SameType<Piece, z.infer<typeof PieceSchema>>;
 true satisfies SameType<Anchor, z.infer<typeof AnchorSchema>>;
 true satisfies SameType<StitchLayer, z.infer<typeof StitchLayerSchema>>;

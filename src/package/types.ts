@@ -30,6 +30,21 @@ export interface Piece {
   /** Multiply-accumulates for one sample (fvcore convention). */
   macs?: number | undefined;
   params?: number | undefined;
+  /** The piece's weights as ONNX external data, in a file of their own (absent: all inside `file`). */
+  data?: PieceData | undefined;
+}
+
+/**
+ * A piece's external-data file: the weights its ONNX file references (`data_location: EXTERNAL`,
+ * `location` the path of this file relative to the ONNX file's folder), which onnxruntime maps
+ * from disk rather than copying.
+ */
+export interface PieceData {
+  /** Path of the data file, relative to the package folder, forward slashes. */
+  file: string;
+  /** Lowercase hex sha256 of the file. */
+  sha256: string;
+  bytes: number;
 }
 
 /** One pretrained model of the family, cut into pieces. */

@@ -99,7 +99,7 @@ function mostSpecificIssue(issues: readonly z.core.$ZodIssue[]): { path: Propert
  *
  * @throws PackageError `PACKAGE_PATH_OUTSIDE`
  */
-export function checkPiecePath(pieceId: string, file: string): void {
+export function checkPiecePath(pieceId: string, file: string, field: string = pieceField(pieceId, 'file')): void {
   const unified = file.replaceAll('\\', '/');
   const outside =
     path.posix.isAbsolute(unified) ||
@@ -112,10 +112,38 @@ export function checkPiecePath(pieceId: string, file: string): void {
       `Piece "${pieceId}" has a path that leaves the package folder: ${JSON.stringify(file)}`,
       {
         file,
-        field: pieceField(pieceId, 'file'),
+        field,
         hint: 'Piece paths are relative to the package folder and stay inside it, e.g. "pieces/ti.block.0.onnx".',
       },
     );
+  }
+}
+
+/**
+ * Checks the pieces' external-data paths: inside the folder, and not the ONNX file of any piece
+ * (several pieces may share one data file).
+ *
+ * @throws PackageError `PACKAGE_PATH_OUTSIDE` or `PACKAGE_MANIFEST_INVALID`
+ */
+function checkDataPaths(manifest: Manifest, file: string): void {
+  const onnxFiles = new Set(
+    Object.values(manifest.pieces).map((p) => path.posix.normalize(p.file.replaceAll('\\', '/'))),
+  );
+  for (const [id, piece] of Object.entries(manifest.pieces)) {
+    if (!piece.data) continue;
+    const field = pieceField(id, 'data', 'file');
+    checkPiecePath(id, piece.data.file, field);
+    if (onnxFiles.has(path.posix.normalize(piece.data.file.replaceAll('\\', '/')))) {
+      throw new PackageError(
+        'PACKAGE_MANIFEST_INVALID',
+        `Piece "${id}" names the ONNX file ${JSON.stringify(piece.data.file)} as its external-data file`,
+        {
+          file,
+          field,
+          hint: 'A data file holds only weights; name it after its piece, e.g. "pieces/ti.block.0.onnx.data".',
+        },
+      );
+    }
   }
 }
 
@@ -147,6 +175,7 @@ export function widthAxis(rank: number): number {
  */
 export function checkManifest(manifest: Manifest, file: string = MANIFEST_FILE): Map<number, string[]> {
   for (const [id, piece] of Object.entries(manifest.pieces)) checkPiecePath(id, piece.file);
+  checkDataPaths(manifest, file);
   const anchorIds = checkUniqueIds(
     manifest.anchors.map((a) => a.id),
     'anchors',

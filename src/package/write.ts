@@ -7,13 +7,26 @@ import path from 'node:path';
 import type { z } from 'zod';
 import { OptionError, PackageError } from '../errors.js';
 import { pieceField } from '../base/field-path.js';
-import { checkPieceModel } from './files.js';
+import { decodeModel, encodeModel, initializerBytes, splitExternalData } from '../onnx/index.js';
+import { checkPieceModel, dataLocation } from './files.js';
 import { sha256 } from './hash.js';
 import { MANIFEST_FILE, PACKAGE_FORMAT, type Manifest, type ManifestInput, type PieceSchema } from './schema.js';
 import { checkManifest, parseManifest } from './validate.js';
 
-/** A piece as a writer describes it: `sha256` and `bytes` are computed from the file. */
-export type PieceDraft = Omit<z.input<typeof PieceSchema>, 'sha256' | 'bytes'>;
+/** A piece as a writer describes it: `sha256` and `bytes` are computed from the file, `data` by the writer. */
+export type PieceDraft = Omit<z.input<typeof PieceSchema>, 'sha256' | 'bytes' | 'data'>;
+
+/**
+ * Which pieces get their weights as ONNX external data (a `.data` file next to the piece, which
+ * onnxruntime maps from disk): `'auto'` those whose initializers total at least
+ * {@link EXTERNAL_DATA_AUTO_BYTES}, `'all'` every piece with a tensor of at least 1 KiB, `'none'` no piece.
+ */
+export type ExternalDataMode = 'auto' | 'all' | 'none';
+
+export const EXTERNAL_DATA_MODES: readonly ExternalDataMode[] = ['auto', 'all', 'none'];
+
+/** The initializer size from which `externalData: 'auto'` moves a piece's weights out: 1 MiB. */
+export const EXTERNAL_DATA_AUTO_BYTES = 1024 ** 2;
 
 /** A manifest as a writer describes it: no hashes, `format` optional (always {@link PACKAGE_FORMAT}). */
 export type ManifestDraft = Omit<ManifestInput, 'format' | 'pieces'> & {
@@ -24,8 +37,13 @@ export type ManifestDraft = Omit<ManifestInput, 'format' | 'pieces'> & {
 /** What {@link writePackage} writes. */
 export interface WritePackageInput {
   manifest: ManifestDraft;
-  /** The ONNX bytes of every piece, keyed by the piece's `file` (relative path, forward slashes). */
+  /** The ONNX bytes of every piece (weights inside), keyed by the piece's `file` (relative path, forward slashes). */
   files: ReadonlyMap<string, Uint8Array>;
+  /**
+   * Which pieces get their weights as external data, `<file>.data` (see {@link ExternalDataMode}).
+   * @defaultValue 'auto'
+   */
+  externalData?: ExternalDataMode;
 }
 
 /**
@@ -35,13 +53,19 @@ export interface WritePackageInput {
  * `stitchnet.json` (pretty JSON, keys in schema order), each to a temporary name renamed into
  * place, so that a reader never sees a half-written file.
  *
+ * After validation, the pieces `externalData` selects are split in two: `<file>` (the graph, its
+ * large initializers marked `data_location: EXTERNAL`) and `<file>.data` (their bytes, each at a
+ * page-aligned offset), both hashed in the piece's manifest entry (`data`).
+ *
  * @param dir - the package folder (created if needed)
  * @returns the manifest as written, defaults filled in
  * @throws PackageError (same codes as readPackage) when the package would not be valid;
- *   OptionError `OPTION_INVALID` for a file that no piece references
+ *   OptionError `OPTION_INVALID` for a file that no piece references, an unknown `externalData`,
+ *   or a piece's data file name taken by another piece's file
  */
 export async function writePackage(dir: string, input: WritePackageInput): Promise<Manifest> {
   const { manifest: draft, files } = input;
+  const mode = checkMode(input.externalData);
   const referenced = new Set(Object.values(draft.pieces).map((p) => p.file));
   for (const rel of files.keys()) {
     if (!referenced.has(rel)) {
@@ -66,18 +90,89 @@ export async function writePackage(dir: string, input: WritePackageInput): Promi
         },
       );
     }
-    pieces[id] = { ...piece, sha256: sha256(bytes), bytes: bytes.length };
+    const { data: _, ...rest } = piece as PieceDraft & { data?: unknown };
+    pieces[id] = { ...rest, sha256: sha256(bytes), bytes: bytes.length };
   }
 
-  const manifest = parseManifest({ ...draft, format: draft.format ?? PACKAGE_FORMAT, pieces }, MANIFEST_FILE);
-  checkManifest(manifest, MANIFEST_FILE);
-  for (const [id, piece] of Object.entries(manifest.pieces))
+  const format = draft.format ?? PACKAGE_FORMAT;
+  const whole = parseManifest({ ...draft, format, pieces }, MANIFEST_FILE);
+  checkManifest(whole, MANIFEST_FILE);
+  for (const [id, piece] of Object.entries(whole.pieces))
     checkPieceModel(id, piece, files.get(piece.file) as Uint8Array);
 
+  const out = splitPieces(whole, pieces, files, mode);
+  const manifest = parseManifest({ ...draft, format, pieces }, MANIFEST_FILE);
+  checkManifest(manifest, MANIFEST_FILE);
+  for (const [id, piece] of Object.entries(manifest.pieces))
+    if (piece.data) checkPieceModel(id, piece, out.get(piece.file) as Uint8Array);
+
   await mkdir(dir, { recursive: true });
-  for (const [rel, bytes] of files) await writeAtomic(path.join(dir, rel), bytes);
+  for (const [rel, bytes] of out) await writeAtomic(path.join(dir, rel), bytes);
   await writeAtomic(path.join(dir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
   return manifest;
+}
+
+/**
+ * Splits the pieces `mode` selects ({@link splitPiece}): updates their entries in `pieces` (hash
+ * and size of the new ONNX file, `data`) and returns every file to write.
+ */
+function splitPieces(
+  whole: Manifest,
+  pieces: Record<string, z.input<typeof PieceSchema>>,
+  files: ReadonlyMap<string, Uint8Array>,
+  mode: ExternalDataMode,
+): Map<string, Uint8Array> {
+  const out = new Map(files);
+  const splits = new Map<string, ReturnType<typeof splitPiece>>();
+  for (const [id, piece] of Object.entries(whole.pieces)) {
+    const known = splits.has(piece.file);
+    const split = known ? splits.get(piece.file) : splitPiece(piece, files.get(piece.file) as Uint8Array, mode);
+    splits.set(piece.file, split);
+    if (!split) continue;
+    const dataFile = split.data.file;
+    if (!known && out.has(dataFile)) {
+      throw new OptionError('OPTION_INVALID', `Piece "${id}": its data file ${JSON.stringify(dataFile)} is taken`, {
+        option: `files[${JSON.stringify(dataFile)}]`,
+        hint: 'Name no piece file "<another piece file>.data", or write the package with externalData: "none".',
+      });
+    }
+    pieces[id] = {
+      ...(pieces[id] as z.input<typeof PieceSchema>),
+      sha256: sha256(split.onnx),
+      bytes: split.onnx.length,
+      data: split.data,
+    };
+    out.set(piece.file, split.onnx);
+    out.set(dataFile, split.bytes);
+  }
+  return out;
+}
+
+function checkMode(mode: unknown): ExternalDataMode {
+  if (mode === undefined) return 'auto';
+  if (EXTERNAL_DATA_MODES.includes(mode as ExternalDataMode)) return mode as ExternalDataMode;
+  throw new OptionError('OPTION_INVALID', `externalData must be one of ${EXTERNAL_DATA_MODES.join(', ')}`, {
+    option: 'externalData',
+    validValues: [...EXTERNAL_DATA_MODES],
+  });
+}
+
+/**
+ * Splits one piece's ONNX bytes into the model (large initializers external) and its data file
+ * `<file>.data`, when `mode` selects the piece and it has a tensor large enough to move.
+ */
+function splitPiece(
+  piece: Manifest['pieces'][string],
+  bytes: Uint8Array,
+  mode: ExternalDataMode,
+): { onnx: Uint8Array; bytes: Uint8Array; data: { file: string; sha256: string; bytes: number } } | undefined {
+  if (mode === 'none') return undefined;
+  const model = decodeModel(bytes, piece.file);
+  if (mode === 'auto' && initializerBytes(model) < EXTERNAL_DATA_AUTO_BYTES) return undefined;
+  const file = `${piece.file}.data`;
+  const data = splitExternalData(model, dataLocation({ ...piece, data: { file, sha256: '', bytes: 0 } }));
+  if (!data) return undefined;
+  return { onnx: encodeModel(model), bytes: data, data: { file, sha256: sha256(data), bytes: data.length } };
 }
 
 /** Writes to a temporary name next to the target, then renames it into place. */

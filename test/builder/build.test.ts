@@ -264,5 +264,8 @@ describe('buildPackage refuses bad input before any long work', () => {
     expect((await attempt({ calib: undefined })).message).toMatch(/calibration set/);
     expect((await attempt({ routes: 'v3' as 'v1' })).message).toMatch(/routes mode/);
     expect((await attempt({ profile: { provider: 'cpu', batches: [0] } })).message).toMatch(/Batch sizes/);
+    const external = await attempt({ externalData: 'some' as 'all' });
+    expect(external.message).toMatch(/external-data mode/);
+    expect((external as { validValues?: unknown }).validValues).toEqual(['auto', 'all', 'none']);
   });
 });

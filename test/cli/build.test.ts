@@ -119,6 +119,8 @@ describe('stitchnet build', () => {
       'v2',
       '--threads',
       '1',
+      '--external-data',
+      'all',
       '--out',
       out,
     ]);
@@ -133,6 +135,8 @@ describe('stitchnet build', () => {
     const pkg = await readPackage(out);
     expect(pkg.manifest.stitches).toHaveLength(runnable.length);
     expect(pkg.manifest.anchors.map((a) => a.id)).toEqual(['s', 'l']);
+    // --external-data all: every piece with a tensor of 1 KiB or more has its data file.
+    expect(Object.values(pkg.manifest.pieces).filter((p) => p.data).length).toBeGreaterThan(0);
     expect(r.stdout).toContain(`${runnable.length} stitches from 2 anchors`);
     expect(r.stdout).toContain('routes v2');
     expect(r.stdout).toMatch(/stitchnet inspect /);
@@ -184,6 +188,9 @@ describe('stitchnet build', () => {
     const calib = await cli(['build', '--anchors', ...fx.anchors, '--out', path.join(dir, 'never4')]);
     expect(calib.code).toBe(2);
     expect(calib.stderr).toContain('--calib');
+    const external = await cli([...base, '--external-data', 'some']);
+    expect(external.code).toBe(2);
+    expect(external.stderr).toContain('--external-data');
   });
 });
 

@@ -14,6 +14,7 @@
  * Every stitch comes with its `segments` and `layers`, so a test can build the same route as one
  * graph independently: `buildRouteModel(tiny.anchors.map((a) => a.weights), s.segments, s.layers)`.
  */
+import type { ExternalDataMode } from '../../src/package/index.js';
 import { type FamilyAnchor, type FamilyPackage, type FamilyStitch, writeFamilyPackage } from '../../bench/families.js';
 
 export interface TinyPackageOptions {
@@ -25,6 +26,8 @@ export interface TinyPackageOptions {
   positions?: readonly (readonly [number, number])[];
   /** Seed of all random weights (the same seed writes the same bytes). @defaultValue 1 */
   seed?: number;
+  /** Which pieces keep their weights as ONNX external data (`writePackage`'s option). @defaultValue 'auto' (none: all are small) */
+  externalData?: ExternalDataMode;
 }
 
 export type TinyAnchor = FamilyAnchor;
@@ -34,18 +37,22 @@ export type TinyPackage = Omit<FamilyPackage, 'pieceBytes'>;
 /** Writes the tiny package to `dir` (created if needed) and returns what it holds. */
 export async function makeTinyPackage(dir: string, opts: TinyPackageOptions = {}): Promise<TinyPackage> {
   const dims = opts.dims ?? [32, 48, 64];
-  const { pieceBytes: _, ...tiny } = await writeFamilyPackage(dir, {
-    name: 'tiny-vit',
-    description: 'Random-weight ViT family for tests',
-    image: { imageSize: 28, patchSize: 7, channels: 1, mlpRatio: 4, classes: 10 },
-    anchors: dims.map((dim) => ({ dim, heads: dim / 16 })),
-    depth: opts.depth ?? 4,
-    positions: opts.positions ?? [
-      [0, 1],
-      [1, 1],
-      [2, 3],
-    ],
-    seed: opts.seed ?? 1,
-  });
+  const { pieceBytes: _, ...tiny } = await writeFamilyPackage(
+    dir,
+    {
+      name: 'tiny-vit',
+      description: 'Random-weight ViT family for tests',
+      image: { imageSize: 28, patchSize: 7, channels: 1, mlpRatio: 4, classes: 10 },
+      anchors: dims.map((dim) => ({ dim, heads: dim / 16 })),
+      depth: opts.depth ?? 4,
+      positions: opts.positions ?? [
+        [0, 1],
+        [1, 1],
+        [2, 3],
+      ],
+      seed: opts.seed ?? 1,
+    },
+    opts.externalData,
+  );
   return tiny;
 }

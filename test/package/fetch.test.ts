@@ -210,6 +210,41 @@ describe('fetchPackage', () => {
   });
 });
 
+describe('fetchPackage with external data', () => {
+  let xpin: string;
+  let dataFiles: string[];
+  beforeAll(async () => {
+    const x = await makeTinyPackage(path.join(served, '..', 'tinyx'), {
+      dims: [32, 48],
+      depth: 2,
+      positions: [[0, 1]],
+      externalData: 'all',
+    });
+    xpin = sha256(await readFile(path.join(x.dir, 'stitchnet.json')));
+    dataFiles = Object.values(x.manifest.pieces).flatMap((p) => (p.data ? [p.data.file] : []));
+  });
+
+  it('downloads every data file, verified, and the package reads back', async () => {
+    const cacheDir = await fresh();
+    const dir = await fetchPackage(`${base}/tinyx/stitchnet.json`, { sha256: xpin, cacheDir });
+    const pkg = await readPackage(dir);
+    const pieces = Object.keys(pkg.manifest.pieces).length;
+    expect(dataFiles.length).toBe(pieces);
+    expect(requests.map((r) => r.url).filter((u) => u.endsWith('.data'))).toHaveLength(pieces);
+    expect(requests).toHaveLength(2 * pieces + 1);
+  });
+
+  it('refuses a data file that differs from the manifest', async () => {
+    const cacheDir = await fresh();
+    const file = dataFiles[1] as string;
+    const tampered = Buffer.from(await readFile(path.join(served, '..', 'tinyx', file)));
+    tampered[0] = (tampered[0] as number) ^ 0xff;
+    replaced.set(`/tinyx/${file}`, tampered);
+    const err = await fetchPackage(`${base}/tinyx/stitchnet.json`, { sha256: xpin, cacheDir }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'PACKAGE_HASH_MISMATCH', file });
+  });
+});
+
 describe('stitchnet fetch', () => {
   it('prints the folder on stdout and progress on stderr', async () => {
     const out = path.join(await fresh(), 'tiny');

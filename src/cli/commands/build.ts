@@ -25,6 +25,7 @@ import { isStitchnetError, OptionError } from '../../errors.js';
 import { messageOf } from '../../base/message.js';
 import { PROVIDER_NAMES, type ProviderName } from '../../base/providers.js';
 import { intList, nonNegativeInt, numberList, oneOf, positiveInt, positiveNumber } from '../options.js';
+import { EXTERNAL_DATA_MODES, type ExternalDataMode } from '../../package/index.js';
 
 const ROUTES: readonly RoutesMode[] = ['v1', 'v2'];
 const LAYOUTS = ['NCHW', 'NHWC'] as const;
@@ -55,6 +56,7 @@ interface BuildCliOptions {
   batchSize?: number;
   ridge?: number;
   threads?: number;
+  externalData?: ExternalDataMode;
   json?: boolean;
 }
 
@@ -256,6 +258,7 @@ export function buildOptionsOf(o: BuildCliOptions): BuildOptions {
     ...(o.batchSize !== undefined ? { batchSize: o.batchSize } : {}),
     ...(o.ridge !== undefined ? { ridge: o.ridge } : {}),
     ...(o.threads !== undefined ? { threads: { intraOp: o.threads } } : {}),
+    ...(o.externalData !== undefined ? { externalData: o.externalData } : {}),
   };
 }
 
@@ -384,6 +387,11 @@ export function registerBuild(program: Command): void {
       '--threads <n>',
       'ONNX Runtime intra-op threads (default: available cores, at most 4)',
       positiveInt('--threads'),
+    )
+    .option(
+      '--external-data <mode>',
+      'pieces whose weights go to a .data file next to them, which onnxruntime maps from disk: auto (1 MiB of weights or more), all, none (default auto)',
+      oneOf('--external-data', EXTERNAL_DATA_MODES),
     )
     .option('--json', 'print the result as JSON on stdout')
     .action(async (o: BuildCliOptions) => {
