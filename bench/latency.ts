@@ -23,15 +23,22 @@ export type RuntimeKind =
   | 'route.inProcess'
   | 'fast.inProcess'
   | 'route.worker.arenaOn'
-  | 'route.worker.arenaOff';
+  | 'route.worker.arenaOff'
+  | 'route.worker.prepackOn'
+  | 'route.worker.prepackOff';
 
-export const RUNTIME_KINDS: Record<RuntimeKind, { worker: boolean; fast: boolean; cpuMemArena?: boolean }> = {
+export const RUNTIME_KINDS: Record<
+  RuntimeKind,
+  { worker: boolean; fast: boolean; cpuMemArena?: boolean; prepackWeights?: boolean }
+> = {
   'route.worker': { worker: true, fast: false },
   'fast.worker': { worker: true, fast: true },
   'route.inProcess': { worker: false, fast: false },
   'fast.inProcess': { worker: false, fast: true },
   'route.worker.arenaOn': { worker: true, fast: false, cpuMemArena: true },
   'route.worker.arenaOff': { worker: true, fast: false, cpuMemArena: false },
+  'route.worker.prepackOn': { worker: true, fast: false, prepackWeights: true },
+  'route.worker.prepackOff': { worker: true, fast: false, prepackWeights: false },
 };
 
 /** Round budget of one pair at one batch size. */
@@ -93,6 +100,7 @@ export interface ScaleLatency {
   overFused: Partial<Record<RuntimeKind, ByBatch>>;
   workerOverInProcess: ByBatch;
   arenaOffOverOn: ByBatch;
+  prepackOffOverOn: ByBatch;
   fastPathKickIn: Partial<Record<RuntimeKind, { runs: number; ms: number }>>;
 }
 
@@ -123,7 +131,7 @@ export async function createRuntime(
   family: FamilyPackage,
   ctx: BenchContext,
 ): Promise<StitchRuntime> {
-  const { worker, fast, cpuMemArena } = RUNTIME_KINDS[kind];
+  const { worker, fast, cpuMemArena, prepackWeights } = RUNTIME_KINDS[kind];
   const rt = await StitchRuntime.create({
     model: family.dir,
     providers: [ctx.provider],
@@ -131,6 +139,7 @@ export async function createRuntime(
     fastPath: fast ? scale.fastPath : false,
     stitch: scale.stitch,
     ...(cpuMemArena === undefined ? {} : { cpuMemArena }),
+    ...(prepackWeights === undefined ? {} : { prepackWeights }),
   });
   rt.errors$.subscribe((e) => ctx.log(`runtime ${kind} reported: ${e.message}`));
   return rt;
@@ -311,7 +320,13 @@ export async function latency(scale: Scale, family: FamilyPackage, ctx: BenchCon
   ctx.log(`${scale.label}: the fused session of stitch ${scale.stitch} as the reference`);
   const fused = await OrtSession.create(routeModelBytes(family, scale.stitch), ctx.settings, 'the fused route');
   const refs = await referenceLogits(fused, scale.spec);
-  const result: ScaleLatency = { overFused: {}, workerOverInProcess: {}, arenaOffOverOn: {}, fastPathKickIn: {} };
+  const result: ScaleLatency = {
+    overFused: {},
+    workerOverInProcess: {},
+    arenaOffOverOn: {},
+    prepackOffOverOn: {},
+    fastPathKickIn: {},
+  };
   try {
     for (const kind of scale.overFused)
       result.overFused[kind] = await overFused(kind, scale, family, fused, refs, ctx, result.fastPathKickIn);
@@ -322,6 +337,15 @@ export async function latency(scale: Scale, family: FamilyPackage, ctx: BenchCon
   result.arenaOffOverOn = await betweenRuntimes(
     'route.worker.arenaOff',
     'route.worker.arenaOn',
+    scale,
+    family,
+    refs,
+    ctx,
+    false,
+  );
+  result.prepackOffOverOn = await betweenRuntimes(
+    'route.worker.prepackOff',
+    'route.worker.prepackOn',
     scale,
     family,
     refs,

@@ -98,6 +98,7 @@ function noisyPairs(r: ReportInput): string[] {
       ...Object.entries(res.latency.overFused).map(([k, v]) => [`${k} ÷ fused`, v] as [string, Pairs]),
       ['worker ÷ in-process', res.latency.workerOverInProcess],
       ['arena off ÷ on', res.latency.arenaOffOverOn],
+      ['prepack off ÷ on', res.latency.prepackOffOverOn],
     ];
     for (const [what, pairs] of groups)
       for (const [b, p] of Object.entries(pairs ?? {}))
@@ -154,6 +155,8 @@ export function buildReport(r: ReportInput) {
     ),
     arenaOffOverOn: byScale(r, (l) => l.arenaOffOverOn, med),
     arenaOffOverOnCI95: byScale(r, (l) => l.arenaOffOverOn, ci),
+    prepackOffOverOn: byScale(r, (l) => l.prepackOffOverOn, med),
+    prepackOffOverOnCI95: byScale(r, (l) => l.prepackOffOverOn, ci),
     noisy: noisyPairs(r),
     switchP99Ms: sw.overheadMs.p99,
     switchP99Definition:
@@ -227,6 +230,7 @@ function latencyRows(rep: Report): (string | number)[][] {
       ...Object.entries(l.overFused).map(([k, v]) => [`${k} ÷ fused`, v] as [string, ByBatch | undefined]),
       ['route.worker ÷ route.inProcess', l.workerOverInProcess],
       ['cpuMemArena false ÷ true (worker)', l.arenaOffOverOn],
+      ['prepackWeights false ÷ true (worker)', l.prepackOffOverOn],
     ];
     for (const [what, pairs] of groups) {
       for (const [b, p] of Object.entries(pairs ?? {}) as [string, PairResult][]) {

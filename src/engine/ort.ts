@@ -38,6 +38,19 @@ export interface SessionSettings {
    * large ones: docs/performance.md).
    */
   cpuMemArena?: boolean | undefined;
+  /**
+   * Let onnxruntime's CPU kernels keep a prepacked copy of the MatMul/Gemm weights (its default,
+   * `true`), or not (`false`), or `'auto'`: not for a piece whose weights onnxruntime maps from its
+   * external-data file (a prepacked copy would be private memory of the size of those weights; without
+   * it they stay file-backed pages), yes for every other session. `npm run bench` measures what it
+   * costs per run (docs/performance.md).
+   */
+  prepackWeights?: boolean | 'auto' | undefined;
+}
+
+/** Whether a session prepacks its weights: `'auto'` (and the default) prepacks all but mapped weights. */
+export function prepacks(setting: SessionSettings['prepackWeights'], mapped: boolean): boolean {
+  return setting === 'auto' || setting === undefined ? !mapped : setting;
 }
 
 let loading: Promise<Ort> | undefined;
@@ -77,9 +90,13 @@ export async function backendNames(): Promise<string[]> {
   return ort.listSupportedBackends().map((b) => b.name);
 }
 
-/** The session options every stitchnet session uses. */
-export function sessionOptions(settings: SessionSettings): OrtModule.InferenceSession.SessionOptions {
+/**
+ * The session options every stitchnet session uses; `mapped`: the model's weights are mapped from
+ * an external-data file (see {@link SessionSettings.prepackWeights}).
+ */
+export function sessionOptions(settings: SessionSettings, mapped = false): OrtModule.InferenceSession.SessionOptions {
   const spin = settings.threads.spinning === true ? '1' : '0';
+  const prepack = prepacks(settings.prepackWeights, mapped);
   return {
     executionProviders: [settings.provider],
     graphOptimizationLevel: 'all',
@@ -90,7 +107,14 @@ export function sessionOptions(settings: SessionSettings): OrtModule.InferenceSe
     enableCpuMemArena: settings.cpuMemArena ?? false,
     // Flattened by the binding to the config keys `session.intra_op.allow_spinning` and
     // `session.inter_op.allow_spinning`.
-    extra: { session: { intra_op: { allow_spinning: spin }, inter_op: { allow_spinning: spin } } },
+    // `session.disable_prepacking` likewise.
+    extra: {
+      session: {
+        intra_op: { allow_spinning: spin },
+        inter_op: { allow_spinning: spin },
+        ...(prepack ? {} : { disable_prepacking: '1' }),
+      },
+    },
   };
 }
 
@@ -110,17 +134,24 @@ export class OrtSession {
 
   /**
    * Creates a session from ONNX bytes, or from a file that onnxruntime reads itself (no copy of the
-   * model passes through JavaScript). `label` names the model in errors (a piece id or a route).
+   * model passes through JavaScript). `label` names the model in errors (a piece id or a route);
+   * `mapped`: a file whose weights onnxruntime maps from its external-data file.
    * Throws RuntimeError SESSION_CREATE_FAILED.
    */
-  static async create(model: Uint8Array | string, settings: SessionSettings, label: string): Promise<OrtSession> {
+  static async create(
+    model: Uint8Array | string,
+    settings: SessionSettings,
+    label: string,
+    mapped = false,
+  ): Promise<OrtSession> {
     const ort = await loadOrt();
     let session: OrtModule.InferenceSession;
     try {
+      const options = sessionOptions(settings, mapped);
       session =
         typeof model === 'string'
-          ? await ort.InferenceSession.create(model, sessionOptions(settings))
-          : await ort.InferenceSession.create(model, sessionOptions(settings));
+          ? await ort.InferenceSession.create(model, options)
+          : await ort.InferenceSession.create(model, options);
     } catch (e) {
       throw new RuntimeError(
         'SESSION_CREATE_FAILED',

@@ -30,6 +30,13 @@ export interface StitchRuntimeOptions extends AdaptiveOptions {
    * large batches may pay for allocating it anew; docs/performance.md).
    */
   cpuMemArena?: boolean;
+  /**
+   * Let onnxruntime keep a prepacked copy of the MatMul weights. Default: not for pieces whose
+   * weights are external data (they then stay file-backed pages onnxruntime maps, instead of a
+   * private copy the size of the weights), yes for the rest. `true` or `false` for every session
+   * (docs/performance.md measures the cost per run).
+   */
+  prepackWeights?: boolean;
   /** Run inference in a worker thread (default `true`) or in this thread (`false`). */
   worker?: boolean;
   /** Fuse a stitch that stays active into one session; `false` turns this off. */

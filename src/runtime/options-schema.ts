@@ -105,6 +105,7 @@ export const CreateOptionsSchema = z.strictObject({
   providers: z.custom<readonly ProviderName[]>(() => true).optional(),
   threads: ThreadOptionsSchema.optional(),
   cpuMemArena: z.boolean().optional(),
+  prepackWeights: z.boolean().optional(),
   worker: z.boolean().optional(),
   fastPath: z.union([z.literal(false), FastPathOptionsSchema]).optional(),
   stitch: z.number().int().nonnegative().optional(),

@@ -35,7 +35,11 @@ describe('pieces with external data in onnxruntime', () => {
   it('every piece of the test family has its data file, and is handed to onnxruntime as a file', async () => {
     const pieces = Object.entries(external.manifest.pieces);
     expect(pieces.every(([, p]) => p.data !== undefined)).toBe(true);
-    for (const [id] of pieces) expect(await pieceSource(external, id)).toHaveProperty('file', external.piecePath(id));
+    for (const [id] of pieces)
+      expect(await pieceSource(external, id)).toMatchObject({ file: external.piecePath(id), mapped: true });
+    // An inline piece is a file too, but its weights are not mapped (its sessions prepack them).
+    const [first] = Object.keys(inline.manifest.pieces);
+    expect(await pieceSource(inline, first as string)).not.toHaveProperty('mapped');
   });
 
   for (const worker of [false, true]) {
@@ -45,6 +49,8 @@ describe('pieces with external data in onnxruntime', () => {
         worker,
         threads: { intraOp: 1 },
         fastPath: { afterRuns: 1e9, cacheSize: 2 },
+        // The same kernels on both sides (by default mapped weights are not prepacked, which rounds differently).
+        prepackWeights: true,
       };
       const a = await StitchRuntime.create({ ...options, model: inline });
       const b = await StitchRuntime.create({ ...options, model: external });
@@ -72,4 +78,21 @@ describe('pieces with external data in onnxruntime', () => {
       }
     });
   }
+
+  it('by default runs mapped weights without prepacking, to the same logits within float rounding', async () => {
+    const options = { providers: ['cpu' as const], worker: false, threads: { intraOp: 1 }, fastPath: false as const };
+    const a = await StitchRuntime.create({ ...options, model: inline });
+    const b = await StitchRuntime.create({ ...options, model: external });
+    try {
+      for (const s of external.manifest.stitches) {
+        const want = await a.run(input(2), { stitch: s.id });
+        const got = await b.run(input(2), { stitch: s.id });
+        const worst = Math.max(...got.logits.map((v, i) => Math.abs(v - (want.logits[i] as number))));
+        expect(worst).toBeLessThan(1e-4);
+      }
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
 });
