@@ -41,6 +41,8 @@ export interface RssVariant {
   worker?: boolean;
   /** Runtime: its `cpuMemArena` option (default: the runtime's default). */
   cpuMemArena?: boolean;
+  /** Runtime: its `prepackWeights` option (default: the runtime's default). */
+  prepackWeights?: boolean;
   /** Raw: options merged over stitchnet's session options (`extra.session` is merged key by key). */
   overrides?: Partial<SessionOptions>;
   /** Raw: keep every piece's model bytes referenced after its session is created. */
@@ -259,6 +261,7 @@ function runtimeHarness(args: ProbeArgs): Harness {
     fastPath: false as const,
     worker,
     ...(args.variant.cpuMemArena === undefined ? {} : { cpuMemArena: args.variant.cpuMemArena }),
+    ...(args.variant.prepackWeights === undefined ? {} : { prepackWeights: args.variant.prepackWeights }),
   };
   let micro: StitchRuntime | undefined;
   return {
@@ -409,6 +412,13 @@ export const INLINE_VARIANT: RssVariant = {
 
 /** The configurations compared when the runtime's RSS is over its target (each a child of a minute or two at DeiT scale). */
 export const MORE_VARIANTS: RssVariant[] = [
+  {
+    name: 'runtime:no-prepack',
+    kind: 'runtime',
+    batch8: true,
+    prepackWeights: false,
+    description: 'StitchRuntime, worker mode, prepackWeights: false (external data stays file-backed)',
+  },
   {
     name: 'runtime:arena-on',
     kind: 'runtime',

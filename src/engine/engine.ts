@@ -41,8 +41,7 @@ export interface PieceBytes {
 }
 
 /** A piece to load: its bytes, or its ONNX file (read by onnxruntime itself) and that file's size. */
-/** `mapped`: the piece's weights are in an external-data file that onnxruntime maps (see `SessionSettings.prepackWeights`). */
-export type PieceSource = PieceBytes | { id: string; file: string; size: number; mapped?: boolean };
+export type PieceSource = PieceBytes | { id: string; file: string; size: number };
 
 /** What an engine needs from whoever created it. */
 export interface EngineHost {
@@ -109,8 +108,8 @@ export class Engine {
   async loadPiece(piece: PieceSource): Promise<void> {
     this.assertOpen();
     if (this.pieces.has(piece.id)) return;
-    const [model, mapped] = 'bytes' in piece ? [piece.bytes, false] : [piece.file, piece.mapped === true];
-    const session = await OrtSession.create(model, this.options.session, `piece "${piece.id}"`, mapped);
+    const model = 'bytes' in piece ? piece.bytes : piece.file;
+    const session = await OrtSession.create(model, this.options.session, `piece "${piece.id}"`);
     if (this.closed) {
       await session.release();
       return;

@@ -40,17 +40,11 @@ export interface SessionSettings {
   cpuMemArena?: boolean | undefined;
   /**
    * Let onnxruntime's CPU kernels keep a prepacked copy of the MatMul/Gemm weights (its default,
-   * `true`), or not (`false`), or `'auto'`: not for a piece whose weights onnxruntime maps from its
-   * external-data file (a prepacked copy would be private memory of the size of those weights; without
-   * it they stay file-backed pages), yes for every other session. `npm run bench` measures what it
-   * costs per run (docs/performance.md).
+   * `true`). `false`: the weights of a piece kept as external data then stay file-backed pages
+   * that onnxruntime maps (anonymous memory 0.2× the weights instead of 1.2× at DeiT scale), at a
+   * cost per run (DeiT-S 1.12× at batch 1; docs/performance.md).
    */
-  prepackWeights?: boolean | 'auto' | undefined;
-}
-
-/** Whether a session prepacks its weights: `'auto'` (and the default) prepacks all but mapped weights. */
-export function prepacks(setting: SessionSettings['prepackWeights'], mapped: boolean): boolean {
-  return setting === 'auto' || setting === undefined ? !mapped : setting;
+  prepackWeights?: boolean | undefined;
 }
 
 let loading: Promise<Ort> | undefined;
@@ -90,13 +84,10 @@ export async function backendNames(): Promise<string[]> {
   return ort.listSupportedBackends().map((b) => b.name);
 }
 
-/**
- * The session options every stitchnet session uses; `mapped`: the model's weights are mapped from
- * an external-data file (see {@link SessionSettings.prepackWeights}).
- */
-export function sessionOptions(settings: SessionSettings, mapped = false): OrtModule.InferenceSession.SessionOptions {
+/** The session options every stitchnet session uses. */
+export function sessionOptions(settings: SessionSettings): OrtModule.InferenceSession.SessionOptions {
   const spin = settings.threads.spinning === true ? '1' : '0';
-  const prepack = prepacks(settings.prepackWeights, mapped);
+  const prepack = settings.prepackWeights !== false;
   return {
     executionProviders: [settings.provider],
     graphOptimizationLevel: 'all',
@@ -134,20 +125,14 @@ export class OrtSession {
 
   /**
    * Creates a session from ONNX bytes, or from a file that onnxruntime reads itself (no copy of the
-   * model passes through JavaScript). `label` names the model in errors (a piece id or a route);
-   * `mapped`: a file whose weights onnxruntime maps from its external-data file.
+   * model passes through JavaScript). `label` names the model in errors (a piece id or a route).
    * Throws RuntimeError SESSION_CREATE_FAILED.
    */
-  static async create(
-    model: Uint8Array | string,
-    settings: SessionSettings,
-    label: string,
-    mapped = false,
-  ): Promise<OrtSession> {
+  static async create(model: Uint8Array | string, settings: SessionSettings, label: string): Promise<OrtSession> {
     const ort = await loadOrt();
     let session: OrtModule.InferenceSession;
     try {
-      const options = sessionOptions(settings, mapped);
+      const options = sessionOptions(settings);
       session =
         typeof model === 'string'
           ? await ort.InferenceSession.create(model, options)

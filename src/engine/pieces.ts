@@ -41,7 +41,7 @@ export async function pieceSource(pkg: StitchPackage, id: string): Promise<Piece
   try {
     const file = pkg.piecePath(id);
     const size = piece ? await (piece.data ? checkWithData(file, id, piece) : checkAlone(pkg, file, piece)) : undefined;
-    if (size !== undefined) return piece?.data ? { id, file, size, mapped: true } : { id, file, size };
+    if (size !== undefined) return { id, file, size };
   } catch {
     // Fall through: pieceBytes says what is wrong, or reads the piece another way.
   }

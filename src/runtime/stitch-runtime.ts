@@ -269,7 +269,7 @@ export class StitchRuntime {
       async (provider) => {
         throwIfAborted(signal, 'StitchRuntime.create');
         const engine: EngineOptions = {
-          session: { provider, threads, cpuMemArena, prepackWeights: opts.prepackWeights ?? 'auto' },
+          session: { provider, threads, cpuMemArena, prepackWeights: opts.prepackWeights },
           fastPath: fastPathPolicy(fastPath, opts.fastPath, provider),
         };
         const c = useWorker ? workerClient(engine, await workerFile(), host) : inProcessClient(engine, host);

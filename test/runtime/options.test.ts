@@ -114,13 +114,11 @@ describe('session options', () => {
     expect(sessionOptions({ provider: 'cpu', threads, cpuMemArena: false }).enableCpuMemArena).toBe(false);
   });
 
-  it("turn onnxruntime's weight prepacking off for mapped weights by default, and everywhere or nowhere when asked", () => {
+  it("keep onnxruntime's weight prepacking unless prepackWeights is false", () => {
     const disabled = (o: ReturnType<typeof sessionOptions>) =>
       (o.extra as { session: { disable_prepacking?: string } }).session.disable_prepacking === '1';
     expect(disabled(sessionOptions({ provider: 'cpu', threads }))).toBe(false);
-    expect(disabled(sessionOptions({ provider: 'cpu', threads }, true))).toBe(true);
-    expect(disabled(sessionOptions({ provider: 'cpu', threads, prepackWeights: 'auto' }, true))).toBe(true);
-    expect(disabled(sessionOptions({ provider: 'cpu', threads, prepackWeights: true }, true))).toBe(false);
+    expect(disabled(sessionOptions({ provider: 'cpu', threads, prepackWeights: true }))).toBe(false);
     expect(disabled(sessionOptions({ provider: 'cpu', threads, prepackWeights: false }))).toBe(true);
   });
 
