@@ -180,6 +180,30 @@ export function sampleSize(spec: FamilySpec): number {
   return spec.image.channels * spec.image.imageSize ** 2;
 }
 
+/** The pieces of a family being written: their ONNX bytes by file, and their manifest entries. */
+class PieceSet {
+  readonly files = new Map<string, Uint8Array>();
+  readonly pieces: Record<string, PieceDraft> = {};
+
+  add(
+    id: string,
+    kind: PieceDraft['kind'],
+    bytes: Uint8Array,
+    input: PieceDraft['input'],
+    output: PieceDraft['output'],
+  ) {
+    const file = `pieces/${id}.onnx`;
+    this.files.set(file, bytes);
+    this.pieces[id] = { kind, file, input, output };
+  }
+}
+
+/** The tensor between blocks, `[batch, tokens, dim]`. */
+function tokenStream(spec: FamilySpec, name: string, dim: number): PieceDraft['input'] {
+  const tokens = (spec.image.imageSize / spec.image.patchSize) ** 2 + 1;
+  return { name, shape: ['batch', tokens, dim] };
+}
+
 /**
  * Writes the family as a stitch package to `dir` (created if needed) and returns what it holds.
  * Anchor `a` gets weights seeded `seed·1000 + a`; the stitching layer of stitch `id` is uniform
@@ -190,68 +214,79 @@ export async function writeFamilyPackage(
   spec: FamilySpec,
   externalData?: ExternalDataMode,
 ): Promise<FamilyPackage> {
-  const { image, depth, seed } = spec;
-  const tokens = (image.imageSize / image.patchSize) ** 2 + 1;
-  const stream = (name: string, dim: number) => ({ name, shape: ['batch', tokens, dim] });
-  const files = new Map<string, Uint8Array>();
-  const pieces: Record<string, PieceDraft> = {};
-  const addPiece = (
-    id: string,
-    kind: PieceDraft['kind'],
-    bytes: Uint8Array,
-    input: PieceDraft['input'],
-    output: PieceDraft['output'],
-  ) => {
-    const file = `pieces/${id}.onnx`;
-    files.set(file, bytes);
-    pieces[id] = { kind, file, input, output };
-  };
-
-  const bounds = vitBoundaries(depth);
-  const anchors: FamilyAnchor[] = [];
-  const manifestAnchors: ManifestDraft['anchors'] = [];
-  spec.anchors.forEach(({ dim, heads }, a) => {
-    const id = `a${a}`;
-    const weights = randomVitWeights({ ...image, dim, heads, depth }, seed * 1000 + a);
-    const whole = buildVitModel(weights);
-    const cut = (inputs: string[], outputs: string[], rename: Record<string, string>) =>
-      encodeModel(extractSubgraph(whole, { inputs, outputs, rename }));
-
-    addPiece(
-      `${id}.embed`,
-      'embed',
-      cut(['input'], [bounds.embedOut], { [bounds.embedOut]: 'tokens' }),
-      {
-        name: 'input',
-        shape: ['batch', image.channels, image.imageSize, image.imageSize],
-      },
-      stream('tokens', dim),
-    );
-    const blocks = bounds.blockOut.map((out, b) => {
-      const input = b === 0 ? bounds.embedOut : (bounds.blockOut[b - 1] as string);
-      addPiece(
-        `${id}.block.${b}`,
-        'block',
-        cut([input], [out], { [input]: 'tokens', [out]: 'tokens_out' }),
-        stream('tokens', dim),
-        stream('tokens_out', dim),
-      );
-      return `${id}.block.${b}`;
-    });
-    addPiece(
-      `${id}.head`,
-      'head',
-      cut([bounds.headIn], ['logits'], { [bounds.headIn]: 'tokens' }),
-      stream('tokens', dim),
-      {
-        name: 'logits',
-        shape: ['batch', image.classes],
-      },
-    );
-    anchors.push({ id, dim, weights });
-    manifestAnchors.push({ id, dim, depth, embed: `${id}.embed`, blocks, head: `${id}.head` });
+  const { image } = spec;
+  const set = new PieceSet();
+  const cut = spec.anchors.map((_, a) => addAnchorPieces(spec, a, set));
+  const anchors = cut.map((c) => c.anchor);
+  const { stitches, stitchLayers } = addStitchLayers(spec, anchors, set);
+  const manifest = await writePackage(dir, {
+    manifest: {
+      name: spec.name,
+      description: spec.description,
+      input: { name: 'input', shape: ['batch', image.channels, image.imageSize, image.imageSize] },
+      output: { name: 'logits', shape: ['batch', image.classes] },
+      anchors: cut.map((c) => c.entry),
+      pieces: set.pieces,
+      stitchLayers,
+      stitches: stitches.map((s) => manifestStitch(s, anchors)),
+      frontier: anchors.map((_, a) => a),
+    },
+    files: set.files,
+    ...(externalData ? { externalData } : {}),
   });
+  const pieceBytes = [...set.files.values()].reduce((n, b) => n + b.length, 0);
+  return { dir, manifest, anchors, stitches, pieceBytes };
+}
 
+/** Anchor `a`: random weights, cut into embed, blocks and head pieces. */
+function addAnchorPieces(
+  spec: FamilySpec,
+  a: number,
+  set: PieceSet,
+): { anchor: FamilyAnchor; entry: ManifestDraft['anchors'][number] } {
+  const { image, depth, seed } = spec;
+  const { dim, heads } = spec.anchors[a] as FamilySpec['anchors'][number];
+  const id = `a${a}`;
+  const bounds = vitBoundaries(depth);
+  const weights = randomVitWeights({ ...image, dim, heads, depth }, seed * 1000 + a);
+  const whole = buildVitModel(weights);
+  const cut = (inputs: string[], outputs: string[], rename: Record<string, string>) =>
+    encodeModel(extractSubgraph(whole, { inputs, outputs, rename }));
+  set.add(
+    `${id}.embed`,
+    'embed',
+    cut(['input'], [bounds.embedOut], { [bounds.embedOut]: 'tokens' }),
+    { name: 'input', shape: ['batch', image.channels, image.imageSize, image.imageSize] },
+    tokenStream(spec, 'tokens', dim),
+  );
+  const blocks = bounds.blockOut.map((out, b) => {
+    const input = b === 0 ? bounds.embedOut : (bounds.blockOut[b - 1] as string);
+    set.add(
+      `${id}.block.${b}`,
+      'block',
+      cut([input], [out], { [input]: 'tokens', [out]: 'tokens_out' }),
+      tokenStream(spec, 'tokens', dim),
+      tokenStream(spec, 'tokens_out', dim),
+    );
+    return `${id}.block.${b}`;
+  });
+  set.add(
+    `${id}.head`,
+    'head',
+    cut([bounds.headIn], ['logits'], { [bounds.headIn]: 'tokens' }),
+    tokenStream(spec, 'tokens', dim),
+    { name: 'logits', shape: ['batch', image.classes] },
+  );
+  return { anchor: { id, dim, weights }, entry: { id, dim, depth, embed: `${id}.embed`, blocks, head: `${id}.head` } };
+}
+
+/** The anchors as stitches, then one random stitching layer (and stitch) per position between neighbouring anchors. */
+function addStitchLayers(
+  spec: FamilySpec,
+  anchors: readonly FamilyAnchor[],
+  set: PieceSet,
+): { stitches: FamilyStitch[]; stitchLayers: ManifestDraft['stitchLayers'] } {
+  const { depth, seed } = spec;
   const stitches: FamilyStitch[] = anchors.map((_, a) => ({
     id: a,
     segments: [{ anchor: a, from: 0, to: depth - 1 }],
@@ -268,15 +303,16 @@ export async function writeFamilyPackage(
         weight: uniform(front.dim * end.dim, seed * 1000 + 100 + id, 1 / Math.sqrt(front.dim)),
         bias: uniform(end.dim, seed * 1000 + 500 + id, 0.02),
       };
+      const input = tokenStream(spec, 'tokens', front.dim);
       const model = linearModel({
         ...layer,
         dimIn: front.dim,
         dimOut: end.dim,
         inputName: 'tokens',
         outputName: 'tokens_out',
-        inputShape: ['batch', tokens, front.dim],
+        inputShape: input.shape,
       });
-      addPiece(layerId, 'stitch', encodeModel(model), stream('tokens', front.dim), stream('tokens_out', end.dim));
+      set.add(layerId, 'stitch', encodeModel(model), input, tokenStream(spec, 'tokens_out', end.dim));
       stitchLayers.push({ id: layerId, piece: layerId, from: front.id, to: end.id, origin: 'random' });
       stitches.push({
         id,
@@ -290,34 +326,19 @@ export async function writeFamilyPackage(
       });
     }
   }
+  return { stitches, stitchLayers };
+}
 
-  const manifest = await writePackage(dir, {
-    manifest: {
-      name: spec.name,
-      description: spec.description,
-      input: { name: 'input', shape: ['batch', image.channels, image.imageSize, image.imageSize] },
-      output: { name: 'logits', shape: ['batch', image.classes] },
-      anchors: manifestAnchors,
-      pieces,
-      stitchLayers,
-      stitches: stitches.map((s) => ({
-        id: s.id,
-        route: s.segments.flatMap((seg, i) => {
-          const step = {
-            anchor: (anchors[seg.anchor] as FamilyAnchor).id,
-            blocks: [seg.from, seg.to] as [number, number],
-          };
-          return i === 0 ? [step] : [{ stitchLayer: s.stitchLayer as string }, step];
-        }),
-        ...(s.position ? { positions: [s.position] } : {}),
-      })),
-      frontier: anchors.map((_, a) => a),
-    },
-    files,
-    ...(externalData ? { externalData } : {}),
-  });
-  const pieceBytes = [...files.values()].reduce((n, b) => n + b.length, 0);
-  return { dir, manifest, anchors, stitches, pieceBytes };
+/** A stitch's manifest entry: its route of anchor steps joined by its stitching layer. */
+function manifestStitch(s: FamilyStitch, anchors: readonly FamilyAnchor[]): ManifestDraft['stitches'][number] {
+  return {
+    id: s.id,
+    route: s.segments.flatMap((seg, i) => {
+      const step = { anchor: (anchors[seg.anchor] as FamilyAnchor).id, blocks: [seg.from, seg.to] as [number, number] };
+      return i === 0 ? [step] : [{ stitchLayer: s.stitchLayer as string }, step];
+    }),
+    ...(s.position ? { positions: [s.position] } : {}),
+  };
 }
 
 /**
