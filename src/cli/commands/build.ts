@@ -166,6 +166,33 @@ const collect = (value: string, previous: string[] | undefined): string[] => [..
 
 /** The builder's options for the command line's. */
 export function buildOptionsOf(o: BuildCliOptions): BuildOptions {
+  checkAnchorLists(o);
+  checkPreprocess(o);
+  checkProfilingFlags(o);
+  const preprocess = preprocessOf(o);
+  return {
+    anchors: anchorsOf(o),
+    out: o.out,
+    routes: o.routes,
+    ...(o.calib !== undefined ? { calib: o.calib } : {}),
+    ...(o.calibSamples !== undefined ? { calibSamples: o.calibSamples } : {}),
+    ...(o.eval !== undefined ? { eval: o.evalLabels ? { images: o.eval, labels: o.evalLabels } : o.eval } : {}),
+    ...(o.evalSamples !== undefined ? { evalSamples: o.evalSamples } : {}),
+    ...(o.stitchWeights !== undefined ? { stitchWeights: o.stitchWeights } : {}),
+    ...(Object.keys(preprocess).length > 0 ? { preprocess } : {}),
+    ...(o.labels !== undefined ? { labels: parseLabels(o.labels) } : {}),
+    ...(o.name !== undefined ? { name: o.name } : {}),
+    ...(o.description !== undefined ? { description: o.description } : {}),
+    ...(o.profile !== undefined ? { profile: profileOf(o, o.profile) } : {}),
+    ...(o.batchSize !== undefined ? { batchSize: o.batchSize } : {}),
+    ...(o.ridge !== undefined ? { ridge: o.ridge } : {}),
+    ...(o.threads !== undefined ? { threads: { intraOp: o.threads } } : {}),
+    ...(o.externalData !== undefined ? { externalData: o.externalData } : {}),
+  };
+}
+
+/** `--ids` and `--boundaries` give one entry per anchor. */
+function checkAnchorLists(o: BuildCliOptions): void {
   if (o.ids && o.ids.length !== o.anchors.length) {
     throw new OptionError('OPTION_INVALID', `--ids has ${o.ids.length} names for ${o.anchors.length} anchors`, {
       option: '--ids',
@@ -182,14 +209,10 @@ export function buildOptionsOf(o: BuildCliOptions): BuildOptions {
       },
     );
   }
-  const anchors = o.anchors.map((file, i): AnchorInput => {
-    const b = o.boundaries?.[i];
-    return {
-      file,
-      ...(o.ids ? { id: o.ids[i] as string } : {}),
-      ...(b !== undefined && b !== 'auto' ? { boundaries: b.split(',').map((s) => s.trim()) } : {}),
-    };
-  });
+}
+
+/** `--mean` and `--std` come together, `--std` is positive, `--scale` needs both. */
+function checkPreprocess(o: BuildCliOptions): void {
   if ((o.mean === undefined) !== (o.std === undefined)) {
     throw new OptionError(
       'OPTION_INVALID',
@@ -214,51 +237,49 @@ export function buildOptionsOf(o: BuildCliOptions): BuildOptions {
       },
     );
   }
-  if (o.profile === undefined) {
-    for (const [flag, v] of [
-      ['--batch', o.batch],
-      ['--warmup', o.warmup],
-      ['--rounds', o.rounds],
-    ] as const) {
-      if (v !== undefined)
-        throw new OptionError('OPTION_INVALID', `${flag} only applies when profiling`, {
-          option: flag,
-          hint: `Add --profile <provider> (e.g. --profile cpu), or drop ${flag}`,
-        });
-    }
+}
+
+/** `--batch`, `--warmup` and `--rounds` only with `--profile`. */
+function checkProfilingFlags(o: BuildCliOptions): void {
+  if (o.profile !== undefined) return;
+  for (const [flag, v] of [
+    ['--batch', o.batch],
+    ['--warmup', o.warmup],
+    ['--rounds', o.rounds],
+  ] as const) {
+    if (v !== undefined)
+      throw new OptionError('OPTION_INVALID', `${flag} only applies when profiling`, {
+        option: flag,
+        hint: `Add --profile <provider> (e.g. --profile cpu), or drop ${flag}`,
+      });
   }
-  const preprocess = {
+}
+
+function anchorsOf(o: BuildCliOptions): AnchorInput[] {
+  return o.anchors.map((file, i): AnchorInput => {
+    const b = o.boundaries?.[i];
+    return {
+      file,
+      ...(o.ids ? { id: o.ids[i] as string } : {}),
+      ...(b !== undefined && b !== 'auto' ? { boundaries: b.split(',').map((s) => s.trim()) } : {}),
+    };
+  });
+}
+
+function preprocessOf(o: BuildCliOptions): NonNullable<BuildOptions['preprocess']> {
+  return {
     ...(o.layout ? { layout: o.layout } : {}),
     ...(o.mean && o.std ? { mean: o.mean, std: o.std } : {}),
     ...(o.scale !== undefined ? { scale: o.scale } : {}),
   };
+}
+
+function profileOf(o: BuildCliOptions, provider: NonNullable<BuildCliOptions['profile']>): BuildOptions['profile'] {
   return {
-    anchors,
-    out: o.out,
-    routes: o.routes,
-    ...(o.calib !== undefined ? { calib: o.calib } : {}),
-    ...(o.calibSamples !== undefined ? { calibSamples: o.calibSamples } : {}),
-    ...(o.eval !== undefined ? { eval: o.evalLabels ? { images: o.eval, labels: o.evalLabels } : o.eval } : {}),
-    ...(o.evalSamples !== undefined ? { evalSamples: o.evalSamples } : {}),
-    ...(o.stitchWeights !== undefined ? { stitchWeights: o.stitchWeights } : {}),
-    ...(Object.keys(preprocess).length > 0 ? { preprocess } : {}),
-    ...(o.labels !== undefined ? { labels: parseLabels(o.labels) } : {}),
-    ...(o.name !== undefined ? { name: o.name } : {}),
-    ...(o.description !== undefined ? { description: o.description } : {}),
-    ...(o.profile !== undefined
-      ? {
-          profile: {
-            provider: o.profile,
-            batches: o.batch ?? [1],
-            ...(o.warmup !== undefined ? { warmup: o.warmup } : {}),
-            ...(o.rounds !== undefined ? { rounds: o.rounds } : {}),
-          },
-        }
-      : {}),
-    ...(o.batchSize !== undefined ? { batchSize: o.batchSize } : {}),
-    ...(o.ridge !== undefined ? { ridge: o.ridge } : {}),
-    ...(o.threads !== undefined ? { threads: { intraOp: o.threads } } : {}),
-    ...(o.externalData !== undefined ? { externalData: o.externalData } : {}),
+    provider,
+    batches: o.batch ?? [1],
+    ...(o.warmup !== undefined ? { warmup: o.warmup } : {}),
+    ...(o.rounds !== undefined ? { rounds: o.rounds } : {}),
   };
 }
 
@@ -307,13 +328,32 @@ function summary(r: BuildResult): string {
 }
 
 export function registerBuild(program: Command): void {
-  program
+  const command = program
     .command('build')
     .description(
       'Build a stitch package from ONNX anchors: split, fit the stitching layers, cost, evaluate, profile, write and verify.',
     )
     .requiredOption('--anchors <files...>', 'anchor ONNX models of one family, smallest first')
-    .requiredOption('--out <dir>', 'package folder to write')
+    .requiredOption('--out <dir>', 'package folder to write');
+  for (const add of [dataOptions, fitOptions, profilingOptions, preprocessOptions, packageOptions]) add(command);
+  command.option('--json', 'print the result as JSON on stdout').action(async (o: BuildCliOptions) => {
+    const options = buildOptionsOf(o);
+    const reporter = stepReporter(process.stderr);
+    let result: BuildResult;
+    try {
+      result = await buildPackage(options, reporter.progress);
+    } catch (err) {
+      reporter.close(true);
+      throw err;
+    }
+    reporter.close();
+    process.stdout.write(o.json ? `${JSON.stringify(buildReport(result), null, 2)}\n` : summary(result));
+  });
+}
+
+/** Calibration and evaluation data. */
+function dataOptions(command: Command): Command {
+  return command
     .option(
       '--calib <data>',
       'calibration data for the least-squares fit: an IDX file, a .npy images file, or a folder with a sub-folder of images per class',
@@ -332,7 +372,12 @@ export function registerBuild(program: Command): void {
       '--eval-samples <n>',
       'use at most this many evaluation samples (default: all)',
       positiveInt('--eval-samples'),
-    )
+    );
+}
+
+/** How the stitches are enumerated and fitted. */
+function fitOptions(command: Command): Command {
+  return command
     .option(
       '--routes <mode>',
       'v1: SN-Net one-way stitches; v2: SN-Netv2 two-way routes (SL, LS, LSL, SLS)',
@@ -342,7 +387,12 @@ export function registerBuild(program: Command): void {
     .option(
       '--stitch-weights <file>',
       'stitching-layer weights from a training run (stitchnet-stitch-weights/1 JSON) instead of fitting',
-    )
+    );
+}
+
+/** Latency profiling. */
+function profilingOptions(command: Command): Command {
+  return command
     .option(
       '--profile <provider>',
       `measure every stitch's latency on this provider (${PROVIDER_NAMES.join(', ')})`,
@@ -350,7 +400,12 @@ export function registerBuild(program: Command): void {
     )
     .option('--batch <list>', 'batch sizes to profile, comma-separated (default 1)', intList('--batch'))
     .option('--warmup <n>', 'uncounted profiling rounds (default 3)', nonNegativeInt('--warmup'))
-    .option('--rounds <n>', 'counted profiling rounds per batch size (default 20)', positiveInt('--rounds'))
+    .option('--rounds <n>', 'counted profiling rounds per batch size (default 20)', positiveInt('--rounds'));
+}
+
+/** The model input's preprocessing and class names. */
+function preprocessOptions(command: Command): Command {
+  return command
     .option(
       '--mean <list>',
       'per-channel mean subtracted from the input, e.g. 0.485,0.456,0.406 (with --std)',
@@ -366,7 +421,12 @@ export function registerBuild(program: Command): void {
     .option(
       '--labels <names>',
       'class names, comma-separated or @file with one per line (default: the --eval folder’s class names)',
-    )
+    );
+}
+
+/** Anchors, naming, capture and writing. */
+function packageOptions(command: Command): Command {
+  return command
     .option('--ids <list>', 'anchor ids used in routes, comma-separated (default: the file names)', (v: string) =>
       v.split(',').map((s) => s.trim()),
     )
@@ -392,19 +452,5 @@ export function registerBuild(program: Command): void {
       '--external-data <mode>',
       'pieces whose weights go to a .data file next to them, which onnxruntime maps from disk: auto (1 MiB of weights or more), all, none (default auto)',
       oneOf('--external-data', EXTERNAL_DATA_MODES),
-    )
-    .option('--json', 'print the result as JSON on stdout')
-    .action(async (o: BuildCliOptions) => {
-      const options = buildOptionsOf(o);
-      const reporter = stepReporter(process.stderr);
-      let result: BuildResult;
-      try {
-        result = await buildPackage(options, reporter.progress);
-      } catch (err) {
-        reporter.close(true);
-        throw err;
-      }
-      reporter.close();
-      process.stdout.write(o.json ? `${JSON.stringify(buildReport(result), null, 2)}\n` : summary(result));
-    });
+    );
 }
