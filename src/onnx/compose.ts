@@ -26,30 +26,7 @@ export function composeModels(models: Model[], opts: ComposeOptions = {}): Model
   if (models.length === 0) {
     throw new OnnxError('ONNX_GRAPH_INVALID', 'composeModels needs at least one model', { option: 'models' });
   }
-  const ends = models.map((m, i) => {
-    const ins = graphInputs(m);
-    const outs = graphOutputs(m);
-    const [input] = ins;
-    const [output] = outs;
-    if (ins.length !== 1 || outs.length !== 1 || !input || !output) {
-      throw new OnnxError(
-        'ONNX_GRAPH_INVALID',
-        `Model ${i} has ${ins.length} inputs and ${outs.length} outputs; composing needs exactly one of each`,
-        {
-          option: `models[${i}]`,
-          hint: 'Extract single-input, single-output pieces first (extractSubgraph).',
-        },
-      );
-    }
-    if (input.name === output.name) {
-      throw new OnnxError(
-        'ONNX_GRAPH_INVALID',
-        `Model ${i} passes its input ${input.name} straight through as its output`,
-        { option: `models[${i}]` },
-      );
-    }
-    return { input, output };
-  });
+  const ends = models.map(endsOf);
   for (let i = 1; i < ends.length; i++) checkChains(ends[i - 1]?.output as TensorInfo, ends[i]?.input as TensorInfo, i);
 
   const last = models.length - 1;
@@ -109,6 +86,32 @@ export function composeModels(models: Model[], opts: ComposeOptions = {}): Model
       valueInfo: [...valueInfo.values()],
     },
   });
+}
+
+/** A model's one input and one output, which must differ. */
+function endsOf(m: Model, i: number): { input: TensorInfo; output: TensorInfo } {
+  const ins = graphInputs(m);
+  const outs = graphOutputs(m);
+  const [input] = ins;
+  const [output] = outs;
+  if (ins.length !== 1 || outs.length !== 1 || !input || !output) {
+    throw new OnnxError(
+      'ONNX_GRAPH_INVALID',
+      `Model ${i} has ${ins.length} inputs and ${outs.length} outputs; composing needs exactly one of each`,
+      {
+        option: `models[${i}]`,
+        hint: 'Extract single-input, single-output pieces first (extractSubgraph).',
+      },
+    );
+  }
+  if (input.name === output.name) {
+    throw new OnnxError(
+      'ONNX_GRAPH_INVALID',
+      `Model ${i} passes its input ${input.name} straight through as its output`,
+      { option: `models[${i}]` },
+    );
+  }
+  return { input, output };
 }
 
 function checkChains(from: TensorInfo, to: TensorInfo, i: number): void {
