@@ -174,6 +174,26 @@ function startRecording(rt: StitchRuntime, file: string): { done: Promise<void> 
   return { done: Promise.race([ended, failed]) };
 }
 
+/** The demo's first lines: the model, profile, provider and signals, the samples and the run's length. */
+function headerText(
+  o: DemoCliOptions,
+  rt: StitchRuntime,
+  m: StitchRuntime['manifest'],
+  data: { name: string; size: number; labels?: unknown },
+  trace: Trace | undefined,
+  speed: number,
+  profile: string,
+): string {
+  const signals = trace
+    ? `trace ${o.trace} (${formatClock(traceDurationMs(trace))}${speed !== 1 ? ` played ${speed.toFixed(speed < 10 ? 1 : 0)}× faster` : ''})`
+    : "this machine's sensors";
+  return [
+    `Model ${m.name}: ${m.stitches.length} stitches; profile ${rt.profile?.name ?? profile}; provider ${rt.provider}; signals: ${signals}`,
+    `Samples: ${data.name} (${data.size}${data.labels ? ', labelled' : ', no labels: accuracy n/a'}); running for ${o.duration} s, starting on stitch ${rt.stitch}`,
+    '',
+  ].join('\n');
+}
+
 async function runDemo(o: DemoCliOptions): Promise<void> {
   const root = installRoot();
   const profile = o.profile ?? 'balanced';
@@ -202,17 +222,7 @@ async function runDemo(o: DemoCliOptions): Promise<void> {
   const clock = () => formatClock(scheduler ? scheduler.now() - t0 : performance.now() - started).padStart(7);
   // With --json the live view goes to stderr and stdout holds the summary alone.
   const screen = o.json ? process.stderr : process.stdout;
-  const m = pkg.manifest;
-  const signals = trace
-    ? `trace ${o.trace} (${formatClock(traceDurationMs(trace))}${speed !== 1 ? ` played ${speed.toFixed(speed < 10 ? 1 : 0)}× faster` : ''})`
-    : "this machine's sensors";
-  screen.write(
-    [
-      `Model ${m.name}: ${m.stitches.length} stitches; profile ${rt.profile?.name ?? profile}; provider ${rt.provider}; signals: ${signals}`,
-      `Samples: ${data.name} (${data.size}${data.labels ? ', labelled' : ', no labels: accuracy n/a'}); running for ${o.duration} s, starting on stitch ${rt.stitch}`,
-      '',
-    ].join('\n'),
-  );
+  screen.write(headerText(o, rt, pkg.manifest, data, trace, speed, profile));
 
   const live = new LiveOutput(screen);
   const draw = () => live.status(statusLines(stats, catalog, clock()));
