@@ -266,21 +266,11 @@ export class StitchRuntime {
     const { selection, value: client } = await openWithFallback(
       preference,
       (rest) => probeProviders(rest, workerFile),
-      async (provider) => {
-        throwIfAborted(signal, 'StitchRuntime.create');
-        const engine: EngineOptions = {
+      (provider) =>
+        openEngine(pkg, host, signal, useWorker, {
           session: { provider, threads, cpuMemArena, prepackWeights: opts.prepackWeights },
           fastPath: fastPathPolicy(fastPath, opts.fastPath, provider),
-        };
-        const c = useWorker ? workerClient(engine, await workerFile(), host) : inProcessClient(engine, host);
-        try {
-          await loadPieces(pkg, c, signal);
-        } catch (e) {
-          await c.close();
-          throw e;
-        }
-        return c;
-      },
+        }),
     );
     let calibrator: Calibrator | undefined;
     try {
@@ -583,6 +573,25 @@ export class StitchRuntime {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
+}
+
+/** An engine (in a worker or in this thread) with every piece of the package loaded; closed again if loading fails. */
+async function openEngine(
+  pkg: StitchPackage,
+  host: EngineHost,
+  signal: AbortSignal | undefined,
+  useWorker: boolean,
+  engine: EngineOptions,
+): Promise<EngineClient> {
+  throwIfAborted(signal, 'StitchRuntime.create');
+  const client = useWorker ? workerClient(engine, await workerFile(), host) : inProcessClient(engine, host);
+  try {
+    await loadPieces(pkg, client, signal);
+  } catch (e) {
+    await client.close();
+    throw e;
+  }
+  return client;
 }
 
 /** Reads pieces' bytes (checked against the package's hashes) for the engine to fuse them. */
