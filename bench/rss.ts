@@ -413,6 +413,13 @@ export const INLINE_VARIANT: RssVariant = {
 /** The configurations compared when the runtime's RSS is over its target (each a child of a minute or two at DeiT scale). */
 export const MORE_VARIANTS: RssVariant[] = [
   {
+    name: 'runtime:in-process',
+    kind: 'runtime',
+    batch8: true,
+    worker: false,
+    description: "StitchRuntime, worker: false (sessions in the main thread's allocator arena)",
+  },
+  {
     name: 'runtime:no-prepack',
     kind: 'runtime',
     batch8: true,

@@ -116,6 +116,16 @@ function validateBounded(input: string, options: ParseProfileOptions): ProfileVa
   if (doc.errors.length > 0) return syntaxIssues(doc);
   const depth = documentDepth(doc.contents);
   if (depth > MAX_PROFILE_DEPTH) return fail(tooDeep());
+  const badKey = collectionKey(doc.contents);
+  if (badKey) {
+    const at = badKey.range?.[0] === undefined ? undefined : lines.linePos(badKey.range[0]);
+    return fail({
+      field: '(syntax)',
+      message: `A mapping key must be a plain name, got a ${isMap(badKey) ? 'mapping' : 'list'}`,
+      hint: 'Write keys as names (battery.percent:, rules:); a "? " complex key is not part of a profile',
+      ...(at ? { line: at.line, column: at.col } : {}),
+    });
+  }
   const locate = locator(doc, lines);
   let data: unknown;
   try {
@@ -238,6 +248,22 @@ function documentDepth(root: unknown): number {
     }
   }
   return max;
+}
+
+/** The first mapping key that is itself a mapping or a list (`? [a]: 1`), walked without recursion. */
+function collectionKey(root: unknown): YamlNode | undefined {
+  const stack: unknown[] = [root];
+  while (stack.length > 0) {
+    const node = stack.pop();
+    if (!isMap(node) && !isSeq(node)) continue;
+    for (const item of node.items) {
+      if (isPair(item)) {
+        if (isMap(item.key) || isSeq(item.key)) return item.key;
+        stack.push(item.value);
+      } else stack.push(item);
+    }
+  }
+  return undefined;
 }
 
 /**

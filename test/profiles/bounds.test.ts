@@ -44,6 +44,25 @@ describe('profile bounds', () => {
     expect(() => parseProfile(bomb)).toThrow(ProfileError);
   });
 
+  it('refuses a mapping key that is a mapping or a list, at its line, without a process warning', async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.message);
+    process.on('warning', onWarning);
+    try {
+      const v = validateProfileText('objective: min-cost\n? [a, b]\n: 1\n');
+      expect(v.ok).toBe(false);
+      expect(v.ok ? [] : v.issues).toEqual([
+        expect.objectContaining({ message: 'A mapping key must be a plain name, got a list', line: 2 }),
+      ]);
+      expect(messages('limits: { { NAME: x }: 1 }\n')[0]).toBe('A mapping key must be a plain name, got a mapping');
+      expect(messages(rule('{ ? { a: 1 } : 2 }'))).toHaveLength(1);
+      await new Promise((resolve) => setImmediate(resolve)); // process warnings are emitted on the next tick
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings).toEqual([]);
+  });
+
   it('refuses documents nested too deeply, flow or block, without a stack overflow', () => {
     expect(messages('['.repeat(100_000))[0]).toMatch(/nested deeper than 100 levels/);
     let block = '';
