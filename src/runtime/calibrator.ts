@@ -293,6 +293,46 @@ export interface RuntimeCalibrationInit {
   readonly start: number;
 }
 
+/** What a calibration on this device depends on: the package, the provider and session settings, the CPU and onnxruntime. */
+export function calibrationKey(
+  manifest: Manifest,
+  provider: string,
+  threads: ThreadSettings,
+  cpuMemArena: boolean,
+): CalibrationKey {
+  return {
+    manifest: manifestHash(manifest),
+    provider,
+    threads: { intraOp: threads.intraOp, interOp: threads.interOp, spinning: threads.spinning === true },
+    cpuMemArena,
+    cpu: cpuIdentity(),
+    ort: ortVersion(),
+  };
+}
+
+function stitchMacs(manifest: Manifest): Map<number, number> {
+  return new Map(
+    manifest.stitches.flatMap((s) => (s.macs !== undefined && s.macs > 0 ? [[s.id, s.macs] as const] : [])),
+  );
+}
+
+/**
+ * This device's latency table as a runtime created with these settings would start from: the
+ * calibration cache's figures (measured at an earlier `create()`, by `stitchnet calibrate`, or
+ * refined online), `undefined` when the cache has none. Nothing is measured.
+ */
+export async function cachedDeviceLatency(
+  manifest: Manifest,
+  key: CalibrationKey,
+  cacheDir: string | undefined,
+): Promise<DeviceLatency | undefined> {
+  const entries = await readCalibrationCache(calibrationFile(cacheRoot(cacheDir), key), key);
+  if (entries.length === 0) return undefined;
+  const table = new DeviceLatency(key.provider, stitchMacs(manifest));
+  for (const e of entries) table.set(e);
+  return table;
+}
+
 /**
  * The stitches worth calibrating at `create()`: the ones a profile restricts itself to (its
  * `stitches` limits, default and rules together), else the package frontier; and `start`.
@@ -314,17 +354,8 @@ export async function calibrateRuntime(init: RuntimeCalibrationInit): Promise<Ca
   const { pkg, client } = init;
   const sampleShape = pkg.manifest.input.shape.slice(1);
   if (sampleShape.some((d) => typeof d !== 'number')) return undefined;
-  const key: CalibrationKey = {
-    manifest: manifestHash(pkg.manifest),
-    provider: init.provider,
-    threads: { intraOp: init.threads.intraOp, interOp: init.threads.interOp, spinning: init.threads.spinning === true },
-    cpuMemArena: init.cpuMemArena,
-    cpu: cpuIdentity(),
-    ort: ortVersion(),
-  };
-  const macs = new Map(
-    pkg.manifest.stitches.flatMap((s) => (s.macs !== undefined && s.macs > 0 ? [[s.id, s.macs] as const] : [])),
-  );
+  const key = calibrationKey(pkg.manifest, init.provider, init.threads, init.cpuMemArena);
+  const macs = stitchMacs(pkg.manifest);
   const runner = engineRunner(
     (pieces, data, dims) => client.run({ pieces, data, dims }),
     (id) => pkg.routePieces(id),

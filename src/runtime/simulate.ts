@@ -10,8 +10,33 @@ import {
   type ReplayEvent,
   type StitchCatalog,
 } from '../policy/index.js';
+import { resolveThreads } from '../engine/options.js';
+import type { Manifest } from '../package/index.js';
 import type { Profile } from '../profiles/index.js';
 import { deviceState$, traceSource, type Trace } from '../signals/index.js';
+import { threadsFromOrt } from './adaptive.js';
+import type { DeviceLatency } from './calibration.js';
+import { cachedDeviceLatency, calibrationKey } from './calibrator.js';
+
+/**
+ * This device's latency table for `provider` as a runtime created with `profile` (and no thread or
+ * arena options of its own) would start from: the calibration cache's figures, `undefined` when it
+ * has none. With it, `simulate` decides on the latencies the runtime decided on, so a recorded run
+ * with latency limits replays to the same switches on the device that recorded it.
+ */
+export function profileDeviceLatency(
+  manifest: Manifest,
+  profile: Profile,
+  provider: string,
+  cacheDir?: string,
+): Promise<DeviceLatency | undefined> {
+  const threads = resolveThreads(threadsFromOrt(profile.ort));
+  return cachedDeviceLatency(
+    manifest,
+    calibrationKey(manifest, provider, threads, profile.ort.enableCpuMemArena),
+    cacheDir,
+  );
+}
 
 /** Inputs of {@link simulate}. */
 export interface SimulationInputs {

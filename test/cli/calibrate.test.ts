@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -78,6 +78,38 @@ describe('stitchnet calibrate', () => {
         .sort(),
     );
     expect(again.stderr).toMatch(/^from the cache in \d+ ms/);
+  });
+
+  it("lets simulate decide on this device's calibration (--latency device), and says how to make one when there is none", async () => {
+    const family = 'models/fmnist-vit';
+    const calibrated = await cli(['calibrate', family, '--provider', 'cpu', '--rounds', '5', '--cache-dir', cacheDir]);
+    expect(calibrated.code, calibrated.stderr).toBe(0);
+    // A latency limit, so that the figures matter.
+    const profile = path.join(dir, 'latency.yaml');
+    await writeFile(profile, 'objective: max-accuracy\nlimits: { maxLatencyMs: 1000 }\n');
+    const args = [
+      'simulate',
+      '--model',
+      family,
+      '--profile',
+      profile,
+      '--trace',
+      'examples/traces/laptop-unplugged.csv',
+    ];
+    const device = await cli([...args, '--latency', 'device', '--cache-dir', cacheDir, '--json']);
+    expect(device.code, device.stderr).toBe(0);
+    const first = (JSON.parse(device.stdout) as { switches: { reason: string }[] }).switches[0];
+    expect(first?.reason).toMatch(/latency ≤ 1000 ms at slowdown 1× on device latencies/);
+
+    const none = await cli([...args, '--latency', 'device', '--cache-dir', path.join(dir, 'empty-cache')]);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(/no calibration of .* on "cpu".*\[OPTION_INVALID\]/s);
+    expect(none.stderr).toContain(`stitchnet calibrate ${family} --provider cpu`);
+    const pkgLatency = await cli([...args, '--json']);
+    expect(pkgLatency.code, pkgLatency.stderr).toBe(0);
+    expect((JSON.parse(pkgLatency.stdout) as { switches: { reason: string }[] }).switches[0]?.reason).toMatch(
+      /on package latencies/,
+    );
   });
 
   it('rejects bad options with exit status 2', async () => {

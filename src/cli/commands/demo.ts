@@ -263,7 +263,7 @@ async function runDemo(o: DemoCliOptions): Promise<void> {
   else process.stdout.write(`\n${summaryText(stats, catalog, end, random)}`);
   if (o.record !== undefined)
     screen.write(
-      `Recorded every reading the policy saw to ${o.record} (replay it: stitchnet simulate --model ${pkg.dir} --profile ${profile} --trace ${o.record})\n`,
+      `Recorded every reading the policy saw to ${o.record} (replay it on this device's latencies: stitchnet simulate --model ${pkg.dir} --profile ${profile} --trace ${o.record} --latency device)\n`,
     );
   if (random)
     process.stderr.write(

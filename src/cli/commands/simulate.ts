@@ -17,8 +17,12 @@ import { loadTrace, type Trace } from '../../signals/index.js';
 import { formatClock, formatMacs, formatShare, macsUnit, type MacsUnit } from '../format.js';
 import { collectPlot, plotTargets, plotValues, replacedOption, writePlot, type PlotOption } from '../plot-output.js';
 import { note, styler, warn } from '../style.js';
-import { positiveInt } from '../options.js';
-import { simulate, type Simulation } from '../../runtime/simulate.js';
+import { oneOf, positiveInt } from '../options.js';
+import type { Manifest } from '../../package/index.js';
+import { profileDeviceLatency, simulate, type Simulation } from '../../runtime/simulate.js';
+
+const LATENCY_CHOICES = ['package', 'device'] as const;
+type LatencyChoice = (typeof LATENCY_CHOICES)[number];
 import { timelineSpec } from '../../plots/timeline.js';
 
 interface SimulateCliOptions {
@@ -30,6 +34,8 @@ interface SimulateCliOptions {
   out?: string;
   png?: boolean;
   provider?: string;
+  latency?: LatencyChoice;
+  cacheDir?: string;
   batch?: number;
   width?: number;
   json?: boolean;
@@ -168,6 +174,26 @@ export function simulationReport(
   };
 }
 
+/** The catalog with this device's cached calibration for `provider`, or an error saying how to make one. */
+async function deviceCatalog(
+  manifest: Manifest,
+  profile: Profile,
+  provider: string,
+  o: SimulateCliOptions,
+): Promise<StitchCatalog> {
+  const table = await profileDeviceLatency(manifest, profile, provider, o.cacheDir);
+  if (table) return catalogFromManifest(manifest, { device: table });
+  throw new OptionError(
+    'OPTION_INVALID',
+    `This device has no calibration of ${manifest.name} on "${provider}" with the profile's onnxruntime settings`,
+    {
+      option: '--latency',
+      validValues: LATENCY_CHOICES,
+      hint: `Calibrate it first: stitchnet calibrate ${o.model} --provider ${provider}${o.cacheDir ? ` --cache-dir ${o.cacheDir}` : ''} (or run the app once), or use --latency package`,
+    },
+  );
+}
+
 export function registerSimulate(program: Command): void {
   program
     .command('simulate')
@@ -191,6 +217,16 @@ export function registerSimulate(program: Command): void {
       '--provider <name>',
       'whose latency profile the latency limits use (default: cpu if profiled, else the first profiled)',
     )
+    .option(
+      '--latency <source>',
+      "package: the latencies measured into the package (the same result everywhere); device: this device's calibration, as the runtime uses it (from the cache that create() or stitchnet calibrate filled)",
+      oneOf('--latency', LATENCY_CHOICES),
+      'package',
+    )
+    .option(
+      '--cache-dir <dir>',
+      'with --latency device: stitchnet cache folder (default: $STITCHNET_CACHE_DIR, else the OS cache folder)',
+    )
     .option('--batch <n>', 'batch size whose latency profile applies (default 1)', positiveInt('--batch'))
     .option('--width <px>', 'width of the plot panels in pixels (default 720)', positiveInt('--width'))
     .option('--json', 'print the result as JSON on stdout')
@@ -203,15 +239,21 @@ export function registerSimulate(program: Command): void {
       if (o.png) throw replacedOption('--png', 'Ask for the PNG file itself: --plot timeline.svg --plot timeline.png');
       const targets = plotTargets('--plot', plotValues(o.plot));
       const pkg = await readPackage(o.model, { verifyHashes: false, loadModels: false });
-      const catalog = catalogFromManifest(pkg.manifest);
-      if (o.provider !== undefined && !catalog.providers.includes(o.provider)) {
+      const packageCatalog = catalogFromManifest(pkg.manifest);
+      if (o.latency !== 'device' && o.provider !== undefined && !packageCatalog.providers.includes(o.provider)) {
         throw new OptionError('OPTION_INVALID', `The package has no latency profile on "${o.provider}"`, {
           option: '--provider',
-          validValues: catalog.providers,
-          hint: catalog.providers.length === 0 ? 'The package was not profiled; drop --provider' : undefined,
+          validValues: packageCatalog.providers,
+          hint:
+            packageCatalog.providers.length === 0
+              ? "The package was not profiled; drop --provider, or use this device's calibration: --latency device"
+              : undefined,
         });
       }
-      const profile = await loadProfile(o.profile, { check: (p) => checkProfileForCatalog(p, catalog) });
+      const profile = await loadProfile(o.profile, { check: (p) => checkProfileForCatalog(p, packageCatalog) });
+      const provider = o.latency === 'device' ? (o.provider ?? 'cpu') : o.provider;
+      const catalog =
+        o.latency === 'device' ? await deviceCatalog(pkg.manifest, profile, provider as string, o) : packageCatalog;
       const trace = loadTrace(o.trace);
       const name = pkg.manifest.name;
       for (const w of missingFigures(catalog, name)) warn(w);
@@ -220,7 +262,7 @@ export function registerSimulate(program: Command): void {
         note(`the trace has no ${absent.join(', ')}: rules on ${absent.length === 1 ? 'it' : 'them'} see no reading`);
 
       // Every state and decision is kept only for a plot: without one, memory stays bounded on long traces.
-      const sim = simulate({ trace, profile, catalog, provider: o.provider, batch: o.batch, keep: targets.length > 0 });
+      const sim = simulate({ trace, profile, catalog, provider, batch: o.batch, keep: targets.length > 0 });
       let written: string[] = [];
       if (targets.length > 0) {
         const title = `${path.basename(o.trace)} × ${profile.name ?? path.basename(o.profile)} on ${name}`;
