@@ -9,7 +9,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { cacheRoot } from '../base/cache-dir.js';
 import { seededRandom } from '../base/random.js';

@@ -2,8 +2,7 @@
  * The engine's options as the user gives them (threads, fast path), their defaults and checks.
  */
 import { availableParallelism, freemem } from 'node:os';
-import { OptionError, RuntimeError } from '../errors.js';
-import type { Manifest } from '../package/schema.js';
+import { OptionError } from '../errors.js';
 import { MB, type FastPathPolicy } from './fast-path.js';
 import type { ThreadSettings } from './ort.js';
 import type { ProviderName } from './providers.js';

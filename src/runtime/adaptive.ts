@@ -11,7 +11,6 @@ import { isDeepStrictEqual } from 'node:util';
 import {
   BehaviorSubject,
   distinctUntilChanged,
-  EMPTY,
   map,
   ReplaySubject,
   shareReplay,

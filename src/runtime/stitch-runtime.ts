@@ -20,7 +20,6 @@ import {
   requireCatalog,
   threadsFromOrt,
   type AdaptiveLoopOptions,
-  type AdaptiveOptions,
   type ProfileSource,
   type StitchChange,
 } from './adaptive.js';
@@ -34,14 +33,7 @@ import {
 } from '../engine/engine.js';
 import { pieceSource } from '../engine/pieces.js';
 import { checkInput, type RunInput as TensorInput } from '../engine/input.js';
-import {
-  fastPathPolicy,
-  resolveFastPath,
-  resolveThreads,
-  type FastPath,
-  type FastPathOptions,
-  type ThreadOptions,
-} from '../engine/options.js';
+import { fastPathPolicy, resolveFastPath, resolveThreads, type FastPath } from '../engine/options.js';
 import { checkSignal, raceAbort, throwIfAborted } from './abort.js';
 import { checkTopK, labelLogits, type ScoredLabel } from './classify.js';
 import { isImageInput, preprocessImages, type ImageInput } from './images.js';
@@ -57,7 +49,7 @@ import {
   type ProviderSelection,
 } from '../engine/providers.js';
 import { workerFile } from '../engine/worker-file.js';
-import { resolveCalibrate, type CalibrateOption } from './calibration.js';
+import { resolveCalibrate } from './calibration.js';
 import { checkCacheDir } from './calibration-cache.js';
 import { calibrateRuntime, type CalibrationReport, type Calibrator } from './calibrator.js';
 

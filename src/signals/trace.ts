@@ -27,7 +27,7 @@ import { extname } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { parse as parseCsv, type Options as CsvOptions } from 'csv-parse';
 import { didYouMean as closest } from '../base/text.js';
-import { Observable, type SchedulerAction, type SchedulerLike, type Subscription } from 'rxjs';
+import { Observable, type SchedulerLike, type Subscription } from 'rxjs';
 import { SignalError } from '../errors.js';
 import {
   describeValue,
