@@ -136,7 +136,9 @@ export function policyLoop(inputs: PolicyLoopInputs): Observable<LoopEvent> {
       // Whatever the policy was waiting for restarts from the new stitch.
       pending?.unsubscribe();
       pending = undefined;
-      const step = c.kind === 'pin' ? (switcher.pin(c.stitch, now), {}) : switcher.manual(c.stitch, now);
+      let step: SwitchStep = {};
+      if (c.kind === 'pin') switcher.pin(c.stitch, now);
+      else step = switcher.manual(c.stitch, now);
       if (switcher.active !== from)
         subscriber.next({ kind: 'control', change: { from, to: c.stitch, at: now, cause: c.kind } });
       apply(step);
