@@ -230,54 +230,57 @@ export function registerSimulate(program: Command): void {
     .option('--batch <n>', 'batch size whose latency profile applies (default 1)', positiveInt('--batch'))
     .option('--width <px>', 'width of the plot panels in pixels (default 720)', positiveInt('--width'))
     .option('--json', 'print the result as JSON on stdout')
-    .action(async (o: SimulateCliOptions) => {
-      if (o.out !== undefined)
-        throw replacedOption(
-          '--out',
-          `Plots are written with --plot <file>, the extension picking the format: --plot ${o.out}`,
-        );
-      if (o.png) throw replacedOption('--png', 'Ask for the PNG file itself: --plot timeline.svg --plot timeline.png');
-      const targets = plotTargets('--plot', plotValues(o.plot));
-      const pkg = await readPackage(o.model, { verifyHashes: false, loadModels: false });
-      const packageCatalog = catalogFromManifest(pkg.manifest);
-      if (o.latency !== 'device' && o.provider !== undefined && !packageCatalog.providers.includes(o.provider)) {
-        throw new OptionError('OPTION_INVALID', `The package has no latency profile on "${o.provider}"`, {
-          option: '--provider',
-          validValues: packageCatalog.providers,
-          hint:
-            packageCatalog.providers.length === 0
-              ? "The package was not profiled; drop --provider, or use this device's calibration: --latency device"
-              : undefined,
-        });
-      }
-      const profile = await loadProfile(o.profile, { check: (p) => checkProfileForCatalog(p, packageCatalog) });
-      const provider = o.latency === 'device' ? (o.provider ?? 'cpu') : o.provider;
-      const catalog =
-        o.latency === 'device' ? await deviceCatalog(pkg.manifest, profile, provider as string, o) : packageCatalog;
-      const trace = loadTrace(o.trace);
-      const name = pkg.manifest.name;
-      for (const w of missingFigures(catalog, name)) warn(w);
-      const absent = signalsNotInTrace(profile, trace);
-      if (absent.length > 0)
-        note(`the trace has no ${absent.join(', ')}: rules on ${absent.length === 1 ? 'it' : 'them'} see no reading`);
+    .action(runSimulate);
+}
 
-      // Every state and decision is kept only for a plot: without one, memory stays bounded on long traces.
-      const sim = simulate({ trace, profile, catalog, provider, batch: o.batch, keep: targets.length > 0 });
-      let written: string[] = [];
-      if (targets.length > 0) {
-        const title = `${path.basename(o.trace)} × ${profile.name ?? path.basename(o.profile)} on ${name}`;
-        const svg = await renderSvg(
-          timelineSpec(sim, trace, profile, catalog, { title, ...(o.width !== undefined ? { width: o.width } : {}) }),
-        );
-        written = await writePlot(targets, svg, svgToPng);
-      }
-      const about = { model: name, profile: profile.name ?? o.profile, trace: o.trace };
-      if (o.json) {
-        process.stdout.write(`${JSON.stringify(simulationReport(sim, catalog, about, written), null, 2)}\n`);
-        return;
-      }
-      const header = `Trace ${o.trace} (${trace.rows.length} rows, ${formatClock(trace.rows.at(-1)?.tMs ?? 0)}) × profile ${about.profile} on ${name} (${catalog.stitches.size} stitches, ${catalog.frontier.length} candidates)`;
-      process.stdout.write(formatSimulation(sim, catalog, header, styler(process.stdout)));
-      if (written.length > 0) note(`wrote the timeline to ${written.join(' and ')}`);
+/** `stitchnet simulate`: the package, profile and trace checked, the replay, then the report and the plot. */
+async function runSimulate(o: SimulateCliOptions): Promise<void> {
+  if (o.out !== undefined)
+    throw replacedOption(
+      '--out',
+      `Plots are written with --plot <file>, the extension picking the format: --plot ${o.out}`,
+    );
+  if (o.png) throw replacedOption('--png', 'Ask for the PNG file itself: --plot timeline.svg --plot timeline.png');
+  const targets = plotTargets('--plot', plotValues(o.plot));
+  const pkg = await readPackage(o.model, { verifyHashes: false, loadModels: false });
+  const packageCatalog = catalogFromManifest(pkg.manifest);
+  if (o.latency !== 'device' && o.provider !== undefined && !packageCatalog.providers.includes(o.provider)) {
+    throw new OptionError('OPTION_INVALID', `The package has no latency profile on "${o.provider}"`, {
+      option: '--provider',
+      validValues: packageCatalog.providers,
+      hint:
+        packageCatalog.providers.length === 0
+          ? "The package was not profiled; drop --provider, or use this device's calibration: --latency device"
+          : undefined,
     });
+  }
+  const profile = await loadProfile(o.profile, { check: (p) => checkProfileForCatalog(p, packageCatalog) });
+  const provider = o.latency === 'device' ? (o.provider ?? 'cpu') : o.provider;
+  const catalog =
+    o.latency === 'device' ? await deviceCatalog(pkg.manifest, profile, provider as string, o) : packageCatalog;
+  const trace = loadTrace(o.trace);
+  const name = pkg.manifest.name;
+  for (const w of missingFigures(catalog, name)) warn(w);
+  const absent = signalsNotInTrace(profile, trace);
+  if (absent.length > 0)
+    note(`the trace has no ${absent.join(', ')}: rules on ${absent.length === 1 ? 'it' : 'them'} see no reading`);
+
+  // Every state and decision is kept only for a plot: without one, memory stays bounded on long traces.
+  const sim = simulate({ trace, profile, catalog, provider, batch: o.batch, keep: targets.length > 0 });
+  let written: string[] = [];
+  if (targets.length > 0) {
+    const title = `${path.basename(o.trace)} × ${profile.name ?? path.basename(o.profile)} on ${name}`;
+    const svg = await renderSvg(
+      timelineSpec(sim, trace, profile, catalog, { title, ...(o.width !== undefined ? { width: o.width } : {}) }),
+    );
+    written = await writePlot(targets, svg, svgToPng);
+  }
+  const about = { model: name, profile: profile.name ?? o.profile, trace: o.trace };
+  if (o.json) {
+    process.stdout.write(`${JSON.stringify(simulationReport(sim, catalog, about, written), null, 2)}\n`);
+    return;
+  }
+  const header = `Trace ${o.trace} (${trace.rows.length} rows, ${formatClock(trace.rows.at(-1)?.tMs ?? 0)}) × profile ${about.profile} on ${name} (${catalog.stitches.size} stitches, ${catalog.frontier.length} candidates)`;
+  process.stdout.write(formatSimulation(sim, catalog, header, styler(process.stdout)));
+  if (written.length > 0) note(`wrote the timeline to ${written.join(' and ')}`);
 }
