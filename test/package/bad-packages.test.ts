@@ -1,35 +1,28 @@
-import { cp, mkdtemp, readFile, rm, symlink, truncate, unlink, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, symlink, truncate, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OnnxError, PackageError, type StitchnetErrorCode } from '../../src/errors.js';
-import { type Manifest, MANIFEST_FILE, readPackage, sha256 } from '../../src/package/index.js';
+import { MANIFEST_FILE, readPackage, sha256 } from '../../src/package/index.js';
+import { editManifest, packageCopier } from '../helpers/package-files.js';
 import { makeTinyPackage, type TinyPackage } from '../helpers/tiny-package.js';
 
 let root: string;
 let tiny: TinyPackage;
-let n = 0;
+let copyPackage: (from: string) => Promise<string>;
 
 beforeAll(async () => {
   root = await mkdtemp(path.join(tmpdir(), 'stitchnet-pkg-'));
+  copyPackage = packageCopier(root);
   tiny = await makeTinyPackage(path.join(root, 'pristine'));
 });
 afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-/** A fresh copy of the tiny package. */
-async function copy(): Promise<string> {
-  const dir = path.join(root, `case-${n++}`);
-  await cp(tiny.dir, dir, { recursive: true });
-  return dir;
-}
-
-async function editManifest(dir: string, edit: (m: Manifest) => void): Promise<void> {
-  const file = path.join(dir, MANIFEST_FILE);
-  const m = JSON.parse(await readFile(file, 'utf8')) as Manifest;
-  edit(m);
-  await writeFile(file, JSON.stringify(m, null, 2));
+/** A fresh copy of the package every case starts from. */
+function copy(): Promise<string> {
+  return copyPackage(tiny.dir);
 }
 
 /** Replaces a piece's bytes and records their true size and hash, so only later checks can object. */
@@ -128,7 +121,7 @@ describe('readPackage rejects a bad package with the file and field at fault', (
   it('a symlink that leaves the folder', async () => {
     const dir = await copy();
     const piece = tiny.manifest.pieces[BLOCK]!;
-    const outside = path.join(root, `linked-${n}.onnx`);
+    const outside = path.join(root, `linked-${path.basename(dir)}.onnx`);
     await writeFile(outside, await readFile(path.join(dir, piece.file)));
     await unlink(path.join(dir, piece.file));
     await symlink(outside, path.join(dir, piece.file));

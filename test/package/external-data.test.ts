@@ -3,7 +3,7 @@
  * self-contained by `pieceBytes`, and refused when the data file or the references into it do not
  * check out (a hostile package must not make onnxruntime read another file).
  */
-import { cp, mkdtemp, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,7 +11,6 @@ import { OptionError, PackageError, type StitchnetErrorCode } from '../../src/er
 import { decodeModel, encodeModel, externalRefs, type onnx } from '../../src/onnx/index.js';
 import {
   MANIFEST_FILE,
-  type Manifest,
   hashFile,
   readPackage,
   sha256,
@@ -19,16 +18,18 @@ import {
   writePackage,
 } from '../../src/package/index.js';
 import { pieceSource } from '../../src/engine/pieces.js';
+import { editManifest, packageCopier } from '../helpers/package-files.js';
 import { makeTinyPackage, type TinyPackage } from '../helpers/tiny-package.js';
 
 let root: string;
 let inline: TinyPackage;
 let external: TinyPackage;
-let n = 0;
+let copyPackage: (from: string) => Promise<string>;
 const BLOCK = 'a1.block.1';
 
 beforeAll(async () => {
   root = await mkdtemp(path.join(tmpdir(), 'stitchnet-extdata-'));
+  copyPackage = packageCopier(root);
   inline = await makeTinyPackage(path.join(root, 'inline'));
   external = await makeTinyPackage(path.join(root, 'external'), { externalData: 'all' });
 });
@@ -36,17 +37,9 @@ afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-async function copy(): Promise<string> {
-  const dir = path.join(root, `case-${n++}`);
-  await cp(external.dir, dir, { recursive: true });
-  return dir;
-}
-
-async function editManifest(dir: string, edit: (m: Manifest) => void): Promise<void> {
-  const file = path.join(dir, MANIFEST_FILE);
-  const m = JSON.parse(await readFile(file, 'utf8')) as Manifest;
-  edit(m);
-  await writeFile(file, JSON.stringify(m, null, 2));
+/** A fresh copy of the package every case starts from. */
+function copy(): Promise<string> {
+  return copyPackage(external.dir);
 }
 
 /** Rewrites a piece's ONNX file through `edit` and records its true size and hash, so only the reference checks can object. */
@@ -290,8 +283,7 @@ describe('readPackage refuses external data that does not check out, naming the 
   });
 
   it('a data field on a piece whose ONNX file keeps no tensor outside (refused: the file would be unused)', async () => {
-    const dir = path.join(root, `case-${n++}`);
-    await cp(inline.dir, dir, { recursive: true });
+    const dir = await copyPackage(inline.dir);
     const piece = inline.manifest.pieces[BLOCK]!;
     await writeFile(path.join(dir, `${piece.file}.data`), new Uint8Array(4096));
     await editManifest(dir, (m) => {

@@ -140,48 +140,27 @@ export function unmeetableLimits(profile: Profile, model: ModelCheck): ProfileCh
   return issues;
 }
 
+/** The report of a profile file that could not be read: one error on the file itself. */
+function unreadable(
+  file: string,
+  message: string,
+  hint: string,
+  validValues: (string | number)[] | null,
+): ProfileReport {
+  const finding = { severity: 'error' as const, line: null, column: null, field: '(file)', message, hint, validValues };
+  return { file, valid: false, name: null, findings: [finding] };
+}
+
 /** Validates one profile file; never throws. */
 export async function validateProfileFile(file: string, model?: ModelCheck): Promise<ProfileReport> {
   let text: string;
   try {
     text = await readFile(resolveProfileFile(file), 'utf8');
   } catch (e) {
-    if (isStitchnetError(e)) {
-      const validValues = e.validValues ? [...e.validValues] : null;
-      return {
-        file,
-        valid: false,
-        name: null,
-        findings: [
-          {
-            severity: 'error',
-            line: null,
-            column: null,
-            field: '(file)',
-            message: e.message,
-            hint: e.hint ?? 'Check the path',
-            validValues,
-          },
-        ],
-      };
-    }
+    if (isStitchnetError(e))
+      return unreadable(file, e.message, e.hint ?? 'Check the path', e.validValues ? [...e.validValues] : null);
     const code = (e as { code?: string }).code;
-    return {
-      file,
-      valid: false,
-      name: null,
-      findings: [
-        {
-          severity: 'error',
-          line: null,
-          column: null,
-          field: '(file)',
-          message: `Cannot read the profile${code ? ` (${code})` : ''}`,
-          hint: 'Check the path',
-          validValues: null,
-        },
-      ],
-    };
+    return unreadable(file, `Cannot read the profile${code ? ` (${code})` : ''}`, 'Check the path', null);
   }
   const check = model ? (p: Profile) => checkProfileForCatalog(p, model.catalog) : undefined;
   const v = validateProfileText(text, { file, check });
