@@ -75,11 +75,11 @@ export interface EngineOptions {
   session: SessionSettings;
   /** When to fuse a route, and what to keep; `false`: never fuse. */
   fastPath: FastPathPolicy | false;
-  /**
-   * Let onnxruntime write each piece's output into one of two buffers the engine keeps (once the
-   * output's shape for that input is known), instead of allocating it per call. Default `true`.
-   */
-  preallocateOutputs?: boolean;
+}
+
+/** The output as an array the caller owns (onnxruntime-node returns a fresh copy of every output). */
+function output(y: OrtTensor, path: RunOutput['path']): RunOutput {
+  return { data: y.data as Float32Array, dims: [...y.dims], path };
 }
 
 /** Piece sessions, route execution and fused sessions. */
@@ -91,10 +91,10 @@ export class Engine {
   private readonly fusing = new Map<string, Promise<void>>();
   private readonly book: FastPathBook | undefined;
   private readonly running = new Set<Promise<unknown>>();
-  /** Runs execute one after another (ORT blocks this thread anyway), so the two output buffers are never shared. */
+  /** Runs execute one after another (ORT blocks this thread anyway), so the input buffer is never shared. */
   private queue: Promise<unknown> = Promise.resolve();
-  /** Two buffers piece outputs alternate between, and one for inputs copied out of shared memory. */
-  private readonly scratch: (ArrayBuffer | undefined)[] = [undefined, undefined, undefined];
+  /** Where an input in shared memory is copied for onnxruntime (see {@link Engine.ownInput}). */
+  private inputBuffer: ArrayBuffer | undefined;
   private closed = false;
 
   constructor(
@@ -125,10 +125,11 @@ export class Engine {
   run(request: RunRequest): Promise<RunOutput> {
     if (this.closed) return Promise.reject(closedError());
     const at = request.at ?? performance.now();
+    const key = fusedKey(request.pieces);
     const job = this.queue.then(async () => {
       const t0 = performance.now();
-      const out = await this.execute(request);
-      this.noteRun(request.pieces, at, performance.now() - t0);
+      const out = await this.execute(request, key);
+      this.noteRun(request.pieces, key, at, performance.now() - t0);
       return out;
     });
     this.queue = job.catch(() => undefined);
@@ -138,15 +139,14 @@ export class Engine {
     return job;
   }
 
-  private async execute({ pieces, data, dims }: RunRequest): Promise<RunOutput> {
-    const key = fusedKey(pieces);
+  private async execute({ pieces, data, dims }: RunRequest, key: string): Promise<RunOutput> {
     const entry = this.fused.get(key);
     if (entry) {
       this.book?.touch(key);
       entry.users++;
       try {
-        return this.output(
-          await this.step(entry.session, entry.session.tensor(this.ownInput(data), dims), 0, 'the fused route'),
+        return output(
+          await entry.session.run(entry.session.tensor(this.ownInput(data), dims), 'the fused route'),
           'fused',
         );
       } finally {
@@ -158,15 +158,8 @@ export class Engine {
     const first = sessions[0];
     if (!first) throw new RuntimeError('INFERENCE_FAILED', 'a route needs at least one piece', {});
     let x: OrtTensor = first[1].tensor(this.ownInput(data), dims);
-    for (const [i, [id, s]] of sessions.entries()) x = await this.step(s, x, i % 2, `piece "${id}"`);
-    return this.output(x, 'route');
-  }
-
-  /** The output as an array the caller owns (and may transfer to another thread). */
-  private output(y: OrtTensor, path: RunOutput['path']): RunOutput {
-    const data = y.data as Float32Array;
-    const scratch = this.scratch.includes(data.buffer as ArrayBuffer);
-    return { data: scratch ? new Float32Array(data) : data, dims: [...y.dims], path };
+    for (const [id, s] of sessions) x = await s.run(x, `piece "${id}"`);
+    return output(x, 'route');
   }
 
   private sessionsOf(pieces: readonly string[]): (readonly [string, OrtSession])[] {
@@ -182,41 +175,18 @@ export class Engine {
     });
   }
 
-  /** One session call, writing into scratch buffer `slot` when the output's shape is known. */
-  private async step(session: OrtSession, x: OrtTensor, slot: number, label: string): Promise<OrtTensor> {
-    const dims = this.options.preallocateOutputs === false ? undefined : session.outputDims(x.dims);
-    if (!dims) return session.run(x, label);
-    const into = session.tensor(this.scratchArray(slot, dims), dims);
-    const y = await session.run(x, label, into);
-    // onnxruntime-node hands back its own copy of the output; if a version returns our buffer, use it.
-    return y.data === into.data ? into : y;
-  }
-
   /**
    * The input as onnxruntime takes it. It reads only ordinary array buffers, so an input in shared
-   * memory (the worker's requests) is copied into the third scratch buffer, at the moment its run
-   * starts.
+   * memory (the worker's requests) is copied into one buffer the engine keeps, at the moment its
+   * run starts.
    */
   private ownInput(data: Float32Array): Float32Array {
     if (!(data.buffer instanceof SharedArrayBuffer)) return data;
-    const own = this.scratchArray(2, [data.length]);
+    if (!this.inputBuffer || this.inputBuffer.byteLength < data.byteLength)
+      this.inputBuffer = new ArrayBuffer(data.byteLength);
+    const own = new Float32Array(this.inputBuffer, 0, data.length);
     own.set(data);
     return own;
-  }
-
-  private scratchArray(slot: number, dims: readonly number[]): Float32Array {
-    const n = dims.reduce((a, b) => a * b, 1);
-    let buffer = this.scratch[slot];
-    if (!buffer || buffer.byteLength < n * 4) {
-      buffer = new ArrayBuffer(n * 4);
-      this.scratch[slot] = buffer;
-    }
-    return new Float32Array(buffer, 0, n);
-  }
-
-  /** Whether the route of these pieces has a fused session. */
-  hasFused(pieces: readonly string[]): boolean {
-    return this.fused.has(fusedKey(pieces));
   }
 
   /**
@@ -263,7 +233,10 @@ export class Engine {
       throw new RuntimeError(
         'SESSION_CREATE_FAILED',
         `could not fuse the route ${pieces.join(' → ')}: ${messageOf(e)}`,
-        { cause: e },
+        {
+          cause: e,
+          hint: 'The route keeps running piece by piece. Check that the package files are readable, or pass fastPath: false.',
+        },
       );
     }
   }
@@ -277,9 +250,8 @@ export class Engine {
   }
 
   /** Counts a finished run and, when the fast path says so, fuses its route in the background. */
-  private noteRun(pieces: readonly string[], at: number, ms: number): void {
+  private noteRun(pieces: readonly string[], key: string, at: number, ms: number): void {
     if (!this.book || this.closed || pieces.length < 2) return;
-    const key = fusedKey(pieces);
     if (!this.book.noteRun(key, at, ms)) return;
     // A route over the memory budget is not an error, only not fused: it is not tried again.
     if (!this.book.fits(this.weightOf(pieces))) this.book.refuse(key, 'over-budget');

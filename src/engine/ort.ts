@@ -111,9 +111,6 @@ export function sessionOptions(settings: SessionSettings): OrtModule.InferenceSe
 
 /** One ORT session with a single float32 input and a single output. */
 export class OrtSession {
-  /** Output dims by input dims (`dims.join(',')`), learned from runs: where an output can be preallocated. */
-  private readonly outputShapes = new Map<string, readonly number[]>();
-
   private constructor(
     private readonly ort: Ort,
     private readonly session: OrtModule.InferenceSession,
@@ -171,24 +168,14 @@ export class OrtSession {
   }
 
   /**
-   * The dims of the output for an input of `dims`, once a run has shown them (`undefined` before):
-   * then the caller can preallocate the output.
+   * Runs the graph on one tensor and returns its output tensor (onnxruntime-node 1.30 returns a
+   * fresh copy of it even when handed a preallocated one in `fetches`, so none is: measured no
+   * faster either). Throws RuntimeError INFERENCE_FAILED.
    */
-  outputDims(dims: readonly number[]): readonly number[] | undefined {
-    return this.outputShapes.get(dims.join(','));
-  }
-
-  /**
-   * Runs the graph on one tensor and returns its output tensor. With `into` (a tensor of the
-   * output's dims, see {@link OrtSession.outputDims}) onnxruntime writes the output there instead
-   * of allocating it. Throws RuntimeError INFERENCE_FAILED.
-   */
-  async run(input: OrtTensor, label: string, into?: OrtTensor): Promise<OrtTensor> {
+  async run(input: OrtTensor, label: string): Promise<OrtTensor> {
     let out: OrtModule.InferenceSession.ReturnType;
     try {
-      out = into
-        ? await this.session.run({ [this.inputName]: input }, { [this.outputName]: into })
-        : await this.session.run({ [this.inputName]: input });
+      out = await this.session.run({ [this.inputName]: input });
     } catch (e) {
       throw new RuntimeError(
         'INFERENCE_FAILED',
@@ -203,7 +190,6 @@ export class OrtSession {
     if (y === undefined || y.type !== 'float32') {
       throw new RuntimeError('INFERENCE_FAILED', `${label} returned no float32 output "${this.outputName}"`, {});
     }
-    if (!into) this.outputShapes.set(input.dims.join(','), [...y.dims]);
     return y;
   }
 

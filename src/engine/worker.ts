@@ -33,7 +33,10 @@ async function runFromSharedMemory(
 ): Promise<{ value: RunReply; transfer: ArrayBuffer[] }> {
   if (m.pieces) routes.set(m.route, m.pieces);
   const pieces = routes.get(m.route);
-  if (!pieces) throw new RuntimeError('WORKER_FAILED', `the inference worker does not know route ${m.route}`, {});
+  if (!pieces)
+    throw new RuntimeError('WORKER_FAILED', `the inference worker does not know route ${m.route}`, {
+      hint: 'The main thread names a route by number only after sending its pieces once; create a new StitchRuntime (this is a bug, please report it).',
+    });
   const out = await engine.run({
     pieces,
     data: new Float32Array(m.buffer, 0, m.size),

@@ -6,6 +6,7 @@ import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { z } from 'zod';
 import { OptionError, PackageError } from '../errors.js';
+import { describeValue } from '../base/describe.js';
 import { pieceField } from '../base/field-path.js';
 import { decodeModel, encodeModel, initializerBytes, splitExternalData } from '../onnx/index.js';
 import { checkPieceModel, dataLocation } from './files.js';
@@ -151,10 +152,15 @@ function splitPieces(
 function checkMode(mode: unknown): ExternalDataMode {
   if (mode === undefined) return 'auto';
   if (EXTERNAL_DATA_MODES.includes(mode as ExternalDataMode)) return mode as ExternalDataMode;
-  throw new OptionError('OPTION_INVALID', `externalData must be one of ${EXTERNAL_DATA_MODES.join(', ')}`, {
-    option: 'externalData',
-    validValues: [...EXTERNAL_DATA_MODES],
-  });
+  throw new OptionError(
+    'OPTION_INVALID',
+    `externalData must be one of ${EXTERNAL_DATA_MODES.join(', ')}, got ${describeValue(mode)}`,
+    {
+      option: 'externalData',
+      validValues: [...EXTERNAL_DATA_MODES],
+      hint: "'auto' (the default) keeps the weights of pieces of 1 MiB or more in a .data file; 'all' or 'none' for every piece",
+    },
+  );
 }
 
 /**

@@ -13,15 +13,11 @@ import { cpus } from 'node:os';
 import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { z } from 'zod';
-import { CACHE_DIR_ENV, cacheRoot } from '../base/cache-dir.js';
+import { CACHE_DIR_ENV, } from '../base/cache-dir.js';
 import { OptionError } from '../errors.js';
-
-export { CACHE_DIR_ENV, cacheRoot };
 
 /** Format tag of a calibration file. */
 export const CALIBRATION_FORMAT = 'stitchnet-calibration/1';
-
-/** The environment variable that moves stitchnet's cache folder. */
 
 /** Everything a measured latency depends on besides the stitch and the batch size. */
 export interface CalibrationKey {

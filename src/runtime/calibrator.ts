@@ -4,6 +4,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { EngineClient } from '../engine/client.js';
+import { CACHE_DIR_ENV, cacheRoot } from '../base/cache-dir.js';
 import { messageOf } from '../base/message.js';
 import { ortVersion, type ThreadSettings } from '../engine/ort.js';
 import type { StitchPackage } from '../package/index.js';
@@ -21,7 +22,6 @@ import {
 } from './calibration.js';
 import {
   calibrationFile,
-  cacheRoot,
   cpuIdentity,
   manifestHash,
   readCalibrationCache,
@@ -90,17 +90,17 @@ export function engineRunner(
 }
 
 /**
- * Reads the cache, measures what it lacks within the budget, writes it back. Afterwards,
- * {@link Calibrator.request} measures a stitch (at a batch size) that has no figure yet, in the
- * background, one at a time.
- */
-/**
  * A route observed below this fraction of its measured figure, over a whole window, replaces the figure
  * (a calibration taken on a busy machine would otherwise read every idle run as a speed-up and hide
  * real contention).
  */
 export const REFINE_BELOW = 0.8;
 
+/**
+ * Reads the cache, measures what it lacks within the budget, writes it back. Afterwards,
+ * {@link Calibrator.request} measures a stitch (at a batch size) that has no figure yet, in the
+ * background, one at a time.
+ */
 export class Calibrator {
   /** Figures lowered online by {@link refine}. */
   private refined = 0;
@@ -248,7 +248,11 @@ export class Calibrator {
             new RuntimeError(
               'INFERENCE_FAILED',
               `Could not calibrate stitch ${job.stitch} at batch ${job.batch}: ${messageOf(e)}`,
-              { cause: e },
+              {
+                cause: e,
+                option: 'calibrate',
+                hint: "The stitch keeps the package's latency figure; pass calibrate: false to skip this device's calibration.",
+              },
             ),
           );
         }
@@ -275,7 +279,7 @@ export class Calibrator {
 function cacheWriteError(file: string, message: string): RuntimeError {
   return new RuntimeError('CACHE_WRITE_FAILED', `Could not write the calibration cache ${file}: ${message}`, {
     option: 'cacheDir',
-    hint: `Give a writable folder with the cacheDir option or the STITCHNET_CACHE_DIR environment variable`,
+    hint: `Give a writable folder with the cacheDir option or the ${CACHE_DIR_ENV} environment variable`,
   });
 }
 

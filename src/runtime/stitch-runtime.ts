@@ -340,11 +340,6 @@ export class StitchRuntime {
   }
 
   /**
-   * This device's latency figures (see the `calibrate` option): per candidate stitch and batch
-   * size, measured (`device`) or predicted from the measured ones (`predicted`), whether they came
-   * from the cache, and the time `create()` spent. `undefined` with `calibrate: false`.
-   */
-  /**
    * The stitches as the policy sees them: the package's cost and accuracy with this device's
    * latencies (calibrated, predicted, else the package's). `simulate()` given this catalog replays a
    * recording of this runtime (`record()`) to the same switches. `undefined` when the package has
@@ -354,6 +349,11 @@ export class StitchRuntime {
     return this.adaptive.catalog;
   }
 
+  /**
+   * This device's latency figures (see the `calibrate` option): per candidate stitch and batch
+   * size, measured (`device`) or predicted from the measured ones (`predicted`), whether they came
+   * from the cache, and the time `create()` spent. `undefined` with `calibrate: false`.
+   */
   get calibration(): CalibrationReport | undefined {
     return this.calibrator?.report();
   }

@@ -399,7 +399,10 @@ export interface TraceSourceOptions {
 export function traceSource(trace: Trace, options: TraceSourceOptions = {}): SignalSource {
   const speed = options.speed ?? 1;
   if (!(speed > 0))
-    throw new SignalError('TRACE_INVALID', `Replay speed must be positive, got ${speed}`, { option: 'speed' });
+    throw new SignalError('TRACE_INVALID', `Replay speed must be positive, got ${speed}`, {
+      option: 'speed',
+      hint: 'Pass a number above 0, e.g. { speed: 2 } to play the trace twice as fast',
+    });
   return {
     name: `trace:${trace.name}`,
     readings(scheduler: SchedulerLike): Observable<SignalPatch> {

@@ -2,9 +2,8 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { CACHE_DIR_ENV, cacheRoot } from '../../src/base/cache-dir.js';
 import {
-  CACHE_DIR_ENV,
-  cacheRoot,
   calibrationFile,
   manifestHash,
   readCalibrationCache,
