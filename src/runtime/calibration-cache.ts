@@ -13,7 +13,7 @@ import { cpus } from 'node:os';
 import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { z } from 'zod';
-import { CACHE_DIR_ENV, } from '../base/cache-dir.js';
+import { CACHE_DIR_ENV } from '../base/cache-dir.js';
 import { OptionError } from '../errors.js';
 
 /** Format tag of a calibration file. */
