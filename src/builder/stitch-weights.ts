@@ -22,6 +22,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
+import { fieldPath } from '../base/field-path.js';
 import { messageOf } from '../base/message.js';
 import { BuilderError } from '../errors.js';
 import type { EnumeratedLayer } from './enumerate.js';
@@ -114,7 +115,11 @@ async function parseStitchWeightsFile(file: string): Promise<LayerEntry[]> {
   const parsed = FileSchema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw weightsError(file, `Stitch weights are malformed: ${issue?.message ?? 'invalid'}`, issue?.path.join('.'));
+    throw weightsError(
+      file,
+      `Stitch weights are malformed: ${issue?.message ?? 'invalid'}`,
+      issue ? fieldPath(issue.path) : undefined,
+    );
   }
   return parsed.data.layers;
 }

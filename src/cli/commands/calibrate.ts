@@ -10,7 +10,8 @@ import { readPackage } from '../../package/index.js';
 import type { Manifest } from '../../package/schema.js';
 import type { CalibrationReport } from '../../runtime/calibrator.js';
 import { StitchRuntime } from '../../runtime/stitch-runtime.js';
-import { intList, oneOf, positiveInt } from '../options.js';
+import { intList, nonNegativeInt, oneOf, positiveInt } from '../options.js';
+import { warn } from '../style.js';
 
 interface CalibrateCliOptions {
   provider?: ProviderName;
@@ -80,9 +81,7 @@ export function registerCalibrate(program: Command): void {
     )
     .option('--batch <sizes>', 'batch sizes to measure, comma-separated (default 1)', intList('--batch'))
     .option('--rounds <n>', 'counted rounds per batch size (default 15)', positiveInt('--rounds'))
-    .option('--warmup <n>', 'uncounted rounds first (default 2)', (v: string) =>
-      v === '0' ? 0 : positiveInt('--warmup')(v),
-    )
+    .option('--warmup <n>', 'uncounted rounds first (default 2)', nonNegativeInt('--warmup'))
     .option('--budget <ms>', 'time budget, ms (default: none, every candidate measured fully)', positiveInt('--budget'))
     .option(
       '--profile <file>',
@@ -124,6 +123,6 @@ export function registerCalibrate(program: Command): void {
       process.stderr.write(
         `${report.cache === 'hit' ? 'from the cache' : `measured ${report.measured} figures`} in ${Math.round(report.ms)} ms; cache ${report.file}\n`,
       );
-      if (report.cacheError) process.stderr.write(`warning: the cache could not be written: ${report.cacheError}\n`);
+      if (report.cacheError) warn(`the cache could not be written: ${report.cacheError}`);
     });
 }

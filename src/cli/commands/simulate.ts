@@ -11,8 +11,9 @@ import { Option, type Command } from 'commander';
 import { renderSvg, svgToPng } from '../../plots/index.js';
 import { OptionError } from '../../errors.js';
 import { readPackage } from '../../package/index.js';
+import { compileRules } from '../../policy/conditions.js';
 import { catalogFromManifest, checkProfileForCatalog, type StitchCatalog } from '../../policy/index.js';
-import { loadProfile, type Profile, type When } from '../../profiles/index.js';
+import { loadProfile, type Profile } from '../../profiles/index.js';
 import { loadTrace, type Trace } from '../../signals/index.js';
 import { formatClock, formatMacs, formatShare, macsUnit, type MacsUnit } from '../format.js';
 import { collectPlot, plotTargets, plotValues, replacedOption, writePlot, type PlotOption } from '../plot-output.js';
@@ -60,14 +61,7 @@ export function missingFigures(catalog: StitchCatalog, name: string): string[] {
 
 /** Signals the profile's rules read that the trace never gives (they read as unavailable). */
 export function signalsNotInTrace(profile: Profile, trace: Trace): string[] {
-  const read = new Set<string>();
-  const walk = (when: When) => {
-    for (const [key, c] of Object.entries(when)) {
-      if (key === 'all' || key === 'any') for (const w of (c as When[] | undefined) ?? []) walk(w);
-      else read.add(key);
-    }
-  };
-  for (const rule of profile.rules) walk(rule.when);
+  const read = new Set(compileRules(profile).flatMap((r) => r.signals));
   // The temperature trend is derived from the temperatures when the trace does not give it.
   const derived = trace.signals.some((s) => s === 'thermal.cpuC' || s === 'thermal.gpuC')
     ? ['thermal.trendCPerMin']
