@@ -123,6 +123,18 @@ function combine(
 }
 
 /**
+ * The limits in force when all of these apply, combined exactly as {@link decide} combines the
+ * profile's limits with the matching rules' (the strictest value of each limit wins; provider and
+ * stitch lists are intersected, an intersection that would be empty leaving the earlier list).
+ */
+export function combinedLimits(...all: readonly Limits[]): EffectiveLimits {
+  const limits: Mutable<EffectiveLimits> = {};
+  const sources: Partial<Record<LimitName, string>> = {};
+  all.forEach((limit, i) => combine(limits, sources, limit, String(i)));
+  return limits;
+}
+
+/**
  * The provider whose latency profile applies: the one in use if the limits allow it; else the
  * first allowed one the package has latencies for (else the first allowed); with no provider
  * limit and none in use, `cpu` if profiled, else the first profiled.

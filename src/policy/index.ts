@@ -12,6 +12,7 @@ export {
 } from './catalog.js';
 export { readReading, type MatchedReading } from './conditions.js';
 export {
+  combinedLimits,
   decide,
   unmetLimits,
   latencyProvider,

@@ -14,6 +14,7 @@ import { isStitchnetError } from '../../errors.js';
 import {
   catalogFromManifest,
   checkProfileForCatalog,
+  combinedLimits,
   latencyProvider,
   unmetLimits,
   type EffectiveLimits,
@@ -23,7 +24,6 @@ import { readPackage } from '../../package/index.js';
 import {
   resolveProfileFile,
   validateProfileText,
-  type Limits,
   type Profile,
   type ProfileCheckIssue,
   type ProfileIssue,
@@ -71,35 +71,6 @@ const finding = (severity: Finding['severity'], i: ProfileIssue): Finding => ({
   validValues: i.validValues ? [...i.validValues] : null,
 });
 
-/** `a` and `b` together, the strictest value of each limit winning (as the policy combines them). */
-function strictest(a: Limits, b: Limits): EffectiveLimits {
-  const min = (x: number | undefined, y: number | undefined) =>
-    x === undefined ? y : y === undefined ? x : Math.min(x, y);
-  const list = <T>(v: T | readonly T[] | undefined): readonly T[] | undefined =>
-    v === undefined ? undefined : Array.isArray(v) ? v : [v as T];
-  const both = <T>(x: readonly T[] | undefined, y: readonly T[] | undefined) =>
-    x && y ? x.filter((v) => y.includes(v)) : (x ?? y);
-  const out: { -readonly [K in keyof EffectiveLimits]: EffectiveLimits[K] } = {};
-  const maxCostFraction = min(a.maxCostFraction, b.maxCostFraction);
-  const maxMacs = min(a.maxMacs, b.maxMacs);
-  const maxLatencyMs = min(a.maxLatencyMs, b.maxLatencyMs);
-  const minAccuracy =
-    a.minAccuracy === undefined
-      ? b.minAccuracy
-      : b.minAccuracy === undefined
-        ? a.minAccuracy
-        : Math.max(a.minAccuracy, b.minAccuracy);
-  const provider = both(list(a.provider), list(b.provider));
-  const stitches = both(a.stitches, b.stitches);
-  if (maxCostFraction !== undefined) out.maxCostFraction = maxCostFraction;
-  if (maxMacs !== undefined) out.maxMacs = maxMacs;
-  if (maxLatencyMs !== undefined) out.maxLatencyMs = maxLatencyMs;
-  if (minAccuracy !== undefined) out.minAccuracy = minAccuracy;
-  if (provider !== undefined) out.provider = provider;
-  if (stitches !== undefined) out.stitches = stitches;
-  return out;
-}
-
 /**
  * Limits that no stitch of the package can meet (at the profiled latency, no slowdown): the
  * profile's own limits, and each rule's limits together with them. Valid, but the policy will
@@ -119,7 +90,7 @@ export function unmeetableLimits(profile: Profile, model: ModelCheck): ProfileCh
   const issues: ProfileCheckIssue[] = [];
   const hint =
     'The policy then runs the cheapest stitch, flagged "over budget"; loosen the limit if that is not intended';
-  if (!feasible(strictest(profile.limits, {}))) {
+  if (!feasible(combinedLimits(profile.limits))) {
     // Every rule inherits the problem; one warning says it.
     issues.push({
       path: ['limits'],
@@ -129,7 +100,7 @@ export function unmeetableLimits(profile: Profile, model: ModelCheck): ProfileCh
     return issues;
   }
   profile.rules.forEach((rule, i) => {
-    if (!feasible(strictest(profile.limits, rule.limit))) {
+    if (!feasible(combinedLimits(profile.limits, rule.limit))) {
       issues.push({
         path: ['rules', i, 'limit'],
         message: `No stitch of ${model.name} meets the limits of rule "${rule.name}" (with the profile's limits)`,
