@@ -420,6 +420,9 @@ export class StitchRuntime {
    * const file = createWriteStream('run.csv');
    * rt.record().subscribe((line) => file.write(line));
    * ```
+   *
+   * @throws OptionError `OPTION_INVALID` (option `signals`) for a column that is not a signal
+   *   name, a name listed twice, or an empty list
    */
   record(options?: RecordOptions): Observable<string> {
     if (this.closing) throw closedError();

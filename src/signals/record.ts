@@ -4,7 +4,9 @@
  * timings included.
  */
 import { isObservable, Observable, Subject, tap, type SchedulerLike } from 'rxjs';
-import { SIGNAL_NAMES } from './names.js';
+import { describeValue } from '../base/describe.js';
+import { OptionError } from '../errors.js';
+import { isSignalName, SIGNAL_NAMES, signalNameHint } from './names.js';
 import type { SignalSource } from './source.js';
 import type { Reading, SignalPatch } from './state.js';
 
@@ -36,6 +38,33 @@ export function traceCsvHeader(signals: readonly string[]): string {
 /** One row of a trace CSV: `tMs` and the readings in `patch` (an empty cell keeps the previous reading). */
 export function traceCsvRow(tMs: number, patch: SignalPatch, signals: readonly string[]): string {
   return `${Math.round(tMs * 1000) / 1000},${signals.map((n) => cell(patch[n])).join(',')}\n`;
+}
+
+/**
+ * The columns of a recording: `options.signals` when each is a signal name, listed once (a column
+ * the replay could not read would make the whole file unusable), else every built-in signal.
+ *
+ * @throws OptionError `OPTION_INVALID` naming the option `signals`
+ */
+export function recordedSignals(options: RecordOptions | undefined): readonly string[] {
+  const signals: unknown = options?.signals;
+  if (signals === undefined) return SIGNAL_NAMES;
+  const invalid = (message: string) =>
+    new OptionError('OPTION_INVALID', message, {
+      option: 'signals',
+      validValues: SIGNAL_NAMES,
+      hint: signalNameHint(),
+    });
+  if (!Array.isArray(signals) || signals.length === 0)
+    throw invalid(`record's signals must be a non-empty list of signal names, got ${describeValue(signals)}`);
+  const seen = new Set<string>();
+  for (const name of signals as unknown[]) {
+    if (typeof name !== 'string' || !isSignalName(name))
+      throw invalid(`record's signals: ${describeValue(name)} is not a signal name`);
+    if (seen.has(name)) throw invalid(`record's signals list "${name}" twice`);
+    seen.add(name);
+  }
+  return signals as readonly string[];
 }
 
 /**
@@ -72,7 +101,7 @@ export class TraceRecorder {
 
   /** The recording from now on: the header, a row with the latest readings, then a row per update. */
   lines(scheduler: SchedulerLike, options: RecordOptions = {}): Observable<string> {
-    const signals = options.signals ?? SIGNAL_NAMES;
+    const signals = recordedSignals(options);
     return new Observable<string>((subscriber) => {
       subscriber.next(traceCsvHeader(signals));
       if (Object.keys(this.latest).length > 0)

@@ -1,5 +1,6 @@
 import { VirtualAction, VirtualTimeScheduler } from 'rxjs';
 import { describe, expect, it } from 'vitest';
+import { OptionError } from '../../src/errors.js';
 import { TraceRecorder, traceCsvHeader, traceCsvRow } from '../../src/signals/record.js';
 import { missingReading, okReading } from '../../src/signals/state.js';
 import { parseTraceCsv } from '../../src/signals/trace.js';
@@ -38,5 +39,25 @@ describe('recording readings as a trace CSV', () => {
       [2000, 79],
     ]);
     expect(trace.signals).not.toContain('app.fps');
+  });
+
+  it.each([
+    [['battery.percent', 'bogus'], /"bogus" is not a signal name/],
+    [['battery.percent', 'app.a,b'], /"app.a,b" is not a signal name/],
+    [['battery.percent', 'battery.percent'], /"battery.percent" twice/],
+    [[], /non-empty list/],
+    ['battery.percent', /non-empty list of signal names, got "battery.percent"/],
+    [[42], /42 is not a signal name/],
+  ])('refuses the columns %j with OPTION_INVALID naming the option, and records nothing', (signals, message) => {
+    const scheduler = new VirtualTimeScheduler(VirtualAction, Infinity);
+    const recorder = new TraceRecorder();
+    let error: unknown;
+    try {
+      recorder.lines(scheduler, { signals: signals as string[] });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(OptionError);
+    expect(error).toMatchObject({ code: 'OPTION_INVALID', option: 'signals', message: expect.stringMatching(message) });
   });
 });
