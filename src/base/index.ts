@@ -7,3 +7,4 @@ export * from './message.js';
 export * from './providers.js';
 export * from './describe.js';
 export * from './optional.js';
+export * from './macs.js';

@@ -7,7 +7,8 @@ import { median } from '../base/stats.js';
 import type { Decision, StitchCatalog } from '../policy/index.js';
 import type { StitchChange } from '../runtime/adaptive.js';
 import type { DeviceState } from '../signals/index.js';
-import { formatClock, formatMacs, formatShare, macsUnit, type MacsUnit } from './format.js';
+import { formatMacs, macsUnit, type MacsUnit } from '../base/macs.js';
+import { formatClock, formatShare } from './format.js';
 
 /** How many recent runs of the active stitch its latency median is taken over. */
 const LATENCY_WINDOW = 50;

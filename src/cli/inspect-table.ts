@@ -5,7 +5,7 @@ import { readPackage } from '../package/index.js';
 import type { Manifest } from '../package/schema.js';
 import { frontierByLatency } from '../builder/frontier.js';
 import { describeRoute, latencyView, paretoSpec, renderSvg, svgToPng, type PlotOptions } from '../plots/plot.js';
-import { macsUnit } from './format.js';
+import { macsUnit } from '../base/macs.js';
 import { writePlot, type PlotTarget } from './plot-output.js';
 import type { styler } from './style.js';
 

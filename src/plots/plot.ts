@@ -7,6 +7,7 @@
  * to PNG by resvg.
  */
 import type { TopLevelSpec } from 'vega-lite';
+import { macsUnit } from '../base/macs.js';
 import { importOptional } from '../base/optional.js';
 import { BuilderError } from '../errors.js';
 import type { Manifest, RouteStep, Stitch } from '../package/schema.js';
@@ -27,7 +28,8 @@ interface Row {
   kind: 'anchor' | 'stitch';
   label: string;
   accuracy: number;
-  gmacs: number | null;
+  /** MACs of one sample in the plot's unit ({@link macsUnit} of the package). */
+  macs: number | null;
   latencyMs: number | null;
   frontierMacs: boolean;
   frontierLatency: boolean;
@@ -91,18 +93,19 @@ export function paretoSpec(manifest: Manifest, options: PlotOptions = {}): TopLe
   const view = latencyView(manifest, options);
   const byMacs = new Set(frontierByMacs(manifest.stitches));
   const byLatency = new Set(view ? frontierByLatency(manifest.stitches, view.provider, view.batch) : []);
+  const unit = macsUnit(withAcc.flatMap((s) => (s.macs === undefined ? [] : [s.macs])));
   const rows: Row[] = withAcc.map((s) => {
     const lat = view ? s.latency?.[view.provider]?.[view.batch]?.p50Ms : undefined;
     return {
       ...pointOf(s),
-      gmacs: s.macs !== undefined ? s.macs / 1e9 : null,
+      macs: s.macs !== undefined ? s.macs / unit.scale : null,
       latencyMs: lat ?? null,
       frontierMacs: byMacs.has(s.id),
       frontierLatency: byLatency.has(s.id),
     };
   });
   const width = options.width ?? 420;
-  const panel = (field: 'gmacs' | 'latencyMs', title: string, frontierField: 'frontierMacs' | 'frontierLatency') => {
+  const panel = (field: 'macs' | 'latencyMs', title: string, frontierField: 'frontierMacs' | 'frontierLatency') => {
     const x = { field, type: 'quantitative' as const, title, scale: { zero: false } };
     const y = { field: 'accuracy', type: 'quantitative' as const, title: 'Top-1 accuracy (%)', scale: { zero: false } };
     return {
@@ -154,7 +157,7 @@ export function paretoSpec(manifest: Manifest, options: PlotOptions = {}): TopLe
       ],
     };
   };
-  const panels = [panel('gmacs', 'GMACs (one sample)', 'frontierMacs')];
+  const panels = [panel('macs', `${unit.name} (one sample)`, 'frontierMacs')];
   if (view)
     panels.push(panel('latencyMs', `Median latency, ${view.provider}, batch ${view.batch} (ms)`, 'frontierLatency'));
   return {
@@ -200,7 +203,8 @@ interface CompareRow {
   kind: 'anchor' | 'stitch';
   label: string;
   accuracy: number;
-  gmacs: number;
+  /** MACs of one sample (scaled to the plot's unit by compareSpec). */
+  macs: number;
 }
 
 /** The plottable rows of one series: stitches with both an accuracy and MACs. */
@@ -208,7 +212,7 @@ function seriesRows({ label, manifest }: CompareSeries): CompareRow[] {
   if (!manifest.stitches.some((s) => s.accuracy !== undefined))
     throw noAccuracyError(`Package "${manifest.name}" (series "${label}")`, 'it cannot be compared');
   const rows = manifest.stitches.flatMap((s): CompareRow[] =>
-    s.accuracy === undefined || s.macs === undefined ? [] : [{ series: label, ...pointOf(s), gmacs: s.macs / 1e9 }],
+    s.accuracy === undefined || s.macs === undefined ? [] : [{ series: label, ...pointOf(s), macs: s.macs }],
   );
   if (rows.length === 0) {
     throw new BuilderError(
@@ -248,8 +252,15 @@ export function compareSpec(series: readonly CompareSeries[], options: CompareOp
       },
     );
   }
-  const rows = series.flatMap(seriesRows);
-  const x = { field: 'gmacs', type: 'quantitative' as const, title: 'GMACs (one sample)', scale: { zero: false } };
+  const raw = series.flatMap(seriesRows);
+  const unit = macsUnit(raw.map((r) => r.macs));
+  const rows = raw.map((r) => ({ ...r, macs: r.macs / unit.scale }));
+  const x = {
+    field: 'macs',
+    type: 'quantitative' as const,
+    title: `${unit.name} (one sample)`,
+    scale: { zero: false },
+  };
   const y = { field: 'accuracy', type: 'quantitative' as const, title: 'Top-1 accuracy (%)', scale: { zero: false } };
   const color = {
     field: 'series',
@@ -269,7 +280,7 @@ export function compareSpec(series: readonly CompareSeries[], options: CompareOp
       {
         mark: { type: 'line', strokeDash: [6, 4], strokeWidth: 1.5 },
         transform: [{ filter: "datum.kind === 'anchor'" }],
-        encoding: { x, y, color, order: { field: 'gmacs', type: 'quantitative' } },
+        encoding: { x, y, color, order: { field: 'macs', type: 'quantitative' } },
       },
       {
         mark: { type: 'point', filled: true, size: 40, opacity: 0.75 },
@@ -289,7 +300,7 @@ export function compareSpec(series: readonly CompareSeries[], options: CompareOp
             { field: 'id', type: 'quantitative' },
             { field: 'route', type: 'nominal' },
             { field: 'accuracy', type: 'quantitative', format: '.2f' },
-            { field: 'gmacs', type: 'quantitative', title: 'GMACs', format: '.3f' },
+            { field: 'macs', type: 'quantitative', title: unit.name, format: '.4~g' },
           ],
         },
       },

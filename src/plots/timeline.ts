@@ -4,6 +4,7 @@
  * panel with the active stitch's MACs over time as a step line, switches marked and labelled,
  * and the spans where no stitch met every limit shaded. Drawn with Vega-Lite.
  */
+import { macsUnit } from '../base/macs.js';
 import type { TopLevelSpec } from 'vega-lite';
 import type { StitchCatalog } from '../policy/index.js';
 import type { Profile, When } from '../profiles/index.js';
@@ -78,8 +79,8 @@ export function timelineSpec(
   const width = options.width ?? 720;
   const axis = timeAxis(sim.endMs);
   const signals = plottedSignals(trace, sim.replay.states);
-  const giga = catalog.maxMacs >= 1e9;
-  const data = timelineData(sim, trace, profile, catalog, signals, axis.t, giga ? 1e9 : 1e6);
+  const unit = macsUnit([catalog.maxMacs]);
+  const data = timelineData(sim, trace, profile, catalog, signals, axis.t, unit.scale);
   const hasStitches = data.stitches.length > 0;
   const panel = (signal: string, i: number) => {
     // The bottom panel carries the time axis title; the first one the legend.
@@ -91,7 +92,7 @@ export function timelineSpec(
     ...(options.title ? { title: { text: options.title, anchor: 'start' as const } } : {}),
     datasets: data,
     config: { font: 'DejaVu Sans, sans-serif', background: 'white', view: { stroke: '#ddd' } },
-    vconcat: [...signals.map(panel), ...(hasStitches ? [stitchPanel(width, axis.lastX, giga)] : [])],
+    vconcat: [...signals.map(panel), ...(hasStitches ? [stitchPanel(width, axis.lastX, unit.name)] : [])],
     resolve: { scale: { color: 'independent' } },
   } as TopLevelSpec;
 }
@@ -223,8 +224,8 @@ function signalPanel(signal: string, width: number, x: TimeX, withLegend: boolea
 }
 
 /** The bottom panel: the active stitch's MACs as a step line, switches marked and labelled, over-budget spans shaded. */
-function stitchPanel(width: number, x: TimeX, giga: boolean) {
-  const y = { field: 'macs', type: 'quantitative' as const, title: giga ? 'GMACs' : 'MMACs', scale: { zero: true } };
+function stitchPanel(width: number, x: TimeX, unitName: string) {
+  const y = { field: 'macs', type: 'quantitative' as const, title: unitName, scale: { zero: true } };
   const switchColor = {
     field: 'direction',
     type: 'nominal' as const,

@@ -51,7 +51,7 @@ describe('comparison plot', () => {
     expect(rows.filter((r) => r.series === 'before').map((r) => r.id)).toEqual([0, 1, 4, 2, 3]);
     expect(rows.filter((r) => r.series === 'after').map((r) => r.id)).toEqual([0, 1, 4, 2, 3]);
     const after2 = rows.find((r) => r.series === 'after' && r.id === 2);
-    expect(after2).toMatchObject({ kind: 'stitch', label: '', route: 'ti[0-0] → ti-s.0 → s[1-2]', gmacs: 3 });
+    expect(after2).toMatchObject({ kind: 'stitch', label: '', route: 'ti[0-0] → ti-s.0 → s[1-2]', macs: 3 });
     expect(after2?.accuracy).toBeCloseTo(76, 9);
     expect(rows.filter((r) => r.kind === 'anchor').map((r) => `${r.series}:${r.label}`)).toEqual([
       'before:s',
@@ -88,7 +88,7 @@ describe('comparison plot', () => {
     expect(dashed[0]?.mark.type).toBe('line');
     expect(dashed[0]?.transform).toEqual([{ filter: "datum.kind === 'anchor'" }]);
     expect(dashed[0]?.encoding.color?.field).toBe('series');
-    expect(dashed[0]?.encoding.order?.field).toBe('gmacs');
+    expect(dashed[0]?.encoding.order?.field).toBe('macs');
     // Rendered: one dashed path per series, each in its palette colour.
     const { svg, png } = await comparePlot([BEFORE, AFTER]);
     const paths = svg.match(/<path[^>]*stroke-dasharray[^>]*>/g) ?? [];

@@ -42,6 +42,22 @@ describe('Pareto plot', () => {
     expect(rows.filter((r) => r.frontierLatency).map((r) => r.id)).toEqual([0, 1, 2, 3]);
   });
 
+  it("shows MACs in the unit of the package's largest value, as the tables do", () => {
+    type Spec = {
+      data: { values: { id: number; macs: number }[] };
+      hconcat: { layer: { encoding: { x: { title: string } } }[] }[];
+    };
+    const giga = paretoSpec(toyManifest(STITCHES)) as unknown as Spec;
+    expect(giga.hconcat[0]?.layer[0]?.encoding.x.title).toBe('GMACs (one sample)');
+    expect(giga.data.values.map((r) => r.macs)).toEqual([1, 4, 3, 3.5]);
+    // A Fashion-MNIST-scale family: MMACs, not 0.001-GMAC ticks.
+    const small = paretoSpec(
+      toyManifest(STITCHES.map((s) => ({ ...s, macs: (s.macs as number) / 1000 }))),
+    ) as unknown as Spec;
+    expect(small.hconcat[0]?.layer[0]?.encoding.x.title).toBe('MMACs (one sample)');
+    expect(small.data.values.map((r) => r.macs)).toEqual([1, 4, 3, 3.5]);
+  });
+
   it('picks the most profiled provider and its smallest batch unless told', () => {
     const m = toyManifest(STITCHES);
     expect(latencyView(m)).toEqual({ provider: 'cpu', batch: '1' });
