@@ -17,7 +17,12 @@
  *
  * A piece without external data is loaded from its file when the package was read with every
  * model decoded and hashed (`readPackage`'s defaults), which checked that it references no
- * external file. A piece whose files cannot be checked (a package read without decoding, a
+ * external file.
+ *
+ * Files that `readPackage` checked for this package object and that are, by their stamps (device,
+ * inode, size, modification and change time), unchanged since are not hashed again: creating a
+ * runtime from a folder otherwise read every weight twice. A file changed since, or around the
+ * time it was checked, is hashed again as described above. A piece whose files cannot be checked (a package read without decoding, a
  * package object without files, a file that changed) is read with `pieceBytes`, which reports the problem as the package reader does, or returns the
  * piece self-contained.
  */
@@ -29,6 +34,7 @@ import {
   dataLocation,
   hashFile,
   modelsChecked,
+  pieceUnchanged,
   sha256,
   type Piece,
   type StitchPackage,
@@ -40,7 +46,11 @@ export async function pieceSource(pkg: StitchPackage, id: string): Promise<Piece
   const piece = pkg.manifest.pieces[id];
   try {
     const file = pkg.piecePath(id);
-    const size = piece ? await (piece.data ? checkWithData(file, id, piece) : checkAlone(pkg, file, piece)) : undefined;
+    const size = piece
+      ? (await pieceUnchanged(pkg, id))
+        ? piece.bytes + (piece.data?.bytes ?? 0)
+        : await (piece.data ? checkWithData(file, id, piece) : checkAlone(pkg, file, piece))
+      : undefined;
     if (size !== undefined) return { id, file, size };
   } catch {
     // Fall through: pieceBytes says what is wrong, or reads the piece another way.

@@ -4,7 +4,8 @@
  * A piece with external data has a second file, `data`, checked the same way, and its ONNX file's
  * external-data references must all name that file and lie within it.
  */
-import { type FileHandle, open, realpath } from 'node:fs/promises';
+import type { BigIntStats } from 'node:fs';
+import { type FileHandle, open, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { OnnxError, PackageError, isStitchnetError } from '../errors.js';
 import {
@@ -34,6 +35,43 @@ export interface PieceReadOptions {
   verifyHash: boolean;
   /** Return the bytes (read once, hashed in memory); otherwise the file is only streamed through the hash. */
   keepBytes: boolean;
+}
+
+/**
+ * What identifies one version of a file without reading it: device, inode, size, and the
+ * modification and change times in nanoseconds. The change time cannot be set from user space:
+ * any write, rename over the file or `utimes` moves it.
+ */
+export type FileStamp = string;
+
+/** A file as read, and what it was then. */
+export interface ReadFile {
+  /** Its real path. */
+  path: string;
+  /** Its bytes, when asked for. */
+  bytes?: Uint8Array;
+  /** Its stamp when it was opened. */
+  stamp: FileStamp;
+}
+
+function stampOf(s: BigIntStats): FileStamp {
+  return `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
+}
+
+/**
+ * Whether the file at `file` is still the version stamped `stamp`, checked at `checkedAtMs`
+ * (wall clock, before it was opened): same stamp, and a change time more than two seconds before
+ * that moment. A file changed just before or while it was checked is not vouched for (the
+ * filesystem's clock is coarse, so a later write could keep the same times), as git treats
+ * "racily clean" files. Any error is `false`.
+ */
+export async function unchangedSince(file: string, stamp: FileStamp, checkedAtMs: number): Promise<boolean> {
+  try {
+    const now = await stat(file, { bigint: true });
+    return stampOf(now) === stamp && now.ctimeNs < BigInt(Math.floor(checkedAtMs - 2000)) * 1_000_000n;
+  } catch {
+    return false;
+  }
 }
 
 /** One file of a piece as the manifest records it, and how errors name it. */
@@ -100,12 +138,7 @@ async function resolveRecorded(root: string, rec: Recorded): Promise<string> {
  * @throws PackageError `PACKAGE_FILE_MISSING`, `PACKAGE_PATH_OUTSIDE`, `PACKAGE_FILE_TOO_LARGE`
  *   or `PACKAGE_HASH_MISMATCH`
  */
-export function readPieceFile(
-  root: string,
-  pieceId: string,
-  piece: Piece,
-  opts: PieceReadOptions,
-): Promise<{ path: string; bytes?: Uint8Array }> {
+export function readPieceFile(root: string, pieceId: string, piece: Piece, opts: PieceReadOptions): Promise<ReadFile> {
   return readRecorded(root, pieceRecord(pieceId, piece), opts);
 }
 
@@ -114,20 +147,11 @@ export function readPieceFile(
  * sha256 against the manifest, as {@link readPieceFile} does for the ONNX file; errors name the
  * `data` fields (`pieces["x"].data.sha256`).
  */
-export function readPieceData(
-  root: string,
-  pieceId: string,
-  piece: Piece,
-  opts: PieceReadOptions,
-): Promise<{ path: string; bytes?: Uint8Array }> {
+export function readPieceData(root: string, pieceId: string, piece: Piece, opts: PieceReadOptions): Promise<ReadFile> {
   return readRecorded(root, dataRecord(pieceId, piece), opts);
 }
 
-async function readRecorded(
-  root: string,
-  rec: Recorded,
-  opts: PieceReadOptions,
-): Promise<{ path: string; bytes?: Uint8Array }> {
+async function readRecorded(root: string, rec: Recorded, opts: PieceReadOptions): Promise<ReadFile> {
   const real = await resolveRecorded(root, rec);
   let handle: FileHandle;
   try {
@@ -136,12 +160,14 @@ async function readRecorded(
     throw missing(rec, e);
   }
   try {
-    const stat = await handle.stat();
-    if (!stat.isFile()) throw missing(rec, new Error('not a regular file'));
-    if (stat.size > opts.maxFileBytes) {
+    const stats = await handle.stat({ bigint: true });
+    const size = Number(stats.size);
+    const stamp = stampOf(stats);
+    if (!stats.isFile()) throw missing(rec, new Error('not a regular file'));
+    if (size > opts.maxFileBytes) {
       throw new PackageError(
         'PACKAGE_FILE_TOO_LARGE',
-        `${rec.what} is ${stat.size} bytes, over the ${opts.maxFileBytes}-byte limit`,
+        `${rec.what} is ${size} bytes, over the ${opts.maxFileBytes}-byte limit`,
         {
           file: rec.file,
           field: rec.field('bytes'),
@@ -149,19 +175,19 @@ async function readRecorded(
         },
       );
     }
-    checkSize(rec, stat.size);
+    checkSize(rec, size);
     if (opts.keepBytes) {
       const bytes = await handle.readFile();
       checkSize(rec, bytes.length);
       if (opts.verifyHash) checkHash(rec, sha256(bytes));
-      return { path: real, bytes };
+      return { path: real, bytes, stamp };
     }
     if (opts.verifyHash) {
       const digest = await hashStream(handle.createReadStream({ start: 0, autoClose: false }));
       checkSize(rec, digest.bytes);
       checkHash(rec, digest.sha256);
     }
-    return { path: real };
+    return { path: real, stamp };
   } finally {
     await handle.close();
   }

@@ -2,7 +2,13 @@
  * The stitch-package format: a folder with `stitchnet.json` and `pieces/*.onnx`.
  */
 export * from './schema.js';
-export { readPackage, modelsChecked, DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_MANIFEST_BYTES } from './read.js';
+export {
+  readPackage,
+  modelsChecked,
+  pieceUnchanged,
+  DEFAULT_MAX_FILE_BYTES,
+  DEFAULT_MAX_MANIFEST_BYTES,
+} from './read.js';
 export { findInstalledPackage, isPackageName, resolveModel } from './resolve.js';
 export type { ReadPackageOptions, StitchPackage } from './read.js';
 export { writePackage, EXTERNAL_DATA_AUTO_BYTES, EXTERNAL_DATA_MODES } from './write.js';

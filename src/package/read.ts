@@ -7,7 +7,14 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { messageOf } from '../base/message.js';
 import { PackageError } from '../errors.js';
-import { checkPieceModel, readPieceData, readPieceFile, selfContained } from './files.js';
+import {
+  checkPieceModel,
+  readPieceData,
+  readPieceFile,
+  selfContained,
+  unchangedSince,
+  type ReadFile,
+} from './files.js';
 import { MANIFEST_FILE, type Manifest, type Piece, type Stitch } from './schema.js';
 import { resolveModel } from './resolve.js';
 import { checkManifest, parseManifest } from './validate.js';
@@ -111,11 +118,14 @@ export async function readPackage(dirOrName: string, opts: ReadPackageOptions = 
   const { manifest, routes } = manifestFromText(await readManifestText(manifestPath, maxManifestBytes));
 
   const paths = new Map<string, string>();
+  const checked = new Map<string, CheckedFiles>();
   await forEachBounded(Object.entries(manifest.pieces), Math.min(4, availableParallelism()), async ([id, piece]) => {
+    const at = Date.now();
     const file = await readPieceFile(root, id, piece, { maxFileBytes, verifyHash, keepBytes: loadModels });
-    if (piece.data) await readPieceData(root, id, piece, { maxFileBytes, verifyHash, keepBytes: false });
+    const data = piece.data && (await readPieceData(root, id, piece, { maxFileBytes, verifyHash, keepBytes: false }));
     if (file.bytes) checkPieceModel(id, piece, file.bytes);
     paths.set(id, file.path);
+    checked.set(id, { at, files: data ? [file, data] : [file] });
   });
 
   const pieceOf = (pieceId: string): Piece => {
@@ -165,11 +175,19 @@ export async function readPackage(dirOrName: string, opts: ReadPackageOptions = 
       return routes.get(stitchId) as string[];
     },
   };
-  if (loadModels && verifyHash) CHECKED.add(pkg);
+  if (loadModels && verifyHash) CHECKED.set(pkg, checked);
   return pkg;
 }
 
-const CHECKED = new WeakSet<StitchPackage>();
+/** A piece's files as `readPackage` checked them, and when it began. */
+interface CheckedFiles {
+  /** Wall-clock ms before the first file was opened. */
+  at: number;
+  files: readonly ReadFile[];
+}
+
+/** Packages read with every piece decoded and hashed: what each piece's files were then. */
+const CHECKED = new WeakMap<StitchPackage, ReadonlyMap<string, CheckedFiles>>();
 
 /**
  * Whether this package object came from `readPackage` with every piece decoded and its hash
@@ -178,6 +196,19 @@ const CHECKED = new WeakSet<StitchPackage>();
  */
 export function modelsChecked(pkg: StitchPackage): boolean {
   return CHECKED.has(pkg);
+}
+
+/**
+ * Whether a piece's files (its ONNX file and any data file) are, by their stamps, the very files
+ * `readPackage` decoded and hashed for this package object, so that loading them needs no second
+ * hash: same device, inode, size, modification and change time, and not changed around the time
+ * they were checked (see `unchangedSince`). `false` for a package read without those checks.
+ */
+export async function pieceUnchanged(pkg: StitchPackage, pieceId: string): Promise<boolean> {
+  const piece = CHECKED.get(pkg)?.get(pieceId);
+  if (!piece) return false;
+  for (const file of piece.files) if (!(await unchangedSince(file.path, file.stamp, piece.at))) return false;
+  return true;
 }
 
 /**

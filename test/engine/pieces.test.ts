@@ -1,12 +1,20 @@
-import { appendFile, mkdtemp, rm } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { appendFile, mkdtemp, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readPackage, type StitchPackage } from '../../src/package/index.js';
+import { pieceUnchanged, readPackage, type StitchPackage } from '../../src/package/index.js';
+import { readPieceFile, unchangedSince } from '../../src/package/files.js';
+import type { Piece } from '../../src/package/schema.js';
 import { pieceSource } from '../../src/engine/pieces.js';
 import { makeTinyPackage } from '../helpers/tiny-package.js';
 
 let dir: string;
+
+const READ = { maxFileBytes: 1024, verifyHash: true, keepBytes: false };
+/** A manifest entry for a file holding `text`. */
+const piece = (file: string, text: string) =>
+  ({ file, bytes: text.length, sha256: createHash('sha256').update(text).digest('hex') }) as unknown as Piece;
 let pkg: StitchPackage;
 
 beforeAll(async () => {
@@ -39,5 +47,49 @@ describe('pieceSource', () => {
     const id = pkg.routePieces(0)[2] as string;
     await appendFile(pkg.piecePath(id), 'x');
     await expect(pieceSource(pkg, id)).rejects.toMatchObject({ name: 'PackageError' });
+  });
+});
+
+describe('file stamps: what readPackage checked is not hashed again', () => {
+  it('vouches for a file only while its stamp holds and it was not changed around the check', async () => {
+    const file = path.join(dir, 'stamped.bin');
+    await writeFile(file, 'weights');
+    const { stamp } = await readPieceFile(dir, 'p', piece('stamped.bin', 'weights'), READ);
+    const later = Date.now() + 5000;
+    // Changed just before (or while) it was checked: not vouched for, whatever the stamp says.
+    expect(await unchangedSince(file, stamp, Date.now())).toBe(false);
+    expect(await unchangedSince(file, stamp, later)).toBe(true);
+    // Times put back after a write: the change time still moved.
+    const { mtime } = await stat(file);
+    await writeFile(file, 'WEIGHTS');
+    await utimes(file, mtime, mtime);
+    expect(await unchangedSince(file, stamp, later)).toBe(false);
+    // Replaced by another file of the same content: another inode.
+    await writeFile(`${file}.new`, 'weights');
+    await rename(`${file}.new`, file);
+    expect(await unchangedSince(file, stamp, later)).toBe(false);
+    await rm(file);
+    expect(await unchangedSince(file, stamp, later)).toBe(false);
+  });
+
+  it('pieceUnchanged is false for a freshly written package (changed around its check) and one read without hashes', async () => {
+    const fresh = await readPackage((await makeTinyPackage(path.join(dir, 'fresh'))).dir);
+    const id = fresh.routePieces(0)[0] as string;
+    expect(await pieceUnchanged(fresh, id)).toBe(false);
+    const unhashed = await readPackage(fresh.dir, { verifyHashes: false });
+    expect(await pieceUnchanged(unhashed, id)).toBe(false);
+  });
+
+  it('pieceUnchanged vouches for the shipped family, checked out long before, and pieceSource hands over its files', async () => {
+    const shipped = await readPackage('models/fmnist-vit');
+    const ids = shipped.routePieces(shipped.manifest.stitches[0]?.id ?? 0);
+    for (const id of ids) {
+      expect(await pieceUnchanged(shipped, id)).toBe(true);
+      expect(await pieceSource(shipped, id)).toEqual({
+        id,
+        file: shipped.piecePath(id),
+        size: shipped.manifest.pieces[id]?.bytes,
+      });
+    }
   });
 });
