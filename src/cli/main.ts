@@ -46,6 +46,21 @@ function reportError(err: unknown): number {
   return 1;
 }
 
+/**
+ * A reader that goes away (`stitchnet inspect … | head -1`) closes the pipe: the output is no
+ * longer wanted, so the command ends there, quietly, with the status it had so far, as Unix tools
+ * do, rather than dying on an unhandled EPIPE.
+ */
+function endQuietlyWhenOutputCloses(): void {
+  const onError = (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    process.exit(process.exitCode === undefined ? 0 : Number(process.exitCode));
+  };
+  process.stdout.on('error', onError);
+  process.stderr.on('error', onError);
+}
+
+endQuietlyWhenOutputCloses();
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;

@@ -2,11 +2,12 @@
  * The CLI on hostile input: a clear StitchnetError message and exit code, never "internal error"
  * or a stack.
  */
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli, root } from './helpers.js';
+import { cli, cliPath, root } from './helpers.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -66,5 +67,20 @@ describe('stitchnet on hostile input', () => {
       /150 is above its range 0..100 %.*line 3, column 2 \(battery.percent\).*\[TRACE_INVALID\]/,
     );
     noBug(b.stderr);
+  });
+
+  it('demo: a reader that closes the pipe after the first line (`| head -1`) ends the command quietly, exit 0', async () => {
+    const child = spawn(process.execPath, [cliPath, 'demo', '--duration', '30'], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    // As `| head -1` does: read the first chunk, then close the read end.
+    child.stdout.once('data', () => child.stdout.destroy());
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(code).toBe(0);
+    expect(stderr).not.toMatch(/EPIPE|Unhandled/);
+    noBug(stderr);
   });
 });
