@@ -20,3 +20,13 @@ export function fieldPath(path: readonly PropertyKey[]): string {
 export function pieceField(pieceId: string, ...rest: PropertyKey[]): string {
   return fieldPath(['pieces', pieceId, ...rest]);
 }
+
+/** The value at `path` inside `data` (object keys and list indices), `undefined` where there is none. */
+export function valueAt(data: unknown, path: readonly (string | number)[]): unknown {
+  let v = data;
+  for (const k of path) {
+    if (typeof v !== 'object' || v === null) return undefined;
+    v = (v as Record<string | number, unknown>)[k];
+  }
+  return v;
+}

@@ -2,6 +2,7 @@
  * Parsing profiles from YAML or JSON text, with errors that point at the file, line and field and
  * say what would have been accepted.
  */
+import { valueAt } from '../base/field-path.js';
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
 import type { z } from 'zod';
 import { fieldPath } from '../base/field-path.js';
@@ -449,15 +450,6 @@ function describeIssue(issue: Issue, data: unknown): ProfileCheckIssue[] {
     default:
       return [{ path, message: issue.message }];
   }
-}
-
-function valueAt(data: unknown, path: readonly (string | number)[]): unknown {
-  let v = data;
-  for (const k of path) {
-    if (typeof v !== 'object' || v === null) return undefined;
-    v = (v as Record<string | number, unknown>)[k];
-  }
-  return v;
 }
 
 function describeValue(v: unknown): string {

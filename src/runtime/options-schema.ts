@@ -7,6 +7,7 @@
  * `ThreadOptions`, `FastPathOptions`, `CalibrateOptions`); each schema is typed against its
  * interface, so the two cannot drift apart and no zod type reaches the public declarations.
  */
+import { valueAt } from '../base/field-path.js';
 import { z } from 'zod';
 import { didYouMean as closest } from '../base/text.js';
 import { OptionError } from '../errors.js';
@@ -272,15 +273,6 @@ function flattenUnion(issue: Issue, prefix: readonly PropertyKey[]): Issue[] {
   const best = issue.errors.reduce((a, b) => (score(b) > score(a) ? b : a));
   if (score(best) === 0) return [{ ...issue, path } as Issue];
   return best.flatMap((i) => flattenUnion(i, path));
-}
-
-function valueAt(data: unknown, path: readonly (string | number)[]): unknown {
-  let v = data;
-  for (const k of path) {
-    if (typeof v !== 'object' || v === null) return undefined;
-    v = (v as Record<string | number, unknown>)[k];
-  }
-  return v;
 }
 
 interface Def {
