@@ -22,7 +22,13 @@ import { isProviderName, PROVIDER_NAMES, type ProviderName } from '../base/provi
 import { BuilderError, OptionError } from '../errors.js';
 import { encodeModel, linearModel, readModel, type Model } from '../onnx/index.js';
 import { expandRoute } from '../package/route.js';
-import { EXTERNAL_DATA_MODES, type ExternalDataMode, readPackage, writePackage } from '../package/index.js';
+import {
+  EXTERNAL_DATA_MODES,
+  type ExternalDataMode,
+  readPackage,
+  rewriteManifest,
+  writePackage,
+} from '../package/index.js';
 import { sha256 } from '../package/hash.js';
 import type { Manifest, Piece, Preprocess, Stitch, TensorSpec } from '../package/schema.js';
 import { PACKAGE_FORMAT } from '../package/schema.js';
@@ -310,13 +316,14 @@ export async function buildPackage(options: BuildOptions, progress: BuildProgres
     const files = new Map([...prep.pieces.values()].map((p) => [p.piece.file, p.bytes]));
     progress('write', 0, 1);
     const externalData = options.externalData ?? 'auto';
-    await writePackage(options.out, { manifest, files, externalData });
+    const written = await writePackage(options.out, { manifest, files, externalData });
     progress('write', 1, 1);
     finish('write');
 
     if (options.profile) {
-      await addLatency(manifest, options, options.profile, probeSet, progress);
-      await writePackage(options.out, { manifest, files, externalData });
+      // Only the manifest changes: the pieces on disk stay as written and hashed.
+      await addLatency(written, options, options.profile, probeSet, progress);
+      await rewriteManifest(options.out, written);
       finish('profile');
     }
 

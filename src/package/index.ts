@@ -11,7 +11,7 @@ export {
 } from './read.js';
 export { findInstalledPackage, isPackageName, resolveModel } from './resolve.js';
 export type { ReadPackageOptions, StitchPackage } from './read.js';
-export { writePackage, EXTERNAL_DATA_AUTO_BYTES, EXTERNAL_DATA_MODES } from './write.js';
+export { writePackage, rewriteManifest, EXTERNAL_DATA_AUTO_BYTES, EXTERNAL_DATA_MODES } from './write.js';
 export type { ExternalDataMode, ManifestDraft, PieceDraft, WritePackageInput } from './write.js';
 export { checkExternalData, dataLocation } from './files.js';
 export { expandRoute } from './route.js';

@@ -109,8 +109,26 @@ export async function writePackage(dir: string, input: WritePackageInput): Promi
 
   await mkdir(dir, { recursive: true });
   for (const [rel, bytes] of out) await writeAtomic(path.join(dir, rel), bytes);
-  await writeAtomic(path.join(dir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
+  await writeManifestFile(dir, manifest);
   return manifest;
+}
+
+/**
+ * Writes the manifest of a package that `writePackage` already wrote, after a change that leaves
+ * every file as it is (the builder adds the latency it measured on the written package): checked
+ * against the schema and its own cross-references, then replaced atomically. The files are not
+ * read again; `readPackage` checks them against it.
+ *
+ * @throws PackageError `PACKAGE_MANIFEST_INVALID` (and the other manifest checks of `readPackage`)
+ */
+export async function rewriteManifest(dir: string, manifest: Manifest): Promise<void> {
+  const checked = parseManifest(manifest, MANIFEST_FILE);
+  checkManifest(checked, MANIFEST_FILE);
+  await writeManifestFile(dir, checked);
+}
+
+function writeManifestFile(dir: string, manifest: Manifest): Promise<void> {
+  return writeAtomic(path.join(dir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
 }
 
 /**

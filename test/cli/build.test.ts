@@ -121,6 +121,12 @@ describe('stitchnet build', () => {
       '1',
       '--external-data',
       'all',
+      '--profile',
+      'cpu',
+      '--warmup',
+      '0',
+      '--rounds',
+      '2',
       '--out',
       out,
     ]);
@@ -137,6 +143,8 @@ describe('stitchnet build', () => {
     expect(pkg.manifest.anchors.map((a) => a.id)).toEqual(['s', 'l']);
     // --external-data all: every piece with a tensor of 1 KiB or more has its data file.
     expect(Object.values(pkg.manifest.pieces).filter((p) => p.data).length).toBeGreaterThan(0);
+    // --profile: the latency lands in the manifest the pieces were written with (data files included).
+    expect(pkg.manifest.stitches.every((s) => s.latency?.cpu?.['1'] !== undefined)).toBe(true);
     expect(r.stdout).toContain(`${runnable.length} stitches from 2 anchors`);
     expect(r.stdout).toContain('routes v2');
     expect(r.stdout).toMatch(/stitchnet inspect /);
@@ -145,7 +153,7 @@ describe('stitchnet build', () => {
         .split('\n')
         .filter(Boolean)
         .map((l) => l.split(':')[0]),
-    ).toEqual(['prepare', 'parity', 'fit', 'cost', 'write', 'verify']);
+    ).toEqual(['prepare', 'parity', 'fit', 'cost', 'write', 'profile', 'verify']);
   });
 
   it('rejects a bad --routes value with exit code 2, the option and the valid values', async () => {

@@ -4,7 +4,15 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OptionError, PackageError } from '../../src/errors.js';
 import { decodeModel, encodeModel, graphInputs, linearModel } from '../../src/onnx/index.js';
-import { MANIFEST_FILE, PACKAGE_FORMAT, hashFile, readPackage, sha256, writePackage } from '../../src/package/index.js';
+import {
+  MANIFEST_FILE,
+  PACKAGE_FORMAT,
+  hashFile,
+  readPackage,
+  rewriteManifest,
+  sha256,
+  writePackage,
+} from '../../src/package/index.js';
 import { makeTinyPackage, type TinyPackage } from '../helpers/tiny-package.js';
 
 let root: string;
@@ -162,5 +170,19 @@ describe('writePackage refuses a package that would not read back', () => {
     f.delete('pieces/h.onnx');
     const err = await writePackage(path.join(root, 'w4'), { manifest: d, files: f }).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'PACKAGE_PATH_OUTSIDE', file: '../h.onnx', field: 'pieces.h.file' });
+  });
+});
+
+describe('rewriteManifest', () => {
+  it('replaces the manifest of a written package, and refuses one that fails its checks, keeping the old file', async () => {
+    const dir = path.join(root, 'rewrite');
+    const written = (await makeTinyPackage(dir)).manifest;
+    const changed = { ...written, description: 'profiled' };
+    await rewriteManifest(dir, changed);
+    expect((await readPackage(dir)).manifest.description).toBe('profiled');
+    const before = await readFile(path.join(dir, MANIFEST_FILE), 'utf8');
+    const broken = { ...changed, stitches: [{ id: 0, route: [{ anchor: 'nope', blocks: [0, 0] }] }] };
+    await expect(rewriteManifest(dir, broken as unknown as typeof written)).rejects.toBeInstanceOf(PackageError);
+    expect(await readFile(path.join(dir, MANIFEST_FILE), 'utf8')).toBe(before);
   });
 });
