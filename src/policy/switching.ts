@@ -132,17 +132,6 @@ export class Switcher {
     return this.activeId;
   }
 
-  /** The stitch held by {@link pin}, if any. */
-  get pinned(): number | undefined {
-    return this.pinnedId;
-  }
-
-  /** Failed upgrades counted now (0: no backoff in force). */
-  backoffLevel(now: number): number {
-    this.expireBackoff(now);
-    return this.backoff.level;
-  }
-
   /**
    * A new decision at `now`. A `provisional` one (made before any reading existed, from the
    * profile alone) applies at once and leaves the next decision free to apply at once too: the
