@@ -2,19 +2,7 @@
  * `AbortSignal` support for `create()` and `run()`: an aborted signal rejects with RuntimeError
  * ABORTED whose `cause` is the signal's reason.
  */
-import { OptionError, RuntimeError } from '../errors.js';
-
-/** Checks that `signal` is an AbortSignal (or absent). @throws OptionError OPTION_INVALID */
-export function checkSignal(signal: unknown, option: string): AbortSignal | undefined {
-  if (signal === undefined) return undefined;
-  if (!(signal instanceof AbortSignal)) {
-    throw new OptionError('OPTION_INVALID', `${option} must be an AbortSignal`, {
-      option,
-      hint: 'Pass controller.signal of an AbortController, or AbortSignal.timeout(ms).',
-    });
-  }
-  return signal;
-}
+import { RuntimeError } from '../errors.js';
 
 /** The error an aborted operation rejects with. */
 export function abortedError(signal: AbortSignal, what: string): RuntimeError {

@@ -13,8 +13,6 @@ import { cpus } from 'node:os';
 import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { z } from 'zod';
-import { CACHE_DIR_ENV } from '../base/cache-dir.js';
-import { OptionError } from '../errors.js';
 
 /** Format tag of a calibration file. */
 export const CALIBRATION_FORMAT = 'stitchnet-calibration/1';
@@ -77,19 +75,6 @@ export function cpuIdentity(): CalibrationKey['cpu'] {
 /** sha256 (hex) of a manifest, as its canonical JSON. */
 export function manifestHash(manifest: unknown): string {
   return createHash('sha256').update(JSON.stringify(manifest)).digest('hex');
-}
-
-/**
- * Checks the `cacheDir` option.
- *
- * @throws OptionError OPTION_INVALID when it is given and not a non-empty string
- */
-export function checkCacheDir(cacheDir: unknown): string | undefined {
-  if (cacheDir === undefined || (typeof cacheDir === 'string' && cacheDir !== '')) return cacheDir;
-  throw new OptionError('OPTION_INVALID', `cacheDir: expected the path of a folder, got ${JSON.stringify(cacheDir)}`, {
-    option: 'cacheDir',
-    hint: `Pass a folder path, or leave it out to use $${CACHE_DIR_ENV} or the OS cache folder`,
-  });
 }
 
 /** The file of a key under a cache root: `<root>/calibration/<hash of the key>.json`. */

@@ -9,25 +9,12 @@
  * when the policy first picks them. Measured figures are cached on disk
  * (`calibration-cache.ts`), so the next `create()` on this device measures nothing.
  */
-import { OptionError } from '../errors.js';
+import { CalibrateOptionsSchema, parseOption } from './options-schema.js';
 import { measureLatency, type MeasuredRoute, type TimedRun } from '../engine/latency.js';
 import type { DeviceLatencyTable, SourcedLatency } from '../policy/catalog.js';
 import type { CachedLatency } from './calibration-cache.js';
 
-/** The `calibrate` option of `StitchRuntime.create`, in object form. */
-export interface CalibrateOptions {
-  /** Batch sizes to measure (the ones the app runs). Default `[1]`; other sizes are measured lazily when first run. */
-  batches?: readonly number[];
-  /** Counted rounds per batch size, at most (default 15). Fewer when the budget asks for it. */
-  rounds?: number;
-  /** Uncounted rounds before them (default 2). */
-  warmup?: number;
-  /** Time `create()` may spend measuring, ms (default 1000; `Infinity`: measure every candidate fully). */
-  budgetMs?: number;
-}
-
-/** `'auto'` (the default): calibrate with the defaults; `false`: use the package's figures only. */
-export type CalibrateOption = 'auto' | false | CalibrateOptions;
+export type { CalibrateOption, CalibrateOptions } from './option-types.js';
 
 /** Resolved calibration settings. */
 export interface CalibrationSettings {
@@ -48,57 +35,20 @@ export const DEFAULT_CALIBRATION: CalibrationSettings = Object.freeze({
 /** A stitch counts as calibrated with this many counted runs (or `rounds`, if fewer). */
 export const MIN_ROUNDS = 5;
 
-function invalid(field: string, message: string, hint: string): OptionError {
-  return new OptionError('OPTION_INVALID', `calibrate${field}: ${message}`, { option: `calibrate${field}`, hint });
-}
-
 /**
- * Checks and completes the `calibrate` option.
+ * Checks and completes the `calibrate` option (against the schema `StitchRuntime.create` uses).
  *
- * @throws OptionError OPTION_INVALID naming the field at fault
+ * @throws OptionError OPTION_INVALID naming the field at fault (`calibrate.rounds`)
  */
 export function resolveCalibrate(option: unknown): CalibrationSettings | false {
-  if (option === undefined || option === 'auto') return DEFAULT_CALIBRATION;
-  if (option === false) return false;
-  if (option === null || typeof option !== 'object' || Array.isArray(option)) {
-    throw invalid(
-      '',
-      `expected 'auto', false or { batches, rounds, warmup, budgetMs }, got ${JSON.stringify(option)}`,
-      "Pass 'auto', false, or an object",
-    );
-  }
-  const o = option as Record<string, unknown>;
-  const unknown = Object.keys(o).find((k) => !['batches', 'rounds', 'warmup', 'budgetMs'].includes(k));
-  if (unknown !== undefined)
-    throw invalid(`.${unknown}`, 'unknown field', 'The fields are batches, rounds, warmup and budgetMs');
-  const int = (k: string, min: number, fallback: number): number => {
-    const v = o[k];
-    if (v === undefined) return fallback;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min)
-      throw invalid(`.${k}`, `expected an integer ≥ ${min}, got ${JSON.stringify(v)}`, `For example ${fallback}`);
-    return v;
-  };
-  const batches = o.batches ?? DEFAULT_CALIBRATION.batches;
-  if (
-    !Array.isArray(batches) ||
-    batches.length === 0 ||
-    batches.some((b) => typeof b !== 'number' || !Number.isInteger(b) || b < 1)
-  ) {
-    throw invalid(
-      '.batches',
-      `expected a non-empty list of positive integers, got ${JSON.stringify(batches)}`,
-      'For example [1, 8]',
-    );
-  }
-  const budgetMs = o.budgetMs ?? DEFAULT_CALIBRATION.budgetMs;
-  if (typeof budgetMs !== 'number' || Number.isNaN(budgetMs) || budgetMs < 0) {
-    throw invalid('.budgetMs', `expected a number of ms ≥ 0, got ${JSON.stringify(budgetMs)}`, 'For example 1000');
-  }
+  const o = parseOption('calibrate', CalibrateOptionsSchema, option ?? 'auto');
+  if (o === 'auto') return DEFAULT_CALIBRATION;
+  if (o === false) return false;
   return {
-    batches: [...new Set(batches as number[])],
-    rounds: int('rounds', 1, DEFAULT_CALIBRATION.rounds),
-    warmup: int('warmup', 0, DEFAULT_CALIBRATION.warmup),
-    budgetMs,
+    batches: o.batches ? [...new Set(o.batches)] : DEFAULT_CALIBRATION.batches,
+    rounds: o.rounds ?? DEFAULT_CALIBRATION.rounds,
+    warmup: o.warmup ?? DEFAULT_CALIBRATION.warmup,
+    budgetMs: o.budgetMs ?? DEFAULT_CALIBRATION.budgetMs,
   };
 }
 

@@ -6,11 +6,23 @@ import type { FastPathOptions, ThreadOptions } from '../engine/options.js';
 import type { ProviderName } from '../engine/providers.js';
 import type { StitchPackage } from '../package/read.js';
 import type { AdaptiveOptions } from './adaptive.js';
-import type { CalibrateOption } from './calibration.js';
 
 export type { ProfileWatchOptions } from './adaptive.js';
 
-export type { CalibrateOption, CalibrateOptions } from './calibration.js';
+/** The `calibrate` option of `StitchRuntime.create`, in object form. */
+export interface CalibrateOptions {
+  /** Batch sizes to measure (the ones the app runs). Default `[1]`; other sizes are measured lazily when first run. */
+  batches?: readonly number[];
+  /** Counted rounds per batch size, at most (default 15). Fewer when the budget asks for it. */
+  rounds?: number;
+  /** Uncounted rounds before them (default 2). */
+  warmup?: number;
+  /** Time `create()` may spend measuring, ms (default 1000; `Infinity`: measure every candidate fully). */
+  budgetMs?: number;
+}
+
+/** `'auto'` (the default): calibrate with the defaults; `false`: use the package's figures only. */
+export type CalibrateOption = 'auto' | false | CalibrateOptions;
 
 /** Options of {@link StitchRuntime.create}; the adaptive ones (`profile`, `signals`, …) are in {@link AdaptiveOptions}. */
 export interface StitchRuntimeOptions extends AdaptiveOptions {

@@ -155,6 +155,15 @@ export function parseRunOptions(value: unknown): RunOptions {
   return parseOptions(RunOptionsSchema, value, 'options.');
 }
 
+/**
+ * Validates one option on its own, with the errors `StitchRuntime.create` gives for it (naming
+ * `name`, or `name.field`).
+ * @throws OptionError OPTION_INVALID
+ */
+export function parseOption<T>(name: string, schema: z.ZodType<T>, value: unknown): T {
+  return parseOptions(z.strictObject({ [name]: schema }), { [name]: value }, '')[name] as T;
+}
+
 function parseOptions<T>(schema: z.ZodType<T>, value: unknown, prefix: string): T {
   let result: ReturnType<typeof schema.safeParse>;
   try {

@@ -34,7 +34,7 @@ import {
 import { pieceSource } from '../engine/pieces.js';
 import { checkInput, type RunInput as TensorInput } from '../engine/input.js';
 import { fastPathPolicy, resolveFastPath, resolveThreads, type FastPath } from '../engine/options.js';
-import { checkSignal, raceAbort, throwIfAborted } from './abort.js';
+import { raceAbort, throwIfAborted } from './abort.js';
 import { checkTopK, labelLogits, type ScoredLabel } from './classify.js';
 import { isImageInput, preprocessImages, type ImageInput } from './images.js';
 import { checkStitchId, defaultStitch } from './stitches.js';
@@ -50,7 +50,6 @@ import {
 } from '../engine/providers.js';
 import { workerFile } from '../engine/worker-file.js';
 import { resolveCalibrate } from './calibration.js';
-import { checkCacheDir } from './calibration-cache.js';
 import { calibrateRuntime, type CalibrationReport, type Calibrator } from './calibrator.js';
 
 export type { CalibrateOptions, RunOptions, StitchRuntimeOptions } from './option-types.js';
@@ -222,7 +221,7 @@ export class StitchRuntime {
    */
   static async create(options: StitchRuntimeOptions): Promise<StitchRuntime> {
     const opts = parseCreateOptions(options);
-    const signal = checkSignal(opts.signal, 'signal');
+    const signal = opts.signal;
     throwIfAborted(signal, 'StitchRuntime.create');
     // On an abort, create() rejects at once; the work stops at its next step and releases what it holds.
     return raceAbort(StitchRuntime.open(opts, signal), signal, 'StitchRuntime.create', (rt) => rt.close());
@@ -236,7 +235,7 @@ export class StitchRuntime {
     const now = opts.now ?? (() => performance.now());
     const scheduler = opts.scheduler ?? asyncScheduler;
     const calibration = resolveCalibrate(opts.calibrate);
-    const cacheDir = checkCacheDir(opts.cacheDir);
+    const cacheDir = opts.cacheDir;
     const pkg = typeof opts.model === 'string' ? await readPackage(opts.model) : opts.model;
     throwIfAborted(signal, 'StitchRuntime.create');
     const catalog = policyCatalog(pkg.manifest);
@@ -444,7 +443,7 @@ export class StitchRuntime {
   async run(input: RunInput, options?: RunOptions): Promise<RunResult> {
     if (this.closing) throw closedError();
     const opts = parseRunOptions(options);
-    const signal = checkSignal(opts.signal, 'signal');
+    const signal = opts.signal;
     throwIfAborted(signal, 'run');
     const started = this.now();
     const stitch =
