@@ -34,7 +34,7 @@ import {
   routeModelBytes,
   writeFamilyPackage,
 } from './families.js';
-import { type BenchContext, type Scale, type ScaleLatency, createRuntime, latency, sample } from './latency.js';
+import { type BenchContext, type Scale, createRuntime, latency, sample } from './latency.js';
 import { type SwitchSample, eventLoopLag, freshSessionTrials, switchTrials } from './measure.js';
 import {
   buildReport,

@@ -107,7 +107,9 @@ export class StitchnetError extends Error {
    * brand); for a subclass, by class as usual.
    */
   static override [Symbol.hasInstance](value: unknown): boolean {
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the class asked about (StitchnetError or a subclass)
     if (this === StitchnetError) return hasBrand(value);
+    // biome-ignore lint/complexity/noThisInStatic: as above
     return Function.prototype[Symbol.hasInstance].call(this, value);
   }
 

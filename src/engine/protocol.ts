@@ -52,10 +52,10 @@ export interface RunReply {
 
 /** The value each request resolves to. */
 export interface WorkerResults {
-  load: void;
+  load: undefined;
   run: RunReply;
-  fuse: void;
-  close: void;
+  fuse: undefined;
+  close: undefined;
 }
 
 /** The worker's answer to one request. */

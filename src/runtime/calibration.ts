@@ -117,8 +117,8 @@ export class DeviceLatency implements DeviceLatencyTable {
     const m = this.entry(stitch, batch);
     if (m) return { ms: m.p50Ms, source: 'device' };
     const macs = this.macs.get(stitch);
-    const fit = macs === undefined ? undefined : this.fit(batch);
-    return fit && macs !== undefined ? { ms: fit(macs), source: 'predicted' } : undefined;
+    const line = macs === undefined ? undefined : this.lineOnMacs(batch);
+    return line && macs !== undefined ? { ms: line(macs), source: 'predicted' } : undefined;
   }
 
   /** Every measured figure. */
@@ -138,7 +138,7 @@ export class DeviceLatency implements DeviceLatencyTable {
     );
   }
 
-  private fit(batch: number): ((macs: number) => number) | undefined {
+  private lineOnMacs(batch: number): ((macs: number) => number) | undefined {
     if (!this.fits.has(batch)) {
       const points = [...(this.measured.get(batch)?.values() ?? [])].flatMap((e) => {
         const macs = this.macs.get(e.stitch);
