@@ -125,7 +125,8 @@ export async function readPackage(dirOrName: string, opts: ReadPackageOptions = 
     const data = piece.data && (await readPieceData(root, id, piece, { maxFileBytes, verifyHash, keepBytes: false }));
     if (file.bytes) checkPieceModel(id, piece, file.bytes);
     paths.set(id, file.path);
-    checked.set(id, { at, files: data ? [file, data] : [file] });
+    // Only where and what each file was: the bytes (of an inline piece, its weights) are not kept.
+    checked.set(id, { at, files: (data ? [file, data] : [file]).map(({ path, stamp }) => ({ path, stamp })) });
   });
 
   const pieceOf = (pieceId: string): Piece => {
@@ -183,7 +184,7 @@ export async function readPackage(dirOrName: string, opts: ReadPackageOptions = 
 interface CheckedFiles {
   /** Wall-clock ms before the first file was opened. */
   at: number;
-  files: readonly ReadFile[];
+  files: readonly Pick<ReadFile, 'path' | 'stamp'>[];
 }
 
 /** Packages read with every piece decoded and hashed: what each piece's files were then. */

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { appendFile, mkdtemp, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pieceUnchanged, readPackage, type StitchPackage } from '../../src/package/index.js';
@@ -93,3 +95,30 @@ describe('file stamps: what readPackage checked is not hashed again', () => {
     }
   });
 });
+
+describe('what a package object holds', () => {
+  it('keeps no piece bytes once read: only paths and stamps (the shipped family, 6.6 MB of pieces)', async () => {
+    const gc = collector();
+    const buffers = async () => {
+      for (let i = 0; i < 3; i++) {
+        gc();
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      return process.memoryUsage().arrayBuffers;
+    };
+    let shipped: StitchPackage | undefined = await readPackage('models/fmnist-vit');
+    const pieceBytes = Object.values(shipped.manifest.pieces).reduce((n, p) => n + p.bytes, 0);
+    expect(await pieceUnchanged(shipped, shipped.routePieces(0)[0] as string)).toBe(true);
+    const alive = await buffers();
+    shipped = undefined;
+    const held = alive - (await buffers());
+    expect(pieceBytes).toBeGreaterThan(5e6);
+    expect(held).toBeLessThan(pieceBytes / 10);
+  });
+});
+
+/** A full garbage collection, without starting the test process with --expose-gc. */
+function collector(): () => void {
+  setFlagsFromString('--expose-gc');
+  return runInNewContext('gc') as () => void;
+}
