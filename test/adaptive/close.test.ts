@@ -7,13 +7,12 @@ import path from 'node:path';
 import { setImmediate as tick } from 'node:timers/promises';
 import { finalize, firstValueFrom, Observable, Subject, type SchedulerAction } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import { StitchRuntime } from '../../src/runtime/stitch-runtime.js';
 import type { LineSpawner } from '../../src/signals/nvidia-smi.js';
 import { ManualSource } from '../../src/signals/push.js';
 import type { SignalSource } from '../../src/signals/source.js';
 import { systemSource, type SystemInformation } from '../../src/signals/system.js';
 import { VirtualClock } from '../../src/testing/index.js';
-import { sample, useTinyPackage } from './helpers.js';
+import { runtimeOn, sample, useTinyPackage } from './helpers.js';
 
 const tiny = useTinyPackage();
 
@@ -69,12 +68,8 @@ describe('close', () => {
     const changed = new Subject<void>();
     const app = new ManualSource();
     app.set({ 'app.frameDeadlineMs': 16 });
-    const rt = await StitchRuntime.create({
+    const rt = await runtimeOn(clock, {
       model: tiny.pkg,
-      providers: ['cpu'],
-      worker: false,
-      fastPath: false,
-      scheduler: clock.scheduler,
       systemSource: source,
       signals: [app],
       profile: file,

@@ -6,8 +6,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
+import type { StitchnetError } from '../../src/errors.js';
 import { readPackage, type StitchPackage } from '../../src/package/index.js';
 import type { Manifest } from '../../src/package/schema.js';
+import type { StitchChange } from '../../src/runtime/adaptive.js';
+import { StitchRuntime, type StitchRuntimeOptions } from '../../src/runtime/stitch-runtime.js';
+import type { VirtualClock } from '../../src/testing/index.js';
 import { makeTinyPackage } from '../helpers/tiny-package.js';
 
 /**
@@ -94,6 +98,29 @@ export function useTinyPackage(): TinyFixture {
       return ready().pkg;
     },
   };
+}
+
+/**
+ * A runtime in this process on the CPU (no worker, no fast path) on `clock`'s virtual time;
+ * `options` name the model and add to or override the rest.
+ */
+export function runtimeOn(clock: VirtualClock, options: StitchRuntimeOptions): Promise<StitchRuntime> {
+  return StitchRuntime.create({
+    providers: ['cpu'],
+    worker: false,
+    fastPath: false,
+    scheduler: clock.scheduler,
+    ...options,
+  });
+}
+
+/** The stitch changes and errors a runtime reports from now on, collected as they come. */
+export function recordEvents(rt: StitchRuntime): { changes: StitchChange[]; errors: StitchnetError[] } {
+  const changes: StitchChange[] = [];
+  const errors: StitchnetError[] = [];
+  rt.stitchChanges$.subscribe((c) => changes.push(c));
+  rt.errors$.subscribe((e) => errors.push(e));
+  return { changes, errors };
 }
 
 /** One input sample of the tiny family (batch 1). */

@@ -4,13 +4,12 @@
  */
 import { defer, finalize } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import type { StitchnetError } from '../../src/errors.js';
 import type { ProfileInput } from '../../src/profiles/schema.js';
 import type { StitchChange } from '../../src/runtime/adaptive.js';
 import type { SignalSource } from '../../src/signals/source.js';
-import { StitchRuntime, type StitchRuntimeOptions } from '../../src/runtime/stitch-runtime.js';
+import type { StitchRuntimeOptions } from '../../src/runtime/stitch-runtime.js';
 import { FakeSignalSource, VirtualClock } from '../../src/testing/index.js';
-import { sample, useTinyPackage } from './helpers.js';
+import { recordEvents, runtimeOn, sample, useTinyPackage } from './helpers.js';
 
 const tiny = useTinyPackage();
 
@@ -29,19 +28,8 @@ const BATTERY_PROFILE: ProfileInput = {
 
 async function start(options: Partial<StitchRuntimeOptions>) {
   const clock = new VirtualClock();
-  const rt = await StitchRuntime.create({
-    model: tiny.pkg,
-    providers: ['cpu'],
-    worker: false,
-    fastPath: false,
-    scheduler: clock.scheduler,
-    ...options,
-  });
-  const changes: StitchChange[] = [];
-  const errors: StitchnetError[] = [];
-  rt.stitchChanges$.subscribe((c) => changes.push(c));
-  rt.errors$.subscribe((e) => errors.push(e));
-  return { rt, clock, changes, errors, run: () => rt.run(sample(tiny.pkg)) };
+  const rt = await runtimeOn(clock, { model: tiny.pkg, ...options });
+  return { rt, clock, ...recordEvents(rt), run: () => rt.run(sample(tiny.pkg)) };
 }
 
 describe('a profile drives the stitch', () => {

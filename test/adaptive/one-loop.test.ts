@@ -17,19 +17,12 @@ import { StitchRuntime } from '../../src/runtime/stitch-runtime.js';
 import { ManualSource } from '../../src/signals/push.js';
 import { parseTraceCsv, traceSource, type Trace, type TraceRow } from '../../src/signals/trace.js';
 import { FakeSignalSource, VirtualClock } from '../../src/testing/index.js';
-import { useTinyPackage } from './helpers.js';
+import { runtimeOn, useTinyPackage } from './helpers.js';
 
 const tiny = useTinyPackage();
 
 const create = (clock: VirtualClock, options: Partial<Parameters<typeof StitchRuntime.create>[0]>) =>
-  StitchRuntime.create({
-    model: tiny.pkg,
-    providers: ['cpu'],
-    worker: false,
-    fastPath: false,
-    scheduler: clock.scheduler,
-    ...options,
-  });
+  runtimeOn(clock, { model: tiny.pkg, ...options });
 
 describe('deciding before any reading', () => {
   it('the first choice, setProfile and a hot reload take effect at once with no system source and a silent app source', async () => {

@@ -6,33 +6,21 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { defer, finalize, Subject } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import { ProfileError, type StitchnetError } from '../../src/errors.js';
+import { ProfileError } from '../../src/errors.js';
 import { OrtSchema } from '../../src/profiles/schema.js';
-import { threadsFromOrt, type StitchChange } from '../../src/runtime/adaptive.js';
+import { threadsFromOrt } from '../../src/runtime/adaptive.js';
 import { StitchRuntime, type StitchRuntimeOptions } from '../../src/runtime/stitch-runtime.js';
 import type { SignalSource } from '../../src/signals/source.js';
 import { FakeSignalSource, VirtualClock } from '../../src/testing/index.js';
-import { useTinyPackage } from './helpers.js';
+import { recordEvents, runtimeOn, useTinyPackage } from './helpers.js';
 
 const tiny = useTinyPackage();
 
 async function start(options: Partial<StitchRuntimeOptions>) {
   const clock = new VirtualClock();
   const fake = new FakeSignalSource().at(0, { 'battery.percent': 80 });
-  const rt = await StitchRuntime.create({
-    model: tiny.pkg,
-    providers: ['cpu'],
-    worker: false,
-    fastPath: false,
-    scheduler: clock.scheduler,
-    systemSource: fake,
-    ...options,
-  });
-  const changes: StitchChange[] = [];
-  const errors: StitchnetError[] = [];
-  rt.stitchChanges$.subscribe((c) => changes.push(c));
-  rt.errors$.subscribe((e) => errors.push(e));
-  return { rt, clock, changes, errors };
+  const rt = await runtimeOn(clock, { model: tiny.pkg, systemSource: fake, ...options });
+  return { rt, clock, ...recordEvents(rt) };
 }
 
 describe('setProfile', () => {

@@ -9,7 +9,7 @@ import type { StitchChange } from '../../src/runtime/adaptive.js';
 import { StitchRuntime } from '../../src/runtime/stitch-runtime.js';
 import { ManualSource } from '../../src/signals/push.js';
 import { FakeSignalSource, VirtualClock } from '../../src/testing/index.js';
-import { sample, useTinyPackage, withFigures } from './helpers.js';
+import { runtimeOn, sample, useTinyPackage, withFigures } from './helpers.js';
 
 const tiny = useTinyPackage();
 let fast: StitchPackage;
@@ -29,13 +29,9 @@ describe('the inference slowdown', () => {
     const clock = new VirtualClock();
     const app = new ManualSource('app');
     app.set({ 'app.realtime': true });
-    const rt = await StitchRuntime.create({
+    const rt = await runtimeOn(clock, {
       model: fast,
-      providers: ['cpu'],
-      worker: false,
-      fastPath: false,
       calibrate: false,
-      scheduler: clock.scheduler,
       systemSource: new FakeSignalSource().at(0, { 'cpu.load': 10 }),
       signals: [app],
       // Every stitch meets the deadline as profiled (≤ 0.3 µs against 0.35 µs).
@@ -82,12 +78,8 @@ describe('the inference slowdown', () => {
 
   it("measures the slowdown against this device's calibrated latency of the running stitch, after the warm-up and once enough runs", async () => {
     const clock = new VirtualClock();
-    const rt = await StitchRuntime.create({
+    const rt = await runtimeOn(clock, {
       model: fast,
-      providers: ['cpu'],
-      worker: false,
-      fastPath: false,
-      scheduler: clock.scheduler,
       systemSource: false,
       // The package's 0.3 µs would read as a slowdown of thousands: this device's figures apply.
       profile: {
@@ -118,13 +110,9 @@ describe('the inference slowdown', () => {
       ...tiny.pkg,
       manifest: { ...tiny.pkg.manifest, stitches: tiny.pkg.manifest.stitches.map(({ latency: _, ...s }) => s) },
     };
-    const rt = await StitchRuntime.create({
+    const rt = await runtimeOn(clock, {
       model: bare,
-      providers: ['cpu'],
-      worker: false,
-      fastPath: false,
       calibrate: false,
-      scheduler: clock.scheduler,
       systemSource: false,
       profile: { sampling: EVERY_RUN },
     });

@@ -12,7 +12,7 @@ import { ManualSource } from '../../src/signals/push.js';
 import type { SignalSource } from '../../src/signals/source.js';
 import type { DeviceState } from '../../src/signals/state.js';
 import { FakeSignalSource, VirtualClock } from '../../src/testing/index.js';
-import { sample, useTinyPackage } from './helpers.js';
+import { runtimeOn, sample, useTinyPackage } from './helpers.js';
 
 const tiny = useTinyPackage();
 
@@ -35,15 +35,7 @@ const lowBattery = {
 };
 
 async function runtime(clock: VirtualClock, extra: Partial<Parameters<typeof StitchRuntime.create>[0]>) {
-  return StitchRuntime.create({
-    model: tiny.pkg,
-    providers: ['cpu'],
-    worker: false,
-    fastPath: false,
-    scheduler: clock.scheduler,
-    profile: lowBattery,
-    ...extra,
-  });
+  return runtimeOn(clock, { model: tiny.pkg, profile: lowBattery, ...extra });
 }
 
 describe('source precedence in the runtime', () => {

@@ -5,10 +5,9 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { StitchChange } from '../../src/runtime/adaptive.js';
-import { StitchRuntime } from '../../src/runtime/stitch-runtime.js';
 import { loadTrace, traceSource } from '../../src/signals/trace.js';
 import { VirtualClock } from '../../src/testing/index.js';
-import { sample, useTinyPackage } from './helpers.js';
+import { runtimeOn, sample, useTinyPackage } from './helpers.js';
 
 const root = path.resolve(import.meta.dirname, '..', '..');
 const tiny = useTinyPackage();
@@ -21,15 +20,11 @@ describe('a recorded trace drives a real runtime through a shipped profile', () 
         (r) => typeof r.values['battery.percent'] === 'number' && (r.values['battery.percent'] as number) < threshold,
       )?.tMs;
     const clock = new VirtualClock();
-    const rt = await StitchRuntime.create({
+    const rt = await runtimeOn(clock, {
       model: tiny.pkg,
       profile: path.join(root, 'profiles', 'balanced.yaml'),
       watchProfile: false,
-      providers: ['cpu'],
-      worker: false,
-      fastPath: false,
       systemSource: traceSource(trace),
-      scheduler: clock.scheduler,
     });
     const changes: StitchChange[] = [];
     rt.stitchChanges$.subscribe((c) => changes.push(c));
