@@ -20,18 +20,8 @@ describe('stitchnet calibrate', () => {
     const manifest = (await readPackage(pkgDir)).manifest;
     const candidates =
       manifest.frontier && manifest.frontier.length > 0 ? manifest.frontier : manifest.stitches.map((s) => s.id);
-    const first = await cli([
-      'calibrate',
-      pkgDir,
-      '--provider',
-      'cpu',
-      '--batch',
-      '1,2',
-      '--rounds',
-      '5',
-      '--cache-dir',
-      cacheDir,
-    ]);
+    const args = ['calibrate', pkgDir, '--provider', 'cpu', '--batch', '1,2', '--rounds', '5', '--cache-dir', cacheDir];
+    const first = await cli(args);
     expect(first.code, first.stderr).toBe(0);
     const lines = first.stdout.trim().split('\n');
     expect(lines[0]).toBe('provider cpu');
@@ -42,19 +32,7 @@ describe('stitchnet calibrate', () => {
       new RegExp(`measured ${2 * candidates.length} figures in \\d+ ms; cache .*calibration`),
     );
 
-    const again = await cli([
-      'calibrate',
-      pkgDir,
-      '--provider',
-      'cpu',
-      '--batch',
-      '1,2',
-      '--rounds',
-      '5',
-      '--cache-dir',
-      cacheDir,
-      '--json',
-    ]);
+    const again = await cli([...args, '--json']);
     expect(again.code, again.stderr).toBe(0);
     const report = JSON.parse(again.stdout) as {
       cache: string;
