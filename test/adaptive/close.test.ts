@@ -2,36 +2,19 @@
  * close() stops the whole adaptive loop: signal sources (their timers and the nvidia-smi child),
  * the profile watch, pending switches; every observable completes.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setImmediate as tick } from 'node:timers/promises';
 import { finalize, firstValueFrom, Observable, Subject, type SchedulerAction } from 'rxjs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { StitchPackage } from '../../src/package/index.js';
-import { StitchRuntime } from '../../src/runtime/stitch-runtime.js';
+import { describe, expect, it } from 'vitest';
 import type { LineSpawner } from '../../src/signals/nvidia-smi.js';
 import { ManualSource } from '../../src/signals/push.js';
 import type { SignalSource } from '../../src/signals/source.js';
 import { systemSource, type SystemInformation } from '../../src/signals/system.js';
 import { VirtualClock } from '../../src/testing/index.js';
-import { sample, tinyPackage, withFigures } from './helpers.js';
+import { runtimeOn, sample, useTinyPackage } from './helpers.js';
 
-let pkg: StitchPackage;
-let dir: string;
-let cleanup: () => Promise<void>;
-
-beforeAll(async () => {
-  const tiny = await tinyPackage();
-  pkg = withFigures(tiny.pkg);
-  cleanup = tiny.cleanup;
-  dir = await mkdtemp(path.join(os.tmpdir(), 'stitchnet-adaptive-close-'));
-});
-
-afterAll(async () => {
-  await cleanup();
-  await rm(dir, { recursive: true, force: true });
-});
+const tiny = useTinyPackage();
 
 /** A device on battery at 15 % with an NVIDIA GPU, whose nvidia-smi stream is a fake child process. */
 function device(clock: VirtualClock) {
@@ -69,7 +52,7 @@ describe('close', () => {
   it('leaves no timer, child process, watch or subscription behind, and completes every observable', async () => {
     const clock = new VirtualClock();
     const { source, child, stopped } = device(clock);
-    const file = path.join(dir, 'battery.yaml');
+    const file = path.join(tiny.dir, 'battery.yaml');
     await writeFile(
       file,
       [
@@ -85,12 +68,8 @@ describe('close', () => {
     const changed = new Subject<void>();
     const app = new ManualSource();
     app.set({ 'app.frameDeadlineMs': 16 });
-    const rt = await StitchRuntime.create({
-      model: pkg,
-      providers: ['cpu'],
-      worker: false,
-      fastPath: false,
-      scheduler: clock.scheduler,
+    const rt = await runtimeOn(clock, {
+      model: tiny.pkg,
       systemSource: source,
       signals: [app],
       profile: file,
@@ -121,7 +100,7 @@ describe('close', () => {
     expect(clock.pending).toBeGreaterThan(0);
     expect(changed.observed).toBe(true);
 
-    const running = rt.run(sample(pkg));
+    const running = rt.run(sample(tiny.pkg));
     await rt.close();
     expect((await running).stitch).toBe(3);
 
@@ -139,7 +118,7 @@ describe('close', () => {
     expect(child.started).toBe(1);
     expect(clock.pending).toBe(0);
 
-    await expect(rt.run(sample(pkg))).rejects.toMatchObject({ code: 'RUNTIME_CLOSED' });
+    await expect(rt.run(sample(tiny.pkg))).rejects.toMatchObject({ code: 'RUNTIME_CLOSED' });
     for (const call of [() => rt.pin(0), () => rt.unpin(), () => rt.setStitch(0), () => rt.setProfile({})]) {
       expect(call).toThrow(expect.objectContaining({ code: 'RUNTIME_CLOSED' }));
     }

@@ -5,8 +5,13 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
+import type { StitchnetError } from '../../src/errors.js';
 import { readPackage, type StitchPackage } from '../../src/package/index.js';
 import type { Manifest } from '../../src/package/schema.js';
+import type { StitchChange } from '../../src/runtime/adaptive.js';
+import { StitchRuntime, type StitchRuntimeOptions } from '../../src/runtime/stitch-runtime.js';
+import type { VirtualClock } from '../../src/testing/index.js';
 import { makeTinyPackage } from '../helpers/tiny-package.js';
 
 /**
@@ -52,6 +57,70 @@ export async function tinyPackage(): Promise<{ dir: string; pkg: StitchPackage; 
   const dir = await mkdtemp(path.join(os.tmpdir(), 'stitchnet-adaptive-'));
   const tiny = await makeTinyPackage(path.join(dir, 'tiny'));
   return { dir, pkg: await readPackage(tiny.dir), cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** What {@link useTinyPackage} hands a test file once its `beforeAll` has run. */
+export interface TinyFixture {
+  /** The temp folder around the package (the package is its `tiny/` folder): room for a test's own files. */
+  readonly dir: string;
+  /** The package as read, without {@link FIGURES}. */
+  readonly bare: StitchPackage;
+  /** The package with {@link FIGURES} (`withFigures(bare)`). */
+  readonly pkg: StitchPackage;
+}
+
+/**
+ * The tiny package for the tests of one file: registers a `beforeAll` that writes and reads it and
+ * an `afterAll` that removes its folder, and returns the accessor (read it inside tests and hooks).
+ */
+export function useTinyPackage(): TinyFixture {
+  let tiny: Awaited<ReturnType<typeof tinyPackage>> | undefined;
+  let pkg: StitchPackage | undefined;
+  beforeAll(async () => {
+    tiny = await tinyPackage();
+    pkg = withFigures(tiny.pkg);
+  });
+  afterAll(async () => {
+    await tiny?.cleanup();
+  });
+  const ready = () => {
+    if (!tiny || !pkg) throw new Error('the tiny package is read in beforeAll: use it inside a test or a hook');
+    return { tiny, pkg };
+  };
+  return {
+    get dir() {
+      return ready().tiny.dir;
+    },
+    get bare() {
+      return ready().tiny.pkg;
+    },
+    get pkg() {
+      return ready().pkg;
+    },
+  };
+}
+
+/**
+ * A runtime in this process on the CPU (no worker, no fast path) on `clock`'s virtual time;
+ * `options` name the model and add to or override the rest.
+ */
+export function runtimeOn(clock: VirtualClock, options: StitchRuntimeOptions): Promise<StitchRuntime> {
+  return StitchRuntime.create({
+    providers: ['cpu'],
+    worker: false,
+    fastPath: false,
+    scheduler: clock.scheduler,
+    ...options,
+  });
+}
+
+/** The stitch changes and errors a runtime reports from now on, collected as they come. */
+export function recordEvents(rt: StitchRuntime): { changes: StitchChange[]; errors: StitchnetError[] } {
+  const changes: StitchChange[] = [];
+  const errors: StitchnetError[] = [];
+  rt.stitchChanges$.subscribe((c) => changes.push(c));
+  rt.errors$.subscribe((e) => errors.push(e));
+  return { changes, errors };
 }
 
 /** One input sample of the tiny family (batch 1). */

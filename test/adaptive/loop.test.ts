@@ -3,28 +3,15 @@
  * fake signal source in virtual time.
  */
 import { defer, finalize } from 'rxjs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { StitchnetError } from '../../src/errors.js';
-import type { StitchPackage } from '../../src/package/index.js';
+import { describe, expect, it } from 'vitest';
 import type { ProfileInput } from '../../src/profiles/schema.js';
 import type { StitchChange } from '../../src/runtime/adaptive.js';
 import type { SignalSource } from '../../src/signals/source.js';
-import { StitchRuntime, type StitchRuntimeOptions } from '../../src/runtime/stitch-runtime.js';
+import type { StitchRuntimeOptions } from '../../src/runtime/stitch-runtime.js';
 import { FakeSignalSource, VirtualClock } from '../../src/testing/index.js';
-import { sample, tinyPackage, withFigures } from './helpers.js';
+import { recordEvents, runtimeOn, sample, useTinyPackage } from './helpers.js';
 
-let pkg: StitchPackage;
-let cleanup: () => Promise<void>;
-
-beforeAll(async () => {
-  const tiny = await tinyPackage();
-  pkg = withFigures(tiny.pkg);
-  cleanup = tiny.cleanup;
-});
-
-afterAll(async () => {
-  await cleanup();
-});
+const tiny = useTinyPackage();
 
 /** Cost ≤ half of the largest (3 M MACs): stitches 0 and 3 qualify, 3 is the more accurate. */
 const BATTERY_PROFILE: ProfileInput = {
@@ -41,19 +28,8 @@ const BATTERY_PROFILE: ProfileInput = {
 
 async function start(options: Partial<StitchRuntimeOptions>) {
   const clock = new VirtualClock();
-  const rt = await StitchRuntime.create({
-    model: pkg,
-    providers: ['cpu'],
-    worker: false,
-    fastPath: false,
-    scheduler: clock.scheduler,
-    ...options,
-  });
-  const changes: StitchChange[] = [];
-  const errors: StitchnetError[] = [];
-  rt.stitchChanges$.subscribe((c) => changes.push(c));
-  rt.errors$.subscribe((e) => errors.push(e));
-  return { rt, clock, changes, errors, run: () => rt.run(sample(pkg)) };
+  const rt = await runtimeOn(clock, { model: tiny.pkg, ...options });
+  return { rt, clock, ...recordEvents(rt), run: () => rt.run(sample(tiny.pkg)) };
 }
 
 describe('a profile drives the stitch', () => {
@@ -83,7 +59,7 @@ describe('a profile drives the stitch', () => {
     expect(degrade.reason.summary).toContain('low-battery (battery.percent=15 below 20');
     expect(degrade.reason.decision?.stitch).toBe(3);
     expect(rt.stitch).toBe(3);
-    expect((await rt.run(sample(pkg))).stitch).toBe(3);
+    expect((await rt.run(sample(tiny.pkg))).stitch).toBe(3);
 
     // Plugged in at 120 s: the upgrade waits 30 s.
     clock.advanceTo(149_999);
@@ -97,7 +73,7 @@ describe('a profile drives the stitch', () => {
       cause: 'policy',
       reason: { wantedForMs: 30_000, rules: [] },
     });
-    expect((await rt.run(sample(pkg))).stitch).toBe(2);
+    expect((await rt.run(sample(tiny.pkg))).stitch).toBe(2);
     expect(errors).toEqual([]);
     await rt.close();
   });
@@ -118,7 +94,7 @@ describe('a profile drives the stitch', () => {
     // The profile's choice before any reading, then one decision per reading.
     expect(decisions).toEqual([2, 2, 3]);
     expect(rt.stitch).toBe(0);
-    expect((await rt.run(sample(pkg))).stitch).toBe(0);
+    expect((await rt.run(sample(tiny.pkg))).stitch).toBe(0);
     expect(changes).toHaveLength(1);
 
     // An upgrade too applies at once on unpin: the policy takes over where the app left it.
@@ -126,7 +102,7 @@ describe('a profile drives the stitch', () => {
     expect(rt.pinned).toBeUndefined();
     expect(changes[1]).toMatchObject({ from: 0, to: 3, at: 60_000, direction: 'upgrade', cause: 'policy' });
     expect(changes[1]?.reason.rules.map((r) => r.name)).toEqual(['low-battery']);
-    expect((await rt.run(sample(pkg))).stitch).toBe(3);
+    expect((await rt.run(sample(tiny.pkg))).stitch).toBe(3);
     await rt.close();
   });
 
@@ -208,7 +184,7 @@ describe('without a profile', () => {
     expect(rt.profile).toBeUndefined();
     rt.setStitch(1);
     expect(changes).toEqual([expect.objectContaining({ from: 2, to: 1, cause: 'manual', direction: 'degrade' })]);
-    expect((await rt.run(sample(pkg))).stitch).toBe(1);
+    expect((await rt.run(sample(tiny.pkg))).stitch).toBe(1);
     clock.advanceTo(1000);
     expect(subscribed).toBe(0);
 

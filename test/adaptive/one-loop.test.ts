@@ -6,8 +6,8 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import fc from 'fast-check';
 import { firstValueFrom, Subject } from 'rxjs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readPackage, type StitchPackage } from '../../src/package/index.js';
+import { describe, expect, it } from 'vitest';
+import { readPackage } from '../../src/package/index.js';
 import { loadProfileSync } from '../../src/profiles/load.js';
 import { profileFromObject } from '../../src/profiles/parse.js';
 import type { ProfileInput } from '../../src/profiles/schema.js';
@@ -17,38 +17,18 @@ import { StitchRuntime } from '../../src/runtime/stitch-runtime.js';
 import { ManualSource } from '../../src/signals/push.js';
 import { parseTraceCsv, traceSource, type Trace, type TraceRow } from '../../src/signals/trace.js';
 import { FakeSignalSource, VirtualClock } from '../../src/testing/index.js';
-import { tinyPackage, withFigures } from './helpers.js';
+import { runtimeOn, useTinyPackage } from './helpers.js';
 
-let pkg: StitchPackage;
-let dir: string;
-let cleanup: () => Promise<void>;
-
-beforeAll(async () => {
-  const tiny = await tinyPackage();
-  pkg = withFigures(tiny.pkg);
-  dir = tiny.dir;
-  cleanup = tiny.cleanup;
-});
-
-afterAll(async () => {
-  await cleanup();
-});
+const tiny = useTinyPackage();
 
 const create = (clock: VirtualClock, options: Partial<Parameters<typeof StitchRuntime.create>[0]>) =>
-  StitchRuntime.create({
-    model: pkg,
-    providers: ['cpu'],
-    worker: false,
-    fastPath: false,
-    scheduler: clock.scheduler,
-    ...options,
-  });
+  runtimeOn(clock, { model: tiny.pkg, ...options });
 
 describe('deciding before any reading', () => {
   it('the first choice, setProfile and a hot reload take effect at once with no system source and a silent app source', async () => {
     const clock = new VirtualClock();
     const silent = new ManualSource('app');
-    const file = path.join(dir, 'reload.yaml');
+    const file = path.join(tiny.dir, 'reload.yaml');
     await writeFile(file, 'name: v1\nlimits:\n  maxCostFraction: 0.9\n');
     const changed = new Subject<void>();
     const rt = await create(clock, {
@@ -130,7 +110,7 @@ const brief = (s: { from: number | undefined; to: number; at: number }) => `${St
 
 describe('the runtime and simulate run one loop', () => {
   it('property: the same switches, in the same order, at the same times, on random traces', async () => {
-    const catalog = policyCatalog(pkg.manifest);
+    const catalog = policyCatalog(tiny.pkg.manifest);
     if (!catalog) throw new Error('the test package has cost figures');
     await fc.assert(
       fc.asyncProperty(traceArb, switchingArb, async (trace, switching) => {

@@ -2,55 +2,25 @@
  * Profiles in a running runtime: validation at create and setProfile, hot reload of a file, and
  * the profile's ort block.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { defer, finalize, Subject } from 'rxjs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ProfileError, type StitchnetError } from '../../src/errors.js';
-import type { StitchPackage } from '../../src/package/index.js';
+import { describe, expect, it } from 'vitest';
+import { ProfileError } from '../../src/errors.js';
 import { OrtSchema } from '../../src/profiles/schema.js';
-import { threadsFromOrt, type StitchChange } from '../../src/runtime/adaptive.js';
+import { threadsFromOrt } from '../../src/runtime/adaptive.js';
 import { StitchRuntime, type StitchRuntimeOptions } from '../../src/runtime/stitch-runtime.js';
 import type { SignalSource } from '../../src/signals/source.js';
 import { FakeSignalSource, VirtualClock } from '../../src/testing/index.js';
-import { tinyPackage, withFigures } from './helpers.js';
+import { recordEvents, runtimeOn, useTinyPackage } from './helpers.js';
 
-let bare: StitchPackage;
-let pkg: StitchPackage;
-let dir: string;
-let cleanup: () => Promise<void>;
-
-beforeAll(async () => {
-  const tiny = await tinyPackage();
-  bare = tiny.pkg;
-  pkg = withFigures(tiny.pkg);
-  dir = await mkdtemp(path.join(os.tmpdir(), 'stitchnet-adaptive-profiles-'));
-  cleanup = tiny.cleanup;
-});
-
-afterAll(async () => {
-  await cleanup();
-  await rm(dir, { recursive: true, force: true });
-});
+const tiny = useTinyPackage();
 
 async function start(options: Partial<StitchRuntimeOptions>) {
   const clock = new VirtualClock();
   const fake = new FakeSignalSource().at(0, { 'battery.percent': 80 });
-  const rt = await StitchRuntime.create({
-    model: pkg,
-    providers: ['cpu'],
-    worker: false,
-    fastPath: false,
-    scheduler: clock.scheduler,
-    systemSource: fake,
-    ...options,
-  });
-  const changes: StitchChange[] = [];
-  const errors: StitchnetError[] = [];
-  rt.stitchChanges$.subscribe((c) => changes.push(c));
-  rt.errors$.subscribe((e) => errors.push(e));
-  return { rt, clock, changes, errors };
+  const rt = await runtimeOn(clock, { model: tiny.pkg, systemSource: fake, ...options });
+  return { rt, clock, ...recordEvents(rt) };
 }
 
 describe('setProfile', () => {
@@ -79,7 +49,7 @@ describe('setProfile', () => {
         validValues: expect.arrayContaining([0, 2]),
       }),
     );
-    expect(() => rt.setProfile(path.join(dir, 'missing.yaml'))).toThrow(
+    expect(() => rt.setProfile(path.join(tiny.dir, 'missing.yaml'))).toThrow(
       expect.objectContaining({ code: 'PROFILE_NOT_FOUND' }),
     );
     expect(rt.profile?.name).toBe('first');
@@ -115,7 +85,7 @@ describe('setProfile', () => {
 
   it('refuses a profile for a package without cost figures, saying which field is missing', async () => {
     await expect(
-      StitchRuntime.create({ model: bare, providers: ['cpu'], worker: false, profile: {} }),
+      StitchRuntime.create({ model: tiny.bare, providers: ['cpu'], worker: false, profile: {} }),
     ).rejects.toMatchObject({
       code: 'PACKAGE_MANIFEST_INVALID',
       field: 'stitches[0].macs',
@@ -125,7 +95,7 @@ describe('setProfile', () => {
   it('rejects an invalid profile at create', async () => {
     await expect(
       StitchRuntime.create({
-        model: pkg,
+        model: tiny.pkg,
         providers: ['cpu'],
         worker: false,
         profile: { objective: 'fastest' as 'min-cost' },
@@ -139,7 +109,7 @@ describe('setProfile', () => {
 
 describe('a profile file', () => {
   it('is reloaded when it changes; an invalid version is reported on errors$ and the previous one stays', async () => {
-    const file = path.join(dir, 'live.yaml');
+    const file = path.join(tiny.dir, 'live.yaml');
     await writeFile(file, 'name: v1\n');
     const changed = new Subject<void>();
     const { rt, clock, changes, errors } = await start({
@@ -173,7 +143,7 @@ describe('a profile file', () => {
   });
 
   it('in JSON sets the starting stitch before any reading arrived (its default limits)', async () => {
-    const file = path.join(dir, 'fixed.json');
+    const file = path.join(tiny.dir, 'fixed.json');
     await writeFile(file, JSON.stringify({ name: 'fixed', limits: { maxCostFraction: 0.4 } }));
     const { rt } = await start({ profile: file, watchProfile: false });
     expect(rt.profile?.name).toBe('fixed');
@@ -182,7 +152,7 @@ describe('a profile file', () => {
   });
 
   it('a reload that changes the sampling block restarts the signal sources with it; other changes do not', async () => {
-    const file = path.join(dir, 'sampling.yaml');
+    const file = path.join(tiny.dir, 'sampling.yaml');
     await writeFile(file, 'name: s1\n');
     const changed = new Subject<void>();
     let started = 0;
@@ -220,7 +190,7 @@ describe('a profile file', () => {
   });
 
   it('a reload that changes the ort block is reported: it applies only at create', async () => {
-    const file = path.join(dir, 'ort.yaml');
+    const file = path.join(tiny.dir, 'ort.yaml');
     await writeFile(file, 'ort:\n  intraOpNumThreads: 1\n');
     const changed = new Subject<void>();
     const { rt, clock, errors } = await start({ profile: file, watchProfile: { changes: changed, debounceMs: 0 } });

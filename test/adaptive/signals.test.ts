@@ -3,30 +3,22 @@
  * manual source, and the real system source of this machine.
  */
 import { filter, firstValueFrom } from 'rxjs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { StitchPackage } from '../../src/package/index.js';
 import type { StitchChange } from '../../src/runtime/adaptive.js';
 import { StitchRuntime } from '../../src/runtime/stitch-runtime.js';
 import { ManualSource } from '../../src/signals/push.js';
 import { FakeSignalSource, VirtualClock } from '../../src/testing/index.js';
-import { sample, tinyPackage, withFigures } from './helpers.js';
+import { runtimeOn, sample, useTinyPackage, withFigures } from './helpers.js';
 
-let pkg: StitchPackage;
+const tiny = useTinyPackage();
 let fast: StitchPackage;
-let cleanup: () => Promise<void>;
 
 /** Profiled latencies of 0.1–0.3 µs: any real run is many times slower than that. */
 const UNIT_MS = 1e-4;
 
-beforeAll(async () => {
-  const tiny = await tinyPackage();
-  pkg = withFigures(tiny.pkg);
-  fast = withFigures(tiny.pkg, UNIT_MS);
-  cleanup = tiny.cleanup;
-});
-
-afterAll(async () => {
-  await cleanup();
+beforeAll(() => {
+  fast = withFigures(tiny.bare, UNIT_MS);
 });
 
 /** Every run counts for the inference signals (no warm-up, one sample is enough). */
@@ -37,13 +29,9 @@ describe('the inference slowdown', () => {
     const clock = new VirtualClock();
     const app = new ManualSource('app');
     app.set({ 'app.realtime': true });
-    const rt = await StitchRuntime.create({
+    const rt = await runtimeOn(clock, {
       model: fast,
-      providers: ['cpu'],
-      worker: false,
-      fastPath: false,
       calibrate: false,
-      scheduler: clock.scheduler,
       systemSource: new FakeSignalSource().at(0, { 'cpu.load': 10 }),
       signals: [app],
       // Every stitch meets the deadline as profiled (≤ 0.3 µs against 0.35 µs).
@@ -90,12 +78,8 @@ describe('the inference slowdown', () => {
 
   it("measures the slowdown against this device's calibrated latency of the running stitch, after the warm-up and once enough runs", async () => {
     const clock = new VirtualClock();
-    const rt = await StitchRuntime.create({
+    const rt = await runtimeOn(clock, {
       model: fast,
-      providers: ['cpu'],
-      worker: false,
-      fastPath: false,
-      scheduler: clock.scheduler,
       systemSource: false,
       // The package's 0.3 µs would read as a slowdown of thousands: this device's figures apply.
       profile: {
@@ -123,20 +107,16 @@ describe('the inference slowdown', () => {
   it('stays unavailable where there is no latency figure for the provider', async () => {
     const clock = new VirtualClock();
     const bare = {
-      ...pkg,
-      manifest: { ...pkg.manifest, stitches: pkg.manifest.stitches.map(({ latency: _, ...s }) => s) },
+      ...tiny.pkg,
+      manifest: { ...tiny.pkg.manifest, stitches: tiny.pkg.manifest.stitches.map(({ latency: _, ...s }) => s) },
     };
-    const rt = await StitchRuntime.create({
+    const rt = await runtimeOn(clock, {
       model: bare,
-      providers: ['cpu'],
-      worker: false,
-      fastPath: false,
       calibrate: false,
-      scheduler: clock.scheduler,
       systemSource: false,
       profile: { sampling: EVERY_RUN },
     });
-    const { ms } = await rt.run(sample(pkg));
+    const { ms } = await rt.run(sample(tiny.pkg));
     const state = await firstValueFrom(rt.state$);
     expect(state.inference).toEqual({ p50Ms: ms, slowdown: undefined });
     expect(state.quality['inference.slowdown']).toBe('unavailable');
@@ -147,7 +127,7 @@ describe('the inference slowdown', () => {
 describe('the real system source', () => {
   it('samples this machine by default and stops on close', async () => {
     const rt = await StitchRuntime.create({
-      model: pkg,
+      model: tiny.pkg,
       providers: ['cpu'],
       worker: false,
       fastPath: false,

@@ -4,29 +4,17 @@
  * subscriber), and the loop keeps deciding. Plus the runtime's own input checks.
  */
 import { firstValueFrom, Observable, throwError } from 'rxjs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { OptionError, type StitchnetError } from '../../src/errors.js';
-import type { StitchPackage } from '../../src/package/index.js';
 import type { Decision } from '../../src/policy/decide.js';
 import { StitchRuntime } from '../../src/runtime/stitch-runtime.js';
 import { ManualSource } from '../../src/signals/push.js';
 import type { SignalSource } from '../../src/signals/source.js';
 import type { DeviceState } from '../../src/signals/state.js';
 import { FakeSignalSource, VirtualClock } from '../../src/testing/index.js';
-import { sample, tinyPackage, withFigures } from './helpers.js';
+import { runtimeOn, sample, useTinyPackage } from './helpers.js';
 
-let pkg: StitchPackage;
-let cleanup: () => Promise<void>;
-
-beforeAll(async () => {
-  const tiny = await tinyPackage();
-  pkg = withFigures(tiny.pkg);
-  cleanup = tiny.cleanup;
-});
-
-afterAll(async () => {
-  await cleanup();
-});
+const tiny = useTinyPackage();
 
 /** A system source with no battery, reporting so every second for a minute. */
 function noBattery(): FakeSignalSource {
@@ -47,15 +35,7 @@ const lowBattery = {
 };
 
 async function runtime(clock: VirtualClock, extra: Partial<Parameters<typeof StitchRuntime.create>[0]>) {
-  return StitchRuntime.create({
-    model: pkg,
-    providers: ['cpu'],
-    worker: false,
-    fastPath: false,
-    scheduler: clock.scheduler,
-    profile: lowBattery,
-    ...extra,
-  });
+  return runtimeOn(clock, { model: tiny.pkg, profile: lowBattery, ...extra });
 }
 
 describe('source precedence in the runtime', () => {
@@ -141,22 +121,22 @@ describe('a faulty source in the runtime', () => {
 describe('the runtime refuses bad calls with StitchnetErrors', () => {
   it('create({ model: {} }) and unknown or mistyped options', async () => {
     await expect(StitchRuntime.create({ model: {} } as never)).rejects.toBeInstanceOf(OptionError);
-    await expect(StitchRuntime.create({ model: pkg, worker: 'false' } as never)).rejects.toMatchObject({
+    await expect(StitchRuntime.create({ model: tiny.pkg, worker: 'false' } as never)).rejects.toMatchObject({
       option: 'worker',
     });
-    await expect(StitchRuntime.create({ model: pkg, provder: ['cpu'] } as never)).rejects.toMatchObject({
+    await expect(StitchRuntime.create({ model: tiny.pkg, provder: ['cpu'] } as never)).rejects.toMatchObject({
       message: expect.stringMatching(/did you mean "providers"/),
     });
   });
 
   it('run() refuses NaN inputs naming the index unless checkFinite is false; setStitch(NaN) says NaN', async () => {
-    const rt = await StitchRuntime.create({ model: pkg, providers: ['cpu'], worker: false, fastPath: false });
-    const x = sample(pkg);
+    const rt = await StitchRuntime.create({ model: tiny.pkg, providers: ['cpu'], worker: false, fastPath: false });
+    const x = sample(tiny.pkg);
     x[7] = Number.NaN;
     await expect(rt.run(x)).rejects.toMatchObject({ code: 'INPUT_INVALID', option: 'input[7]' });
     const out = await rt.run(x, { checkFinite: false });
     expect(out.logits.length).toBeGreaterThan(0);
-    await expect(rt.run(sample(pkg), { checkFinit: false } as never)).rejects.toMatchObject({
+    await expect(rt.run(sample(tiny.pkg), { checkFinit: false } as never)).rejects.toMatchObject({
       code: 'OPTION_INVALID',
       option: 'options.checkFinit',
     });

@@ -3,27 +3,14 @@
  * onnxruntime — in virtual time, on the tiny package with deterministic figures.
  */
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { StitchPackage } from '../../src/package/index.js';
+import { describe, expect, it } from 'vitest';
 import type { StitchChange } from '../../src/runtime/adaptive.js';
-import { StitchRuntime } from '../../src/runtime/stitch-runtime.js';
 import { loadTrace, traceSource } from '../../src/signals/trace.js';
 import { VirtualClock } from '../../src/testing/index.js';
-import { sample, tinyPackage, withFigures } from './helpers.js';
+import { runtimeOn, sample, useTinyPackage } from './helpers.js';
 
 const root = path.resolve(import.meta.dirname, '..', '..');
-let pkg: StitchPackage;
-let cleanup: () => Promise<void>;
-
-beforeAll(async () => {
-  const tiny = await tinyPackage();
-  pkg = withFigures(tiny.pkg);
-  cleanup = tiny.cleanup;
-});
-
-afterAll(async () => {
-  await cleanup();
-});
+const tiny = useTinyPackage();
 
 describe('a recorded trace drives a real runtime through a shipped profile', () => {
   it('laptop-unplugged × balanced: low-battery then critical-battery, each at the first reading past its threshold', async () => {
@@ -33,15 +20,11 @@ describe('a recorded trace drives a real runtime through a shipped profile', () 
         (r) => typeof r.values['battery.percent'] === 'number' && (r.values['battery.percent'] as number) < threshold,
       )?.tMs;
     const clock = new VirtualClock();
-    const rt = await StitchRuntime.create({
-      model: pkg,
+    const rt = await runtimeOn(clock, {
+      model: tiny.pkg,
       profile: path.join(root, 'profiles', 'balanced.yaml'),
       watchProfile: false,
-      providers: ['cpu'],
-      worker: false,
-      fastPath: false,
       systemSource: traceSource(trace),
-      scheduler: clock.scheduler,
     });
     const changes: StitchChange[] = [];
     rt.stitchChanges$.subscribe((c) => changes.push(c));
@@ -68,7 +51,7 @@ describe('a recorded trace drives a real runtime through a shipped profile', () 
     expect(critical.reason.decision?.reason.overBudget).toBe(true);
 
     // The next run uses the stitch the policy chose.
-    expect((await rt.run(sample(pkg))).stitch).toBe(0);
+    expect((await rt.run(sample(tiny.pkg))).stitch).toBe(0);
     await rt.close();
     expect(clock.pending).toBe(0);
   });

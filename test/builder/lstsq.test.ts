@@ -8,21 +8,8 @@ import {
   solveLinearMap,
 } from '../../src/builder/lstsq.js';
 import { BuilderError } from '../../src/errors.js';
+import { linearRef } from '../helpers/linear.js';
 import { rng, uniform } from './helpers.js';
-
-/** `y = x·W + b` for row-major x. */
-function apply(x: Float32Array, W: Float32Array, b: Float32Array, dimIn: number, dimOut: number): Float32Array {
-  const rows = x.length / dimIn;
-  const y = new Float32Array(rows * dimOut);
-  for (let r = 0; r < rows; r++) {
-    for (let o = 0; o < dimOut; o++) {
-      let s = b[o]!;
-      for (let i = 0; i < dimIn; i++) s += x[r * dimIn + i]! * W[i * dimOut + o]!;
-      y[r * dimOut + o] = s;
-    }
-  }
-  return y;
-}
 
 const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
   let m = 0;
@@ -40,7 +27,7 @@ describe('least squares with bias', () => {
     const b = uniform(next, dimOut, -3, 3);
     // Activations with a non-zero mean per channel, like a residual stream.
     const A = uniform(next, rows * dimIn).map((v, i) => v * (1 + (i % dimIn) / 8) + 5 * ((i % dimIn) % 3));
-    const B = apply(A, W, b, dimIn, dimOut);
+    const B = linearRef(A, W, b, dimIn, dimOut);
     const source = new SourceMoments(dimIn);
     const cross = new CrossMoments(dimIn, dimOut);
     for (const [r0, r1] of [
@@ -91,7 +78,7 @@ describe('least squares with bias', () => {
     const B = Float32Array.from({ length: rows }, (_, r) => 2 * base[2 * r]! - base[2 * r + 1]! + 0.5);
     const fit = fitLinearMap(A, B, 4, 1);
     expect(fit.weight.every(Number.isFinite)).toBe(true);
-    expect(maxAbsDiff(apply(A, fit.weight, fit.bias, 4, 1), B)).toBeLessThan(1e-4);
+    expect(maxAbsDiff(linearRef(A, fit.weight, fit.bias, 4, 1), B)).toBeLessThan(1e-4);
     // The duplicated channel shares the weight, as the minimum-norm solution does.
     expect(fit.weight[0]).toBeCloseTo(1, 4);
     expect(fit.weight[2]).toBeCloseTo(1, 4);

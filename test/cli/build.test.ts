@@ -1,23 +1,17 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { enumerateStitches } from '../../src/builder/index.js';
 import { stepReporter, type ProgressStream } from '../../src/cli/commands/build.js';
 import { readPackage } from '../../src/package/index.js';
-import { makeFixture, DEPTH, V1_LAYERS, V1_STITCHES, type Fixture } from './fixture.js';
-import { cli } from './helpers.js';
+import { buildArgs, makeFixture, DEPTH, V1_LAYERS, V1_STITCHES, type Fixture } from './fixture.js';
+import { cli, useTempDir } from './helpers.js';
 
-let dir: string;
+const tmp = useTempDir('stitchnet-build-');
 let fx: Fixture;
 beforeAll(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), 'stitchnet-build-'));
-  fx = await makeFixture(dir);
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
+  fx = await makeFixture(tmp.dir);
 });
 
 interface BuildJson {
@@ -37,39 +31,18 @@ const STEPS = ['prepare', 'parity', 'fit', 'cost', 'evaluate', 'write', 'profile
 
 describe('stitchnet build', () => {
   it('builds, evaluates and profiles a tiny family; --json is the only thing on stdout', async () => {
-    const out = path.join(dir, 'pkg');
-    const r = await cli([
-      'build',
-      '--anchors',
-      ...fx.anchors,
-      '--calib',
-      fx.calib,
-      '--calib-samples',
-      '200',
-      '--eval',
-      fx.eval,
-      '--eval-samples',
-      '100',
-      '--scale',
-      '1/255',
-      '--mean',
-      '0.5',
-      '--std',
-      '0.5',
-      '--profile',
-      'cpu',
-      '--batch',
-      '1',
-      '--warmup',
-      '1',
-      '--rounds',
-      '3',
-      '--threads',
-      '1',
-      '--out',
-      out,
-      '--json',
-    ]);
+    const out = path.join(tmp.dir, 'pkg');
+    const r = await cli(
+      buildArgs(fx, out, {
+        '--calib-samples': '200',
+        '--eval': fx.eval,
+        '--eval-samples': '100',
+        '--scale': '1/255',
+        '--mean': '0.5',
+        '--std': '0.5',
+        '--batch': '1',
+      }),
+    );
     expect(
       r.stderr
         .split('\n')
@@ -104,7 +77,7 @@ describe('stitchnet build', () => {
   });
 
   it('builds SN-Netv2 routes with --routes v2 and prints a human summary without --json', async () => {
-    const out = path.join(dir, 'pkg-v2');
+    const out = path.join(tmp.dir, 'pkg-v2');
     const r = await cli([
       'build',
       '--anchors',
@@ -157,7 +130,7 @@ describe('stitchnet build', () => {
   });
 
   it('rejects a bad --routes value with exit code 2, the option and the valid values', async () => {
-    const out = path.join(dir, 'never');
+    const out = path.join(tmp.dir, 'never');
     const r = await cli(['build', '--anchors', ...fx.anchors, '--calib', fx.calib, '--routes', 'v3', '--out', out]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('--routes');
@@ -168,7 +141,7 @@ describe('stitchnet build', () => {
   });
 
   it('names a missing anchor file and exits 1', async () => {
-    const missing = path.join(dir, 'family', 'missing.onnx');
+    const missing = path.join(tmp.dir, 'family', 'missing.onnx');
     const r = await cli([
       'build',
       '--anchors',
@@ -177,7 +150,7 @@ describe('stitchnet build', () => {
       '--calib',
       fx.calib,
       '--out',
-      path.join(dir, 'never2'),
+      path.join(tmp.dir, 'never2'),
     ]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(missing);
@@ -186,14 +159,14 @@ describe('stitchnet build', () => {
   });
 
   it('refuses option combinations that cannot work, with exit code 2', async () => {
-    const base = ['build', '--anchors', ...fx.anchors, '--calib', fx.calib, '--out', path.join(dir, 'never3')];
+    const base = ['build', '--anchors', ...fx.anchors, '--calib', fx.calib, '--out', path.join(tmp.dir, 'never3')];
     const mean = await cli([...base, '--mean', '0.5']);
     expect(mean.code).toBe(2);
     expect(mean.stderr).toMatch(/--mean was given without --std/);
     const batch = await cli([...base, '--batch', '1,8']);
     expect(batch.code).toBe(2);
     expect(batch.stderr).toMatch(/--batch only applies when profiling/);
-    const calib = await cli(['build', '--anchors', ...fx.anchors, '--out', path.join(dir, 'never4')]);
+    const calib = await cli(['build', '--anchors', ...fx.anchors, '--out', path.join(tmp.dir, 'never4')]);
     expect(calib.code).toBe(2);
     expect(calib.stderr).toContain('--calib');
     const external = await cli([...base, '--external-data', 'some']);

@@ -1,24 +1,18 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { readPackage } from '../../src/package/index.js';
 import type { CalibrationRow } from '../../src/cli/commands/calibrate.js';
 import { makeTinyPackage } from '../helpers/tiny-package.js';
-import { cli } from './helpers.js';
+import { cli, useTempDir } from './helpers.js';
 
-let dir: string;
+const tmp = useTempDir('stitchnet-calibrate-cli-');
 let pkgDir: string;
 let cacheDir: string;
 
 beforeAll(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), 'stitchnet-calibrate-cli-'));
-  pkgDir = (await makeTinyPackage(path.join(dir, 'tiny'))).dir;
-  cacheDir = path.join(dir, 'cache');
-});
-
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
+  pkgDir = (await makeTinyPackage(path.join(tmp.dir, 'tiny'))).dir;
+  cacheDir = path.join(tmp.dir, 'cache');
 });
 
 describe('stitchnet calibrate', () => {
@@ -26,18 +20,8 @@ describe('stitchnet calibrate', () => {
     const manifest = (await readPackage(pkgDir)).manifest;
     const candidates =
       manifest.frontier && manifest.frontier.length > 0 ? manifest.frontier : manifest.stitches.map((s) => s.id);
-    const first = await cli([
-      'calibrate',
-      pkgDir,
-      '--provider',
-      'cpu',
-      '--batch',
-      '1,2',
-      '--rounds',
-      '5',
-      '--cache-dir',
-      cacheDir,
-    ]);
+    const args = ['calibrate', pkgDir, '--provider', 'cpu', '--batch', '1,2', '--rounds', '5', '--cache-dir', cacheDir];
+    const first = await cli(args);
     expect(first.code, first.stderr).toBe(0);
     const lines = first.stdout.trim().split('\n');
     expect(lines[0]).toBe('provider cpu');
@@ -48,19 +32,7 @@ describe('stitchnet calibrate', () => {
       new RegExp(`measured ${2 * candidates.length} figures in \\d+ ms; cache .*calibration`),
     );
 
-    const again = await cli([
-      'calibrate',
-      pkgDir,
-      '--provider',
-      'cpu',
-      '--batch',
-      '1,2',
-      '--rounds',
-      '5',
-      '--cache-dir',
-      cacheDir,
-      '--json',
-    ]);
+    const again = await cli([...args, '--json']);
     expect(again.code, again.stderr).toBe(0);
     const report = JSON.parse(again.stdout) as {
       cache: string;
@@ -85,7 +57,7 @@ describe('stitchnet calibrate', () => {
     const calibrated = await cli(['calibrate', family, '--provider', 'cpu', '--rounds', '5', '--cache-dir', cacheDir]);
     expect(calibrated.code, calibrated.stderr).toBe(0);
     // A latency limit, so that the figures matter.
-    const profile = path.join(dir, 'latency.yaml');
+    const profile = path.join(tmp.dir, 'latency.yaml');
     await writeFile(profile, 'objective: max-accuracy\nlimits: { maxLatencyMs: 1000 }\n');
     const args = [
       'simulate',
@@ -101,7 +73,7 @@ describe('stitchnet calibrate', () => {
     const first = (JSON.parse(device.stdout) as { switches: { reason: string }[] }).switches[0];
     expect(first?.reason).toMatch(/latency ≤ 1000 ms at slowdown 1× on device latencies/);
 
-    const none = await cli([...args, '--latency', 'device', '--cache-dir', path.join(dir, 'empty-cache')]);
+    const none = await cli([...args, '--latency', 'device', '--cache-dir', path.join(tmp.dir, 'empty-cache')]);
     expect(none.code).toBe(2);
     expect(none.stderr).toMatch(/no calibration of .* on "cpu".*\[OPTION_INVALID\]/s);
     expect(none.stderr).toContain(`stitchnet calibrate ${family} --provider cpu`);
@@ -120,7 +92,7 @@ describe('stitchnet calibrate', () => {
   });
 
   it('fails with the package error for a folder that is not a package', async () => {
-    const r = await cli(['calibrate', path.join(dir, 'nothing')]);
+    const r = await cli(['calibrate', path.join(tmp.dir, 'nothing')]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/PACKAGE_NOT_FOUND/);
   });

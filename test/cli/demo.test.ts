@@ -1,21 +1,13 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { interval, take, VirtualAction, VirtualTimeScheduler } from 'rxjs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { LiveOutput, type DemoSummary, type LiveStream } from '../../src/cli/demo-view.js';
 import { scaledScheduler } from '../../src/cli/scaled-scheduler.js';
-import { cli, root } from './helpers.js';
+import { cli, root, useTempDir } from './helpers.js';
 
-let cache: string;
-beforeAll(async () => {
-  cache = await mkdtemp(path.join(os.tmpdir(), 'stitchnet-demo-'));
-});
-afterAll(async () => {
-  await rm(cache, { recursive: true, force: true });
-});
+const cache = useTempDir('stitchnet-demo-');
 
 describe('stitchnet demo', () => {
   it('runs live on a trace for 2 s: status lines, stitch changes with reasons, a summary; says when the weights are random', async () => {
@@ -30,7 +22,7 @@ describe('stitchnet demo', () => {
       '--speed',
       '2400',
       '--cache',
-      cache,
+      cache.dir,
       '--provider',
       'cpu',
     ]);
@@ -43,7 +35,7 @@ describe('stitchnet demo', () => {
       expect(r.stderr).toContain(
         'Reminder: random weights; the accuracy above means nothing (npm install @stitchnet/fmnist-vit for the trained family).',
       );
-      expect(existsSync(path.join(cache, 'demo-random-vit-v1', 'stitchnet.json'))).toBe(true);
+      expect(existsSync(path.join(cache.dir, 'demo-random-vit-v1', 'stitchnet.json'))).toBe(true);
     }
     expect(r.stdout).toMatch(/signals: trace examples\/traces\/laptop-unplugged\.csv \(40:00 played 2400× faster\)/);
     // A degrade driven by the trace's battery, with the rule and the reading that matched.
@@ -60,7 +52,7 @@ describe('stitchnet demo', () => {
   });
 
   it('--json prints the summary as JSON; --record writes a trace that simulate replays to the same switches', async () => {
-    const recorded = path.join(cache, 'recorded.csv');
+    const recorded = path.join(cache.dir, 'recorded.csv');
     // 40 minutes of trace in 4 s: a sampling period of the trace (30 s) is 50 ms of wall time.
     const r = await cli([
       'demo',
@@ -71,7 +63,7 @@ describe('stitchnet demo', () => {
       '--speed',
       '600',
       '--cache',
-      cache,
+      cache.dir,
       '--provider',
       'cpu',
       '--json',

@@ -1,8 +1,9 @@
 import { cp, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { beforeAll } from 'vitest';
 import type { Manifest } from '../../src/package/schema.js';
-import { makeFixture } from './fixture.js';
-import { cli } from './helpers.js';
+import { buildArgs, makeFixture } from './fixture.js';
+import { cli, useTempDir } from './helpers.js';
 
 /**
  * Builds the fixture family into `<dir>/plain` (costs and CPU latency measured, no accuracy) and a
@@ -14,26 +15,7 @@ import { cli } from './helpers.js';
 export async function figuresFixture(dir: string): Promise<{ plain: string; designed: string }> {
   const fx = await makeFixture(dir);
   const plain = path.join(dir, 'plain');
-  const r = await cli([
-    'build',
-    '--anchors',
-    ...fx.anchors,
-    '--calib',
-    fx.calib,
-    '--calib-samples',
-    '100',
-    '--profile',
-    'cpu',
-    '--warmup',
-    '1',
-    '--rounds',
-    '3',
-    '--threads',
-    '1',
-    '--out',
-    plain,
-    '--json',
-  ]);
+  const r = await cli(buildArgs(fx, plain, { '--calib-samples': '100' }));
   if (r.code !== 0) throw new Error(`build failed: ${r.stderr}`);
   const designed = path.join(dir, 'designed');
   await cp(plain, designed, { recursive: true });
@@ -48,4 +30,35 @@ export async function figuresFixture(dir: string): Promise<{ plain: string; desi
   m.name = 'designed';
   await writeFile(file, JSON.stringify(m, null, 2));
   return { plain, designed };
+}
+
+/**
+ * {@link figuresFixture} in a temp folder for the tests of one file (made in `beforeAll`, removed
+ * in `afterAll`); read `dir`, `plain` and `designed` inside tests and hooks.
+ */
+export function useFiguresFixture(prefix: string): {
+  readonly dir: string;
+  readonly plain: string;
+  readonly designed: string;
+} {
+  const tmp = useTempDir(prefix);
+  let built: { plain: string; designed: string } | undefined;
+  beforeAll(async () => {
+    built = await figuresFixture(tmp.dir);
+  });
+  const ready = () => {
+    if (!built) throw new Error('the figures fixture is built in beforeAll: use it inside a test or a hook');
+    return built;
+  };
+  return {
+    get dir() {
+      return tmp.dir;
+    },
+    get plain() {
+      return ready().plain;
+    },
+    get designed() {
+      return ready().designed;
+    },
+  };
 }

@@ -26,14 +26,27 @@ export interface Fixture {
 export async function makeFixture(dir: string): Promise<Fixture> {
   const fam = path.join(dir, 'family');
   const r = await cli([
+    ...synthVitArgs(fam, { dims: '16,24,32', heads: '1,1,2', depth: DEPTH }),
+    '--mlp-ratio',
+    '2',
+    '--json',
+  ]);
+  if (r.code !== 0) throw new Error(`synth failed: ${r.stderr}`);
+  const anchors = (JSON.parse(r.stdout) as { anchors: { file: string }[] }).anchors.map((a) => a.file);
+  return { anchors, calib: writeIdx(dir, 'calib', 300, 28, 11), eval: writeIdx(dir, 'eval', 200, 28, 12) };
+}
+
+/** `stitchnet synth vit` of ViT anchors of the given widths for 28×28 grey images (patch 7) and 10 classes, into `out`. */
+export function synthVitArgs(out: string, vit: { dims: string; heads: string; depth: number }): string[] {
+  return [
     'synth',
     'vit',
     '--dims',
-    '16,24,32',
+    vit.dims,
     '--heads',
-    '1,1,2',
+    vit.heads,
     '--depth',
-    String(DEPTH),
+    String(vit.depth),
     '--image',
     '28',
     '--patch',
@@ -42,13 +55,34 @@ export async function makeFixture(dir: string): Promise<Fixture> {
     '1',
     '--classes',
     '10',
-    '--mlp-ratio',
-    '2',
     '--out',
-    fam,
+    out,
+  ];
+}
+
+/**
+ * `stitchnet build` of the fixture family into `out`, profiled on the CPU in short (1 warm-up,
+ * 3 rounds, 1 thread), with the report as JSON; `options` adds the rest (calibration samples,
+ * evaluation, preprocessing, batches), each option with its value.
+ */
+export function buildArgs(fx: Fixture, out: string, options: Record<string, string>): string[] {
+  return [
+    'build',
+    '--anchors',
+    ...fx.anchors,
+    '--calib',
+    fx.calib,
+    ...Object.entries(options).flat(),
+    '--profile',
+    'cpu',
+    '--warmup',
+    '1',
+    '--rounds',
+    '3',
+    '--threads',
+    '1',
+    '--out',
+    out,
     '--json',
-  ]);
-  if (r.code !== 0) throw new Error(`synth failed: ${r.stderr}`);
-  const anchors = (JSON.parse(r.stdout) as { anchors: { file: string }[] }).anchors.map((a) => a.file);
-  return { anchors, calib: writeIdx(dir, 'calib', 300, 28, 11), eval: writeIdx(dir, 'eval', 200, 28, 12) };
+  ];
 }

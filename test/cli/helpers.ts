@@ -1,6 +1,9 @@
 import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { afterAll, beforeAll } from 'vitest';
 
 const exec = promisify(execFile);
 export const root = path.resolve(import.meta.dirname, '..', '..');
@@ -29,4 +32,25 @@ export async function cli(
     const err = e as { code?: number; stdout?: string; stderr?: string };
     return { code: typeof err.code === 'number' ? err.code : 1, stdout: err.stdout ?? '', stderr: err.stderr ?? '' };
   }
+}
+
+/**
+ * A temp folder for the tests of one file: registers a `beforeAll` that makes it (named
+ * `<prefix>…` in the system's temp folder) and an `afterAll` that removes it; read `dir` inside
+ * tests and hooks (hooks registered after this call run after it is made).
+ */
+export function useTempDir(prefix: string): { readonly dir: string } {
+  let dir: string | undefined;
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), prefix));
+  });
+  afterAll(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+  return {
+    get dir() {
+      if (!dir) throw new Error('the temp folder is made in beforeAll: use it inside a test or a hook');
+      return dir;
+    },
+  };
 }

@@ -3,19 +3,12 @@
  * or a stack.
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli, cliPath, root } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { cli, cliPath, root, useTempDir } from './helpers.js';
 
-let dir: string;
-beforeAll(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), 'stitchnet-cli-hostile-'));
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+const tmp = useTempDir('stitchnet-cli-hostile-');
 
 const noBug = (stderr: string) => {
   expect(stderr).not.toMatch(/internal error|this is a bug|\n\s+at /);
@@ -29,8 +22,8 @@ describe('stitchnet on hostile input', () => {
       bomb += `b${i}: &b${i} [${Array(9).fill(`*${prev}`).join(',')}]\n`;
       prev = `b${i}`;
     }
-    const bombFile = path.join(dir, 'bomb.yaml');
-    const deepFile = path.join(dir, 'deep.yaml');
+    const bombFile = path.join(tmp.dir, 'bomb.yaml');
+    const deepFile = path.join(tmp.dir, 'deep.yaml');
     await writeFile(bombFile, bomb);
     await writeFile(
       deepFile,
@@ -44,8 +37,8 @@ describe('stitchnet on hostile input', () => {
   });
 
   it('simulate: a header-only trace and an out-of-range value are TRACE_INVALID with file, line and column', async () => {
-    const empty = path.join(dir, 'empty.csv');
-    const range = path.join(dir, 'range.csv');
+    const empty = path.join(tmp.dir, 'empty.csv');
+    const range = path.join(tmp.dir, 'range.csv');
     await writeFile(empty, '"t_ms","battery.percent"\r\n');
     await writeFile(range, '\uFEFFt_ms,battery.percent\n0,80\n1000,150\n');
     const args = (trace: string) => [

@@ -1,51 +1,23 @@
 import { existsSync } from 'node:fs';
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { cp, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { readPackage } from '../../src/package/index.js';
 import type { Manifest } from '../../src/package/schema.js';
-import { makeFixture, V1_STITCHES } from './fixture.js';
-import { cli } from './helpers.js';
+import { buildArgs, makeFixture, V1_STITCHES } from './fixture.js';
+import { cli, useTempDir } from './helpers.js';
 
-let dir: string;
+const tmp = useTempDir('stitchnet-inspect-');
 let pkgDir: string;
 let manifest: Manifest;
 beforeAll(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), 'stitchnet-inspect-'));
-  const fx = await makeFixture(dir);
-  pkgDir = path.join(dir, 'tiny');
-  const r = await cli([
-    'build',
-    '--anchors',
-    ...fx.anchors,
-    '--calib',
-    fx.calib,
-    '--calib-samples',
-    '100',
-    '--eval',
-    fx.eval,
-    '--eval-samples',
-    '100',
-    '--profile',
-    'cpu',
-    '--batch',
-    '1',
-    '--warmup',
-    '1',
-    '--rounds',
-    '3',
-    '--threads',
-    '1',
-    '--out',
-    pkgDir,
-    '--json',
-  ]);
+  const fx = await makeFixture(tmp.dir);
+  pkgDir = path.join(tmp.dir, 'tiny');
+  const r = await cli(
+    buildArgs(fx, pkgDir, { '--calib-samples': '100', '--eval': fx.eval, '--eval-samples': '100', '--batch': '1' }),
+  );
   if (r.code !== 0) throw new Error(`build failed: ${r.stderr}`);
   manifest = (await readPackage(pkgDir)).manifest;
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
 });
 
 interface InspectJson {
@@ -114,7 +86,7 @@ describe('stitchnet inspect', () => {
   });
 
   it('writes the Pareto plot to each --plot file, the extension picking SVG or PNG', async () => {
-    const prefix = path.join(dir, 'plots', 'pareto');
+    const prefix = path.join(tmp.dir, 'plots', 'pareto');
     const r = await cli(['inspect', pkgDir, '--plot', `${prefix}.svg`, '--plot', `${prefix}.png`, '--json']);
     expect(r.code).toBe(0);
     const j = JSON.parse(r.stdout) as InspectJson;
@@ -128,7 +100,7 @@ describe('stitchnet inspect', () => {
   });
 
   it('writes <name>-pareto.svg in the current folder for a bare --plot, saying so on stderr', async () => {
-    const cwd = await mkdtemp(path.join(dir, 'cwd-'));
+    const cwd = await mkdtemp(path.join(tmp.dir, 'cwd-'));
     const r = await cli(['inspect', pkgDir, '--plot'], { cwd });
     expect(r.code).toBe(0);
     expect(r.stderr).toBe('note: wrote the Pareto plot to tiny-pareto.svg\n');
@@ -138,27 +110,27 @@ describe('stitchnet inspect', () => {
   });
 
   it('rejects the old --plot <prefix> form with the files to ask for', async () => {
-    const r = await cli(['inspect', pkgDir, '--plot', path.join(dir, 'old-prefix')]);
+    const r = await cli(['inspect', pkgDir, '--plot', path.join(tmp.dir, 'old-prefix')]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(
       /--plot takes a file ending in \.svg or \.png.*--plot \S*old-prefix\.svg --plot \S*old-prefix\.png/,
     );
-    expect(existsSync(path.join(dir, 'old-prefix.svg'))).toBe(false);
+    expect(existsSync(path.join(tmp.dir, 'old-prefix.svg'))).toBe(false);
   });
 
   it('says why there is no plot for a package without accuracies', async () => {
-    const single = path.join(dir, 'single');
+    const single = path.join(tmp.dir, 'single');
     const b = await cli([
       'build',
       '--anchors',
-      path.join(dir, 'family', 'vit-d16.onnx'),
+      path.join(tmp.dir, 'family', 'vit-d16.onnx'),
       '--out',
       single,
       '--threads',
       '1',
     ]);
     expect(b.code).toBe(0);
-    const r = await cli(['inspect', single, '--plot', path.join(dir, 'none.svg')]);
+    const r = await cli(['inspect', single, '--plot', path.join(tmp.dir, 'none.svg')]);
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(/^note: .*no accuracies/);
     expect(r.stdout).toMatch(/^single: 1 stitches/);
@@ -178,7 +150,7 @@ describe('stitchnet inspect', () => {
     let tuned: string;
     beforeAll(async () => {
       // The same package "after fine-tuning": the same pieces, every accuracy a little higher.
-      tuned = path.join(dir, 'tiny-tuned');
+      tuned = path.join(tmp.dir, 'tiny-tuned');
       await cp(pkgDir, tuned, { recursive: true });
       const m = structuredClone(manifest);
       for (const s of m.stitches) s.accuracy = Math.min(1, (s.accuracy as number) + 0.05);
@@ -186,7 +158,7 @@ describe('stitchnet inspect', () => {
     });
 
     it('writes the comparison plot of both packages with their labels, and keeps the main table', async () => {
-      const prefix = path.join(dir, 'plots', 'compare');
+      const prefix = path.join(tmp.dir, 'plots', 'compare');
       const r = await cli([
         'inspect',
         pkgDir,
@@ -220,7 +192,7 @@ describe('stitchnet inspect', () => {
     });
 
     it('labels by folder name when the package names repeat and writes <name>-compare.svg for a bare --plot', async () => {
-      const cwd = await mkdtemp(path.join(dir, 'cwd-'));
+      const cwd = await mkdtemp(path.join(tmp.dir, 'cwd-'));
       const r = await cli(['inspect', pkgDir, '--compare', tuned, '--plot'], { cwd });
       expect(r.code).toBe(0);
       expect(r.stdout).toMatch(new RegExp(`^tiny: ${V1_STITCHES} stitches`));
@@ -240,7 +212,7 @@ describe('stitchnet inspect', () => {
         '--compare',
         tuned,
         '--plot',
-        path.join(dir, 'x.svg'),
+        path.join(tmp.dir, 'x.svg'),
         '--labels',
         'only-one',
       ]);
@@ -253,7 +225,7 @@ describe('stitchnet inspect', () => {
   });
 
   it('exits 1 with the package error for a folder that is not a package', async () => {
-    const r = await cli(['inspect', path.join(dir, 'nothing-here')]);
+    const r = await cli(['inspect', path.join(tmp.dir, 'nothing-here')]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('PACKAGE_NOT_FOUND');
   });

@@ -1,21 +1,11 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { plotTargets } from '../../src/cli/plot-output.js';
-import { figuresFixture } from './figures.js';
+import { useFiguresFixture } from './figures.js';
 import { cli } from './helpers.js';
 
-let dir: string;
-let plain: string;
-let designed: string;
-beforeAll(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), 'stitchnet-simulate-'));
-  ({ plain, designed } = await figuresFixture(dir));
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+const fixture = useFiguresFixture('stitchnet-simulate-');
 
 interface SimulationJson {
   model: string;
@@ -34,7 +24,7 @@ interface SimulationJson {
   plot: string[];
 }
 
-const simulate = (trace: string, profile: string, extra: string[] = [], model = designed) =>
+const simulate = (trace: string, profile: string, extra: string[] = [], model = fixture.designed) =>
   cli([
     'simulate',
     '--model',
@@ -101,22 +91,24 @@ describe('stitchnet simulate', () => {
   });
 
   it('writes the timeline to each --plot file, the extension picking SVG or PNG; the note goes to stderr', async () => {
-    const svgFile = path.join(dir, 'plots', 'laptop.svg');
+    const svgFile = path.join(fixture.dir, 'plots', 'laptop.svg');
     const r = await simulate('laptop-unplugged', 'balanced', [
       '--plot',
       svgFile,
       '--plot',
-      path.join(dir, 'plots', 'laptop.png'),
+      path.join(fixture.dir, 'plots', 'laptop.png'),
     ]);
     expect(r.code).toBe(0);
-    expect(r.stderr).toContain(`note: wrote the timeline to ${svgFile} and ${path.join(dir, 'plots', 'laptop.png')}`);
+    expect(r.stderr).toContain(
+      `note: wrote the timeline to ${svgFile} and ${path.join(fixture.dir, 'plots', 'laptop.png')}`,
+    );
     expect(r.stdout).not.toContain('wrote');
     const svg = await readFile(svgFile, 'utf8');
     expect(svg).toMatch(/^<svg[\s\S]*<\/svg>\s*$/);
     // A panel per signal of the trace, the rule thresholds, and the active stitch.
     for (const label of ['battery.percent', 'thermal.cpuC', 'cpu.load', 'low-battery: below 30', 'Active stitch'])
       expect(svg).toContain(label);
-    const png = await readFile(path.join(dir, 'plots', 'laptop.png'));
+    const png = await readFile(path.join(fixture.dir, 'plots', 'laptop.png'));
     expect([...png.subarray(0, 4)]).toEqual([0x89, 0x50, 0x4e, 0x47]);
   });
 
@@ -134,7 +126,7 @@ describe('stitchnet simulate', () => {
   });
 
   it('rejects the old --out and --png with the --plot form to use', async () => {
-    const out = await simulate('laptop-unplugged', 'balanced', ['--out', path.join(dir, 'old.svg')]);
+    const out = await simulate('laptop-unplugged', 'balanced', ['--out', path.join(fixture.dir, 'old.svg')]);
     expect(out.code).toBe(2);
     expect(out.stderr).toMatch(/--out is no longer an option.*--plot .*old\.svg/);
     const png = await simulate('laptop-unplugged', 'balanced', ['--png']);
@@ -143,14 +135,14 @@ describe('stitchnet simulate', () => {
   });
 
   it('warns on stderr when the package has no accuracy figures, and still simulates', async () => {
-    const r = await simulate('laptop-unplugged', 'balanced', [], plain);
+    const r = await simulate('laptop-unplugged', 'balanced', [], fixture.plain);
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(/^warning: plain has no accuracy figures/m);
     expect(r.stdout).toMatch(/degrade {2}stitch/);
   });
 
   it('refuses a profile that does not fit the package, with file and line', async () => {
-    const r = await simulate('laptop-unplugged', 'battery-saver', [], plain);
+    const r = await simulate('laptop-unplugged', 'battery-saver', [], fixture.plain);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(
       /line \d+, column \d+: The package has no accuracy figures, so minAccuracy can never be met/,
@@ -159,10 +151,10 @@ describe('stitchnet simulate', () => {
   });
 
   it('rejects bad options with exit code 2', async () => {
-    expect((await simulate('laptop-unplugged', 'balanced', ['--plot', path.join(dir, 'x.jpg')])).code).toBe(2);
+    expect((await simulate('laptop-unplugged', 'balanced', ['--plot', path.join(fixture.dir, 'x.jpg')])).code).toBe(2);
     const provider = await simulate('laptop-unplugged', 'balanced', ['--provider', 'cuda']);
     expect(provider.code).toBe(2);
     expect(provider.stderr).toContain('"cpu"');
-    expect((await cli(['simulate', '--model', designed, '--profile', 'profiles/balanced.yaml'])).code).toBe(2);
+    expect((await cli(['simulate', '--model', fixture.designed, '--profile', 'profiles/balanced.yaml'])).code).toBe(2);
   });
 });

@@ -1,21 +1,15 @@
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import os from 'node:os';
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { graphInputs, graphOutputs, readModel } from '../../src/onnx/index.js';
-import { cli } from './helpers.js';
+import { synthVitArgs } from './fixture.js';
+import { cli, useTempDir } from './helpers.js';
 
-let dir: string;
-beforeAll(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), 'stitchnet-synth-'));
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+const tmp = useTempDir('stitchnet-synth-');
 
 describe('stitchnet synth vit', () => {
   it('writes a tiny family of whole ViT anchors, smallest first', async () => {
-    const out = path.join(dir, 'tiny');
+    const out = path.join(tmp.dir, 'tiny');
     const r = await cli(['synth', 'vit', '--preset', 'tiny', '--out', out, '--json']);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
@@ -28,27 +22,8 @@ describe('stitchnet synth vit', () => {
   });
 
   it('builds custom widths from --dims and sorts them', async () => {
-    const out = path.join(dir, 'custom');
-    const r = await cli([
-      'synth',
-      'vit',
-      '--dims',
-      '64,32',
-      '--heads',
-      '2,1',
-      '--depth',
-      '2',
-      '--image',
-      '28',
-      '--patch',
-      '7',
-      '--channels',
-      '1',
-      '--classes',
-      '10',
-      '--out',
-      out,
-    ]);
+    const out = path.join(tmp.dir, 'custom');
+    const r = await cli(synthVitArgs(out, { dims: '64,32', heads: '2,1', depth: 2 }));
     expect(r.code).toBe(0);
     // "wrote …" notes on stderr, nothing else on stdout
     expect(r.stderr).toMatch(/^note: wrote \S*vit-d32\.onnx[\s\S]*vit-d64\.onnx/);
@@ -56,7 +31,7 @@ describe('stitchnet synth vit', () => {
   });
 
   it('rejects a bad option with its name, the valid values and exit code 2', async () => {
-    const r = await cli(['synth', 'vit', '--preset', 'huge', '--out', dir]);
+    const r = await cli(['synth', 'vit', '--preset', 'huge', '--out', tmp.dir]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('--preset');
     expect(r.stderr).toContain('"deit"');
@@ -64,7 +39,7 @@ describe('stitchnet synth vit', () => {
   });
 
   it('asks for --dims or --preset', async () => {
-    const r = await cli(['synth', 'vit', '--out', dir]);
+    const r = await cli(['synth', 'vit', '--out', tmp.dir]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/--preset or --dims/);
   });

@@ -1,22 +1,12 @@
-import { readFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { figuresFixture } from './figures.js';
+import { describe, expect, it } from 'vitest';
+import { useFiguresFixture } from './figures.js';
 import { cli } from './helpers.js';
 
 const SHIPPED = ['balanced', 'battery-saver', 'performance', 'thermal-guard'].map((n) => `profiles/${n}.yaml`);
 
-let dir: string;
-let plain: string;
-let designed: string;
-beforeAll(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), 'stitchnet-validate-'));
-  ({ plain, designed } = await figuresFixture(dir));
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+const fixture = useFiguresFixture('stitchnet-validate-');
 
 interface ValidateJson {
   valid: boolean;
@@ -38,7 +28,7 @@ interface ValidateJson {
 }
 
 async function profileFile(name: string, text: string): Promise<string> {
-  const file = path.join(dir, name);
+  const file = path.join(fixture.dir, name);
   await writeFile(file, text);
   return file;
 }
@@ -104,21 +94,23 @@ describe('stitchnet validate', () => {
 
   it('reports a YAML syntax error and an unreadable file as problems', async () => {
     const file = await profileFile('syntax.yaml', 'rules:\n  - name: a\n   when: {\n');
-    const r = await cli(['validate', file, path.join(dir, 'missing.yaml')]);
+    const r = await cli(['validate', file, path.join(fixture.dir, 'missing.yaml')]);
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(
       new RegExp(`${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:\\d+:\\d+: error: \\(syntax\\): Syntax error`),
     );
-    expect(r.stdout).toContain(`${path.join(dir, 'missing.yaml')}: error: (file): Cannot read the profile (ENOENT)`);
+    expect(r.stdout).toContain(
+      `${path.join(fixture.dir, 'missing.yaml')}: error: (file): Cannot read the profile (ENOENT)`,
+    );
   });
 
   it('with --model, checks the profile against the package', async () => {
-    const ok = await cli(['validate', ...SHIPPED, '--model', designed]);
+    const ok = await cli(['validate', ...SHIPPED, '--model', fixture.designed]);
     expect(ok.code).toBe(0);
     expect(ok.stdout).toContain('profiles/balanced.yaml: valid for designed (17 stitches)');
 
     // battery-saver sets an accuracy floor, which a package without accuracy figures cannot meet.
-    const noAccuracy = await cli(['validate', 'profiles/battery-saver.yaml', '--model', plain]);
+    const noAccuracy = await cli(['validate', 'profiles/battery-saver.yaml', '--model', fixture.plain]);
     expect(noAccuracy.code).toBe(1);
     expect(noAccuracy.stdout).toMatch(
       /^profiles\/battery-saver\.yaml:\d+:\d+: error: limits\.minAccuracy: The package has no accuracy figures/m,
@@ -129,7 +121,7 @@ describe('stitchnet validate', () => {
       'unknown-stitch.yaml',
       'rules:\n  - name: pinned\n    when: { cpu.load: { above: 90 } }\n    limit: { stitches: [0, 99] }\n',
     );
-    const u = await cli(['validate', unknown, '--model', designed, '--json']);
+    const u = await cli(['validate', unknown, '--model', fixture.designed, '--json']);
     expect(u.code).toBe(1);
     const finding = (JSON.parse(u.stdout) as ValidateJson).profiles[0]?.findings[0];
     expect(finding).toMatchObject({
@@ -146,7 +138,7 @@ describe('stitchnet validate', () => {
       'tight.yaml',
       'rules:\n  - name: tiny\n    when: { cpu.load: { above: 90 } }\n    limit: { maxMacs: 1000 }\n',
     );
-    const r = await cli(['validate', file, '--model', designed]);
+    const r = await cli(['validate', file, '--model', fixture.designed]);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(
       `${file}:4:5: warning: rules[0].limit: No stitch of designed meets the limits of rule "tiny" (with the profile's limits)`,

@@ -14,12 +14,11 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { isStitchnetError } from '../../src/errors.js';
 import { manifestFromText } from '../../src/package/read.js';
 import { parseManifest } from '../../src/package/validate.js';
-import type { StitchPackage } from '../../src/package/index.js';
 import { parseProfile, profileFromObject, validateProfileText } from '../../src/profiles/parse.js';
 import { parseCreateOptions, parseRunOptions } from '../../src/runtime/options-schema.js';
 import { StitchRuntime } from '../../src/runtime/stitch-runtime.js';
 import { parseTrace } from '../../src/signals/trace.js';
-import { sample, tinyPackage, withFigures } from '../adaptive/helpers.js';
+import { sample, useTinyPackage } from '../adaptive/helpers.js';
 import { anyValue, mutatedText, mutatedValue } from './arbitraries.js';
 
 const root = path.resolve(import.meta.dirname, '..', '..');
@@ -172,15 +171,11 @@ describe(`fuzz (seed ${SEED}, ${RUNS} runs per target)`, () => {
   });
 
   describe('a runtime', () => {
-    let pkg: StitchPackage;
+    const tiny = useTinyPackage();
     let rt: StitchRuntime;
-    let cleanup: () => Promise<void>;
     beforeAll(async () => {
-      const tiny = await tinyPackage();
-      pkg = withFigures(tiny.pkg);
-      cleanup = tiny.cleanup;
       rt = await StitchRuntime.create({
-        model: pkg,
+        model: tiny.pkg,
         providers: ['cpu'],
         worker: false,
         fastPath: false,
@@ -190,7 +185,6 @@ describe(`fuzz (seed ${SEED}, ${RUNS} runs per target)`, () => {
     });
     afterAll(async () => {
       await rt.close();
-      await cleanup();
     });
 
     it('setStitch, pin and setProfile', () => {
@@ -207,7 +201,7 @@ describe(`fuzz (seed ${SEED}, ${RUNS} runs per target)`, () => {
     });
 
     it('run() inputs and options', async () => {
-      const good = sample(pkg);
+      const good = sample(tiny.pkg);
       const input = fc.oneof(
         anyValue(),
         fc.float32Array({ maxLength: good.length * 2 }),
