@@ -171,7 +171,7 @@ describe('fetchPackage', () => {
       sha256: pin,
       cacheDir,
       signal: controller.signal,
-      onProgress: (p) => {
+      onProgress: () => {
         if (++seen === 3) controller.abort(reason);
       },
     }).catch((e: unknown) => e);

@@ -30,7 +30,10 @@ vi.mock('../../src/engine/client.js', async (importOriginal) => {
         hooks.onLoad?.(entry.loads);
         return c.loadPiece(p);
       },
-      run: (r) => (entry.runs++, c.run(r)),
+      run: (r) => {
+        entry.runs++;
+        return c.run(r);
+      },
       fuse: (p) => c.fuse(p),
       close: () => c.close().finally(resolveClosed),
     };

@@ -217,7 +217,13 @@ describe('StitchRuntime fast path', () => {
     ] as const) {
       let t = 0;
       let reads = 0;
-      const spy: StitchPackage = { ...pkg, pieceBytes: (id) => (reads++, pkg.pieceBytes(id)) };
+      const spy: StitchPackage = {
+        ...pkg,
+        pieceBytes: (id) => {
+          reads++;
+          return pkg.pieceBytes(id);
+        },
+      };
       await using rt = await StitchRuntime.create({
         model: spy,
         providers: ['cpu'],
