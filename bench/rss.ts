@@ -465,4 +465,13 @@ export const MORE_VARIANTS: RssVariant[] = [
     description:
       'the same with session.disable_prepacking: MLAS keeps no packed copy of the MatMul weights, so external data stays file-backed',
   },
+  {
+    name: 'raw:no-arena+from-file+no-mem-pattern',
+    kind: 'raw',
+    batch8: true,
+    fromFile: true,
+    overrides: { enableCpuMemArena: false, enableMemPattern: false },
+    description:
+      'the same with prepacking, but enableMemPattern: false: each activation its own allocation instead of one block per run',
+  },
 ];
