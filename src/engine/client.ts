@@ -249,7 +249,9 @@ class RouteNumbers {
 function readOutput(reply: RunReply, slot: SharedArrayBuffer, slots: SharedSlots): RunOutput {
   slots.noteOutput(reply.size * 4);
   const data = reply.data ?? new Float32Array(slot, 0, reply.size).slice();
-  return { data, dims: reply.dims, path: reply.path };
+  const out: RunOutput = { data, dims: reply.dims, path: reply.path };
+  if (reply.fusedOverRoute !== undefined) out.fusedOverRoute = reply.fusedOverRoute;
+  return out;
 }
 
 /** Answers the worker's request for piece bytes (to fuse a route), moving them. */

@@ -44,13 +44,12 @@ async function runFromSharedMemory(
     ...(m.at === undefined ? {} : { at: m.at }),
   });
   const size = out.data.length;
+  const reply: RunReply = { dims: out.dims, path: out.path, size };
+  if (out.fusedOverRoute !== undefined) reply.fusedOverRoute = out.fusedOverRoute;
   if (size * 4 > m.buffer.byteLength)
-    return {
-      value: { dims: out.dims, path: out.path, size, data: out.data },
-      transfer: [out.data.buffer as ArrayBuffer],
-    };
+    return { value: { ...reply, data: out.data }, transfer: [out.data.buffer as ArrayBuffer] };
   new Float32Array(m.buffer, 0, size).set(out.data);
-  return { value: { dims: out.dims, path: out.path, size }, transfer: [] };
+  return { value: reply, transfer: [] };
 }
 
 async function handle(engine: Engine, message: WorkerRequest): Promise<{ value: unknown; transfer: ArrayBuffer[] }> {
