@@ -275,6 +275,12 @@ export const SamplingSchema = z
       .max(1000)
       .default(DEFAULT_SAMPLING.slowdownWarmupRuns)
       .describe('Runs not counted after the runtime starts and after each switch of stitch or fuse (warm-up).'),
+    slowdownWarmupMs: z
+      .number()
+      .min(0)
+      .max(600_000)
+      .default(DEFAULT_SAMPLING.slowdownWarmupMs)
+      .describe('…nor any run for this long after them, ms: the warm-up lasts both.'),
   })
   .describe('How the device is sampled.');
 

@@ -132,6 +132,8 @@ export interface Sampling {
   slowdownMinSamples: number;
   /** Runs not counted after the runtime starts and after each switch of stitch or fuse (warm-up). */
   slowdownWarmupRuns: number;
+  /** …nor any run for this long after them, ms: the warm-up lasts both. */
+  slowdownWarmupMs: number;
 }
 
 /** onnxruntime session settings a profile may set. */

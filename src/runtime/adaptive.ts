@@ -190,7 +190,7 @@ export interface AdaptiveLoopOptions {
 }
 
 /** The inference monitor's settings from a sampling block. */
-type MonitorSettings = { window: number; windowMs: number; minSamples: number; warmupRuns: number };
+type MonitorSettings = { window: number; windowMs: number; minSamples: number; warmupRuns: number; warmupMs: number };
 
 function monitorSettings(s: SamplingOptions): MonitorSettings {
   return {
@@ -198,6 +198,7 @@ function monitorSettings(s: SamplingOptions): MonitorSettings {
     windowMs: s.slowdownWindowMs,
     minSamples: s.slowdownMinSamples,
     warmupRuns: s.slowdownWarmupRuns,
+    warmupMs: s.slowdownWarmupMs,
   };
 }
 

@@ -41,6 +41,11 @@ export interface InferenceMonitorOptions {
   /** Runs ignored after the monitor starts and after every switch of stitch or path. */
   warmupRuns?: number | undefined;
   /**
+   * …and every run for this long after them (scheduler time), ms: a warm-up lasts `warmupRuns`
+   * runs and at least this long, whichever ends later.
+   */
+  warmupMs?: number | undefined;
+  /**
    * At most one update of the two readings per this many ms (scheduler time): runs closer together
    * are folded into one update at the end of the interval. Default 100.
    */
@@ -64,8 +69,10 @@ const positive = (v: number | undefined): v is number => v !== undefined && Numb
 /**
  * Source of the inference signals. The runtime calls {@link InferenceMonitor.record} after every
  * run. Runs right after the start and after a switch (of stitch, or from the route to the fused
- * session) are warm-up: their timings say more about caches and allocations than about the
- * device, so the first `warmupRuns` of them are not counted. The counted runs of the last
+ * session) are warm-up: their timings say more about caches, allocations and code not yet
+ * compiled than about the device, so the first `warmupRuns` of them, and every run in the first
+ * `warmupMs`, are not counted (a model that runs in 3 ms is still twice as slow as later 100 ms
+ * after the start: a count of runs alone would end its warm-up after 10 ms). The counted runs of the last
  * `windowMs` form the window:
  *
  * - `inference.p50Ms` is the median observed time of the running stitch's runs in the window;
@@ -88,6 +95,9 @@ export class InferenceMonitor extends PushSource {
   private readonly minSamples: number;
   private readonly warmupRuns: number;
   private warmupLeft: number;
+  private readonly warmupMs: number;
+  /** Scheduler time at which the current warm-up may end (once `warmupLeft` is 0 too). */
+  private warmupUntil: number;
   private running: string | undefined;
   private readonly emitEveryMs: number;
   private lastEmitAt = Number.NEGATIVE_INFINITY;
@@ -101,6 +111,8 @@ export class InferenceMonitor extends PushSource {
     this.minSamples = Math.max(1, Math.round(options.minSamples ?? DEFAULT_SAMPLING.slowdownMinSamples));
     this.warmupRuns = Math.max(0, Math.round(options.warmupRuns ?? DEFAULT_SAMPLING.slowdownWarmupRuns));
     this.warmupLeft = this.warmupRuns;
+    this.warmupMs = Math.max(0, options.warmupMs ?? DEFAULT_SAMPLING.slowdownWarmupMs);
+    this.warmupUntil = this.scheduler.now() + this.warmupMs;
     this.emitEveryMs = Math.max(0, options.emitEveryMs ?? INFERENCE_EMIT_EVERY_MS);
   }
 
@@ -112,13 +124,14 @@ export class InferenceMonitor extends PushSource {
   record(run: RunTiming): void {
     if (!positive(run.observedMs)) return;
     const key = `${run.stitch ?? ''}/${run.path ?? ''}`;
-    if (this.running !== undefined && key !== this.running) this.warmupLeft = this.warmupRuns;
+    const at = this.scheduler.now();
+    // The first run, and the first after a switch of stitch or path, start a warm-up.
+    if (key !== this.running) this.startWarmup(at);
     this.running = key;
-    if (this.warmupLeft > 0) {
-      this.warmupLeft--;
+    if (this.warmupLeft > 0 || at < this.warmupUntil) {
+      this.warmupLeft = Math.max(0, this.warmupLeft - 1);
       return;
     }
-    const at = this.scheduler.now();
     const ratio = positive(run.expectedMs) ? run.observedMs / run.expectedMs : undefined;
     this.samples.push({ at, stitch: run.stitch, path: run.path, ms: run.observedMs, ratio });
     this.scheduleUpdate(at);
@@ -141,7 +154,7 @@ export class InferenceMonitor extends PushSource {
     this.cancelUpdate();
     this.samples = [];
     this.running = undefined;
-    this.warmupLeft = this.warmupRuns;
+    this.startWarmup(this.scheduler.now());
     this.emit({
       'inference.p50Ms': missingReading('unavailable'),
       'inference.slowdown': missingReading('unavailable'),
@@ -191,6 +204,11 @@ export class InferenceMonitor extends PushSource {
     const stitch = this.samples.at(-1)?.stitch;
     const times = this.samples.filter((s) => s.stitch === stitch).map((s) => s.ms);
     return times.length >= this.minSamples ? okReading(median(times)) : missingReading('unavailable');
+  }
+
+  private startWarmup(at: number): void {
+    this.warmupLeft = this.warmupRuns;
+    this.warmupUntil = at + this.warmupMs;
   }
 
   private slowdownReading(): Reading {

@@ -25,6 +25,8 @@ export interface SamplingOptions {
   readonly slowdownMinSamples: number;
   /** Runs not counted after `create()` and after every switch of stitch or fuse (warm-up). */
   readonly slowdownWarmupRuns: number;
+  /** …nor any run for this long after them, ms (the warm-up lasts both). */
+  readonly slowdownWarmupMs: number;
 }
 
 /** The defaults: fast lane 1 s, slow lane 5 s, GPU stream 1 s, trend over 30 s. */
@@ -38,4 +40,5 @@ export const DEFAULT_SAMPLING: SamplingOptions = Object.freeze({
   slowdownWindowMs: 5000,
   slowdownMinSamples: 5,
   slowdownWarmupRuns: 3,
+  slowdownWarmupMs: 1000,
 });

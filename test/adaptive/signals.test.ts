@@ -22,7 +22,7 @@ beforeAll(() => {
 });
 
 /** Every run counts for the inference signals (no warm-up, one sample is enough). */
-const EVERY_RUN = { slowdownWarmupRuns: 0, slowdownMinSamples: 1 };
+const EVERY_RUN = { slowdownWarmupRuns: 0, slowdownWarmupMs: 0, slowdownMinSamples: 1 };
 
 describe('the inference slowdown', () => {
   it('runs observed slower than the package says make a maxLatencyMs rule degrade (calibrate: false), with the slowdown and the source in the reason', async () => {
@@ -84,7 +84,7 @@ describe('the inference slowdown', () => {
       // The package's 0.3 µs would read as a slowdown of thousands: this device's figures apply.
       profile: {
         rules: [{ name: 'slow', when: { 'inference.slowdown': { above: 1000 } }, limit: { maxCostFraction: 0.3 } }],
-        sampling: { slowdownWarmupRuns: 2, slowdownMinSamples: 3 },
+        sampling: { slowdownWarmupRuns: 2, slowdownWarmupMs: 0, slowdownMinSamples: 3 },
       },
     });
     const cal = rt.calibration?.stitches.find((e) => e.stitch === rt.stitch && e.batch === 1);

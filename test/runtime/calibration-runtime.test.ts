@@ -2,6 +2,7 @@
  * Calibration inside StitchRuntime.create() on a small generated package: measured through the
  * runtime's engine, cached on disk, read back for free, invalidated, lazily completed.
  */
+import { VirtualClock } from '../../src/testing/index.js';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -114,20 +115,30 @@ describe('calibration at create()', () => {
   it('lowers a figure online when the stitch keeps running markedly faster here, and caches the lower one', async () => {
     // The runtime's clock times runs (calibration is timed by performance.now): every run reads as 1 µs.
     let t = 0;
-    const options: StitchRuntimeOptions = { ...inProcess(), cacheDir: cacheDir('refine'), now: () => (t += 0.0005) };
+    // The inference signals' warm-up ends by the scheduler's clock: each run comes 150 ms after the last.
+    const clock = new VirtualClock();
+    const options: StitchRuntimeOptions = {
+      ...inProcess(),
+      cacheDir: cacheDir('refine'),
+      now: () => (t += 0.0005),
+      scheduler: clock.scheduler,
+    };
     const rt = await StitchRuntime.create(options);
     const stitch = rt.stitch;
     const figure = (r: typeof rt.calibration) => r?.stitches.find((e) => e.stitch === stitch && e.batch === 1)?.p50Ms;
     const before = figure(rt.calibration);
     if (before === undefined) throw new Error('the starting stitch is calibrated');
     const input = sample(tiny.pkg);
-    for (let i = 0; i < 12; i++) await rt.run(input);
+    for (let i = 0; i < 20; i++) {
+      clock.advanceBy(150);
+      await rt.run(input);
+    }
     const report = rt.calibration;
     await rt.close();
     expect(report?.refined).toBe(1);
     const after = figure(report);
     expect(after).toBeLessThan(before * 0.8);
-    const again = await StitchRuntime.create({ ...options, now: undefined });
+    const again = await StitchRuntime.create({ ...options, now: undefined, scheduler: undefined });
     expect(again.calibration).toMatchObject({ cache: 'hit' });
     expect(figure(again.calibration)).toBe(after);
     await again.close();

@@ -58,9 +58,43 @@ describe('InferenceMonitor', () => {
     return out;
   }
 
+  it('counts no run for warmupMs after the first run and after a switch, however many runs come', () => {
+    const clock = new VirtualClock();
+    const mon = new InferenceMonitor({ scheduler: clock.scheduler, warmupRuns: 2, warmupMs: 1000, minSamples: 1 });
+    const out = watch(mon);
+    // A 3 ms model: three hundred runs in its first second, twice as slow as later. None counts.
+    clock.advanceBy(5000); // create() took a while: the warm-up starts with the first run, not before
+    for (let i = 0; i < 300; i++) {
+      mon.record({ observedMs: 6, expectedMs: 3, stitch: 2, path: 'route' });
+      clock.advanceBy(3);
+    }
+    expect(out).toEqual([]);
+    clock.advanceBy(200);
+    mon.record({ observedMs: 3.3, expectedMs: 3, stitch: 2, path: 'route' });
+    expect(out.at(-1)?.[0]).toBe(3.3);
+    expect(out.at(-1)?.[1]).toBeCloseTo(1.1, 9);
+    const settled = out.length;
+    // A switch of path (a fuse) starts another: runs and time.
+    mon.record({ observedMs: 9, expectedMs: 3, stitch: 2, path: 'fused' });
+    clock.advanceBy(999);
+    mon.record({ observedMs: 9, expectedMs: 3, stitch: 2, path: 'fused' });
+    mon.record({ observedMs: 9, expectedMs: 3, stitch: 2, path: 'fused' });
+    expect(out.length).toBe(settled);
+    clock.advanceBy(1);
+    mon.record({ observedMs: 2.4, expectedMs: 2, stitch: 2, path: 'fused' });
+    clock.advanceBy(200);
+    expect(out.at(-1)?.[1]).toBeCloseTo(1.15, 9);
+  });
+
   it('reports nothing during the warm-up after start, then the medians once the window holds enough runs', () => {
     const clock = new VirtualClock();
-    const mon = new InferenceMonitor({ scheduler: clock.scheduler, warmupRuns: 2, minSamples: 3, windowMs: 10_000 });
+    const mon = new InferenceMonitor({
+      scheduler: clock.scheduler,
+      warmupRuns: 2,
+      warmupMs: 0,
+      minSamples: 3,
+      windowMs: 10_000,
+    });
     const out = watch(mon);
     // The first runs after create() are slow (allocations, first probes): they are not counted.
     mon.record({ observedMs: 108, expectedMs: 4, stitch: 2, path: 'route' });
@@ -83,6 +117,7 @@ describe('InferenceMonitor', () => {
     const mon = new InferenceMonitor({
       scheduler: clock.scheduler,
       warmupRuns: 1,
+      warmupMs: 0,
       minSamples: 2,
       windowMs: 10_000,
       emitEveryMs: 0,
@@ -106,6 +141,7 @@ describe('InferenceMonitor', () => {
     const mon = new InferenceMonitor({
       scheduler: clock.scheduler,
       warmupRuns: 0,
+      warmupMs: 0,
       minSamples: 2,
       windowMs: 1000,
       emitEveryMs: 0,
@@ -124,7 +160,13 @@ describe('InferenceMonitor', () => {
 
   it('updates the readings at most every emitEveryMs: at once after a quiet interval, else once at its end', () => {
     const clock = new VirtualClock();
-    const mon = new InferenceMonitor({ scheduler: clock.scheduler, warmupRuns: 0, minSamples: 1, emitEveryMs: 100 });
+    const mon = new InferenceMonitor({
+      scheduler: clock.scheduler,
+      warmupRuns: 0,
+      warmupMs: 0,
+      minSamples: 1,
+      emitEveryMs: 100,
+    });
     const out = watch(mon);
     mon.record({ observedMs: 10, expectedMs: 10, stitch: 1 });
     expect(out).toEqual([[10, 1]]);
@@ -155,7 +197,7 @@ describe('InferenceMonitor', () => {
   });
 
   it('keeps the slowdown unavailable without an expected latency, and ignores bad timings', () => {
-    const mon = new InferenceMonitor({ warmupRuns: 0, minSamples: 1 });
+    const mon = new InferenceMonitor({ warmupRuns: 0, warmupMs: 0, minSamples: 1 });
     const out = watch(mon);
     mon.record({ observedMs: 5 });
     mon.record({ observedMs: Number.NaN, expectedMs: 1 });
