@@ -249,9 +249,7 @@ class RouteNumbers {
 function readOutput(reply: RunReply, slot: SharedArrayBuffer, slots: SharedSlots): RunOutput {
   slots.noteOutput(reply.size * 4);
   const data = reply.data ?? new Float32Array(slot, 0, reply.size).slice();
-  const out: RunOutput = { data, dims: reply.dims, path: reply.path };
-  if (reply.fusedOverRoute !== undefined) out.fusedOverRoute = reply.fusedOverRoute;
-  return out;
+  return { data, dims: reply.dims, path: reply.path };
 }
 
 /** Answers the worker's request for piece bytes (to fuse a route), moving them. */

@@ -15,7 +15,6 @@ import { isStitchnetError, OptionError, RuntimeError, type StitchnetError } from
 import { composeModels, decodeModel, encodeModel } from '../onnx/index.js';
 import { FastPathBook, MB, type FastPathPolicy } from './fast-path.js';
 import { messageOf } from '../base/message.js';
-import { median } from '../base/stats.js';
 import { OrtSession, type OrtTensor, type SessionSettings } from './ort.js';
 
 /** One inference request: the pieces of a route, in execution order, and the input. */
@@ -33,20 +32,7 @@ export interface RunOutput {
   data: Float32Array;
   dims: number[];
   path: 'route' | 'fused';
-  /**
-   * Fused runs: the fused session's run time ÷ its route's, measured paired on this device when the
-   * route was fused (see {@link FUSED_PAIRS}); `undefined` while that measurement is under way. A
-   * slowdown signal compares a fused run with the route's figure times this.
-   */
-  fusedOverRoute?: number;
 }
-
-/**
- * The first runs of a newly fused route run it both ways, fused and piece by piece, in alternating
- * order, and return the fused result: the median ratio of these pairs is the route's
- * `fusedOverRoute`. Paired, so contention at that moment slows both sides alike.
- */
-export const FUSED_PAIRS = 4;
 
 /** Bytes of one piece. */
 export interface PieceBytes {
@@ -102,10 +88,6 @@ export class Engine {
   /** Weight bytes of each piece (its model size): what a fused session of it holds again. */
   private readonly weights = new Map<string, number>();
   private readonly fused = new Map<string, FusedEntry>();
-  /** Of each fused route, its measured fused ÷ route run time (see {@link FUSED_PAIRS}). */
-  private readonly fusedOverRoute = new Map<string, number>();
-  /** The pairs measured so far of routes still being measured. */
-  private readonly pairRatios = new Map<string, number[]>();
   private readonly fusing = new Map<string, Promise<void>>();
   private readonly book: FastPathBook | undefined;
   private readonly running = new Set<Promise<unknown>>();
@@ -157,52 +139,27 @@ export class Engine {
     return job;
   }
 
-  private async execute(request: RunRequest, key: string): Promise<RunOutput> {
+  private async execute({ pieces, data, dims }: RunRequest, key: string): Promise<RunOutput> {
     const entry = this.fused.get(key);
-    if (!entry) return output(await this.runRoute(request), 'route');
-    this.book?.touch(key);
-    entry.users++;
-    try {
-      const factor = this.fusedOverRoute.get(key);
-      const y = factor === undefined ? await this.runPaired(entry, request, key) : await this.runFused(entry, request);
-      return { ...output(y, 'fused'), fusedOverRoute: this.fusedOverRoute.get(key) };
-    } finally {
-      entry.users--;
-      if (entry.evicted && entry.users === 0) await entry.session.release();
+    if (entry) {
+      this.book?.touch(key);
+      entry.users++;
+      try {
+        return output(
+          await entry.session.run(entry.session.tensor(this.ownInput(data), dims), 'the fused route'),
+          'fused',
+        );
+      } finally {
+        entry.users--;
+        if (entry.evicted && entry.users === 0) await entry.session.release();
+      }
     }
-  }
-
-  private runFused(entry: FusedEntry, { data, dims }: RunRequest): Promise<OrtTensor> {
-    return entry.session.run(entry.session.tensor(this.ownInput(data), dims), 'the fused route');
-  }
-
-  private async runRoute({ pieces, data, dims }: RunRequest): Promise<OrtTensor> {
     const sessions = this.sessionsOf(pieces);
     const first = sessions[0];
     if (!first) throw new RuntimeError('INFERENCE_FAILED', 'a route needs at least one piece', {});
     let x: OrtTensor = first[1].tensor(this.ownInput(data), dims);
     for (const [id, s] of sessions) x = await s.run(x, `piece "${id}"`);
-    return x;
-  }
-
-  /** One of the {@link FUSED_PAIRS} paired runs of a newly fused route; returns the fused output. */
-  private async runPaired(entry: FusedEntry, request: RunRequest, key: string): Promise<OrtTensor> {
-    const ratios = this.pairRatios.get(key) ?? [];
-    const timed = async <T>(work: () => Promise<T>): Promise<[T, number]> => {
-      const t0 = performance.now();
-      const value = await work();
-      return [value, performance.now() - t0];
-    };
-    const fusedFirst = ratios.length % 2 === 0;
-    const [y, fusedMs] = fusedFirst ? await timed(() => this.runFused(entry, request)) : [undefined, 0];
-    const [, routeMs] = await timed(() => this.runRoute(request));
-    const [y2, fusedMs2] = fusedFirst ? [y, fusedMs] : await timed(() => this.runFused(entry, request));
-    if (routeMs > 0) ratios.push(fusedMs2 / routeMs);
-    if (ratios.length >= FUSED_PAIRS) {
-      this.fusedOverRoute.set(key, median(ratios));
-      this.pairRatios.delete(key);
-    } else this.pairRatios.set(key, ratios);
-    return y2 as OrtTensor;
+    return output(x, 'route');
   }
 
   private sessionsOf(pieces: readonly string[]): (readonly [string, OrtSession])[] {

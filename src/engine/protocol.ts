@@ -48,7 +48,6 @@ export interface RunReply {
   path: RunOutput['path'];
   size: number;
   data?: Float32Array;
-  fusedOverRoute?: number;
 }
 
 /** The value each request resolves to. */

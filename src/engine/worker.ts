@@ -44,12 +44,13 @@ async function runFromSharedMemory(
     ...(m.at === undefined ? {} : { at: m.at }),
   });
   const size = out.data.length;
-  const reply: RunReply = { dims: out.dims, path: out.path, size };
-  if (out.fusedOverRoute !== undefined) reply.fusedOverRoute = out.fusedOverRoute;
   if (size * 4 > m.buffer.byteLength)
-    return { value: { ...reply, data: out.data }, transfer: [out.data.buffer as ArrayBuffer] };
+    return {
+      value: { dims: out.dims, path: out.path, size, data: out.data },
+      transfer: [out.data.buffer as ArrayBuffer],
+    };
   new Float32Array(m.buffer, 0, size).set(out.data);
-  return { value: reply, transfer: [] };
+  return { value: { dims: out.dims, path: out.path, size }, transfer: [] };
 }
 
 async function handle(engine: Engine, message: WorkerRequest): Promise<{ value: unknown; transfer: ArrayBuffer[] }> {

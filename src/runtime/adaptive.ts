@@ -231,8 +231,6 @@ export class AdaptiveLoop {
   private monitorSettings: MonitorSettings;
   private pinnedTo: number | undefined;
   private batch = 1;
-  /** The `fusedOverRoute` of each stitch's latest recorded run (1 for a route run). */
-  private readonly fusedOverRoute = new Map<number, number>();
   /** Provider list last reported as not in use, so that a complaint is made once per change. */
   private providerComplaint: string | undefined;
   private ortComplaint: OrtSettings | undefined;
@@ -355,28 +353,19 @@ export class AdaptiveLoop {
     this.control.next({ kind: 'unpin' });
   }
 
-  /**
-   * Feeds the inference monitor with a finished run (`path`: how it ran, route or fused). The
-   * expected latency is this device's (calibrated; the package's where there is none), which is a
-   * route's: a fused run expects it times `fusedOverRoute` (the fused session's speed measured
-   * against its route on this device), else the fast path alone would read as a speed-up and hide
-   * contention.
-   */
-  recordRun(stitch: number, observedMs: number, batch: number, path?: string, fusedOverRoute?: number): void {
-    this.batch = batch;
-    const routeMs = this.latencyForSlowdown(stitch, batch);
-    const expectedMs = routeMs === undefined ? undefined : routeMs * (path === 'fused' ? (fusedOverRoute ?? 1) : 1);
-    this.fusedOverRoute.set(stitch, path === 'fused' ? (fusedOverRoute ?? 1) : 1);
-    this.monitor.record({ observedMs, expectedMs, stitch, path });
+  /** This device's observed median latency of `stitch` over the monitor's window (see InferenceMonitor.observedMs). */
+  observedMs(stitch: number, path?: string): number | undefined {
+    return this.monitor.observedMs(stitch, path);
   }
 
   /**
-   * This device's observed median latency of `stitch` on `path` over the monitor's window, as the
-   * route would take it (a fused path's median ÷ its `fusedOverRoute`).
+   * Feeds the inference monitor with a finished run (`path`: how it ran, route or fused). The
+   * expected latency is this device's (calibrated; the package's where there is none).
    */
-  observedRouteMs(stitch: number, path: 'route' | 'fused'): number | undefined {
-    const ms = this.monitor.observedMs(stitch, path);
-    return ms === undefined ? undefined : ms / (path === 'fused' ? (this.fusedOverRoute.get(stitch) ?? 1) : 1);
+  recordRun(stitch: number, observedMs: number, batch: number, path?: string): void {
+    this.batch = batch;
+    const expectedMs = this.latencyForSlowdown(stitch, batch);
+    this.monitor.record({ observedMs, expectedMs, stitch, path });
   }
 
   /**

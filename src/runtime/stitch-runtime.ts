@@ -460,12 +460,10 @@ export class StitchRuntime {
       const ms = this.now() - started;
       const batch = dims[0] ?? 1;
       this.batch = batch;
-      // A run that shared the engine with a background calibration says nothing about the device,
-      // nor does one that also ran its route to measure a new fused session (`fusedOverRoute` unset).
-      const measuring = out.path === 'fused' && out.fusedOverRoute === undefined;
-      if (epoch === this.calibrator?.epoch && !this.calibrator?.busy && !measuring) {
-        this.adaptive.recordRun(stitch, ms, batch, out.path, out.fusedOverRoute);
-        this.refineBaseline(stitch, batch, out.path, ms / (out.fusedOverRoute ?? 1));
+      // A run that shared the engine with a background calibration says nothing about the device.
+      if (epoch === this.calibrator?.epoch && !this.calibrator?.busy) {
+        this.adaptive.recordRun(stitch, ms, batch, out.path);
+        this.refineBaseline(stitch, batch, out.path, ms);
       }
       // With a policy, the active stitch gets this device's figure at this batch size (lazily).
       if (opts.stitch === undefined && this.adaptive.profile !== undefined) this.calibrator?.request(stitch, batch);
@@ -558,16 +556,10 @@ export class StitchRuntime {
   }
 
   /** Lowers this device's figure of a stitch's route when it keeps running markedly faster (Calibrator.refine). */
-  /**
-   * Lowers the stitch's figure when runs are markedly faster than it (see `Calibrator.refine`).
-   * `routeMs` is the run's time as the route would have taken it: a fused run's time ÷ its
-   * measured `fusedOverRoute`, so that a figure measured on a busy machine is corrected while the
-   * fast path runs the stitch too.
-   */
-  private refineBaseline(stitch: number, batch: number, path: 'route' | 'fused', routeMs: number): void {
+  private refineBaseline(stitch: number, batch: number, path: string, ms: number): void {
     // The window's median is taken only when this run alone could lower the figure (off the hot path otherwise).
-    if (!this.calibrator?.couldRefine(stitch, batch, routeMs)) return;
-    const observed = this.adaptive.observedRouteMs(stitch, path);
+    if (!this.calibrator?.couldRefine(stitch, batch, ms) || path !== 'route') return;
+    const observed = this.adaptive.observedMs(stitch, 'route');
     if (observed !== undefined) this.calibrator.refine(stitch, batch, observed);
   }
 

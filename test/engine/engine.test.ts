@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seededRandom } from '../../src/base/random.js';
 import { encodeModel, linearModel } from '../../src/onnx/index.js';
 import { inProcessClient, workerClient, type EngineClient } from '../../src/engine/client.js';
-import { FUSED_PAIRS, type EngineHost, type EngineOptions, type PieceBytes } from '../../src/engine/engine.js';
+import type { EngineHost, EngineOptions, PieceBytes } from '../../src/engine/engine.js';
 import type { FastPathPolicy } from '../../src/engine/fast-path.js';
 import { workerFile } from '../../src/engine/worker-file.js';
 
@@ -141,27 +141,6 @@ for (const mode of ['in-process', 'worker'] as const) {
       const acOut = await client.run({ pieces: ['a', 'c'], data: x, dims });
       expect(acOut.path).toBe('fused');
       expect(maxDiff(acOut.data, expected(['a', 'c'], x, 4))).toBeLessThan(1e-5);
-    });
-
-    it('measures a newly fused route against its pieces over its first runs, then reports fusedOverRoute', async () => {
-      const x = Float32Array.from({ length: 2 * 2 * 4 }, rng(9));
-      const dims = [2, 2, 4];
-      await client.fuse(['b', 'c']);
-      const x8 = Float32Array.from({ length: 2 * 2 * 8 }, rng(10));
-      const runs = [];
-      for (let i = 0; i < FUSED_PAIRS + 2; i++)
-        runs.push(await client.run({ pieces: ['b', 'c'], data: x8, dims: [2, 2, 8] }));
-      expect(runs.every((r) => r.path === 'fused')).toBe(true);
-      // The measuring runs say so by leaving the factor out; every output is the fused session's.
-      expect(runs.slice(0, FUSED_PAIRS - 1).map((r) => r.fusedOverRoute)).toEqual(
-        Array(FUSED_PAIRS - 1).fill(undefined),
-      );
-      const factors = runs.slice(FUSED_PAIRS).map((r) => r.fusedOverRoute);
-      expect(factors[0]).toBeGreaterThan(0);
-      expect(factors[1]).toBe(factors[0]);
-      for (const r of runs) expect(maxDiff(r.data, expected(['b', 'c'], x8, 4))).toBeLessThan(1e-5);
-      // A route run carries no factor.
-      expect((await client.run({ pieces: ['a'], data: x, dims })).fusedOverRoute).toBeUndefined();
     });
 
     it('gives each of many runs in flight its own result, also outputs larger than any before', async () => {
