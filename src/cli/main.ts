@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { isStitchnetError } from '../errors.js';
 import { registerCommands } from './commands/index.js';
 import { addExamples } from './examples.js';
+import { watchOutput } from './output-closed.js';
 import { paint } from './style.js';
 import { VERSION } from './version.js';
 
@@ -46,21 +47,7 @@ function reportError(err: unknown): number {
   return 1;
 }
 
-/**
- * A reader that goes away (`stitchnet inspect … | head -1`) closes the pipe: the output is no
- * longer wanted, so the command ends there, quietly, with the status it had so far, as Unix tools
- * do, rather than dying on an unhandled EPIPE.
- */
-function endQuietlyWhenOutputCloses(): void {
-  const onError = (err: NodeJS.ErrnoException) => {
-    if (err.code !== 'EPIPE') throw err;
-    process.exit(process.exitCode === undefined ? 0 : Number(process.exitCode));
-  };
-  process.stdout.on('error', onError);
-  process.stderr.on('error', onError);
-}
-
-endQuietlyWhenOutputCloses();
+watchOutput();
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;

@@ -10,6 +10,7 @@
  *
  * On a terminal the status is redrawn in place; otherwise one status line per second.
  */
+import { outputClosed } from '../output-closed.js';
 import { createWriteStream, existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -243,6 +244,8 @@ async function runDemo(o: DemoCliOptions): Promise<void> {
     stop = true;
   };
   process.once('SIGINT', interrupt);
+  // A reader that went away (`| head`) stops the demo as Ctrl-C does.
+  outputClosed.addEventListener('abort', interrupt);
   try {
     for (let i = 0; !stop && performance.now() - started < durationMs; i = (i + 1) % data.size) {
       const r = await rt.classify(data.batch(i, 1), { topK: 1 });
@@ -252,6 +255,7 @@ async function runDemo(o: DemoCliOptions): Promise<void> {
   } finally {
     clearInterval(ticker);
     process.removeListener('SIGINT', interrupt);
+    outputClosed.removeEventListener('abort', interrupt);
     for (const s of subs) s.unsubscribe();
     draw();
     live.end();
