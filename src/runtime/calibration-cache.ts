@@ -24,6 +24,11 @@ export interface CalibrationKey {
   provider: string;
   threads: { intraOp: number; interOp: number; spinning: boolean };
   cpuMemArena: boolean;
+  /**
+   * Whether runs go through the inference worker: a figure is a run as `run()` times it, the
+   * hand-over to the worker and back included (0.2–0.6 ms here, a tenth of a small model's run).
+   */
+  worker: boolean;
   /** CPU model and logical core count. */
   cpu: { model: string; cores: number };
   /** onnxruntime-node's version. */
@@ -47,6 +52,7 @@ const KeySchema = z.strictObject({
   provider: z.string(),
   threads: z.strictObject({ intraOp: z.number(), interOp: z.number(), spinning: z.boolean() }),
   cpuMemArena: z.boolean(),
+  worker: z.boolean(),
   cpu: z.strictObject({ model: z.string(), cores: z.number() }),
   ort: z.string(),
 });

@@ -290,6 +290,8 @@ export interface RuntimeCalibrationInit {
   readonly provider: string;
   readonly threads: ThreadSettings;
   readonly cpuMemArena: boolean;
+  /** Whether the runtime runs inference in its worker (part of the cache key). */
+  readonly worker: boolean;
   readonly settings: CalibrationSettings;
   readonly cacheDir: string | undefined;
   readonly profile: Profile | undefined;
@@ -297,18 +299,23 @@ export interface RuntimeCalibrationInit {
   readonly start: number;
 }
 
-/** What a calibration on this device depends on: the package, the provider and session settings, the CPU and onnxruntime. */
+/**
+ * What a calibration on this device depends on: the package, the provider and session settings,
+ * worker or in-process, the CPU and onnxruntime.
+ */
 export function calibrationKey(
   manifest: Manifest,
   provider: string,
   threads: ThreadSettings,
   cpuMemArena: boolean,
+  worker: boolean,
 ): CalibrationKey {
   return {
     manifest: manifestHash(manifest),
     provider,
     threads: { intraOp: threads.intraOp, interOp: threads.interOp, spinning: threads.spinning === true },
     cpuMemArena,
+    worker,
     cpu: cpuIdentity(),
     ort: ortVersion(),
   };
@@ -358,7 +365,7 @@ export async function calibrateRuntime(init: RuntimeCalibrationInit): Promise<Ca
   const { pkg, client } = init;
   const sampleShape = pkg.manifest.input.shape.slice(1);
   if (sampleShape.some((d) => typeof d !== 'number')) return undefined;
-  const key = calibrationKey(pkg.manifest, init.provider, init.threads, init.cpuMemArena);
+  const key = calibrationKey(pkg.manifest, init.provider, init.threads, init.cpuMemArena, init.worker);
   const macs = stitchMacs(pkg.manifest);
   const runner = engineRunner(
     (pieces, data, dims) => client.run({ pieces, data, dims }),

@@ -33,7 +33,8 @@ export function profileDeviceLatency(
   const threads = resolveThreads(threadsFromOrt(profile.ort));
   return cachedDeviceLatency(
     manifest,
-    calibrationKey(manifest, provider, threads, profile.ort.enableCpuMemArena),
+    // The runtime's default mode: runs through its inference worker.
+    calibrationKey(manifest, provider, threads, profile.ort.enableCpuMemArena, true),
     cacheDir,
   );
 }

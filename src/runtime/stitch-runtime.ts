@@ -271,6 +271,7 @@ export class StitchRuntime {
         provider: selection.provider,
         threads,
         cpuMemArena: cpuMemArena ?? true,
+        worker: useWorker,
         cacheDir,
         profile: profile?.profile,
         start: initial,

@@ -17,6 +17,7 @@ const key: CalibrationKey = {
   provider: 'cpu',
   threads: { intraOp: 2, interOp: 1, spinning: false },
   cpuMemArena: true,
+  worker: true,
   cpu: { model: 'Test CPU', cores: 2 },
   ort: '1.30.0',
 };
@@ -47,6 +48,7 @@ describe('the calibration cache', () => {
     ['provider', { provider: 'cuda' }],
     ['threads', { threads: { intraOp: 1, interOp: 1, spinning: false } }],
     ['arena', { cpuMemArena: false }],
+    ['mode (worker or in-process)', { worker: false }],
     ['CPU model', { cpu: { model: 'Other CPU', cores: 2 } }],
     ['core count', { cpu: { model: 'Test CPU', cores: 8 } }],
     ['onnxruntime version', { ort: '1.31.0' }],
