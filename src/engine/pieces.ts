@@ -22,9 +22,11 @@
  * Files that `readPackage` checked for this package object and that are, by their stamps (device,
  * inode, size, modification and change time), unchanged since are not hashed again: creating a
  * runtime from a folder otherwise read every weight twice. A file changed since, or around the
- * time it was checked, is hashed again as described above. A piece whose files cannot be checked (a package read without decoding, a
- * package object without files, a file that changed) is read with `pieceBytes`, which reports the problem as the package reader does, or returns the
- * piece self-contained.
+ * time it was checked, is hashed again as described above.
+ *
+ * A piece whose files cannot be checked (a package read without decoding, a package object without
+ * files, a file that changed) is read with `pieceBytes`, which reports the problem as the package
+ * reader does, or returns the piece self-contained.
  */
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -46,16 +48,22 @@ export async function pieceSource(pkg: StitchPackage, id: string): Promise<Piece
   const piece = pkg.manifest.pieces[id];
   try {
     const file = pkg.piecePath(id);
-    const size = piece
-      ? (await pieceUnchanged(pkg, id))
-        ? piece.bytes + (piece.data?.bytes ?? 0)
-        : await (piece.data ? checkWithData(file, id, piece) : checkAlone(pkg, file, piece))
-      : undefined;
+    const size = piece ? await checkedSize(pkg, id, file, piece) : undefined;
     if (size !== undefined) return { id, file, size };
   } catch {
     // Fall through: pieceBytes says what is wrong, or reads the piece another way.
   }
   return { id, bytes: await pkg.pieceBytes(id) };
+}
+
+/**
+ * The bytes onnxruntime will read for the piece (its ONNX file and any data file) when they are
+ * the files the manifest records: vouched for by their stamps since `readPackage` checked them,
+ * else checked again here; `undefined` when they cannot be.
+ */
+async function checkedSize(pkg: StitchPackage, id: string, file: string, piece: Piece): Promise<number | undefined> {
+  if (await pieceUnchanged(pkg, id)) return piece.bytes + (piece.data?.bytes ?? 0);
+  return piece.data ? checkWithData(file, id, piece) : checkAlone(pkg, file, piece);
 }
 
 /**

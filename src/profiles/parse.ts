@@ -2,10 +2,9 @@
  * Parsing profiles from YAML or JSON text, with errors that point at the file, line and field and
  * say what would have been accepted.
  */
-import { valueAt } from '../base/field-path.js';
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
 import type { z } from 'zod';
-import { fieldPath } from '../base/field-path.js';
+import { fieldPath, valueAt } from '../base/field-path.js';
 import { didYouMean } from '../base/text.js';
 import { ProfileError } from '../errors.js';
 import { jsonText, ProfileSchema, type Profile } from './schema.js';

@@ -94,10 +94,11 @@ export class InferenceMonitor extends PushSource {
   private readonly maxSamples: number;
   private readonly minSamples: number;
   private readonly warmupRuns: number;
-  private warmupLeft: number;
   private readonly warmupMs: number;
+  /** Runs left in the current warm-up (the first run, and a switch of stitch or path, start one). */
+  private warmupLeft = 0;
   /** Scheduler time at which the current warm-up may end (once `warmupLeft` is 0 too). */
-  private warmupUntil: number;
+  private warmupUntil = Number.NEGATIVE_INFINITY;
   private running: string | undefined;
   private readonly emitEveryMs: number;
   private lastEmitAt = Number.NEGATIVE_INFINITY;
@@ -110,9 +111,7 @@ export class InferenceMonitor extends PushSource {
     this.maxSamples = Math.max(1, Math.round(options.window ?? DEFAULT_SAMPLING.slowdownWindow));
     this.minSamples = Math.max(1, Math.round(options.minSamples ?? DEFAULT_SAMPLING.slowdownMinSamples));
     this.warmupRuns = Math.max(0, Math.round(options.warmupRuns ?? DEFAULT_SAMPLING.slowdownWarmupRuns));
-    this.warmupLeft = this.warmupRuns;
     this.warmupMs = Math.max(0, options.warmupMs ?? DEFAULT_SAMPLING.slowdownWarmupMs);
-    this.warmupUntil = this.scheduler.now() + this.warmupMs;
     this.emitEveryMs = Math.max(0, options.emitEveryMs ?? INFERENCE_EMIT_EVERY_MS);
   }
 
@@ -153,8 +152,8 @@ export class InferenceMonitor extends PushSource {
   reset(): void {
     this.cancelUpdate();
     this.samples = [];
+    // The next run starts a new warm-up.
     this.running = undefined;
-    this.startWarmup(this.scheduler.now());
     this.emit({
       'inference.p50Ms': missingReading('unavailable'),
       'inference.slowdown': missingReading('unavailable'),
