@@ -8,9 +8,12 @@
  *
  * Targets: no switch in the first minute; at most one step down and one step up per busy phase;
  * no reversal within a minute; back on the profile's choice within 30 s of each phase's end.
+ * `--record <file.csv>` writes every reading the policy saw (replay it with `stitchnet simulate`);
+ * the live run starts from a fresh calibration cache unless `--cache-dir` names one.
  * Not a timed test: run it on a quiet machine.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -30,6 +33,10 @@ interface Options {
   model: string;
   profile: string;
   simulateRows: number[];
+  /** Trace CSV of every reading the policy saw in the live run. */
+  record?: string;
+  /** Calibration cache of the live run; default a fresh folder (the run starts as a first install does). */
+  cacheDir?: string;
 }
 
 const positive = (v: string) => {
@@ -88,12 +95,32 @@ function profileChoice(o: Options, catalog: StitchCatalog): number {
 
 /** Runs inference back to back for the whole span, with the busy phases; returns what happened. */
 async function live(o: Options, phases: [number, number][]) {
+  const fresh = o.cacheDir === undefined ? await mkdtemp(path.join(os.tmpdir(), 'stitchnet-bench-cache-')) : undefined;
+  try {
+    return await liveIn(o, phases, o.cacheDir ?? (fresh as string));
+  } finally {
+    if (fresh !== undefined) await rm(fresh, { recursive: true, force: true });
+  }
+}
+
+/** Writes every reading the policy sees to `file` (a trace CSV); resolves once it is complete. */
+function recordTo(rt: StitchRuntime, file: string): Promise<void> {
+  const out = createWriteStream(file);
+  return new Promise<void>((resolve, reject) => {
+    out.once('error', reject);
+    rt.record().subscribe({ next: (line) => out.write(line), complete: () => out.end(resolve) });
+  });
+}
+
+async function liveIn(o: Options, phases: [number, number][], cacheDir: string) {
   const rt = await StitchRuntime.create({
     model: o.model,
     profile: o.profile,
     watchProfile: false,
     providers: ['cpu'],
+    cacheDir,
   });
+  const recording = o.record === undefined ? undefined : recordTo(rt, o.record);
   const input = new Float32Array(28 * 28).fill(0.5);
   const seen: Seen[] = [];
   const runs = new Map<number, number>();
@@ -129,6 +156,7 @@ async function live(o: Options, phases: [number, number][]) {
   const initial = seen[0]?.change.from ?? rt.stitch;
   const end = performance.now() - start;
   await rt.close();
+  await recording;
   return { seen, runs, overLimits, initial, end };
 }
 
@@ -263,6 +291,8 @@ const program = new Command('bench:adaptive')
     (v: string) => v.split(',').filter(Boolean).map(positive),
     [86_400, 1_000_000],
   )
+  .option('--record <file.csv>', 'write every reading the policy saw in the live run to a trace CSV')
+  .option('--cache-dir <dir>', "the live run's calibration cache (default: a fresh folder, as on a first install)")
   .action(async (o: Options) => main(o));
 program.parseAsync().catch((e: unknown) => {
   process.stderr.write(`${e instanceof Error ? e.message : String(e)}\n`);

@@ -102,7 +102,7 @@ export function workerClient(options: EngineOptions, file: string, host: EngineH
       const bytes = movable(piece.bytes);
       return requests.send<'load'>({ op: 'load', piece: { id: piece.id, bytes } }, [bytes.buffer as ArrayBuffer]);
     },
-    async run({ pieces, data, dims, at }) {
+    async run({ pieces, data, dims, at, count, forceRoute }) {
       const slot = slots.take(data.length);
       new Float32Array(slot, 0, data.length).set(data);
       const { route, first } = routes.number(pieces);
@@ -114,6 +114,8 @@ export function workerClient(options: EngineOptions, file: string, host: EngineH
           size: data.length,
           dims: [...dims],
           at,
+          ...(count === false ? { count } : {}),
+          ...(forceRoute === true ? { forceRoute } : {}),
           ...(first ? { pieces: [...pieces] } : {}),
         };
         return readOutput(await requests.send<'run'>(body), slot, slots);

@@ -24,6 +24,13 @@ export interface RunRequest {
   dims: readonly number[];
   /** When the caller made the request, by its clock (ms): the fast path's streak timing. Default: now. */
   at?: number;
+  /**
+   * `false`: the run does not count for the fast path (a calibration's runs: measuring a stitch
+   * says nothing about which one the app keeps running). Default `true`.
+   */
+  count?: boolean;
+  /** `true`: runs the route piece by piece even where it has a fused session (a calibration of the route). */
+  forceRoute?: boolean;
 }
 
 /** What a run produced and which path ran it. */
@@ -129,7 +136,7 @@ export class Engine {
     const job = this.queue.then(async () => {
       const t0 = performance.now();
       const out = await this.execute(request, key);
-      this.noteRun(request.pieces, key, at, performance.now() - t0);
+      if (request.count !== false) this.noteRun(request.pieces, key, at, performance.now() - t0);
       return out;
     });
     this.queue = job.catch(() => undefined);
@@ -139,8 +146,8 @@ export class Engine {
     return job;
   }
 
-  private async execute({ pieces, data, dims }: RunRequest, key: string): Promise<RunOutput> {
-    const entry = this.fused.get(key);
+  private async execute({ pieces, data, dims, forceRoute }: RunRequest, key: string): Promise<RunOutput> {
+    const entry = forceRoute === true ? undefined : this.fused.get(key);
     if (entry) {
       this.book?.touch(key);
       entry.users++;

@@ -25,6 +25,10 @@ export interface RunMessage {
   size: number;
   dims: number[];
   at?: number | undefined;
+  /** As in the engine's `RunRequest.count`: `false` keeps a calibration run out of the fast path's count. */
+  count?: boolean | undefined;
+  /** As in the engine's `RunRequest.forceRoute`. */
+  forceRoute?: boolean | undefined;
 }
 
 /** What the main thread asks of the worker. */

@@ -42,6 +42,8 @@ async function runFromSharedMemory(
     data: new Float32Array(m.buffer, 0, m.size),
     dims: m.dims,
     ...(m.at === undefined ? {} : { at: m.at }),
+    ...(m.count === false ? { count: false } : {}),
+    ...(m.forceRoute === true ? { forceRoute: true } : {}),
   });
   const size = out.data.length;
   if (size * 4 > m.buffer.byteLength)

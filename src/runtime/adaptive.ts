@@ -125,6 +125,11 @@ export interface AdaptiveHost {
   provider(): string;
   /** Reports a failure that does not fail a call. */
   report(error: StitchnetError): void;
+  /**
+   * This device's figure of `stitch`'s fused session at `batch` (ms), if measured: what a fused
+   * run's slowdown is measured against (else its route's figure).
+   */
+  fusedLatencyMs?(stitch: number, batch: number): number | undefined;
 }
 
 /**
@@ -364,16 +369,19 @@ export class AdaptiveLoop {
    */
   recordRun(stitch: number, observedMs: number, batch: number, path?: string): void {
     this.batch = batch;
-    const expectedMs = this.latencyForSlowdown(stitch, batch);
+    const expectedMs = this.latencyForSlowdown(stitch, batch, path);
     this.monitor.record({ observedMs, expectedMs, stitch, path });
   }
 
   /**
-   * The latency a run's slowdown is measured against: this device's measured one; with no
-   * calibration for the provider in use, the package's. A predicted figure is not used (a fit can
-   * be off by more than the slowdown rules' thresholds).
+   * The latency a run's slowdown is measured against: this device's measured one (of the fused
+   * session for a fused run, once measured); with no calibration for the provider in use, the
+   * package's. A predicted figure is not used (a fit can be off by more than the slowdown rules'
+   * thresholds).
    */
-  private latencyForSlowdown(stitch: number, batch: number): number | undefined {
+  private latencyForSlowdown(stitch: number, batch: number, path: string | undefined): number | undefined {
+    const fused = path === 'fused' ? this.host.fusedLatencyMs?.(stitch, batch) : undefined;
+    if (fused !== undefined) return fused;
     const catalog = this.catalog;
     if (!catalog) return undefined;
     const l = stitchLatency(catalog, stitch, this.host.provider(), batch);

@@ -45,6 +45,11 @@ export interface CachedLatency {
   samples: number;
   /** When it was measured (ISO time). */
   at: string;
+  /**
+   * The stitch's fused session (the fast path) ÷ its route, in run time, measured paired on this
+   * device: a fused run's figure is `p50Ms × fusedRatio`. Absent until the stitch first runs fused.
+   */
+  fusedRatio?: number | undefined;
 }
 
 const KeySchema = z.strictObject({
@@ -64,6 +69,7 @@ const EntrySchema = z.strictObject({
   p95Ms: z.number().positive(),
   samples: z.number().int().positive(),
   at: z.string(),
+  fusedRatio: z.number().positive().optional(),
 });
 
 const FileSchema = z.strictObject({

@@ -10,6 +10,7 @@
  * (`calibration-cache.ts`), so the next `create()` on this device measures nothing.
  */
 import { CalibrateOptionsSchema, parseOption } from './options-schema.js';
+import { median } from '../base/stats.js';
 import { measureLatency, type MeasuredRoute, type TimedRun } from '../engine/latency.js';
 import type { DeviceLatencyTable, SourcedLatency } from '../policy/catalog.js';
 import type { CachedLatency } from './calibration-cache.js';
@@ -78,6 +79,8 @@ export interface CalibrationEntry {
   /** Counted runs behind a measured figure (0 for a predicted one). */
   readonly samples: number;
   readonly source: 'device' | 'predicted';
+  /** Its fused session ÷ its route, where measured (see `CachedLatency.fusedRatio`). */
+  readonly fusedRatio?: number | undefined;
 }
 
 /**
@@ -131,7 +134,10 @@ export class DeviceLatency implements DeviceLatencyTable {
     return batches.flatMap((batch) =>
       stitches.flatMap((stitch): CalibrationEntry[] => {
         const m = this.entry(stitch, batch);
-        if (m) return [{ stitch, batch, p50Ms: m.p50Ms, p95Ms: m.p95Ms, samples: m.samples, source: 'device' }];
+        if (m) {
+          const { p50Ms, p95Ms, samples, fusedRatio } = m;
+          return [{ stitch, batch, p50Ms, p95Ms, samples, source: 'device', ...(fusedRatio ? { fusedRatio } : {}) }];
+        }
         const l = this.latency(stitch, batch);
         return l ? [{ stitch, batch, p50Ms: l.ms, p95Ms: undefined, samples: 0, source: 'predicted' }] : [];
       }),
@@ -162,6 +168,63 @@ export interface CalibrationRunner {
   readonly sampleShape: readonly number[];
   /** Stamp of a new measurement (ISO time). */
   stamp(): string;
+}
+
+/** How a run ran: its route piece by piece, or the route's fused session (the fast path). */
+export type RunPath = 'route' | 'fused';
+
+/**
+ * Runs pieces on `path` ('fused': on their fused session if one is ready, else as a route) and
+ * resolves with the time it took (ms) and the path it took.
+ */
+export type PathRun = (
+  pieces: readonly string[],
+  data: Float32Array,
+  dims: readonly number[],
+  path: RunPath,
+) => Promise<{ ms: number; path: RunPath }>;
+
+/** Settings of {@link measureFusedRatio}. */
+export interface FusedRatioSettings {
+  /** Block pairs measured (each a block on each path). */
+  readonly pairs: number;
+  /** Runs per block. */
+  readonly block: number;
+}
+
+/**
+ * A route's fused session ÷ the route, in run time, measured paired: `pairs` pairs of a block of
+ * `block` runs on each path, the first path alternating, the ratio of the two blocks' medians per
+ * pair, and the median of those. A load that changes more slowly than a pair slows both paths
+ * alike, so the ratio holds on a busy machine, where an absolute figure would not (the fast path
+ * fuses a stitch just after a slowdown made the policy pick it). Blocks rather than single
+ * alternating runs: the app runs one path over and over, and so does a block after its first run.
+ * `undefined` when a fused run came back as a route (its session was evicted meanwhile).
+ */
+export async function measureFusedRatio(
+  run: PathRun,
+  pieces: readonly string[],
+  input: { data: Float32Array; dims: readonly number[] },
+  settings: FusedRatioSettings,
+): Promise<number | undefined> {
+  const ratios: number[] = [];
+  const block = async (path: RunPath): Promise<number | undefined> => {
+    const times: number[] = [];
+    for (let i = 0; i < settings.block; i++) {
+      const r = await run(pieces, input.data, input.dims, path);
+      if (r.path !== path) return undefined;
+      times.push(r.ms);
+    }
+    return median(times);
+  };
+  for (let pair = 0; pair < settings.pairs; pair++) {
+    const order: RunPath[] = pair % 2 === 0 ? ['fused', 'route'] : ['route', 'fused'];
+    const [a, b] = [await block(order[0] as RunPath), await block(order[1] as RunPath)];
+    if (a === undefined || b === undefined) return undefined;
+    const [fused, route] = order[0] === 'fused' ? [a, b] : [b, a];
+    ratios.push(fused / route);
+  }
+  return ratios.length > 0 ? median(ratios) : undefined;
 }
 
 /** Measures `stitches` at `batch`, interleaved, into `table`; `stop` is asked after every counted round. */

@@ -11,14 +11,18 @@ import type { StitchPackage } from '../package/index.js';
 import type { Manifest } from '../package/schema.js';
 import type { Profile } from '../profiles/schema.js';
 import { RuntimeError, type StitchnetError } from '../errors.js';
+import { batchInput } from '../engine/latency.js';
 import {
   calibrateCandidates,
   DeviceLatency,
+  measureFusedRatio,
   measureInto,
   MIN_ROUNDS,
   type CalibrationEntry,
   type CalibrationRunner,
   type CalibrationSettings,
+  type PathRun,
+  type RunPath,
 } from './calibration.js';
 import {
   calibrationFile,
@@ -59,7 +63,7 @@ export interface CalibrationReport {
 export interface CalibratorInit {
   readonly key: CalibrationKey;
   readonly settings: CalibrationSettings;
-  readonly runner: CalibrationRunner;
+  readonly runner: EngineRunner;
   /** Stitches to calibrate at start. */
   readonly candidates: readonly number[];
   /** Measured first when the budget does not cover every candidate (e.g. the starting stitch). */
@@ -70,18 +74,38 @@ export interface CalibratorInit {
   readonly cacheDir?: string | undefined;
 }
 
-/** The runner of a runtime's engine: each run timed by `performance.now()`. */
+/** What the engine's runner needs of the engine: a run that says which path it took. */
+export type EngineRun = (request: {
+  pieces: readonly string[];
+  data: Float32Array;
+  dims: readonly number[];
+  /** A calibration's runs do not count for the fast path. */
+  count: false;
+  forceRoute: boolean;
+}) => Promise<{ path: RunPath }>;
+
+/** A {@link CalibrationRunner} that can also run a stitch's fused session. */
+export interface EngineRunner extends CalibrationRunner {
+  readonly onPath: PathRun;
+}
+
+/**
+ * The runner of a runtime's engine: each run timed by `performance.now()`. Its runs do not count
+ * for the fast path, and `run` measures a route piece by piece even where it has a fused session.
+ */
 export function engineRunner(
-  run: (pieces: readonly string[], data: Float32Array, dims: readonly number[]) => Promise<unknown>,
+  run: EngineRun,
   route: (stitch: number) => readonly string[],
   sampleShape: readonly number[],
-): CalibrationRunner {
+): EngineRunner {
+  const onPath: PathRun = async (pieces, data, dims, path) => {
+    const t0 = performance.now();
+    const out = await run({ pieces, data, dims, count: false, forceRoute: path === 'route' });
+    return { ms: performance.now() - t0, path: out.path };
+  };
   return {
-    run: async (pieces, data, dims) => {
-      const t0 = performance.now();
-      await run(pieces, data, dims);
-      return performance.now() - t0;
-    },
+    onPath,
+    run: async (pieces, data, dims) => (await onPath(pieces, data, dims, 'route')).ms,
     now: () => performance.now(),
     route,
     sampleShape,
@@ -96,6 +120,15 @@ export function engineRunner(
  */
 export const REFINE_BELOW = 0.8;
 
+/** A background measurement: a stitch's route at a batch size, or its fused ÷ route ratio there. */
+interface Job {
+  readonly stitch: number;
+  readonly batch: number;
+  readonly path: RunPath;
+}
+
+const jobKey = (job: Job) => `${job.stitch}/${job.batch}/${job.path}`;
+
 /**
  * Reads the cache, measures what it lacks within the budget, writes it back. Afterwards,
  * {@link Calibrator.request} measures a stitch (at a batch size) that has no figure yet, in the
@@ -108,7 +141,7 @@ export class Calibrator {
   private writing: Promise<void> = Promise.resolve();
   /** Reported when a background measurement or a cache write fails. */
   onError: (e: StitchnetError) => void = () => undefined;
-  private readonly queue: { stitch: number; batch: number }[] = [];
+  private readonly queue: Job[] = [];
   private readonly asked = new Set<string>();
   private worker: Promise<void> | undefined;
   private closed = false;
@@ -185,15 +218,50 @@ export class Calibrator {
 
   /** Measures `stitch` at `batch` in the background unless it is calibrated (or was asked for) already. */
   request(stitch: number, batch: number): void {
-    const key = `${stitch}/${batch}`;
-    if (
-      this.closed ||
-      this.asked.has(key) ||
-      this.table.calibrated(stitch, batch, Math.min(this.init.settings.rounds, MIN_ROUNDS))
-    )
-      return;
+    if (this.table.calibrated(stitch, batch, Math.min(this.init.settings.rounds, MIN_ROUNDS))) return;
+    this.enqueue({ stitch, batch, path: 'route' });
+  }
+
+  /**
+   * This device's figure of `stitch`'s fused session at `batch` (ms): its route's figure × the
+   * measured fused ÷ route ratio; `undefined` until both are measured.
+   */
+  fusedMs(stitch: number, batch: number): number | undefined {
+    const e = this.table.entry(stitch, batch);
+    return e?.fusedRatio === undefined ? undefined : e.p50Ms * e.fusedRatio;
+  }
+
+  /** The measured fused ÷ route ratio of `stitch` at `batch`, if any. */
+  fusedRatio(stitch: number, batch: number): number | undefined {
+    return this.table.entry(stitch, batch)?.fusedRatio;
+  }
+
+  /** Whether {@link requestFused} would measure (cheap: the runtime asks after every fused run). */
+  wantsFused(stitch: number, batch: number): boolean {
+    const e = this.table.entry(stitch, batch);
+    return (
+      !this.closed &&
+      e !== undefined &&
+      e.fusedRatio === undefined &&
+      !this.asked.has(jobKey({ stitch, batch, path: 'fused' }))
+    );
+  }
+
+  /**
+   * Measures the fused ÷ route ratio of `stitch` at `batch` in the background
+   * ({@link measureFusedRatio}) unless its route has no figure or it has a ratio (or was asked for)
+   * already. A fused run is faster than its route (1.1–1.4× for small models), so measured against
+   * the route's figure it would hide that much of a slowdown; against the fused figure it does not.
+   */
+  requestFused(stitch: number, batch: number): void {
+    if (this.wantsFused(stitch, batch)) this.enqueue({ stitch, batch, path: 'fused' });
+  }
+
+  private enqueue(job: Job): void {
+    const key = jobKey(job);
+    if (this.closed || this.asked.has(key)) return;
     this.asked.add(key);
-    this.queue.push({ stitch, batch });
+    this.queue.push(job);
     this.worker ??= this.drain().finally(() => {
       this.worker = undefined;
     });
@@ -238,10 +306,7 @@ export class Calibrator {
     for (let job = this.queue.shift(); job && !this.closed; job = this.queue.shift()) {
       this.activity++;
       try {
-        await measureInto(this.table, [job.stitch], job.batch, this.init.runner, {
-          warmup: this.init.settings.warmup,
-          rounds: this.init.settings.rounds,
-        });
+        await this.measure(job);
       } catch (e) {
         if (!this.closed) {
           this.onError(
@@ -263,6 +328,24 @@ export class Calibrator {
       const error = await this.persist();
       if (error !== undefined) this.onError(cacheWriteError(this.file, error));
     }
+  }
+
+  /** One background measurement, into the table. */
+  private async measure(job: Job): Promise<void> {
+    const { runner, settings } = this.init;
+    if (job.path === 'route') {
+      await measureInto(this.table, [job.stitch], job.batch, runner, {
+        warmup: settings.warmup,
+        rounds: settings.rounds,
+      });
+      return;
+    }
+    const input = batchInput(runner.sampleShape, job.batch);
+    const pairs = Math.max(3, Math.ceil(settings.rounds / 2));
+    const ratio = await measureFusedRatio(runner.onPath, runner.route(job.stitch), input, { pairs, block: 3 });
+    // The route's figure as it is now (it may have been refined meanwhile).
+    const entry = this.table.entry(job.stitch, job.batch);
+    if (ratio !== undefined && entry) this.table.set({ ...entry, fusedRatio: ratio });
   }
 
   /** Writes the measured figures to the cache; the error's message if that failed. */
@@ -368,7 +451,7 @@ export async function calibrateRuntime(init: RuntimeCalibrationInit): Promise<Ca
   const key = calibrationKey(pkg.manifest, init.provider, init.threads, init.cpuMemArena, init.worker);
   const macs = stitchMacs(pkg.manifest);
   const runner = engineRunner(
-    (pieces, data, dims) => client.run({ pieces, data, dims }),
+    (request) => client.run(request),
     (id) => pkg.routePieces(id),
     sampleShape as number[],
   );

@@ -49,7 +49,7 @@ import {
   type ProviderSelection,
 } from '../engine/providers.js';
 import { workerFile } from '../engine/worker-file.js';
-import { resolveCalibrate } from './calibration.js';
+import { resolveCalibrate, type RunPath } from './calibration.js';
 import { calibrateRuntime, type CalibrationReport, type Calibrator } from './calibrator.js';
 
 export type { CalibrateOptions, RunOptions, StitchRuntimeOptions } from './option-types.js';
@@ -199,6 +199,7 @@ export class StitchRuntime {
         manifest: pkg.manifest,
         provider: () => this.provider,
         report: (e) => this.errorSubject.next(e),
+        fusedLatencyMs: (stitch, batch) => this.calibrator?.fusedMs(stitch, batch),
       },
       { ...adaptive, initial },
     );
@@ -465,6 +466,7 @@ export class StitchRuntime {
       if (epoch === this.calibrator?.epoch && !this.calibrator?.busy) {
         this.adaptive.recordRun(stitch, ms, batch, out.path);
         this.refineBaseline(stitch, batch, out.path, ms);
+        this.measureFusedOnce(stitch, batch, out.path);
       }
       // With a policy, the active stitch gets this device's figure at this batch size (lazily).
       if (opts.stitch === undefined && this.adaptive.profile !== undefined) this.calibrator?.request(stitch, batch);
@@ -556,12 +558,28 @@ export class StitchRuntime {
     });
   }
 
-  /** Lowers this device's figure of a stitch's route when it keeps running markedly faster (Calibrator.refine). */
-  private refineBaseline(stitch: number, batch: number, path: string, ms: number): void {
+  /**
+   * Lowers this device's figure of a stitch's route when it keeps running markedly faster
+   * (Calibrator.refine): from its route runs, and from its fused runs through the measured fused ÷
+   * route ratio (a stitch the app keeps running runs fused, and a figure taken while the sessions
+   * were still warming up, or on a busy machine, would otherwise stay).
+   */
+  private refineBaseline(stitch: number, batch: number, path: RunPath, ms: number): void {
+    const calibrator = this.calibrator;
+    const ratio = path === 'fused' ? calibrator?.fusedRatio(stitch, batch) : 1;
     // The window's median is taken only when this run alone could lower the figure (off the hot path otherwise).
-    if (!this.calibrator?.couldRefine(stitch, batch, ms) || path !== 'route') return;
-    const observed = this.adaptive.observedMs(stitch, 'route');
-    if (observed !== undefined) this.calibrator.refine(stitch, batch, observed);
+    if (!calibrator || ratio === undefined || !calibrator.couldRefine(stitch, batch, ms / ratio)) return;
+    const observed = this.adaptive.observedMs(stitch, path);
+    if (observed !== undefined) calibrator.refine(stitch, batch, observed / ratio);
+  }
+
+  /**
+   * Has a stitch's fused ÷ route ratio measured (Calibrator.requestFused) once it has run fused
+   * past the inference monitor's warm-up: a fresh session runs slower for its first moments.
+   */
+  private measureFusedOnce(stitch: number, batch: number, path: RunPath): void {
+    if (path !== 'fused' || !this.calibrator?.wantsFused(stitch, batch)) return;
+    if (this.adaptive.observedMs(stitch, 'fused') !== undefined) this.calibrator.requestFused(stitch, batch);
   }
 
   /** `await using rt = await StitchRuntime.create(…)` closes it at the end of the scope. */

@@ -2,6 +2,7 @@
  * The signals a runtime feeds its policy: its own run timings (the inference slowdown), an app's
  * manual source, and the real system source of this machine.
  */
+import path from 'node:path';
 import { filter, firstValueFrom } from 'rxjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { StitchPackage } from '../../src/package/index.js';
@@ -102,6 +103,64 @@ describe('the inference slowdown', () => {
     expect(states.at(-1)).toBeCloseTo((counted[1] as number) / (cal?.p50Ms as number), 6);
     expect(rt.stitch).toBe(2);
     await rt.close();
+  });
+
+  it("measures a fused run against the fused session's figure (the route's × a fused ÷ route ratio measured once), refines the route's figure through it, and caches the ratio", async () => {
+    const clock = new VirtualClock();
+    // Runs are timed as `readAs` ms by the runtime's clock; the calibration keeps performance.now.
+    let readAs = 1;
+    let t = 0;
+    const options = {
+      model: fast,
+      systemSource: false as const,
+      cacheDir: path.join(tiny.dir, 'fused-ratio'),
+      fastPath: { afterRuns: 1e9 },
+      now: () => (t += readAs),
+      profile: { sampling: { slowdownWarmupRuns: 2, slowdownWarmupMs: 0, slowdownMinSamples: 3 } },
+    };
+    const rt = await runtimeOn(clock, options);
+    const stitch = rt.stitch;
+    const entry = () => rt.calibration?.stitches.find((e) => e.stitch === stitch && e.batch === 1);
+    const figure = entry()?.p50Ms as number;
+    expect(entry()?.source).toBe('device');
+    expect(entry()?.fusedRatio).toBeUndefined();
+    const slowdowns: (number | undefined)[] = [];
+    rt.state$.subscribe((s) => slowdowns.push(s.inference.slowdown));
+    const runFor = async (ms: number, runs: number) => {
+      readAs = ms;
+      clock.advanceBy(10_000); // the window forgets the runs before
+      for (let i = 0; i < runs; i++) {
+        expect((await rt.run(sample(fast))).path).toBe('fused');
+        clock.advanceBy(100);
+      }
+    };
+    await rt.fuse(stitch);
+    // The ratio is measured in the background once the fused runs are past the warm-up.
+    await runFor(figure, 5);
+    for (let i = 0; i < 2000 && entry()?.fusedRatio === undefined; i++) await runFor(figure, 1);
+    const ratio = entry()?.fusedRatio as number;
+    expect(ratio).toBeGreaterThan(0.2);
+    expect(ratio).toBeLessThan(1.5);
+
+    // Twice the fused figure reads as a slowdown of 2 (against the route's figure it would read 2 × ratio).
+    await runFor(2 * figure * ratio, 5);
+    expect(slowdowns.at(-1)).toBeCloseTo(2, 6);
+    expect(rt.calibration?.refined).toBe(0);
+
+    // Fused runs at half the fused figure lower the route's figure to half (the ratio stays).
+    await runFor(0.5 * figure * ratio, 5);
+    expect(rt.calibration?.refined).toBe(1);
+    expect(entry()?.p50Ms).toBeCloseTo(figure / 2, 6);
+    expect(entry()?.fusedRatio).toBe(ratio);
+    await rt.close();
+
+    const again = await runtimeOn(clock, { ...options, now: undefined });
+    expect(again.calibration?.cache).toBe('hit');
+    expect(again.calibration?.stitches.find((e) => e.stitch === stitch && e.batch === 1)).toMatchObject({
+      p50Ms: entry()?.p50Ms,
+      fusedRatio: ratio,
+    });
+    await again.close();
   });
 
   it('stays unavailable where there is no latency figure for the provider', async () => {

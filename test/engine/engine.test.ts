@@ -199,6 +199,24 @@ for (const mode of ['in-process', 'worker'] as const) {
       }
     });
 
+    it("runs a calibration's request as asked: forceRoute past a fused session, count: false outside the fast path's count", async () => {
+      const eager: EngineOptions = { ...options, fastPath: { ...byHand, cacheSize: 2, eager: true } };
+      const c = mode === 'worker' ? workerClient(eager, await workerFile(), host()) : inProcessClient(eager, host());
+      clients.push(c);
+      for (const p of pieces) await c.loadPiece({ id: p.id, bytes: p.bytes.slice() });
+      const x = Float32Array.from({ length: 8 }, rng(9));
+      const dims = [1, 2, 4];
+      // An eager fast path fuses a route on its first counted run: never on one that does not count.
+      for (let i = 0; i < 20; i++)
+        expect((await c.run({ pieces: ['a', 'c'], data: x, dims, count: false })).path).toBe('route');
+      await c.fuse(['a', 'b', 'c']);
+      const fused = await c.run({ pieces: ['a', 'b', 'c'], data: x, dims });
+      const forced = await c.run({ pieces: ['a', 'b', 'c'], data: x, dims, forceRoute: true, count: false });
+      expect([fused.path, forced.path]).toEqual(['fused', 'route']);
+      expect(maxDiff(forced.data, expected(['a', 'b', 'c'], x, 2))).toBeLessThan(1e-5);
+      expect((await c.run({ pieces: ['a', 'b', 'c'], data: x, dims })).path).toBe('fused');
+    });
+
     it('reports a piece that is not loaded', async () => {
       await expect(
         client.run({ pieces: ['a', 'zz'], data: new Float32Array(8), dims: [1, 2, 4] }),

@@ -24,6 +24,8 @@ const key: CalibrationKey = {
 const entries: CachedLatency[] = [
   { stitch: 0, batch: 1, p50Ms: 1.5, p95Ms: 2, samples: 15, at: '2026-01-01T00:00:00.000Z' },
   { stitch: 3, batch: 8, p50Ms: 4.25, p95Ms: 5, samples: 15, at: '2026-01-01T00:00:00.000Z' },
+  // A stitch that ran fused: its fused ÷ route ratio is kept with its route's figure.
+  { stitch: 4, batch: 1, p50Ms: 2, p95Ms: 3, samples: 15, at: '2026-01-01T00:00:00.000Z', fusedRatio: 0.8 },
 ];
 
 let root: string;
@@ -69,6 +71,10 @@ describe('the calibration cache', () => {
       JSON.stringify({ format: 'stitchnet-calibration/1', key, entries: [{ ...entries[0], p50Ms: -1 }] }),
     ],
     ['an unknown field', JSON.stringify({ format: 'stitchnet-calibration/1', key, entries, extra: 1 })],
+    [
+      'a fused ratio that is not positive',
+      JSON.stringify({ format: 'stitchnet-calibration/1', key, entries: [{ ...entries[0], fusedRatio: 0 }] }),
+    ],
     ['empty', ''],
   ])('ignores a corrupt file (%s) and replaces it on the next write', async (_, text) => {
     const file = calibrationFile(root, key);

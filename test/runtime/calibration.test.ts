@@ -9,10 +9,13 @@ import {
   DEFAULT_CALIBRATION,
   DeviceLatency,
   fitOnMacs,
+  measureFusedRatio,
   MIN_ROUNDS,
   resolveCalibrate,
   type CalibrationRunner,
   type CalibrationSettings,
+  type PathRun,
+  type RunPath,
 } from '../../src/runtime/calibration.js';
 
 /** A fake device: stitch `id` costs `base + perMac · macs` ms per sample (`batch` samples per run). */
@@ -181,6 +184,74 @@ describe('the device latency table', () => {
         { macs: 300, ms: 10 },
       ])?.(0),
     ).toBe(0.5);
+  });
+});
+
+describe("a fused session's ratio to its route", () => {
+  /**
+   * A device where the fused session takes `ratio` × the route's time, both × the load at that
+   * moment (steps at given virtual times), × a jitter of ±`jitter`, and the first run of a path
+   * after a run of the other 1.5× as long (cold caches).
+   */
+  function pairedDevice(o: {
+    routeMs: number;
+    ratio: number;
+    steps: { at: number; load: number }[];
+    jitter: number;
+    seed: number;
+  }) {
+    let t = 0;
+    let state = o.seed;
+    let last: RunPath | undefined;
+    const rand = () => {
+      state = (state * 1103515245 + 12345) % 2 ** 31;
+      return state / 2 ** 31;
+    };
+    const load = () => o.steps.filter((s) => s.at <= t).at(-1)?.load ?? 1;
+    const run: PathRun = async (_pieces, _data, _dims, path) => {
+      const cold = last !== undefined && last !== path ? 1.5 : 1;
+      last = path;
+      const ms = o.routeMs * (path === 'fused' ? o.ratio : 1) * load() * cold * (1 + o.jitter * (2 * rand() - 1));
+      t += ms;
+      return { ms, path };
+    };
+    return { run, elapsed: () => t };
+  }
+  const input = { data: new Float32Array(4), dims: [1, 4] };
+
+  it('holds within 15% on a busy, jittery machine whose load steps up and down (at most two steps in eight pairs)', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.double({ min: 0.3, max: 1.2, noNaN: true }),
+        fc.double({ min: 0.5, max: 100, noNaN: true }),
+        fc.array(
+          fc.record({
+            at: fc.double({ min: 0, max: 1, noNaN: true }),
+            load: fc.double({ min: 1, max: 4, noNaN: true }),
+          }),
+          { maxLength: 2 },
+        ),
+        fc.integer({ min: 1, max: 1e6 }),
+        async (ratio, routeMs, steps, seed) => {
+          // Step times as fractions of the measurement's length (about 48 runs at the slowest load).
+          const span = 48 * routeMs;
+          const at = steps.map((s) => ({ at: s.at * span, load: s.load })).sort((a, b) => a.at - b.at);
+          const device = pairedDevice({ routeMs, ratio, steps: at, jitter: 0.1, seed });
+          const measured = await measureFusedRatio(device.run, ['a', 'b'], input, { pairs: 8, block: 3 });
+          expect(Math.abs((measured as number) / ratio - 1)).toBeLessThan(0.15);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('gives up when a fused run comes back as a route (the fused session was evicted meanwhile)', async () => {
+    let fusedRuns = 0;
+    const run: PathRun = async (_p, _d, _dims, path) => ({
+      ms: 1,
+      path: path === 'fused' && ++fusedRuns > 4 ? 'route' : path,
+    });
+    expect(await measureFusedRatio(run, ['a'], input, { pairs: 4, block: 3 })).toBeUndefined();
   });
 });
 
