@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readPackage } from '../../src/package/index.js';
@@ -50,6 +50,22 @@ describe('stitchnet calibrate', () => {
         .sort(),
     );
     expect(again.stderr).toMatch(/^from the cache in \d+ ms/);
+
+    // A runtime that ran a stitch fused kept its fused ÷ route ratio in the cache: a column of its own.
+    const file = (JSON.parse(again.stdout) as { file: string }).file;
+    const cached = JSON.parse(await readFile(file, 'utf8')) as { entries: { stitch: number; fusedRatio?: number }[] };
+    const fused = cached.entries[0] as { stitch: number; batch: number; fusedRatio?: number };
+    fused.fusedRatio = 0.8;
+    await writeFile(file, JSON.stringify(cached));
+    const third = await cli(args);
+    const rows = third.stdout.trim().split('\n');
+    expect(rows[1]).toMatch(/device ÷ package\s+fused ÷ route$/);
+    expect(rows.filter((l) => l.endsWith('0.80×'))).toHaveLength(1);
+    expect(rows.filter((l) => l.endsWith('—'))).toHaveLength(rows.length - 3);
+    const json = JSON.parse((await cli([...args, '--json'])).stdout) as { stitches: CalibrationRow[] };
+    expect(json.stitches.filter((r) => r.fusedRatio === 0.8)).toEqual([
+      expect.objectContaining({ stitch: fused.stitch, batch: fused.batch }),
+    ]);
   });
 
   it("lets simulate decide on this device's calibration (--latency device), and says how to make one when there is none", async () => {

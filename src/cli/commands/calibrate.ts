@@ -34,6 +34,8 @@ export interface CalibrationRow {
   source: 'device' | 'predicted';
   /** The package's median for the same provider and batch size, if it has one. */
   packageP50Ms: number | null;
+  /** The stitch's fused ÷ route ratio on this device, once it has run fused (the fast path). */
+  fusedRatio: number | null;
 }
 
 /** The report's figures with the package's next to them. */
@@ -47,13 +49,19 @@ export function calibrationRows(report: CalibrationReport, manifest: Manifest): 
     source: e.source,
     packageP50Ms:
       manifest.stitches.find((s) => s.id === e.stitch)?.latency?.[report.provider]?.[String(e.batch)]?.p50Ms ?? null,
+    fusedRatio: e.fusedRatio ?? null,
   }));
 }
 
-/** The table as text: one line per stitch and batch size, and the device ÷ package ratio. */
+/**
+ * The table as text: one line per stitch and batch size, the device ÷ package ratio, and the
+ * fused ÷ route column where some stitch has run fused on this device.
+ */
 export function formatCalibration(report: CalibrationReport, rows: readonly CalibrationRow[]): string {
   const ms = (v: number | null) => (v === null ? '—' : v.toFixed(3));
+  const fused = rows.some((r) => r.fusedRatio !== null);
   const header = ['stitch', 'batch', 'p50 ms', 'p95 ms', 'runs', 'source', 'package p50 ms', 'device ÷ package'];
+  if (fused) header.push('fused ÷ route');
   const body = rows.map((r) => [
     String(r.stitch),
     String(r.batch),
@@ -63,6 +71,7 @@ export function formatCalibration(report: CalibrationReport, rows: readonly Cali
     r.source,
     ms(r.packageP50Ms),
     r.packageP50Ms === null ? '—' : `${(r.p50Ms / r.packageP50Ms).toFixed(2)}×`,
+    ...(fused ? [r.fusedRatio === null ? '—' : `${r.fusedRatio.toFixed(2)}×`] : []),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => (row[i] as string).length)));
   const line = (cells: readonly string[]) => cells.map((c, i) => c.padStart(widths[i] as number)).join('  ');
