@@ -190,6 +190,8 @@ export interface FusedRatioSettings {
   readonly pairs: number;
   /** Runs per block. */
   readonly block: number;
+  /** Asked before every run: `true` gives up (e.g. the runtime is closing). */
+  readonly stop?: (() => boolean) | undefined;
 }
 
 /**
@@ -199,7 +201,8 @@ export interface FusedRatioSettings {
  * alike, so the ratio holds on a busy machine, where an absolute figure would not (the fast path
  * fuses a stitch just after a slowdown made the policy pick it). Blocks rather than single
  * alternating runs: the app runs one path over and over, and so does a block after its first run.
- * `undefined` when a fused run came back as a route (its session was evicted meanwhile).
+ * `undefined` when a fused run came back as a route (its session was evicted meanwhile), or when
+ * `stop` said so.
  */
 export async function measureFusedRatio(
   run: PathRun,
@@ -211,6 +214,7 @@ export async function measureFusedRatio(
   const block = async (path: RunPath): Promise<number | undefined> => {
     const times: number[] = [];
     for (let i = 0; i < settings.block; i++) {
+      if (settings.stop?.()) return undefined;
       const r = await run(pieces, input.data, input.dims, path);
       if (r.path !== path) return undefined;
       times.push(r.ms);

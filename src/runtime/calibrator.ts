@@ -325,24 +325,30 @@ export class Calibrator {
       } finally {
         this.activity++;
       }
+      if (this.closed) return;
       const error = await this.persist();
       if (error !== undefined) this.onError(cacheWriteError(this.file, error));
     }
   }
 
-  /** One background measurement, into the table. */
+  /**
+   * One background measurement, into the table. `close()` cuts it short (after the round, or
+   * before the next run, in progress); what it measured then is not kept.
+   */
   private async measure(job: Job): Promise<void> {
     const { runner, settings } = this.init;
+    const stop = () => this.closed;
     if (job.path === 'route') {
       await measureInto(this.table, [job.stitch], job.batch, runner, {
         warmup: settings.warmup,
         rounds: settings.rounds,
+        stop,
       });
       return;
     }
     const input = batchInput(runner.sampleShape, job.batch);
     const pairs = Math.max(3, Math.ceil(settings.rounds / 2));
-    const ratio = await measureFusedRatio(runner.onPath, runner.route(job.stitch), input, { pairs, block: 3 });
+    const ratio = await measureFusedRatio(runner.onPath, runner.route(job.stitch), input, { pairs, block: 3, stop });
     // The route's figure as it is now (it may have been refined meanwhile).
     const entry = this.table.entry(job.stitch, job.batch);
     if (ratio !== undefined && entry) this.table.set({ ...entry, fusedRatio: ratio });

@@ -253,6 +253,14 @@ describe("a fused session's ratio to its route", () => {
     });
     expect(await measureFusedRatio(run, ['a'], input, { pairs: 4, block: 3 })).toBeUndefined();
   });
+
+  it('stops before the next run once told to (the runtime is closing)', async () => {
+    let runs = 0;
+    const run: PathRun = async (_p, _d, _dims, path) => ({ ms: ++runs, path });
+    const stop = () => runs >= 5;
+    expect(await measureFusedRatio(run, ['a'], input, { pairs: 8, block: 3, stop })).toBeUndefined();
+    expect(runs).toBe(5);
+  });
 });
 
 describe('the calibrate option', () => {
