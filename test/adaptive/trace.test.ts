@@ -5,6 +5,7 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { StitchChange } from '../../src/runtime/adaptive.js';
+import { loadProfileSync } from '../../src/profiles/load.js';
 import { loadTrace, traceSource } from '../../src/signals/trace.js';
 import { VirtualClock } from '../../src/testing/index.js';
 import { runtimeOn, sample, useTinyPackage } from './helpers.js';
@@ -13,8 +14,10 @@ const root = path.resolve(import.meta.dirname, '..', '..');
 const tiny = useTinyPackage();
 
 describe('a recorded trace drives a real runtime through a shipped profile', () => {
-  it('laptop-unplugged × balanced: low-battery then critical-battery, each at the first reading past its threshold', async () => {
+  it("laptop-unplugged × balanced: low-battery then critical-battery, each once the profile's degrade wait has passed since the first reading past its threshold", async () => {
     const trace = loadTrace(path.join(root, 'examples', 'traces', 'laptop-unplugged.csv'));
+    const profile = path.join(root, 'profiles', 'balanced.yaml');
+    const wait = loadProfileSync(profile).switching.degradeAfterMs;
     const firstBelow = (threshold: number) =>
       trace.rows.find(
         (r) => typeof r.values['battery.percent'] === 'number' && (r.values['battery.percent'] as number) < threshold,
@@ -22,7 +25,7 @@ describe('a recorded trace drives a real runtime through a shipped profile', () 
     const clock = new VirtualClock();
     const rt = await runtimeOn(clock, {
       model: tiny.pkg,
-      profile: path.join(root, 'profiles', 'balanced.yaml'),
+      profile,
       watchProfile: false,
       systemSource: traceSource(trace),
     });
@@ -36,8 +39,8 @@ describe('a recorded trace drives a real runtime through a shipped profile', () 
     // 3 is the more accurate), critical-battery at 0.3 (no stitch is that cheap → the cheapest, 0,
     // flagged over budget).
     expect(changes.map((c) => [c.from, c.to, c.direction, c.at])).toEqual([
-      [2, 3, 'degrade', firstBelow(30)],
-      [3, 0, 'degrade', firstBelow(15)],
+      [2, 3, 'degrade', (firstBelow(30) as number) + wait],
+      [3, 0, 'degrade', (firstBelow(15) as number) + wait],
     ]);
     const [low, critical] = changes as [StitchChange, StitchChange];
     expect(low.reason.rules.map((r) => r.name)).toEqual(['low-battery']);

@@ -72,7 +72,7 @@ describe('stitchnet simulate', () => {
     expect(a.stdout).toBe(b.stdout);
     // One line per switch (clock, direction, stitches and MACs), its reason under it.
     expect(a.stdout).toMatch(
-      /\n\s*18:30 {2}degrade {2}stitch \d+ → \d+ \([\d.]+ kMACs → [\d.]+ kMACs\)\n\s+rules low-battery \(battery\.percent=29\.5 below 30, battery\.charging=false\); limits cost ≤ 0\.6 of max \(low-battery\)/,
+      /\n\s*18:33 {2}degrade {2}stitch \d+ → \d+ \([\d.]+ kMACs → [\d.]+ kMACs\), wanted for 0:03\n\s+rules low-battery \(battery\.percent=29\.5 below 30, battery\.charging=false\); limits cost ≤ 0\.6 of max \(low-battery\)/,
     );
     expect(a.stdout).toMatch(/\n2 switches after the initial choice \(2 down, 0 up\) over 40:00\n/);
     // one MACs unit throughout the report (the package's costliest stitch's): the table header names it

@@ -48,8 +48,9 @@ describe('examples/', () => {
       .filter((l) => l.includes(' → '))
       .map((l) => l.match(/^\s*(\d+) s {2}stitch (\d+) → (\d+) \([^,]+, (\w+)\)/)?.slice(1));
     expect(switches).toEqual([
-      ['20', '2', '31', 'degrade'],
-      ['40', '31', '1', 'degrade'],
+      // Each step down 3 s after the reading that asks for it (balanced.yaml's degradeAfterMs).
+      ['23', '2', '31', 'degrade'],
+      ['43', '31', '1', 'degrade'],
       ['80', '1', '2', 'upgrade'],
     ]);
     expect(lines.find((l) => l.includes('stitch 31 → 1'))).toContain('critical-battery (battery.percent=12 below 15');

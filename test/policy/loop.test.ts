@@ -73,8 +73,9 @@ describe('the shipped traces through the shipped profiles', () => {
     const { switches, decisions } = replay('laptop-unplugged', 'balanced');
     expect(switches.map((s) => [s.at / 1000, s.from, s.to, s.direction])).toEqual([
       [0, undefined, 9, 'initial'],
-      [1110, 9, 5, 'degrade'],
-      [2010, 5, 2, 'degrade'],
+      // Each 3 s (balanced.yaml's degradeAfterMs) after the first reading past its threshold.
+      [1113, 9, 5, 'degrade'],
+      [2013, 5, 2, 'degrade'],
     ]);
     const [, low, critical] = switches;
     expect(low?.decision.reason.rules.map((r) => r.name)).toEqual(['low-battery']);
