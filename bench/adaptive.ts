@@ -155,9 +155,10 @@ async function liveIn(o: Options, phases: [number, number][], cacheDir: string) 
   }
   const initial = seen[0]?.change.from ?? rt.stitch;
   const end = performance.now() - start;
+  const calibration = rt.calibration;
   await rt.close();
   await recording;
-  return { seen, runs, overLimits, initial, end };
+  return { seen, runs, overLimits, initial, end, calibration };
 }
 
 function timeOnStitches(initial: number, seen: readonly Seen[], end: number): Map<number, number> {
@@ -269,6 +270,15 @@ async function main(o: Options): Promise<void> {
   );
   const total = [...run.runs.values()].reduce((a, b) => a + b, 0);
   out(`Runs over the limits in force: ${run.overLimits} of ${total}`);
+  const figures = (run.calibration?.stitches ?? []).filter((e) => e.batch === 1 && run.runs.has(e.stitch));
+  out(
+    `This device's figures at the end (${run.calibration?.refined ?? 0} lowered online): ${figures
+      .map(
+        (e) =>
+          `stitch ${e.stitch} ${e.p50Ms.toFixed(2)} ms${e.fusedRatio ? `, fused ÷ route ${e.fusedRatio.toFixed(2)}` : ''}`,
+      )
+      .join('; ')}`,
+  );
   out('Time on each stitch:');
   for (const [id, ms] of [...timeOnStitches(run.initial, run.seen, run.end)].sort((a, b) => b[1] - a[1])) {
     out(

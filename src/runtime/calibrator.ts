@@ -231,11 +231,6 @@ export class Calibrator {
     return e?.fusedRatio === undefined ? undefined : e.p50Ms * e.fusedRatio;
   }
 
-  /** The measured fused ÷ route ratio of `stitch` at `batch`, if any. */
-  fusedRatio(stitch: number, batch: number): number | undefined {
-    return this.table.entry(stitch, batch)?.fusedRatio;
-  }
-
   /** Whether {@link requestFused} would measure (cheap: the runtime asks after every fused run). */
   wantsFused(stitch: number, batch: number): boolean {
     const e = this.table.entry(stitch, batch);

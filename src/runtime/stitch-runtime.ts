@@ -559,18 +559,17 @@ export class StitchRuntime {
   }
 
   /**
-   * Lowers this device's figure of a stitch's route when it keeps running markedly faster
-   * (Calibrator.refine): from its route runs, and from its fused runs through the measured fused ÷
-   * route ratio (a stitch the app keeps running runs fused, and a figure taken while the sessions
-   * were still warming up, or on a busy machine, would otherwise stay).
+   * Lowers this device's figure of a stitch's route when its route runs keep running markedly
+   * faster (Calibrator.refine). Not from fused runs through the fused ÷ route ratio: tried, and on
+   * a machine whose quiet speed wanders by a quarter over tens of seconds it lowered the figure to
+   * the fastest window of a long-running stitch, so that the ordinary quiet periods after it read
+   * as slowdowns of 1.3–1.9.
    */
   private refineBaseline(stitch: number, batch: number, path: RunPath, ms: number): void {
-    const calibrator = this.calibrator;
-    const ratio = path === 'fused' ? calibrator?.fusedRatio(stitch, batch) : 1;
     // The window's median is taken only when this run alone could lower the figure (off the hot path otherwise).
-    if (!calibrator || ratio === undefined || !calibrator.couldRefine(stitch, batch, ms / ratio)) return;
-    const observed = this.adaptive.observedMs(stitch, path);
-    if (observed !== undefined) calibrator.refine(stitch, batch, observed / ratio);
+    if (path !== 'route' || !this.calibrator?.couldRefine(stitch, batch, ms)) return;
+    const observed = this.adaptive.observedMs(stitch, 'route');
+    if (observed !== undefined) this.calibrator.refine(stitch, batch, observed);
   }
 
   /**
