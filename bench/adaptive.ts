@@ -13,7 +13,6 @@
  * Not a timed test: run it on a quiet machine.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,6 +20,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, InvalidArgumentError } from 'commander';
 import { StitchRuntime, type StitchChange } from '../src/index.js';
+import { startRecording } from '../src/cli/recording.js';
 import { readPackage } from '../src/package/index.js';
 import { emptyState, decide, type LoopDecision, type StitchCatalog } from '../src/policy/index.js';
 import { loadProfileSync } from '../src/profiles/load.js';
@@ -60,13 +60,12 @@ function busy(count = 2): { stop: () => void } {
 
 /** The calibration the runtime made at create(), if it calibrates (ms and cache state). */
 function calibrationOf(rt: StitchRuntime): string {
-  const report = (rt as unknown as { calibration?: { ms: number; cache: string } }).calibration;
+  const report = rt.calibration;
   return report ? `${report.ms.toFixed(0)} ms (cache ${report.cache})` : 'n/a (this runtime does not calibrate)';
 }
 
-async function calibrationTimes(o: Options): Promise<{ cold: string; cached: string }> {
-  const cacheDir = await mkdtemp(path.join(os.tmpdir(), 'stitchnet-bench-cache-'));
-  try {
+function calibrationTimes(o: Options): Promise<{ cold: string; cached: string }> {
+  return inFreshCache(async (cacheDir) => {
     const open = () =>
       StitchRuntime.create({
         model: o.model,
@@ -74,7 +73,7 @@ async function calibrationTimes(o: Options): Promise<{ cold: string; cached: str
         profile: o.profile,
         watchProfile: false,
         systemSource: false,
-        ...{ cacheDir },
+        cacheDir,
       });
     const cold = await open();
     const coldText = calibrationOf(cold);
@@ -83,9 +82,7 @@ async function calibrationTimes(o: Options): Promise<{ cold: string; cached: str
     const cachedText = calibrationOf(cached);
     await cached.close();
     return { cold: coldText, cached: cachedText };
-  } finally {
-    await rm(cacheDir, { recursive: true, force: true });
-  }
+  });
 }
 
 /** The stitch the profile wants on a quiet machine: its decision before any reading. */
@@ -95,21 +92,17 @@ function profileChoice(o: Options, catalog: StitchCatalog): number {
 
 /** Runs inference back to back for the whole span, with the busy phases; returns what happened. */
 async function live(o: Options, phases: [number, number][]) {
-  const fresh = o.cacheDir === undefined ? await mkdtemp(path.join(os.tmpdir(), 'stitchnet-bench-cache-')) : undefined;
-  try {
-    return await liveIn(o, phases, o.cacheDir ?? (fresh as string));
-  } finally {
-    if (fresh !== undefined) await rm(fresh, { recursive: true, force: true });
-  }
+  return o.cacheDir === undefined ? inFreshCache((dir) => liveIn(o, phases, dir)) : liveIn(o, phases, o.cacheDir);
 }
 
-/** Writes every reading the policy sees to `file` (a trace CSV); resolves once it is complete. */
-function recordTo(rt: StitchRuntime, file: string): Promise<void> {
-  const out = createWriteStream(file);
-  return new Promise<void>((resolve, reject) => {
-    out.once('error', reject);
-    rt.record().subscribe({ next: (line) => out.write(line), complete: () => out.end(resolve) });
-  });
+/** Runs `fn` with a fresh calibration cache folder, removed afterwards. */
+async function inFreshCache<T>(fn: (cacheDir: string) => Promise<T>): Promise<T> {
+  const cacheDir = await mkdtemp(path.join(os.tmpdir(), 'stitchnet-bench-cache-'));
+  try {
+    return await fn(cacheDir);
+  } finally {
+    await rm(cacheDir, { recursive: true, force: true });
+  }
 }
 
 async function liveIn(o: Options, phases: [number, number][], cacheDir: string) {
@@ -120,7 +113,7 @@ async function liveIn(o: Options, phases: [number, number][], cacheDir: string) 
     providers: ['cpu'],
     cacheDir,
   });
-  const recording = o.record === undefined ? undefined : recordTo(rt, o.record);
+  const recording = o.record === undefined ? undefined : startRecording(rt, o.record);
   const input = new Float32Array(28 * 28).fill(0.5);
   const seen: Seen[] = [];
   const runs = new Map<number, number>();
@@ -157,7 +150,7 @@ async function liveIn(o: Options, phases: [number, number][], cacheDir: string) 
   const end = performance.now() - start;
   const calibration = rt.calibration;
   await rt.close();
-  await recording;
+  await recording?.done;
   return { seen, runs, overLimits, initial, end, calibration };
 }
 

@@ -33,12 +33,15 @@ export interface RunRequest {
   forceRoute?: boolean;
 }
 
+/** How a run ran: its route piece by piece, or the route's fused session (the fast path). */
+export type RunPath = 'route' | 'fused';
+
 /** What a run produced and which path ran it. */
 export interface RunOutput {
   /** The output, owned by the caller. */
   data: Float32Array;
   dims: number[];
-  path: 'route' | 'fused';
+  path: RunPath;
 }
 
 /** Bytes of one piece. */

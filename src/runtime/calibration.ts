@@ -11,6 +11,7 @@
  */
 import { CalibrateOptionsSchema, parseOption } from './options-schema.js';
 import { median } from '../base/stats.js';
+import type { RunPath } from '../engine/engine.js';
 import { measureLatency, type MeasuredRoute, type TimedRun } from '../engine/latency.js';
 import type { DeviceLatencyTable, SourcedLatency } from '../policy/catalog.js';
 import type { CachedLatency } from './calibration-cache.js';
@@ -169,9 +170,6 @@ export interface CalibrationRunner {
   /** Stamp of a new measurement (ISO time). */
   stamp(): string;
 }
-
-/** How a run ran: its route piece by piece, or the route's fused session (the fast path). */
-export type RunPath = 'route' | 'fused';
 
 /**
  * Runs pieces on `path` ('fused': on their fused session if one is ready, else as a route) and

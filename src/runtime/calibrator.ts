@@ -22,8 +22,8 @@ import {
   type CalibrationRunner,
   type CalibrationSettings,
   type PathRun,
-  type RunPath,
 } from './calibration.js';
+import type { RunOutput, RunPath, RunRequest } from '../engine/engine.js';
 import {
   calibrationFile,
   cpuIdentity,
@@ -75,14 +75,7 @@ export interface CalibratorInit {
 }
 
 /** What the engine's runner needs of the engine: a run that says which path it took. */
-export type EngineRun = (request: {
-  pieces: readonly string[];
-  data: Float32Array;
-  dims: readonly number[];
-  /** A calibration's runs do not count for the fast path. */
-  count: false;
-  forceRoute: boolean;
-}) => Promise<{ path: RunPath }>;
+export type EngineRun = (request: RunRequest) => Promise<Pick<RunOutput, 'path'>>;
 
 /** A {@link CalibrationRunner} that can also run a stitch's fused session. */
 export interface EngineRunner extends CalibrationRunner {

@@ -49,7 +49,8 @@ import {
   type ProviderSelection,
 } from '../engine/providers.js';
 import { workerFile } from '../engine/worker-file.js';
-import { resolveCalibrate, type RunPath } from './calibration.js';
+import { resolveCalibrate } from './calibration.js';
+import type { RunPath } from '../engine/engine.js';
 import { calibrateRuntime, type CalibrationReport, type Calibrator } from './calibrator.js';
 
 export type { CalibrateOptions, RunOptions, StitchRuntimeOptions } from './option-types.js';

@@ -15,8 +15,8 @@ import {
   type CalibrationRunner,
   type CalibrationSettings,
   type PathRun,
-  type RunPath,
 } from '../../src/runtime/calibration.js';
+import type { RunPath } from '../../src/engine/engine.js';
 
 /** A fake device: stitch `id` costs `base + perMac · macs` ms per sample (`batch` samples per run). */
 function fakeDevice(macs: ReadonlyMap<number, number>, base: number, perMac: number) {

@@ -11,7 +11,8 @@
  * On a terminal the status is redrawn in place; otherwise one status line per second.
  */
 import { outputClosed } from '../output-closed.js';
-import { createWriteStream, existsSync, readdirSync, statSync } from 'node:fs';
+import { startRecording } from '../recording.js';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
@@ -158,22 +159,6 @@ const RANDOM_NOTICE = [
   '│ npm install @stitchnet/fmnist-vit. Costs, latencies and stitch switches are real.     │',
   '└──────────────────────────────────────────────────────────────────────────────────────┘',
 ].join('\n');
-
-/**
- * Writes every reading the policy sees to `file` as a trace CSV (`stitchnet simulate` replays it
- * to the same switches). Resolves the returned `done` once the file is complete (after close).
- */
-function startRecording(rt: StitchRuntime, file: string): { done: Promise<void> } {
-  const out = createWriteStream(file);
-  const failed = new Promise<never>((_, reject) => out.once('error', reject));
-  const ended = new Promise<void>((resolve) => {
-    rt.record().subscribe({
-      next: (line) => out.write(line),
-      complete: () => out.end(resolve),
-    });
-  });
-  return { done: Promise.race([ended, failed]) };
-}
 
 /** The demo's first lines: the model, profile, provider and signals, the samples and the run's length. */
 function headerText(
